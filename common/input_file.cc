@@ -1,0 +1,59 @@
+#include "common/input_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace pixelmill {
+
+Result<InputFile> InputFile::Open(const std::string& path) {
+  if (path.empty()) return Status::Error("usage", "input path is empty");
+  const bool is_stdin = path == "-";
+  const std::string name = is_stdin ? "<stdin>" : path;
+  int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::Error("io", "cannot open input " + name + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    if (!is_stdin) ::close(fd);
+    return Status::Error("io", "cannot stat input " + name + ": " + std::strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (!is_stdin) ::close(fd);
+    return Status::Error("io", "input " + name + " is a directory; pass a .json or .jsonl file");
+  }
+  const uint64_t size = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+  return InputFile(fd, !is_stdin, size, name);
+}
+
+InputFile::InputFile(InputFile&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      owned_(std::exchange(other.owned_, false)),
+      size_hint_(other.size_hint_),
+      name_(std::move(other.name_)) {}
+
+InputFile::~InputFile() {
+  if (owned_ && fd_ >= 0) ::close(fd_);
+}
+
+Result<size_t> InputFile::Read(char* dst, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::read(fd_, dst + done, n - done);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error("io", "cannot read input " + name_ + ": " + std::strerror(errno));
+    }
+    done += static_cast<size_t>(got);
+  }
+  return done;
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,45 @@
+// Turning one simdjson on-demand object into a user record, with a precise reason when the
+// record is bad. Shared by the JSONL and JSON-array paths of the loader.
+//
+// The string views in RawUser point into the parser's string buffer: valid only until the
+// parser moves to the next document. Stateless; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+namespace pixelmill {
+
+struct RawUser {
+  int64_t id = 0;
+  std::string_view name;
+  std::string_view image_url;
+};
+
+// Why a record was refused. kRecord: the JSON is well formed but the record is wrong (skippable;
+// parsing continues with the next record). kSyntax: the JSON itself is broken there.
+struct RecordProblem {
+  enum Kind { kNone, kRecord, kSyntax };
+  Kind kind = kNone;
+  std::string field;    // empty when the problem is not about one field
+  std::string message;  // what was wrong, for a human
+};
+
+// Reads id, name and image_url from `object`, consuming all of it (unknown fields are skipped).
+// Returns false and fills `problem` on the first problem.
+bool ParseUserObject(simdjson::ondemand::object object, RawUser& user, RecordProblem& problem);
+
+// Reads a whole document that must be exactly one user object.
+bool ParseUserDocument(simdjson::ondemand::document_reference doc, RawUser& user,
+                       RecordProblem& problem);
+
+// A user-facing description of a simdjson syntax error.
+std::string DescribeJsonError(simdjson::error_code error);
+
+// "a string", "an array", "null", ... for messages.
+std::string_view JsonTypeName(simdjson::ondemand::json_type type);
+
+}  // namespace pixelmill

@@ -1,0 +1,437 @@
+#include "common/user_loader.h"
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "common/id_index.h"
+#include "common/record_parser.h"
+
+namespace pixelmill {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+constexpr size_t kMinChunkBytes = 4 << 20;  // JSONL is read in chunks of this size
+constexpr size_t kBatchBytes = 1 << 20;     // iterate_many batch (records are smaller)
+constexpr size_t kRawKept = 4096;           // bytes of a bad record passed to the callback
+
+bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+bool AllBlank(const char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!IsBlank(p[i])) return false;
+  }
+  return true;
+}
+
+// After the root value is consumed: is there nothing but whitespace left?
+bool AtEnd(od::document& doc) { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
+
+size_t CountNewlines(const char* p, size_t n) {
+  size_t count = 0;
+  for (const char* end = p + n; (p = static_cast<const char*>(std::memchr(p, '\n', end - p)));) {
+    ++count, ++p;
+  }
+  return count;
+}
+
+std::string ByteForMessage(unsigned char c) {
+  if (c >= 0x21 && c < 0x7f) return {'\'', static_cast<char>(c), '\''};
+  char hex[8];
+  std::snprintf(hex, sizeof(hex), "0x%02x", c);
+  return hex;
+}
+
+// A read buffer with simdjson's padding after its usable bytes.
+class Buffer {
+ public:
+  explicit Buffer(size_t capacity)
+      : capacity_(capacity), data_(new char[capacity + simdjson::SIMDJSON_PADDING]) {}
+  char* data() { return data_.get(); }
+  size_t capacity() const { return capacity_; }
+  // Grows to at least `capacity`, keeping the first `keep` bytes.
+  void Grow(size_t capacity, size_t keep) {
+    std::unique_ptr<char[]> bigger(new char[capacity + simdjson::SIMDJSON_PADDING]);
+    std::memcpy(bigger.get(), data_.get(), keep);
+    data_ = std::move(bigger);
+    capacity_ = capacity;
+  }
+
+ private:
+  size_t capacity_;
+  std::unique_ptr<char[]> data_;
+};
+
+class Loader {
+ public:
+  Loader(InputFile& input, const LoadOptions& options, UserStore& store, const BadRecordFn& on_bad)
+      : input_(input),
+        options_(options),
+        store_(store),
+        on_bad_(on_bad),
+        chunk_bytes_(std::max(kMinChunkBytes, options.max_record_bytes + 1)),
+        buffer_(chunk_bytes_) {}
+
+  Result<LoadStats> Run();
+
+ private:
+  Status LoadJsonl(size_t start, size_t have, bool eof);
+  Status LoadArray(size_t start, size_t have, bool eof);
+  Status ReadMore(size_t& have, bool& eof);
+  Status SkipLongLine(size_t& start, size_t& have, bool& eof);
+
+  void ProcessSpan(const char* data, size_t len, bool final);
+  bool StreamLines(const char* data, size_t len, size_t& pos);
+  bool ParseLine(const char* p, size_t n, bool unterminated);
+  bool HasTrailingContent(const char* p, size_t n);
+
+  bool Accept(const RawUser& user, uint64_t position, std::string_view raw);
+  void Reject(uint64_t position, std::string field, std::string message, std::string_view raw);
+  Status Fatal(uint64_t position, const std::string& message) const;
+
+  InputFile& input_;
+  const LoadOptions& options_;
+  UserStore& store_;
+  const BadRecordFn& on_bad_;
+  const size_t chunk_bytes_;
+  Buffer buffer_;
+
+  od::parser stream_parser_;  // iterate_many over a span of lines
+  od::parser line_parser_;    // one line at a time, after the stream stumbles
+  IdIndex first_seen_;        // id -> line or index of its first record
+  LoadStats stats_;
+  bool by_line_ = true;
+  uint64_t line_ = 1;  // JSONL: number of the line being looked at
+  bool stop_ = false;  // too many bad records: stop reading
+  std::vector<std::string> shown_;
+};
+
+Result<LoadStats> Loader::Run() {
+  const auto started = std::chrono::steady_clock::now();
+  size_t have = 0;
+  bool eof = false;
+  if (Status s = ReadMore(have, eof); !s.ok()) return s;
+  char* data = buffer_.data();
+  size_t start = 0;
+  if (have >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) start = 3;  // UTF-8 BOM
+  size_t first = start;
+  while (first < have && IsBlank(data[first])) ++first;
+  if (first == have) {
+    if (have == 0) {
+      return Status::Error("bad_input", input_.name() + ": empty file: no users to load");
+    }
+    return Status::Error("bad_input", input_.name() + ": no JSON in the file (only whitespace)");
+  }
+  Status status;
+  if (data[first] == '{') {
+    status = LoadJsonl(start, have, eof);
+  } else if (data[first] == '[') {
+    stats_.format = InputFormat::kJsonArray;
+    by_line_ = false;
+    status = LoadArray(first, have, eof);
+  } else {
+    return Status::Error(
+        "bad_input", input_.name() + ":" + std::to_string(1 + CountNewlines(data, first)) +
+                         ": not JSON: expected a JSON array ('[') or JSONL objects ('{'), found " +
+                         ByteForMessage(static_cast<unsigned char>(data[first])));
+  }
+  if (!status.ok()) return status;
+  stats_.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (stats_.bad_records > options_.max_bad_records) {
+    std::string message = (stop_ ? "at least " : "") + std::to_string(stats_.bad_records) +
+                          " bad record(s) in " + input_.name() + ", more than the " +
+                          std::to_string(options_.max_bad_records) +
+                          " allowed (--max-bad-records):";
+    for (const std::string& line : shown_) message += "\n  " + line;
+    if (stats_.bad_records > shown_.size()) message += "\n  ...";
+    return Status::Error("bad_input", message);
+  }
+  return stats_;
+}
+
+Status Loader::ReadMore(size_t& have, bool& eof) {
+  Result<size_t> got = input_.Read(buffer_.data() + have, buffer_.capacity() - have);
+  if (!got.ok()) return got.status();
+  stats_.bytes += got.value();
+  eof = have + got.value() < buffer_.capacity();
+  have += got.value();
+  return Status::Ok();
+}
+
+// JSONL: hand every run of complete lines to ProcessSpan; lines never straddle two spans.
+Status Loader::LoadJsonl(size_t start, size_t have, bool eof) {
+  char* data = buffer_.data();
+  while (!stop_) {
+    size_t end = have;
+    if (!eof) {
+      const void* last = memrchr(data + start, '\n', have - start);
+      if (last == nullptr && start == 0) {
+        if (Status s = SkipLongLine(start, have, eof); !s.ok()) return s;
+        continue;
+      }
+      end = last == nullptr ? start : static_cast<const char*>(last) - data + 1;
+    }
+    ProcessSpan(data + start, end - start, eof);
+    if (eof) break;
+    std::memmove(data, data + end, have - end);
+    have -= end;
+    start = 0;
+    if (Status s = ReadMore(have, eof); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+// A line fills the whole buffer: refuse it and read on to its end without keeping it.
+Status Loader::SkipLongLine(size_t& start, size_t& have, bool& eof) {
+  char* data = buffer_.data();
+  Reject(line_, "",
+         "record is longer than " + std::to_string(options_.max_record_bytes) +
+             " bytes, the limit for one user record",
+         std::string_view(data, have));
+  while (true) {
+    have = 0;
+    if (Status s = ReadMore(have, eof); !s.ok()) return s;
+    const void* nl = std::memchr(data, '\n', have);
+    if (nl != nullptr) {
+      start = static_cast<const char*>(nl) - data + 1;
+      ++line_;
+      std::memmove(data, data + start, have - start);
+      have -= start;
+      start = 0;
+      return eof ? Status::Ok() : ReadMore(have, eof);
+    }
+    if (eof) return Status::Ok();
+  }
+}
+
+// Parses the complete lines in [data, data + len). line_ numbers the first line on entry and
+// the line after the span on return. `final`: the span ends the input.
+void Loader::ProcessSpan(const char* data, size_t len, bool final) {
+  size_t pos = 0;
+  bool careful = false;
+  while (pos < len && !stop_) {
+    if (!careful) {
+      careful = !StreamLines(data, len, pos);
+      continue;
+    }
+    // One line at a time until the line that broke the stream is found, then stream again.
+    const void* nl = std::memchr(data + pos, '\n', len - pos);
+    const size_t end = nl == nullptr ? len : static_cast<const char*>(nl) - data;
+    const bool bad = ParseLine(data + pos, end - pos, final && nl == nullptr);
+    pos = nl == nullptr ? len : end + 1;
+    if (nl != nullptr) ++line_;
+    if (bad) careful = false;
+  }
+}
+
+// Streams records from `pos` with iterate_many. Returns true when the span is done; false when
+// it stopped at the line starting at `pos` (which needs a careful look).
+bool Loader::StreamLines(const char* data, size_t len, size_t& pos) {
+  od::document_stream stream;
+  if (stream_parser_.iterate_many(data + pos, len - pos, kBatchBytes).get(stream)) return false;
+  size_t cursor = pos;  // start of line line_
+  for (auto it = stream.begin(); it != stream.end() && !stop_; ++it) {
+    const size_t start = pos + it.current_index();
+    if (start < cursor || start >= len) break;
+    for (const void* nl; (nl = std::memchr(data + cursor, '\n', start - cursor)) != nullptr;) {
+      cursor = static_cast<const char*>(nl) - data + 1;
+      ++line_;
+    }
+    auto doc = *it;
+    if (doc.error()) break;
+    // A record must fill its line alone: no newline inside, nothing but blanks after it.
+    const std::string_view source = it.source();
+    if (source.size() > options_.max_record_bytes ||
+        std::memchr(source.data(), '\n', source.size()) != nullptr) {
+      break;
+    }
+    size_t end = start + source.size();
+    while (end < len && data[end] != '\n' && IsBlank(data[end])) ++end;
+    if (end < len && data[end] != '\n') break;
+    RawUser user;
+    RecordProblem problem;
+    const std::string_view raw(data + cursor, end - cursor);
+    if (ParseUserDocument(doc.value_unsafe(), user, problem)) {
+      Accept(user, line_, raw);
+    } else if (problem.kind == RecordProblem::kSyntax) {
+      break;
+    } else {
+      Reject(line_, std::move(problem.field), std::move(problem.message), raw);
+    }
+    cursor = end < len ? end + 1 : len;
+    if (end < len) ++line_;
+  }
+  // Whatever the stream left (an error, a truncated last record) gets a careful look.
+  if (!stop_ && !AllBlank(data + cursor, len - cursor)) {
+    pos = cursor;
+    return false;
+  }
+  line_ += CountNewlines(data + cursor, len - cursor);
+  pos = len;
+  return true;
+}
+
+// On-demand parsing reports "{...} xyz" as an unclosed object; a stream over the line tells
+// whether a complete first record is followed by more.
+bool Loader::HasTrailingContent(const char* p, size_t n) {
+  size_t first = 0;
+  while (first < n && IsBlank(p[first])) ++first;
+  if (first == n || p[first] != '{') return false;
+  od::document_stream stream;
+  if (line_parser_.iterate_many(p, n, std::max(n, kBatchBytes)).get(stream)) return false;
+  auto it = stream.begin();
+  if (!(it != stream.end()) || (*it).error()) return false;
+  const size_t end = it.current_index() + it.source().size();
+  return end < n && !AllBlank(p + end, n - end);
+}
+
+// Parses one line on its own. Returns true if the line was a bad record.
+bool Loader::ParseLine(const char* p, size_t n, bool unterminated) {
+  const std::string_view raw(p, n);
+  if (AllBlank(p, n)) return false;
+  if (n > options_.max_record_bytes) {
+    Reject(line_, "",
+           "record is " + std::to_string(n) + " bytes, over the limit of " +
+               std::to_string(options_.max_record_bytes) + " bytes for one user record",
+           raw);
+    return true;
+  }
+  RawUser user;
+  RecordProblem problem;
+  od::document doc;
+  if (auto e = line_parser_.iterate(p, n, n + simdjson::SIMDJSON_PADDING).get(doc)) {
+    problem = {RecordProblem::kSyntax, "", DescribeJsonError(e)};
+  } else if (ParseUserDocument(doc, user, problem) && !AtEnd(doc)) {
+    problem = {RecordProblem::kSyntax, "", DescribeJsonError(simdjson::TRAILING_CONTENT)};
+  }
+  if (problem.kind == RecordProblem::kNone) return !Accept(user, line_, raw);
+  if (problem.kind == RecordProblem::kSyntax && HasTrailingContent(p, n)) {
+    problem.message = DescribeJsonError(simdjson::TRAILING_CONTENT);
+  }
+  if (unterminated && problem.kind == RecordProblem::kSyntax) {
+    problem.message = "truncated last line (the file ends mid-record, without a newline): " +
+                      problem.message;
+  }
+  Reject(line_, std::move(problem.field), std::move(problem.message), raw);
+  return true;
+}
+
+// A JSON array is parsed whole: the rest of the input is read into one buffer first.
+Status Loader::LoadArray(size_t start, size_t have, bool eof) {
+  while (!eof) {
+    if (have == buffer_.capacity()) {
+      const uint64_t hint = input_.size_hint();
+      buffer_.Grow(hint > have ? hint + 1 : have * 2, have);
+    }
+    if (Status s = ReadMore(have, eof); !s.ok()) return s;
+  }
+  od::document doc;
+  od::array array;
+  if (auto e = line_parser_.iterate(buffer_.data() + start, have - start,
+                                    buffer_.capacity() - start + simdjson::SIMDJSON_PADDING)
+                   .get(doc)) {
+    return Status::Error("bad_input", input_.name() + ": " + DescribeJsonError(e));
+  }
+  if (auto e = doc.get_array().get(array)) {
+    return Status::Error("bad_input", input_.name() + ": " + DescribeJsonError(e));
+  }
+  uint64_t index = 0;
+  for (auto element : array) {
+    od::value value;
+    RawUser user;
+    RecordProblem problem;
+    od::json_type type;
+    if (auto e = std::move(element).get(value)) return Fatal(index, DescribeJsonError(e));
+    if (auto e = value.type().get(type)) return Fatal(index, DescribeJsonError(e));
+    od::object object;
+    if (type != od::json_type::object) {
+      Reject(index, "", "expected a JSON object, got " + std::string(JsonTypeName(type)), {});
+    } else if (auto e = value.get_object().get(object)) {
+      return Fatal(index, DescribeJsonError(e));
+    } else if (ParseUserObject(object, user, problem)) {
+      Accept(user, index, {});
+    } else if (problem.kind == RecordProblem::kSyntax) {
+      return Fatal(index, problem.message);
+    } else {
+      Reject(index, std::move(problem.field), std::move(problem.message), {});
+    }
+    if (stop_) return Status::Ok();
+    ++index;
+  }
+  if (!AtEnd(doc)) {
+    return Status::Error("bad_input", input_.name() + ": trailing content after the JSON array");
+  }
+  return Status::Ok();
+}
+
+Status Loader::Fatal(uint64_t position, const std::string& message) const {
+  return Status::Error("bad_input", input_.name() + "[" + std::to_string(position) + "]: " +
+                                        message +
+                                        " (a broken JSON array cannot be read past this point)");
+}
+
+bool Loader::Accept(const RawUser& user, uint64_t position, std::string_view raw) {
+  if (user.image_url.empty()) {
+    Reject(position, "image_url", "empty string: every user needs an image URL", raw);
+    return false;
+  }
+  if (user.name.size() > options_.max_record_bytes ||
+      user.image_url.size() > options_.max_record_bytes) {
+    Reject(position, "", "record is over the limit for one user record", raw);
+    return false;
+  }
+  if (auto first = first_seen_.InsertOrFind(user.id, position)) {
+    Reject(position, "id",
+           "duplicate id " + std::to_string(user.id) + " (first seen at " +
+               (by_line_ ? "line " : "index ") + std::to_string(*first) + ")",
+           raw);
+    return false;
+  }
+  store_.Add(user.id, user.name, user.image_url);
+  ++stats_.users;
+  return true;
+}
+
+void Loader::Reject(uint64_t position, std::string field, std::string message,
+                    std::string_view raw) {
+  BadRecord bad{by_line_, position, std::move(field), std::move(message), raw.substr(0, kRawKept)};
+  ++stats_.bad_records;
+  if (on_bad_) on_bad_(bad);
+  if (shown_.size() < options_.max_errors_shown) shown_.push_back(bad.Describe(input_.name()));
+  if (stats_.bad_records > options_.max_bad_records && shown_.size() >= options_.max_errors_shown) {
+    stop_ = true;
+  }
+}
+
+}  // namespace
+
+std::string_view InputFormatName(InputFormat format) {
+  return format == InputFormat::kJsonl ? "jsonl" : "json-array";
+}
+
+std::string BadRecord::Describe(std::string_view source) const {
+  std::string out(source);
+  out += by_line ? ":" + std::to_string(position) + ": " : "[" + std::to_string(position) + "]: ";
+  if (!field.empty()) out += "field \"" + field + "\": ";
+  out += message;
+  return out;
+}
+
+Result<LoadStats> LoadUsers(InputFile& input, const LoadOptions& options, UserStore& store,
+                            const BadRecordFn& on_bad) {
+  try {
+    Loader loader(input, options, store, on_bad);
+    Result<LoadStats> result = loader.Run();
+    store.ShrinkToFit();
+    return result;
+  } catch (const std::bad_alloc&) {
+    return Status::Error("bad_input", input.name() +
+                                          ": out of memory while loading (a JSON array is "
+                                          "parsed whole; use JSONL for very large inputs)");
+  }
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,87 @@
+#include "common/user_store.h"
+
+#include <cassert>
+#include <limits>
+
+namespace pixelmill {
+
+std::string_view ExtensionFor(OutputFormat format) {
+  switch (format) {
+    case OutputFormat::kJpeg:
+      return "jpg";
+    case OutputFormat::kPng:
+      return "png";
+    case OutputFormat::kWebp:
+      return "webp";
+    case OutputFormat::kGif:
+      return "gif";
+    case OutputFormat::kAvif:
+      return "avif";
+    case OutputFormat::kTiff:
+      return "tif";
+    case OutputFormat::kUnknown:
+    case OutputFormat::kBin:
+      break;
+  }
+  return "bin";
+}
+
+size_t UserStore::Add(int64_t id, std::string_view name, std::string_view image_url) {
+  assert(name.size() <= std::numeric_limits<uint32_t>::max());
+  assert(image_url.size() <= std::numeric_limits<uint32_t>::max());
+  const uint64_t offset = arena_.size();
+  arena_.insert(arena_.end(), name.begin(), name.end());
+  arena_.insert(arena_.end(), image_url.begin(), image_url.end());
+  ids_.push_back(id);
+  records_.push_back(Record{offset, static_cast<uint32_t>(name.size()),
+                            static_cast<uint32_t>(image_url.size())});
+  outcomes_.push_back(0);
+  return ids_.size() - 1;
+}
+
+void UserStore::PopBack() {
+  assert(!ids_.empty());
+  arena_.resize(records_.back().arena_offset);
+  ids_.pop_back();
+  records_.pop_back();
+  outcomes_.pop_back();
+}
+
+void UserStore::Reserve(size_t users, size_t string_bytes) {
+  ids_.reserve(users);
+  records_.reserve(users);
+  outcomes_.reserve(users);
+  arena_.reserve(string_bytes);
+}
+
+void UserStore::ShrinkToFit() {
+  ids_.shrink_to_fit();
+  records_.shrink_to_fit();
+  outcomes_.shrink_to_fit();
+  arena_.shrink_to_fit();
+}
+
+UserView UserStore::Get(size_t index) const {
+  const Record& r = records_[index];
+  const char* base = arena_.data() + r.arena_offset;
+  return UserView{ids_[index], std::string_view(base, r.name_size),
+                  std::string_view(base + r.name_size, r.url_size)};
+}
+
+void UserStore::SetOutcome(size_t index, UserStatus status, OutputFormat format) {
+  outcomes_[index] = static_cast<uint8_t>(static_cast<uint8_t>(status) |
+                                          (static_cast<uint8_t>(format) << 4));
+}
+
+std::string UserStore::OutputPath(size_t index) const {
+  std::string path = "images/" + std::to_string(ids_[index]) + ".";
+  path += ExtensionFor(format(index));
+  return path;
+}
+
+size_t UserStore::MemoryBytes() const {
+  return ids_.capacity() * sizeof(int64_t) + records_.capacity() * sizeof(Record) +
+         outcomes_.capacity() * sizeof(uint8_t) + arena_.capacity();
+}
+
+}  // namespace pixelmill

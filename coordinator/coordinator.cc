@@ -1,0 +1,46 @@
+#include "coordinator/coordinator.h"
+
+#include <cstdio>
+
+#include "common/user_store.h"
+#include "coordinator/input_stage.h"
+
+namespace pixelmill {
+namespace {
+
+void PrintDryRun(const LoadStats& stats, const UserStore& store) {
+  const double users = static_cast<double>(store.size());
+  const double per_user = users > 0 ? static_cast<double>(store.MemoryBytes()) / users : 0;
+  const double fields = users > 0 ? static_cast<double>(store.FieldBytes()) / users : 0;
+  const double mb_per_s = stats.seconds > 0 ? static_cast<double>(stats.bytes) / 1e6 / stats.seconds : 0;
+  std::printf("format:            %s\n", std::string(InputFormatName(stats.format)).c_str());
+  std::printf("users loaded:      %llu\n", static_cast<unsigned long long>(stats.users));
+  std::printf("bad records:       %llu\n", static_cast<unsigned long long>(stats.bad_records));
+  std::printf("store bytes/user:  %.1f (fields %.1f + fixed %.1f)\n", per_user, fields,
+              per_user - fields);
+  std::printf("store bytes:       %zu\n", store.MemoryBytes());
+  std::printf("load time:         %.3f s (%.1f MB/s, %llu bytes)\n", stats.seconds, mb_per_s,
+              static_cast<unsigned long long>(stats.bytes));
+}
+
+}  // namespace
+
+int RunCoordinator(const Options& options) {
+  UserStore store;
+  Result<LoadStats> stats = LoadInput(options, store);
+  if (!stats.ok()) {
+    std::fprintf(stderr, "error: %s\n", stats.status().message().c_str());
+    return kExitFatal;
+  }
+  if (options.dry_run) {
+    PrintDryRun(stats.value(), store);
+    return kExitOk;
+  }
+  // TODO(downloads issue): download, dispatch and save; until then only --dry-run runs.
+  std::fprintf(stderr,
+               "error: this build can only validate input (--dry-run); downloading is not "
+               "implemented yet\n");
+  return kExitUsage;
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,95 @@
+#include "coordinator/input_stage.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "common/json_writer.h"
+
+namespace pixelmill {
+namespace {
+
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<FILE, FileCloser>;
+
+// rejects.jsonl: one line per skipped record, opened on the first one.
+class RejectsFile {
+ public:
+  explicit RejectsFile(std::string path) : path_(std::move(path)) {}
+
+  void Write(const BadRecord& bad) {
+    if (!file_ && error_.empty()) {
+      file_.reset(std::fopen(path_.c_str(), "we"));
+      if (!file_) error_ = "cannot write " + path_ + ": " + std::strerror(errno);
+    }
+    if (!file_) return;
+    JsonObject line;
+    line.Add(bad.by_line ? "line" : "index", bad.position);
+    if (!bad.field.empty()) line.Add("field", bad.field);
+    line.Add("error", bad.message);
+    if (!bad.raw.empty()) line.Add("record", bad.raw);
+    std::string text = line.Done();
+    text.push_back('\n');
+    if (std::fwrite(text.data(), 1, text.size(), file_.get()) != text.size()) {
+      error_ = "cannot write " + path_ + ": " + std::strerror(errno);
+    }
+  }
+
+  const std::string& path() const { return path_; }
+
+  Status Close() {
+    if (file_ && std::fclose(file_.release()) != 0 && error_.empty()) {
+      error_ = "cannot write " + path_ + ": " + std::strerror(errno);
+    }
+    return error_.empty() ? Status::Ok() : Status::Error("io", error_);
+  }
+
+ private:
+  std::string path_;
+  FilePtr file_;
+  std::string error_;
+};
+
+}  // namespace
+
+Result<LoadStats> LoadInput(const Options& options, UserStore& store) {
+  Result<InputFile> input = InputFile::Open(options.input);
+  if (!input.ok()) return input.status();
+
+  const bool keep_rejects = options.max_bad_records > 0 && !options.output.empty();
+  if (keep_rejects) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.output, ec);
+    if (ec) {
+      return Status::Error("io", "cannot create output folder " + options.output + ": " +
+                                     ec.message());
+    }
+  }
+  RejectsFile rejects((std::filesystem::path(options.output) / "rejects.jsonl").string());
+  size_t printed = 0;
+  LoadOptions load_options;
+  load_options.max_bad_records = options.max_bad_records;
+  const std::string& name = input->name();
+  BadRecordFn on_bad = [&](const BadRecord& bad) {
+    if (keep_rejects) rejects.Write(bad);
+    // With a tolerance, warn about the first few as they go; without, the failure lists them.
+    if (options.max_bad_records > 0 && printed < load_options.max_errors_shown) {
+      std::fprintf(stderr, "warning: skipping %s\n", bad.Describe(name).c_str());
+      ++printed;
+    }
+  };
+  Result<LoadStats> stats = LoadUsers(input.value(), load_options, store, on_bad);
+  if (Status s = rejects.Close(); !s.ok() && stats.ok()) return s;
+  if (stats.ok() && stats->bad_records > 0) {
+    const std::string where = keep_rejects ? ", listed in " + rejects.path() : "";
+    std::fprintf(stderr, "warning: skipped %llu bad record(s)%s\n",
+                 static_cast<unsigned long long>(stats->bad_records), where.c_str());
+  }
+  return stats;
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,29 @@
+// Options: everything the coordinator is told on its command line, with documented defaults.
+// main.cpp fills it from flags; nothing else reads flags or the environment.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "common/user_loader.h"
+
+namespace pixelmill {
+
+struct Options {
+  // Users to process: a JSON array or JSONL file; "-" reads standard input.
+  std::string input;
+  // Output folder: images/, manifest.jsonl, rejects.jsonl. Required unless dry_run.
+  std::string output;
+  // Load and validate only, print a summary; no network, no workers.
+  bool dry_run = false;
+  // Bad input records to skip (written to OUT/rejects.jsonl); 0 aborts on the first one.
+  size_t max_bad_records = 0;
+};
+
+// Exit codes (contract, see README).
+inline constexpr int kExitOk = 0;           // every user ok
+inline constexpr int kExitFatal = 1;        // fatal error or bad input
+inline constexpr int kExitUsage = 2;        // bad command line
+inline constexpr int kExitSomeFailed = 3;   // finished, some users failed
+
+}  // namespace pixelmill

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pixelmill needs (idempotent), then configures and builds
+# a Release tree with Ninja in build/ (override with BUILD_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config clang-format git curl python3
+  libuv1-dev libcurl4-openssl-dev libzmq3-dev cppzmq-dev
+  libprotobuf-dev protobuf-compiler
+  libboost1.74-dev libboost-filesystem1.74-dev
+  libvips-dev libsimdjson-dev libcli11-dev libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ "${SETUP_NO_BUILD:-0}" = 1 ] && exit 0
+build_dir=${BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" ${CMAKE_EXTRA:-} >/dev/null
+cmake --build "$build_dir"

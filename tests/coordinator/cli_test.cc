@@ -1,0 +1,133 @@
+// The coordinator and worker binaries as a user runs them: flags, exit codes, messages.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace pixelmill {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Ran {
+  int code = -1;
+  std::string out, err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pixelmill-cli-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+  static std::string Read(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  // Runs a shell command line with stdout and stderr captured.
+  Ran Sh(const std::string& command) {
+    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
+    const std::string line =
+        "timeout 60 " + command + " >" + out.string() + " 2>" + err.string();
+    const int status = std::system(line.c_str());
+    Ran r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = Read(out);
+    r.err = Read(err);
+    return r;
+  }
+
+  fs::path dir_;
+};
+
+const std::string kCoordinator = PIXELMILL_COORDINATOR;
+const std::string kUsers =
+    R"({"name": "Alice", "id": 1, "image_url": "http://a.example/1.jpg"})" "\n"
+    R"({"name": "Bob", "id": 2, "image_url": "http://a.example/2.jpg"})" "\n";
+
+TEST_F(CliTest, VersionAndHelp) {
+  Ran v = Sh(kCoordinator + " --version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_NE(v.out.find("0.1.0"), std::string::npos);
+  Ran h = Sh(kCoordinator + " --help");
+  EXPECT_EQ(h.code, 0);
+  EXPECT_NE(h.out.find("--max-bad-records"), std::string::npos);
+  Ran w = Sh(std::string(PIXELMILL_WORKER) + " --help");
+  EXPECT_EQ(w.code, 0);
+  EXPECT_NE(w.out.find("--connect"), std::string::npos);
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Sh(kCoordinator).code, 2);
+  EXPECT_EQ(Sh(kCoordinator + " --input x --bogus").code, 2);
+  EXPECT_EQ(Sh(kCoordinator + " --input x --max-bad-records -3 --dry-run").code, 2);
+  Ran no_output = Sh(kCoordinator + " --input " + Write("u.jsonl", kUsers));
+  EXPECT_EQ(no_output.code, 2);
+  EXPECT_NE(no_output.err.find("--output is required"), std::string::npos);
+}
+
+TEST_F(CliTest, DryRunPrintsTheSummary) {
+  Ran r = Sh(kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("users loaded:      2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bad records:       0"), std::string::npos);
+  EXPECT_NE(r.out.find("store bytes/user:"), std::string::npos);
+  EXPECT_NE(r.out.find("MB/s"), std::string::npos);
+}
+
+TEST_F(CliTest, DryRunReadsStdin) {
+  Write("u.jsonl", kUsers);
+  Ran r = Sh("cat " + (dir_ / "u.jsonl").string() + " | " + kCoordinator + " --input - --dry-run");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("users loaded:      2"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, BadRecordAbortsWithExitOneAndTheLocation) {
+  const std::string path = Write("bad.jsonl", kUsers + R"({"id": "x", "name": "c", "image_url": "u"})" "\n");
+  Ran r = Sh(kCoordinator + " --input " + path + " --dry-run");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(path + ":3: field \"id\": expected an integer, got a string"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(CliTest, ToleratedBadRecordsGoToRejects) {
+  const std::string path = Write("bad.jsonl", kUsers + "{\"id\": 3}\n");
+  const fs::path out = dir_ / "out";
+  Ran r = Sh(kCoordinator + " --input " + path + " --dry-run --max-bad-records 1 --output " +
+             out.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("bad records:       1"), std::string::npos);
+  EXPECT_NE(r.err.find("skipping"), std::string::npos);
+  const std::string rejects = Read(out / "rejects.jsonl");
+  EXPECT_EQ(rejects,
+            R"({"line":3,"field":"name","error":"missing field","record":"{\"id\": 3}"})" "\n");
+}
+
+TEST_F(CliTest, UnusableInputsExitOne) {
+  EXPECT_EQ(Sh(kCoordinator + " --input " + dir_.string() + " --dry-run").code, 1);
+  EXPECT_EQ(Sh(kCoordinator + " --input " + (dir_ / "missing").string() + " --dry-run").code, 1);
+  EXPECT_EQ(Sh(kCoordinator + " --input " + Write("e.jsonl", "") + " --dry-run").code, 1);
+  Ran r = Sh(kCoordinator + " --input /dev/null --dry-run");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("empty file"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace pixelmill
