@@ -21,6 +21,10 @@ uint64_t Mix(uint64_t x) {
 
 IdIndex::IdIndex(size_t expected) { Rehash(std::bit_ceil(std::max(kMinCapacity, expected * 2))); }
 
+void IdIndex::Reserve(size_t count) {
+  if (count * 2 > slots_.size()) Rehash(std::bit_ceil(count * 2));
+}
+
 size_t IdIndex::Home(int64_t id) const {
   return Mix(static_cast<uint64_t>(id)) & (slots_.size() - 1);
 }

@@ -19,6 +19,8 @@ class IdIndex {
   // Inserts id -> value and returns nullopt if id is absent; otherwise leaves the map
   // unchanged and returns the existing value.
   std::optional<uint64_t> InsertOrFind(int64_t id, uint64_t value);
+  // Makes room for `count` ids without rehashing.
+  void Reserve(size_t count);
   // id's value, if present.
   std::optional<uint64_t> Find(int64_t id) const;
 

@@ -15,11 +15,11 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   for (size_t k = 1; k < n; ++k) {
     if ((byte(i + k) & 0xc0) != 0x80) return 0;
   }
-  if (n == 2 && c < 0xc2) return 0;                                    // overlong
-  if (n == 3 && c == 0xe0 && byte(i + 1) < 0xa0) return 0;             // overlong
-  if (n == 3 && c == 0xed && byte(i + 1) >= 0xa0) return 0;            // surrogate
-  if (n == 4 && (c > 0xf4 || (c == 0xf0 && byte(i + 1) < 0x90) ||      // overlong
-                 (c == 0xf4 && byte(i + 1) >= 0x90))) {                // > U+10FFFF
+  if (n == 2 && c < 0xc2) return 0;                                // overlong
+  if (n == 3 && c == 0xe0 && byte(i + 1) < 0xa0) return 0;         // overlong
+  if (n == 3 && c == 0xed && byte(i + 1) >= 0xa0) return 0;        // surrogate
+  if (n == 4 && (c > 0xf4 || (c == 0xf0 && byte(i + 1) < 0x90) ||  // overlong
+                 (c == 0xf4 && byte(i + 1) >= 0x90))) {            // > U+10FFFF
     return 0;
   }
   return n;

@@ -24,9 +24,13 @@ bool IsTypeError(simdjson::error_code e) {
   return e == simdjson::INCORRECT_TYPE || e == simdjson::NUMBER_OUT_OF_RANGE;
 }
 
+// Fast path first: the getters fail cheaply on a wrong type, and only then is the reason
+// worked out for the message.
 bool ReadId(od::value& v, int64_t& out, RecordProblem& p) {
+  const simdjson::error_code e = v.get_int64().get(out);
+  if (e == simdjson::SUCCESS) return true;
   od::json_type type;
-  if (auto e = v.type().get(type)) return Syntax(p, e, "id");
+  if (auto te = v.type().get(type)) return Syntax(p, te, "id");
   if (type != od::json_type::number) {
     return Bad(p, "id", "expected an integer, got " + std::string(JsonTypeName(type)));
   }
@@ -35,30 +39,27 @@ bool ReadId(od::value& v, int64_t& out, RecordProblem& p) {
                             token.back() == '\n')) {
     token.remove_suffix(1);
   }
-  if (auto e = v.get_int64().get(out)) {
-    if (token.find_first_of(".eE") != std::string_view::npos) {
-      return Bad(p, "id", "expected an integer, got " + std::string(token));
-    }
-    if (IsTypeError(e)) {
-      return Bad(p, "id",
-                 "integer " + std::string(token) + " out of range (must fit in a signed 64-bit integer)");
-    }
-    return Syntax(p, e, "id");
+  if (token.find_first_of(".eE") != std::string_view::npos) {
+    return Bad(p, "id", "expected an integer, got " + std::string(token));
   }
-  return true;
+  if (IsTypeError(e)) {
+    return Bad(
+        p, "id",
+        "integer " + std::string(token) + " out of range (must fit in a signed 64-bit integer)");
+  }
+  return Syntax(p, e, "id");
 }
 
 bool ReadString(od::value& v, const char* field, std::string_view& out, RecordProblem& p) {
+  const simdjson::error_code e = v.get_string().get(out);
+  if (e == simdjson::SUCCESS) return true;
+  if (e == simdjson::STRING_ERROR) return Bad(p, field, "invalid escape sequence in string");
   od::json_type type;
-  if (auto e = v.type().get(type)) return Syntax(p, e, field);
+  if (auto te = v.type().get(type)) return Syntax(p, te, field);
   if (type != od::json_type::string) {
     return Bad(p, field, "expected a string, got " + std::string(JsonTypeName(type)));
   }
-  if (auto e = v.get_string().get(out)) {
-    if (e == simdjson::STRING_ERROR) return Bad(p, field, "invalid escape sequence in string");
-    return Syntax(p, e, field);
-  }
-  return true;
+  return Syntax(p, e, field);
 }
 
 // Unknown fields are ignored, but their scalars are still checked so a record with broken JSON

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 
 #include "common/id_index.h"
 #include "common/record_parser.h"
@@ -81,6 +82,7 @@ class Loader {
   Status LoadArray(size_t start, size_t have, bool eof);
   Status ReadMore(size_t& have, bool& eof);
   Status SkipLongLine(size_t& start, size_t& have, bool& eof);
+  void ReserveForInput(size_t bytes_seen);
 
   void ProcessSpan(const char* data, size_t len, bool final);
   bool StreamLines(const char* data, size_t len, size_t& pos);
@@ -88,6 +90,7 @@ class Loader {
   bool HasTrailingContent(const char* p, size_t n);
 
   bool Accept(const RawUser& user, uint64_t position, std::string_view raw);
+  std::optional<uint64_t> FindEarlier(int64_t id);
   void Reject(uint64_t position, std::string field, std::string message, std::string_view raw);
   Status Fatal(uint64_t position, const std::string& message) const;
 
@@ -100,7 +103,12 @@ class Loader {
 
   od::parser stream_parser_;  // iterate_many over a span of lines
   od::parser line_parser_;    // one line at a time, after the stream stumbles
-  IdIndex first_seen_;        // id -> line or index of its first record
+  // Duplicate detection: positions_[k] is the line or index of the k-th user loaded (store index
+  // first_index_ + k); first_seen_ maps id -> k once ids stop arriving in increasing order.
+  const size_t first_index_ = store_.size();
+  std::vector<uint64_t> positions_;
+  IdIndex first_seen_;
+  bool indexed_ = false;
   LoadStats stats_;
   bool by_line_ = true;
   uint64_t line_ = 1;  // JSONL: number of the line being looked at
@@ -176,12 +184,25 @@ Status Loader::LoadJsonl(size_t start, size_t have, bool eof) {
     }
     ProcessSpan(data + start, end - start, eof);
     if (eof) break;
+    if (stats_.bytes == buffer_.capacity()) ReserveForInput(end);
     std::memmove(data, data + end, have - end);
     have -= end;
     start = 0;
     if (Status s = ReadMore(have, eof); !s.ok()) return s;
   }
   return Status::Ok();
+}
+
+// After the first chunk: size the store and the id index for the whole file, extrapolating
+// from what the chunk held, so loading does not reallocate and copy as it grows.
+void Loader::ReserveForInput(size_t bytes_seen) {
+  const uint64_t total = input_.size_hint();
+  if (total <= bytes_seen || bytes_seen == 0 || store_.empty()) return;
+  const double scale = static_cast<double>(total) / static_cast<double>(bytes_seen) * 1.02;
+  const auto users = static_cast<size_t>(static_cast<double>(store_.size()) * scale);
+  const size_t string_bytes = store_.FieldBytes() - store_.size() * sizeof(int64_t);
+  store_.Reserve(users, static_cast<size_t>(static_cast<double>(string_bytes) * scale));
+  positions_.reserve(users);
 }
 
 // A line fills the whole buffer: refuse it and read on to its end without keeping it.
@@ -242,22 +263,23 @@ bool Loader::StreamLines(const char* data, size_t len, size_t& pos) {
     }
     auto doc = *it;
     if (doc.error()) break;
-    // A record must fill its line alone: no newline inside, nothing but blanks after it.
-    const std::string_view source = it.source();
-    if (source.size() > options_.max_record_bytes ||
-        std::memchr(source.data(), '\n', source.size()) != nullptr) {
-      break;
-    }
-    size_t end = start + source.size();
-    while (end < len && data[end] != '\n' && IsBlank(data[end])) ++end;
-    if (end < len && data[end] != '\n') break;
     RawUser user;
     RecordProblem problem;
+    const bool parsed = ParseUserDocument(doc.value_unsafe(), user, problem);
+    if (!parsed && problem.kind == RecordProblem::kSyntax) break;
+    // A record must fill its line alone. Once it is consumed the parser stands at the next
+    // record: between the two there must be one newline and then only blanks. (A record left
+    // half-read by a problem fails this too and gets its careful look.)
+    const auto next_at = doc.value_unsafe().current_location();
+    const size_t next = next_at.error() ? len : next_at.value_unsafe() - data;
+    const void* nl = std::memchr(data + start, '\n', next - start);
+    if (nl == nullptr && next != len) break;
+    const size_t end = nl == nullptr ? len : static_cast<const char*>(nl) - data;
+    if (end + 1 < next && !AllBlank(data + end + 1, next - end - 1)) break;
+    if (end - cursor > options_.max_record_bytes) break;
     const std::string_view raw(data + cursor, end - cursor);
-    if (ParseUserDocument(doc.value_unsafe(), user, problem)) {
+    if (parsed) {
       Accept(user, line_, raw);
-    } else if (problem.kind == RecordProblem::kSyntax) {
-      break;
     } else {
       Reject(line_, std::move(problem.field), std::move(problem.message), raw);
     }
@@ -312,8 +334,8 @@ bool Loader::ParseLine(const char* p, size_t n, bool unterminated) {
     problem.message = DescribeJsonError(simdjson::TRAILING_CONTENT);
   }
   if (unterminated && problem.kind == RecordProblem::kSyntax) {
-    problem.message = "truncated last line (the file ends mid-record, without a newline): " +
-                      problem.message;
+    problem.message =
+        "truncated last line (the file ends mid-record, without a newline): " + problem.message;
   }
   Reject(line_, std::move(problem.field), std::move(problem.message), raw);
   return true;
@@ -330,8 +352,9 @@ Status Loader::LoadArray(size_t start, size_t have, bool eof) {
   }
   od::document doc;
   od::array array;
-  if (auto e = line_parser_.iterate(buffer_.data() + start, have - start,
-                                    buffer_.capacity() - start + simdjson::SIMDJSON_PADDING)
+  if (auto e = line_parser_
+                   .iterate(buffer_.data() + start, have - start,
+                            buffer_.capacity() - start + simdjson::SIMDJSON_PADDING)
                    .get(doc)) {
     return Status::Error("bad_input", input_.name() + ": " + DescribeJsonError(e));
   }
@@ -368,9 +391,26 @@ Status Loader::LoadArray(size_t start, size_t have, bool eof) {
 }
 
 Status Loader::Fatal(uint64_t position, const std::string& message) const {
-  return Status::Error("bad_input", input_.name() + "[" + std::to_string(position) + "]: " +
-                                        message +
+  return Status::Error("bad_input", input_.name() + "[" + std::to_string(position) +
+                                        "]: " + message +
                                         " (a broken JSON array cannot be read past this point)");
+}
+
+// Duplicate check. Ids that only ever increase cannot repeat, so the hash index (a cache miss per
+// id) is built only when an id first arrives out of order, from every id loaded before it.
+std::optional<uint64_t> Loader::FindEarlier(int64_t id) {
+  const size_t loaded = positions_.size();
+  if (!indexed_) {
+    if (loaded == 0 || id > store_.id(first_index_ + loaded - 1)) return std::nullopt;
+    first_seen_.Reserve(loaded * 2);
+    for (size_t i = 0; i < loaded; ++i) {
+      (void)first_seen_.InsertOrFind(store_.id(first_index_ + i), i);
+    }
+    indexed_ = true;
+  }
+  const std::optional<uint64_t> earlier = first_seen_.InsertOrFind(id, loaded);
+  if (!earlier) return std::nullopt;
+  return positions_[*earlier];
 }
 
 bool Loader::Accept(const RawUser& user, uint64_t position, std::string_view raw) {
@@ -383,13 +423,14 @@ bool Loader::Accept(const RawUser& user, uint64_t position, std::string_view raw
     Reject(position, "", "record is over the limit for one user record", raw);
     return false;
   }
-  if (auto first = first_seen_.InsertOrFind(user.id, position)) {
+  if (auto first = FindEarlier(user.id)) {
     Reject(position, "id",
            "duplicate id " + std::to_string(user.id) + " (first seen at " +
                (by_line_ ? "line " : "index ") + std::to_string(*first) + ")",
            raw);
     return false;
   }
+  positions_.push_back(position);
   store_.Add(user.id, user.name, user.image_url);
   ++stats_.users;
   return true;

@@ -37,11 +37,11 @@ struct LoadOptions {
 };
 
 struct BadRecord {
-  bool by_line = true;    // position is a 1-based line (JSONL) or a 0-based array index
+  bool by_line = true;  // position is a 1-based line (JSONL) or a 0-based array index
   uint64_t position = 0;
-  std::string field;      // empty when not about one field
+  std::string field;  // empty when not about one field
   std::string message;
-  std::string_view raw;   // the record's text (may be cut short); valid during the callback
+  std::string_view raw;  // the record's text (may be cut short); valid during the callback
 
   // "users.jsonl:12: field \"id\": missing field" or "users.json[3]: ...".
   std::string Describe(std::string_view source) const;

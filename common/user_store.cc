@@ -33,8 +33,8 @@ size_t UserStore::Add(int64_t id, std::string_view name, std::string_view image_
   arena_.insert(arena_.end(), name.begin(), name.end());
   arena_.insert(arena_.end(), image_url.begin(), image_url.end());
   ids_.push_back(id);
-  records_.push_back(Record{offset, static_cast<uint32_t>(name.size()),
-                            static_cast<uint32_t>(image_url.size())});
+  records_.push_back(
+      Record{offset, static_cast<uint32_t>(name.size()), static_cast<uint32_t>(image_url.size())});
   outcomes_.push_back(0);
   return ids_.size() - 1;
 }
@@ -54,11 +54,22 @@ void UserStore::Reserve(size_t users, size_t string_bytes) {
   arena_.reserve(string_bytes);
 }
 
+namespace {
+
+// Reallocates only when more than 1/32 of the capacity is spare: a close Reserve() estimate is
+// kept rather than copied.
+template <typename V>
+void ShrinkIfLoose(V& v) {
+  if (v.capacity() - v.size() > v.capacity() / 32) v.shrink_to_fit();
+}
+
+}  // namespace
+
 void UserStore::ShrinkToFit() {
-  ids_.shrink_to_fit();
-  records_.shrink_to_fit();
-  outcomes_.shrink_to_fit();
-  arena_.shrink_to_fit();
+  ShrinkIfLoose(ids_);
+  ShrinkIfLoose(records_);
+  ShrinkIfLoose(outcomes_);
+  ShrinkIfLoose(arena_);
 }
 
 UserView UserStore::Get(size_t index) const {
@@ -69,8 +80,8 @@ UserView UserStore::Get(size_t index) const {
 }
 
 void UserStore::SetOutcome(size_t index, UserStatus status, OutputFormat format) {
-  outcomes_[index] = static_cast<uint8_t>(static_cast<uint8_t>(status) |
-                                          (static_cast<uint8_t>(format) << 4));
+  outcomes_[index] =
+      static_cast<uint8_t>(static_cast<uint8_t>(status) | (static_cast<uint8_t>(format) << 4));
 }
 
 std::string UserStore::OutputPath(size_t index) const {

@@ -57,7 +57,7 @@ class UserStore {
   void PopBack();
   // Hints the expected totals so loading does not reallocate.
   void Reserve(size_t users, size_t string_bytes);
-  // Releases spare capacity after loading.
+  // Releases spare capacity after loading (keeps up to 1/32 of a close estimate).
   void ShrinkToFit();
 
   size_t size() const { return ids_.size(); }
@@ -66,7 +66,9 @@ class UserStore {
   UserView Get(size_t index) const;
 
   UserStatus status(size_t index) const { return static_cast<UserStatus>(outcomes_[index] & 0x0f); }
-  OutputFormat format(size_t index) const { return static_cast<OutputFormat>(outcomes_[index] >> 4); }
+  OutputFormat format(size_t index) const {
+    return static_cast<OutputFormat>(outcomes_[index] >> 4);
+  }
   void SetOutcome(size_t index, UserStatus status, OutputFormat format);
   // "images/<id>.<ext>" for a user whose format is known.
   std::string OutputPath(size_t index) const;

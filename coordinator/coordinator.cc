@@ -12,7 +12,8 @@ void PrintDryRun(const LoadStats& stats, const UserStore& store) {
   const double users = static_cast<double>(store.size());
   const double per_user = users > 0 ? static_cast<double>(store.MemoryBytes()) / users : 0;
   const double fields = users > 0 ? static_cast<double>(store.FieldBytes()) / users : 0;
-  const double mb_per_s = stats.seconds > 0 ? static_cast<double>(stats.bytes) / 1e6 / stats.seconds : 0;
+  const double mb_per_s =
+      stats.seconds > 0 ? static_cast<double>(stats.bytes) / 1e6 / stats.seconds : 0;
   std::printf("format:            %s\n", std::string(InputFormatName(stats.format)).c_str());
   std::printf("users loaded:      %llu\n", static_cast<unsigned long long>(stats.users));
   std::printf("bad records:       %llu\n", static_cast<unsigned long long>(stats.bad_records));

@@ -65,8 +65,8 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store) {
     std::error_code ec;
     std::filesystem::create_directories(options.output, ec);
     if (ec) {
-      return Status::Error("io", "cannot create output folder " + options.output + ": " +
-                                     ec.message());
+      return Status::Error("io",
+                           "cannot create output folder " + options.output + ": " + ec.message());
     }
   }
   RejectsFile rejects((std::filesystem::path(options.output) / "rejects.jsonl").string());

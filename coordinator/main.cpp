@@ -26,7 +26,9 @@ int main(int argc, char** argv) {
     return code == 0 ? pixelmill::kExitOk : pixelmill::kExitUsage;
   }
   if (options.output.empty() && !options.dry_run) {
-    std::fprintf(stderr, "error: --output is required (or use --dry-run)\nRun with --help for more information.\n");
+    std::fprintf(
+        stderr,
+        "error: --output is required (or use --dry-run)\nRun with --help for more information.\n");
     return pixelmill::kExitUsage;
   }
   return pixelmill::RunCoordinator(options);

@@ -21,9 +21,9 @@ struct Options {
 };
 
 // Exit codes (contract, see README).
-inline constexpr int kExitOk = 0;           // every user ok
-inline constexpr int kExitFatal = 1;        // fatal error or bad input
-inline constexpr int kExitUsage = 2;        // bad command line
-inline constexpr int kExitSomeFailed = 3;   // finished, some users failed
+inline constexpr int kExitOk = 0;          // every user ok
+inline constexpr int kExitFatal = 1;       // fatal error or bad input
+inline constexpr int kExitUsage = 2;       // bad command line
+inline constexpr int kExitSomeFailed = 3;  // finished, some users failed
 
 }  // namespace pixelmill

@@ -17,7 +17,7 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]})); then
+if ((${#missing[@]})) && [ "${SETUP_NO_INSTALL:-0}" != 1 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -28,5 +28,7 @@ fi
 
 [ "${SETUP_NO_BUILD:-0}" = 1 ] && exit 0
 build_dir=${BUILD_DIR:-build}
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" ${CMAKE_EXTRA:-} >/dev/null
+# CMAKE_EXTRA is split on unescaped spaces (eval), so a value may hold "\ ".
+eval "extra=(${CMAKE_EXTRA:-})"
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "${extra[@]}" >/dev/null
 cmake --build "$build_dir"

@@ -55,7 +55,9 @@ class UserLoaderTest : public ::testing::Test {
     return out;
   }
 
-  Loaded Load(const std::string& text, size_t max_bad = 0) { return LoadPath(Write(text), max_bad); }
+  Loaded Load(const std::string& text, size_t max_bad = 0) {
+    return LoadPath(Write(text), max_bad);
+  }
 
   // Loads a single-record JSONL text that must fail; returns the one description.
   std::string OnlyError(const std::string& text) {
@@ -91,9 +93,11 @@ TEST_F(UserLoaderTest, LoadsJsonl) {
 
 TEST_F(UserLoaderTest, JsonArrayAndJsonlGiveTheSameStore) {
   const std::string array =
-      "[\n" R"({"name": "Alice", "id": 1, "image_url": "http://a.example/1.jpg"},)"
+      "[\n"
+      R"({"name": "Alice", "id": 1, "image_url": "http://a.example/1.jpg"},)"
       R"({"id": 2, "name": "Bob", "image_url": "http://a.example/2.png", "extra": [1, {"x": null}]},)"
-      "\n" R"({"image_url": "https://a.example/3", "id": 3, "name": ""}])";
+      "\n"
+      R"({"image_url": "https://a.example/3", "id": 3, "name": ""}])";
   Loaded a = LoadPath(Write(array, "users.json"));
   Loaded b = Load(kGood);
   ASSERT_TRUE(a.stats.ok()) << a.stats.status().ToString();
@@ -110,50 +114,87 @@ TEST_F(UserLoaderTest, JsonArrayAndJsonlGiveTheSameStore) {
 TEST_F(UserLoaderTest, UnicodeNamesPreservedByteForByte) {
   Loaded l = Load(
       "\xEF\xBB\xBF"  // a BOM is allowed
-      R"({"id": 1, "name": "Zoë 日本 🎉", "image_url": "http://x/1"})" "\n"
-      R"({"id": 2, "name": "caf\u00e9 \ud83c\udf89 \"q\"", "image_url": "http://x/2"})" "\r\n");
+      R"({"id": 1, "name": "Zoë 日本 🎉", "image_url": "http://x/1"})"
+      "\n"
+      R"({"id": 2, "name": "caf\u00e9 \ud83c\udf89 \"q\"", "image_url": "http://x/2"})"
+      "\r\n");
   ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
   EXPECT_EQ(l.store.Get(0).name, "Zoë 日本 🎉");
   EXPECT_EQ(l.store.Get(1).name, "café 🎉 \"q\"");
 }
 
 TEST_F(UserLoaderTest, BlankLinesCountInLineNumbers) {
-  Loaded l = Load(std::string("\n") + R"({"id": 1, "name": "a", "image_url": "u"})" "\n\n   \n" +
-                  R"({"id": 1, "name": "b", "image_url": "u"})" "\n");
+  Loaded l = Load(std::string("\n") +
+                  R"({"id": 1, "name": "a", "image_url": "u"})"
+                  "\n\n   \n" +
+                  R"({"id": 1, "name": "b", "image_url": "u"})"
+                  "\n");
   EXPECT_FALSE(l.stats.ok());
   ASSERT_EQ(l.bad.size(), 1u);
   EXPECT_EQ(l.bad[0], "f:5: field \"id\": duplicate id 1 (first seen at line 2)");
 }
 
+// Increasing ids skip the hash index; the first id out of order builds it from all before.
+TEST_F(UserLoaderTest, DuplicatesFoundInAnyOrder) {
+  std::string text;
+  for (int id : {10, 20, 30, 5, 20, 40, 5, 41}) {
+    text += R"({"id": )" + std::to_string(id) +
+            R"(, "name": "n", "image_url": "u"})"
+            "\n";
+  }
+  Loaded l = Load(text, 5);
+  ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
+  ASSERT_EQ(l.bad.size(), 2u);
+  EXPECT_EQ(l.bad[0], "f:5: field \"id\": duplicate id 20 (first seen at line 2)");
+  EXPECT_EQ(l.bad[1], "f:7: field \"id\": duplicate id 5 (first seen at line 4)");
+  EXPECT_EQ(l.store.size(), 6u);
+}
+
 TEST_F(UserLoaderTest, EachBadRecordNamesLineFieldAndReason) {
-  EXPECT_EQ(OnlyError(R"({"id": 1, "image_url": "u"})" "\n"), "f:1: field \"name\": missing field");
-  EXPECT_EQ(OnlyError(R"({"id": "1", "name": "a", "image_url": "u"})" "\n"),
+  EXPECT_EQ(OnlyError(R"({"id": 1, "image_url": "u"})"
+                      "\n"),
+            "f:1: field \"name\": missing field");
+  EXPECT_EQ(OnlyError(R"({"id": "1", "name": "a", "image_url": "u"})"
+                      "\n"),
             "f:1: field \"id\": expected an integer, got a string");
-  EXPECT_EQ(OnlyError(R"({"id": 1.5, "name": "a", "image_url": "u"})" "\n"),
+  EXPECT_EQ(OnlyError(R"({"id": 1.5, "name": "a", "image_url": "u"})"
+                      "\n"),
             "f:1: field \"id\": expected an integer, got 1.5");
-  EXPECT_EQ(OnlyError(R"({"id": 9223372036854775808, "name": "a", "image_url": "u"})" "\n"),
+  EXPECT_EQ(OnlyError(R"({"id": 9223372036854775808, "name": "a", "image_url": "u"})"
+                      "\n"),
             "f:1: field \"id\": integer 9223372036854775808 out of range (must fit in a signed "
             "64-bit integer)");
-  EXPECT_EQ(OnlyError(R"({"id": 1, "name": null, "image_url": "u"})" "\n"),
+  EXPECT_EQ(OnlyError(R"({"id": 1, "name": null, "image_url": "u"})"
+                      "\n"),
             "f:1: field \"name\": expected a string, got null");
-  EXPECT_EQ(OnlyError(R"({"id": 1, "name": "a", "image_url": ""})" "\n"),
+  EXPECT_EQ(OnlyError(R"({"id": 1, "name": "a", "image_url": ""})"
+                      "\n"),
             "f:1: field \"image_url\": empty string: every user needs an image URL");
-  EXPECT_EQ(OnlyError(R"({"id": 1, "id": 2, "name": "a", "image_url": "u"})" "\n"),
+  EXPECT_EQ(OnlyError(R"({"id": 1, "id": 2, "name": "a", "image_url": "u"})"
+                      "\n"),
             "f:1: field \"id\": field appears twice in the record");
-  EXPECT_EQ(OnlyError(R"({"id": 2, "name": "a", "image_url": "u"})" "\n[1, 2]\n"),
+  EXPECT_EQ(OnlyError(R"({"id": 2, "name": "a", "image_url": "u"})"
+                      "\n[1, 2]\n"),
             "f:2: expected a JSON object, got an array");
-  EXPECT_EQ(OnlyError(R"({"id": 2, "name": "a", "image_url": "u"})" "\nnonsense\n"),
+  EXPECT_EQ(OnlyError(R"({"id": 2, "name": "a", "image_url": "u"})"
+                      "\nnonsense\n"),
             "f:2: malformed JSON: invalid literal (expected true, false or null)");
   EXPECT_EQ(OnlyError("{\"id\": 1, \"name\": \"a\xff\", \"image_url\": \"u\"}\n"),
             "f:1: invalid UTF-8");
-  EXPECT_EQ(OnlyError(R"({"id": 1, "name": "a", "image_url": "u"} xyz)" "\n"),
+  EXPECT_EQ(OnlyError(R"({"id": 1, "name": "a", "image_url": "u"} xyz)"
+                      "\n"),
             "f:1: malformed JSON: trailing content after the record");
-  EXPECT_EQ(OnlyError(R"({"id": 1, "name": "a", "image_url": "u"}{"id": 2, "name": "b", "image_url": "u"})" "\n"),
-            "f:1: malformed JSON: trailing content after the record");
-  EXPECT_EQ(OnlyError(std::string("{\"id\": 1, \"name\": \"a") + '\0' + "b\", \"image_url\": \"u\"}\n"),
-            "f:1: malformed JSON: raw control character (e.g. a NUL byte) inside a string");
-  EXPECT_EQ(OnlyError(R"({"id": 1, "name": "a", "image_url": "u", "x": tru})" "\n").rfind(
-                "f:1: malformed JSON: ", 0),
+  EXPECT_EQ(
+      OnlyError(
+          R"({"id": 1, "name": "a", "image_url": "u"}{"id": 2, "name": "b", "image_url": "u"})"
+          "\n"),
+      "f:1: malformed JSON: trailing content after the record");
+  EXPECT_EQ(
+      OnlyError(std::string("{\"id\": 1, \"name\": \"a") + '\0' + "b\", \"image_url\": \"u\"}\n"),
+      "f:1: malformed JSON: raw control character (e.g. a NUL byte) inside a string");
+  EXPECT_EQ(OnlyError(R"({"id": 1, "name": "a", "image_url": "u", "x": tru})"
+                      "\n")
+                .rfind("f:1: malformed JSON: ", 0),
             0u);
 }
 
@@ -173,7 +214,9 @@ TEST_F(UserLoaderTest, LastLineWithoutNewlineIsFine) {
 
 TEST_F(UserLoaderTest, RecordSpanningLinesIsRefusedInJsonl) {
   Loaded l = Load(std::string(kGood) + "{\"id\": 9,\n \"name\": \"x\", \"image_url\": \"u\"}\n" +
-                  R"({"id": 10, "name": "x", "image_url": "u"})" "\n", 5);
+                      R"({"id": 10, "name": "x", "image_url": "u"})"
+                      "\n",
+                  5);
   ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
   ASSERT_EQ(l.bad.size(), 2u);
   EXPECT_EQ(l.bad[0], "f:4: malformed JSON: unclosed object or array");
@@ -214,8 +257,7 @@ TEST_F(UserLoaderTest, UnreadableFile) {
 }
 
 TEST_F(UserLoaderTest, DeeplyNestedInput) {
-  Loaded array =
-      LoadPath(Write(std::string(100000, '[') + std::string(100000, ']'), "deep.json"));
+  Loaded array = LoadPath(Write(std::string(100000, '[') + std::string(100000, ']'), "deep.json"));
   ASSERT_FALSE(array.stats.ok());
   EXPECT_NE(array.stats.status().message().find("[0]: expected a JSON object, got an array"),
             std::string::npos)
@@ -224,9 +266,11 @@ TEST_F(UserLoaderTest, DeeplyNestedInput) {
   ASSERT_FALSE(unclosed.stats.ok());
   EXPECT_NE(unclosed.stats.status().message().find("unclosed"), std::string::npos);
   // A deep line in JSONL is one bad record; the lines around it load.
-  Loaded line = Load(R"({"id": 1, "name": "a", "image_url": "u"})" "\n" +
+  Loaded line = Load(R"({"id": 1, "name": "a", "image_url": "u"})"
+                     "\n" +
                          std::string(5000, '[') + std::string(5000, ']') + "\n" +
-                         R"({"id": 2, "name": "a", "image_url": "u"})" "\n",
+                         R"({"id": 2, "name": "a", "image_url": "u"})"
+                         "\n",
                      1);
   ASSERT_EQ(line.bad.size(), 1u);
   EXPECT_EQ(line.bad[0].rfind("f:2: ", 0), 0u) << line.bad[0];
@@ -234,8 +278,12 @@ TEST_F(UserLoaderTest, DeeplyNestedInput) {
 }
 
 TEST_F(UserLoaderTest, OverlongLineIsRefusedWithoutBufferingIt) {
-  const std::string huge = R"({"id": 2, "name": ")" + std::string(9 << 20, 'x') + R"(", "image_url": "u"})";
-  Loaded l = Load(std::string(kGood) + huge + "\n" + R"({"id": 5, "name": "z", "image_url": "u"})" "\n", 1);
+  const std::string huge =
+      R"({"id": 2, "name": ")" + std::string(9 << 20, 'x') + R"(", "image_url": "u"})";
+  Loaded l = Load(std::string(kGood) + huge + "\n" +
+                      R"({"id": 5, "name": "z", "image_url": "u"})"
+                      "\n",
+                  1);
   ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
   ASSERT_EQ(l.bad.size(), 1u);
   EXPECT_EQ(l.bad[0].rfind("f:4: record is longer than", 0), 0u) << l.bad[0];
@@ -243,22 +291,29 @@ TEST_F(UserLoaderTest, OverlongLineIsRefusedWithoutBufferingIt) {
   ASSERT_EQ(l.store.size(), 4u);
   EXPECT_EQ(l.store.Get(3).id, 5);
   // Between the record limit (1 MiB) and the read chunk: refused by size.
-  Loaded mid = Load(R"({"id": 2, "name": ")" + std::string(2 << 20, 'y') + R"(", "image_url": "u"})" "\n", 1);
+  Loaded mid = Load(R"({"id": 2, "name": ")" + std::string(2 << 20, 'y') +
+                        R"(", "image_url": "u"})"
+                        "\n",
+                    1);
   ASSERT_EQ(mid.bad.size(), 1u);
   EXPECT_EQ(mid.bad[0].rfind("f:1: record is ", 0), 0u) << mid.bad[0];
 }
 
 TEST_F(UserLoaderTest, JsonArrayErrorsUseTheIndex) {
-  Loaded l = LoadPath(Write(R"([{"id": 1, "name": "a", "image_url": "u"}, 5, {"id": 1, "name": "b", "image_url": "u"}, {"id": 3}])",
-                            "a.json"),
-                      3);
+  Loaded l = LoadPath(
+      Write(
+          R"([{"id": 1, "name": "a", "image_url": "u"}, 5, {"id": 1, "name": "b", "image_url": "u"}, {"id": 3}])",
+          "a.json"),
+      3);
   ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
   ASSERT_EQ(l.bad.size(), 3u);
   EXPECT_EQ(l.bad[0], "f[1]: expected a JSON object, got a number");
   EXPECT_EQ(l.bad[1], "f[2]: field \"id\": duplicate id 1 (first seen at index 0)");
   EXPECT_EQ(l.bad[2], "f[3]: field \"name\": missing field");
   EXPECT_EQ(l.store.size(), 1u);
-  Loaded broken = LoadPath(Write(R"([{"id": 1, "name": "a", "image_url": "u"}, {"id": 2, "name": "b" "image_url": "u"}])", "b.json"));
+  Loaded broken = LoadPath(Write(
+      R"([{"id": 1, "name": "a", "image_url": "u"}, {"id": 2, "name": "b" "image_url": "u"}])",
+      "b.json"));
   ASSERT_FALSE(broken.stats.ok());
   EXPECT_NE(broken.stats.status().message().find("[1]: malformed JSON"), std::string::npos)
       << broken.stats.status().message();
@@ -269,7 +324,8 @@ TEST_F(UserLoaderTest, JsonArrayErrorsUseTheIndex) {
 
 TEST_F(UserLoaderTest, MaxBadRecordsSkipsUpToTheLimit) {
   const std::string text = std::string(kGood) + "{\"id\": 5}\n" + "nonsense\n" +
-                           R"({"id": 6, "name": "f", "image_url": "u"})" "\n";
+                           R"({"id": 6, "name": "f", "image_url": "u"})"
+                           "\n";
   Loaded two = Load(text, 2);
   ASSERT_TRUE(two.stats.ok()) << two.stats.status().ToString();
   EXPECT_EQ(two.stats->bad_records, 2u);
@@ -279,7 +335,8 @@ TEST_F(UserLoaderTest, MaxBadRecordsSkipsUpToTheLimit) {
   ASSERT_FALSE(one.stats.ok());
   EXPECT_EQ(one.stats.status().code(), "bad_input");
   EXPECT_NE(one.stats.status().message().find("more than the 1 allowed"), std::string::npos);
-  EXPECT_NE(one.stats.status().message().find(":4: field \"name\": missing field"), std::string::npos);
+  EXPECT_NE(one.stats.status().message().find(":4: field \"name\": missing field"),
+            std::string::npos);
 }
 
 TEST_F(UserLoaderTest, FailureListsAtMostTenErrors) {
@@ -301,7 +358,9 @@ TEST_F(UserLoaderTest, LineNumbersStayExactAcrossChunks) {
   for (int line = 1; line <= kLines; ++line) {
     if (line % 9973 == 0) {
       bad_lines.push_back(line);
-      text += R"({"id": )" + std::to_string(line) + R"(, "name": "broken)" "\n";
+      text += R"({"id": )" + std::to_string(line) +
+              R"(, "name": "broken)"
+              "\n";
     } else {
       text += R"({"name": "user)" + std::to_string(line) + R"(", "id": )" + std::to_string(line) +
               R"(, "image_url": "http://api.example.com/img/)" + std::to_string(line) + ".jpg\"}\n";

@@ -43,8 +43,7 @@ class CliTest : public ::testing::Test {
   // Runs a shell command line with stdout and stderr captured.
   Ran Sh(const std::string& command) {
     const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string line =
-        "timeout 60 " + command + " >" + out.string() + " 2>" + err.string();
+    const std::string line = "timeout 60 " + command + " >" + out.string() + " 2>" + err.string();
     const int status = std::system(line.c_str());
     Ran r;
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -57,9 +56,10 @@ class CliTest : public ::testing::Test {
 };
 
 const std::string kCoordinator = PIXELMILL_COORDINATOR;
-const std::string kUsers =
-    R"({"name": "Alice", "id": 1, "image_url": "http://a.example/1.jpg"})" "\n"
-    R"({"name": "Bob", "id": 2, "image_url": "http://a.example/2.jpg"})" "\n";
+const std::string kUsers = R"({"name": "Alice", "id": 1, "image_url": "http://a.example/1.jpg"})"
+                           "\n"
+                           R"({"name": "Bob", "id": 2, "image_url": "http://a.example/2.jpg"})"
+                           "\n";
 
 TEST_F(CliTest, VersionAndHelp) {
   Ran v = Sh(kCoordinator + " --version");
@@ -99,7 +99,9 @@ TEST_F(CliTest, DryRunReadsStdin) {
 }
 
 TEST_F(CliTest, BadRecordAbortsWithExitOneAndTheLocation) {
-  const std::string path = Write("bad.jsonl", kUsers + R"({"id": "x", "name": "c", "image_url": "u"})" "\n");
+  const std::string path =
+      Write("bad.jsonl", kUsers + R"({"id": "x", "name": "c", "image_url": "u"})"
+                                  "\n");
   Ran r = Sh(kCoordinator + " --input " + path + " --dry-run");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find(path + ":3: field \"id\": expected an integer, got a string"),
@@ -116,8 +118,8 @@ TEST_F(CliTest, ToleratedBadRecordsGoToRejects) {
   EXPECT_NE(r.out.find("bad records:       1"), std::string::npos);
   EXPECT_NE(r.err.find("skipping"), std::string::npos);
   const std::string rejects = Read(out / "rejects.jsonl");
-  EXPECT_EQ(rejects,
-            R"({"line":3,"field":"name","error":"missing field","record":"{\"id\": 3}"})" "\n");
+  EXPECT_EQ(rejects, R"({"line":3,"field":"name","error":"missing field","record":"{\"id\": 3}"})"
+                     "\n");
 }
 
 TEST_F(CliTest, UnusableInputsExitOne) {
