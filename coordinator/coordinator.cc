@@ -4,6 +4,8 @@
 
 #include "common/user_store.h"
 #include "coordinator/input_stage.h"
+#include "coordinator/pipeline.h"
+#include "coordinator/report.h"
 
 namespace pixelmill {
 namespace {
@@ -37,11 +39,23 @@ int RunCoordinator(const Options& options) {
     PrintDryRun(stats.value(), store);
     return kExitOk;
   }
-  // TODO(downloads issue): download, dispatch and save; until then only --dry-run runs.
+  PipelineResult run;
+  {
+    Pipeline pipeline(options, store);
+    run = pipeline.Run();
+  }
   std::fprintf(stderr,
-               "error: this build can only validate input (--dry-run); downloading is not "
-               "implemented yet\n");
-  return kExitUsage;
+               "done: %zu users, %zu ok, %zu failed in %.2f s (%llu requests, %llu retries)\n",
+               store.size(), run.ok, run.failed, run.wall_seconds,
+               static_cast<unsigned long long>(run.downloads.requests),
+               static_cast<unsigned long long>(run.downloads.retries));
+  if (!options.report.empty()) {
+    if (Status s = WriteReport(options.report, stats.value(), run); !s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      return kExitFatal;
+    }
+  }
+  return run.exit_code;
 }
 
 }  // namespace pixelmill

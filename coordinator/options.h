@@ -3,9 +3,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
-#include "common/user_loader.h"
+#include "coordinator/downloader.h"
 
 namespace pixelmill {
 
@@ -18,6 +19,12 @@ struct Options {
   bool dry_run = false;
   // Bad input records to skip (written to OUT/rejects.jsonl); 0 aborts on the first one.
   size_t max_bad_records = 0;
+  // Filter spec. "none" saves the downloaded bytes unfiltered.
+  std::string filter = "none";
+  // Downloads: concurrency, per-host limit, timeouts, retries, byte cap, address policy.
+  DownloadOptions download;
+  // Where to write the JSON run report; empty for none.
+  std::string report;
 };
 
 // Exit codes (contract, see README).

@@ -1,0 +1,61 @@
+#include "common/image_format.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+namespace pixelmill {
+
+OutputFormat SniffImageFormat(std::string_view b) {
+  const auto starts = [&](std::string_view magic, size_t at = 0) {
+    return b.size() >= at + magic.size() && b.substr(at, magic.size()) == magic;
+  };
+  if (starts("\xFF\xD8\xFF")) return OutputFormat::kJpeg;
+  if (starts("\x89PNG\r\n\x1A\n")) return OutputFormat::kPng;
+  if (starts("RIFF") && starts("WEBP", 8)) return OutputFormat::kWebp;
+  if (starts("GIF87a") || starts("GIF89a")) return OutputFormat::kGif;
+  if (starts("ftypavif", 4) || starts("ftypavis", 4)) return OutputFormat::kAvif;
+  if (starts(std::string_view("II*\0", 4)) || starts(std::string_view("MM\0*", 4))) {
+    return OutputFormat::kTiff;
+  }
+  return OutputFormat::kUnknown;
+}
+
+OutputFormat FormatFromContentType(std::string_view content_type) {
+  std::string type(content_type.substr(0, content_type.find(';')));
+  std::transform(type.begin(), type.end(), type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  if (type == "image/jpeg" || type == "image/jpg" || type == "image/pjpeg") {
+    return OutputFormat::kJpeg;
+  }
+  if (type == "image/png") return OutputFormat::kPng;
+  if (type == "image/webp") return OutputFormat::kWebp;
+  if (type == "image/gif") return OutputFormat::kGif;
+  if (type == "image/avif") return OutputFormat::kAvif;
+  if (type == "image/tiff") return OutputFormat::kTiff;
+  return OutputFormat::kUnknown;
+}
+
+std::string_view ContentTypeFor(OutputFormat format) {
+  switch (format) {
+    case OutputFormat::kJpeg:
+      return "image/jpeg";
+    case OutputFormat::kPng:
+      return "image/png";
+    case OutputFormat::kWebp:
+      return "image/webp";
+    case OutputFormat::kGif:
+      return "image/gif";
+    case OutputFormat::kAvif:
+      return "image/avif";
+    case OutputFormat::kTiff:
+      return "image/tiff";
+    case OutputFormat::kUnknown:
+    case OutputFormat::kBin:
+      break;
+  }
+  return "application/octet-stream";
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,20 @@
+// Recognising image formats from their first bytes (and, failing that, a Content-Type), to name
+// saved files and to refuse bodies that are not images. Stateless; any thread.
+#pragma once
+
+#include <string_view>
+
+#include "common/user_store.h"
+
+namespace pixelmill {
+
+// The format the bytes start with, or kUnknown. Needs at most the first 12 bytes.
+OutputFormat SniffImageFormat(std::string_view bytes);
+
+// The format named by a Content-Type such as "image/jpeg; charset=binary", or kUnknown.
+OutputFormat FormatFromContentType(std::string_view content_type);
+
+// "image/jpeg" etc.; "application/octet-stream" for kUnknown/kBin.
+std::string_view ContentTypeFor(OutputFormat format);
+
+}  // namespace pixelmill

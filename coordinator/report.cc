@@ -1,0 +1,64 @@
+#include "coordinator/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "common/json_writer.h"
+
+namespace pixelmill {
+
+double Quantile(std::vector<float>& values, double q) {
+  if (values.empty()) return 0;
+  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(values.size())));
+  const size_t index = std::min(values.size() - 1, rank == 0 ? 0 : rank - 1);
+  std::nth_element(values.begin(), values.begin() + static_cast<ptrdiff_t>(index), values.end());
+  return values[index];
+}
+
+std::string BuildReport(const LoadStats& load, const PipelineResult& run) {
+  std::vector<float> latency = run.downloads.latency_ms;
+  const DownloadStats& d = run.downloads;
+  std::string load_json = JsonObject()
+                              .Add("format", InputFormatName(load.format))
+                              .Add("users", load.users)
+                              .Add("bad_records", load.bad_records)
+                              .Add("bytes", load.bytes)
+                              .Add("seconds", load.seconds)
+                              .Done();
+  std::string download_json = JsonObject()
+                                  .Add("requests", d.requests)
+                                  .Add("retries", d.retries)
+                                  .Add("ok", d.ok)
+                                  .Add("failed", d.failed)
+                                  .Add("bytes", d.bytes)
+                                  .Add("p50_ms", Quantile(latency, 0.50))
+                                  .Add("p99_ms", Quantile(latency, 0.99))
+                                  .Done();
+  return JsonObject()
+      .Add("users_total", load.users)
+      .Add("ok", uint64_t{run.ok})
+      .Add("failed", uint64_t{run.failed})
+      .Add("wall_seconds", run.wall_seconds)
+      .Add("exit_code", int64_t{run.exit_code})
+      .AddRaw("load", load_json)
+      .AddRaw("download", download_json)
+      .Done();
+}
+
+Status WriteReport(const std::string& path, const LoadStats& load, const PipelineResult& run) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << BuildReport(load, run) << '\n';
+    if (!out.flush()) return Status::Error("io", "cannot write report " + temp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  if (ec) return Status::Error("io", "cannot write report " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace pixelmill

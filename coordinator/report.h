@@ -1,0 +1,22 @@
+// The run report (--report FILE): one JSON object with the totals and per-phase figures, for
+// scripts and load tests. Written once, after the loop has finished.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "common/user_loader.h"
+#include "coordinator/pipeline.h"
+
+namespace pixelmill {
+
+// The report as JSON text (no trailing newline).
+std::string BuildReport(const LoadStats& load, const PipelineResult& run);
+
+// Writes BuildReport() to `path` (temp file + rename).
+Status WriteReport(const std::string& path, const LoadStats& load, const PipelineResult& run);
+
+// The q-quantile (0..1) of `values` (sorted in place), 0 when empty.
+double Quantile(std::vector<float>& values, double q);
+
+}  // namespace pixelmill

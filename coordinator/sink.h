@@ -1,0 +1,74 @@
+// Sink: saves results under the output folder through libuv's thread pool (uv_fs_*), so the
+// disk never blocks the loop. A file is written under a temporary name and renamed into place,
+// so a crash never leaves a half-written image under its final name. Manifest lines are
+// appended in the order they are given, several waiting lines going out in one write.
+//
+// Owned and used by the loop thread only; completion callbacks run on the loop thread.
+#pragma once
+
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+
+namespace pixelmill {
+
+class Sink {
+ public:
+  using DoneFn = std::function<void(const Status&)>;
+
+  Sink(uv_loop_t& loop, std::string output_dir);
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+  ~Sink();  // REQUIRES: Close() has completed (or Open() failed / was never called)
+
+  // Creates OUT/images/ and opens OUT/manifest.jsonl for appending (truncated first). Blocking:
+  // call before the loop runs.
+  Status Open();
+  // Writes `bytes` to OUT/<relative_path> via a temporary file and a rename.
+  void WriteFile(std::string relative_path, std::string bytes, DoneFn done);
+  // Appends `line` and a newline to the manifest.
+  void AppendManifest(std::string line, DoneFn done);
+  // Writes not yet finished (files and manifest lines).
+  size_t pending() const { return files_.size() + queued_.size() + writing_.size(); }
+  // Once every pending write has finished, flushes and closes the manifest; `done` gets the
+  // first error seen over the sink's life, if any.
+  void Close(DoneFn done);
+
+  const std::string& output_dir() const { return output_dir_; }
+
+ private:
+  struct FileWrite;
+  struct Line {
+    std::string text;
+    DoneFn done;
+  };
+
+  void StepFile(FileWrite& w, uv_fs_t* req);
+  void FinishFile(FileWrite& w, Status status);
+  void WriteQueuedLines();
+  void OnLinesWritten(ssize_t result);
+  void MaybeFinishClose();
+  void Remember(const Status& s);
+
+  uv_loop_t& loop_;
+  const std::string output_dir_;
+  uv_file manifest_ = -1;
+  uv_fs_t manifest_req_{};
+  std::unordered_map<FileWrite*, std::unique_ptr<FileWrite>> files_;
+  std::deque<Line> queued_;
+  std::vector<Line> writing_;  // the batch in flight
+  std::string batch_;
+  size_t batch_written_ = 0;
+  DoneFn on_closed_;
+  bool closing_ = false;
+  Status first_error_;
+};
+
+}  // namespace pixelmill

@@ -1,0 +1,105 @@
+#include "coordinator/url_policy.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <memory>
+
+namespace pixelmill {
+namespace {
+
+struct CurlUrlDeleter {
+  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+};
+struct CurlStringDeleter {
+  void operator()(char* s) const { curl_free(s); }
+};
+using CurlString = std::unique_ptr<char, CurlStringDeleter>;
+
+std::optional<std::string_view> BlockedV4(uint32_t a) {  // host byte order
+  const auto in = [a](uint32_t net, int bits) {
+    return bits == 0 || (a >> (32 - bits)) == (net >> (32 - bits));
+  };
+  if (in(0x7f000000, 8)) return "loopback";
+  if (in(0x0a000000, 8) || in(0xac100000, 12) || in(0xc0a80000, 16)) return "private";
+  if (in(0xa9fe0000, 16)) return "link-local (cloud metadata lives here)";
+  if (in(0x00000000, 8)) return "unspecified";
+  if (in(0x64400000, 10)) return "shared address space (carrier-grade NAT)";
+  if (in(0xc0000000, 24) || in(0xc6120000, 15)) return "reserved";
+  if (in(0xe0000000, 4)) return "multicast";
+  if (in(0xf0000000, 4)) return "reserved";
+  return std::nullopt;
+}
+
+uint32_t V4At(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+std::optional<std::string_view> BlockedV6(const uint8_t* b) {
+  static const uint8_t kZero[16] = {};
+  static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static const uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (std::memcmp(b, kZero, 15) == 0 && b[15] <= 1) return b[15] ? "loopback" : "unspecified";
+  if (std::memcmp(b, kMapped, 12) == 0 || std::memcmp(b, kNat64, 12) == 0 ||
+      std::memcmp(b, kZero, 12) == 0) {  // mapped, NAT64, IPv4-compatible
+    return BlockedV4(V4At(b + 12));
+  }
+  if (b[0] == 0x20 && b[1] == 0x02) return BlockedV4(V4At(b + 2));  // 6to4
+  if ((b[0] & 0xfe) == 0xfc) return "private (unique local)";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "site-local";
+  if (b[0] == 0xff) return "multicast";
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status CheckUrl(std::string_view url) {
+  const std::string text(url);
+  if (text.empty()) return Status::Error("bad_url", "empty URL");
+  std::unique_ptr<CURLU, CurlUrlDeleter> handle(curl_url());
+  if (!handle) return Status::Error("bad_url", "out of memory parsing URL");
+  if (CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), 0)) {
+    return Status::Error("bad_url", "malformed URL: " + std::string(curl_url_strerror(rc)));
+  }
+  char* raw = nullptr;
+  curl_url_get(handle.get(), CURLUPART_SCHEME, &raw, 0);
+  CurlString scheme(raw);
+  const std::string_view s = scheme ? scheme.get() : "";
+  if (s != "http" && s != "https") {
+    return Status::Error("bad_url",
+                         "scheme '" + std::string(s) + "' is not allowed (http and https only)");
+  }
+  raw = nullptr;
+  curl_url_get(handle.get(), CURLUPART_HOST, &raw, 0);
+  CurlString host(raw);
+  if (!host || host.get()[0] == '\0') return Status::Error("bad_url", "URL has no host");
+  return Status::Ok();
+}
+
+std::optional<std::string_view> BlockedRange(const sockaddr& address) {
+  if (address.sa_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    return BlockedV4(ntohl(v4.sin_addr.s_addr));
+  }
+  if (address.sa_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    return BlockedV6(v6.sin6_addr.s6_addr);
+  }
+  return "not an internet address";
+}
+
+std::string AddressToString(const sockaddr& address) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (address.sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, buf, sizeof(buf));
+  } else if (address.sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, buf,
+              sizeof(buf));
+  }
+  return buf;
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,27 @@
+// What the downloader may fetch: URL checks before a request, and the address check curl calls
+// for every connection it opens (redirects included), so a hostile URL cannot reach the
+// coordinator's own network (SSRF). Pure functions; any thread.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace pixelmill {
+
+// Ok for an absolute http:// or https:// URL with a host; else code "bad_url" and why.
+Status CheckUrl(std::string_view url);
+
+// Why connecting to `address` is refused ("loopback", "private", "link-local", ...), or nullopt
+// when it is a public unicast address. Mapped, NAT64 and 6to4 forms are judged by the IPv4
+// address they carry.
+std::optional<std::string_view> BlockedRange(const sockaddr& address);
+
+// "10.1.2.3" / "fe80::1" for messages.
+std::string AddressToString(const sockaddr& address);
+
+}  // namespace pixelmill
