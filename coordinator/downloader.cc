@@ -101,7 +101,6 @@ Status Downloader::Init() {
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                      static_cast<curl_off_t>(options_.max_image_bytes));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "pixelmill/0.1");
     free_.push_back(t);
   }
@@ -131,6 +130,9 @@ void Downloader::Attempt(Transfer& t) {
   t.too_large = false;
   t.error[0] = '\0';
   curl_easy_setopt(t.easy, CURLOPT_URL, t.url.c_str());
+  // Waiting for a connection that may multiplex pays off only where HTTP/2 can be negotiated
+  // (https); over plain http it would hold every first request back by a round trip.
+  curl_easy_setopt(t.easy, CURLOPT_PIPEWAIT, t.url.rfind("https:", 0) == 0 ? 1L : 0L);
   if (CURLMcode rc = curl_multi_add_handle(multi_, t.easy); rc != CURLM_OK) {
     Deliver(t, Failure{"internal", std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc),
                        false});
@@ -196,7 +198,13 @@ curl_socket_t Downloader::OnOpenSocket(void* clientp, curlsocktype purpose,
                                        curl_sockaddr* address) {
   auto* t = static_cast<Transfer*>(clientp);
   if (purpose != CURLSOCKTYPE_IPCXN || address == nullptr) return CURL_SOCKET_BAD;
-  if (!t->owner->options_.allow_private_networks) {
+  const DownloadOptions& options = t->owner->options_;
+  if (options.address_check) {
+    if (auto why = options.address_check(address->addr)) {
+      t->blocked = AddressToString(address->addr) + " (" + *why + ")";
+      return CURL_SOCKET_BAD;
+    }
+  } else if (!options.allow_private_networks) {
     if (auto range = BlockedRange(address->addr)) {
       t->blocked = AddressToString(address->addr) + " (" + std::string(*range) +
                    " address; pass --allow-private-networks to allow)";
@@ -230,6 +238,7 @@ void Downloader::OnRetryTimer(uv_timer_t* timer) {
 }
 
 void Downloader::Action(curl_socket_t fd, int events) {
+  if (closing_) return;
   int running = 0;
   curl_multi_socket_action(multi_, fd, events, &running);
   DrainFinished();
@@ -246,6 +255,7 @@ void Downloader::DrainFinished() {
     done.emplace_back(reinterpret_cast<Transfer*>(priv), msg->data.result);
   }
   for (auto& [t, result] : done) {
+    if (closing_) return;  // on_done closed us: the rest were abandoned
     curl_multi_remove_handle(multi_, t->easy);
     Finished(*t, result);
   }

@@ -8,12 +8,13 @@
 // Each download is checked (http/https only, at most 5 redirects, every connection's resolved
 // address refused if loopback/private/link-local unless allowed, body capped as it streams) and
 // retried on transient failures with backoff timers on the loop. The result reaches `on_done`
-// on the loop thread, never from inside Start().
+// on the loop thread, never from inside Start(); on_done may call Start() and Close().
 //
 // Owned and used by the loop thread only. Close() before destruction (two-phase handle close).
 #pragma once
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <cstddef>
@@ -40,6 +41,9 @@ struct DownloadOptions {
   uint64_t low_speed_window_s = 10;        // abort an attempt slower than 1 B/s over this
   uint64_t max_image_bytes = 20ull << 20;  // body cap, enforced as it streams
   bool allow_private_networks = false;     // allow loopback/private/link-local addresses
+  // Replaces the address check when set: why an address is refused, or nullopt. A seam for
+  // tests that need one loopback server allowed and every other address really checked.
+  std::function<std::optional<std::string>(const sockaddr&)> address_check;
   RetryOptions retry;
   uint64_t seed = std::random_device{}();  // jitter source (tests pin it)
 };

@@ -5,6 +5,7 @@
 #include <cassert>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include "common/image_format.h"
 #include "common/json_writer.h"
@@ -20,14 +21,18 @@ Pipeline::Pipeline(const Options& options, UserStore& store)
 }
 
 Pipeline::~Pipeline() {
-  const int rc = uv_loop_close(&loop_);
-  assert(rc == 0 && "a libuv handle was leaked");
-  (void)rc;
+  // A handle still open here is a bug; say so loudly, in release builds too.
+  if (const int rc = uv_loop_close(&loop_); rc != 0) {
+    std::fprintf(stderr, "internal error: libuv loop closed with handles open (%s)\n",
+                 uv_strerror(rc));
+    std::abort();
+  }
 }
 
 // The loop's order, start to end:
 //   1. open the sink (output folder, manifest) and the downloader; watch SIGINT and SIGTERM;
-//   2. Pump() starts downloads while fewer than --concurrency users are in progress;
+//   2. Pump() starts downloads while fewer than --concurrency are downloading (and fewer than
+//      --concurrency are being saved);
 //   3. each finished download is sniffed, written (temp + rename) and its manifest line
 //      appended; each written line frees a place, and Pump() runs again;
 //   4. when every user has its line (or a signal or fatal error stops the run), every stage is
@@ -68,7 +73,12 @@ PipelineResult Pipeline::Run() {
 }
 
 void Pipeline::Pump() {
-  while (!stopping_ && next_ < store_.size() && busy_ < options_.download.concurrency) {
+  // A user holds a download slot until its body arrives, then a save slot until its manifest
+  // line is written: downloads restart at once while earlier images are still being saved, and
+  // memory stays under 2 x concurrency x max image bytes.
+  const size_t limit = options_.download.concurrency;
+  while (!stopping_ && next_ < store_.size() && downloader_.in_flight() < limit &&
+         busy_ - downloader_.in_flight() < limit) {
     const size_t user = next_++;
     if (store_.status(user) != UserStatus::kPending) continue;
     ++busy_;
@@ -80,6 +90,7 @@ void Pipeline::Pump() {
 
 void Pipeline::OnDownloaded(Download&& d) {
   const size_t user = d.tag;
+  Pump();  // this download's slot is free again
   if (d.failure) return Fail(user, d.failure->code, d.failure->message, d.attempts);
   // The bytes decide, not the Content-Type header: a JPEG sent as text/html is still a JPEG,
   // and an HTML page sent as image/jpeg is not an image.

@@ -1,7 +1,7 @@
 // Pipeline: the coordinator's libuv loop and the stages on it. Every loaded user is downloaded
-// and saved (--filter none) and ends as exactly one manifest line; downloads overlap with writes
-// and at most `concurrency` users are between start and manifest line at once, which bounds
-// memory by concurrency x max image bytes.
+// and saved (--filter none) and ends as exactly one manifest line; downloads overlap with writes.
+// At most `concurrency` users download and at most `concurrency` more are being saved, which
+// bounds memory by 2 x concurrency x max image bytes.
 //
 // Owns the loop and every stage; single-threaded (libuv's pool does the file I/O).
 #pragma once

@@ -1,8 +1,11 @@
 #include "coordinator/sink.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cassert>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 namespace pixelmill {
@@ -14,24 +17,76 @@ Status FsError(const std::string& what, const std::string& path, ssize_t code) {
 
 }  // namespace
 
-// One file on its way to disk: open the temp name, write, close, rename.
+// One file on its way to disk.
 struct Sink::FileWrite {
-  enum Stage { kOpen, kWrite, kClose, kRename, kUnlink };
-  Sink* sink = nullptr;
-  uv_fs_t req{};
-  Stage stage = kOpen;
-  std::string temp_path, final_path;
+  std::string directory, final_path;
   std::string bytes;
-  size_t written = 0;
-  uv_file fd = -1;
-  Status error;  // first error; after it the temp file is closed and removed
+  Status result;  // set on the pool thread, read on the loop thread after it
   DoneFn done;
 };
+
+// A thread-pool job writing several files.
+struct Sink::Batch {
+  Sink* sink = nullptr;
+  uv_work_t work{};
+  std::vector<FileWrite> files;
+};
+
+namespace {
+
+Status Errno(const std::string& what, const std::string& path) {
+  return Status::Error("write", what + " " + path + ": " + std::strerror(errno));
+}
+
+Status WriteAll(int fd, const std::string& bytes, const std::string& path) {
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno("cannot write", path);
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+// Portable path: a temporary name in the same folder, then rename over the final name.
+Status WriteByRename(const std::string& bytes, const std::string& final_path) {
+  const size_t slash = final_path.rfind('/');
+  const std::string temp =
+      final_path.substr(0, slash + 1) + "." + final_path.substr(slash + 1) + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create", temp);
+  Status s = WriteAll(fd, bytes, temp);
+  if (::close(fd) != 0 && s.ok()) s = Errno("cannot close", temp);
+  if (s.ok() && ::rename(temp.c_str(), final_path.c_str()) != 0) {
+    s = Errno("cannot rename to", final_path);
+  }
+  if (!s.ok()) ::unlink(temp.c_str());
+  return s;
+}
+
+// Runs on a pool thread: the file appears under its final name complete, or not at all.
+Status WriteFileNow(const std::string& directory, const std::string& final_path,
+                    const std::string& bytes) {
+  const int fd = ::open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) return WriteByRename(bytes, final_path);  // no O_TMPFILE here
+  Status s = WriteAll(fd, bytes, final_path);
+  if (s.ok()) {
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, final_path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      // EEXIST (a file from an earlier run) or no /proc: replace atomically by rename instead.
+      s = WriteByRename(bytes, final_path);
+    }
+  }
+  ::close(fd);
+  return s;
+}
+
+}  // namespace
 
 Sink::Sink(uv_loop_t& loop, std::string output_dir)
     : loop_(loop), output_dir_(std::move(output_dir)) {}
 
-Sink::~Sink() { assert(manifest_ < 0 && files_.empty()); }
+Sink::~Sink() { assert(manifest_ < 0 && files_pending_ == 0); }
 
 Status Sink::Open() {
   std::error_code ec;
@@ -54,83 +109,51 @@ Status Sink::Open() {
 
 void Sink::WriteFile(std::string relative_path, std::string bytes, DoneFn done) {
   assert(!closing_);
-  auto owned = std::make_unique<FileWrite>();
-  FileWrite& w = *owned;
-  files_[&w] = std::move(owned);
-  w.sink = this;
+  FileWrite& w = waiting_files_.emplace_back();
   w.final_path = output_dir_ + "/" + relative_path;
-  const size_t slash = w.final_path.rfind('/');
-  w.temp_path = w.final_path.substr(0, slash + 1) + "." + w.final_path.substr(slash + 1) + ".tmp";
+  w.directory = w.final_path.substr(0, w.final_path.rfind('/'));
   w.bytes = std::move(bytes);
   w.done = std::move(done);
-  w.req.data = &w;
-  const int rc = uv_fs_open(&loop_, &w.req, w.temp_path.c_str(),
-                            O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644, [](uv_fs_t* req) {
-                              auto* fw = static_cast<FileWrite*>(req->data);
-                              fw->sink->StepFile(*fw, req);
-                            });
-  if (rc < 0) FinishFile(w, FsError("cannot create", w.temp_path, rc));
+  ++files_pending_;
+  StartBatches();
 }
 
-// Advances a file write by one stage; each uv_fs call comes back here.
-void Sink::StepFile(FileWrite& w, uv_fs_t* req) {
-  const ssize_t result = req->result;
-  uv_fs_req_cleanup(req);
-  const auto again = [](uv_fs_t* r) {
-    auto* fw = static_cast<FileWrite*>(r->data);
-    fw->sink->StepFile(*fw, r);
-  };
-  switch (w.stage) {
-    case FileWrite::kOpen:
-      if (result < 0) return FinishFile(w, FsError("cannot create", w.temp_path, result));
-      w.fd = static_cast<uv_file>(result);
-      w.stage = FileWrite::kWrite;
-      break;
-    case FileWrite::kWrite:
-      if (result < 0) {
-        w.error = FsError("cannot write", w.temp_path, result);
-      } else {
-        w.written += static_cast<size_t>(result);
-      }
-      break;
-    case FileWrite::kClose:
-      if (result < 0 && w.error.ok()) w.error = FsError("cannot close", w.temp_path, result);
-      w.fd = -1;
-      if (!w.error.ok()) {
-        w.stage = FileWrite::kUnlink;
-        uv_fs_unlink(&loop_, &w.req, w.temp_path.c_str(), again);
-        return;
-      }
-      w.stage = FileWrite::kRename;
-      uv_fs_rename(&loop_, &w.req, w.temp_path.c_str(), w.final_path.c_str(), again);
-      return;
-    case FileWrite::kRename:
-      if (result < 0) {
-        w.error = FsError("cannot rename to", w.final_path, result);
-        w.stage = FileWrite::kUnlink;
-        uv_fs_unlink(&loop_, &w.req, w.temp_path.c_str(), again);
-        return;
-      }
-      return FinishFile(w, Status::Ok());
-    case FileWrite::kUnlink:
-      return FinishFile(w, w.error);
+void Sink::StartBatches() {
+  while (!waiting_files_.empty() && batches_.size() < kMaxJobs) {
+    auto owned = std::make_unique<Batch>();
+    Batch& batch = *owned;
+    batches_[&batch] = std::move(owned);
+    batch.sink = this;
+    batch.work.data = &batch;
+    while (!waiting_files_.empty() && batch.files.size() < kMaxFilesPerJob) {
+      batch.files.push_back(std::move(waiting_files_.front()));
+      waiting_files_.pop_front();
+    }
+    const int rc = uv_queue_work(
+        &loop_, &batch.work,
+        [](uv_work_t* work) {
+          for (FileWrite& w : static_cast<Batch*>(work->data)->files) {
+            w.result = WriteFileNow(w.directory, w.final_path, w.bytes);
+          }
+        },
+        [](uv_work_t* work, int status) {
+          auto* b = static_cast<Batch*>(work->data);
+          b->sink->FinishBatch(*b, status);
+        });
+    if (rc < 0) FinishBatch(batch, rc);
   }
-  // kWrite: write what is left, or close when done (or failed).
-  if (w.error.ok() && w.written < w.bytes.size()) {
-    uv_buf_t buf =
-        uv_buf_init(w.bytes.data() + w.written, static_cast<unsigned>(w.bytes.size() - w.written));
-    uv_fs_write(&loop_, &w.req, w.fd, &buf, 1, static_cast<int64_t>(w.written), again);
-    return;
-  }
-  w.stage = FileWrite::kClose;
-  uv_fs_close(&loop_, &w.req, w.fd, again);
 }
 
-void Sink::FinishFile(FileWrite& w, Status status) {
-  Remember(status);
-  DoneFn done = std::move(w.done);
-  files_.erase(&w);  // destroys w
-  done(status);
+void Sink::FinishBatch(Batch& batch, int status) {
+  std::unique_ptr<Batch> owned = std::move(batches_[&batch]);
+  batches_.erase(&batch);
+  for (FileWrite& w : owned->files) {
+    if (status < 0 && w.result.ok()) w.result = FsError("cannot write", w.final_path, status);
+    Remember(w.result);
+    --files_pending_;
+    w.done(w.result);
+  }
+  StartBatches();
   MaybeFinishClose();
 }
 

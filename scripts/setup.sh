@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake ninja-build pkg-config clang-format git curl python3
+  build-essential cmake ninja-build pkg-config clang-format git curl bc python3
   libuv1-dev libcurl4-openssl-dev libzmq3-dev cppzmq-dev
   libprotobuf-dev protobuf-compiler
   libboost1.74-dev libboost-filesystem1.74-dev

@@ -1,0 +1,267 @@
+// The downloader against the real image-api fixture server on loopback: latency, faults,
+// retries, address checks and byte caps, each ending with every handle closed.
+#include "coordinator/downloader.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "coordinator/url_policy.h"
+#include "tests/support/image_api_process.h"
+
+namespace pixelmill {
+namespace {
+
+using testing::ImageApiProcess;
+
+const std::string kImageApi = PIXELMILL_IMAGE_API;
+
+struct Fetched {
+  std::map<size_t, Download> results;  // by index into the URL list
+  double seconds = 0;
+  DownloadStats stats;
+};
+
+DownloadOptions TestOptions() {
+  DownloadOptions o;
+  o.allow_private_networks = true;  // the fixture is on loopback
+  o.concurrency = 64;
+  o.timeout_ms = 5000;
+  o.retry.retries = 2;
+  o.retry.base_delay_ms = 10;
+  o.seed = 7;
+  return o;
+}
+
+// Downloads every URL on a fresh loop, feeding the downloader as slots free up, then closes it
+// and checks the loop closes with no handle left.
+Fetched FetchAll(const std::vector<std::string>& urls, const DownloadOptions& options) {
+  Fetched out;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  size_t next = 0;
+  bool closed = false;
+  std::unique_ptr<Downloader> downloader;
+  const auto started = std::chrono::steady_clock::now();
+  std::function<void()> pump;
+  auto on_done = [&](Download&& d) {
+    out.results[d.tag] = std::move(d);
+    if (out.results.size() == urls.size()) {
+      out.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      out.stats = downloader->stats();
+      downloader->Close([&] { closed = true; });
+      return;
+    }
+    pump();
+  };
+  downloader = std::make_unique<Downloader>(loop, options, on_done);
+  pump = [&] {
+    while (next < urls.size() && downloader->in_flight() < options.concurrency) {
+      const size_t i = next++;
+      if (auto refused = downloader->Start(i, urls[i])) {
+        Download d;
+        d.tag = i;
+        d.failure = refused;
+        out.results[i] = std::move(d);
+      }
+    }
+  };
+  EXPECT_TRUE(downloader->Init().ok());
+  pump();
+  if (out.results.size() == urls.size()) downloader->Close([&] { closed = true; });
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_TRUE(closed);
+  downloader.reset();
+  EXPECT_EQ(uv_loop_close(&loop), 0) << "leaked libuv handles";
+  return out;
+}
+
+Download FetchOne(const std::string& url, const DownloadOptions& options) {
+  Fetched f = FetchAll({url}, options);
+  return std::move(f.results[0]);
+}
+
+class DownloaderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new ImageApiProcess(kImageApi); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(server_->ok()) << "image-api did not start"; }
+  static ImageApiProcess* server_;
+};
+ImageApiProcess* DownloaderTest::server_ = nullptr;
+
+// The seed's test case 2: 10 images at 100 ms latency download together, not one by one.
+TEST(DownloaderLatencyTest, TenImagesAt100msTakeWellUnderOneSecond) {
+  ImageApiProcess server(kImageApi, {"--latency-ms", "100"});
+  ASSERT_TRUE(server.ok());
+  std::vector<std::string> urls;
+  for (int i = 0; i < 10; ++i) urls.push_back(server.Url("/img/" + std::to_string(i) + ".jpg"));
+  Fetched f = FetchAll(urls, TestOptions());
+  ASSERT_EQ(f.results.size(), 10u);
+  for (auto& [i, d] : f.results) {
+    ASSERT_FALSE(d.failure.has_value()) << d.failure->message;
+    EXPECT_EQ(d.body.substr(0, 3), "\xFF\xD8\xFF");
+    EXPECT_EQ(d.content_type, "image/jpeg");
+    EXPECT_EQ(d.attempts, 1u);
+  }
+  EXPECT_GE(f.seconds, 0.09);
+  EXPECT_LT(f.seconds, 0.5);
+}
+
+TEST_F(DownloaderTest, FaultsEndWithTheirCodeAndAttempts) {
+  DownloadOptions options = TestOptions();
+  options.timeout_ms = 400;
+  options.max_image_bytes = 1 << 20;
+  struct Case {
+    std::string query;
+    std::string code;
+    uint32_t attempts;
+  };
+  const std::vector<Case> cases = {
+      {"?status=404", "http_status", 1},
+      {"?status=403", "http_status", 1},
+      {"?status=500", "http_status", 3},
+      {"?status=503", "http_status", 3},
+      {"?fault=reset", "connect", 3},
+      {"?fault=truncate", "truncated", 3},
+      {"?fault=hang", "timeout", 3},
+      {"?fault=drip&rate=20", "timeout", 3},
+      {"?redirect=7", "too_many_redirects", 1},
+      {"?fault=huge&bytes=5000000", "too_large", 1},
+      {"?fault=huge_chunked&bytes=5000000", "too_large", 1},
+  };
+  std::vector<std::string> urls;
+  for (const Case& c : cases) urls.push_back(server_->Url("/img/1.jpg" + c.query));
+  Fetched f = FetchAll(urls, options);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Download& d = f.results[i];
+    ASSERT_TRUE(d.failure.has_value()) << cases[i].query;
+    EXPECT_EQ(d.failure->code, cases[i].code) << cases[i].query << ": " << d.failure->message;
+    EXPECT_EQ(d.attempts, cases[i].attempts) << cases[i].query;
+    EXPECT_NE(d.failure->message.find(urls[i]), std::string::npos) << d.failure->message;
+  }
+  EXPECT_EQ(f.stats.retries, 2u * 6);
+}
+
+TEST_F(DownloaderTest, TransientFaultsSucceedOnRetry) {
+  std::vector<std::string> urls = {
+      server_->Url("/img/2.png?status=503&fail_times=2"),
+      server_->Url("/img/4.png?fault=truncate&fail_times=1"),
+      server_->Url("/img/5.webp?status=500&fail_times=1"),
+  };
+  Fetched f = FetchAll(urls, TestOptions());
+  const uint32_t attempts[] = {3, 2, 2};
+  for (size_t i = 0; i < urls.size(); ++i) {
+    const Download& d = f.results[i];
+    ASSERT_FALSE(d.failure.has_value()) << urls[i] << ": " << d.failure->message;
+    EXPECT_EQ(d.attempts, attempts[i]) << urls[i];
+  }
+  EXPECT_EQ(f.results[0].body.substr(0, 4), "\x89PNG");
+  EXPECT_EQ(f.results[2].body.substr(8, 4), "WEBP");
+  EXPECT_EQ(f.stats.retries, 4u);
+  EXPECT_EQ(f.stats.requests, 7u);
+  // A reset is retried too, by us or (on a reused connection) by curl itself first.
+  Download reset = FetchOne(server_->Url("/img/3.png?fault=reset&fail_times=1"), TestOptions());
+  EXPECT_FALSE(reset.failure.has_value()) << reset.failure->message;
+}
+
+TEST_F(DownloaderTest, RetryAfterIsHonoured) {
+  DownloadOptions options = TestOptions();
+  options.retry.retries = 1;
+  const auto started = std::chrono::steady_clock::now();
+  Download d = FetchOne(server_->Url("/img/6.jpg?status=429&retry_after=1&fail_times=1"), options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_FALSE(d.failure.has_value()) << d.failure->message;
+  EXPECT_EQ(d.attempts, 2u);
+  EXPECT_GE(seconds, 0.9);
+  EXPECT_LT(seconds, 5.0);
+}
+
+TEST_F(DownloaderTest, BadUrlsFailAtOnceWithoutASlot) {
+  Fetched f = FetchAll({"ftp://127.0.0.1/x", "no scheme", "", "http://"}, TestOptions());
+  for (auto& [i, d] : f.results) {
+    ASSERT_TRUE(d.failure.has_value());
+    EXPECT_EQ(d.failure->code, "bad_url") << i;
+  }
+  EXPECT_EQ(f.stats.requests, 0u);
+}
+
+// Without --allow-private-networks, loopback and private addresses are refused, also when
+// reached through a redirect or a host name; with it they are fetched.
+TEST_F(DownloaderTest, PrivateAddressesRefusedUnlessAllowed) {
+  DownloadOptions strict = TestOptions();
+  strict.allow_private_networks = false;
+  const std::string direct = server_->Url("/img/1.jpg");
+  const std::string by_name = "http://localhost:" + std::to_string(server_->port()) + "/img/1.jpg";
+  for (const std::string& url : {direct, by_name}) {
+    Download d = FetchOne(url, strict);
+    ASSERT_TRUE(d.failure.has_value()) << url;
+    EXPECT_EQ(d.failure->code, "blocked_address") << d.failure->message;
+    EXPECT_NE(d.failure->message.find("loopback"), std::string::npos) << d.failure->message;
+    EXPECT_EQ(d.attempts, 1u);
+  }
+  // Redirects: only the fixture itself is let through, every other address gets the real
+  // check. Nothing is ever sent to 10.255.255.1: the refusal happens before connecting.
+  DownloadOptions one_server = strict;
+  const int port = server_->port();
+  one_server.address_check = [port](const sockaddr& a) -> std::optional<std::string> {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(a);
+    if (a.sa_family == AF_INET && ntohl(v4.sin_addr.s_addr) == INADDR_LOOPBACK &&
+        ntohs(v4.sin_port) == port) {
+      return std::nullopt;
+    }
+    auto range = BlockedRange(a);
+    return range ? std::optional<std::string>(*range) : std::nullopt;
+  };
+  Download private_hop = FetchOne(
+      server_->Url("/img/1.jpg?redirect_to=http%3A%2F%2F10.255.255.1%2Fx.jpg"), one_server);
+  ASSERT_TRUE(private_hop.failure.has_value());
+  EXPECT_EQ(private_hop.failure->code, "blocked_address") << private_hop.failure->message;
+  EXPECT_NE(private_hop.failure->message.find("10.255.255.1 (private)"), std::string::npos)
+      << private_hop.failure->message;
+  Download metadata = FetchOne(
+      server_->Url("/img/1.jpg?redirect_to=http%3A%2F%2F169.254.169.254%2Flatest"), one_server);
+  ASSERT_TRUE(metadata.failure.has_value());
+  EXPECT_EQ(metadata.failure->code, "blocked_address") << metadata.failure->message;
+  Download chain = FetchOne(server_->Url("/img/1.jpg?redirect=3"), one_server);
+  EXPECT_FALSE(chain.failure.has_value()) << chain.failure->message;
+
+  // Allowed with the flag: the direct URL, the host name, a redirect to loopback.
+  const std::string to_loopback = server_->Url("/img/1.jpg?redirect_to=http%3A%2F%2F127.0.0.1%3A" +
+                                               std::to_string(port) + "%2Fimg%2F2.jpg");
+  for (const std::string& url : {direct, by_name, to_loopback}) {
+    Download d = FetchOne(url, TestOptions());
+    EXPECT_FALSE(d.failure.has_value()) << url << ": " << d.failure->message;
+  }
+}
+
+TEST_F(DownloaderTest, ManyTransfersInFlightOnOneLoop) {
+  ImageApiProcess slow(kImageApi, {"--latency-ms", "50"});
+  ASSERT_TRUE(slow.ok());
+  DownloadOptions options = TestOptions();
+  options.concurrency = 500;
+  options.per_host = 500;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 2000; ++i) urls.push_back(slow.Url("/img/" + std::to_string(i) + ".jpg"));
+  Fetched f = FetchAll(urls, options);
+  ASSERT_EQ(f.results.size(), urls.size());
+  for (auto& [i, d] : f.results) ASSERT_FALSE(d.failure.has_value()) << d.failure->message;
+  EXPECT_EQ(f.stats.requests, 2000u);
+  EXPECT_EQ(f.stats.ok, 2000u);
+  // 2000 at 50 ms, 500 at a time: ~0.2 s ideal; one at a time would be 100 s.
+  EXPECT_LT(f.seconds, 10.0);
+}
+
+}  // namespace
+}  // namespace pixelmill

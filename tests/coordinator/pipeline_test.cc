@@ -1,0 +1,189 @@
+// The coordinator binary end to end with --filter none against the image-api fixture: every
+// user ends as exactly one manifest line, images land under their final names, exit codes.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/image_api_process.h"
+
+namespace pixelmill {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ImageApiProcess;
+
+const std::string kCoordinator = PIXELMILL_COORDINATOR;
+const std::string kImageApi = PIXELMILL_IMAGE_API;
+
+std::string Slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// id -> its manifest line; fails the test on a second line for one id.
+std::map<int64_t, std::string> ManifestById(const fs::path& manifest) {
+  std::map<int64_t, std::string> lines;
+  std::istringstream in(Slurp(manifest));
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find("\"id\":");
+    EXPECT_NE(at, std::string::npos) << line;
+    const int64_t id = std::stoll(line.substr(at + 5));
+    EXPECT_TRUE(lines.emplace(id, line).second) << "two lines for id " << id;
+  }
+  return lines;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pixelmill-pipeline-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string WriteUsers(const std::vector<std::string>& urls) {
+    std::string text;
+    for (size_t i = 0; i < urls.size(); ++i) {
+      text +=
+          R"({"id": )" + std::to_string(i) + R"(, "name": "u", "image_url": ")" + urls[i] + "\"}\n";
+    }
+    const std::string path = (dir_ / "users.jsonl").string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  int RunCoordinator(const std::string& args) {
+    const std::string line = "timeout 120 " + kCoordinator + " " + args + " >" +
+                             (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string();
+    const int status = std::system(line.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(PipelineTest, MixedPopulationEndsWithOneLinePerUser) {
+  ImageApiProcess server(kImageApi);
+  ASSERT_TRUE(server.ok());
+  std::vector<std::string> urls;
+  for (int i = 0; i < 50; ++i) urls.push_back(server.Url("/img/" + std::to_string(i) + ".jpg"));
+  urls.push_back(server.Url("/img/50.png"));                           // 50 ok png
+  urls.push_back(server.Url("/img/51.jpg?status=404"));                // 51 http_status
+  urls.push_back(server.Url("/img/52.jpg?status=503&fail_times=1"));   // 52 ok after a retry
+  urls.push_back(server.Url("/img/53.jpg?fault=html"));                // 53 not_image
+  urls.push_back(server.Url("/img/54.jpg?fault=wrongtype"));           // 54 ok, saved as .jpg
+  urls.push_back("gopher://127.0.0.1/x");                              // 55 bad_url
+  urls.push_back(server.Url("/img/56.jpg?fault=huge&bytes=3000000"));  // 56 too_large
+  const fs::path out = dir_ / "out";
+  const int code = RunCoordinator("--input " + WriteUsers(urls) + " --output " + out.string() +
+                                  " --allow-private-networks --max-image-bytes 1000000 --report " +
+                                  (dir_ / "report.json").string());
+  EXPECT_EQ(code, 3) << Slurp(dir_ / "stderr");
+  std::map<int64_t, std::string> lines = ManifestById(out / "manifest.jsonl");
+  ASSERT_EQ(lines.size(), urls.size());
+  const std::map<int64_t, std::string> failed = {
+      {51, "http_status"}, {53, "not_image"}, {55, "bad_url"}, {56, "too_large"}};
+  for (auto& [id, line] : lines) {
+    auto f = failed.find(id);
+    if (f == failed.end()) {
+      EXPECT_NE(line.find("\"status\":\"ok\""), std::string::npos) << line;
+      const std::string ext = id == 50 ? "png" : "jpg";
+      const std::string path = "images/" + std::to_string(id) + "." + ext;
+      EXPECT_NE(line.find("\"output\":\"" + path + "\""), std::string::npos) << line;
+      EXPECT_GT(fs::file_size(out / path), 100u);
+    } else {
+      EXPECT_NE(line.find("\"status\":\"failed\""), std::string::npos) << line;
+      EXPECT_NE(line.find("\"code\":\"" + f->second + "\""), std::string::npos) << line;
+    }
+  }
+  EXPECT_NE(lines[52].find("\"attempts\":2"), std::string::npos) << lines[52];
+  for (const auto& entry : fs::directory_iterator(out / "images")) {
+    EXPECT_EQ(entry.path().extension(), entry.path().extension() == ".png" ? ".png" : ".jpg")
+        << "leftover " << entry.path();
+  }
+  const std::string report = Slurp(dir_ / "report.json");
+  EXPECT_NE(report.find("\"users_total\":57"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"ok\":53"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"failed\":4"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"p99_ms\""), std::string::npos) << report;
+  EXPECT_NE(report.find("\"wall_seconds\""), std::string::npos) << report;
+}
+
+TEST_F(PipelineTest, AllOkExitsZeroAndOverlapsDownloads) {
+  ImageApiProcess server(kImageApi, {"--latency-ms", "100"});
+  ASSERT_TRUE(server.ok());
+  std::vector<std::string> urls;
+  for (int i = 0; i < 200; ++i) urls.push_back(server.Url("/img/" + std::to_string(i) + ".webp"));
+  const fs::path out = dir_ / "out";
+  const auto started = std::chrono::steady_clock::now();
+  const int code = RunCoordinator("--input " + WriteUsers(urls) + " --output " + out.string() +
+                                  " --allow-private-networks --concurrency 200 --per-host 200");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(code, 0) << Slurp(dir_ / "stderr");
+  EXPECT_EQ(ManifestById(out / "manifest.jsonl").size(), 200u);
+  EXPECT_TRUE(fs::exists(out / "images" / "199.webp"));
+  EXPECT_LT(seconds, 10.0);  // 20 s one at a time; ~0.1 s ideal
+}
+
+TEST_F(PipelineTest, WithoutTheFlagLoopbackIsRefusedPerUser) {
+  ImageApiProcess server(kImageApi);
+  ASSERT_TRUE(server.ok());
+  const fs::path out = dir_ / "out";
+  const int code = RunCoordinator("--input " + WriteUsers({server.Url("/img/1.jpg")}) +
+                                  " --output " + out.string());
+  EXPECT_EQ(code, 3);
+  const std::string manifest = Slurp(out / "manifest.jsonl");
+  EXPECT_NE(manifest.find("\"code\":\"blocked_address\""), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("--allow-private-networks"), std::string::npos) << manifest;
+}
+
+// SIGINT mid-run: the coordinator stops, keeps every finished line, exits 1, leaks nothing.
+TEST_F(PipelineTest, InterruptKeepsFinishedLines) {
+  ImageApiProcess server(kImageApi, {"--latency-ms", "200"});
+  ASSERT_TRUE(server.ok());
+  std::vector<std::string> urls;
+  for (int i = 0; i < 400; ++i) urls.push_back(server.Url("/img/" + std::to_string(i) + ".jpg"));
+  const std::string users = WriteUsers(urls);
+  const fs::path out = dir_ / "out";
+  std::vector<std::string> args = {kCoordinator,    "--input",    users,
+                                   "--output",      out.string(), "--allow-private-networks",
+                                   "--concurrency", "10"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, kCoordinator.c_str(), nullptr, nullptr, argv.data(), environ), 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline &&
+         (!fs::exists(out / "manifest.jsonl") || fs::file_size(out / "manifest.jsonl") == 0)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal: crash or leak check";
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const size_t lines = ManifestById(out / "manifest.jsonl").size();
+  EXPECT_GT(lines, 0u);
+  EXPECT_LT(lines, urls.size());
+}
+
+}  // namespace
+}  // namespace pixelmill

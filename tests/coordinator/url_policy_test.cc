@@ -1,0 +1,70 @@
+#include "coordinator/url_policy.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace pixelmill {
+namespace {
+
+std::optional<std::string_view> Blocked(const std::string& text) {
+  sockaddr_storage storage{};
+  if (text.find(':') != std::string::npos) {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(storage);
+    v6.sin6_family = AF_INET6;
+    EXPECT_EQ(inet_pton(AF_INET6, text.c_str(), &v6.sin6_addr), 1) << text;
+  } else {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(storage);
+    v4.sin_family = AF_INET;
+    EXPECT_EQ(inet_pton(AF_INET, text.c_str(), &v4.sin_addr), 1) << text;
+  }
+  return BlockedRange(reinterpret_cast<const sockaddr&>(storage));
+}
+
+TEST(UrlPolicyTest, AcceptsHttpAndHttpsOnly) {
+  EXPECT_TRUE(CheckUrl("http://example.com/a.jpg").ok());
+  EXPECT_TRUE(CheckUrl("https://example.com:8443/a.jpg?x=1").ok());
+  for (const char* bad : {"", "ftp://example.com/a", "file:///etc/passwd", "gopher://x/",
+                          "not a url", "http://", "javascript:alert(1)", "//example.com/a"}) {
+    Status s = CheckUrl(bad);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_EQ(s.code(), "bad_url") << bad;
+  }
+}
+
+TEST(UrlPolicyTest, RefusesInternalIpv4Ranges) {
+  EXPECT_EQ(Blocked("127.0.0.1"), "loopback");
+  EXPECT_EQ(Blocked("127.255.0.9"), "loopback");
+  EXPECT_EQ(Blocked("10.1.2.3"), "private");
+  EXPECT_EQ(Blocked("172.16.0.1"), "private");
+  EXPECT_EQ(Blocked("172.31.255.255"), "private");
+  EXPECT_EQ(Blocked("192.168.1.1"), "private");
+  EXPECT_TRUE(Blocked("169.254.169.254").has_value());  // cloud metadata
+  EXPECT_EQ(Blocked("0.0.0.0"), "unspecified");
+  EXPECT_TRUE(Blocked("100.64.0.1").has_value());
+  EXPECT_EQ(Blocked("224.0.0.1"), "multicast");
+  EXPECT_FALSE(Blocked("8.8.8.8").has_value());
+  EXPECT_FALSE(Blocked("172.32.0.1").has_value());
+  EXPECT_FALSE(Blocked("192.169.0.1").has_value());
+}
+
+TEST(UrlPolicyTest, RefusesInternalIpv6RangesAndEmbeddedIpv4) {
+  EXPECT_EQ(Blocked("::1"), "loopback");
+  EXPECT_EQ(Blocked("::"), "unspecified");
+  EXPECT_TRUE(Blocked("fc00::1").has_value());
+  EXPECT_TRUE(Blocked("fd00:ec2::254").has_value());
+  EXPECT_EQ(Blocked("fe80::1"), "link-local");
+  EXPECT_EQ(Blocked("::ffff:127.0.0.1"), "loopback");
+  EXPECT_EQ(Blocked("::ffff:10.0.0.1"), "private");
+  EXPECT_TRUE(Blocked("::ffff:169.254.169.254").has_value());
+  EXPECT_EQ(Blocked("64:ff9b::192.168.0.1"), "private");
+  EXPECT_EQ(Blocked("2002:7f00:1::"), "loopback");  // 6to4 of 127.0.0.1
+  EXPECT_FALSE(Blocked("2001:4860:4860::8888").has_value());
+  EXPECT_FALSE(Blocked("::ffff:8.8.8.8").has_value());
+}
+
+}  // namespace
+}  // namespace pixelmill

@@ -1,0 +1,87 @@
+// Planner: turns one request to the image API fixture server (image-api) into a ResponsePlan,
+// which says what to send (status, headers, which body) and how (at once, after a delay,
+// slowly, cut short, not at all, or by resetting the connection).
+//
+// Faults are chosen per request by query parameters, so one server serves a mixed population:
+// latency, status, retry_after, fail_times, fault, rate, bytes, redirect, redirect_to (see
+// Planner::Plan). The planner owns the only cross-request state: how often each exact target
+// carrying fail_times was seen. Pure code, no I/O; one planner per server, one thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tests/support/http_request.h"
+#include "tests/support/image_bank.h"
+
+namespace pixelmill::fixture {
+
+enum class BodyKind {
+  kText,     // ResponsePlan::text
+  kImage,    // the bank's picture for (format, image_id)
+  kCorrupt,  // the bank's corrupt JPEG for image_id
+  kBomb,     // the bank's PNG bomb
+  kHuge,     // huge_bytes of filler, streamed
+};
+
+enum class Delivery {
+  kNormal,    // head and whole body, as fast as the client reads
+  kTruncate,  // head with the full length, half the body, then close
+  kDrip,      // body at drip_rate bytes per second
+  kHang,      // never answer; close when the client does
+  kReset,     // close with RST, no response
+};
+
+struct ResponsePlan {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  BodyKind body = BodyKind::kText;
+  std::string text;  // the body when body == kText
+  ImageFormat format = ImageFormat::kJpeg;
+  int64_t image_id = 0;
+  uint64_t huge_bytes = 0;  // body length when body == kHuge
+  bool chunked = false;     // Transfer-Encoding: chunked instead of Content-Length
+  std::vector<std::pair<std::string, std::string>> headers;  // extra, e.g. Location
+  Delivery delivery = Delivery::kNormal;
+  uint64_t drip_rate = 100;  // bytes per second when delivery == kDrip
+  uint64_t latency_ms = 0;   // delay before anything is sent
+  bool close = false;        // send "Connection: close" and close after the response
+};
+
+struct PlannerConfig {
+  uint64_t latency_ms = 0;  // default delay before every response (--latency-ms)
+  std::string authority;    // "host:port" for redirects when a request has no Host header
+};
+
+// Parses "/img/<int64>.<jpg|png|webp>"; false for anything else.
+bool ParseImagePath(std::string_view path, int64_t& id, ImageFormat& format);
+
+class Planner {
+ public:
+  static constexpr uint64_t kDefaultHugeBytes = 64ull << 20;
+  static constexpr size_t kMaxTrackedTargets = 1 << 20;
+
+  explicit Planner(PlannerConfig config) : config_(std::move(config)) {}
+
+  // The response for `request`. Non-GET gets 405, a bad query parameter 400; otherwise
+  // /health is 200 "ok", /img/<id>.<ext> an image, anything else 404, unless the query asks
+  // for a fault, status or redirect.
+  ResponsePlan Plan(const Request& request);
+  // Sets the redirect authority once the listening port is known.
+  void set_authority(std::string authority) { config_.authority = std::move(authority); }
+
+ private:
+  PlannerConfig config_;
+  // Requests seen per full target carrying fail_times; cleared when it grows past
+  // kMaxTrackedTargets (a load test with unique targets would otherwise grow it forever).
+  std::unordered_map<std::string, uint64_t> fault_counts_;
+};
+
+// The reason phrase for `status` ("Service Unavailable"), or "Status" if unknown.
+std::string_view ReasonPhrase(int status);
+
+}  // namespace pixelmill::fixture

@@ -1,0 +1,69 @@
+// HttpServer: the single-threaded libuv HTTP/1.1 server behind the image API fixture
+// (image-api), used by tests, the demo and load tests of the downloader.
+//
+// Owns the listening socket, the Planner (fault injection state) and every Connection. The
+// ImageBank is borrowed and must outlive the server. Close() closes the listener and all
+// connections; the loop then returns once their close callbacks ran, after which the server
+// may be destroyed. All methods run on the loop's thread; nothing here starts a thread.
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "tests/support/connection.h"
+#include "tests/support/fault_plan.h"
+#include "tests/support/image_bank.h"
+
+namespace pixelmill::fixture {
+
+struct ServerOptions {
+  uint64_t latency_ms = 0;  // default delay before every response
+  bool verbose = false;     // one line per request on stderr
+  int backlog = 4096;       // listen(2) backlog; the kernel caps it at net.core.somaxconn
+};
+
+class HttpServer {
+ public:
+  HttpServer(uv_loop_t& loop, const ImageBank& bank, ServerOptions options);
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+  // REQUIRES: never listened, or Close() was called and the loop has run until it returned.
+  ~HttpServer();
+
+  // Binds `address` and starts accepting. Returns 0 or a libuv error code.
+  int Listen(const sockaddr& address);
+  // The bound port. REQUIRES: Listen() returned 0.
+  int port() const { return port_; }
+  // Stops accepting and closes every connection. Safe to call more than once.
+  void Close();
+
+ private:
+  friend class Connection;
+
+  static void OnConnection(uv_stream_t* listener, int status);
+  static void OnListenerClosed(uv_handle_t* handle);
+
+  // Called by a connection from its last close callback; frees it.
+  void Forget(Connection* connection);
+  // One line per request on stderr when verbose.
+  void Log(const Request& request, int status, std::string_view note) const;
+
+  uv_loop_t& loop_;
+  const ImageBank& bank_;
+  ServerOptions options_;
+  Planner planner_;
+  uv_tcp_t listener_{};
+  bool listener_open_ = false;
+  bool closing_ = false;
+  int port_ = 0;
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  // Every read lands here: callbacks consume the bytes before the next read on this thread.
+  std::array<char, 64 * 1024> read_buffer_{};
+};
+
+}  // namespace pixelmill::fixture

@@ -1,0 +1,66 @@
+// ImageBank: every byte string the image API fixture server (image-api) sends as a body,
+// built once at start-up and read-only afterwards.
+//
+// Holds `variants` pre-encoded pictures (a deterministic LCh gradient whose hue depends on the
+// variant index) in JPEG, PNG and WebP, a corrupt JPEG per variant (the first 40% of the real
+// one, then garbage), a hand-made PNG "bomb" whose header claims 30000x30000 pixels, and one
+// filler chunk used to stream arbitrarily large bodies without allocating them. The bank owns
+// all of these for its lifetime, so a server may hand out views into it for uv_write. Create()
+// needs libvips initialised (VIPS_INIT); the bank is then safe to read from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pixelmill::fixture {
+
+enum class ImageFormat { kJpeg, kPng, kWebp };
+
+// "image/jpeg", "image/png" or "image/webp".
+inline std::string_view ContentTypeOf(ImageFormat format) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return "image/jpeg";
+    case ImageFormat::kPng:
+      return "image/png";
+    case ImageFormat::kWebp:
+      return "image/webp";
+  }
+  return "application/octet-stream";
+}
+
+class ImageBank {
+ public:
+  static constexpr int kBombSide = 30000;
+  static constexpr size_t kFillerBytes = 64 * 1024;
+
+  // Encodes the pictures; nullopt with `error` set when libvips fails.
+  // REQUIRES: VIPS_INIT succeeded; width, height and variants >= 1.
+  static std::optional<ImageBank> Create(int width, int height, int variants, std::string& error);
+
+  int variants() const { return static_cast<int>(jpeg_.size()); }
+  // The picture for `id` (variant id mod variants(); negative ids wrap too).
+  std::string_view Image(ImageFormat format, int64_t id) const;
+  // The JPEG for `id`, its tail after 40% replaced with garbage (same length).
+  std::string_view Corrupt(int64_t id) const;
+  // A small PNG whose IHDR declares kBombSide x kBombSide; its pixel data is cut short.
+  std::string_view Bomb() const { return bomb_; }
+  // kFillerBytes bytes starting with a JPEG start-of-image marker.
+  std::string_view Filler() const { return filler_; }
+
+ private:
+  ImageBank() = default;
+  size_t VariantOf(int64_t id) const;
+
+  std::vector<std::string> jpeg_;
+  std::vector<std::string> png_;
+  std::vector<std::string> webp_;
+  std::vector<std::string> corrupt_;
+  std::string bomb_;
+  std::string filler_;
+};
+
+}  // namespace pixelmill::fixture
