@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+
 namespace pixelmill {
 namespace {
 
@@ -26,17 +28,8 @@ struct Loaded {
 
 class UserLoaderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pixelmill-loader-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string Write(const std::string& text, const std::string& name = "users.jsonl") {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
+    return dir_.Write(name, text);
   }
 
   Loaded LoadPath(const std::string& path, size_t max_bad = 0) {
@@ -67,7 +60,7 @@ class UserLoaderTest : public ::testing::Test {
     return l.bad.empty() ? "" : l.bad[0];
   }
 
-  fs::path dir_;
+  testing::TempDir dir_;
 };
 
 const char kGood[] =
@@ -239,7 +232,7 @@ TEST_F(UserLoaderTest, WholeFileErrors) {
   Loaded binary = Load(std::string("\0\0\0", 3));
   ASSERT_FALSE(binary.stats.ok());
   EXPECT_NE(binary.stats.status().message().find("found 0x00"), std::string::npos);
-  Loaded dir = LoadPath(dir_.string());
+  Loaded dir = LoadPath(dir_.path().string());
   ASSERT_FALSE(dir.stats.ok());
   EXPECT_NE(dir.stats.status().message().find("is a directory"), std::string::npos);
   Loaded missing = LoadPath((dir_ / "nope.jsonl").string());

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+
 namespace pixelmill {
 namespace {
 
@@ -22,24 +24,10 @@ struct Ran {
 
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pixelmill-cli-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
+    return dir_.Write(name, text);
   }
-  static std::string Read(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  static std::string Read(const fs::path& path) { return testing::ReadFile(path); }
   // Runs a shell command line with stdout and stderr captured.
   Ran Sh(const std::string& command) {
     const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
@@ -52,7 +40,7 @@ class CliTest : public ::testing::Test {
     return r;
   }
 
-  fs::path dir_;
+  testing::TempDir dir_;
 };
 
 const std::string kCoordinator = PIXELMILL_COORDINATOR;
@@ -123,7 +111,7 @@ TEST_F(CliTest, ToleratedBadRecordsGoToRejects) {
 }
 
 TEST_F(CliTest, UnusableInputsExitOne) {
-  EXPECT_EQ(Sh(kCoordinator + " --input " + dir_.string() + " --dry-run").code, 1);
+  EXPECT_EQ(Sh(kCoordinator + " --input " + dir_.path().string() + " --dry-run").code, 1);
   EXPECT_EQ(Sh(kCoordinator + " --input " + (dir_ / "missing").string() + " --dry-run").code, 1);
   EXPECT_EQ(Sh(kCoordinator + " --input " + Write("e.jsonl", "") + " --dry-run").code, 1);
   Ran r = Sh(kCoordinator + " --input /dev/null --dry-run");

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/image_api_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace pixelmill {
 namespace {
@@ -28,12 +29,7 @@ using testing::ImageApiProcess;
 const std::string kCoordinator = PIXELMILL_COORDINATOR;
 const std::string kImageApi = PIXELMILL_IMAGE_API;
 
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string Slurp(const fs::path& path) { return testing::ReadFile(path); }
 
 // id -> its manifest line; fails the test on a second line for one id.
 std::map<int64_t, std::string> ManifestById(const fs::path& manifest) {
@@ -50,22 +46,13 @@ std::map<int64_t, std::string> ManifestById(const fs::path& manifest) {
 
 class PipelineTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pixelmill-pipeline-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string WriteUsers(const std::vector<std::string>& urls) {
     std::string text;
     for (size_t i = 0; i < urls.size(); ++i) {
       text +=
           R"({"id": )" + std::to_string(i) + R"(, "name": "u", "image_url": ")" + urls[i] + "\"}\n";
     }
-    const std::string path = (dir_ / "users.jsonl").string();
-    std::ofstream(path) << text;
-    return path;
+    return dir_.Write("users.jsonl", text);
   }
 
   int RunCoordinator(const std::string& args) {
@@ -75,7 +62,7 @@ class PipelineTest : public ::testing::Test {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
-  fs::path dir_;
+  testing::TempDir dir_;
 };
 
 TEST_F(PipelineTest, MixedPopulationEndsWithOneLinePerUser) {
