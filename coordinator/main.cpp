@@ -1,13 +1,17 @@
 // coordinator: flags in, exit code out. Everything else lives in RunCoordinator.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "common/filter.h"
 #include "common/version.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/options.h"
+#include "coordinator/worker_supervisor.h"
 
 namespace {
 
@@ -18,6 +22,46 @@ void RaiseFileLimit() {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
+}
+
+bool IsLoopbackEndpoint(const std::string& endpoint) {
+  for (const char* prefix : {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://"}) {
+    if (endpoint.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "error: %s\nRun with --help for more information.\n", message.c_str());
+  return pixelmill::kExitUsage;
+}
+
+// Checks the filter and worker flags together; canonicalises the filter spec.
+int CheckWorkerOptions(pixelmill::Options& options) {
+  auto spec = pixelmill::ParseFilterSpec(options.filter, options.intensity);
+  if (!spec.ok()) return Usage("--filter: " + spec.status().message());
+  if (spec->argument) {
+    char text[64];
+    std::snprintf(text, sizeof(text), "%s:%g", spec->name.c_str(), *spec->argument);
+    options.filter = text;
+  }
+  if (options.filter == "none" || options.dry_run) return pixelmill::kExitOk;
+  if (options.workers == 0 && options.bind.empty()) {
+    return Usage("--workers 0 needs --bind (remote workers only)");
+  }
+  if (!options.bind.empty() && !IsLoopbackEndpoint(options.bind) && !options.insecure) {
+    return Usage("--bind " + options.bind +
+                 " is not a loopback address: remote workers would talk in the clear; pass "
+                 "--insecure to accept that (keys arrive with the secure-workers issue)");
+  }
+  if (options.workers > 0) {
+    options.worker_binary = pixelmill::WorkerSupervisor::FindWorkerBinary("/proc/self/exe");
+    if (options.worker_binary.empty()) {
+      std::fprintf(stderr, "error: cannot find the worker executable next to the coordinator\n");
+      return pixelmill::kExitFatal;
+    }
+  }
+  return pixelmill::kExitOk;
 }
 
 }  // namespace
@@ -38,8 +82,29 @@ int main(int argc, char** argv) {
                  "bad input records to skip (listed in OUT/rejects.jsonl); 0 aborts on the first")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  options.workers = std::max(1u, std::thread::hardware_concurrency());
   app.add_option("--filter", options.filter,
-                 "filter spec; 'none' saves the downloaded images unchanged")
+                 "filter spec: none, sleep:MS, spin:MS, crash ('none' saves images unchanged "
+                 "and starts no workers)")
+      ->capture_default_str();
+  app.add_option("--intensity", options.intensity,
+                 "the filter argument used when the spec gives none (e.g. --filter spin "
+                 "--intensity 200)");
+  app.add_option("--workers", options.workers,
+                 "local worker processes (default: hardware threads; 0 = remote workers only)")
+      ->check(CLI::Range(size_t{0}, size_t{256}))
+      ->capture_default_str();
+  app.add_option("--bind", options.bind,
+                 "also accept remote workers here, e.g. tcp://127.0.0.1:5555");
+  app.add_flag("--insecure", options.insecure,
+               "allow --bind on a non-loopback address without encryption");
+  app.add_option("--max-attempts", options.max_attempts,
+                 "dispatches of one job (worker deaths included) before its user fails")
+      ->check(CLI::Range(1u, 100u))
+      ->capture_default_str();
+  app.add_option("--heartbeat-ms", options.heartbeat_ms,
+                 "heartbeat interval with workers; 3 missed = dead")
+      ->check(CLI::Range(50u, 60000u))
       ->capture_default_str();
   app.add_option("--concurrency", dl.concurrency, "downloads in flight at most")
       ->check(CLI::Range(size_t{1}, size_t{100000}))
@@ -73,13 +138,7 @@ int main(int argc, char** argv) {
                  "information.\n");
     return pixelmill::kExitUsage;
   }
-  if (options.filter != "none") {
-    std::fprintf(stderr,
-                 "error: --filter %s needs the worker pool, which is not built yet; only "
-                 "--filter none (save images unchanged) works in this version\n",
-                 options.filter.c_str());
-    return pixelmill::kExitUsage;
-  }
+  if (const int code = CheckWorkerOptions(options); code != pixelmill::kExitOk) return code;
   RaiseFileLimit();
   return pixelmill::RunCoordinator(options);
 }

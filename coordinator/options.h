@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "coordinator/downloader.h"
@@ -19,8 +20,22 @@ struct Options {
   bool dry_run = false;
   // Bad input records to skip (written to OUT/rejects.jsonl); 0 aborts on the first one.
   size_t max_bad_records = 0;
-  // Filter spec. "none" saves the downloaded bytes unfiltered.
+  // Filter spec, e.g. "spin:200". "none" saves the downloaded bytes unfiltered, no workers.
   std::string filter = "none";
+  // The argument of a filter spec that gives none (the seed's intensity).
+  std::optional<double> intensity;
+  // Local worker processes; 0 = remote workers only (needs bind).
+  size_t workers = 1;
+  // Extra endpoint for remote workers, e.g. tcp://127.0.0.1:5555; empty for none.
+  std::string bind;
+  // Allow binding a non-loopback address without keys.
+  bool insecure = false;
+  // Dispatches of one job before its user fails (worker deaths count).
+  uint32_t max_attempts = 3;
+  // Heartbeat interval between coordinator and workers.
+  uint32_t heartbeat_ms = 1000;
+  // The worker executable for local workers (main.cpp finds it next to the coordinator).
+  std::string worker_binary;
   // Downloads: concurrency, per-host limit, timeouts, retries, byte cap, address policy.
   DownloadOptions download;
   // Where to write the JSON run report; empty for none.

@@ -1,11 +1,15 @@
 #include "coordinator/pipeline.h"
 
 #include <signal.h>
+#include <stdlib.h>
 
 #include <cassert>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 
 #include "common/image_format.h"
 #include "common/json_writer.h"
@@ -45,6 +49,9 @@ PipelineResult Pipeline::Run() {
     return result;
   }
   if (Status s = downloader_.Init(); !s.ok()) fatal_ = s.message();
+  if (fatal_.empty() && options_.filter != "none") {
+    if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();
+  }
   uv_signal_init(&loop_, &sigint_);
   uv_signal_init(&loop_, &sigterm_);
   sigint_.data = sigterm_.data = this;
@@ -61,6 +68,12 @@ PipelineResult Pipeline::Run() {
   result.ok = ok_;
   result.failed = failed_;
   result.downloads = downloader_.stats();
+  if (dispatcher_) result.dispatch = dispatcher_->stats();
+  if (supervisor_) result.worker_restarts = supervisor_->restarts();
+  if (!ipc_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(ipc_dir_, ec);
+  }
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!fatal_.empty()) {
@@ -88,6 +101,47 @@ void Pipeline::Pump() {
   }
 }
 
+// Workers connect over ipc:// in a private folder (and --bind for remote ones); local ones are
+// spawned by the supervisor, whose exit reports reach the dispatcher.
+Status Pipeline::StartWorkers() {
+  char tmpl[] = "/tmp/pixelmill-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    return Status::Error(
+        "io", std::string("cannot create a folder for the worker socket: ") + std::strerror(errno));
+  }
+  ipc_dir_ = tmpl;
+  const std::string endpoint = "ipc://" + ipc_dir_ + "/workers.sock";
+  DispatchOptions d;
+  d.filter = options_.filter;
+  d.max_attempts = options_.max_attempts;
+  d.heartbeat_ms = options_.heartbeat_ms;
+  d.endpoints = {endpoint};
+  if (!options_.bind.empty()) d.endpoints.push_back(options_.bind);
+  d.max_payload_bytes = options_.download.max_image_bytes * 4 + (1 << 20);
+  dispatcher_ = std::make_unique<Dispatcher>(loop_, std::move(d),
+                                             [this](JobOutcome&& o) { OnFiltered(std::move(o)); });
+  if (Status s = dispatcher_->Init(); !s.ok()) return s;
+  if (!options_.bind.empty()) {
+    std::fprintf(stderr, "pixelmill: remote workers may connect to %s\n", options_.bind.c_str());
+  }
+  if (options_.workers == 0) return Status::Ok();
+  SupervisorOptions sup;
+  sup.workers = options_.workers;
+  sup.worker_binary = options_.worker_binary;
+  sup.endpoint = endpoint;
+  supervisor_ = std::make_unique<WorkerSupervisor>(
+      loop_, std::move(sup),
+      [this](pid_t pid, const std::string& how) {
+        if (!shut_down_) dispatcher_->WorkerExited(static_cast<uint32_t>(pid), how);
+      },
+      [this](const std::string& why) {
+        if (!options_.bind.empty()) return;  // remote workers may still come
+        no_workers_ = why;
+        dispatcher_->FailQueued("no_workers", why);
+      });
+  return supervisor_->Start();
+}
+
 void Pipeline::OnDownloaded(Download&& d) {
   const size_t user = d.tag;
   Pump();  // this download's slot is free again
@@ -101,27 +155,41 @@ void Pipeline::OnDownloaded(Download&& d) {
                           std::to_string(d.body.size()) + " bytes";
     return Fail(user, "not_image", message, d.attempts);
   }
-  Save(user, std::move(d), format);
+  if (!dispatcher_) {
+    return Save(user, std::move(d.body), format, SaveInfo{d.attempts, d.seconds * 1000, 0, false});
+  }
+  if (!no_workers_.empty()) return Fail(user, "no_workers", no_workers_, 0);
+  dispatcher_->Submit(user, std::move(d.body));
 }
 
-void Pipeline::Save(size_t user, Download&& d, OutputFormat format) {
+void Pipeline::OnFiltered(JobOutcome&& o) {
+  if (!o.error_code.empty()) return Fail(o.user, o.error_code, o.error_message, o.attempts);
+  std::string bytes = o.image.to_string();
+  OutputFormat format = FormatFromContentType(o.content_type);
+  if (format == OutputFormat::kUnknown) format = SniffImageFormat(bytes);
+  Save(o.user, std::move(bytes), format, SaveInfo{o.attempts, 0, o.cpu_micros, true});
+}
+
+void Pipeline::Save(size_t user, std::string bytes, OutputFormat format, SaveInfo info) {
   store_.SetOutcome(user, UserStatus::kPending, format);
   const std::string path = store_.OutputPath(user);
-  const uint64_t bytes = d.body.size();
-  const uint32_t attempts = d.attempts;
-  const double download_ms = d.seconds * 1000;
-  sink_.WriteFile(path, std::move(d.body), [=, this](const Status& written) {
-    if (!written.ok()) return Fail(user, written.code(), written.message(), attempts);
-    std::string line = JsonObject()
-                           .Add("id", store_.id(user))
-                           .Add("status", "ok")
-                           .Add("output", path)
-                           .Add("bytes", bytes)
-                           .Add("content_type", ContentTypeFor(format))
-                           .Add("attempts", uint64_t{attempts})
-                           .Add("download_ms", download_ms)
-                           .Done();
-    Finish(user, UserStatus::kOk, format, std::move(line));
+  const uint64_t size = bytes.size();
+  sink_.WriteFile(path, std::move(bytes), [=, this](const Status& written) {
+    if (!written.ok()) return Fail(user, written.code(), written.message(), info.attempts);
+    JsonObject line;
+    line.Add("id", store_.id(user))
+        .Add("status", "ok")
+        .Add("output", path)
+        .Add("bytes", size)
+        .Add("content_type", ContentTypeFor(format))
+        .Add("attempts", uint64_t{info.attempts});
+    if (info.filtered) {
+      line.Add("filter", options_.filter)
+          .Add("cpu_ms", static_cast<double>(info.cpu_micros) / 1000);
+    } else {
+      line.Add("download_ms", info.download_ms);
+    }
+    Finish(user, UserStatus::kOk, format, line.Done());
   });
 }
 
@@ -165,15 +233,18 @@ void Pipeline::Interrupt(int signum) {
            ": every finished user is in the manifest; " +
            std::to_string(store_.size() - ok_ - failed_) + " user(s) were not processed";
   // Downloads in flight are abandoned; their users get no line, like the ones never started.
-  busy_ -= downloader_.in_flight();
+  busy_ -= downloader_.in_flight() + (dispatcher_ ? dispatcher_->pending() : 0);
   ShutDown();
 }
 
 void Pipeline::ShutDown() {
   if (shut_down_) return;
   shut_down_ = true;
-  closing_ = 4;
+  closing_ = 4 + (dispatcher_ ? 1 : 0) + (supervisor_ ? 1 : 0);
   downloader_.Close([this] { HandleClosed(); });
+  // Workers get Shutdown first, then two seconds to go before SIGKILL.
+  if (dispatcher_) dispatcher_->Close([this] { HandleClosed(); });
+  if (supervisor_) supervisor_->Close(2000, [this] { HandleClosed(); });
   sink_.Close([this](const Status& s) {
     if (!s.ok() && fatal_.empty()) fatal_ = s.message();
     HandleClosed();

@@ -1,5 +1,6 @@
-// Pipeline: the coordinator's libuv loop and the stages on it. Every loaded user is downloaded
-// and saved (--filter none) and ends as exactly one manifest line; downloads overlap with writes.
+// Pipeline: the coordinator's libuv loop and the stages on it. Every loaded user is downloaded,
+// filtered by a worker process (unless --filter none) and saved, and ends as exactly one
+// manifest line; downloads, filters and writes overlap.
 // At most `concurrency` users download and at most `concurrency` more are being saved, which
 // bounds memory by 2 x concurrency x max image bytes.
 //
@@ -9,12 +10,15 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "common/user_store.h"
+#include "coordinator/dispatcher.h"
 #include "coordinator/downloader.h"
 #include "coordinator/options.h"
 #include "coordinator/sink.h"
+#include "coordinator/worker_supervisor.h"
 
 namespace pixelmill {
 
@@ -23,6 +27,8 @@ struct PipelineResult {
   size_t ok = 0, failed = 0;
   double wall_seconds = 0;
   DownloadStats downloads;
+  DispatchStats dispatch;
+  uint64_t worker_restarts = 0;
 };
 
 class Pipeline {
@@ -37,8 +43,16 @@ class Pipeline {
 
  private:
   void Pump();
+  Status StartWorkers();
   void OnDownloaded(Download&& download);
-  void Save(size_t user, Download&& download, OutputFormat format);
+  void OnFiltered(JobOutcome&& outcome);
+  struct SaveInfo {
+    uint32_t attempts = 0;
+    double download_ms = 0;
+    uint64_t cpu_micros = 0;
+    bool filtered = false;
+  };
+  void Save(size_t user, std::string bytes, OutputFormat format, SaveInfo info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
   void Finish(size_t user, UserStatus status, OutputFormat format, std::string line);
   void OnLineWritten(const Status& status);
@@ -52,6 +66,10 @@ class Pipeline {
   uv_loop_t loop_{};
   Downloader downloader_;
   Sink sink_;
+  std::unique_ptr<Dispatcher> dispatcher_;        // null with --filter none
+  std::unique_ptr<WorkerSupervisor> supervisor_;  // null without local workers
+  std::string ipc_dir_;                           // private folder of the ipc endpoint
+  std::string no_workers_;                        // why no worker can ever come, if so
   uv_signal_t sigint_{}, sigterm_{};
   size_t next_ = 0;  // next user to start
   size_t busy_ = 0;  // users started whose manifest line is not written yet

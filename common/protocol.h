@@ -1,0 +1,57 @@
+// The wire protocol codec: the one place ZeroMQ frames become protocol structs and back
+// (proto/pixelmill.proto, DESIGN.md "Wire protocol"). Every message is one Envelope frame,
+// optionally followed by one payload frame with raw image bytes.
+//
+// Decoding untrusted frames never throws and never aborts: a bad message is a Status with code
+// "malformed" and a reason, so the caller counts and drops it. Stateless; any thread (sockets
+// themselves belong to one thread each).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/status.h"
+#include "pixelmill.pb.h"
+
+namespace pixelmill {
+
+namespace proto = ::pixelmill::v1;
+
+inline constexpr size_t kMaxEnvelopeBytes = 64 * 1024;
+// Frames in one message beyond which we stop reading it (ROUTER identity + envelope + payload).
+inline constexpr size_t kMaxFrames = 4;
+
+// Who sends the message: decides which envelope bodies are acceptable.
+enum class Sender { kCoordinator, kWorker };
+
+struct Message {
+  proto::Envelope envelope;
+  zmq::message_t payload;  // empty unless has_payload
+  bool has_payload = false;
+};
+
+// Decodes one message's frames (the ROUTER identity frame already removed). Checks the frame
+// count, the envelope's size and encoding, that a body is set and is one `sender` may send,
+// that a payload comes exactly with Job and with a successful Result, and its size.
+Result<Message> DecodeMessage(std::vector<zmq::message_t>& frames, Sender sender,
+                              size_t max_payload_bytes);
+
+zmq::message_t EncodeEnvelope(const proto::Envelope& envelope);
+
+// Receives the frames of one message without blocking: false when none is waiting. A message
+// with more than kMaxFrames frames is read to its end and returned as kMaxFrames + 1 frames
+// (so DecodeMessage refuses it). Throws only zmq::error_t for socket errors other than EAGAIN.
+bool ReceiveFrames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);
+
+// Sends envelope (+ payload) without blocking; prefix frames (a ROUTER identity) go first.
+// Returns false if the socket would block or the peer is unroutable (EHOSTUNREACH).
+bool SendMessage(zmq::socket_t& socket, const zmq::message_t* identity,
+                 const proto::Envelope& envelope, zmq::message_t* payload);
+
+// "hello", "job", ... for logs and counters.
+const char* BodyName(const proto::Envelope& envelope);
+
+}  // namespace pixelmill

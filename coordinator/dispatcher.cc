@@ -1,0 +1,287 @@
+#include "coordinator/dispatcher.h"
+
+#include <unistd.h>
+
+#include <cassert>
+#include <cstdio>
+
+#include "common/version.h"
+
+namespace pixelmill {
+namespace {
+
+// A payload frame that shares the job's image instead of copying it: ZeroMQ frees its
+// reference (from its I/O thread) once the frame is sent.
+zmq::message_t SharedFrame(const ImageBytes& image) {
+  auto holder = std::make_unique<ImageBytes>(image);
+  zmq::message_t frame(
+      const_cast<char*>(image->data()), image->size(),
+      [](void*, void* hint) {
+        std::unique_ptr<ImageBytes> release(static_cast<ImageBytes*>(hint));
+      },
+      holder.get());
+  holder.release();  // now owned by the frame's free function
+  return frame;
+}
+
+std::string Hostname() {
+  char name[256] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done)
+    : loop_(loop),
+      options_(std::move(options)),
+      on_done_(std::move(on_done)),
+      context_(1),
+      socket_(context_, zmq::socket_type::router),
+      pool_(options_.max_attempts),
+      hostname_(Hostname()) {}
+
+Dispatcher::~Dispatcher() { assert(handles_open_ == 0); }
+
+Status Dispatcher::Init() {
+  try {
+    socket_.set(zmq::sockopt::router_mandatory, 1);
+    socket_.set(zmq::sockopt::linger, 200);
+    socket_.set(zmq::sockopt::sndhwm, 0);  // credits bound what is queued, not the HWM
+    socket_.set(zmq::sockopt::maxmsgsize,
+                static_cast<int64_t>(options_.max_payload_bytes + kMaxEnvelopeBytes));
+    for (const std::string& endpoint : options_.endpoints) socket_.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Error("bind", "cannot listen for workers: " + std::string(e.what()));
+  }
+  uv_poll_init(&loop_, &poll_, socket_.get(zmq::sockopt::fd));
+  poll_.data = this;
+  uv_poll_start(&poll_, UV_READABLE, &Dispatcher::OnReadable);
+  uv_timer_init(&loop_, &heartbeat_);
+  heartbeat_.data = this;
+  uv_timer_start(&heartbeat_, &Dispatcher::OnHeartbeat, options_.heartbeat_ms,
+                 options_.heartbeat_ms);
+  handles_open_ = 2;
+  return Status::Ok();
+}
+
+void Dispatcher::Submit(size_t user, std::string image) {
+  pool_.Submit(user, std::make_shared<const std::string>(std::move(image)));
+  Dispatch();
+  Drain();
+}
+
+void Dispatcher::OnReadable(uv_poll_t* poll, int, int) {
+  static_cast<Dispatcher*>(poll->data)->Drain();
+}
+
+// ZMQ_FD only says "something changed": read ZMQ_EVENTS and receive until it has no POLLIN.
+// Sends made while handling may consume the edge, which is why this loop re-reads the events.
+void Dispatcher::Drain() {
+  if (draining_ || closing_) return;
+  draining_ = true;
+  while (!closing_ && (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) {
+    if (!ReceiveFrames(socket_, frames_)) break;
+    Handle(frames_);
+  }
+  draining_ = false;
+}
+
+void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
+  if (frames.size() < 2) return Malformed("message without a routing id or envelope");
+  const std::string identity = frames[0].to_string();
+  std::vector<zmq::message_t> rest;
+  for (size_t i = 1; i < frames.size(); ++i) rest.push_back(std::move(frames[i]));
+  Result<Message> decoded = DecodeMessage(rest, Sender::kWorker, options_.max_payload_bytes);
+  if (!decoded.ok()) return Malformed(decoded.status().message());
+  Message& message = decoded.value();
+  if (message.envelope.has_hello()) return OnHello(identity, message.envelope.hello());
+  WorkerInfo* worker = pool_.Find(identity);
+  if (worker == nullptr) {
+    // A worker we declared dead (e.g. it was frozen) or never greeted: it gets no heartbeats
+    // from us, notices, and says Hello again.
+    return Malformed(std::string("a ") + BodyName(message.envelope) + " from an unknown worker");
+  }
+  worker->last_heard = uv_now(&loop_) / 1000.0;
+  if (message.envelope.has_result()) OnResult(identity, message);
+}
+
+void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello) {
+  proto::Envelope reply;
+  std::string refusal;
+  if (hello.protocol_version() != kProtocolVersion) {
+    refusal = "protocol version " + std::to_string(hello.protocol_version()) +
+              " is not supported; this coordinator speaks version " +
+              std::to_string(kProtocolVersion);
+  } else if (hello.capacity() == 0 || hello.capacity() > 1024) {
+    refusal = "capacity " + std::to_string(hello.capacity()) + " is outside 1..1024";
+  }
+  if (!refusal.empty()) {
+    ++stats_.rejected;
+    std::fprintf(stderr, "pixelmill: rejected worker %s (pid %u): %s\n", hello.worker_id().c_str(),
+                 hello.pid(), refusal.c_str());
+    reply.mutable_reject()->set_reason(refusal);
+    Send(identity, reply);
+    return;
+  }
+  if (pool_.Find(identity) != nullptr) WorkerDead(identity, "said Hello again");
+  WorkerInfo info;
+  info.identity = identity;
+  info.worker_id = hello.worker_id();
+  info.host = hello.host();
+  info.pid = hello.pid();
+  info.capacity = hello.capacity();
+  info.last_heard = uv_now(&loop_) / 1000.0;
+  pool_.Add(std::move(info));
+  ++stats_.workers_joined;
+  reply.mutable_welcome()->set_heartbeat_ms(options_.heartbeat_ms);
+  reply.mutable_welcome()->set_protocol_version(kProtocolVersion);
+  if (Send(identity, reply)) Dispatch();
+}
+
+void Dispatcher::OnResult(const std::string& identity, Message& message) {
+  const proto::Result& result = message.envelope.result();
+  std::optional<JobRecord> job = pool_.Complete(identity, result.job_id());
+  if (!job) return;  // late or foreign: counted by the pool, dropped
+  ++stats_.results;
+  JobOutcome outcome;
+  outcome.user = job->user;
+  outcome.attempts = job->attempt;
+  outcome.cpu_micros = result.cpu_micros();
+  if (result.has_error()) {
+    outcome.error_code = result.error().code().empty() ? "filter" : result.error().code();
+    outcome.error_message = result.error().message();
+  } else {
+    outcome.image = std::move(message.payload);
+    outcome.content_type = result.content_type();
+  }
+  on_done_(std::move(outcome));
+  Dispatch();
+}
+
+// Sends queued jobs while some worker has credit, the least loaded first.
+void Dispatcher::Dispatch() {
+  while (!closing_ && pool_.queued() > 0) {
+    WorkerInfo* worker = pool_.PickLeastLoaded();
+    if (worker == nullptr) return;
+    const std::string identity = worker->identity;
+    const uint64_t job_id = *pool_.AssignNext(*worker);
+    const JobRecord& job = *pool_.job(job_id);
+    proto::Envelope envelope;
+    proto::Job* j = envelope.mutable_job();
+    j->set_job_id(job_id);
+    j->set_user_id(static_cast<int64_t>(job.user));
+    j->set_attempt(job.attempt);
+    j->set_filter(options_.filter);
+    j->set_max_pixels(options_.max_pixels);
+    zmq::message_t payload = SharedFrame(job.image);
+    if (!Send(identity, envelope, &payload)) {
+      pool_.Unassign(job_id);
+      WorkerDead(identity, "unreachable (its connection is gone)");
+      continue;
+    }
+    ++stats_.jobs_sent;
+  }
+}
+
+bool Dispatcher::Send(const std::string& identity, const proto::Envelope& envelope,
+                      zmq::message_t* payload) {
+  zmq::message_t id(identity.data(), identity.size());
+  return SendMessage(socket_, &id, envelope, payload);
+}
+
+void Dispatcher::OnHeartbeat(uv_timer_t* timer) {
+  auto* self = static_cast<Dispatcher*>(timer->data);
+  const double now = uv_now(&self->loop_) / 1000.0;
+  const double deadline = now - 3.0 * self->options_.heartbeat_ms / 1000.0;
+  for (const std::string& identity : self->pool_.SilentSince(deadline)) {
+    self->WorkerDead(identity, "missed 3 heartbeats (silent for " +
+                                   std::to_string(3 * self->options_.heartbeat_ms) + " ms)");
+  }
+  proto::Envelope beat;
+  beat.mutable_heartbeat();
+  const std::vector<std::string> everyone = self->pool_.order();
+  for (const std::string& identity : everyone) {
+    if (!self->Send(identity, beat)) self->WorkerDead(identity, "unreachable");
+  }
+  self->Drain();
+}
+
+void Dispatcher::WorkerExited(uint32_t pid, const std::string& how) {
+  if (auto identity = pool_.FindByPid(pid, hostname_)) WorkerDead(*identity, "worker " + how);
+  Drain();
+}
+
+void Dispatcher::WorkerDead(const std::string& identity, const std::string& why) {
+  const WorkerInfo* worker = pool_.Find(identity);
+  if (worker == nullptr) return;
+  const size_t held = worker->jobs.size();
+  std::fprintf(stderr, "pixelmill: lost worker %s (pid %u): %s; %zu job(s) to retry\n",
+               worker->worker_id.c_str(), worker->pid, why.c_str(), held);
+  std::vector<JobRecord> given_up = pool_.Remove(identity);
+  ++stats_.workers_lost;
+  for (JobRecord& job : given_up) GiveUp(job, why);
+  Dispatch();
+}
+
+void Dispatcher::GiveUp(JobRecord& job, const std::string& why) {
+  JobOutcome outcome;
+  outcome.user = job.user;
+  outcome.attempts = job.attempt;
+  outcome.error_code = "worker_died";
+  outcome.error_message = why + "; gave up after " + std::to_string(job.attempt) +
+                          (job.attempt == 1 ? " attempt" : " attempts");
+  on_done_(std::move(outcome));
+}
+
+void Dispatcher::FailQueued(const std::string& code, const std::string& message) {
+  for (JobRecord& job : pool_.DrainQueue()) {
+    JobOutcome outcome;
+    outcome.user = job.user;
+    outcome.attempts = job.attempt - 1;
+    outcome.error_code = code;
+    outcome.error_message = message;
+    on_done_(std::move(outcome));
+  }
+}
+
+void Dispatcher::Malformed(const std::string& why) {
+  ++stats_.malformed;
+  const double now = uv_now(&loop_) / 1000.0;
+  if (now - last_malformed_log_ >= 1.0) {  // at most one line a second
+    last_malformed_log_ = now;
+    std::fprintf(stderr, "pixelmill: dropped a worker message: %s (%llu so far)\n", why.c_str(),
+                 static_cast<unsigned long long>(stats_.malformed));
+  }
+}
+
+DispatchStats Dispatcher::stats() const {
+  DispatchStats s = stats_;
+  s.duplicates = pool_.duplicates();
+  s.requeued = pool_.requeued();
+  return s;
+}
+
+void Dispatcher::Close(std::function<void()> on_closed) {
+  on_closed_ = std::move(on_closed);
+  if (handles_open_ == 0) {
+    closing_ = true;
+    socket_.close();
+    if (on_closed_) on_closed_();
+    return;
+  }
+  proto::Envelope bye;
+  bye.mutable_shutdown()->set_reason("the run is over");
+  for (const std::string& identity : pool_.order()) Send(identity, bye);
+  closing_ = true;
+  const auto closed = [](uv_handle_t* h) {
+    auto* self = static_cast<Dispatcher*>(h->data);
+    if (--self->handles_open_ > 0) return;
+    self->socket_.close();  // lingers up to 200 ms so the Shutdowns leave
+    if (self->on_closed_) self->on_closed_();
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&heartbeat_), closed);
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,115 @@
+// Dispatcher: sends filter jobs to worker processes and gathers their results, over one
+// ZeroMQ ROUTER socket driven by the coordinator's libuv loop. The socket's ZMQ_FD is watched
+// with a uv_poll_t; it is edge-triggered, so after every wake-up and after every send the
+// dispatcher re-reads ZMQ_EVENTS and drains while ZMQ_POLLIN is set.
+//
+// Flow control is by credit (Hello grants capacity, each Result returns one), never by
+// high-water marks; ZMQ_ROUTER_MANDATORY makes an unroutable send an error instead of a silent
+// drop. Liveness: a heartbeat to every worker each interval; a worker silent for 3 intervals,
+// or whose process exited, is dead and only the jobs it held are requeued (attempt + 1) or,
+// after max attempts, failed with code "worker_died". Malformed or unexpected messages are
+// counted and dropped.
+//
+// Owned and used by the loop thread only. Close() before destruction.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/protocol.h"
+#include "common/status.h"
+#include "coordinator/worker_pool.h"
+
+namespace pixelmill {
+
+struct DispatchOptions {
+  std::string filter = "none";         // filter spec sent with every job
+  uint32_t max_attempts = 3;           // dispatches of one job before it fails
+  uint32_t heartbeat_ms = 1000;        // heartbeat interval; 3 missed = dead
+  std::vector<std::string> endpoints;  // where to bind, e.g. ipc:///tmp/x/w.sock, tcp://...
+  size_t max_payload_bytes = 256u << 20;
+  uint64_t max_pixels = 0;  // passed to workers; 0 = their default
+};
+
+struct JobOutcome {
+  size_t user = 0;
+  std::string error_code;  // empty: ok
+  std::string error_message;
+  zmq::message_t image;  // the filtered image when ok
+  std::string content_type;
+  uint32_t attempts = 0;
+  uint64_t cpu_micros = 0;
+};
+
+struct DispatchStats {
+  uint64_t jobs_sent = 0, results = 0, duplicates = 0, malformed = 0, requeued = 0;
+  uint64_t workers_joined = 0, workers_lost = 0, rejected = 0;
+};
+
+class Dispatcher {
+ public:
+  using DoneFn = std::function<void(JobOutcome&&)>;
+
+  Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done);
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+  ~Dispatcher();
+
+  // Creates the socket, binds every endpoint, starts watching it and the heartbeat timer.
+  Status Init();
+  // Queues a user's image; it goes out as soon as a worker has credit.
+  void Submit(size_t user, std::string image);
+  // The supervisor saw a local worker process end: that worker is dead at once.
+  void WorkerExited(uint32_t pid, const std::string& how);
+  // Fails every queued job with `code` (e.g. when no worker can ever come).
+  void FailQueued(const std::string& code, const std::string& message);
+  // Sends Shutdown to every worker, then closes; `on_closed` once the loop released it all.
+  void Close(std::function<void()> on_closed);
+
+  size_t workers() const { return pool_.workers(); }
+  size_t pending() const { return pool_.queued() + pool_.in_flight(); }
+  DispatchStats stats() const;
+
+ private:
+  static void OnReadable(uv_poll_t* poll, int status, int events);
+  static void OnHeartbeat(uv_timer_t* timer);
+
+  void Drain();
+  void Handle(std::vector<zmq::message_t>& frames);
+  void OnHello(const std::string& identity, const proto::Hello& hello);
+  void OnResult(const std::string& identity, Message& message);
+  void Dispatch();
+  // False when the worker cannot be reached (it disconnected).
+  bool Send(const std::string& identity, const proto::Envelope& envelope,
+            zmq::message_t* payload = nullptr);
+  void WorkerDead(const std::string& identity, const std::string& why);
+  void GiveUp(JobRecord& job, const std::string& why);
+  void Malformed(const std::string& why);
+
+  uv_loop_t& loop_;
+  const DispatchOptions options_;
+  DoneFn on_done_;
+  zmq::context_t context_;
+  zmq::socket_t socket_;
+  uv_poll_t poll_{};
+  uv_timer_t heartbeat_{};
+  WorkerPool pool_;
+  DispatchStats stats_;
+  std::string hostname_;
+  std::vector<zmq::message_t> frames_;
+  size_t handles_open_ = 0;
+  bool draining_ = false;
+  bool closing_ = false;
+  double last_malformed_log_ = 0;
+  std::function<void()> on_closed_;
+};
+
+}  // namespace pixelmill

@@ -1,0 +1,128 @@
+#include "coordinator/worker_pool.h"
+
+#include <algorithm>
+
+namespace pixelmill {
+
+WorkerInfo& WorkerPool::Add(WorkerInfo info) {
+  const std::string identity = info.identity;
+  if (workers_.count(identity) == 0) order_.push_back(identity);
+  WorkerInfo& slot = workers_[identity] = std::move(info);
+  slot.credits = slot.capacity;
+  slot.jobs.clear();
+  return slot;
+}
+
+WorkerInfo* WorkerPool::Find(const std::string& identity) {
+  auto it = workers_.find(identity);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+WorkerInfo* WorkerPool::PickLeastLoaded() {
+  WorkerInfo* best = nullptr;
+  for (const std::string& id : order_) {
+    WorkerInfo& w = workers_.at(id);
+    if (w.credits > 0 && (best == nullptr || w.credits > best->credits)) best = &w;
+  }
+  return best;
+}
+
+std::vector<std::string> WorkerPool::SilentSince(double deadline) const {
+  std::vector<std::string> silent;
+  for (const std::string& id : order_) {
+    if (workers_.at(id).last_heard < deadline) silent.push_back(id);
+  }
+  return silent;
+}
+
+std::optional<std::string> WorkerPool::FindByPid(uint32_t pid, const std::string& host) const {
+  for (const std::string& id : order_) {
+    const WorkerInfo& w = workers_.at(id);
+    if (w.pid == pid && w.host == host) return id;
+  }
+  return std::nullopt;
+}
+
+void WorkerPool::Submit(size_t user, ImageBytes image) {
+  queue_.push_back(JobRecord{user, 1, std::move(image), {}});
+}
+
+std::optional<uint64_t> WorkerPool::AssignNext(WorkerInfo& worker) {
+  if (queue_.empty() || worker.credits == 0) return std::nullopt;
+  const uint64_t job_id = next_job_id_++;
+  JobRecord job = std::move(queue_.front());
+  queue_.pop_front();
+  job.worker = worker.identity;
+  jobs_.emplace(job_id, std::move(job));
+  worker.jobs.insert(job_id);
+  --worker.credits;
+  return job_id;
+}
+
+std::optional<JobRecord> WorkerPool::Complete(const std::string& identity, uint64_t job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second.worker != identity) {
+    ++duplicates_;
+    return std::nullopt;
+  }
+  JobRecord job = std::move(it->second);
+  jobs_.erase(it);
+  if (WorkerInfo* w = Find(identity)) {
+    w->jobs.erase(job_id);
+    ++w->credits;
+  }
+  return job;
+}
+
+void WorkerPool::Unassign(uint64_t job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return;
+  JobRecord job = std::move(it->second);
+  jobs_.erase(it);
+  if (WorkerInfo* w = Find(job.worker)) {
+    w->jobs.erase(job_id);
+    ++w->credits;
+  }
+  job.worker.clear();
+  queue_.push_front(std::move(job));
+}
+
+std::vector<JobRecord> WorkerPool::Remove(const std::string& identity) {
+  std::vector<JobRecord> given_up;
+  auto it = workers_.find(identity);
+  if (it == workers_.end()) return given_up;
+  // Requeue in job-id order so retries keep the users' original order.
+  std::vector<uint64_t> held(it->second.jobs.begin(), it->second.jobs.end());
+  std::sort(held.begin(), held.end(), std::greater<>());
+  for (uint64_t job_id : held) {
+    auto job_it = jobs_.find(job_id);
+    if (job_it == jobs_.end()) continue;
+    JobRecord job = std::move(job_it->second);
+    jobs_.erase(job_it);
+    job.worker.clear();
+    if (job.attempt >= max_attempts_) {
+      given_up.push_back(std::move(job));
+    } else {
+      ++job.attempt;
+      ++requeued_;
+      queue_.push_front(std::move(job));
+    }
+  }
+  workers_.erase(it);
+  order_.erase(std::find(order_.begin(), order_.end(), identity));
+  return given_up;
+}
+
+std::vector<JobRecord> WorkerPool::DrainQueue() {
+  std::vector<JobRecord> out(std::make_move_iterator(queue_.begin()),
+                             std::make_move_iterator(queue_.end()));
+  queue_.clear();
+  return out;
+}
+
+const JobRecord* WorkerPool::job(uint64_t job_id) const {
+  auto it = jobs_.find(job_id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+}  // namespace pixelmill

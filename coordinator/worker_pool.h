@@ -1,0 +1,90 @@
+// WorkerPool: the dispatcher's bookkeeping, without sockets: which workers are connected, how
+// much credit each has, which jobs each holds, and the jobs waiting for a worker. Policy only,
+// so it is tested directly: least-loaded pick, requeue of a dead worker's jobs with attempt+1,
+// failure after max attempts, duplicate results.
+//
+// Used by the Dispatcher on the loop thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace pixelmill {
+
+using ImageBytes = std::shared_ptr<const std::string>;
+
+struct WorkerInfo {
+  std::string identity;  // ZeroMQ routing id
+  std::string worker_id;
+  std::string host;
+  uint32_t pid = 0;
+  uint32_t capacity = 0;
+  uint32_t credits = 0;   // jobs it may still be sent
+  double last_heard = 0;  // seconds, any message
+  std::unordered_set<uint64_t> jobs;
+};
+
+struct JobRecord {
+  size_t user = 0;
+  uint32_t attempt = 1;
+  ImageBytes image;
+  std::string worker;  // identity of the worker holding it; empty while queued
+};
+
+class WorkerPool {
+ public:
+  explicit WorkerPool(uint32_t max_attempts) : max_attempts_(max_attempts) {}
+
+  // Registers a worker (after its Hello). A worker already known under `identity` is replaced.
+  WorkerInfo& Add(WorkerInfo info);
+  WorkerInfo* Find(const std::string& identity);
+  // The worker with the most credit (ties: the first registered), or nullptr if none has any.
+  WorkerInfo* PickLeastLoaded();
+  // Identities of workers not heard from since `deadline`.
+  std::vector<std::string> SilentSince(double deadline) const;
+  // Identity of the worker with this pid and host, if any.
+  std::optional<std::string> FindByPid(uint32_t pid, const std::string& host) const;
+
+  // Queues a new job for a user (attempt 1).
+  void Submit(size_t user, ImageBytes image);
+  // Takes the next queued job and assigns it to `worker` under a fresh job id.
+  std::optional<uint64_t> AssignNext(WorkerInfo& worker);
+  // A result came for job_id from `identity`: returns the job if it was in flight there (and
+  // gives the worker its credit back), nullopt for a late or foreign duplicate.
+  std::optional<JobRecord> Complete(const std::string& identity, uint64_t job_id);
+  // Puts a job that could not be sent back at the head of the queue, same attempt.
+  void Unassign(uint64_t job_id);
+
+  // Removes a dead worker. Its jobs go back to the queue with attempt + 1, except those that
+  // reached max attempts, which are returned as given up.
+  std::vector<JobRecord> Remove(const std::string& identity);
+  // Empties the queue, returning what was waiting.
+  std::vector<JobRecord> DrainQueue();
+
+  const JobRecord* job(uint64_t job_id) const;
+  size_t workers() const { return workers_.size(); }
+  size_t queued() const { return queue_.size(); }
+  size_t in_flight() const { return jobs_.size(); }
+  uint64_t duplicates() const { return duplicates_; }
+  uint64_t requeued() const { return requeued_; }
+  const std::vector<std::string>& order() const { return order_; }
+
+ private:
+  const uint32_t max_attempts_;
+  std::unordered_map<std::string, WorkerInfo> workers_;
+  std::vector<std::string> order_;                // registration order, for stable ties
+  std::unordered_map<uint64_t, JobRecord> jobs_;  // in flight
+  std::deque<JobRecord> queue_;
+  uint64_t next_job_id_ = 1;
+  uint64_t duplicates_ = 0;
+  uint64_t requeued_ = 0;
+};
+
+}  // namespace pixelmill

@@ -1,0 +1,191 @@
+#include "coordinator/worker_supervisor.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/io.hpp>
+#include <boost/process/search_path.hpp>
+
+namespace pixelmill {
+namespace {
+
+namespace bp = boost::process;
+
+std::string Describe(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    return "died with signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  return "ended (wait status " + std::to_string(status) + ")";
+}
+
+}  // namespace
+
+struct WorkerSupervisor::Slot {
+  WorkerSupervisor* owner = nullptr;
+  pid_t pid = 0;  // 0 while not running
+  double started = 0;
+  int quick_deaths = 0;
+  bool gave_up = false;
+  uv_timer_t restart{};
+};
+
+WorkerSupervisor::WorkerSupervisor(uv_loop_t& loop, SupervisorOptions options, ExitFn on_exit,
+                                   GaveUpFn on_all_gave_up)
+    : loop_(loop),
+      options_(std::move(options)),
+      on_exit_(std::move(on_exit)),
+      on_all_gave_up_(std::move(on_all_gave_up)) {}
+
+WorkerSupervisor::~WorkerSupervisor() { assert(handles_open_ == 0); }
+
+std::string WorkerSupervisor::FindWorkerBinary(const std::string& self) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::canonical(self, ec);
+  if (!ec) {
+    for (const fs::path& candidate :
+         {exe.parent_path() / "worker", exe.parent_path().parent_path() / "worker" / "worker"}) {
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    }
+  }
+  const auto found = bp::search_path("worker");
+  return found.empty() ? std::string() : found.string();
+}
+
+Status WorkerSupervisor::Start() {
+  uv_signal_init(&loop_, &sigchld_);
+  sigchld_.data = this;
+  uv_signal_start(
+      &sigchld_, [](uv_signal_t* h, int) { static_cast<WorkerSupervisor*>(h->data)->Reap(); },
+      SIGCHLD);
+  uv_timer_init(&loop_, &grace_);
+  grace_.data = this;
+  handles_open_ = 2;
+  for (size_t i = 0; i < options_.workers; ++i) {
+    auto slot = std::make_unique<Slot>();
+    slot->owner = this;
+    uv_timer_init(&loop_, &slot->restart);
+    slot->restart.data = slot.get();
+    ++handles_open_;
+    slots_.push_back(std::move(slot));
+  }
+  for (auto& slot : slots_) {
+    if (Status s = Spawn(*slot); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status WorkerSupervisor::Spawn(Slot& slot) {
+  try {
+    bp::child child(bp::exe = options_.worker_binary,
+                    bp::args = {"--connect", options_.endpoint, "--capacity",
+                                std::to_string(options_.capacity), "--local"},
+                    bp::std_in.close());
+    slot.pid = child.id();
+    child.detach();  // reaped by Reap() on the loop, not by Boost
+  } catch (const std::exception& e) {
+    return Status::Error("spawn",
+                         "cannot start worker " + options_.worker_binary + ": " + e.what());
+  }
+  slot.started = uv_now(&loop_) / 1000.0;
+  return Status::Ok();
+}
+
+// SIGCHLD says some child ended: collect every one of ours that did.
+void WorkerSupervisor::Reap() {
+  const double now = uv_now(&loop_) / 1000.0;
+  for (auto& owned : slots_) {
+    Slot& slot = *owned;
+    int status = 0;
+    if (slot.pid <= 0 || ::waitpid(slot.pid, &status, WNOHANG) != slot.pid) continue;
+    const pid_t pid = slot.pid;
+    slot.pid = 0;
+    on_exit_(pid, Describe(status));
+    if (closing_) continue;
+    // Restart with backoff; a worker that keeps dying within 5 s of starting is given up.
+    slot.quick_deaths = now - slot.started < 5.0 ? slot.quick_deaths + 1 : 0;
+    if (slot.quick_deaths >= kMaxQuickDeaths) {
+      slot.gave_up = true;
+      const bool all =
+          std::all_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->gave_up; });
+      if (all)
+        on_all_gave_up_(
+            "every local worker keeps dying right after start (last: " + Describe(status) + ")");
+      continue;
+    }
+    ++restarts_;
+    const uint64_t delay = std::min<uint64_t>(5000, 100ull << std::min(slot.quick_deaths, 6));
+    uv_timer_start(
+        &slot.restart,
+        [](uv_timer_t* t) {
+          auto* s = static_cast<Slot*>(t->data);
+          if (s->owner->closing_) return;
+          if (Status st = s->owner->Spawn(*s); !st.ok()) {
+            std::fprintf(stderr, "pixelmill: %s\n", st.message().c_str());
+          }
+        },
+        delay, 0);
+  }
+  MaybeFinishClose();
+}
+
+std::vector<pid_t> WorkerSupervisor::pids() const {
+  std::vector<pid_t> out;
+  for (const auto& slot : slots_) {
+    if (slot->pid > 0) out.push_back(slot->pid);
+  }
+  return out;
+}
+
+void WorkerSupervisor::Close(uint64_t grace_ms, std::function<void()> on_closed) {
+  closing_ = true;
+  on_closed_ = std::move(on_closed);
+  if (handles_open_ == 0) {
+    if (on_closed_) on_closed_();
+    return;
+  }
+  for (auto& slot : slots_) uv_timer_stop(&slot->restart);
+  uv_timer_start(
+      &grace_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<WorkerSupervisor*>(t->data);
+        for (auto& slot : self->slots_) {
+          if (slot->pid > 0) ::kill(slot->pid, SIGKILL);
+        }
+        self->Reap();
+      },
+      grace_ms, 0);
+  Reap();
+}
+
+void WorkerSupervisor::MaybeFinishClose() {
+  if (!closing_ || closing_handles_ || !pids().empty() || handles_open_ == 0) return;
+  closing_handles_ = true;
+  const auto closed = [](uv_handle_t* h) {
+    auto* self = static_cast<WorkerSupervisor*>(h->data);
+    if (--self->handles_open_ == 0 && self->on_closed_) {
+      auto done = std::move(self->on_closed_);
+      done();
+    }
+  };
+  for (auto& slot : slots_) {
+    slot->restart.data = this;
+    uv_close(reinterpret_cast<uv_handle_t*>(&slot->restart), closed);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigchld_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&grace_), closed);
+}
+
+}  // namespace pixelmill
