@@ -41,7 +41,9 @@ Result<FilterOutput> Spin(const FilterSpec& spec, std::string_view input) {
   return FilterOutput{};
 }
 
-Result<FilterOutput> Crash(const FilterSpec&, std::string_view) {
+// Kills its own process on an image carrying the marker; passes every other image unchanged.
+Result<FilterOutput> Crash(const FilterSpec&, std::string_view input) {
+  if (input.find(kCrashMarker) == std::string_view::npos) return FilterOutput{};
   ::kill(::getpid(), SIGKILL);
   return Status::Error("internal", "still alive after SIGKILL");
 }

@@ -3,7 +3,8 @@
 //   none      the image unchanged
 //   sleep:MS  sleeps MS milliseconds, image unchanged (the seed's simulated filter)
 //   spin:MS   burns MS milliseconds of CPU, image unchanged (an honest CPU-bound stand-in)
-//   crash     kills the process running it with SIGKILL (for crash-recovery tests)
+//   crash     kills the process running it with SIGKILL when the image contains kCrashMarker,
+//             else passes it unchanged: a poison image for crash-recovery tests
 // The libvips filters plug in here beside them. Stateless; any thread.
 #pragma once
 
@@ -16,6 +17,8 @@
 #include "common/status.h"
 
 namespace pixelmill {
+
+inline constexpr std::string_view kCrashMarker = "pixelmill:crash";
 
 struct FilterSpec {
   std::string name;

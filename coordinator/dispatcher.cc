@@ -50,10 +50,14 @@ Status Dispatcher::Init() {
     socket_.set(zmq::sockopt::sndhwm, 0);  // credits bound what is queued, not the HWM
     socket_.set(zmq::sockopt::maxmsgsize,
                 static_cast<int64_t>(options_.max_payload_bytes + kMaxEnvelopeBytes));
-    for (const std::string& endpoint : options_.endpoints) socket_.bind(endpoint);
+    for (const std::string& endpoint : options_.endpoints) {
+      socket_.bind(endpoint);
+      bound_.push_back(socket_.get(zmq::sockopt::last_endpoint));
+    }
   } catch (const zmq::error_t& e) {
     return Status::Error("bind", "cannot listen for workers: " + std::string(e.what()));
   }
+  started_ms_ = uv_now(&loop_);
   uv_poll_init(&loop_, &poll_, socket_.get(zmq::sockopt::fd));
   poll_.data = this;
   uv_poll_start(&poll_, UV_READABLE, &Dispatcher::OnReadable);
@@ -141,6 +145,7 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
 
 void Dispatcher::OnResult(const std::string& identity, Message& message) {
   const proto::Result& result = message.envelope.result();
+  const std::string worker_id = pool_.Find(identity)->worker_id;
   std::optional<JobRecord> job = pool_.Complete(identity, result.job_id());
   if (!job) return;  // late or foreign: counted by the pool, dropped
   ++stats_.results;
@@ -148,6 +153,7 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
   outcome.user = job->user;
   outcome.attempts = job->attempt;
   outcome.cpu_micros = result.cpu_micros();
+  outcome.worker = worker_id;
   if (result.has_error()) {
     outcome.error_code = result.error().code().empty() ? "filter" : result.error().code();
     outcome.error_message = result.error().message();
@@ -164,6 +170,11 @@ void Dispatcher::Dispatch() {
   while (!closing_ && pool_.queued() > 0) {
     WorkerInfo* worker = pool_.PickLeastLoaded();
     if (worker == nullptr) return;
+    if (!worker->jobs.empty() && pool_.workers() < options_.expected_workers &&
+        uv_now(&loop_) < started_ms_ + options_.fill_grace_ms) {
+      // The pool is still filling: wait for the next Hello (or the heartbeat after the grace).
+      return;
+    }
     const std::string identity = worker->identity;
     const uint64_t job_id = *pool_.AssignNext(*worker);
     const JobRecord& job = *pool_.job(job_id);
@@ -198,6 +209,7 @@ void Dispatcher::OnHeartbeat(uv_timer_t* timer) {
     self->WorkerDead(identity, "missed 3 heartbeats (silent for " +
                                    std::to_string(3 * self->options_.heartbeat_ms) + " ms)");
   }
+  self->Dispatch();  // the pool-filling grace may have ended
   proto::Envelope beat;
   beat.mutable_heartbeat();
   const std::vector<std::string> everyone = self->pool_.order();

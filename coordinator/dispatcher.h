@@ -37,6 +37,10 @@ struct DispatchOptions {
   std::vector<std::string> endpoints;  // where to bind, e.g. ipc:///tmp/x/w.sock, tcp://...
   size_t max_payload_bytes = 256u << 20;
   uint64_t max_pixels = 0;  // passed to workers; 0 = their default
+  // Local workers being started: until this many have joined (for at most fill_grace_ms), a
+  // worker already busy gets no second job, so the first jobs spread over the whole pool.
+  size_t expected_workers = 0;
+  uint64_t fill_grace_ms = 1000;
 };
 
 struct JobOutcome {
@@ -47,6 +51,7 @@ struct JobOutcome {
   std::string content_type;
   uint32_t attempts = 0;
   uint64_t cpu_micros = 0;
+  std::string worker;  // worker_id of the worker that ran it
 };
 
 struct DispatchStats {
@@ -75,6 +80,8 @@ class Dispatcher {
   void Close(std::function<void()> on_closed);
 
   size_t workers() const { return pool_.workers(); }
+  // The endpoints actually bound (a tcp port given as * is resolved).
+  const std::vector<std::string>& bound() const { return bound_; }
   size_t pending() const { return pool_.queued() + pool_.in_flight(); }
   DispatchStats stats() const;
 
@@ -105,10 +112,12 @@ class Dispatcher {
   DispatchStats stats_;
   std::string hostname_;
   std::vector<zmq::message_t> frames_;
+  std::vector<std::string> bound_;
   size_t handles_open_ = 0;
   bool draining_ = false;
   bool closing_ = false;
   double last_malformed_log_ = 0;
+  uint64_t started_ms_ = 0;
   std::function<void()> on_closed_;
 };
 

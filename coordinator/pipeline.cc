@@ -118,11 +118,13 @@ Status Pipeline::StartWorkers() {
   d.endpoints = {endpoint};
   if (!options_.bind.empty()) d.endpoints.push_back(options_.bind);
   d.max_payload_bytes = options_.download.max_image_bytes * 4 + (1 << 20);
+  d.expected_workers = options_.workers;
   dispatcher_ = std::make_unique<Dispatcher>(loop_, std::move(d),
                                              [this](JobOutcome&& o) { OnFiltered(std::move(o)); });
   if (Status s = dispatcher_->Init(); !s.ok()) return s;
   if (!options_.bind.empty()) {
-    std::fprintf(stderr, "pixelmill: remote workers may connect to %s\n", options_.bind.c_str());
+    std::fprintf(stderr, "pixelmill: remote workers may connect to %s\n",
+                 dispatcher_->bound().back().c_str());
   }
   if (options_.workers == 0) return Status::Ok();
   SupervisorOptions sup;
@@ -156,7 +158,8 @@ void Pipeline::OnDownloaded(Download&& d) {
     return Fail(user, "not_image", message, d.attempts);
   }
   if (!dispatcher_) {
-    return Save(user, std::move(d.body), format, SaveInfo{d.attempts, d.seconds * 1000, 0, false});
+    return Save(user, std::move(d.body), format,
+                SaveInfo{d.attempts, d.seconds * 1000, 0, false, {}});
   }
   if (!no_workers_.empty()) return Fail(user, "no_workers", no_workers_, 0);
   dispatcher_->Submit(user, std::move(d.body));
@@ -167,7 +170,7 @@ void Pipeline::OnFiltered(JobOutcome&& o) {
   std::string bytes = o.image.to_string();
   OutputFormat format = FormatFromContentType(o.content_type);
   if (format == OutputFormat::kUnknown) format = SniffImageFormat(bytes);
-  Save(o.user, std::move(bytes), format, SaveInfo{o.attempts, 0, o.cpu_micros, true});
+  Save(o.user, std::move(bytes), format, SaveInfo{o.attempts, 0, o.cpu_micros, true, o.worker});
 }
 
 void Pipeline::Save(size_t user, std::string bytes, OutputFormat format, SaveInfo info) {
@@ -185,7 +188,8 @@ void Pipeline::Save(size_t user, std::string bytes, OutputFormat format, SaveInf
         .Add("attempts", uint64_t{info.attempts});
     if (info.filtered) {
       line.Add("filter", options_.filter)
-          .Add("cpu_ms", static_cast<double>(info.cpu_micros) / 1000);
+          .Add("cpu_ms", static_cast<double>(info.cpu_micros) / 1000)
+          .Add("worker", info.worker);
     } else {
       line.Add("download_ms", info.download_ms);
     }

@@ -51,6 +51,7 @@ class Pipeline {
     double download_ms = 0;
     uint64_t cpu_micros = 0;
     bool filtered = false;
+    std::string worker;
   };
   void Save(size_t user, std::string bytes, OutputFormat format, SaveInfo info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);

@@ -37,6 +37,18 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run) {
                                   .Add("p50_ms", Quantile(latency, 0.50))
                                   .Add("p99_ms", Quantile(latency, 0.99))
                                   .Done();
+  const DispatchStats& w = run.dispatch;
+  std::string workers_json = JsonObject()
+                                 .Add("jobs_sent", w.jobs_sent)
+                                 .Add("results", w.results)
+                                 .Add("requeued", w.requeued)
+                                 .Add("duplicates", w.duplicates)
+                                 .Add("malformed", w.malformed)
+                                 .Add("joined", w.workers_joined)
+                                 .Add("lost", w.workers_lost)
+                                 .Add("rejected", w.rejected)
+                                 .Add("restarts", run.worker_restarts)
+                                 .Done();
   return JsonObject()
       .Add("users_total", load.users)
       .Add("ok", uint64_t{run.ok})
@@ -45,6 +57,7 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run) {
       .Add("exit_code", int64_t{run.exit_code})
       .AddRaw("load", load_json)
       .AddRaw("download", download_json)
+      .AddRaw("workers", workers_json)
       .Done();
 }
 

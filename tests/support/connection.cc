@@ -198,6 +198,9 @@ void Connection::SendResponse() {
     case BodyKind::kCorrupt:
       body_ = bank.Corrupt(plan_.image_id);
       break;
+    case BodyKind::kPoison:
+      body_ = bank.Poison(plan_.image_id);
+      break;
     case BodyKind::kBomb:
       body_ = bank.Bomb();
       break;

@@ -40,7 +40,7 @@ const QueryParam* Find(const std::vector<QueryParam>& params, std::string_view k
 
 bool IsKnownFault(std::string_view fault) {
   for (std::string_view known : {"reset", "truncate", "drip", "hang", "huge", "huge_chunked",
-                                 "wrongtype", "html", "corrupt", "bomb", "close"}) {
+                                 "wrongtype", "html", "corrupt", "bomb", "close", "poison"}) {
     if (fault == known) return true;
   }
   return false;
@@ -187,6 +187,10 @@ ResponsePlan Planner::Plan(const Request& request) {
     plan.content_type = "image/jpeg";
   } else if (fault == "corrupt") {
     plan.body = BodyKind::kCorrupt;
+    plan.image_id = id;
+    plan.content_type = "image/jpeg";
+  } else if (fault == "poison") {
+    plan.body = BodyKind::kPoison;
     plan.image_id = id;
     plan.content_type = "image/jpeg";
   } else if (fault == "bomb") {

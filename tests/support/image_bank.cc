@@ -105,6 +105,7 @@ std::optional<ImageBank> ImageBank::Create(int width, int height, int variants,
       bank.png_.push_back(Encode(picture, ".png[compression=6,strip]"));
       bank.webp_.push_back(Encode(picture, ".webp[Q=80,strip]"));
       bank.corrupt_.push_back(Corrupted(bank.jpeg_.back()));
+      bank.poison_.push_back(bank.jpeg_.back() + std::string(kPoisonMarker));
     }
   } catch (const vips::VError& e) {
     error = std::string("libvips: ") + e.what();
@@ -134,5 +135,7 @@ std::string_view ImageBank::Image(ImageFormat format, int64_t id) const {
 }
 
 std::string_view ImageBank::Corrupt(int64_t id) const { return corrupt_[VariantOf(id)]; }
+
+std::string_view ImageBank::Poison(int64_t id) const { return poison_[VariantOf(id)]; }
 
 }  // namespace pixelmill::fixture

@@ -46,6 +46,10 @@ class ImageBank {
   std::string_view Image(ImageFormat format, int64_t id) const;
   // The JPEG for `id`, its tail after 40% replaced with garbage (same length).
   std::string_view Corrupt(int64_t id) const;
+  // The JPEG for `id` followed by kPoisonMarker, which makes the "crash" filter kill its
+  // worker: a stand-in for an image that crashes every decoder that touches it.
+  std::string_view Poison(int64_t id) const;
+  static constexpr std::string_view kPoisonMarker = "pixelmill:crash";
   // A small PNG whose IHDR declares kBombSide x kBombSide; its pixel data is cut short.
   std::string_view Bomb() const { return bomb_; }
   // kFillerBytes bytes starting with a JPEG start-of-image marker.
@@ -58,6 +62,7 @@ class ImageBank {
   std::vector<std::string> jpeg_;
   std::vector<std::string> png_;
   std::vector<std::string> webp_;
+  std::vector<std::string> poison_;
   std::vector<std::string> corrupt_;
   std::string bomb_;
   std::string filler_;

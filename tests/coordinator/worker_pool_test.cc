@@ -1,0 +1,111 @@
+#include "coordinator/worker_pool.h"
+
+#include <gtest/gtest.h>
+
+namespace pixelmill {
+namespace {
+
+WorkerInfo Worker(const std::string& identity, uint32_t capacity, uint32_t pid = 0) {
+  WorkerInfo w;
+  w.identity = identity;
+  w.worker_id = "id-" + identity;
+  w.host = "h";
+  w.pid = pid;
+  w.capacity = capacity;
+  return w;
+}
+
+ImageBytes Image(const std::string& s) { return std::make_shared<const std::string>(s); }
+
+TEST(WorkerPoolTest, CreditsBoundWhatEachWorkerHolds) {
+  WorkerPool pool(3);
+  WorkerInfo& a = pool.Add(Worker("a", 2));
+  for (int user = 0; user < 5; ++user) pool.Submit(user, Image("x"));
+  EXPECT_TRUE(pool.AssignNext(a).has_value());
+  EXPECT_TRUE(pool.AssignNext(a).has_value());
+  EXPECT_FALSE(pool.AssignNext(a).has_value()) << "no credit left";
+  EXPECT_EQ(pool.in_flight(), 2u);
+  EXPECT_EQ(pool.queued(), 3u);
+  EXPECT_EQ(pool.PickLeastLoaded(), nullptr);
+}
+
+TEST(WorkerPoolTest, PicksTheWorkerWithMostCredit) {
+  WorkerPool pool(3);
+  pool.Add(Worker("a", 2));
+  pool.Add(Worker("b", 4));
+  pool.Submit(0, Image("x"));
+  EXPECT_EQ(pool.PickLeastLoaded()->identity, "b");
+  pool.AssignNext(*pool.Find("b"));
+  pool.AssignNext(*pool.Find("b"));
+  pool.Submit(1, Image("x"));
+  pool.AssignNext(*pool.Find("b"));
+  // b has 1 credit left, a has 2.
+  EXPECT_EQ(pool.PickLeastLoaded()->identity, "a");
+}
+
+TEST(WorkerPoolTest, ResultsReturnCreditAndDuplicatesAreDropped) {
+  WorkerPool pool(3);
+  WorkerInfo& a = pool.Add(Worker("a", 1));
+  pool.Add(Worker("b", 1));
+  pool.Submit(7, Image("img"));
+  const uint64_t job = *pool.AssignNext(a);
+  EXPECT_FALSE(pool.Complete("b", job).has_value()) << "b never held it";
+  std::optional<JobRecord> done = pool.Complete("a", job);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->user, 7u);
+  EXPECT_EQ(*done->image, "img");
+  EXPECT_EQ(pool.Find("a")->credits, 1u);
+  EXPECT_FALSE(pool.Complete("a", job).has_value()) << "late duplicate";
+  EXPECT_EQ(pool.duplicates(), 2u);
+}
+
+TEST(WorkerPoolTest, DeadWorkerJobsAreRequeuedWithTheNextAttemptOthersUntouched) {
+  WorkerPool pool(3);
+  WorkerInfo& a = pool.Add(Worker("a", 2));
+  WorkerInfo& b = pool.Add(Worker("b", 2));
+  for (int user = 0; user < 4; ++user) pool.Submit(user, Image("x"));
+  const uint64_t a1 = *pool.AssignNext(a), a2 = *pool.AssignNext(a);
+  const uint64_t b1 = *pool.AssignNext(b);
+  (void)a1, (void)a2;
+  EXPECT_TRUE(pool.Remove("a").empty());
+  EXPECT_EQ(pool.workers(), 1u);
+  EXPECT_EQ(pool.requeued(), 2u);
+  EXPECT_EQ(pool.queued(), 3u);  // users 0 and 1 back in front of user 3
+  ASSERT_NE(pool.job(b1), nullptr) << "b's job is not blamed";
+  EXPECT_EQ(pool.job(b1)->attempt, 1u);
+  std::vector<JobRecord> queue = pool.DrainQueue();
+  ASSERT_EQ(queue.size(), 3u);
+  EXPECT_EQ(queue[0].user, 0u);
+  EXPECT_EQ(queue[0].attempt, 2u);
+  EXPECT_EQ(queue[1].user, 1u);
+  EXPECT_EQ(queue[2].user, 3u);
+  EXPECT_EQ(queue[2].attempt, 1u);
+}
+
+TEST(WorkerPoolTest, GivesUpAfterMaxAttempts) {
+  WorkerPool pool(2);
+  pool.Submit(9, Image("x"));
+  pool.AssignNext(pool.Add(Worker("a", 1)));
+  EXPECT_TRUE(pool.Remove("a").empty());  // attempt 1 -> requeued as attempt 2
+  pool.AssignNext(pool.Add(Worker("b", 1)));
+  std::vector<JobRecord> given_up = pool.Remove("b");
+  ASSERT_EQ(given_up.size(), 1u);
+  EXPECT_EQ(given_up[0].user, 9u);
+  EXPECT_EQ(given_up[0].attempt, 2u);
+  EXPECT_EQ(pool.queued(), 0u);
+  EXPECT_EQ(pool.in_flight(), 0u);
+}
+
+TEST(WorkerPoolTest, SilenceAndPidLookups) {
+  WorkerPool pool(3);
+  pool.Add(Worker("a", 1, 100)).last_heard = 5;
+  pool.Add(Worker("b", 1, 200)).last_heard = 9;
+  EXPECT_EQ(pool.SilentSince(6), std::vector<std::string>{"a"});
+  EXPECT_EQ(pool.FindByPid(200, "h"), std::optional<std::string>("b"));
+  EXPECT_FALSE(pool.FindByPid(200, "other-host").has_value());
+  pool.Unassign(12345);  // unknown job: no effect
+  EXPECT_EQ(pool.queued(), 0u);
+}
+
+}  // namespace
+}  // namespace pixelmill
