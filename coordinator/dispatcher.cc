@@ -138,6 +138,7 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
   info.last_heard = uv_now(&loop_) / 1000.0;
   pool_.Add(std::move(info));
   ++stats_.workers_joined;
+  if (options_.on_local_join && hello.host() == hostname_) options_.on_local_join(hello.pid());
   reply.mutable_welcome()->set_heartbeat_ms(options_.heartbeat_ms);
   reply.mutable_welcome()->set_protocol_version(kProtocolVersion);
   if (Send(identity, reply)) Dispatch();

@@ -41,6 +41,8 @@ struct DispatchOptions {
   // worker already busy gets no second job, so the first jobs spread over the whole pool.
   size_t expected_workers = 0;
   uint64_t fill_grace_ms = 1000;
+  // Called with the pid of every worker on this host that joins (for the supervisor).
+  std::function<void(uint32_t pid)> on_local_join;
 };
 
 struct JobOutcome {

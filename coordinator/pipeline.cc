@@ -119,6 +119,9 @@ Status Pipeline::StartWorkers() {
   if (!options_.bind.empty()) d.endpoints.push_back(options_.bind);
   d.max_payload_bytes = options_.download.max_image_bytes * 4 + (1 << 20);
   d.expected_workers = options_.workers;
+  d.on_local_join = [this](uint32_t pid) {
+    if (supervisor_) supervisor_->MarkReady(static_cast<pid_t>(pid));
+  };
   dispatcher_ = std::make_unique<Dispatcher>(loop_, std::move(d),
                                              [this](JobOutcome&& o) { OnFiltered(std::move(o)); });
   if (Status s = dispatcher_->Init(); !s.ok()) return s;

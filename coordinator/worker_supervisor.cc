@@ -34,8 +34,8 @@ std::string Describe(int status) {
 
 struct WorkerSupervisor::Slot {
   WorkerSupervisor* owner = nullptr;
-  pid_t pid = 0;  // 0 while not running
-  double started = 0;
+  pid_t pid = 0;       // 0 while not running
+  bool ready = false;  // said Hello
   int quick_deaths = 0;
   bool gave_up = false;
   uv_timer_t restart{};
@@ -99,13 +99,12 @@ Status WorkerSupervisor::Spawn(Slot& slot) {
     return Status::Error("spawn",
                          "cannot start worker " + options_.worker_binary + ": " + e.what());
   }
-  slot.started = uv_now(&loop_) / 1000.0;
+  slot.ready = false;
   return Status::Ok();
 }
 
 // SIGCHLD says some child ended: collect every one of ours that did.
 void WorkerSupervisor::Reap() {
-  const double now = uv_now(&loop_) / 1000.0;
   for (auto& owned : slots_) {
     Slot& slot = *owned;
     int status = 0;
@@ -114,19 +113,19 @@ void WorkerSupervisor::Reap() {
     slot.pid = 0;
     on_exit_(pid, Describe(status));
     if (closing_) continue;
-    // Restart with backoff; a worker that keeps dying within 5 s of starting is given up.
-    slot.quick_deaths = now - slot.started < 5.0 ? slot.quick_deaths + 1 : 0;
+    // Restart with backoff; a slot whose workers keep dying before they join is given up.
+    slot.quick_deaths = slot.ready ? 0 : slot.quick_deaths + 1;
     if (slot.quick_deaths >= kMaxQuickDeaths) {
       slot.gave_up = true;
       const bool all =
           std::all_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->gave_up; });
       if (all)
         on_all_gave_up_(
-            "every local worker keeps dying right after start (last: " + Describe(status) + ")");
+            "every local worker keeps dying before it can join (last: " + Describe(status) + ")");
       continue;
     }
     ++restarts_;
-    const uint64_t delay = std::min<uint64_t>(5000, 100ull << std::min(slot.quick_deaths, 6));
+    const uint64_t delay = std::min<uint64_t>(5000, 50ull << std::min(slot.quick_deaths, 7));
     uv_timer_start(
         &slot.restart,
         [](uv_timer_t* t) {
@@ -139,6 +138,12 @@ void WorkerSupervisor::Reap() {
         delay, 0);
   }
   MaybeFinishClose();
+}
+
+void WorkerSupervisor::MarkReady(pid_t pid) {
+  for (auto& slot : slots_) {
+    if (slot->pid == pid) slot->ready = true;
+  }
 }
 
 std::vector<pid_t> WorkerSupervisor::pids() const {

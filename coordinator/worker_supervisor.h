@@ -4,7 +4,8 @@
 // loop (SIGCHLD + waitpid) with its exit code or signal; restarts crashed workers with backoff;
 // and at the end stops them all (they got Shutdown; stragglers get SIGKILL after a grace time).
 //
-// A slot whose worker keeps dying right after start is given up after kMaxQuickDeaths in a row.
+// A slot whose worker keeps dying before it ever joins (MarkReady) is given up after
+// kMaxQuickDeaths in a row; deaths of workers that were working (crashes, kills) only restart.
 // Owned and used by the loop thread only. Close() before destruction.
 #pragma once
 
@@ -47,6 +48,8 @@ class WorkerSupervisor {
   // once every worker is reaped and every handle closed.
   void Close(uint64_t grace_ms, std::function<void()> on_closed);
 
+  // The dispatcher heard this local worker's Hello.
+  void MarkReady(pid_t pid);
   std::vector<pid_t> pids() const;
   uint64_t restarts() const { return restarts_; }
 

@@ -1,0 +1,370 @@
+// The worker pool end to end: the real coordinator spawning real worker processes (and
+// workers started by hand over tcp on loopback), with crashes, freezes, hostile frames and
+// coordinator deaths. Every wait is bounded.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <zmq.hpp>
+
+#include "common/protocol.h"
+#include "tests/support/image_api_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace pixelmill {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using testing::ImageApiProcess;
+using testing::ReadFile;
+using testing::TempDir;
+
+const std::string kCoordinator = PIXELMILL_COORDINATOR;
+const std::string kWorker = PIXELMILL_WORKER;
+const std::string kImageApi = PIXELMILL_IMAGE_API;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Polls `done` every 10 ms for up to `seconds`.
+bool WaitFor(const std::function<bool()>& done, double seconds) {
+  const auto start = Clock::now();
+  while (SecondsSince(start) < seconds) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+bool Gone(pid_t pid) {
+  if (::kill(pid, 0) != 0) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  const size_t close = text.rfind(')');
+  return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
+}
+
+// A process started with posix_spawn, stdout/stderr to files; killed and reaped at the end.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, const fs::path& out, const fs::path& err) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<char*> raw;
+    for (std::string& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    if (posix_spawn(&pid_, argv[0].c_str(), &actions, nullptr, raw.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Process() {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGCONT);
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  // Waits up to `seconds` for the exit; returns the wait status, or -1 on timeout.
+  int Wait(double seconds) {
+    int status = 0;
+    const bool done = WaitFor([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, seconds);
+    if (!done) return -1;
+    reaped_ = true;
+    return status;
+  }
+  // Direct children (the coordinator's workers).
+  std::vector<pid_t> Children() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) +
+                     "/children");
+    std::vector<pid_t> out;
+    for (pid_t p; in >> p;) out.push_back(p);
+    return out;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+int ExitCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+
+class PoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(api_.ok()); }
+
+  // JSONL users whose image URL is the fixture's /img/<id>.jpg plus `query(id)`.
+  std::string Users(int count, const std::function<std::string(int)>& query = nullptr) {
+    std::string text;
+    for (int i = 0; i < count; ++i) {
+      text += R"({"id": )" + std::to_string(i) + R"(, "name": "u", "image_url": ")" +
+              api_.Url("/img/" + std::to_string(i) + ".jpg" + (query ? query(i) : "")) + "\"}\n";
+    }
+    return dir_.Write("users.jsonl", text);
+  }
+
+  std::unique_ptr<Process> Start(const std::vector<std::string>& flags) {
+    std::vector<std::string> argv = {kCoordinator,
+                                     "--input",
+                                     (dir_ / "users.jsonl").string(),
+                                     "--output",
+                                     (dir_ / "out").string(),
+                                     "--allow-private-networks",
+                                     "--report",
+                                     (dir_ / "report.json").string()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    return std::make_unique<Process>(argv, dir_ / "stdout", dir_ / "stderr");
+  }
+
+  std::string Stderr() const { return ReadFile(dir_ / "stderr"); }
+  std::string Report() const { return ReadFile(dir_ / "report.json"); }
+  size_t ManifestLines() const {
+    const std::string text = ReadFile(dir_ / "out" / "manifest.jsonl");
+    return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+  }
+  // id -> manifest line; fails on a second line for an id.
+  std::map<int, std::string> Manifest() const {
+    std::map<int, std::string> lines;
+    std::istringstream in(ReadFile(dir_ / "out" / "manifest.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      const int id = std::stoi(line.substr(line.find("\"id\":") + 5));
+      EXPECT_TRUE(lines.emplace(id, line).second) << "two lines for id " << id;
+    }
+    return lines;
+  }
+  // The tcp endpoint the coordinator printed for remote workers.
+  std::string RemoteEndpoint() const {
+    std::string endpoint;
+    WaitFor(
+        [&] {
+          std::smatch m;
+          const std::string err = Stderr();
+          if (!std::regex_search(err, m, std::regex("connect to (tcp://[0-9.:]+)"))) return false;
+          endpoint = m[1];
+          return true;
+        },
+        10);
+    return endpoint;
+  }
+  std::unique_ptr<Process> StartWorker(const std::string& endpoint, const std::string& name) {
+    return std::make_unique<Process>(std::vector<std::string>{kWorker, "--connect", endpoint},
+                                     dir_ / (name + ".out"), dir_ / (name + ".err"));
+  }
+
+  ImageApiProcess api_{kImageApi};
+  TempDir dir_;
+};
+
+// The seed's test case 3: four 200 ms filters on four workers take ~0.2 s, spawn included.
+TEST_F(PoolTest, FourSleepsOnFourWorkersRunTogether) {
+  Users(4);
+  const auto start = Clock::now();
+  auto run = Start({"--filter", "sleep:200", "--workers", "4"});
+  const int status = run->Wait(30);
+  const double seconds = SecondsSince(start);
+  ASSERT_EQ(ExitCode(status), 0) << Stderr();
+  EXPECT_EQ(Manifest().size(), 4u);
+  EXPECT_LT(seconds, 0.6);
+  EXPECT_GE(seconds, 0.2);
+}
+
+TEST_F(PoolTest, SpinOnTwoWorkersTakesAboutHalfTheTimeOfOne) {
+  Users(8);
+  double seconds[2] = {};
+  for (int workers : {1, 2}) {
+    fs::remove_all(dir_ / "out");
+    const auto start = Clock::now();
+    auto run = Start({"--filter", "spin:150", "--workers", std::to_string(workers)});
+    ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+    seconds[workers - 1] = SecondsSince(start);
+    EXPECT_EQ(Manifest().size(), 8u);
+  }
+  EXPECT_GT(seconds[0], 1.1);  // 8 x 150 ms of CPU on one core
+  EXPECT_LT(seconds[1], seconds[0] * 0.8)
+      << "1 worker " << seconds[0] << " s, 2 workers " << seconds[1] << " s";
+}
+
+// Chaos: workers are SIGKILLed again and again during a run of 1,200 jobs; every user still
+// ends with exactly one line, all ok, and the killed jobs were retried.
+TEST_F(PoolTest, WorkersKilledRepeatedlyLoseNothing) {
+  Users(1200);
+  auto run = Start({"--filter", "spin:4", "--workers", "3", "--max-attempts", "20"});
+  std::mt19937 rng(99);
+  int kills = 0;
+  std::set<pid_t> victims;
+  const auto start = Clock::now();
+  while (kills < 15 && SecondsSince(start) < 30 && !Gone(run->pid())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    std::vector<pid_t> workers = run->Children();
+    if (workers.empty() || ManifestLines() < 20) continue;
+    const pid_t victim = workers[rng() % workers.size()];
+    if (::kill(victim, SIGKILL) == 0) ++kills, victims.insert(victim);
+  }
+  const int status = run->Wait(60);
+  ASSERT_EQ(ExitCode(status), 0) << Stderr();
+  EXPECT_GE(kills, 5) << "the run ended before the chaos got going";
+  std::map<int, std::string> lines = Manifest();
+  ASSERT_EQ(lines.size(), 1200u);
+  for (auto& [id, line] : lines)
+    ASSERT_NE(line.find("\"status\":\"ok\""), std::string::npos) << line;
+  const std::string report = Report();
+  EXPECT_EQ(report.find("\"requeued\":0,"), std::string::npos) << report;
+  EXPECT_EQ(report.find("\"restarts\":0}"), std::string::npos) << report;
+  EXPECT_NE(Stderr().find("died with signal 9"), std::string::npos);
+}
+
+// A poison image kills every worker that touches it: that user fails after max attempts with
+// worker_died; everyone else finishes.
+TEST_F(PoolTest, PoisonImageFailsAfterMaxAttemptsAndTheRunCompletes) {
+  Users(40, [](int id) { return id == 7 || id == 23 ? std::string("?fault=poison") : ""; });
+  auto run = Start({"--filter", "crash", "--workers", "2", "--max-attempts", "3"});
+  ASSERT_EQ(ExitCode(run->Wait(60)), 3) << Stderr();
+  std::map<int, std::string> lines = Manifest();
+  ASSERT_EQ(lines.size(), 40u);
+  for (auto& [id, line] : lines) {
+    if (id == 7 || id == 23) {
+      EXPECT_NE(line.find("\"code\":\"worker_died\""), std::string::npos) << line;
+      EXPECT_NE(line.find("signal 9"), std::string::npos) << line;
+      EXPECT_NE(line.find("\"attempts\":3"), std::string::npos) << line;
+    } else {
+      EXPECT_NE(line.find("\"status\":\"ok\""), std::string::npos) << line;
+    }
+  }
+}
+
+// A worker started by hand joins a running job over tcp and takes work.
+TEST_F(PoolTest, RemoteWorkerJoinsMidRun) {
+  Users(150);
+  auto run = Start({"--filter", "sleep:25", "--workers", "1", "--bind", "tcp://127.0.0.1:*"});
+  const std::string endpoint = RemoteEndpoint();
+  ASSERT_FALSE(endpoint.empty()) << Stderr();
+  ASSERT_TRUE(WaitFor([&] { return ManifestLines() >= 10; }, 20));
+  auto remote = StartWorker(endpoint, "remote");
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+  std::map<int, std::string> lines = Manifest();
+  ASSERT_EQ(lines.size(), 150u);
+  const std::string marker = ":" + std::to_string(remote->pid()) + ":";
+  size_t by_remote = 0;
+  for (auto& [id, line] : lines) by_remote += line.find(marker) != std::string::npos;
+  EXPECT_GT(by_remote, 10u) << "the remote worker took no share";
+  EXPECT_EQ(ExitCode(remote->Wait(5)), 0) << "remote workers leave on Shutdown";
+}
+
+// A remote worker frozen with SIGSTOP is declared dead after 3 missed heartbeats; its jobs
+// finish on the other worker.
+TEST_F(PoolTest, FrozenRemoteWorkerIsDeclaredDeadAndItsJobsMove) {
+  Users(120);
+  auto run = Start({"--filter", "sleep:40", "--workers", "0", "--bind", "tcp://127.0.0.1:*"});
+  const std::string endpoint = RemoteEndpoint();
+  ASSERT_FALSE(endpoint.empty()) << Stderr();
+  auto a = StartWorker(endpoint, "a");
+  auto b = StartWorker(endpoint, "b");
+  ASSERT_TRUE(WaitFor([&] { return ManifestLines() >= 10; }, 20));
+  ASSERT_EQ(::kill(a->pid(), SIGSTOP), 0);
+  const auto frozen_at = Clock::now();
+  ASSERT_TRUE(
+      WaitFor([&] { return Stderr().find("missed 3 heartbeats") != std::string::npos; }, 10))
+      << Stderr();
+  const double detected = SecondsSince(frozen_at);
+  EXPECT_GT(detected, 2.0);
+  EXPECT_LT(detected, 6.0);
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+  std::map<int, std::string> lines = Manifest();
+  ASSERT_EQ(lines.size(), 120u);
+  for (auto& [id, line] : lines) EXPECT_NE(line.find("\"status\":\"ok\""), std::string::npos);
+  ::kill(a->pid(), SIGCONT);
+}
+
+// Garbage from a peer on the worker port is counted and dropped; a Hello with the wrong
+// protocol version gets a Reject with the reason; the run finishes normally.
+TEST_F(PoolTest, HostileFramesAndWrongVersionsDoNotDisturbTheRun) {
+  Users(60);
+  auto run = Start({"--filter", "sleep:20", "--workers", "1", "--bind", "tcp://127.0.0.1:*"});
+  const std::string endpoint = RemoteEndpoint();
+  ASSERT_FALSE(endpoint.empty()) << Stderr();
+  zmq::context_t context;
+  zmq::socket_t peer(context, zmq::socket_type::dealer);
+  peer.set(zmq::sockopt::linger, 0);
+  peer.connect(endpoint);
+  std::mt19937 rng(5);
+  for (int i = 0; i < 500; ++i) {
+    const int frames = 1 + static_cast<int>(rng() % 5);
+    for (int f = 0; f < frames; ++f) {
+      std::string bytes(rng() % 200, '\0');
+      for (char& c : bytes) c = static_cast<char>(rng());
+      zmq::message_t m(bytes.data(), bytes.size());
+      (void)peer.send(m, f + 1 < frames ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  }
+  proto::Envelope hello;
+  hello.mutable_hello()->set_protocol_version(99);
+  hello.mutable_hello()->set_capacity(1);
+  ASSERT_TRUE(SendMessage(peer, nullptr, hello, nullptr));
+  zmq::pollitem_t item{peer.handle(), 0, ZMQ_POLLIN, 0};
+  std::string reason;
+  const auto start = Clock::now();
+  while (reason.empty() && SecondsSince(start) < 10) {
+    zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    std::vector<zmq::message_t> frames;
+    while (ReceiveFrames(peer, frames)) {
+      Result<Message> m = DecodeMessage(frames, Sender::kCoordinator, 1 << 20);
+      if (m.ok() && m->envelope.has_reject()) reason = m->envelope.reject().reason();
+    }
+  }
+  EXPECT_NE(reason.find("protocol version 99"), std::string::npos) << reason;
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+  EXPECT_EQ(Manifest().size(), 60u);
+  const std::string report = Report();
+  EXPECT_EQ(report.find("\"malformed\":0,"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"rejected\":1"), std::string::npos) << report;
+}
+
+// No worker outlives its coordinator: normal exit, SIGINT, and SIGKILL of the coordinator.
+TEST_F(PoolTest, NoOrphanWorkersAfterAnyExit) {
+  Users(400);
+  for (int how : {0, SIGINT, SIGKILL}) {
+    fs::remove_all(dir_ / "out");
+    auto run = Start({"--filter", "sleep:20", "--workers", "3"});
+    std::vector<pid_t> workers;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          workers = run->Children();
+          return workers.size() == 3;
+        },
+        10));
+    if (how != 0) {
+      ASSERT_TRUE(WaitFor([&] { return ManifestLines() >= 5; }, 20));
+      ::kill(run->pid(), how);
+    }
+    const int status = run->Wait(60);
+    const int expected = how == 0 ? 0 : how == SIGINT ? 1 : -1;  // -1: killed by a signal
+    EXPECT_EQ(ExitCode(status), expected) << Stderr();
+    for (pid_t worker : workers) {
+      EXPECT_TRUE(WaitFor([&] { return Gone(worker); }, 5))
+          << "worker " << worker << " outlived its coordinator (signal " << how << ")";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pixelmill
