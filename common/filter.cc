@@ -15,6 +15,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Entry {
   const char* name;
+  bool instant;  // cannot block: a worker may run it on its I/O thread
   bool takes_argument;
   double max_argument;
   Result<FilterOutput> (*run)(const FilterSpec&, std::string_view);
@@ -49,10 +50,10 @@ Result<FilterOutput> Crash(const FilterSpec&, std::string_view input) {
 }
 
 constexpr Entry kFilters[] = {
-    {"none", false, 0, &Unchanged},
-    {"sleep", true, 3'600'000, &Sleep},
-    {"spin", true, 3'600'000, &Spin},
-    {"crash", false, 0, &Crash},
+    {"none", true, false, 0, &Unchanged},
+    {"sleep", false, true, 3'600'000, &Sleep},
+    {"spin", false, true, 3'600'000, &Spin},
+    {"crash", false, false, 0, &Crash},
 };
 
 const Entry* Find(std::string_view name) {
@@ -112,6 +113,11 @@ Result<FilterOutput> RunFilter(const FilterSpec& spec, std::string_view input) {
   if (entry == nullptr)
     return Status::Error("unknown_filter", "unknown filter '" + spec.name + "'");
   return entry->run(spec, input);
+}
+
+bool IsInstant(const FilterSpec& spec) {
+  const Entry* entry = Find(spec.name);
+  return entry != nullptr && entry->instant;
 }
 
 std::vector<std::string> FilterNames() {

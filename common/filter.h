@@ -40,6 +40,10 @@ struct FilterOutput {
 // Runs the filter on `input`. Failures are values (e.g. code "decode"), never exceptions.
 Result<FilterOutput> RunFilter(const FilterSpec& spec, std::string_view input);
 
+// True for filters that finish at once and cannot block ("none"): a worker runs them without
+// handing them to its compute thread.
+bool IsInstant(const FilterSpec& spec);
+
 // Names of every registered filter, for Hello and --help.
 std::vector<std::string> FilterNames();
 

@@ -79,14 +79,19 @@ void Dispatcher::OnReadable(uv_poll_t* poll, int, int) {
   static_cast<Dispatcher*>(poll->data)->Drain();
 }
 
-// ZMQ_FD only says "something changed": read ZMQ_EVENTS and receive until it has no POLLIN.
-// Sends made while handling may consume the edge, which is why this loop re-reads the events.
+// ZMQ_FD only says "something changed": receive until nothing is left, then read ZMQ_EVENTS,
+// which re-arms the edge-triggered fd (sends made while handling may have consumed the edge)
+// and tells whether more arrived meanwhile. Reading ZMQ_EVENTS costs a system call, so it is
+// read once per burst, not once per message.
 void Dispatcher::Drain() {
   if (draining_ || closing_) return;
   draining_ = true;
-  while (!closing_ && (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) {
-    if (!ReceiveFrames(socket_, frames_)) break;
-    Handle(frames_);
+  while (!closing_) {
+    if (ReceiveFrames(socket_, frames_)) {
+      Handle(frames_);
+      continue;
+    }
+    if (!(socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
   }
   draining_ = false;
 }

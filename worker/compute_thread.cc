@@ -1,0 +1,144 @@
+#include "worker/compute_thread.h"
+
+#include <time.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <iterator>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+#include <zmq_addon.hpp>
+
+#include "common/protocol.h"
+
+namespace pixelmill::worker {
+namespace {
+
+uint64_t ThreadCpuMicros() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+// Filters report failures as values; this also turns a stray exception (e.g. bad_alloc on a huge
+// image) into one, so it never ends the thread.
+Result<FilterOutput> RunFilterSafely(const FilterSpec& spec, std::string_view input) {
+  try {
+    return RunFilter(spec, input);
+  } catch (const std::exception& e) {
+    return Status::Error("internal", std::string("filter '") + spec.text + "' failed: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::vector<zmq::message_t> RunTask(ComputeTask& task) {
+  const std::string_view input(static_cast<const char*>(task.payload.data()), task.payload.size());
+  const uint64_t cpu_start = ThreadCpuMicros();
+  Result<FilterOutput> output = RunFilterSafely(task.spec, input);
+  const uint64_t cpu_micros = ThreadCpuMicros() - cpu_start;
+
+  proto::Envelope envelope;
+  proto::Result& result = *envelope.mutable_result();
+  result.set_job_id(task.job_id);
+  result.set_cpu_micros(cpu_micros);
+
+  std::vector<zmq::message_t> frames;
+  frames.emplace_back(&task.session, sizeof task.session);
+  if (!output.ok()) {
+    result.mutable_error()->set_code(output.status().code());
+    result.mutable_error()->set_message(output.status().message());
+    frames.push_back(EncodeEnvelope(envelope));
+    return frames;
+  }
+  FilterOutput& out = output.value();
+  result.set_content_type(out.content_type);
+  result.set_width(out.width);
+  result.set_height(out.height);
+  frames.push_back(EncodeEnvelope(envelope));
+  if (out.bytes.has_value()) {
+    frames.emplace_back(out.bytes->data(), out.bytes->size());
+  } else {
+    frames.push_back(std::move(task.payload));  // unchanged: no copy
+  }
+  return frames;
+}
+
+ComputeThread::ComputeThread(zmq::context_t& context, std::string address)
+    : context_(context), address_(std::move(address)), thread_([this] { Main(); }) {}
+
+ComputeThread::~ComputeThread() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+    queue_.clear();
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void ComputeThread::Submit(ComputeTask task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+}
+
+size_t ComputeThread::DropQueued() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const size_t dropped = queue_.size();
+  queue_.clear();
+  return dropped;
+}
+
+bool ComputeThread::Next(ComputeTask& task) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+  if (stop_) return false;
+  task = std::move(queue_.front());
+  queue_.pop_front();
+  return true;
+}
+
+void ComputeThread::Main() noexcept {
+  // Nothing may escape a thread function; a compute thread that cannot talk to the main thread
+  // leaves a worker that silently never answers, so that is fatal.
+  try {
+    zmq::socket_t pair(context_, zmq::socket_type::pair);
+    pair.set(zmq::sockopt::linger, 0);
+    pair.connect(address_);
+    ComputeTask task;
+    while (Next(task)) {
+      std::vector<zmq::message_t> frames = RunTask(task);
+      task = ComputeTask{};
+      // Blocking send: the main thread drains the PAIR on every wake-up.
+      if (!zmq::send_multipart(pair, frames)) throw std::runtime_error("result hand-off failed");
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "worker: compute thread failed: %s\n", e.what());
+    std::_Exit(1);
+  }
+}
+
+bool ReceiveFinished(zmq::socket_t& pair, FinishedJob& out) {
+  out.frames.clear();
+  std::vector<zmq::message_t> frames;
+  if (!zmq::recv_multipart(pair, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+    return false;
+  }
+  // The compute thread is ours; a differently shaped message is a bug, not untrusted input.
+  if (frames.size() < 2 || frames[0].size() != sizeof out.session) {
+    std::fprintf(stderr, "worker: internal error: bad finished-job message\n");
+    std::abort();
+  }
+  std::memcpy(&out.session, frames[0].data(), sizeof out.session);
+  for (size_t i = 1; i < frames.size(); ++i) out.frames.push_back(std::move(frames[i]));
+  return true;
+}
+
+}  // namespace pixelmill::worker

@@ -1,0 +1,368 @@
+#include "worker/worker_loop.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <random>
+#include <string_view>
+#include <utility>
+
+#include "common/filter.h"
+#include "common/version.h"
+
+namespace pixelmill::worker {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Before Welcome names the interval, and when Welcome's is 0.
+constexpr milliseconds kDefaultHeartbeat{1000};
+// Welcome's interval is untrusted: keep it sane.
+constexpr milliseconds kMinHeartbeat{10};
+constexpr milliseconds kMaxHeartbeat{600'000};
+constexpr int kMissedIntervals = 3;
+constexpr milliseconds kMinBackoff{500};
+constexpr milliseconds kMaxBackoff{5000};
+// Messages handled per wake-up, so a flood cannot starve heartbeats and results.
+constexpr int kMaxDrain = 256;
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "unknown-host";
+  return name;
+}
+
+std::string DefaultWorkerId(const std::string& host) {
+  std::random_device random;
+  char nonce[9];
+  std::snprintf(nonce, sizeof nonce, "%08x", static_cast<unsigned>(random()));
+  return host + ":" + std::to_string(::getpid()) + ":" + nonce;
+}
+
+// Text from the peer, made safe for one line of stderr.
+std::string Printable(std::string_view text) {
+  constexpr size_t kMax = 300;
+  std::string out;
+  for (char c : text.substr(0, kMax)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (text.size() > kMax) out += "...";
+  return out;
+}
+
+long long Millis(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<milliseconds>(d).count();
+}
+
+// A local worker must not outlive the coordinator that spawned it.
+bool DieWithParent() {
+  const pid_t parent = ::getppid();
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    std::fprintf(stderr, "worker: prctl(PR_SET_PDEATHSIG): %s\n", std::strerror(errno));
+    return false;
+  }
+  // The parent may have died before prctl: then we were already handed to init (or a reaper).
+  if (parent == 1 || ::getppid() != parent) {
+    std::fprintf(stderr, "worker: the coordinator that started this worker is gone, exiting\n");
+    return false;
+  }
+  return true;
+}
+
+// zmq::poll, riding out EINTR.
+void Poll(zmq::pollitem_t* items, size_t count, milliseconds timeout) {
+  try {
+    zmq::poll(items, count, std::max(timeout, milliseconds{0}));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+  }
+}
+
+// Sends ready-made frames as one message without blocking.
+bool SendFrames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames) {
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                                             : zmq::send_flags::dontwait;
+    if (!socket.send(frames[i], flags)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void WorkerLoop::PeerLog::Print(const std::string& line) {
+  const Clock::time_point now = Clock::now();
+  if (printed_ && now - last_ < std::chrono::seconds(1)) {
+    ++suppressed_;
+    return;
+  }
+  if (suppressed_ > 0) {
+    std::fprintf(stderr, "worker: %s (%llu similar lines suppressed)\n", line.c_str(),
+                 static_cast<unsigned long long>(suppressed_));
+  } else {
+    std::fprintf(stderr, "worker: %s\n", line.c_str());
+  }
+  printed_ = true;
+  last_ = now;
+  suppressed_ = 0;
+}
+
+WorkerLoop::WorkerLoop(Options options)
+    : options_(std::move(options)),
+      host_(HostName()),
+      heartbeat_(kDefaultHeartbeat),
+      backoff_(kMinBackoff) {}
+
+WorkerLoop::~WorkerLoop() = default;
+
+int WorkerLoop::Run() {
+  int code = 1;
+  try {
+    code = Serve();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "worker: fatal error: %s\n", e.what());
+  }
+  CloseSocket();
+  if (malformed_ > 0 || ignored_ > 0) {
+    std::fprintf(stderr, "worker: dropped %llu malformed and %llu unexpected messages in all\n",
+                 static_cast<unsigned long long>(malformed_),
+                 static_cast<unsigned long long>(ignored_));
+  }
+  return code;
+}
+
+int WorkerLoop::Serve() {
+  if (options_.local && !DieWithParent()) return 1;
+  if (options_.worker_id.empty()) options_.worker_id = DefaultWorkerId(host_);
+
+  const std::string address = "inproc://pixelmill-worker-results";
+  results_ = zmq::socket_t(context_, zmq::socket_type::pair);
+  results_.set(zmq::sockopt::linger, 0);
+  results_.bind(address);
+  compute_ = std::make_unique<ComputeThread>(context_, address);
+
+  while (true) {
+    if (std::optional<int> code = RunSession()) return *code;
+    WaitOffline(backoff_);
+    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+  }
+}
+
+std::optional<int> WorkerLoop::RunSession() {
+  StartSession();
+  while (true) {
+    const Clock::time_point now = Clock::now();
+    const Clock::time_point deadline = state_ == State::kWelcomed
+                                           ? last_heard_ + kMissedIntervals * heartbeat_
+                                           : hello_sent_ + kMissedIntervals * kDefaultHeartbeat;
+    if (now >= deadline) return CoordinatorLost(now);
+    Clock::time_point wake = deadline;
+    if (state_ == State::kWelcomed) {
+      if (now >= next_heartbeat_) {
+        SendHeartbeat();
+        next_heartbeat_ += heartbeat_;
+        if (next_heartbeat_ <= now) next_heartbeat_ = now + heartbeat_;
+      }
+      wake = std::min(wake, next_heartbeat_);
+    }
+
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                               {results_.handle(), 0, ZMQ_POLLIN, 0}};
+    Poll(items, 2, std::chrono::ceil<milliseconds>(wake - now));
+    if (items[1].revents & ZMQ_POLLIN) ForwardResults();
+    // Drained even when the poll timed out, so a message that came at the deadline still counts.
+    if (std::optional<int> code = DrainCoordinator()) return code;
+  }
+}
+
+void WorkerLoop::StartSession() {
+  ++session_;
+  held_ = 0;
+  state_ = State::kHandshake;
+  heartbeat_ = kDefaultHeartbeat;
+
+  socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
+  socket_.set(zmq::sockopt::linger, 0);  // what a dead session had not sent no longer matters
+  socket_.set(zmq::sockopt::reconnect_ivl, 100);
+  socket_.set(zmq::sockopt::reconnect_ivl_max, 2000);
+  // ZeroMQ drops a peer that sends a larger frame before it is in memory in full.
+  socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_payload_bytes));
+  socket_.connect(options_.endpoint);
+
+  proto::Envelope envelope;
+  proto::Hello& hello = *envelope.mutable_hello();
+  hello.set_protocol_version(kProtocolVersion);
+  hello.set_worker_id(options_.worker_id);
+  hello.set_host(host_);
+  hello.set_pid(static_cast<uint32_t>(::getpid()));
+  hello.set_capacity(options_.capacity);
+  for (const std::string& name : FilterNames()) hello.add_filters(name);
+  // Queued until the connection is up; if it cannot be queued, the Welcome timeout retries.
+  if (!SendMessage(socket_, nullptr, envelope, nullptr)) {
+    std::fprintf(stderr, "worker: could not queue Hello to %s\n", options_.endpoint.c_str());
+  }
+  hello_sent_ = Clock::now();
+}
+
+std::optional<int> WorkerLoop::CoordinatorLost(Clock::time_point now) {
+  const bool welcomed = state_ == State::kWelcomed;
+  const long long silent = Millis(now - (welcomed ? last_heard_ : hello_sent_));
+  const char* endpoint = options_.endpoint.c_str();
+  if (options_.local) {
+    if (welcomed) {
+      std::fprintf(stderr, "worker: coordinator silent for %lld ms, exiting\n", silent);
+    } else {
+      std::fprintf(stderr,
+                   "worker: no Welcome from the coordinator at %s within %lld ms, exiting\n",
+                   endpoint, silent);
+    }
+    return 1;
+  }
+  const size_t dropped = compute_->DropQueued();
+  std::fprintf(stderr,
+               "worker: %s %s for %lld ms; dropped %zu queued jobs, reconnecting in %lld ms\n",
+               welcomed ? "coordinator silent at" : "no Welcome from", endpoint, silent, dropped,
+               static_cast<long long>(backoff_.count()));
+  CloseSocket();
+  return std::nullopt;
+}
+
+std::optional<int> WorkerLoop::DrainCoordinator() {
+  for (int i = 0; i < kMaxDrain && ReceiveFrames(socket_, frames_); ++i) {
+    last_heard_ = Clock::now();
+    Result<Message> message =
+        DecodeMessage(frames_, Sender::kCoordinator, options_.max_payload_bytes);
+    if (!message.ok()) {
+      ++malformed_;
+      peer_log_.Print("dropped malformed message: " + message.status().message());
+      continue;
+    }
+    if (std::optional<int> code = Handle(message.value())) return code;
+  }
+  return std::nullopt;
+}
+
+std::optional<int> WorkerLoop::Handle(Message& message) {
+  const proto::Envelope& envelope = message.envelope;
+  switch (envelope.body_case()) {
+    case proto::Envelope::kShutdown:
+      return 0;
+    case proto::Envelope::kReject:
+      if (state_ != State::kHandshake) break;
+      std::fprintf(stderr, "worker: rejected by coordinator: %s\n",
+                   Printable(envelope.reject().reason()).c_str());
+      return 1;
+    case proto::Envelope::kWelcome:
+      if (state_ != State::kHandshake) break;
+      return HandleWelcome(envelope.welcome());
+    case proto::Envelope::kJob:
+      if (state_ != State::kWelcomed) break;
+      HandleJob(message);
+      return std::nullopt;
+    case proto::Envelope::kHeartbeat:
+      return std::nullopt;  // its arrival was the point
+    default:
+      break;
+  }
+  Ignore(message);
+  return std::nullopt;
+}
+
+std::optional<int> WorkerLoop::HandleWelcome(const proto::Welcome& welcome) {
+  if (welcome.protocol_version() != 0 && welcome.protocol_version() != kProtocolVersion) {
+    std::fprintf(stderr, "worker: coordinator speaks protocol version %u, this worker %u\n",
+                 welcome.protocol_version(), kProtocolVersion);
+    return 1;
+  }
+  heartbeat_ = welcome.heartbeat_ms() == 0
+                   ? kDefaultHeartbeat
+                   : std::clamp(milliseconds(welcome.heartbeat_ms()), kMinHeartbeat, kMaxHeartbeat);
+  state_ = State::kWelcomed;
+  backoff_ = kMinBackoff;
+  last_heard_ = Clock::now();
+  next_heartbeat_ = last_heard_ + heartbeat_;
+  return std::nullopt;
+}
+
+void WorkerLoop::HandleJob(Message& message) {
+  const proto::Job& job = message.envelope.job();
+  if (held_ >= options_.capacity) {
+    SendError(job.job_id(), "over_capacity",
+              "worker holds " + std::to_string(held_) + " jobs, its capacity");
+    return;
+  }
+  Result<FilterSpec> spec = ParseFilterSpec(job.filter());
+  if (!spec.ok()) {
+    SendError(job.job_id(), spec.status().code(), spec.status().message());
+    return;
+  }
+  // TODO(libvips filters): honour job.output_format() and job.max_pixels() once filters decode.
+  ComputeTask task{session_, job.job_id(), std::move(spec).value(), std::move(message.payload)};
+  if (IsInstant(task.spec)) {
+    // Nothing to wait for: answer at once, without two thread hand-offs.
+    std::vector<zmq::message_t> frames = RunTask(task);
+    frames.erase(frames.begin());  // the session frame is for the hand-off only
+    if (!SendFrames(socket_, frames)) {
+      peer_log_.Print("could not send a result: the send queue to the coordinator is full");
+    }
+    return;
+  }
+  ++held_;
+  compute_->Submit(std::move(task));
+}
+
+void WorkerLoop::ForwardResults() {
+  FinishedJob done;
+  while (ReceiveFinished(results_, done)) {
+    // A result of an earlier session: the coordinator has requeued that job already.
+    if (done.session != session_ || state_ != State::kWelcomed) continue;
+    if (held_ > 0) --held_;
+    if (!SendFrames(socket_, done.frames)) {
+      peer_log_.Print("could not send a result: the send queue to the coordinator is full");
+    }
+  }
+}
+
+void WorkerLoop::SendError(uint64_t job_id, const std::string& code, const std::string& message) {
+  proto::Envelope envelope;
+  proto::Result& result = *envelope.mutable_result();
+  result.set_job_id(job_id);
+  result.mutable_error()->set_code(code);
+  result.mutable_error()->set_message(message);
+  if (!SendMessage(socket_, nullptr, envelope, nullptr)) {
+    peer_log_.Print("could not send a result: the send queue to the coordinator is full");
+  }
+}
+
+void WorkerLoop::SendHeartbeat() {
+  proto::Envelope envelope;
+  envelope.mutable_heartbeat();
+  // A full queue means the coordinator is not reading; its silence will end the session.
+  (void)SendMessage(socket_, nullptr, envelope, nullptr);
+}
+
+void WorkerLoop::WaitOffline(milliseconds delay) {
+  const Clock::time_point until = Clock::now() + delay;
+  for (Clock::time_point now = Clock::now(); now < until; now = Clock::now()) {
+    zmq::pollitem_t item{results_.handle(), 0, ZMQ_POLLIN, 0};
+    Poll(&item, 1, std::chrono::ceil<milliseconds>(until - now));
+    if (item.revents & ZMQ_POLLIN) ForwardResults();
+  }
+}
+
+void WorkerLoop::CloseSocket() {
+  state_ = State::kOffline;
+  if (socket_.handle() != nullptr) socket_.close();
+}
+
+void WorkerLoop::Ignore(const Message& message) {
+  ++ignored_;
+  peer_log_.Print(std::string("ignored a ") + BodyName(message.envelope) + " message " +
+                  (state_ == State::kWelcomed ? "after Welcome" : "before Welcome"));
+}
+
+}  // namespace pixelmill::worker

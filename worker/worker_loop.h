@@ -1,0 +1,117 @@
+// WorkerLoop: the worker process's side of the wire protocol (DESIGN.md "Wire protocol").
+//
+// Run() connects a DEALER socket to the coordinator, says Hello, and waits for Welcome (exit 1
+// on Reject). Then it takes Jobs, up to `capacity` held at once (running + queued), hands them
+// to the ComputeThread, sends each Result back as soon as it is done, and heartbeats every
+// interval, busy or idle. Any message from the coordinator is a sign of life; silence for 3
+// intervals (or no Welcome within 3 s) means the coordinator is lost: a local worker exits 1, a
+// remote one drops its queued jobs (the coordinator requeues them), backs off 0.5 s doubling to
+// 5 s, and says Hello again on a fresh socket, forever. Shutdown exits 0 at once. Every received
+// message is decoded as untrusted; malformed or out-of-place ones are counted and dropped.
+//
+// Threads: the main thread constructs this and calls Run(); it owns the ZeroMQ context and both
+// of its sockets (the DEALER and its end of the compute thread's PAIR) and does all I/O. The
+// compute thread only runs filters.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/protocol.h"
+#include "worker/compute_thread.h"
+
+namespace pixelmill::worker {
+
+struct Options {
+  // Coordinator endpoint, "tcp://host:port" or "ipc://path". Required.
+  std::string endpoint;
+  // Jobs held at once, running + queued (1..64). The coordinator grants credit by it.
+  uint32_t capacity = 2;
+  // Spawned by a coordinator on this machine: die with it (PR_SET_PDEATHSIG) and exit 1 when it
+  // goes silent instead of reconnecting.
+  bool local = false;
+  // Unique per process; empty means "<hostname>:<pid>:<random hex>".
+  std::string worker_id;
+  // Largest image frame accepted in a Job.
+  size_t max_payload_bytes = size_t{256} << 20;
+};
+
+class WorkerLoop {
+ public:
+  explicit WorkerLoop(Options options);
+  WorkerLoop(const WorkerLoop&) = delete;
+  WorkerLoop& operator=(const WorkerLoop&) = delete;
+  // Waits for a running filter (see ComputeThread).
+  ~WorkerLoop();
+
+  // Serves the coordinator until told to stop; returns the process exit code: 0 after Shutdown,
+  // 1 after Reject, a fatal error, or (local) a lost coordinator. On return the DEALER socket is
+  // closed but a long filter may still be running: end the process with std::_Exit(code) rather
+  // than waiting for it by destroying this.
+  int Run();
+
+ private:
+  enum class State { kOffline, kHandshake, kWelcomed };
+  using Clock = std::chrono::steady_clock;
+
+  // Rate-limited stderr for problems caused by the peer: at most one line per second.
+  class PeerLog {
+   public:
+    void Print(const std::string& line);
+
+   private:
+    Clock::time_point last_{};
+    bool printed_ = false;
+    uint64_t suppressed_ = 0;
+  };
+
+  int Serve();
+  // One connection, from Hello to its end: an exit code, or nullopt to reconnect.
+  std::optional<int> RunSession();
+  void StartSession();
+  std::optional<int> CoordinatorLost(Clock::time_point now);
+  // Receives and handles what the coordinator sent; an exit code ends the worker.
+  std::optional<int> DrainCoordinator();
+  std::optional<int> Handle(Message& message);
+  std::optional<int> HandleWelcome(const proto::Welcome& welcome);
+  void HandleJob(Message& message);
+  // Sends finished jobs of this session on; drops those of earlier ones.
+  void ForwardResults();
+  void SendError(uint64_t job_id, const std::string& code, const std::string& message);
+  void SendHeartbeat();
+  // Between sessions: waits `delay` without a socket, dropping stale results meanwhile.
+  void WaitOffline(std::chrono::milliseconds delay);
+  void CloseSocket();
+  void Ignore(const Message& message);
+
+  Options options_;
+  std::string host_;
+
+  // Declaration order is destruction order in reverse: the compute thread goes first (its PAIR
+  // socket closes), then the sockets, then the context, whose destructor waits for all of them.
+  zmq::context_t context_;
+  zmq::socket_t socket_;   // DEALER to the coordinator; a fresh one per session
+  zmq::socket_t results_;  // our end of the compute thread's PAIR
+  std::unique_ptr<ComputeThread> compute_;
+
+  State state_ = State::kOffline;
+  uint64_t session_ = 0;  // counts connections; tags jobs so stale results are dropped
+  uint32_t held_ = 0;     // jobs of this session accepted and not yet answered
+  std::chrono::milliseconds heartbeat_;
+  std::chrono::milliseconds backoff_;
+  Clock::time_point hello_sent_, last_heard_, next_heartbeat_;
+
+  std::vector<zmq::message_t> frames_;
+  PeerLog peer_log_;
+  uint64_t malformed_ = 0;
+  uint64_t ignored_ = 0;
+};
+
+}  // namespace pixelmill::worker
