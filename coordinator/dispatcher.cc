@@ -10,6 +10,9 @@
 namespace pixelmill {
 namespace {
 
+// Below this size a copy is cheaper than sharing (two allocations and a cross-thread free).
+constexpr size_t kShareAbove = 8 * 1024;
+
 // A payload frame that shares the job's image instead of copying it: ZeroMQ frees its
 // reference (from its I/O thread) once the frame is sent.
 zmq::message_t SharedFrame(const ImageBytes& image) {
@@ -58,6 +61,8 @@ Status Dispatcher::Init() {
     return Status::Error("bind", "cannot listen for workers: " + std::string(e.what()));
   }
   started_ms_ = uv_now(&loop_);
+  job_envelope_.mutable_job()->set_filter(options_.filter);
+  job_envelope_.mutable_job()->set_max_pixels(options_.max_pixels);
   uv_poll_init(&loop_, &poll_, socket_.get(zmq::sockopt::fd));
   poll_.data = this;
   uv_poll_start(&poll_, UV_READABLE, &Dispatcher::OnReadable);
@@ -99,9 +104,8 @@ void Dispatcher::Drain() {
 void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
   if (frames.size() < 2) return Malformed("message without a routing id or envelope");
   const std::string identity = frames[0].to_string();
-  std::vector<zmq::message_t> rest;
-  for (size_t i = 1; i < frames.size(); ++i) rest.push_back(std::move(frames[i]));
-  Result<Message> decoded = DecodeMessage(rest, Sender::kWorker, options_.max_payload_bytes);
+  frames.erase(frames.begin());
+  Result<Message> decoded = DecodeMessage(frames, Sender::kWorker, options_.max_payload_bytes);
   if (!decoded.ok()) return Malformed(decoded.status().message());
   Message& message = decoded.value();
   if (message.envelope.has_hello()) return OnHello(identity, message.envelope.hello());
@@ -184,15 +188,14 @@ void Dispatcher::Dispatch() {
     const std::string identity = worker->identity;
     const uint64_t job_id = *pool_.AssignNext(*worker);
     const JobRecord& job = *pool_.job(job_id);
-    proto::Envelope envelope;
-    proto::Job* j = envelope.mutable_job();
+    proto::Job* j = job_envelope_.mutable_job();  // reused: filter and limits stay set
     j->set_job_id(job_id);
     j->set_user_id(static_cast<int64_t>(job.user));
     j->set_attempt(job.attempt);
-    j->set_filter(options_.filter);
-    j->set_max_pixels(options_.max_pixels);
-    zmq::message_t payload = SharedFrame(job.image);
-    if (!Send(identity, envelope, &payload)) {
+    zmq::message_t payload = job.image->size() < kShareAbove
+                                 ? zmq::message_t(job.image->data(), job.image->size())
+                                 : SharedFrame(job.image);
+    if (!Send(identity, job_envelope_, &payload)) {
       pool_.Unassign(job_id);
       WorkerDead(identity, "unreachable (its connection is gone)");
       continue;

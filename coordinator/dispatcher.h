@@ -114,6 +114,7 @@ class Dispatcher {
   DispatchStats stats_;
   std::string hostname_;
   std::vector<zmq::message_t> frames_;
+  proto::Envelope job_envelope_;  // reused for every Job
   std::vector<std::string> bound_;
   size_t handles_open_ = 0;
   bool draining_ = false;

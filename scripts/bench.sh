@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with its baseline in the same run, printed as ratios so a slow
-# machine does not change the verdict. Usage: scripts/bench.sh [load|downloads|all]
+# machine does not change the verdict. Usage: scripts/bench.sh [load|downloads|pool|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -88,9 +88,30 @@ bench_downloads() {
     "$(echo "20000 / $cu" | bc -l)" "$(echo "$cu / $px" | bc -l)"
 }
 
+bench_pool() {
+  echo "== worker pool: round trips through the real dispatcher and worker processes vs raw ZeroMQ"
+  ./build/tests/dispatch_bench --benchmark_format=json >"$work/pool.json" 2>/dev/null
+  python3 - "$work/pool.json" <<'PY'
+import json, sys
+rows = {b["name"].split("/iterations")[0]: b for b in json.load(open(sys.argv[1]))["benchmarks"]}
+def rate(name): return rows[name]["msgs_per_s"]
+for size, label, target in (("64", "tiny no-op jobs (64 B)", 0.5), ("65536", "64 KiB jobs", 0.8)):
+    pool = rate(f"BM_PoolRoundTrip/{size}/2")
+    threads = rate(f"BM_RawEchoThreads/{size}/2")
+    procs = rate(f"BM_RawEchoProcesses/{size}/2")
+    print(f"  {label}: pixelmill {pool:,.0f} msg/s; raw echo threads {threads:,.0f} "
+          f"(ratio {pool / threads:.2f}x), raw echo processes {procs:,.0f} (ratio {pool / procs:.2f}x); target >= {target}x")
+    if size == "65536":
+        print(f"    bandwidth: pixelmill {pool * 65536 / 1e6:,.0f} MB/s, raw {threads * 65536 / 1e6:,.0f} MB/s")
+for n in (1, 2, 8):
+    print(f"  pool start-up, {n} worker(s): {rows[f'BM_PoolStartup/{n}']['real_time']:.1f} ms until all joined")
+PY
+}
+
 case "$what" in
   load) bench_load ;;
   downloads) bench_downloads ;;
-  all) bench_load; bench_downloads ;;
-  *) echo "usage: scripts/bench.sh [load|downloads|all]" >&2; exit 2 ;;
+  pool) bench_pool ;;
+  all) bench_load; bench_downloads; bench_pool ;;
+  *) echo "usage: scripts/bench.sh [load|downloads|pool|all]" >&2; exit 2 ;;
 esac

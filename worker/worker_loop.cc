@@ -295,13 +295,18 @@ void WorkerLoop::HandleJob(Message& message) {
               "worker holds " + std::to_string(held_) + " jobs, its capacity");
     return;
   }
-  Result<FilterSpec> spec = ParseFilterSpec(job.filter());
+  // Every job of a run carries the same spec: parse it once.
+  if (!last_spec_ || last_filter_ != job.filter()) {
+    last_filter_ = job.filter();
+    last_spec_ = ParseFilterSpec(job.filter());
+  }
+  const Result<FilterSpec>& spec = *last_spec_;
   if (!spec.ok()) {
     SendError(job.job_id(), spec.status().code(), spec.status().message());
     return;
   }
   // TODO(libvips filters): honour job.output_format() and job.max_pixels() once filters decode.
-  ComputeTask task{session_, job.job_id(), std::move(spec).value(), std::move(message.payload)};
+  ComputeTask task{session_, job.job_id(), spec.value(), std::move(message.payload)};
   if (IsInstant(task.spec)) {
     // Nothing to wait for: answer at once, without two thread hand-offs.
     std::vector<zmq::message_t> frames = RunTask(task);

@@ -24,6 +24,7 @@
 
 #include <zmq.hpp>
 
+#include "common/filter.h"
 #include "common/protocol.h"
 #include "worker/compute_thread.h"
 
@@ -109,6 +110,8 @@ class WorkerLoop {
   Clock::time_point hello_sent_, last_heard_, next_heartbeat_;
 
   std::vector<zmq::message_t> frames_;
+  std::string last_filter_;                      // the last job's filter spec
+  std::optional<Result<FilterSpec>> last_spec_;  // ... parsed
   PeerLog peer_log_;
   uint64_t malformed_ = 0;
   uint64_t ignored_ = 0;

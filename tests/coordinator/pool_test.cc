@@ -14,7 +14,6 @@
 #include <functional>
 #include <map>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -157,10 +156,11 @@ class PoolTest : public ::testing::Test {
     std::string endpoint;
     WaitFor(
         [&] {
-          std::smatch m;
           const std::string err = Stderr();
-          if (!std::regex_search(err, m, std::regex("connect to (tcp://[0-9.:]+)"))) return false;
-          endpoint = m[1];
+          const size_t at = err.find("connect to tcp://");
+          if (at == std::string::npos) return false;
+          const size_t start = at + std::string("connect to ").size();
+          endpoint = err.substr(start, err.find_first_of(" \n", start) - start);
           return true;
         },
         10);
