@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -41,6 +42,7 @@ class Pool {
     dispatcher_ = std::make_unique<Dispatcher>(loop_, d, [this](JobOutcome&& o) {
       ++done_;
       if (!o.error_code.empty()) ++failed_;
+      if (submitted_ < total_) SubmitOne();
     });
     ok_ = dispatcher_->Init().ok();
     SupervisorOptions s;
@@ -65,11 +67,14 @@ class Pool {
     uv_loop_close(&loop_);
   }
 
-  // Sends `jobs` jobs of `payload` and returns the seconds until the last result.
+  // Sends `jobs` jobs of `payload` and returns the seconds until the last result. Like the
+  // pipeline, it keeps a bounded number waiting (two full rounds of credit), not all at once.
   double Run(size_t jobs, const std::string& payload) {
-    done_ = 0;
+    done_ = submitted_ = 0;
+    total_ = jobs;
+    payload_ = &payload;
     const auto start = Clock::now();
-    for (size_t i = 0; i < jobs; ++i) dispatcher_->Submit(i, payload);
+    while (submitted_ < std::min(jobs, 2 * kCapacity * dispatcher_->workers())) SubmitOne();
     RunUntil([&] { return done_ == jobs; });
     return std::chrono::duration<double>(Clock::now() - start).count();
   }
@@ -78,6 +83,8 @@ class Pool {
   double startup_seconds() const { return startup_seconds_; }
 
  private:
+  void SubmitOne() { dispatcher_->Submit(submitted_++, *payload_); }
+
   template <typename Done>
   void RunUntil(Done done) {
     const auto deadline = Clock::now() + std::chrono::seconds(60);
@@ -89,7 +96,8 @@ class Pool {
   std::unique_ptr<WorkerSupervisor> supervisor_;
   Clock::time_point started_;
   double startup_seconds_ = 0;
-  size_t done_ = 0, failed_ = 0;
+  size_t done_ = 0, failed_ = 0, submitted_ = 0, total_ = 0;
+  const std::string* payload_ = nullptr;
   bool ok_ = false;
 };
 
