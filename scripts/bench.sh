@@ -91,9 +91,11 @@ bench_downloads() {
 bench_pool() {
   echo "== worker pool: round trips through the real dispatcher and worker processes vs raw ZeroMQ"
   ./build/tests/dispatch_bench --benchmark_format=json >"$work/pool.json" 2>/dev/null
-  python3 - "$work/pool.json" <<'PY'
+  python3 scripts/baseline_pool.py >"$work/python_pool.json"
+  python3 - "$work/pool.json" "$work/python_pool.json" <<'PY'
 import json, sys
 rows = {b["name"].split("/iterations")[0]: b for b in json.load(open(sys.argv[1]))["benchmarks"]}
+python = json.load(open(sys.argv[2]))["msgs_per_s"]
 def rate(name): return rows[name]["msgs_per_s"]
 for size, label, target in (("64", "tiny no-op jobs (64 B)", 0.5), ("65536", "64 KiB jobs", 0.8)):
     pool = rate(f"BM_PoolRoundTrip/{size}/2")
@@ -101,6 +103,8 @@ for size, label, target in (("64", "tiny no-op jobs (64 B)", 0.5), ("65536", "64
     procs = rate(f"BM_RawEchoProcesses/{size}/2")
     print(f"  {label}: pixelmill {pool:,.0f} msg/s; raw echo threads {threads:,.0f} "
           f"(ratio {pool / threads:.2f}x), raw echo processes {procs:,.0f} (ratio {pool / procs:.2f}x); target >= {target}x")
+    if size == "64":
+        print(f"    python Pool.starmap(chunksize=1): {python:,.0f} msg/s; pixelmill is {pool / python:.1f}x faster")
     if size == "65536":
         print(f"    bandwidth: pixelmill {pool * 65536 / 1e6:,.0f} MB/s, raw {threads * 65536 / 1e6:,.0f} MB/s")
 for n in (1, 2, 8):
