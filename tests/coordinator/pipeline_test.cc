@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/child_process.h"
 #include "tests/support/image_api_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -33,14 +34,9 @@ std::string Slurp(const fs::path& path) { return testing::ReadFile(path); }
 
 // id -> its manifest line; fails the test on a second line for one id.
 std::map<int64_t, std::string> ManifestById(const fs::path& manifest) {
-  std::map<int64_t, std::string> lines;
-  std::istringstream in(Slurp(manifest));
-  for (std::string line; std::getline(in, line);) {
-    const size_t at = line.find("\"id\":");
-    EXPECT_NE(at, std::string::npos) << line;
-    const int64_t id = std::stoll(line.substr(at + 5));
-    EXPECT_TRUE(lines.emplace(id, line).second) << "two lines for id " << id;
-  }
+  std::vector<std::string> problems;
+  std::map<int64_t, std::string> lines = testing::ManifestById(manifest, &problems);
+  EXPECT_TRUE(problems.empty()) << "repeated or id-less lines: " << problems.front();
   return lines;
 }
 
@@ -149,23 +145,17 @@ TEST_F(PipelineTest, InterruptKeepsFinishedLines) {
   for (int i = 0; i < 400; ++i) urls.push_back(server.Url("/img/" + std::to_string(i) + ".jpg"));
   const std::string users = WriteUsers(urls);
   const fs::path out = dir_ / "out";
-  std::vector<std::string> args = {kCoordinator,    "--input",    users,
-                                   "--output",      out.string(), "--allow-private-networks",
-                                   "--concurrency", "10"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, kCoordinator.c_str(), nullptr, nullptr, argv.data(), environ), 0);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline &&
-         (!fs::exists(out / "manifest.jsonl") || fs::file_size(out / "manifest.jsonl") == 0)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ::kill(pid, SIGINT);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal: crash or leak check";
+  testing::ChildProcess run({kCoordinator, "--input", users, "--output", out.string(),
+                             "--allow-private-networks", "--concurrency", "10"});
+  ASSERT_TRUE(run.started());
+  testing::WaitFor(
+      [&] {
+        return fs::exists(out / "manifest.jsonl") && fs::file_size(out / "manifest.jsonl") > 0;
+      },
+      20);
+  ::kill(run.pid(), SIGINT);
+  const int status = run.Wait(60);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal or hung: crash, leak check or timeout";
   EXPECT_EQ(WEXITSTATUS(status), 1);
   const size_t lines = ManifestById(out / "manifest.jsonl").size();
   EXPECT_GT(lines, 0u);

@@ -24,6 +24,7 @@
 #include <zmq.hpp>
 
 #include "common/protocol.h"
+#include "tests/support/child_process.h"
 #include "tests/support/image_api_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -32,9 +33,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using testing::ChildProcess;
+using testing::ExitCode;
+using testing::Gone;
 using testing::ImageApiProcess;
 using testing::ReadFile;
 using testing::TempDir;
+using testing::WaitFor;
 
 const std::string kCoordinator = PIXELMILL_COORDINATOR;
 const std::string kWorker = PIXELMILL_WORKER;
@@ -43,70 +48,6 @@ const std::string kImageApi = PIXELMILL_IMAGE_API;
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// Polls `done` every 10 ms for up to `seconds`.
-bool WaitFor(const std::function<bool()>& done, double seconds) {
-  const auto start = Clock::now();
-  while (SecondsSince(start) < seconds) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
-
-bool Gone(pid_t pid) {
-  if (::kill(pid, 0) != 0) return true;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), {});
-  const size_t close = text.rfind(')');
-  return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
-}
-
-// A process started with posix_spawn, stdout/stderr to files; killed and reaped at the end.
-class Process {
- public:
-  Process(std::vector<std::string> argv, const fs::path& out, const fs::path& err) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<char*> raw;
-    for (std::string& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0].c_str(), &actions, nullptr, raw.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Process() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGCONT);
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  // Waits up to `seconds` for the exit; returns the wait status, or -1 on timeout.
-  int Wait(double seconds) {
-    int status = 0;
-    const bool done = WaitFor([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, seconds);
-    if (!done) return -1;
-    reaped_ = true;
-    return status;
-  }
-  // Direct children (the coordinator's workers).
-  std::vector<pid_t> Children() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) +
-                     "/children");
-    std::vector<pid_t> out;
-    for (pid_t p; in >> p;) out.push_back(p);
-    return out;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
-
-int ExitCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
 class PoolTest : public ::testing::Test {
  protected:
@@ -122,7 +63,7 @@ class PoolTest : public ::testing::Test {
     return dir_.Write("users.jsonl", text);
   }
 
-  std::unique_ptr<Process> Start(const std::vector<std::string>& flags) {
+  std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& flags) {
     std::vector<std::string> argv = {kCoordinator,
                                      "--input",
                                      (dir_ / "users.jsonl").string(),
@@ -132,7 +73,7 @@ class PoolTest : public ::testing::Test {
                                      "--report",
                                      (dir_ / "report.json").string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    return std::make_unique<Process>(argv, dir_ / "stdout", dir_ / "stderr");
+    return std::make_unique<ChildProcess>(argv, dir_ / "stdout", dir_ / "stderr");
   }
 
   std::string Stderr() const { return ReadFile(dir_ / "stderr"); }
@@ -142,13 +83,10 @@ class PoolTest : public ::testing::Test {
     return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
   }
   // id -> manifest line; fails on a second line for an id.
-  std::map<int, std::string> Manifest() const {
-    std::map<int, std::string> lines;
-    std::istringstream in(ReadFile(dir_ / "out" / "manifest.jsonl"));
-    for (std::string line; std::getline(in, line);) {
-      const int id = std::stoi(line.substr(line.find("\"id\":") + 5));
-      EXPECT_TRUE(lines.emplace(id, line).second) << "two lines for id " << id;
-    }
+  std::map<int64_t, std::string> Manifest() const {
+    std::vector<std::string> problems;
+    auto lines = testing::ManifestById(dir_ / "out" / "manifest.jsonl", &problems);
+    EXPECT_TRUE(problems.empty()) << "repeated or id-less lines: " << problems.front();
     return lines;
   }
   // The tcp endpoint the coordinator printed for remote workers.
@@ -166,9 +104,9 @@ class PoolTest : public ::testing::Test {
         10);
     return endpoint;
   }
-  std::unique_ptr<Process> StartWorker(const std::string& endpoint, const std::string& name) {
-    return std::make_unique<Process>(std::vector<std::string>{kWorker, "--connect", endpoint},
-                                     dir_ / (name + ".out"), dir_ / (name + ".err"));
+  std::unique_ptr<ChildProcess> StartWorker(const std::string& endpoint, const std::string& name) {
+    return std::make_unique<ChildProcess>(std::vector<std::string>{kWorker, "--connect", endpoint},
+                                          dir_ / (name + ".out"), dir_ / (name + ".err"));
   }
 
   ImageApiProcess api_{kImageApi};
@@ -223,7 +161,7 @@ TEST_F(PoolTest, WorkersKilledRepeatedlyLoseNothing) {
   const int status = run->Wait(60);
   ASSERT_EQ(ExitCode(status), 0) << Stderr();
   EXPECT_GE(kills, 5) << "the run ended before the chaos got going";
-  std::map<int, std::string> lines = Manifest();
+  std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 1200u);
   for (auto& [id, line] : lines)
     ASSERT_NE(line.find("\"status\":\"ok\""), std::string::npos) << line;
@@ -239,7 +177,7 @@ TEST_F(PoolTest, PoisonImageFailsAfterMaxAttemptsAndTheRunCompletes) {
   Users(40, [](int id) { return id == 7 || id == 23 ? std::string("?fault=poison") : ""; });
   auto run = Start({"--filter", "crash", "--workers", "2", "--max-attempts", "3"});
   ASSERT_EQ(ExitCode(run->Wait(60)), 3) << Stderr();
-  std::map<int, std::string> lines = Manifest();
+  std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 40u);
   for (auto& [id, line] : lines) {
     if (id == 7 || id == 23) {
@@ -261,7 +199,7 @@ TEST_F(PoolTest, RemoteWorkerJoinsMidRun) {
   ASSERT_TRUE(WaitFor([&] { return ManifestLines() >= 10; }, 20));
   auto remote = StartWorker(endpoint, "remote");
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
-  std::map<int, std::string> lines = Manifest();
+  std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 150u);
   const std::string marker = ":" + std::to_string(remote->pid()) + ":";
   size_t by_remote = 0;
@@ -289,7 +227,7 @@ TEST_F(PoolTest, FrozenRemoteWorkerIsDeclaredDeadAndItsJobsMove) {
   EXPECT_GT(detected, 2.0);
   EXPECT_LT(detected, 6.0);
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
-  std::map<int, std::string> lines = Manifest();
+  std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 120u);
   for (auto& [id, line] : lines) EXPECT_NE(line.find("\"status\":\"ok\""), std::string::npos);
   ::kill(a->pid(), SIGCONT);

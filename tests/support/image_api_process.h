@@ -1,22 +1,15 @@
 // ImageApiProcess: runs the image-api fixture server as a child process for a test, on an
 // ephemeral loopback port, and stops it (SIGTERM, then SIGKILL) when the test is done.
-// Header-only; used by the coordinator tests and scripts' tests.
+// Header-only; used by the coordinator tests.
 #pragma once
 
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-extern char** environ;
+#include "tests/support/child_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace pixelmill::testing {
 
@@ -24,43 +17,21 @@ class ImageApiProcess {
  public:
   // Starts `binary` with `args` plus --port 0 --port-file; waits (up to 10 s) for the port.
   explicit ImageApiProcess(const std::string& binary, std::vector<std::string> args = {}) {
-    char tmpl[] = "/tmp/pixelmill-api-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) return;
-    dir_ = tmpl;
-    const std::string port_file = dir_ + "/port";
+    const std::string port_file = (dir_ / "port").string();
     std::vector<std::string> argv = {binary, "--port", "0", "--port-file", port_file};
     argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> raw;
-    for (std::string& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    if (posix_spawn(&pid_, binary.c_str(), nullptr, nullptr, raw.data(), environ) != 0) {
-      pid_ = -1;
-      return;
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::ifstream in(port_file);
-      if (in >> port_ && port_ > 0) return;
-      port_ = 0;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    process_ = std::make_unique<ChildProcess>(argv);
+    WaitFor(
+        [&] {
+          std::ifstream in(port_file);
+          return static_cast<bool>(in >> port_) && port_ > 0;
+        },
+        10);
   }
   ImageApiProcess(const ImageApiProcess&) = delete;
   ImageApiProcess& operator=(const ImageApiProcess&) = delete;
-
   ~ImageApiProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      for (int i = 0; i < 500 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-      if (::waitpid(pid_, &status, WNOHANG) == 0) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-      }
-    }
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    if (process_->started()) process_->Stop(5);
   }
 
   bool ok() const { return port_ > 0; }
@@ -71,9 +42,9 @@ class ImageApiProcess {
   }
 
  private:
-  pid_t pid_ = -1;
+  TempDir dir_;
+  std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
-  std::string dir_;
 };
 
 }  // namespace pixelmill::testing

@@ -1,14 +1,17 @@
 // TempDir: a fresh directory under /tmp for one test, removed with everything in it afterwards,
-// plus the two file helpers every test that uses one needs. Header-only.
+// plus the file helpers the tests that use one need (ReadFile, ManifestById). Header-only.
 #pragma once
 
 #include <stdlib.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace pixelmill::testing {
 
@@ -46,6 +49,21 @@ inline std::string ReadFile(const std::filesystem::path& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// A manifest as id -> its line. Every id must appear once: a second line for an id (or a line
+// without one) is returned in `problems`.
+inline std::map<int64_t, std::string> ManifestById(const std::filesystem::path& manifest,
+                                                   std::vector<std::string>* problems = nullptr) {
+  std::map<int64_t, std::string> lines;
+  std::istringstream in(ReadFile(manifest));
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find("\"id\":");
+    const bool fresh =
+        at != std::string::npos && lines.emplace(std::stoll(line.substr(at + 5)), line).second;
+    if (!fresh && problems != nullptr) problems->push_back(line);
+  }
+  return lines;
 }
 
 }  // namespace pixelmill::testing
