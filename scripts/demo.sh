@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled local image API: starts image-api on a loopback port, makes 2,000
 # users whose images live there (a few with faults), and runs the coordinator with local
-# worker processes running spin:10 (10 ms of CPU per image, a stand-in until the libvips
+# worker processes running spin:3 (3 ms of CPU per image, a stand-in until the libvips
 # filters land).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ JSON
 echo "== coordinator: 2,004 users, images from $base (50 ms latency)"
 set +e
 ./build/coordinator/coordinator --input "$work/users.jsonl" --output "$work/out" \
-  --filter spin:10 --allow-private-networks --report "$work/out/report.json"
+  --filter spin:3 --allow-private-networks --report "$work/out/report.json"
 code=$?
 set -e
 echo "== exit code $code (3 = finished, some users failed)"
