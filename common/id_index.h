@@ -21,6 +21,8 @@ class IdIndex {
   std::optional<uint64_t> InsertOrFind(int64_t id, uint64_t value);
   // Makes room for `count` ids without rehashing.
   void Reserve(size_t count);
+  // Starts loading the slot where `id` would live into the cache.
+  void Prefetch(int64_t id) const { __builtin_prefetch(&slots_[Home(id)]); }
   // id's value, if present.
   std::optional<uint64_t> Find(int64_t id) const;
 

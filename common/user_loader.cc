@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "common/id_index.h"
+#include "common/json_writer.h"
 #include "common/record_parser.h"
 
 namespace pixelmill {
@@ -90,7 +91,7 @@ class Loader {
   bool HasTrailingContent(const char* p, size_t n);
 
   bool Accept(const RawUser& user, uint64_t position, std::string_view raw);
-  std::optional<uint64_t> FindEarlier(int64_t id);
+  void RemoveDuplicates();
   void Reject(uint64_t position, std::string field, std::string message, std::string_view raw);
   Status Fatal(uint64_t position, const std::string& message) const;
 
@@ -104,11 +105,10 @@ class Loader {
   od::parser stream_parser_;  // iterate_many over a span of lines
   od::parser line_parser_;    // one line at a time, after the stream stumbles
   // Duplicate detection: positions_[k] is the line or index of the k-th user loaded (store index
-  // first_index_ + k); first_seen_ maps id -> k once ids stop arriving in increasing order.
+  // first_index_ + k); increasing_ while every id was larger than the one before.
   const size_t first_index_ = store_.size();
   std::vector<uint64_t> positions_;
-  IdIndex first_seen_;
-  bool indexed_ = false;
+  bool increasing_ = true;
   LoadStats stats_;
   bool by_line_ = true;
   uint64_t line_ = 1;  // JSONL: number of the line being looked at
@@ -146,6 +146,7 @@ Result<LoadStats> Loader::Run() {
                          ByteForMessage(static_cast<unsigned char>(data[first])));
   }
   if (!status.ok()) return status;
+  RemoveDuplicates();
   stats_.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (stats_.bad_records > options_.max_bad_records) {
@@ -396,21 +397,35 @@ Status Loader::Fatal(uint64_t position, const std::string& message) const {
                                         " (a broken JSON array cannot be read past this point)");
 }
 
-// Duplicate check. Ids that only ever increase cannot repeat, so the hash index (a cache miss per
-// id) is built only when an id first arrives out of order, from every id loaded before it.
-std::optional<uint64_t> Loader::FindEarlier(int64_t id) {
-  const size_t loaded = positions_.size();
-  if (!indexed_) {
-    if (loaded == 0 || id > store_.id(first_index_ + loaded - 1)) return std::nullopt;
-    first_seen_.Reserve(loaded * 2);
-    for (size_t i = 0; i < loaded; ++i) {
-      (void)first_seen_.InsertOrFind(store_.id(first_index_ + i), i);
-    }
-    indexed_ = true;
+// Duplicate check, after loading: ids that only ever increased cannot repeat; otherwise every id
+// goes through a hash index, prefetching the slot a few ids ahead so the cache misses overlap
+// instead of queueing. The first record of an id stays; later ones are rejected (in line order)
+// and taken out of the store.
+void Loader::RemoveDuplicates() {
+  constexpr size_t kAhead = 8;
+  const size_t n = positions_.size();
+  if (increasing_ || n < 2) return;
+  IdIndex index(n);
+  std::vector<size_t> drop;
+  for (size_t k = 0; k < n; ++k) {
+    if (k + kAhead < n) index.Prefetch(store_.id(first_index_ + k + kAhead));
+    const UserView user = store_.Get(first_index_ + k);
+    const std::optional<uint64_t> first = index.InsertOrFind(user.id, k);
+    if (!first) continue;
+    drop.push_back(first_index_ + k);
+    std::string record = JsonObject()
+                             .Add("id", user.id)
+                             .Add("name", user.name)
+                             .Add("image_url", user.image_url)
+                             .Done();
+    Reject(positions_[k], "id",
+           "duplicate id " + std::to_string(user.id) + " (first seen at " +
+               (by_line_ ? "line " : "index ") + std::to_string(positions_[*first]) + ")",
+           record);
   }
-  const std::optional<uint64_t> earlier = first_seen_.InsertOrFind(id, loaded);
-  if (!earlier) return std::nullopt;
-  return positions_[*earlier];
+  if (drop.empty()) return;
+  store_.RemoveSorted(drop);
+  stats_.users -= drop.size();
 }
 
 bool Loader::Accept(const RawUser& user, uint64_t position, std::string_view raw) {
@@ -423,13 +438,7 @@ bool Loader::Accept(const RawUser& user, uint64_t position, std::string_view raw
     Reject(position, "", "record is over the limit for one user record", raw);
     return false;
   }
-  if (auto first = FindEarlier(user.id)) {
-    Reject(position, "id",
-           "duplicate id " + std::to_string(user.id) + " (first seen at " +
-               (by_line_ ? "line " : "index ") + std::to_string(*first) + ")",
-           raw);
-    return false;
-  }
+  if (!positions_.empty() && user.id <= store_.id(store_.size() - 1)) increasing_ = false;
   positions_.push_back(position);
   store_.Add(user.id, user.name, user.image_url);
   ++stats_.users;

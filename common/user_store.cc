@@ -1,6 +1,7 @@
 #include "common/user_store.h"
 
 #include <cassert>
+#include <cstring>
 #include <limits>
 
 namespace pixelmill {
@@ -45,6 +46,32 @@ void UserStore::PopBack() {
   ids_.pop_back();
   records_.pop_back();
   outcomes_.pop_back();
+}
+
+void UserStore::RemoveSorted(const std::vector<size_t>& indices) {
+  if (indices.empty()) return;
+  size_t write = indices.front();
+  uint64_t arena_write = records_[write].arena_offset;
+  size_t next_drop = 0;
+  for (size_t read = write; read < ids_.size(); ++read) {
+    if (next_drop < indices.size() && indices[next_drop] == read) {
+      ++next_drop;
+      continue;
+    }
+    Record record = records_[read];
+    const size_t bytes = size_t{record.name_size} + record.url_size;
+    std::memmove(arena_.data() + arena_write, arena_.data() + record.arena_offset, bytes);
+    record.arena_offset = arena_write;
+    arena_write += bytes;
+    ids_[write] = ids_[read];
+    records_[write] = record;
+    outcomes_[write] = outcomes_[read];
+    ++write;
+  }
+  ids_.resize(write);
+  records_.resize(write);
+  outcomes_.resize(write);
+  arena_.resize(arena_write);
 }
 
 void UserStore::Reserve(size_t users, size_t string_bytes) {

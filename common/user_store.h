@@ -55,6 +55,8 @@ class UserStore {
   size_t Add(int64_t id, std::string_view name, std::string_view image_url);
   // Removes the most recently added user. REQUIRES: size() > 0.
   void PopBack();
+  // Removes the users at `indices` (sorted, unique), keeping the others' order.
+  void RemoveSorted(const std::vector<size_t>& indices);
   // Hints the expected totals so loading does not reallocate.
   void Reserve(size_t users, size_t string_bytes);
   // Releases spare capacity after loading (keeps up to 1/32 of a close estimate).

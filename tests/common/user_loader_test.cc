@@ -140,7 +140,13 @@ TEST_F(UserLoaderTest, DuplicatesFoundInAnyOrder) {
   ASSERT_EQ(l.bad.size(), 2u);
   EXPECT_EQ(l.bad[0], "f:5: field \"id\": duplicate id 20 (first seen at line 2)");
   EXPECT_EQ(l.bad[1], "f:7: field \"id\": duplicate id 5 (first seen at line 4)");
-  EXPECT_EQ(l.store.size(), 6u);
+  EXPECT_EQ(l.raw[1], R"({"id":5,"name":"n","image_url":"u"})");
+  ASSERT_EQ(l.store.size(), 6u);
+  const int64_t kept[] = {10, 20, 30, 5, 40, 41};
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(l.store.Get(i).id, kept[i]);
+    EXPECT_EQ(l.store.Get(i).image_url, "u");
+  }
 }
 
 TEST_F(UserLoaderTest, EachBadRecordNamesLineFieldAndReason) {
@@ -301,8 +307,9 @@ TEST_F(UserLoaderTest, JsonArrayErrorsUseTheIndex) {
   ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
   ASSERT_EQ(l.bad.size(), 3u);
   EXPECT_EQ(l.bad[0], "f[1]: expected a JSON object, got a number");
-  EXPECT_EQ(l.bad[1], "f[2]: field \"id\": duplicate id 1 (first seen at index 0)");
-  EXPECT_EQ(l.bad[2], "f[3]: field \"name\": missing field");
+  EXPECT_EQ(l.bad[1], "f[3]: field \"name\": missing field");
+  EXPECT_EQ(l.bad[2],
+            "f[2]: field \"id\": duplicate id 1 (first seen at index 0)");  // after the scan
   EXPECT_EQ(l.store.size(), 1u);
   Loaded broken = LoadPath(Write(
       R"([{"id": 1, "name": "a", "image_url": "u"}, {"id": 2, "name": "b" "image_url": "u"}])",

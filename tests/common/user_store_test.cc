@@ -50,6 +50,25 @@ TEST(UserStoreTest, PopBackRemovesLastUserAndItsBytes) {
   EXPECT_EQ(store.Get(0).image_url, "http://a");
 }
 
+TEST(UserStoreTest, RemoveSortedKeepsTheOthersInOrder) {
+  UserStore store;
+  for (int i = 0; i < 6; ++i) {
+    store.Add(i, "name" + std::to_string(i), "http://x/" + std::to_string(i));
+  }
+  store.SetOutcome(5, UserStatus::kOk, OutputFormat::kPng);
+  store.RemoveSorted({1, 2, 4});
+  ASSERT_EQ(store.size(), 3u);
+  const int expected[] = {0, 3, 5};
+  for (size_t k = 0; k < 3; ++k) {
+    const std::string n = std::to_string(expected[k]);
+    EXPECT_EQ(store.Get(k).id, expected[k]);
+    EXPECT_EQ(store.Get(k).name, "name" + n);
+    EXPECT_EQ(store.Get(k).image_url, "http://x/" + n);
+  }
+  EXPECT_EQ(store.format(2), OutputFormat::kPng);
+  EXPECT_EQ(store.FieldBytes(), 3 * 8 + 3 * (5 + 10));
+}
+
 // 100k users shaped like the seed's records: the store's own accounting (capacities, not sizes)
 // stays within field bytes + 24 B per user.
 TEST(UserStoreTest, MemoryWithinFieldBytesPlus24PerUser) {
