@@ -1,5 +1,6 @@
 #include "coordinator/dispatcher.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -197,7 +198,7 @@ void Dispatcher::Dispatch() {
                                  : SharedFrame(job.image);
     if (!Send(identity, job_envelope_, &payload)) {
       pool_.Unassign(job_id);
-      WorkerDead(identity, "unreachable (its connection is gone)");
+      Unreachable(identity);
       continue;
     }
     ++stats_.jobs_sent;
@@ -223,7 +224,7 @@ void Dispatcher::OnHeartbeat(uv_timer_t* timer) {
   beat.mutable_heartbeat();
   const std::vector<std::string> everyone = self->pool_.order();
   for (const std::string& identity : everyone) {
-    if (!self->Send(identity, beat)) self->WorkerDead(identity, "unreachable");
+    if (!self->Send(identity, beat)) self->Unreachable(identity);
   }
   self->Drain();
 }
@@ -231,6 +232,21 @@ void Dispatcher::OnHeartbeat(uv_timer_t* timer) {
 void Dispatcher::WorkerExited(uint32_t pid, const std::string& how) {
   if (auto identity = pool_.FindByPid(pid, hostname_)) WorkerDead(*identity, "worker " + how);
   Drain();
+}
+
+// The worker's connection is gone. A process on this host that still exists is most likely
+// dying right now: send it nothing more and let its exit status (from the supervisor, within
+// milliseconds) or the heartbeat deadline say why, so a user who fails because of it gets the
+// real reason ("signal 9"), not just "unreachable".
+void Dispatcher::Unreachable(const std::string& identity) {
+  WorkerInfo* worker = pool_.Find(identity);
+  if (worker == nullptr) return;
+  if (worker->host == hostname_ && worker->pid > 0 &&
+      ::kill(static_cast<pid_t>(worker->pid), 0) == 0) {
+    worker->credits = 0;
+    return;
+  }
+  WorkerDead(identity, "unreachable (its connection is gone)");
 }
 
 void Dispatcher::WorkerDead(const std::string& identity, const std::string& why) {

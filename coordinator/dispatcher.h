@@ -99,6 +99,7 @@ class Dispatcher {
   // False when the worker cannot be reached (it disconnected).
   bool Send(const std::string& identity, const proto::Envelope& envelope,
             zmq::message_t* payload = nullptr);
+  void Unreachable(const std::string& identity);
   void WorkerDead(const std::string& identity, const std::string& why);
   void GiveUp(JobRecord& job, const std::string& why);
   void Malformed(const std::string& why);
