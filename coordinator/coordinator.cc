@@ -44,6 +44,7 @@ int RunCoordinator(const Options& options) {
     Pipeline pipeline(options, store);
     run = pipeline.Run();
   }
+  if (!run.started) return kExitFatal;  // the output folder could not be opened: said why
   std::fprintf(stderr,
                "done: %zu users, %zu ok, %zu failed in %.2f s (%llu requests, %llu retries)\n",
                store.size(), run.ok, run.failed, run.wall_seconds,

@@ -48,6 +48,7 @@ PipelineResult Pipeline::Run() {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
     return result;
   }
+  result.started = true;
   if (Status s = downloader_.Init(); !s.ok()) fatal_ = s.message();
   if (fatal_.empty() && options_.filter != "none") {
     if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();

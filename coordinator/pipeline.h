@@ -24,6 +24,7 @@ namespace pixelmill {
 
 struct PipelineResult {
   int exit_code = kExitFatal;
+  bool started = false;  // false when the output could not even be opened
   size_t ok = 0, failed = 0;
   double wall_seconds = 0;
   DownloadStats downloads;
