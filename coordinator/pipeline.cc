@@ -235,7 +235,7 @@ void Pipeline::MaybeShutDown() {
 }
 
 void Pipeline::Interrupt(int signum) {
-  if (stopping_) return;
+  if (stopping_ || shut_down_) return;  // already stopping, or every user is done
   stopping_ = true;
   fatal_ = std::string("interrupted by ") + (signum == SIGINT ? "SIGINT" : "SIGTERM") +
            ": every finished user is in the manifest; " +
