@@ -256,7 +256,8 @@ bool Loader::StreamLines(const char* data, size_t len, size_t& pos) {
   if (stream_parser_.iterate_many(data + pos, len - pos, kBatchBytes).get(stream)) return false;
   size_t cursor = pos;  // start of line line_
   for (auto it = stream.begin(); it != stream.end() && !stop_; ++it) {
-    const size_t start = pos + it.current_index();
+    size_t start = pos + it.current_index();
+    while (start < len && IsBlank(data[start])) ++start;  // after a restart it may point at blanks
     if (start < cursor || start >= len) break;
     for (const void* nl; (nl = std::memchr(data + cursor, '\n', start - cursor)) != nullptr;) {
       cursor = static_cast<const char*>(nl) - data + 1;

@@ -118,11 +118,15 @@ std::optional<Failure> Downloader::Start(size_t tag, std::string_view url) {
   t.url.assign(url);
   t.attempts = 0;
   t.started = Now();
-  Attempt(t);
+  if (auto failure = Attempt(t)) {
+    free_.push_back(&t);
+    return failure;
+  }
   return std::nullopt;
 }
 
-void Downloader::Attempt(Transfer& t) {
+// Starts one attempt; a failure to even add the transfer comes back as a value.
+std::optional<Failure> Downloader::Attempt(Transfer& t) {
   ++t.attempts;
   ++stats_.requests;
   t.body.clear();
@@ -134,9 +138,10 @@ void Downloader::Attempt(Transfer& t) {
   // (https); over plain http it would hold every first request back by a round trip.
   curl_easy_setopt(t.easy, CURLOPT_PIPEWAIT, t.url.rfind("https:", 0) == 0 ? 1L : 0L);
   if (CURLMcode rc = curl_multi_add_handle(multi_, t.easy); rc != CURLM_OK) {
-    Deliver(t, Failure{"internal", std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc),
-                       false});
+    return Failure{"internal", std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc),
+                   false};
   }
+  return std::nullopt;
 }
 
 // --- curl callbacks: only bookkeeping and loop handles here, never libcurl calls. -------------
@@ -234,7 +239,7 @@ void Downloader::OnTimeout(uv_timer_t* timer) {
 
 void Downloader::OnRetryTimer(uv_timer_t* timer) {
   auto* t = static_cast<Transfer*>(timer->data);
-  t->owner->Attempt(*t);
+  if (auto failure = t->owner->Attempt(*t)) t->owner->Deliver(*t, std::move(failure));
 }
 
 void Downloader::Action(curl_socket_t fd, int events) {

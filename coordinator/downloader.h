@@ -102,7 +102,7 @@ class Downloader {
   void Action(curl_socket_t fd, int events);
   void DrainFinished();
   void Finished(Transfer& t, CURLcode result);
-  void Attempt(Transfer& t);
+  std::optional<Failure> Attempt(Transfer& t);
   void Deliver(Transfer& t, std::optional<Failure> failure);
   void CloseSocket(curl_socket_t fd);
   void HandleClosed();

@@ -62,7 +62,11 @@ PipelineResult Pipeline::Run() {
   uv_signal_start(&sigint_, on_signal, SIGINT);
   uv_signal_start(&sigterm_, on_signal, SIGTERM);
 
-  if (fatal_.empty()) Pump();
+  if (fatal_.empty()) {
+    Pump();
+  } else {
+    stopping_ = true;  // nothing started: close everything and report fatal_
+  }
   MaybeShutDown();
   uv_run(&loop_, UV_RUN_DEFAULT);
 
@@ -248,7 +252,7 @@ void Pipeline::Interrupt(int signum) {
 void Pipeline::ShutDown() {
   if (shut_down_) return;
   shut_down_ = true;
-  closing_ = 4 + (dispatcher_ ? 1 : 0) + (supervisor_ ? 1 : 0);
+  closing_ = 2 + (dispatcher_ ? 1 : 0) + (supervisor_ ? 1 : 0);
   downloader_.Close([this] { HandleClosed(); });
   // Workers get Shutdown first, then two seconds to go before SIGKILL.
   if (dispatcher_) dispatcher_->Close([this] { HandleClosed(); });
@@ -257,14 +261,15 @@ void Pipeline::ShutDown() {
     if (!s.ok() && fatal_.empty()) fatal_ = s.message();
     HandleClosed();
   });
-  const auto closed = [](uv_handle_t* h) { static_cast<Pipeline*>(h->data)->HandleClosed(); };
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), closed);
+  // The signal handles stay until everything else has closed (HandleClosed): a Ctrl-C while
+  // workers are being stopped is then ignored instead of killing the coordinator mid-cleanup.
 }
 
 void Pipeline::HandleClosed() {
   assert(closing_ > 0);
-  --closing_;
+  if (--closing_ > 0) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
 }
 
 }  // namespace pixelmill

@@ -161,7 +161,7 @@ void Sink::AppendManifest(std::string line, DoneFn done) {
   assert(manifest_ >= 0);
   line.push_back('\n');
   queued_.push_back(Line{std::move(line), std::move(done)});
-  if (writing_.empty()) WriteQueuedLines();
+  if (writing_.empty() && !delivering_) WriteQueuedLines();
 }
 
 void Sink::WriteQueuedLines() {
@@ -203,7 +203,11 @@ void Sink::OnLinesWritten(ssize_t result) {
   Remember(status);
   std::vector<Line> finished = std::move(writing_);
   writing_.clear();
+  // A done callback may append lines: they wait in queued_ until every callback has run, so
+  // only one write is ever in flight.
+  delivering_ = true;
   for (Line& line : finished) line.done(status);
+  delivering_ = false;
   if (!queued_.empty()) {
     WriteQueuedLines();
   } else {

@@ -78,6 +78,7 @@ class Sink {
   size_t batch_written_ = 0;
   DoneFn on_closed_;
   bool closing_ = false;
+  bool delivering_ = false;  // running the done callbacks of a finished write
   Status first_error_;
 };
 

@@ -112,32 +112,38 @@ void WorkerSupervisor::Reap() {
     const pid_t pid = slot.pid;
     slot.pid = 0;
     on_exit_(pid, Describe(status));
-    if (closing_) continue;
-    // Restart with backoff; a slot whose workers keep dying before they join is given up.
-    slot.quick_deaths = slot.ready ? 0 : slot.quick_deaths + 1;
-    if (slot.quick_deaths >= kMaxQuickDeaths) {
-      slot.gave_up = true;
-      const bool all =
-          std::all_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->gave_up; });
-      if (all)
-        on_all_gave_up_(
-            "every local worker keeps dying before it can join (last: " + Describe(status) + ")");
-      continue;
-    }
-    ++restarts_;
-    const uint64_t delay = std::min<uint64_t>(5000, 50ull << std::min(slot.quick_deaths, 7));
-    uv_timer_start(
-        &slot.restart,
-        [](uv_timer_t* t) {
-          auto* s = static_cast<Slot*>(t->data);
-          if (s->owner->closing_) return;
-          if (Status st = s->owner->Spawn(*s); !st.ok()) {
-            std::fprintf(stderr, "pixelmill: %s\n", st.message().c_str());
-          }
-        },
-        delay, 0);
+    if (!closing_) Restart(slot, Describe(status));
   }
   MaybeFinishClose();
+}
+
+// Restarts a slot's worker with backoff. A slot whose workers keep dying before they join (or
+// cannot even be spawned) is given up; when every slot has, the owner hears why.
+void WorkerSupervisor::Restart(Slot& slot, const std::string& last) {
+  slot.quick_deaths = slot.ready ? 0 : slot.quick_deaths + 1;
+  slot.ready = false;
+  if (slot.quick_deaths >= kMaxQuickDeaths) {
+    slot.gave_up = true;
+    const bool all =
+        std::all_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->gave_up; });
+    if (all)
+      on_all_gave_up_("every local worker keeps dying before it can join (last: " + last + ")");
+    return;
+  }
+  ++restarts_;
+  const uint64_t delay = std::min<uint64_t>(5000, 50ull << std::min(slot.quick_deaths, 7));
+  uv_timer_start(
+      &slot.restart,
+      [](uv_timer_t* t) {
+        auto* s = static_cast<Slot*>(t->data);
+        WorkerSupervisor* self = s->owner;
+        if (self->closing_) return;
+        if (Status st = self->Spawn(*s); !st.ok()) {
+          std::fprintf(stderr, "pixelmill: %s\n", st.message().c_str());
+          self->Restart(*s, st.message());
+        }
+      },
+      delay, 0);
 }
 
 void WorkerSupervisor::MarkReady(pid_t pid) {

@@ -62,6 +62,7 @@ class WorkerSupervisor {
   static constexpr int kMaxQuickDeaths = 5;
 
   Status Spawn(Slot& slot);
+  void Restart(Slot& slot, const std::string& last);
   void Reap();
   void MaybeFinishClose();
 

@@ -350,6 +350,23 @@ TEST_F(UserLoaderTest, FailureListsAtMostTenErrors) {
   EXPECT_EQ(message.find(":11: field"), std::string::npos);
 }
 
+// After a line that needed a careful look, streaming resumes at a blank line: the next bad
+// record must still be named by its own line, and only once.
+TEST_F(UserLoaderTest, RecordAfterABlankLineKeepsItsLineNumber) {
+  Loaded l = Load(R"({"name":"b","id":2,"image_url":"u"})"
+                  "\n"
+                  R"({"name":"a","id":1,"image_url":"u"} {"x":1})"
+                  "\n"
+                  "\n"
+                  "[1,2]\n",
+                  2);
+  ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
+  ASSERT_EQ(l.bad.size(), 2u) << ::testing::PrintToString(l.bad);
+  EXPECT_EQ(l.bad[0], "f:2: malformed JSON: trailing content after the record");
+  EXPECT_EQ(l.bad[1], "f:4: expected a JSON object, got an array");
+  EXPECT_EQ(l.raw[1], "[1,2]");
+}
+
 // Errors scattered over many read chunks keep exact line numbers, and every good line loads.
 TEST_F(UserLoaderTest, LineNumbersStayExactAcrossChunks) {
   std::string text;

@@ -137,6 +137,28 @@ TEST_F(PipelineTest, WithoutTheFlagLoopbackIsRefusedPerUser) {
   EXPECT_NE(manifest.find("--allow-private-networks"), std::string::npos) << manifest;
 }
 
+// Thousands of users failing at once (refused URLs) each still get exactly one line: manifest
+// writes finishing while others are being queued must not overlap.
+TEST_F(PipelineTest, ManyInstantFailuresEachGetOneLine) {
+  ImageApiProcess server(kImageApi);
+  ASSERT_TRUE(server.ok());
+  std::vector<std::string> urls;
+  for (int i = 0; i < 3000; ++i) {
+    urls.push_back(i % 10 == 0 ? server.Url("/img/" + std::to_string(i) + ".jpg")
+                               : "ftp://127.0.0.1/" + std::to_string(i));
+  }
+  const fs::path out = dir_ / "out";
+  const int code = RunCoordinator("--input " + WriteUsers(urls) + " --output " + out.string() +
+                                  " --allow-private-networks");
+  EXPECT_EQ(code, 3) << Slurp(dir_ / "stderr");
+  std::map<int64_t, std::string> lines = ManifestById(out / "manifest.jsonl");
+  ASSERT_EQ(lines.size(), urls.size());
+  for (auto& [id, line] : lines) {
+    const char* expected = id % 10 == 0 ? "\"status\":\"ok\"" : "\"code\":\"bad_url\"";
+    ASSERT_NE(line.find(expected), std::string::npos) << line;
+  }
+}
+
 // SIGINT mid-run: the coordinator stops, keeps every finished line, exits 1, leaks nothing.
 TEST_F(PipelineTest, InterruptKeepsFinishedLines) {
   ImageApiProcess server(kImageApi, {"--latency-ms", "200"});

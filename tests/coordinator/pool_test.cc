@@ -277,6 +277,59 @@ TEST_F(PoolTest, HostileFramesAndWrongVersionsDoNotDisturbTheRun) {
   EXPECT_NE(report.find("\"rejected\":1"), std::string::npos) << report;
 }
 
+// A setup failure (the --bind address is taken) ends the run at once with the reason.
+TEST_F(PoolTest, TakenBindAddressIsAFatalErrorNotAHang) {
+  Users(5);
+  zmq::context_t context;
+  zmq::socket_t squatter(context, zmq::socket_type::router);
+  squatter.bind("tcp://127.0.0.1:*");
+  const std::string taken = squatter.get(zmq::sockopt::last_endpoint);
+  auto run = Start({"--filter", "spin:10", "--workers", "1", "--bind", taken});
+  const int status = run->Wait(20);
+  ASSERT_NE(status, -1) << "the coordinator hung";
+  EXPECT_EQ(ExitCode(status), 1);
+  EXPECT_NE(Stderr().find("Address already in use"), std::string::npos) << Stderr();
+}
+
+// When local workers can no longer be started at all (here: the binary is gone), the run ends
+// with a line for every user instead of waiting forever.
+TEST_F(PoolTest, WorkersThatCannotRestartEndTheRunWithLines) {
+  Users(20);
+  const fs::path bin = dir_ / "bin";
+  fs::create_directories(bin);
+  fs::copy_file(kCoordinator, bin / "coordinator");
+  fs::copy_file(kWorker, bin / "worker");
+  std::vector<std::string> argv = {(bin / "coordinator").string(),
+                                   "--input",
+                                   (dir_ / "users.jsonl").string(),
+                                   "--output",
+                                   (dir_ / "out").string(),
+                                   "--allow-private-networks",
+                                   "--filter",
+                                   "spin:300",
+                                   "--workers",
+                                   "1"};
+  ChildProcess run(argv, dir_ / "stdout", dir_ / "stderr");
+  std::vector<pid_t> workers;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        workers = run.Children();
+        return !workers.empty() && ManifestLines() >= 1;
+      },
+      20));
+  fs::remove(bin / "worker");
+  ::kill(workers[0], SIGKILL);
+  const int status = run.Wait(60);
+  ASSERT_NE(status, -1) << "the coordinator hung: " << Stderr();
+  EXPECT_EQ(ExitCode(status), 3) << Stderr();
+  std::map<int64_t, std::string> lines = Manifest();
+  ASSERT_EQ(lines.size(), 20u);
+  size_t no_workers = 0;
+  for (auto& [id, line] : lines)
+    no_workers += line.find("\"code\":\"no_workers\"") != std::string::npos;
+  EXPECT_GT(no_workers, 0u);
+}
+
 // No worker outlives its coordinator: normal exit, SIGINT, and SIGKILL of the coordinator.
 TEST_F(PoolTest, NoOrphanWorkersAfterAnyExit) {
   Users(400);
