@@ -37,25 +37,37 @@ OutputFormat FormatFromContentType(std::string_view content_type) {
   return OutputFormat::kUnknown;
 }
 
-std::string_view ContentTypeFor(OutputFormat format) {
-  switch (format) {
-    case OutputFormat::kJpeg:
-      return "image/jpeg";
-    case OutputFormat::kPng:
-      return "image/png";
-    case OutputFormat::kWebp:
-      return "image/webp";
-    case OutputFormat::kGif:
-      return "image/gif";
-    case OutputFormat::kAvif:
-      return "image/avif";
-    case OutputFormat::kTiff:
-      return "image/tiff";
-    case OutputFormat::kUnknown:
-    case OutputFormat::kBin:
-      break;
+namespace {
+
+struct FormatNames {
+  OutputFormat format;
+  std::string_view extension;
+  std::string_view content_type;
+};
+
+constexpr FormatNames kNames[] = {
+    {OutputFormat::kJpeg, "jpg", "image/jpeg"},  {OutputFormat::kPng, "png", "image/png"},
+    {OutputFormat::kWebp, "webp", "image/webp"}, {OutputFormat::kGif, "gif", "image/gif"},
+    {OutputFormat::kAvif, "avif", "image/avif"}, {OutputFormat::kTiff, "tif", "image/tiff"},
+};
+
+const FormatNames* NamesOf(OutputFormat format) {
+  for (const FormatNames& n : kNames) {
+    if (n.format == format) return &n;
   }
-  return "application/octet-stream";
+  return nullptr;
+}
+
+}  // namespace
+
+std::string_view ExtensionFor(OutputFormat format) {
+  const FormatNames* names = NamesOf(format);
+  return names != nullptr ? names->extension : "bin";
+}
+
+std::string_view ContentTypeFor(OutputFormat format) {
+  const FormatNames* names = NamesOf(format);
+  return names != nullptr ? names->content_type : "application/octet-stream";
 }
 
 }  // namespace pixelmill

@@ -2,11 +2,16 @@
 // saved files and to refuse bodies that are not images. Stateless; any thread.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
-#include "common/user_store.h"
-
 namespace pixelmill {
+
+// Format of a user's saved image; selects the file extension. Stored in 4 bits per user.
+enum class OutputFormat : uint8_t { kUnknown = 0, kJpeg, kPng, kWebp, kGif, kAvif, kTiff, kBin };
+
+// File extension (without dot) for a format, e.g. "jpg"; "bin" for kUnknown/kBin.
+std::string_view ExtensionFor(OutputFormat format);
 
 // The format the bytes start with, or kUnknown. Needs at most the first 12 bytes.
 OutputFormat SniffImageFormat(std::string_view bytes);

@@ -6,27 +6,6 @@
 
 namespace pixelmill {
 
-std::string_view ExtensionFor(OutputFormat format) {
-  switch (format) {
-    case OutputFormat::kJpeg:
-      return "jpg";
-    case OutputFormat::kPng:
-      return "png";
-    case OutputFormat::kWebp:
-      return "webp";
-    case OutputFormat::kGif:
-      return "gif";
-    case OutputFormat::kAvif:
-      return "avif";
-    case OutputFormat::kTiff:
-      return "tif";
-    case OutputFormat::kUnknown:
-    case OutputFormat::kBin:
-      break;
-  }
-  return "bin";
-}
-
 size_t UserStore::Add(int64_t id, std::string_view name, std::string_view image_url) {
   assert(name.size() <= std::numeric_limits<uint32_t>::max());
   assert(image_url.size() <= std::numeric_limits<uint32_t>::max());

@@ -17,15 +17,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/image_format.h"
+
 namespace pixelmill {
 
 enum class UserStatus : uint8_t { kPending = 0, kOk = 1, kFailed = 2, kSkipped = 3 };
-
-// Format of a user's saved image; selects the file extension.
-enum class OutputFormat : uint8_t { kUnknown = 0, kJpeg, kPng, kWebp, kGif, kAvif, kTiff, kBin };
-
-// File extension (without dot) for a format, e.g. "jpg".
-std::string_view ExtensionFor(OutputFormat format);
 
 struct UserView {
   int64_t id;
