@@ -63,8 +63,10 @@ class PoolTest : public ::testing::Test {
     return dir_.Write("users.jsonl", text);
   }
 
-  std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& flags) {
-    std::vector<std::string> argv = {kCoordinator,
+  // Runs a coordinator (by default the built one) on users.jsonl with `flags`.
+  std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& flags,
+                                      const std::string& coordinator = kCoordinator) {
+    std::vector<std::string> argv = {coordinator,
                                      "--input",
                                      (dir_ / "users.jsonl").string(),
                                      "--output",
@@ -299,17 +301,8 @@ TEST_F(PoolTest, WorkersThatCannotRestartEndTheRunWithLines) {
   fs::create_directories(bin);
   fs::copy_file(kCoordinator, bin / "coordinator");
   fs::copy_file(kWorker, bin / "worker");
-  std::vector<std::string> argv = {(bin / "coordinator").string(),
-                                   "--input",
-                                   (dir_ / "users.jsonl").string(),
-                                   "--output",
-                                   (dir_ / "out").string(),
-                                   "--allow-private-networks",
-                                   "--filter",
-                                   "spin:300",
-                                   "--workers",
-                                   "1"};
-  ChildProcess run(argv, dir_ / "stdout", dir_ / "stderr");
+  auto started = Start({"--filter", "spin:300", "--workers", "1"}, (bin / "coordinator").string());
+  ChildProcess& run = *started;
   std::vector<pid_t> workers;
   ASSERT_TRUE(WaitFor(
       [&] {
