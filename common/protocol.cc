@@ -1,7 +1,22 @@
 #include "common/protocol.h"
 
+#include <cerrno>
+
 namespace pixelmill {
 namespace {
+
+// A signal (SIGCHLD from a worker exiting, say) can interrupt any ZeroMQ call; cppzmq throws
+// EINTR like any other error. Nothing was sent or received then, so the call is simply repeated.
+template <typename Call>
+auto RetryOnSignal(Call call) {
+  while (true) {
+    try {
+      return call();
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+  }
+}
 
 Status Malformed(std::string why) { return Status::Error("malformed", std::move(why)); }
 
@@ -65,28 +80,38 @@ zmq::message_t EncodeEnvelope(const proto::Envelope& envelope) {
 bool ReceiveFrames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames) {
   frames.clear();
   zmq::message_t frame;
-  if (!socket.recv(frame, zmq::recv_flags::dontwait)) return false;
+  const auto receive = [&](zmq::recv_flags flags) {
+    return RetryOnSignal([&] { return socket.recv(frame, flags); });
+  };
+  if (!receive(zmq::recv_flags::dontwait)) return false;
   while (true) {
     const bool more = frame.more();
     if (frames.size() <= kMaxFrames) frames.push_back(std::move(frame));
     if (!more) return true;
     // The rest of a multipart message is already here (ZeroMQ delivers messages whole).
-    if (!socket.recv(frame, zmq::recv_flags::none)) return true;
+    if (!receive(zmq::recv_flags::none)) return true;
   }
+}
+
+int SocketEvents(zmq::socket_t& socket) {
+  return RetryOnSignal([&] { return socket.get(zmq::sockopt::events); });
 }
 
 bool SendMessage(zmq::socket_t& socket, const zmq::message_t* identity,
                  const proto::Envelope& envelope, zmq::message_t* payload) {
   try {
+    const auto send = [&](zmq::message_t& frame, zmq::send_flags flags) {
+      return RetryOnSignal([&] { return socket.send(frame, flags).has_value(); });
+    };
     if (identity != nullptr) {
       zmq::message_t id(identity->data(), identity->size());
-      if (!socket.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+      if (!send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
     }
     zmq::message_t head = EncodeEnvelope(envelope);
     const auto flags = payload != nullptr ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
                                           : zmq::send_flags::dontwait;
-    if (!socket.send(head, flags)) return false;
-    if (payload != nullptr && !socket.send(*payload, zmq::send_flags::dontwait)) return false;
+    if (!send(head, flags)) return false;
+    if (payload != nullptr && !send(*payload, zmq::send_flags::dontwait)) return false;
     return true;
   } catch (const zmq::error_t& e) {
     if (e.num() == EHOSTUNREACH) return false;

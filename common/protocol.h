@@ -43,8 +43,12 @@ zmq::message_t EncodeEnvelope(const proto::Envelope& envelope);
 
 // Receives the frames of one message without blocking: false when none is waiting. A message
 // with more than kMaxFrames frames is read to its end and returned as kMaxFrames + 1 frames
-// (so DecodeMessage refuses it). Throws only zmq::error_t for socket errors other than EAGAIN.
+// (so DecodeMessage refuses it). Calls interrupted by a signal are repeated. Throws only
+// zmq::error_t for socket errors other than EAGAIN and EINTR.
 bool ReceiveFrames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);
+
+// ZMQ_EVENTS of `socket` (re-arms its edge-triggered ZMQ_FD), repeated if a signal interrupts.
+int SocketEvents(zmq::socket_t& socket);
 
 // Sends envelope (+ payload) without blocking; prefix frames (a ROUTER identity) go first.
 // Returns false if the socket would block or the peer is unroutable (EHOSTUNREACH).

@@ -97,7 +97,7 @@ void Dispatcher::Drain() {
       Handle(frames_);
       continue;
     }
-    if (!(socket_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+    if (!(SocketEvents(socket_) & ZMQ_POLLIN)) break;
   }
   draining_ = false;
 }

@@ -87,7 +87,14 @@ bool SendFrames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames) {
   for (size_t i = 0; i < frames.size(); ++i) {
     const auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
                                              : zmq::send_flags::dontwait;
-    if (!socket.send(frames[i], flags)) return false;
+    while (true) {
+      try {
+        if (!socket.send(frames[i], flags)) return false;
+        break;
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;  // interrupted by a signal: nothing was sent, send again
+      }
+    }
   }
   return true;
 }
