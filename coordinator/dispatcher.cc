@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cstdio>
 
+#include "common/image_probe.h"
 #include "common/version.h"
 
 namespace pixelmill {
@@ -54,6 +55,9 @@ Status Dispatcher::Init() {
     socket_.set(zmq::sockopt::sndhwm, 0);  // credits bound what is queued, not the HWM
     socket_.set(zmq::sockopt::maxmsgsize,
                 static_cast<int64_t>(options_.max_payload_bytes + kMaxEnvelopeBytes));
+    // ipc peers must run as our user (an abstract-namespace endpoint has no file permissions).
+    const int uid = static_cast<int>(::getuid());
+    zmq_setsockopt(socket_.handle(), ZMQ_IPC_FILTER_UID, &uid, sizeof(uid));
     for (const std::string& endpoint : options_.endpoints) {
       socket_.bind(endpoint);
       bound_.push_back(socket_.get(zmq::sockopt::last_endpoint));
@@ -111,6 +115,10 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
   Message& message = decoded.value();
   if (message.envelope.has_hello()) return OnHello(identity, message.envelope.hello());
   WorkerInfo* worker = pool_.Find(identity);
+  if (worker == nullptr && message.envelope.has_result()) {
+    ++late_results_;  // from a worker we stopped or declared dead: its jobs went elsewhere
+    return;
+  }
   if (worker == nullptr) {
     // A worker we declared dead (e.g. it was frozen) or never greeted: it gets no heartbeats
     // from us, notices, and says Hello again.
@@ -169,17 +177,42 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
     outcome.error_code = result.error().code().empty() ? "filter" : result.error().code();
     outcome.error_message = result.error().message();
   } else {
+    // A worker's bytes are checked like a download's: an empty or garbled result is not saved.
+    const std::string_view bytes(static_cast<const char*>(message.payload.data()),
+                                 message.payload.size());
+    Result<ImageHeader> header = ProbeImage(bytes);
+    if (!header.ok()) {
+      Refuse(identity, *job,
+             "worker " + worker_id + " returned an invalid image: " + header.status().message());
+      return Dispatch();
+    }
     outcome.image = std::move(message.payload);
-    outcome.content_type = result.content_type();
+    outcome.format = header->format;
+    outcome.width = header->width;
+    outcome.height = header->height;
   }
   on_done_(std::move(outcome));
   Dispatch();
 }
 
+// A result failed its check: that attempt failed; the job goes to another worker if it may.
+bool Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::string& why) {
+  ++stats_.bad_results;
+  const double now = uv_now(&loop_) / 1000.0;
+  if (now - last_bad_result_log_ >= 1.0) {
+    last_bad_result_log_ = now;
+    std::fprintf(stderr, "pixelmill: %s (%llu so far)\n", why.c_str(),
+                 static_cast<unsigned long long>(stats_.bad_results));
+  }
+  std::optional<JobRecord> out = pool_.Retry(std::move(job), identity);
+  if (out) GiveUp(*out, "bad_result", why);
+  return !out;
+}
+
 // Sends queued jobs while some worker has credit, the least loaded first.
 void Dispatcher::Dispatch() {
   while (!closing_ && pool_.queued() > 0) {
-    WorkerInfo* worker = pool_.PickLeastLoaded();
+    WorkerInfo* worker = pool_.PickLeastLoaded(pool_.NextQueued()->avoid);
     if (worker == nullptr) return;
     if (!worker->jobs.empty() && pool_.workers() < options_.expected_workers &&
         uv_now(&loop_) < started_ms_ + options_.fill_grace_ms) {
@@ -187,7 +220,7 @@ void Dispatcher::Dispatch() {
       return;
     }
     const std::string identity = worker->identity;
-    const uint64_t job_id = *pool_.AssignNext(*worker);
+    const uint64_t job_id = *pool_.AssignNext(*worker, uv_now(&loop_) / 1000.0);
     const JobRecord& job = *pool_.job(job_id);
     proto::Job* j = job_envelope_.mutable_job();  // reused: filter and limits stay set
     j->set_job_id(job_id);
@@ -219,6 +252,8 @@ void Dispatcher::OnHeartbeat(uv_timer_t* timer) {
     self->WorkerDead(identity, "missed 3 heartbeats (silent for " +
                                    std::to_string(3 * self->options_.heartbeat_ms) + " ms)");
   }
+  self->CheckDeadlines(now);
+  self->CheckRemoteWait(now);
   self->Dispatch();  // the pool-filling grace may have ended
   proto::Envelope beat;
   beat.mutable_heartbeat();
@@ -249,26 +284,83 @@ void Dispatcher::Unreachable(const std::string& identity) {
   WorkerDead(identity, "unreachable (its connection is gone)");
 }
 
-void Dispatcher::WorkerDead(const std::string& identity, const std::string& why) {
+void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
+                            const std::string& code) {
   const WorkerInfo* worker = pool_.Find(identity);
   if (worker == nullptr) return;
   const size_t held = worker->jobs.size();
+  const uint32_t pid = worker->pid;
+  const bool local = worker->host == hostname_;
   std::fprintf(stderr, "pixelmill: lost worker %s (pid %u): %s; %zu job(s) to retry\n",
-               worker->worker_id.c_str(), worker->pid, why.c_str(), held);
+               worker->worker_id.c_str(), pid, why.c_str(), held);
   std::vector<JobRecord> given_up = pool_.Remove(identity);
   ++stats_.workers_lost;
-  for (JobRecord& job : given_up) GiveUp(job, why);
+  // A local process that may still be running (frozen, hung) is killed and replaced; the
+  // supervisor ignores pids that are not its own children.
+  if (local && pid > 0 && options_.on_local_lost) options_.on_local_lost(pid);
+  for (JobRecord& job : given_up) GiveUp(job, code, why);
   Dispatch();
 }
 
-void Dispatcher::GiveUp(JobRecord& job, const std::string& why) {
+void Dispatcher::GiveUp(JobRecord& job, const std::string& code, const std::string& why) {
   JobOutcome outcome;
   outcome.user = job.user;
   outcome.attempts = job.attempt;
-  outcome.error_code = "worker_died";
+  outcome.error_code = code;
   outcome.error_message = why + "; gave up after " + std::to_string(job.attempt) +
                           (job.attempt == 1 ? " attempt" : " attempts");
   on_done_(std::move(outcome));
+}
+
+// A worker that heartbeats but holds a job past the job timeout (a hung filter, a buggy or
+// malicious remote worker) is told to shut down and treated as dead: its jobs go elsewhere.
+void Dispatcher::CheckDeadlines(double now) {
+  const double limit = static_cast<double>(options_.job_timeout_ms) / 1000;
+  for (const std::string& identity : pool_.HoldingSince(now - limit)) {
+    proto::Envelope bye;
+    char why[128];
+    std::snprintf(why, sizeof(why), "held a job for more than %.1f s (--job-timeout)", limit);
+    bye.mutable_shutdown()->set_reason(why);
+    Send(identity, bye);
+    stats_.timed_out += pool_.Find(identity)->jobs.size();
+    WorkerDead(identity, why, "job_timeout");
+  }
+}
+
+void Dispatcher::NoLocalWorkers(const std::string& why) {
+  local_gone_ = why;
+  if (options_.endpoints.size() <= 1) {  // only the local endpoint: nobody else can come
+    gave_up_ = why;
+    FailQueued("no_workers", why);
+  }
+}
+
+void Dispatcher::CheckRemoteWait(double now) {
+  if (local_gone_.empty() || !gave_up_.empty()) return;
+  if (pool_.workers() > 0) {
+    waiting_since_ = -1;
+    return;
+  }
+  if (waiting_since_ < 0) waiting_since_ = now;
+  const double limit = static_cast<double>(options_.remote_wait_ms) / 1000;
+  const double left = limit - (now - waiting_since_);
+  std::string remote;
+  for (size_t i = 1; i < bound_.size(); ++i) remote += (i > 1 ? ", " : "") + bound_[i];
+  if (left <= 0) {
+    char why[160];
+    std::snprintf(why, sizeof(why), "no worker joined within %.0f s (--remote-wait)", limit);
+    gave_up_ = std::string(why) + "; " + local_gone_;
+    std::fprintf(stderr, "pixelmill: %s: giving up\n", gave_up_.c_str());
+    FailQueued("no_workers", gave_up_);
+    return;
+  }
+  if (last_wait_log_ < 0 || now - last_wait_log_ >= 10) {
+    last_wait_log_ = now;
+    std::fprintf(stderr,
+                 "pixelmill: no worker connected (%s); waiting for a remote worker on %s: %zu "
+                 "job(s) waiting, giving up in %.0f s\n",
+                 local_gone_.c_str(), remote.c_str(), pool_.queued(), left);
+  }
 }
 
 void Dispatcher::FailQueued(const std::string& code, const std::string& message) {
@@ -294,7 +386,7 @@ void Dispatcher::Malformed(const std::string& why) {
 
 DispatchStats Dispatcher::stats() const {
   DispatchStats s = stats_;
-  s.duplicates = pool_.duplicates();
+  s.duplicates = pool_.duplicates() + late_results_;
   s.requeued = pool_.requeued();
   return s;
 }

@@ -7,8 +7,13 @@
 // high-water marks; ZMQ_ROUTER_MANDATORY makes an unroutable send an error instead of a silent
 // drop. Liveness: a heartbeat to every worker each interval; a worker silent for 3 intervals,
 // or whose process exited, is dead and only the jobs it held are requeued (attempt + 1) or,
-// after max attempts, failed with code "worker_died". Malformed or unexpected messages are
-// counted and dropped.
+// after max attempts, failed with code "worker_died". A worker holding a job past the job
+// timeout is stopped the same way (code "job_timeout"); a local worker declared dead or stopped
+// is handed to `on_local_lost` to be killed and replaced. Every result is checked (ProbeImage)
+// before it is accepted: an invalid one fails that attempt ("bad_result") and the job is retried
+// on another worker. With no worker connected and none that can start locally, the dispatcher
+// says so every 10 s and, after the remote wait, fails the waiting jobs with "no_workers".
+// Malformed or unexpected messages are counted and dropped; late results count as duplicates.
 //
 // Owned and used by the loop thread only. Close() before destruction.
 #pragma once
@@ -24,6 +29,7 @@
 
 #include <zmq.hpp>
 
+#include "common/image_format.h"
 #include "common/protocol.h"
 #include "common/status.h"
 #include "coordinator/worker_pool.h"
@@ -43,14 +49,20 @@ struct DispatchOptions {
   uint64_t fill_grace_ms = 1000;
   // Called with the pid of every worker on this host that joins (for the supervisor).
   std::function<void(uint32_t pid)> on_local_join;
+  // Called with the pid of a worker on this host that was declared dead or stopped while its
+  // process may still run (frozen, hung): the supervisor kills it if it is one of its own.
+  std::function<void(uint32_t pid)> on_local_lost;
+  uint64_t job_timeout_ms = 300'000;  // a job held longer is taken back (attempt + 1)
+  uint64_t remote_wait_ms = 60'000;   // see NoLocalWorkers()
 };
 
 struct JobOutcome {
   size_t user = 0;
   std::string error_code;  // empty: ok
   std::string error_message;
-  zmq::message_t image;  // the filtered image when ok
-  std::string content_type;
+  zmq::message_t image;  // the filtered image when ok, checked by ProbeImage
+  OutputFormat format = OutputFormat::kUnknown;
+  uint32_t width = 0, height = 0;
   uint32_t attempts = 0;
   uint64_t cpu_micros = 0;
   std::string worker;  // worker_id of the worker that ran it
@@ -59,6 +71,7 @@ struct JobOutcome {
 struct DispatchStats {
   uint64_t jobs_sent = 0, results = 0, duplicates = 0, malformed = 0, requeued = 0;
   uint64_t workers_joined = 0, workers_lost = 0, rejected = 0;
+  uint64_t bad_results = 0, timed_out = 0;
 };
 
 class Dispatcher {
@@ -78,6 +91,12 @@ class Dispatcher {
   void WorkerExited(uint32_t pid, const std::string& how);
   // Fails every queued job with `code` (e.g. when no worker can ever come).
   void FailQueued(const std::string& code, const std::string& message);
+  // No local worker can come (`why`: none configured, or every slot gave up). Without a remote
+  // endpoint the waiting jobs fail now with no_workers; with one, the dispatcher waits up to
+  // remote_wait_ms while no worker is connected, saying so, then gives up the same way.
+  void NoLocalWorkers(const std::string& why);
+  // Why no worker will ever come (the dispatcher gave up), or "": new jobs would only wait.
+  const std::string& gave_up() const { return gave_up_; }
   // Sends Shutdown to every worker, then closes; `on_closed` once the loop released it all.
   void Close(std::function<void()> on_closed);
 
@@ -100,8 +119,12 @@ class Dispatcher {
   bool Send(const std::string& identity, const proto::Envelope& envelope,
             zmq::message_t* payload = nullptr);
   void Unreachable(const std::string& identity);
-  void WorkerDead(const std::string& identity, const std::string& why);
-  void GiveUp(JobRecord& job, const std::string& why);
+  void WorkerDead(const std::string& identity, const std::string& why,
+                  const std::string& code = "worker_died");
+  void GiveUp(JobRecord& job, const std::string& code, const std::string& why);
+  void CheckDeadlines(double now);
+  void CheckRemoteWait(double now);
+  bool Refuse(const std::string& identity, JobRecord& job, const std::string& why);
   void Malformed(const std::string& why);
 
   uv_loop_t& loop_;
@@ -121,6 +144,11 @@ class Dispatcher {
   bool draining_ = false;
   bool closing_ = false;
   double last_malformed_log_ = 0;
+  double last_bad_result_log_ = 0;
+  uint64_t late_results_ = 0;
+  std::string local_gone_;  // why no local worker can come, once none can
+  std::string gave_up_;     // why no worker will ever come
+  double waiting_since_ = -1, last_wait_log_ = -1;
   uint64_t started_ms_ = 0;
   std::function<void()> on_closed_;
 };

@@ -24,21 +24,27 @@ double Now() {
 
 }  // namespace
 
-// One download slot: an easy handle reused download after download, its retry timer, and the
-// state of the current download.
-struct Downloader::Transfer {
+// One accepted download, from Start() to delivery: waiting (in the gate or a backoff), being
+// resolved (proxy mode), or on the wire with an easy handle.
+struct Downloader::Fetch {
   Downloader* owner = nullptr;
-  CURL* easy = nullptr;
-  uv_timer_t retry_timer{};
-  char error[CURL_ERROR_SIZE] = {};
-  // The current download.
+  uint32_t id = 0;
   size_t tag = 0;
-  std::string url;
-  std::string body;
-  uint32_t attempts = 0;
-  double started = 0;
+  std::string url, host;  // host: HostGate key of url
+  uint32_t attempts = 0, redirects = 0;
+  double started_ms = 0;
+  Easy* easy = nullptr;        // while on the wire
+  uv_getaddrinfo_t resolve{};  // proxy mode: the target is resolved and checked first
+  bool resolving = false;
+  std::string body, content_type;
   std::string blocked;  // set by OnOpenSocket when it refuses an address
   bool too_large = false;
+};
+
+// An easy handle with its error buffer, reused by one transfer after another.
+struct Downloader::Easy {
+  CURL* handle = nullptr;
+  char error[CURL_ERROR_SIZE] = {};
 };
 
 // A curl socket watched by the loop.
@@ -48,10 +54,39 @@ struct Downloader::Socket {
   uv_poll_t poll{};
 };
 
-Downloader::Downloader(uv_loop_t& loop, const DownloadOptions& options, DoneFn on_done)
-    : loop_(loop), options_(options), on_done_(std::move(on_done)), rng_(options.seed) {}
+namespace {
 
-Downloader::~Downloader() { assert(multi_ == nullptr && handles_open_ == 0); }
+size_t DefaultBacklog(const DownloadOptions& o) {
+  return o.backlog > 0 ? o.backlog : std::max<size_t>(1024, 8 * o.concurrency);
+}
+
+HostGateOptions GateOptions(const DownloadOptions& o) {
+  HostGateOptions h = o.health;
+  h.per_host = o.per_host;
+  return h;
+}
+
+std::string Attempts(uint32_t n) {
+  return std::to_string(n) + (n == 1 ? " attempt" : " attempts");
+}
+
+}  // namespace
+
+Downloader::Downloader(uv_loop_t& loop, const DownloadOptions& options, DoneFn on_done)
+    : loop_(loop),
+      options_(options),
+      concurrency_(options.concurrency),
+      backlog_(DefaultBacklog(options)),
+      on_done_(std::move(on_done)),
+      gate_(GateOptions(options)),
+      rng_(options.seed) {}
+
+Downloader::~Downloader() {
+  assert(multi_ == nullptr && handles_open_ == 0);
+  for (auto& e : easies_) {
+    if (e->handle != nullptr) curl_easy_cleanup(e->handle);
+  }
+}
 
 Status Downloader::Init() {
   GlobalInitOnce();
@@ -61,85 +96,215 @@ Status Downloader::Init() {
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Downloader::OnCurlTimer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                    static_cast<long>(options_.concurrency));
-  curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.per_host));
-  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.concurrency));
+  // The gate keeps transfers within concurrency and per-host limits before curl sees them;
+  // limits inside curl would only add a hidden queue whose wait counts against the timeout.
+  curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+  curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS,
+                    static_cast<long>(std::min<size_t>(concurrency_, 10000)));
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
-  ++handles_open_;
-
-  const long timeout = static_cast<long>(options_.timeout_ms);
-  slots_.reserve(options_.concurrency);
-  for (size_t i = 0; i < options_.concurrency; ++i) {
-    auto owned = std::make_unique<Transfer>();
-    Transfer* t = owned.get();
-    t->owner = this;
-    uv_timer_init(&loop_, &t->retry_timer);
-    t->retry_timer.data = t;
-    ++handles_open_;
-    slots_.push_back(std::move(owned));
-    t->easy = curl_easy_init();
-    if (t->easy == nullptr) return Status::Error("internal", "curl_easy_init failed");
-    CURL* e = t->easy;
-    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Downloader::OnBody);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Downloader::OnOpenSocket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     std::min(timeout, static_cast<long>(options_.connect_timeout_ms)));
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_window_s));
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-                     static_cast<curl_off_t>(options_.max_image_bytes));
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "pixelmill/0.1");
-    free_.push_back(t);
-  }
+  uv_timer_init(&loop_, &wake_);
+  wake_.data = this;
+  handles_open_ += 2;
   return Status::Ok();
 }
 
+double Downloader::NowMs() const { return Now() * 1000; }
+
 std::optional<Failure> Downloader::Start(size_t tag, std::string_view url) {
-  assert(!free_.empty() && !closing_);
-  if (Status s = CheckUrl(url); !s.ok()) {
-    return Failure{s.code(), s.message() + ": " + std::string(url), false};
+  assert(!closing_);
+  std::string host;
+  if (Status s = CheckUrl(url, &host); !s.ok()) {
+    return Failure{s.code(), s.message() + ": " + RedactUrl(url), false};
   }
-  Transfer& t = *free_.back();
-  free_.pop_back();
-  t.tag = tag;
-  t.url.assign(url);
-  t.attempts = 0;
-  t.started = Now();
-  if (auto failure = Attempt(t)) {
-    free_.push_back(&t);
-    return failure;
+  uint32_t id;
+  if (free_fetches_.empty()) {
+    id = static_cast<uint32_t>(fetches_.size());
+    fetches_.push_back(std::make_unique<Fetch>());
+    fetches_.back()->owner = this;
+    fetches_.back()->id = id;
+  } else {
+    id = free_fetches_.back();
+    free_fetches_.pop_back();
   }
+  Fetch& f = *fetches_[id];
+  f.tag = tag;
+  f.url.assign(url);
+  f.host = std::move(host);
+  f.attempts = f.redirects = 0;
+  f.started_ms = NowMs();
+  if (auto down = gate_.Push(f.host, id, f.started_ms)) {
+    free_fetches_.push_back(id);
+    return Failure{"connect", *down + " at " + RedactUrl(f.url), false};
+  }
+  ++pending_;
+  ScheduleWake(0);
   return std::nullopt;
 }
 
-// Starts one attempt; a failure to even add the transfer comes back as a value.
-std::optional<Failure> Downloader::Attempt(Transfer& t) {
-  ++t.attempts;
+// Queues a fetch for its host again (a redirect hop, or a retry the host's pause holds back).
+void Downloader::Queue(Fetch& f, bool first) {
+  if (auto down = gate_.Push(f.host, f.id, NowMs(), first)) {
+    return Deliver(f, Failure{"connect", *down, false});
+  }
+  ScheduleWake(0);
+}
+
+void Downloader::ScheduleWake(double at_ms) {
+  if (closing_) return;
+  const double now = NowMs();
+  at_ms = std::max(at_ms, now);
+  if (wake_at_ >= 0 && wake_at_ <= at_ms) return;  // an earlier wake-up is already set
+  wake_at_ = at_ms;
+  uv_timer_start(&wake_, &Downloader::OnWake, static_cast<uint64_t>(at_ms - now), 0);
+}
+
+void Downloader::OnWake(uv_timer_t* timer) { static_cast<Downloader*>(timer->data)->Wake(); }
+
+// Moves due retries to their hosts, fails the downloads of hosts that went down, and puts on
+// the wire whatever the gate lets start.
+void Downloader::Wake() {
+  wake_at_ = -1;
+  const double now = NowMs();
+  while (!backoff_.empty() && backoff_.top().first <= now) {
+    Fetch& f = *fetches_[backoff_.top().second];
+    backoff_.pop();
+    if (auto down = gate_.Push(f.host, f.id, now)) {
+      Deliver(f, Failure{"connect", *down, false});
+      if (closing_) return;
+    }
+  }
+  std::vector<uint32_t> ready;
+  gate_.TakeReady(now, concurrency_ - std::min(concurrency_, on_wire_), ready);
+  for (uint32_t id : ready) PutOnWire(*fetches_[id]);
+  for (auto& [id, why] : gate_.TakeFailed()) {
+    if (closing_) return;
+    Fetch& f = *fetches_[id];
+    Deliver(f, Failure{"connect", why + " at " + RedactUrl(f.url), false});
+  }
+  if (closing_) return;
+  if (!backoff_.empty()) ScheduleWake(backoff_.top().first);
+  if (auto next = gate_.NextWakeMs()) ScheduleWake(*next);
+}
+
+void Downloader::PutOnWire(Fetch& f) {
+  ++on_wire_;
+  ++f.attempts;
   ++stats_.requests;
-  t.body.clear();
-  t.blocked.clear();
-  t.too_large = false;
-  t.error[0] = '\0';
-  curl_easy_setopt(t.easy, CURLOPT_URL, t.url.c_str());
+  f.body.clear();
+  f.blocked.clear();
+  f.too_large = false;
+  if (options_.proxy.empty()) return AddToCurl(f);
+  // Through a proxy, curl connects only to the proxy: the target's addresses are checked here,
+  // before the request, the same way OnOpenSocket checks a direct connection.
+  const std::string name = UrlHost(f.url);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  f.resolve.data = &f;
+  f.resolving = true;
+  if (int rc = uv_getaddrinfo(&loop_, &f.resolve, &Downloader::OnResolved, name.c_str(), nullptr,
+                              &hints);
+      rc != 0) {
+    f.resolving = false;
+    EndAttempt(f, Failure{"dns", "cannot resolve " + name + ": " + uv_strerror(rc), false},
+               HostGate::Outcome::kConnectFailed, std::nullopt);
+  }
+}
+
+void Downloader::OnResolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
+  auto* f = static_cast<Fetch*>(req->data);
+  Downloader* self = f->owner;
+  f->resolving = false;
+  std::unique_ptr<addrinfo, decltype(&uv_freeaddrinfo)> owned(result, &uv_freeaddrinfo);
+  if (self->closing_) return self->HandleClosed();
+  if (status < 0) {
+    return self->EndAttempt(
+        *f, Failure{"dns", "host name did not resolve (" + std::string(uv_strerror(status)) + ")",
+                    false},
+        HostGate::Outcome::kConnectFailed, std::nullopt);
+  }
+  for (const addrinfo* a = result; a != nullptr; a = a->ai_next) {
+    if (auto why = self->Refused(*a->ai_addr)) {
+      return self->EndAttempt(*f, Failure{"blocked_address", "refused to connect to " + *why, false},
+                              HostGate::Outcome::kOk, std::nullopt);
+    }
+  }
+  self->AddToCurl(*f);
+}
+
+Downloader::Easy* Downloader::TakeEasy() {
+  if (!idle_easies_.empty()) {
+    Easy* e = idle_easies_.back();
+    idle_easies_.pop_back();
+    return e;
+  }
+  easies_.push_back(std::make_unique<Easy>());
+  Easy* easy = easies_.back().get();
+  CURL* e = curl_easy_init();
+  if (e == nullptr) return nullptr;
+  easy->handle = e;
+  const long timeout = static_cast<long>(options_.timeout_ms);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, easy->error);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Downloader::OnBody);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Downloader::OnOpenSocket);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  // Redirects are followed by Finished(): each hop is checked and waits for its own host.
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                   std::min(timeout, static_cast<long>(options_.connect_timeout_ms)));
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_window_s));
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(options_.max_image_bytes));
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "pixelmill/0.1");
+  // "" disables proxies, including http_proxy/https_proxy/all_proxy from the environment.
+  curl_easy_setopt(e, CURLOPT_PROXY, options_.proxy.c_str());
+  if (!options_.proxy.empty()) curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+  return easy;
+}
+
+void Downloader::AddToCurl(Fetch& f) {
+  f.easy = TakeEasy();
+  if (f.easy == nullptr || f.easy->handle == nullptr) {
+    if (f.easy != nullptr) idle_easies_.push_back(f.easy);
+    f.easy = nullptr;
+    return EndAttempt(f, Failure{"internal", "curl_easy_init failed", false},
+                      HostGate::Outcome::kOk, std::nullopt);
+  }
+  CURL* e = f.easy->handle;
+  f.easy->error[0] = '\0';
+  curl_easy_setopt(e, CURLOPT_PRIVATE, &f);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &f);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &f);
+  curl_easy_setopt(e, CURLOPT_URL, f.url.c_str());
   // Waiting for a connection that may multiplex pays off only where HTTP/2 can be negotiated
   // (https); over plain http it would hold every first request back by a round trip.
-  curl_easy_setopt(t.easy, CURLOPT_PIPEWAIT, t.url.rfind("https:", 0) == 0 ? 1L : 0L);
-  if (CURLMcode rc = curl_multi_add_handle(multi_, t.easy); rc != CURLM_OK) {
-    return Failure{"internal", std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc),
-                   false};
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, f.url.rfind("https:", 0) == 0 ? 1L : 0L);
+  if (CURLMcode rc = curl_multi_add_handle(multi_, e); rc != CURLM_OK) {
+    idle_easies_.push_back(f.easy);
+    f.easy = nullptr;
+    EndAttempt(f,
+               Failure{"internal", std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc),
+                       false},
+               HostGate::Outcome::kOk, std::nullopt);
+  }
+}
+
+std::optional<std::string> Downloader::Refused(const sockaddr& address) const {
+  if (options_.address_check) {
+    if (auto why = options_.address_check(address)) {
+      return AddressToString(address) + " (" + *why + ")";
+    }
+  } else if (!options_.allow_private_networks) {
+    if (auto range = BlockedRange(address)) {
+      return AddressToString(address) + " (" + std::string(*range) +
+             " address; pass --allow-private-networks to allow)";
+    }
   }
   return std::nullopt;
 }
@@ -183,36 +348,31 @@ int Downloader::OnCurlTimer(CURLM*, long timeout_ms, void* userp) {
 }
 
 size_t Downloader::OnBody(char* data, size_t size, size_t count, void* userp) {
-  auto* t = static_cast<Transfer*>(userp);
+  auto* f = static_cast<Fetch*>(userp);
   const size_t n = size * count;
-  const uint64_t cap = t->owner->options_.max_image_bytes;
-  if (t->body.size() + n > cap) {
-    t->too_large = true;  // returning short aborts the transfer with CURLE_WRITE_ERROR
+  const uint64_t cap = f->owner->options_.max_image_bytes;
+  if (f->body.size() + n > cap) {
+    f->too_large = true;  // returning short aborts the transfer with CURLE_WRITE_ERROR
     return 0;
   }
-  if (t->body.empty()) {
+  if (f->body.empty()) {
     curl_off_t length = -1;
-    curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-    if (length > 0) t->body.reserve(static_cast<size_t>(std::min<uint64_t>(length, cap)));
+    curl_easy_getinfo(f->easy->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (length > 0) f->body.reserve(static_cast<size_t>(std::min<uint64_t>(length, cap)));
   }
-  t->body.append(data, n);
+  f->body.append(data, n);
   return n;
 }
 
 curl_socket_t Downloader::OnOpenSocket(void* clientp, curlsocktype purpose,
                                        curl_sockaddr* address) {
-  auto* t = static_cast<Transfer*>(clientp);
+  auto* f = static_cast<Fetch*>(clientp);
   if (purpose != CURLSOCKTYPE_IPCXN || address == nullptr) return CURL_SOCKET_BAD;
-  const DownloadOptions& options = t->owner->options_;
-  if (options.address_check) {
-    if (auto why = options.address_check(address->addr)) {
-      t->blocked = AddressToString(address->addr) + " (" + *why + ")";
-      return CURL_SOCKET_BAD;
-    }
-  } else if (!options.allow_private_networks) {
-    if (auto range = BlockedRange(address->addr)) {
-      t->blocked = AddressToString(address->addr) + " (" + std::string(*range) +
-                   " address; pass --allow-private-networks to allow)";
+  // Through a proxy this connection goes to the proxy the operator chose; the target was
+  // checked before the request (PutOnWire).
+  if (f->owner->options_.proxy.empty()) {
+    if (auto why = f->owner->Refused(address->addr)) {
+      f->blocked = *why;
       return CURL_SOCKET_BAD;
     }
   }
@@ -237,11 +397,6 @@ void Downloader::OnTimeout(uv_timer_t* timer) {
   static_cast<Downloader*>(timer->data)->Action(CURL_SOCKET_TIMEOUT, 0);
 }
 
-void Downloader::OnRetryTimer(uv_timer_t* timer) {
-  auto* t = static_cast<Transfer*>(timer->data);
-  if (auto failure = t->owner->Attempt(*t)) t->owner->Deliver(*t, std::move(failure));
-}
-
 void Downloader::Action(curl_socket_t fd, int events) {
   if (closing_) return;
   int running = 0;
@@ -251,69 +406,120 @@ void Downloader::Action(curl_socket_t fd, int events) {
 
 void Downloader::DrainFinished() {
   // Collect first: finishing may start new transfers, which must not interleave with reading.
-  std::vector<std::pair<Transfer*, CURLcode>> done;
+  std::vector<std::pair<Fetch*, CURLcode>> done;
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
     char* priv = nullptr;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-    done.emplace_back(reinterpret_cast<Transfer*>(priv), msg->data.result);
+    done.emplace_back(reinterpret_cast<Fetch*>(priv), msg->data.result);
   }
-  for (auto& [t, result] : done) {
+  for (auto& [f, result] : done) {
     if (closing_) return;  // on_done closed us: the rest were abandoned
-    curl_multi_remove_handle(multi_, t->easy);
-    Finished(*t, result);
+    Finished(*f, result);
   }
 }
 
-void Downloader::Finished(Transfer& t, CURLcode result) {
+// One request is over: read what curl saw, give the easy handle back, then follow a redirect,
+// schedule a retry, or deliver.
+void Downloader::Finished(Fetch& f, CURLcode result) {
+  CURL* e = f.easy->handle;
+  curl_multi_remove_handle(multi_, e);
   AttemptFacts facts;
   facts.curl = result;
-  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &facts.http_status);
-  facts.blocked = t.blocked;
-  facts.too_large = t.too_large;
-  facts.curl_error = t.error;
-  stats_.bytes += t.body.size();
-  std::optional<Failure> failure = ClassifyAttempt(facts);
-  if (failure && failure->retryable && t.attempts <= options_.retry.retries) {
-    std::optional<uint64_t> delay;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &facts.http_status);
+  facts.blocked = f.blocked;
+  facts.too_large = f.too_large;
+  facts.curl_error = f.easy->error;
+  curl_off_t total_us = 0, connect_us = 0;
+  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
+  curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_us);
+  facts.seconds = static_cast<double>(total_us) / 1e6;
+  std::optional<uint64_t> retry_after;
+  if (facts.http_status == 429 || facts.http_status == 503) {
     curl_header* header = nullptr;
-    if (facts.http_status == 429 || facts.http_status == 503) {
-      if (curl_easy_header(t.easy, "Retry-After", 0, CURLH_HEADER, -1, &header) == CURLHE_OK) {
-        delay = ParseRetryAfter(header->value, std::time(nullptr), options_.retry);
-      }
+    if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &header) == CURLHE_OK) {
+      retry_after = ParseRetryAfter(header->value, std::time(nullptr), options_.retry);
     }
-    ++stats_.retries;
-    uv_timer_start(&t.retry_timer, &Downloader::OnRetryTimer,
-                   delay.value_or(BackoffMs(options_.retry, t.attempts, rng_)), 0);
-    return;
   }
-  if (failure) {
-    failure->message += " from " + t.url + " after " + std::to_string(t.attempts) +
-                        (t.attempts == 1 ? " attempt" : " attempts");
+  std::string location;
+  if (result == CURLE_OK && facts.http_status >= 300 && facts.http_status < 400) {
+    char* target = nullptr;
+    curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &target);
+    if (target != nullptr) location = target;
   }
-  Deliver(t, std::move(failure));
+  const char* type = nullptr;
+  curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &type);
+  f.content_type = type != nullptr ? type : "";
+  idle_easies_.push_back(f.easy);
+  f.easy = nullptr;
+  stats_.bytes += f.body.size();
+  // The host failed to connect only if no connection was ever made (refused, unreachable or a
+  // connect timeout); our own address refusal says nothing about the host.
+  const bool no_connection = f.blocked.empty() && connect_us == 0 &&
+                             (result == CURLE_COULDNT_CONNECT ||
+                              (result == CURLE_OPERATION_TIMEDOUT && f.body.empty()));
+  const HostGate::Outcome outcome =
+      no_connection ? HostGate::Outcome::kConnectFailed : HostGate::Outcome::kOk;
+  if (!location.empty()) {
+    --on_wire_;
+    gate_.Finished(f.host, outcome, std::nullopt, NowMs());
+    if (++f.redirects > 5) {
+      return Deliver(f, Failure{"too_many_redirects", "more than 5 redirects", false});
+    }
+    std::string host;
+    if (Status s = CheckUrl(location, &host); !s.ok()) {
+      return Deliver(f, Failure{s.code(), "redirect to " + RedactUrl(location) + " refused: " +
+                                              s.message(),
+                                false});
+    }
+    f.url = std::move(location);
+    f.host = std::move(host);
+    --f.attempts;  // a hop is part of the same attempt
+    return Queue(f, true);
+  }
+  EndAttempt(f, ClassifyAttempt(facts), outcome, retry_after);
 }
 
-void Downloader::Deliver(Transfer& t, std::optional<Failure> failure) {
-  Download d;
-  d.tag = t.tag;
-  d.failure = std::move(failure);
-  d.url = std::move(t.url);
-  d.attempts = t.attempts;
-  d.seconds = Now() - t.started;
-  if (!d.failure) {
-    const char* type = nullptr;
-    curl_easy_getinfo(t.easy, CURLINFO_CONTENT_TYPE, &type);
-    if (type != nullptr) d.content_type = type;
-    d.body = std::move(t.body);
-    ++stats_.ok;
-    stats_.latency_ms.push_back(static_cast<float>(d.seconds * 1000));
-  } else {
-    ++stats_.failed;
+// The attempt is over (on the wire or refused before it): tell the gate, then retry or deliver.
+void Downloader::EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::Outcome outcome,
+                            std::optional<uint64_t> retry_after_ms) {
+  --on_wire_;
+  const double now = NowMs();
+  gate_.Finished(f.host, outcome, retry_after_ms, now);
+  ScheduleWake(0);  // a connection is free again
+  if (failure && failure->retryable && f.attempts <= options_.retry.retries) {
+    ++stats_.retries;
+    // A paused host makes all its downloads wait once, together: no timer of this one's own.
+    if (gate_.Paused(f.host)) return Queue(f, true);
+    backoff_.emplace(now + static_cast<double>(BackoffMs(options_.retry, f.attempts, rng_)),
+                     f.id);
+    return ScheduleWake(backoff_.top().first);
   }
-  t.body = std::string();
-  free_.push_back(&t);
+  Deliver(f, std::move(failure));
+}
+
+void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
+  Download d;
+  d.tag = f.tag;
+  d.url = RedactUrl(f.url);
+  if (failure) {
+    failure->message += " from " + d.url + " after " + Attempts(f.attempts);
+    ++stats_.failed;
+  } else {
+    d.body = std::move(f.body);
+    ++stats_.ok;
+  }
+  d.failure = std::move(failure);
+  d.attempts = f.attempts;
+  d.seconds = (NowMs() - f.started_ms) / 1000;
+  if (!d.failure) stats_.latency_ms.push_back(static_cast<float>(d.seconds * 1000));
+  d.content_type = std::move(f.content_type);
+  f.body = std::string();
+  f.url = std::string();
+  f.content_type.clear();
+  free_fetches_.push_back(f.id);
+  --pending_;
   on_done_(std::move(d));
 }
 
@@ -345,17 +551,23 @@ void Downloader::Close(std::function<void()> on_closed) {
   while (!sockets_.empty()) CloseSocket(sockets_.begin()->first);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, nullptr);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, nullptr);
-  for (auto& t : slots_) {
-    curl_multi_remove_handle(multi_, t->easy);  // harmless for idle handles
-    curl_easy_cleanup(t->easy);
-    t->easy = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&t->retry_timer),
-             [](uv_handle_t* h) { static_cast<Transfer*>(h->data)->owner->HandleClosed(); });
+  for (auto& f : fetches_) {
+    if (f->easy != nullptr) curl_multi_remove_handle(multi_, f->easy->handle);
+    // A lookup in flight finishes (or is cancelled) with its callback: wait for it.
+    if (f->resolving) {
+      ++handles_open_;
+      uv_cancel(reinterpret_cast<uv_req_t*>(&f->resolve));
+    }
+  }
+  for (auto& e : easies_) {
+    if (e->handle != nullptr) curl_easy_cleanup(e->handle);
+    e->handle = nullptr;
   }
   curl_multi_cleanup(multi_);
   multi_ = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
-           [](uv_handle_t* h) { static_cast<Downloader*>(h->data)->HandleClosed(); });
+  const auto closed = [](uv_handle_t* h) { static_cast<Downloader*>(h->data)->HandleClosed(); };
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&wake_), closed);
 }
 
 void Downloader::HandleClosed() {

@@ -5,15 +5,25 @@
 // action. libcurl is never called from inside its own callbacks (except curl_multi_assign in
 // the socket callback, as its documentation prescribes).
 //
-// Each download is checked (http/https only, at most 5 redirects, every connection's resolved
-// address refused if loopback/private/link-local unless allowed, body capped as it streams) and
-// retried on transient failures with backoff timers on the loop. The result reaches `on_done`
-// on the loop thread, never from inside Start(); on_done may call Start() and Close().
+// A download is accepted (Start) long before it is on the wire: it waits in a HostGate until its
+// host has a free connection (--per-host), so a wait for a connection never counts against the
+// attempt's timeout, and a download waiting for a retry or a paused host holds no slot. Curl
+// holds only transfers that can be sent now (at most `concurrency`); easy handles are made as
+// they are needed and reused, never one per possible slot.
+//
+// Each download is checked (http/https only, no control bytes, at most 5 redirects followed by
+// pixelmill itself so each hop is re-checked and queued for its own host, every connection's
+// resolved address refused if loopback/private/link-local unless allowed, body capped as it
+// streams) and retried on transient failures with backoff on the loop. Proxy environment
+// variables are ignored; with an explicit proxy the target host is resolved and checked by
+// pixelmill before each request. URLs in messages are redacted (RedactUrl). The result reaches
+// `on_done` on the loop thread, never from inside Start(); on_done may call Start() and Close().
 //
 // Owned and used by the loop thread only. Close() before destruction (two-phase handle close).
 #pragma once
 
 #include <curl/curl.h>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <uv.h>
 
@@ -22,6 +32,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <random>
 #include <string>
 #include <string_view>
@@ -29,18 +40,26 @@
 #include <vector>
 
 #include "common/status.h"
+#include "coordinator/host_gate.h"
 #include "coordinator/retry_policy.h"
 
 namespace pixelmill {
 
 struct DownloadOptions {
-  size_t concurrency = 256;                // transfers in flight at most
-  size_t per_host = 64;                    // connections to one host at most
+  size_t concurrency = 256;  // transfers on the wire at most
+  // Downloads accepted beyond those on the wire (waiting for their host, a retry or a paused
+  // host); 0 = max(1024, 8 x concurrency). Memory per waiting download is its URL and ~200 B.
+  size_t backlog = 0;
+  size_t per_host = 64;                    // transfers on the wire to one host at most
   uint64_t timeout_ms = 30'000;            // total time of one attempt
   uint64_t connect_timeout_ms = 10'000;    // capped by timeout_ms
   uint64_t low_speed_window_s = 10;        // abort an attempt slower than 1 B/s over this
   uint64_t max_image_bytes = 20ull << 20;  // body cap, enforced as it streams
   bool allow_private_networks = false;     // allow loopback/private/link-local addresses
+  // Send every request through this proxy ("" = none; proxy environment variables are always
+  // ignored). The target host is then resolved and checked by pixelmill before each request.
+  std::string proxy;
+  HostGateOptions health;  // when a failing host is paused, probed and declared down
   // Replaces the address check when set: why an address is refused, or nullopt. A seam for
   // tests that need one loopback server allowed and every other address really checked.
   std::function<std::optional<std::string>(const sockaddr&)> address_check;
@@ -53,9 +72,9 @@ struct Download {
   std::optional<Failure> failure;  // nullopt: ok, body holds the image
   std::string body;
   std::string content_type;  // as the server sent it
-  std::string url;
+  std::string url;  // the last URL fetched (after redirects), redacted for messages
   uint32_t attempts = 0;
-  double seconds = 0;  // from Start() to the end, retries included
+  double seconds = 0;  // from Start() to the end, waits and retries included
 };
 
 struct DownloadStats {
@@ -77,47 +96,74 @@ class Downloader {
 
   // Creates the curl multi handle and the loop handles.
   Status Init();
-  // Starts fetching `url`. Returns the failure at once (and uses no slot) when the URL itself is
-  // refused. REQUIRES: in_flight() < options.concurrency.
+  // Accepts a download of `url`. Returns the failure at once (and holds nothing) when the URL
+  // itself is refused or its host is known to be down. REQUIRES: accepting().
   std::optional<Failure> Start(size_t tag, std::string_view url);
-  size_t in_flight() const { return slots_.size() - free_.size(); }
+  // Whether Start() may be called: fewer than concurrency + backlog downloads accepted.
+  bool accepting() const { return pending_ < concurrency_ + backlog_; }
+  // Downloads accepted and not yet delivered.
+  size_t pending() const { return pending_; }
+  // Transfers on the wire now.
+  size_t in_flight() const { return on_wire_; }
   const DownloadStats& stats() const { return stats_; }
 
-  // Abandons transfers in flight (no on_done for them), then closes every handle; `on_closed`
-  // runs once the loop has released them all.
+  // Abandons every download (no on_done for them), then closes every handle; `on_closed` runs
+  // once the loop has released them all.
   void Close(std::function<void()> on_closed);
 
  private:
-  struct Transfer;
+  struct Fetch;
+  struct Easy;
   struct Socket;
 
   static int OnSocket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
   static int OnCurlTimer(CURLM* multi, long timeout_ms, void* userp);
   static void OnPoll(uv_poll_t* poll, int status, int events);
   static void OnTimeout(uv_timer_t* timer);
-  static void OnRetryTimer(uv_timer_t* timer);
+  static void OnWake(uv_timer_t* timer);
+  static void OnResolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
   static size_t OnBody(char* data, size_t size, size_t count, void* userp);
   static curl_socket_t OnOpenSocket(void* clientp, curlsocktype purpose, curl_sockaddr* address);
 
+  double NowMs() const;
+  void ScheduleWake(double at_ms);
+  void Wake();
+  void Queue(Fetch& f, bool first);
+  void PutOnWire(Fetch& f);
+  void AddToCurl(Fetch& f);
+  std::optional<std::string> Refused(const sockaddr& address) const;
   void Action(curl_socket_t fd, int events);
   void DrainFinished();
-  void Finished(Transfer& t, CURLcode result);
-  std::optional<Failure> Attempt(Transfer& t);
-  void Deliver(Transfer& t, std::optional<Failure> failure);
+  void Finished(Fetch& f, CURLcode result);
+  void EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::Outcome outcome,
+                  std::optional<uint64_t> retry_after_ms);
+  void Deliver(Fetch& f, std::optional<Failure> failure);
+  Easy* TakeEasy();
   void CloseSocket(curl_socket_t fd);
   void HandleClosed();
 
   uv_loop_t& loop_;
   const DownloadOptions options_;
+  const size_t concurrency_, backlog_;
   DoneFn on_done_;
   CURLM* multi_ = nullptr;
-  uv_timer_t timer_{};
-  std::vector<std::unique_ptr<Transfer>> slots_;
-  std::vector<Transfer*> free_;
+  uv_timer_t timer_{};  // curl's timeout
+  uv_timer_t wake_{};   // due retries, paused hosts, newly accepted downloads
+  double wake_at_ = -1;
+  HostGate gate_;
+  std::vector<std::unique_ptr<Fetch>> fetches_;  // grows to the most ever accepted at once
+  std::vector<uint32_t> free_fetches_;
+  std::vector<std::unique_ptr<Easy>> easies_;  // grows to the most ever on the wire at once
+  std::vector<Easy*> idle_easies_;
+  // Downloads waiting out a retry backoff, soonest first: (due ms, fetch id).
+  std::priority_queue<std::pair<double, uint32_t>, std::vector<std::pair<double, uint32_t>>,
+                      std::greater<>>
+      backoff_;
   std::unordered_map<curl_socket_t, std::unique_ptr<Socket>> sockets_;
   std::unordered_map<Socket*, std::unique_ptr<Socket>> closing_sockets_;
   std::mt19937_64 rng_;
   DownloadStats stats_;
+  size_t pending_ = 0, on_wire_ = 0;
   size_t handles_open_ = 0;
   std::function<void()> on_closed_;
   bool closing_ = false;

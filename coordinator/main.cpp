@@ -1,8 +1,14 @@
 // coordinator: flags in, exit code out. Everything else lives in RunCoordinator.
+#include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <clocale>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -55,18 +61,37 @@ int CheckWorkerOptions(pixelmill::Options& options) {
                  "--insecure to accept that (keys arrive with the secure-workers issue)");
   }
   if (options.workers > 0) {
-    options.worker_binary = pixelmill::WorkerSupervisor::FindWorkerBinary("/proc/self/exe");
+    // Never a PATH search: any executable named "worker" earlier on PATH would be run.
     if (options.worker_binary.empty()) {
-      std::fprintf(stderr, "error: cannot find the worker executable next to the coordinator\n");
+      options.worker_binary = pixelmill::WorkerSupervisor::FindWorkerBinary("/proc/self/exe");
+    }
+    if (options.worker_binary.empty()) {
+      std::fprintf(stderr,
+                   "error: cannot find the worker executable next to the coordinator; pass "
+                   "--worker-binary PATH\n");
+      return pixelmill::kExitFatal;
+    }
+    if (::access(options.worker_binary.c_str(), X_OK) != 0) {
+      std::fprintf(stderr, "error: worker binary %s is not executable: %s\n",
+                   options.worker_binary.c_str(), std::strerror(errno));
       return pixelmill::kExitFatal;
     }
   }
   return pixelmill::kExitOk;
 }
 
+// A closed stderr or stdout must not kill the run (SIGPIPE), nor a file-size limit (SIGXFSZ):
+// both become write errors the run reports. IDN host names need a UTF-8 character type.
+void PrepareProcess() {
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGXFSZ, SIG_IGN);
+  if (std::setlocale(LC_CTYPE, "C.UTF-8") == nullptr) std::setlocale(LC_CTYPE, "");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  PrepareProcess();
   pixelmill::Options options;
   pixelmill::DownloadOptions& dl = options.download;
   double timeout_s = static_cast<double>(dl.timeout_ms) / 1000;
@@ -124,6 +149,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--allow-private-networks", dl.allow_private_networks,
                "allow image URLs on loopback, private and link-local addresses");
+  app.add_option("--proxy", dl.proxy,
+                 "send every download through this HTTP proxy (proxy environment variables are "
+                 "ignored); targets are still resolved and checked by pixelmill");
+  double job_timeout_s = static_cast<double>(options.job_timeout_ms) / 1000;
+  app.add_option("--job-timeout", job_timeout_s,
+                 "seconds a worker may hold one job before it goes to another worker")
+      ->check(CLI::Range(0.05, 86400.0))
+      ->capture_default_str();
+  double remote_wait_s = static_cast<double>(options.remote_wait_ms) / 1000;
+  app.add_option("--remote-wait", remote_wait_s,
+                 "seconds to wait for a remote worker when no worker is connected and none can "
+                 "start locally; then the waiting users fail with no_workers")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--worker-binary", options.worker_binary,
+                 "the worker executable for local workers (default: the one next to the "
+                 "coordinator)");
   app.add_option("--report", options.report, "write a JSON report of the run to this file");
   try {
     app.parse(argc, argv);
@@ -132,6 +174,8 @@ int main(int argc, char** argv) {
     return code == 0 ? pixelmill::kExitOk : pixelmill::kExitUsage;
   }
   dl.timeout_ms = static_cast<uint64_t>(timeout_s * 1000);
+  options.job_timeout_ms = static_cast<uint64_t>(job_timeout_s * 1000);
+  options.remote_wait_ms = static_cast<uint64_t>(remote_wait_s * 1000);
   if (options.output.empty() && !options.dry_run) {
     std::fprintf(stderr,
                  "error: --output is required (or use --dry-run)\nRun with --help for more "

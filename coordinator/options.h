@@ -34,8 +34,15 @@ struct Options {
   uint32_t max_attempts = 3;
   // Heartbeat interval between coordinator and workers.
   uint32_t heartbeat_ms = 1000;
-  // The worker executable for local workers (main.cpp finds it next to the coordinator).
+  // The worker executable for local workers: --worker-binary, else the `worker` next to the
+  // coordinator (never a PATH search). main.cpp checks it is executable.
   std::string worker_binary;
+  // A job held by one worker longer than this is taken back and sent to another (attempt + 1);
+  // the worker that held it is stopped (a local one is killed and replaced).
+  uint64_t job_timeout_ms = 300'000;
+  // With no worker connected and none that can start locally, how long to wait for a remote
+  // worker before the waiting users fail with no_workers.
+  uint64_t remote_wait_ms = 60'000;
   // Downloads: concurrency, per-host limit, timeouts, retries, byte cap, address policy.
   DownloadOptions download;
   // Where to write the JSON run report; empty for none.

@@ -9,12 +9,29 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
+#include <unistd.h>
+#include <random>
+#include <utility>
 
 #include "common/image_format.h"
+#include "common/image_probe.h"
 #include "common/json_writer.h"
 
 namespace pixelmill {
+namespace {
+
+const char* SignalName(int signum) {
+  switch (signum) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "SIGTERM";
+  }
+}
+
+}  // namespace
 
 Pipeline::Pipeline(const Options& options, UserStore& store)
     : options_(options),
@@ -35,8 +52,9 @@ Pipeline::~Pipeline() {
 
 // The loop's order, start to end:
 //   1. open the sink (output folder, manifest) and the downloader; watch SIGINT and SIGTERM;
-//   2. Pump() starts downloads while fewer than --concurrency are downloading (and fewer than
-//      --concurrency are being saved);
+//   2. Pump() hands users to the downloader while it accepts more (it keeps --concurrency on the
+//      wire and a bounded backlog waiting for their hosts) and fewer than --concurrency
+//      downloaded users are being filtered or saved;
 //   3. each finished download is sniffed, written (temp + rename) and its manifest line
 //      appended; each written line frees a place, and Pump() runs again;
 //   4. when every user has its line (or a signal or fatal error stops the run), every stage is
@@ -44,8 +62,21 @@ Pipeline::~Pipeline() {
 PipelineResult Pipeline::Run() {
   const auto started = std::chrono::steady_clock::now();
   PipelineResult result;
+  // Signals first: one that arrives while workers are being spawned must stop the run in order,
+  // not kill the coordinator. SIGHUP (a closed terminal) is treated like SIGTERM.
+  const auto on_signal = [](uv_signal_t* h, int signum) {
+    static_cast<Pipeline*>(h->data)->Interrupt(signum);
+  };
+  for (auto& [handle, signum] : {std::pair{&sigint_, SIGINT}, std::pair{&sigterm_, SIGTERM},
+                                 std::pair{&sighup_, SIGHUP}}) {
+    uv_signal_init(&loop_, handle);
+    handle->data = this;
+    uv_signal_start(handle, on_signal, signum);
+  }
   if (Status s = sink_.Open(); !s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    CloseSignals();
+    uv_run(&loop_, UV_RUN_DEFAULT);
     return result;
   }
   result.started = true;
@@ -53,14 +84,6 @@ PipelineResult Pipeline::Run() {
   if (fatal_.empty() && options_.filter != "none") {
     if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();
   }
-  uv_signal_init(&loop_, &sigint_);
-  uv_signal_init(&loop_, &sigterm_);
-  sigint_.data = sigterm_.data = this;
-  const auto on_signal = [](uv_signal_t* h, int signum) {
-    static_cast<Pipeline*>(h->data)->Interrupt(signum);
-  };
-  uv_signal_start(&sigint_, on_signal, SIGINT);
-  uv_signal_start(&sigterm_, on_signal, SIGTERM);
 
   if (fatal_.empty()) {
     Pump();
@@ -75,10 +98,6 @@ PipelineResult Pipeline::Run() {
   result.downloads = downloader_.stats();
   if (dispatcher_) result.dispatch = dispatcher_->stats();
   if (supervisor_) result.worker_restarts = supervisor_->restarts();
-  if (!ipc_dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(ipc_dir_, ec);
-  }
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!fatal_.empty()) {
@@ -91,12 +110,12 @@ PipelineResult Pipeline::Run() {
 }
 
 void Pipeline::Pump() {
-  // A user holds a download slot until its body arrives, then a save slot until its manifest
+  // A user is the downloader's until its body arrives, then holds a save slot until its manifest
   // line is written: downloads restart at once while earlier images are still being saved, and
   // memory stays under 2 x concurrency x max image bytes.
   const size_t limit = options_.download.concurrency;
-  while (!stopping_ && next_ < store_.size() && downloader_.in_flight() < limit &&
-         busy_ - downloader_.in_flight() < limit) {
+  while (!stopping_ && next_ < store_.size() && downloader_.accepting() &&
+         busy_ - downloader_.pending() < limit) {
     const size_t user = next_++;
     if (store_.status(user) != UserStatus::kPending) continue;
     ++busy_;
@@ -106,16 +125,15 @@ void Pipeline::Pump() {
   }
 }
 
-// Workers connect over ipc:// in a private folder (and --bind for remote ones); local ones are
-// spawned by the supervisor, whose exit reports reach the dispatcher.
+// Local workers connect over an abstract-namespace ipc:// endpoint (Linux: no file, so nothing
+// is left behind whatever ends the run; peers of another user id are refused), remote ones to
+// --bind. The supervisor spawns the local ones; their exit reports reach the dispatcher.
 Status Pipeline::StartWorkers() {
-  char tmpl[] = "/tmp/pixelmill-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) {
-    return Status::Error(
-        "io", std::string("cannot create a folder for the worker socket: ") + std::strerror(errno));
-  }
-  ipc_dir_ = tmpl;
-  const std::string endpoint = "ipc://" + ipc_dir_ + "/workers.sock";
+  std::random_device random;
+  char name[64];
+  std::snprintf(name, sizeof(name), "ipc://@pixelmill-%d-%08x%08x", static_cast<int>(::getpid()),
+                random(), random());
+  const std::string endpoint = name;
   DispatchOptions d;
   d.filter = options_.filter;
   d.max_attempts = options_.max_attempts;
@@ -124,8 +142,13 @@ Status Pipeline::StartWorkers() {
   if (!options_.bind.empty()) d.endpoints.push_back(options_.bind);
   d.max_payload_bytes = options_.download.max_image_bytes * 4 + (1 << 20);
   d.expected_workers = options_.workers;
+  d.job_timeout_ms = options_.job_timeout_ms;
+  d.remote_wait_ms = options_.remote_wait_ms;
   d.on_local_join = [this](uint32_t pid) {
     if (supervisor_) supervisor_->MarkReady(static_cast<pid_t>(pid));
+  };
+  d.on_local_lost = [this](uint32_t pid) {
+    if (supervisor_) supervisor_->Kill(static_cast<pid_t>(pid));
   };
   dispatcher_ = std::make_unique<Dispatcher>(loop_, std::move(d),
                                              [this](JobOutcome&& o) { OnFiltered(std::move(o)); });
@@ -134,7 +157,10 @@ Status Pipeline::StartWorkers() {
     std::fprintf(stderr, "pixelmill: remote workers may connect to %s\n",
                  dispatcher_->bound().back().c_str());
   }
-  if (options_.workers == 0) return Status::Ok();
+  if (options_.workers == 0) {
+    dispatcher_->NoLocalWorkers("no local workers (--workers 0)");
+    return Status::Ok();
+  }
   SupervisorOptions sup;
   sup.workers = options_.workers;
   sup.worker_binary = options_.worker_binary;
@@ -144,11 +170,7 @@ Status Pipeline::StartWorkers() {
       [this](pid_t pid, const std::string& how) {
         if (!shut_down_) dispatcher_->WorkerExited(static_cast<uint32_t>(pid), how);
       },
-      [this](const std::string& why) {
-        if (!options_.bind.empty()) return;  // remote workers may still come
-        no_workers_ = why;
-        dispatcher_->FailQueued("no_workers", why);
-      });
+      [this](const std::string& why) { dispatcher_->NoLocalWorkers(why); });
   return supervisor_->Start();
 }
 
@@ -158,27 +180,28 @@ void Pipeline::OnDownloaded(Download&& d) {
   if (d.failure) return Fail(user, d.failure->code, d.failure->message, d.attempts);
   // The bytes decide, not the Content-Type header: a JPEG sent as text/html is still a JPEG,
   // and an HTML page sent as image/jpeg is not an image.
-  const OutputFormat format = SniffImageFormat(d.body);
-  if (format == OutputFormat::kUnknown) {
-    std::string message = "body from " + d.url + " is not a supported image (jpeg, png, webp, " +
-                          "gif, avif, tiff); Content-Type was '" + d.content_type + "', " +
-                          std::to_string(d.body.size()) + " bytes";
+  // A header that parses, declares its dimensions and is followed by image data is required
+  // even when nothing decodes the image (--filter none).
+  Result<ImageHeader> header = ProbeImage(d.body);
+  if (!header.ok()) {
+    std::string message = "body from " + d.url + " is not a usable image: " +
+                          header.status().message() + " (Content-Type was '" +
+                          d.content_type.substr(0, 100) + "', " + std::to_string(d.body.size()) +
+                          " bytes)";
     return Fail(user, "not_image", message, d.attempts);
   }
   if (!dispatcher_) {
-    return Save(user, std::move(d.body), format,
+    return Save(user, std::move(d.body), header->format,
                 SaveInfo{d.attempts, d.seconds * 1000, 0, false, {}});
   }
-  if (!no_workers_.empty()) return Fail(user, "no_workers", no_workers_, 0);
+  if (!dispatcher_->gave_up().empty()) return Fail(user, "no_workers", dispatcher_->gave_up(), 0);
   dispatcher_->Submit(user, std::move(d.body));
 }
 
 void Pipeline::OnFiltered(JobOutcome&& o) {
   if (!o.error_code.empty()) return Fail(o.user, o.error_code, o.error_message, o.attempts);
-  std::string bytes = o.image.to_string();
-  OutputFormat format = FormatFromContentType(o.content_type);
-  if (format == OutputFormat::kUnknown) format = SniffImageFormat(bytes);
-  Save(o.user, std::move(bytes), format, SaveInfo{o.attempts, 0, o.cpu_micros, true, o.worker});
+  Save(o.user, o.image.to_string(), o.format,
+       SaveInfo{o.attempts, 0, o.cpu_micros, true, o.worker});
 }
 
 void Pipeline::Save(size_t user, std::string bytes, OutputFormat format, SaveInfo info) {
@@ -241,11 +264,11 @@ void Pipeline::MaybeShutDown() {
 void Pipeline::Interrupt(int signum) {
   if (stopping_ || shut_down_) return;  // already stopping, or every user is done
   stopping_ = true;
-  fatal_ = std::string("interrupted by ") + (signum == SIGINT ? "SIGINT" : "SIGTERM") +
+  fatal_ = std::string("interrupted by ") + SignalName(signum) +
            ": every finished user is in the manifest; " +
            std::to_string(store_.size() - ok_ - failed_) + " user(s) were not processed";
   // Downloads in flight are abandoned; their users get no line, like the ones never started.
-  busy_ -= downloader_.in_flight() + (dispatcher_ ? dispatcher_->pending() : 0);
+  busy_ -= downloader_.pending() + (dispatcher_ ? dispatcher_->pending() : 0);
   ShutDown();
 }
 
@@ -268,8 +291,13 @@ void Pipeline::ShutDown() {
 void Pipeline::HandleClosed() {
   assert(closing_ > 0);
   if (--closing_ > 0) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  CloseSignals();
+}
+
+void Pipeline::CloseSignals() {
+  for (uv_signal_t* handle : {&sigint_, &sigterm_, &sighup_}) {
+    uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
+  }
 }
 
 }  // namespace pixelmill

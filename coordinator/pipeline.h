@@ -62,6 +62,7 @@ class Pipeline {
   void ShutDown();
   void Interrupt(int signum);
   void HandleClosed();
+  void CloseSignals();
 
   const Options& options_;
   UserStore& store_;
@@ -70,9 +71,7 @@ class Pipeline {
   Sink sink_;
   std::unique_ptr<Dispatcher> dispatcher_;        // null with --filter none
   std::unique_ptr<WorkerSupervisor> supervisor_;  // null without local workers
-  std::string ipc_dir_;                           // private folder of the ipc endpoint
-  std::string no_workers_;                        // why no worker can ever come, if so
-  uv_signal_t sigint_{}, sigterm_{};
+  uv_signal_t sigint_{}, sigterm_{}, sighup_{};
   size_t next_ = 0;  // next user to start
   size_t busy_ = 0;  // users started whose manifest line is not written yet
   size_t ok_ = 0, failed_ = 0;

@@ -2,8 +2,18 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 
 namespace pixelmill {
+namespace {
+
+std::string Seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f s", s);
+  return text;
+}
+
+}  // namespace
 
 uint64_t BackoffMs(const RetryOptions& options, uint32_t failed_attempts, std::mt19937_64& rng) {
   const uint32_t doublings = std::min<uint32_t>(failed_attempts - 1, 30);
@@ -58,7 +68,7 @@ std::optional<Failure> ClassifyAttempt(const AttemptFacts& f) {
     case CURLE_COULDNT_CONNECT:
       return fail("connect", "could not connect", true);
     case CURLE_OPERATION_TIMEDOUT:
-      return fail("timeout", "timed out", true);
+      return fail("timeout", "timed out after " + Seconds(f.seconds) + " on the wire", true);
     case CURLE_PARTIAL_FILE:
       return fail("truncated", "body ended before its Content-Length", true);
     case CURLE_GOT_NOTHING:
@@ -80,7 +90,17 @@ std::optional<Failure> ClassifyAttempt(const AttemptFacts& f) {
     default:
       return fail("network", curl_easy_strerror(f.curl), false);
   }
-  if (f.http_status >= 200 && f.http_status < 300) return std::nullopt;
+  if (f.http_status == 200 || f.http_status == 203) return std::nullopt;
+  if (f.http_status >= 200 && f.http_status < 300) {
+    return fail("http_status",
+                "HTTP " + std::to_string(f.http_status) +
+                    " is not a complete image (only 200 is accepted)",
+                false);
+  }
+  if (f.http_status >= 300 && f.http_status < 400) {
+    return fail("http_status", "HTTP " + std::to_string(f.http_status) + " without a Location",
+                false);
+  }
   const bool retryable = f.http_status == 429 || f.http_status >= 500;
   return fail("http_status", "HTTP " + std::to_string(f.http_status), retryable);
 }

@@ -36,6 +36,7 @@ struct AttemptFacts {
   std::string blocked;     // non-empty: our address check refused a connection (says why)
   bool too_large = false;  // the body passed --max-image-bytes
   std::string curl_error;  // curl's CURLOPT_ERRORBUFFER text
+  double seconds = 0;      // how long the request was on the wire
 };
 
 struct Failure {
@@ -45,7 +46,8 @@ struct Failure {
   bool retryable = false;
 };
 
-// nullopt when the attempt succeeded (transfer complete, HTTP 2xx).
+// nullopt when the attempt succeeded: transfer complete with HTTP 200 (or 203). Other 2xx
+// (206 partial content, 204 no content) are not a complete image.
 std::optional<Failure> ClassifyAttempt(const AttemptFacts& facts);
 
 }  // namespace pixelmill

@@ -4,6 +4,9 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -54,29 +57,107 @@ std::optional<std::string_view> BlockedV6(const uint8_t* b) {
   return std::nullopt;
 }
 
+CurlString UrlPart(CURLU* handle, CURLUPart part, unsigned flags = 0) {
+  char* raw = nullptr;
+  curl_url_get(handle, part, &raw, flags);
+  return CurlString(raw);
+}
+
 }  // namespace
 
-Status CheckUrl(std::string_view url) {
+Status CheckUrl(std::string_view url, std::string* host_key) {
+  if (url.empty()) return Status::Error("bad_url", "empty URL");
+  for (size_t i = 0; i < url.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(url[i]);
+    if (byte < 0x20 || byte == 0x7f) {
+      char what[64];
+      std::snprintf(what, sizeof(what), "URL contains control byte 0x%02x at offset %zu", byte, i);
+      return Status::Error("bad_url", what);
+    }
+  }
   const std::string text(url);
-  if (text.empty()) return Status::Error("bad_url", "empty URL");
   std::unique_ptr<CURLU, CurlUrlDeleter> handle(curl_url());
   if (!handle) return Status::Error("bad_url", "out of memory parsing URL");
   if (CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), 0)) {
     return Status::Error("bad_url", "malformed URL: " + std::string(curl_url_strerror(rc)));
   }
-  char* raw = nullptr;
-  curl_url_get(handle.get(), CURLUPART_SCHEME, &raw, 0);
-  CurlString scheme(raw);
+  CurlString scheme = UrlPart(handle.get(), CURLUPART_SCHEME);
   const std::string_view s = scheme ? scheme.get() : "";
   if (s != "http" && s != "https") {
     return Status::Error("bad_url",
                          "scheme '" + std::string(s) + "' is not allowed (http and https only)");
   }
-  raw = nullptr;
-  curl_url_get(handle.get(), CURLUPART_HOST, &raw, 0);
-  CurlString host(raw);
+  CurlString host = UrlPart(handle.get(), CURLUPART_HOST);
   if (!host || host.get()[0] == '\0') return Status::Error("bad_url", "URL has no host");
+  if (host_key != nullptr) {
+    CurlString port = UrlPart(handle.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
+    *host_key = std::string(s) + "://" + host.get() + ":" + (port ? port.get() : "");
+    for (char& c : *host_key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   return Status::Ok();
+}
+
+std::string UrlHost(std::string_view url) {
+  std::unique_ptr<CURLU, CurlUrlDeleter> handle(curl_url());
+  if (!handle || curl_url_set(handle.get(), CURLUPART_URL, std::string(url).c_str(), 0)) return {};
+  CurlString host = UrlPart(handle.get(), CURLUPART_HOST, CURLU_PUNYCODE);
+  if (!host) host = UrlPart(handle.get(), CURLUPART_HOST);
+  std::string out = host ? host.get() : "";
+  if (out.size() >= 2 && out.front() == '[' && out.back() == ']') out = out.substr(1, out.size() - 2);
+  return out;
+}
+
+std::string RedactUrl(std::string_view url, size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(url.size(), max_bytes) + 16);
+  const size_t scheme_end = url.find("://");
+  const size_t authority = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const size_t path = std::min(url.find_first_of("/?#", authority), url.size());
+  const size_t at = url.substr(0, path).rfind('@');
+  const size_t query = std::min(url.find_first_of("?#", path), url.size());
+  const size_t fragment = std::min(url.find('#', path), url.size());
+  std::string plain(url.substr(0, authority));
+  if (at != std::string_view::npos && at >= authority) {
+    const std::string_view userinfo = url.substr(authority, at - authority);
+    const size_t colon = userinfo.find(':');
+    plain += colon == std::string_view::npos ? userinfo : userinfo.substr(0, colon + 1);
+    if (colon != std::string_view::npos) plain += "***";
+    plain += url.substr(at, query - at);
+  } else {
+    plain += url.substr(authority, query - authority);
+  }
+  if (query < fragment) {  // ?a=1&b=2 -> ?a=***&b=***; a bare value is hidden whole
+    plain += '?';
+    const std::string_view rest = url.substr(query + 1, fragment - query - 1);
+    for (size_t start = 0;;) {
+      const size_t amp = std::min(rest.find('&', start), rest.size());
+      const std::string_view pair = rest.substr(start, amp - start);
+      const size_t eq = pair.find('=');
+      if (eq != std::string_view::npos) {
+        plain += pair.substr(0, eq + 1);
+        plain += "***";
+      } else if (!pair.empty()) {
+        plain += "***";
+      }
+      if (amp == rest.size()) break;
+      plain += '&';
+      start = amp + 1;
+    }
+  }
+  if (fragment < url.size()) plain += "#***";
+  size_t used = 0;
+  for (; used < plain.size() && out.size() < max_bytes; ++used) {
+    const auto byte = static_cast<unsigned char>(plain[used]);
+    if (byte < 0x20 || byte == 0x7f) {
+      char escaped[4];
+      std::snprintf(escaped, sizeof(escaped), "%%%02X", byte);
+      out += escaped;
+    } else {
+      out += plain[used];
+    }
+  }
+  if (used < plain.size()) out += "...(" + std::to_string(url.size()) + " bytes)";
+  return out;
 }
 
 std::optional<std::string_view> BlockedRange(const sockaddr& address) {

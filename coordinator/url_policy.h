@@ -13,8 +13,18 @@
 
 namespace pixelmill {
 
-// Ok for an absolute http:// or https:// URL with a host; else code "bad_url" and why.
-Status CheckUrl(std::string_view url);
+// Ok for an absolute http:// or https:// URL with a host and no control byte (a NUL would cut
+// it short); else code "bad_url" and why. Sets `host_key` (if given) to the URL's
+// "scheme://host:port", the unit of per-host limits and health.
+Status CheckUrl(std::string_view url, std::string* host_key = nullptr);
+
+// `url` as pixelmill may write it (manifest, report, logs): the password of user:password@,
+// every query value and the fragment replaced by ***, control bytes %-escaped, and cut to
+// `max_bytes` with a note of the full length. Works on malformed URLs too.
+std::string RedactUrl(std::string_view url, size_t max_bytes = 256);
+
+// The host name of an http(s) URL (punycode for an internationalised one), or "" if none.
+std::string UrlHost(std::string_view url);
 
 // Why connecting to `address` is refused ("loopback", "private", "link-local", ...), or nullopt
 // when it is a public unicast address. Mapped, NAT64 and 6to4 forms are judged by the IPv4

@@ -18,13 +18,32 @@ WorkerInfo* WorkerPool::Find(const std::string& identity) {
   return it == workers_.end() ? nullptr : &it->second;
 }
 
-WorkerInfo* WorkerPool::PickLeastLoaded() {
+WorkerInfo* WorkerPool::PickLeastLoaded(const std::string& avoid) {
   WorkerInfo* best = nullptr;
+  WorkerInfo* avoided = nullptr;
   for (const std::string& id : order_) {
     WorkerInfo& w = workers_.at(id);
-    if (w.credits > 0 && (best == nullptr || w.credits > best->credits)) best = &w;
+    if (w.credits == 0) continue;
+    if (!avoid.empty() && id == avoid) {
+      avoided = &w;
+    } else if (best == nullptr || w.credits > best->credits) {
+      best = &w;
+    }
   }
-  return best;
+  return best != nullptr ? best : avoided;
+}
+
+std::vector<std::string> WorkerPool::HoldingSince(double deadline) const {
+  std::vector<std::string> out;
+  for (const std::string& id : order_) {
+    for (uint64_t job_id : workers_.at(id).jobs) {
+      if (jobs_.at(job_id).sent_at < deadline) {
+        out.push_back(id);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> WorkerPool::SilentSince(double deadline) const {
@@ -44,15 +63,19 @@ std::optional<std::string> WorkerPool::FindByPid(uint32_t pid, const std::string
 }
 
 void WorkerPool::Submit(size_t user, ImageBytes image) {
-  queue_.push_back(JobRecord{user, 1, std::move(image), {}});
+  JobRecord job;
+  job.user = user;
+  job.image = std::move(image);
+  queue_.push_back(std::move(job));
 }
 
-std::optional<uint64_t> WorkerPool::AssignNext(WorkerInfo& worker) {
+std::optional<uint64_t> WorkerPool::AssignNext(WorkerInfo& worker, double now) {
   if (queue_.empty() || worker.credits == 0) return std::nullopt;
   const uint64_t job_id = next_job_id_++;
   JobRecord job = std::move(queue_.front());
   queue_.pop_front();
   job.worker = worker.identity;
+  job.sent_at = now;
   jobs_.emplace(job_id, std::move(job));
   worker.jobs.insert(job_id);
   --worker.credits;
@@ -99,18 +122,21 @@ std::vector<JobRecord> WorkerPool::Remove(const std::string& identity) {
     if (job_it == jobs_.end()) continue;
     JobRecord job = std::move(job_it->second);
     jobs_.erase(job_it);
-    job.worker.clear();
-    if (job.attempt >= max_attempts_) {
-      given_up.push_back(std::move(job));
-    } else {
-      ++job.attempt;
-      ++requeued_;
-      queue_.push_front(std::move(job));
-    }
+    if (auto out = Retry(std::move(job), identity)) given_up.push_back(std::move(*out));
   }
   workers_.erase(it);
   order_.erase(std::find(order_.begin(), order_.end(), identity));
   return given_up;
+}
+
+std::optional<JobRecord> WorkerPool::Retry(JobRecord job, const std::string& avoid) {
+  job.worker.clear();
+  if (job.attempt >= max_attempts_) return job;
+  ++job.attempt;
+  ++requeued_;
+  job.avoid = avoid;
+  queue_.push_front(std::move(job));
+  return std::nullopt;
 }
 
 std::vector<JobRecord> WorkerPool::DrainQueue() {

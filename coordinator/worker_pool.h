@@ -36,6 +36,8 @@ struct JobRecord {
   uint32_t attempt = 1;
   ImageBytes image;
   std::string worker;  // identity of the worker holding it; empty while queued
+  std::string avoid;   // a worker that failed it: another one is preferred for the retry
+  double sent_at = 0;  // seconds, when it was assigned
 };
 
 class WorkerPool {
@@ -45,8 +47,13 @@ class WorkerPool {
   // Registers a worker (after its Hello). A worker already known under `identity` is replaced.
   WorkerInfo& Add(WorkerInfo info);
   WorkerInfo* Find(const std::string& identity);
-  // The worker with the most credit (ties: the first registered), or nullptr if none has any.
-  WorkerInfo* PickLeastLoaded();
+  // The worker with the most credit (ties: the first registered), or nullptr if none has any;
+  // a worker other than `avoid` is preferred whenever one has credit.
+  WorkerInfo* PickLeastLoaded(const std::string& avoid = {});
+  // The next queued job (to choose its worker), or nullptr.
+  const JobRecord* NextQueued() const { return queue_.empty() ? nullptr : &queue_.front(); }
+  // Identities of workers holding a job assigned before `deadline` (seconds).
+  std::vector<std::string> HoldingSince(double deadline) const;
   // Identities of workers not heard from since `deadline`.
   std::vector<std::string> SilentSince(double deadline) const;
   // Identity of the worker with this pid and host, if any.
@@ -54,14 +61,18 @@ class WorkerPool {
 
   // Queues a new job for a user (attempt 1).
   void Submit(size_t user, ImageBytes image);
-  // Takes the next queued job and assigns it to `worker` under a fresh job id.
-  std::optional<uint64_t> AssignNext(WorkerInfo& worker);
+  // Takes the next queued job and assigns it to `worker` under a fresh job id at `now` (seconds).
+  std::optional<uint64_t> AssignNext(WorkerInfo& worker, double now = 0);
   // A result came for job_id from `identity`: returns the job if it was in flight there (and
   // gives the worker its credit back), nullopt for a late or foreign duplicate.
   std::optional<JobRecord> Complete(const std::string& identity, uint64_t job_id);
   // Puts a job that could not be sent back at the head of the queue, same attempt.
   void Unassign(uint64_t job_id);
 
+  // A job's attempt failed (e.g. its result was not a valid image): queues it again with
+  // attempt + 1, preferring another worker than `avoid`, or returns it when it has had
+  // max attempts.
+  std::optional<JobRecord> Retry(JobRecord job, const std::string& avoid);
   // Removes a dead worker. Its jobs go back to the queue with attempt + 1, except those that
   // reached max attempts, which are returned as given up.
   std::vector<JobRecord> Remove(const std::string& identity);

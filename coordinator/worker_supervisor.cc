@@ -14,7 +14,6 @@
 #include <boost/process/child.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/io.hpp>
-#include <boost/process/search_path.hpp>
 
 namespace pixelmill {
 namespace {
@@ -60,8 +59,7 @@ std::string WorkerSupervisor::FindWorkerBinary(const std::string& self) {
       if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
     }
   }
-  const auto found = bp::search_path("worker");
-  return found.empty() ? std::string() : found.string();
+  return {};
 }
 
 Status WorkerSupervisor::Start() {
@@ -149,6 +147,13 @@ void WorkerSupervisor::Restart(Slot& slot, const std::string& last) {
 void WorkerSupervisor::MarkReady(pid_t pid) {
   for (auto& slot : slots_) {
     if (slot->pid == pid) slot->ready = true;
+  }
+}
+
+void WorkerSupervisor::Kill(pid_t pid) {
+  for (auto& slot : slots_) {
+    // slot->pid is cleared when the process is reaped, so a reused pid is never hit.
+    if (pid > 0 && slot->pid == pid) ::kill(pid, SIGKILL);
   }
 }
 

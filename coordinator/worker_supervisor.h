@@ -50,11 +50,14 @@ class WorkerSupervisor {
 
   // The dispatcher heard this local worker's Hello.
   void MarkReady(pid_t pid);
+  // Kills (SIGKILL) the worker with this pid if it is one of ours and still running; it is
+  // reaped and replaced like any worker that died. Other pids are ignored.
+  void Kill(pid_t pid);
   std::vector<pid_t> pids() const;
   uint64_t restarts() const { return restarts_; }
 
-  // Finds the worker executable: next to `self` (the coordinator's path), then ../worker/worker
-  // (the build tree), then "worker" on PATH.
+  // Finds the worker executable next to `self` (the coordinator's path), then at
+  // ../worker/worker (the build tree); "" if neither. Never searches PATH.
   static std::string FindWorkerBinary(const std::string& self);
 
  private:

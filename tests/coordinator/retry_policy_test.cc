@@ -49,7 +49,14 @@ std::optional<Failure> Classify(CURLcode curl, long status, std::string blocked 
 
 TEST(RetryPolicyTest, ClassifiesAttempts) {
   EXPECT_FALSE(Classify(CURLE_OK, 200).has_value());
-  EXPECT_FALSE(Classify(CURLE_OK, 204).has_value());
+  EXPECT_FALSE(Classify(CURLE_OK, 203).has_value());
+  // Other 2xx are not a complete image: 206 partial content, 204 no content.
+  for (long status : {201L, 204L, 206L}) {
+    auto failure = Classify(CURLE_OK, status);
+    ASSERT_TRUE(failure.has_value()) << status;
+    EXPECT_EQ(failure->code, "http_status");
+    EXPECT_FALSE(failure->retryable);
+  }
   struct Case {
     CURLcode curl;
     long status;

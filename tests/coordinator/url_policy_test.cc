@@ -66,5 +66,48 @@ TEST(UrlPolicyTest, RefusesInternalIpv6RangesAndEmbeddedIpv4) {
   EXPECT_FALSE(Blocked("::ffff:8.8.8.8").has_value());
 }
 
+TEST(UrlPolicyTest, ControlBytesAreBadUrlsNotCutShort) {
+  const std::string with_nul("http://example.com/a.jpg\0http://10.0.0.1/", 42);
+  Status s = CheckUrl(with_nul);
+  EXPECT_EQ(s.code(), "bad_url");
+  EXPECT_NE(s.message().find("0x00 at offset 24"), std::string::npos) << s.message();
+  EXPECT_EQ(CheckUrl("http://example.com/a\r\nHost: evil").code(), "bad_url");
+  EXPECT_EQ(CheckUrl("http://example.com/\x7f").code(), "bad_url");
+}
+
+TEST(UrlPolicyTest, HostKeyGroupsByHostAndPort) {
+  std::string a, b, c;
+  ASSERT_TRUE(CheckUrl("http://Example.COM/a.jpg", &a).ok());
+  ASSERT_TRUE(CheckUrl("http://example.com:80/b.jpg?x", &b).ok());
+  ASSERT_TRUE(CheckUrl("https://example.com/c.jpg", &c).ok());
+  EXPECT_EQ(a, "http://example.com:80");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(c, "https://example.com:443");
+}
+
+TEST(UrlPolicyTest, RedactsPasswordsQueryValuesAndFragments) {
+  EXPECT_EQ(RedactUrl("http://alice:s3cret@host/path?token=abc&sig=xyz"),
+            "http://alice:***@host/path?token=***&sig=***");
+  EXPECT_EQ(RedactUrl("https://host/p?just-a-token"), "https://host/p?***");
+  EXPECT_EQ(RedactUrl("https://host/p#access_token=abc"), "https://host/p#***");
+  EXPECT_EQ(RedactUrl("http://bob@host/x.jpg"), "http://bob@host/x.jpg");
+  EXPECT_EQ(RedactUrl("http://host/x.jpg"), "http://host/x.jpg");
+  EXPECT_EQ(RedactUrl("not a url ?a=1"), "not a url ?a=***");
+  const std::string nul("http://h/a\0b", 12);
+  EXPECT_EQ(RedactUrl(nul), "http://h/a%00b");
+  for (const std::string& url : {std::string("http://u:p@h/?a=b"), std::string("?&&=&"),
+                                 std::string("@@@:::"), std::string("http://")}) {
+    EXPECT_EQ(RedactUrl(url).find("p@"), std::string::npos) << url;
+  }
+}
+
+TEST(UrlPolicyTest, LongUrlsAreCut) {
+  const std::string url = "http://host/" + std::string(100000, 'a') + "?secret=1";
+  const std::string shown = RedactUrl(url);
+  EXPECT_LT(shown.size(), 300u);
+  EXPECT_NE(shown.find("(100021 bytes)"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find("secret=1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pixelmill

@@ -131,6 +131,14 @@ ParseStatus RequestParser::ParseHead(std::string_view head, Request& request) {
   std::string_view method = request_line.substr(0, space1);
   std::string_view target = request_line.substr(space1 + 1, space2 - space1 - 1);
   std::string_view version = request_line.substr(space2 + 1);
+  // The absolute form ("GET http://host:port/path HTTP/1.1") is what a client sends to a proxy:
+  // the fixture then acts as a forward proxy that serves every target itself (tests of
+  // --proxy), never connecting anywhere.
+  if (target.rfind("http://", 0) == 0) {
+    const size_t slash = target.find('/', 7);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    request.proxied = true;
+  }
   if (!IsToken(method) || !IsValidTarget(target)) return ParseStatus::kBadRequest;
   if (version == "HTTP/1.1") {
     request.version_minor = 1;

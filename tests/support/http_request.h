@@ -18,7 +18,8 @@ namespace pixelmill::fixture {
 
 struct Request {
   std::string method;
-  std::string target;      // as sent: the path plus an optional "?query"
+  std::string target;      // the path plus an optional "?query" (origin form)
+  bool proxied = false;    // sent in absolute form, as to a forward proxy
   std::string path;        // target before the first '?'
   std::string query;       // target after the first '?' (empty if none), still percent-encoded
   int version_minor = 1;   // the x of HTTP/1.x

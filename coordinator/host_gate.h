@@ -1,0 +1,96 @@
+// HostGate: which waiting download may start now, host by host. The downloader keeps every
+// download that is not on the wire here (new ones, retries, redirect hops), so a transfer is
+// handed to curl only when its host has a free connection: the wait for a connection is never
+// charged to the attempt's timeout, and a user waiting for its host holds no download slot.
+//
+// It also tracks each host's health. After `pause_after` consecutive connection failures, or a
+// 429/503 with Retry-After, the host is paused: all its users wait once, together, instead of
+// each on its own timer. When a connection-failure pause ends, one download probes the host; a
+// host whose probes keep failing is down, and its users fail at once ("host down: ...") until a
+// later probe (one every `down_recheck_ms`) finds it back.
+//
+// Policy only (no sockets, no clock: callers pass `now_ms`); used by the downloader on the loop
+// thread. Ids are the caller's.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace pixelmill {
+
+struct HostGateOptions {
+  size_t per_host = 64;               // downloads on the wire to one host at most
+  uint32_t pause_after = 5;           // consecutive connection failures that pause a host
+  uint64_t first_pause_ms = 1000;     // first pause; doubles after each failed probe
+  uint32_t failed_probes = 3;         // failed probes in a row before the host is down
+  uint64_t down_recheck_ms = 30'000;  // a down host is probed again after this
+};
+
+class HostGate {
+ public:
+  enum class Outcome {
+    kOk,             // the host answered (any HTTP status, any body)
+    kConnectFailed,  // no connection could be made (refused, unreachable, connect timeout)
+  };
+
+  explicit HostGate(HostGateOptions options) : options_(options) {}
+
+  // Queues download `id` for `host` (at the head with `first`, e.g. a retry that the host's
+  // pause already made wait). Returns why it must fail instead when the host is down.
+  std::optional<std::string> Push(const std::string& host, uint32_t id, double now_ms,
+                                  bool first = false);
+  // Moves up to `max` downloads that may start now into `out` (round-robin over hosts) and counts
+  // them as on the wire.
+  void TakeReady(double now_ms, size_t max, std::vector<uint32_t>& out);
+  // A download taken by TakeReady is done with the wire: `outcome` says how the host behaved;
+  // `retry_after_ms` (a 429/503 Retry-After) pauses the host for that long.
+  void Finished(const std::string& host, Outcome outcome, std::optional<uint64_t> retry_after_ms,
+                double now_ms);
+  // Downloads whose host went down while they waited, with the reason; the caller fails them.
+  std::vector<std::pair<uint32_t, std::string>> TakeFailed();
+  // When the next paused host may start again (for the caller's timer), if any host is paused
+  // with downloads waiting.
+  std::optional<double> NextWakeMs() const;
+  // Whether `host` is not fully open (paused, probing or down): a download of it that failed to
+  // connect waits for the host instead of on a timer of its own.
+  bool Paused(const std::string& host) const;
+
+  size_t waiting() const { return waiting_; }
+
+ private:
+  enum class State { kOpen, kPaused, kProbing, kDown };
+  struct Host {
+    State state = State::kOpen;
+    size_t active = 0;
+    std::deque<uint32_t> queue;
+    uint32_t consecutive_failures = 0;
+    uint32_t probes_failed = 0;
+    uint64_t pause_ms = 0;
+    double until_ms = 0;      // end of a pause, or the next recheck of a down host
+    bool probe_next = false;  // the pause ends in a probe (connection failures)
+      bool listed = false;      // in runnable_
+  };
+
+  void Pause(Host& host, uint64_t ms, double now_ms, bool probe);
+  void GoDown(Host& host, double now_ms);
+  void Wake(Host& host);
+  size_t Limit(const Host& host) const;
+  void List(const std::string& name, Host& host);
+  void Forget(const std::string& name);
+  std::string DownMessage(const Host& host) const;
+
+  const HostGateOptions options_;
+  std::unordered_map<std::string, Host> hosts_;
+  std::deque<std::string> runnable_;  // hosts that may have a download to start
+  std::vector<std::string> paused_;   // hosts in kPaused (few at a time)
+  std::vector<std::pair<uint32_t, std::string>> failed_;
+  size_t waiting_ = 0;
+};
+
+}  // namespace pixelmill
