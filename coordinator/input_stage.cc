@@ -1,5 +1,8 @@
 #include "coordinator/input_stage.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -22,10 +25,7 @@ class RejectsFile {
   explicit RejectsFile(std::string path) : path_(std::move(path)) {}
 
   void Write(const BadRecord& bad) {
-    if (!file_ && error_.empty()) {
-      file_.reset(std::fopen(path_.c_str(), "we"));
-      if (!file_) error_ = "cannot write " + path_ + ": " + std::strerror(errno);
-    }
+    if (!file_ && error_.empty()) Open();
     if (!file_) return;
     JsonObject line;
     line.Add(bad.by_line ? "line" : "index", bad.position);
@@ -49,6 +49,22 @@ class RejectsFile {
   }
 
  private:
+  // O_NOFOLLOW: a symlink planted at the name is refused, not written through.
+  void Open() {
+    const int fd =
+        ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ELOOP) {
+      error_ = "refusing to write " + path_ +
+               ": it is a symbolic link (pixelmill does not write through symbolic links); "
+               "remove it or choose another --output";
+      return;
+    }
+    if (fd >= 0) file_.reset(::fdopen(fd, "w"));
+    if (file_) return;
+    error_ = "cannot write " + path_ + ": " + std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+  }
+
   std::string path_;
   FilePtr file_;
   std::string error_;

@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 
+#include "common/atomic_file.h"
 #include "common/json_writer.h"
 
 namespace pixelmill {
@@ -62,15 +60,8 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run) {
 }
 
 Status WriteReport(const std::string& path, const LoadStats& load, const PipelineResult& run) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << BuildReport(load, run) << '\n';
-    if (!out.flush()) return Status::Error("io", "cannot write report " + temp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(temp, path, ec);
-  if (ec) return Status::Error("io", "cannot write report " + path + ": " + ec.message());
+  Status s = WriteFileAtomically(path, BuildReport(load, run) + "\n", /*sync=*/true);
+  if (!s.ok()) return Status::Error("io", "cannot write report: " + s.message());
   return Status::Ok();
 }
 

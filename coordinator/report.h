@@ -13,7 +13,7 @@ namespace pixelmill {
 // The report as JSON text (no trailing newline).
 std::string BuildReport(const LoadStats& load, const PipelineResult& run);
 
-// Writes BuildReport() to `path` (temp file + rename).
+// Writes BuildReport() and a newline to `path` atomically (unpredictable temp file + rename).
 Status WriteReport(const std::string& path, const LoadStats& load, const PipelineResult& run);
 
 // The q-quantile (0..1) of `values` (sorted in place), 0 when empty.

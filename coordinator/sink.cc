@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <cassert>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
+
+#include "common/atomic_file.h"
 
 namespace pixelmill {
 namespace {
@@ -34,34 +34,10 @@ struct Sink::Batch {
 
 namespace {
 
-Status Errno(const std::string& what, const std::string& path) {
-  return Status::Error("write", what + " " + path + ": " + std::strerror(errno));
-}
-
-Status WriteAll(int fd, const std::string& bytes, const std::string& path) {
-  for (size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Errno("cannot write", path);
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
 // Portable path: a temporary name in the same folder, then rename over the final name.
 Status WriteByRename(const std::string& bytes, const std::string& final_path) {
-  const size_t slash = final_path.rfind('/');
-  const std::string temp =
-      final_path.substr(0, slash + 1) + "." + final_path.substr(slash + 1) + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot create", temp);
-  Status s = WriteAll(fd, bytes, temp);
-  if (::close(fd) != 0 && s.ok()) s = Errno("cannot close", temp);
-  if (s.ok() && ::rename(temp.c_str(), final_path.c_str()) != 0) {
-    s = Errno("cannot rename to", final_path);
-  }
-  if (!s.ok()) ::unlink(temp.c_str());
-  return s;
+  Status s = WriteFileAtomically(final_path, bytes, /*sync=*/false);
+  return s.ok() ? s : Status::Error("write", s.message());
 }
 
 // Runs on a pool thread: the file appears under its final name complete, or not at all.
@@ -72,10 +48,14 @@ Status WriteFileNow(const std::string& directory, const std::string& final_path,
   Status s = WriteAll(fd, bytes, final_path);
   if (s.ok()) {
     const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+    // linkat never follows a symlink at the final name: it fails with EEXIST instead.
     if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, final_path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
-      // EEXIST (a file from an earlier run) or no /proc: replace atomically by rename instead.
+      // EEXIST (a file from an earlier run, a planted symlink) or no /proc: replace atomically
+      // by rename instead.
       s = WriteByRename(bytes, final_path);
     }
+  } else {
+    s = Status::Error("write", s.message());
   }
   ::close(fd);
   return s;
@@ -95,13 +75,26 @@ Status Sink::Open() {
     return Status::Error("io",
                          "cannot create output folder " + output_dir_ + "/images: " + ec.message());
   }
-  const std::string path = output_dir_ + "/manifest.jsonl";
+  const std::string path = ManifestPath();
   uv_fs_t req;
+  // Never truncated here: OutputDir::Prepare has removed an earlier run's manifest unless it is
+  // to be continued. O_NOFOLLOW: a symlink planted at the name is refused, not written through.
   const int fd = uv_fs_open(nullptr, &req, path.c_str(),
-                            O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644, nullptr);
+                            O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644, nullptr);
   uv_fs_req_cleanup(&req);
-  if (fd < 0) {
-    return Status::Error("io", "cannot open " + path + ": " + uv_strerror(fd));
+  if (fd == UV_ELOOP) {
+    return Status::Error("io", "refusing to open " + path +
+                                   ": it is a symbolic link (pixelmill does not write through "
+                                   "symbolic links); remove it or choose another --output");
+  }
+  if (fd < 0) return Status::Error("io", "cannot open " + path + ": " + uv_strerror(fd));
+  const int rc = uv_fs_fstat(nullptr, &req, fd, nullptr);
+  manifest_size_ = req.statbuf.st_size;
+  uv_fs_req_cleanup(&req);
+  if (rc < 0) {
+    uv_fs_close(nullptr, &req, fd, nullptr);
+    uv_fs_req_cleanup(&req);
+    return Status::Error("io", "cannot inspect " + path + ": " + uv_strerror(rc));
   }
   manifest_ = fd;
   return Status::Ok();
@@ -165,6 +158,7 @@ void Sink::AppendManifest(std::string line, DoneFn done) {
 }
 
 void Sink::WriteQueuedLines() {
+  assert(writing_.empty() && !queued_.empty());
   batch_.clear();
   batch_written_ = 0;
   while (!queued_.empty()) {
@@ -172,7 +166,25 @@ void Sink::WriteQueuedLines() {
     writing_.push_back(std::move(queued_.front()));
     queued_.pop_front();
   }
-  uv_buf_t buf = uv_buf_init(batch_.data(), static_cast<unsigned>(batch_.size()));
+  if (!manifest_error_.ok()) {
+    // After a failed append nothing more is written. The lines get that error from the loop,
+    // through a no-op pool job, rather than on their caller's stack.
+    refuse_req_.data = this;
+    const int rc = uv_queue_work(
+        &loop_, &refuse_req_, [](uv_work_t*) {},
+        [](uv_work_t* work, int) {
+          Sink& sink = *static_cast<Sink*>(work->data);
+          sink.DeliverLines(sink.manifest_error_);
+        });
+    if (rc < 0) DeliverLines(manifest_error_);
+    return;
+  }
+  WriteRestOfBatch();
+}
+
+void Sink::WriteRestOfBatch() {
+  uv_buf_t buf = uv_buf_init(batch_.data() + batch_written_,
+                             static_cast<unsigned>(batch_.size() - batch_written_));
   manifest_req_.data = this;
   const int rc = uv_fs_write(&loop_, &manifest_req_, manifest_, &buf, 1, -1, [](uv_fs_t* req) {
     const ssize_t result = req->result;
@@ -183,23 +195,34 @@ void Sink::WriteQueuedLines() {
 }
 
 void Sink::OnLinesWritten(ssize_t result) {
-  if (result >= 0) {
+  if (result > 0) {
     batch_written_ += static_cast<size_t>(result);
-    if (batch_written_ < batch_.size() && result > 0) {  // a short write: send the rest
-      uv_buf_t buf = uv_buf_init(batch_.data() + batch_written_,
-                                 static_cast<unsigned>(batch_.size() - batch_written_));
-      const int rc = uv_fs_write(&loop_, &manifest_req_, manifest_, &buf, 1, -1, [](uv_fs_t* req) {
-        const ssize_t r = req->result;
-        uv_fs_req_cleanup(req);
-        static_cast<Sink*>(req->data)->OnLinesWritten(r);
-      });
-      if (rc < 0) OnLinesWritten(rc);
-      return;
-    }
+    if (batch_written_ < batch_.size()) return WriteRestOfBatch();  // a short write: the rest
+    manifest_size_ += batch_.size();
+    return DeliverLines(Status::Ok());
   }
-  const Status status = result < 0
-                            ? FsError("cannot append to", output_dir_ + "/manifest.jsonl", result)
-                            : Status::Ok();
+  StopManifest(result < 0 ? uv_strerror(static_cast<int>(result))
+                          : "no progress (file system full?)");
+  DeliverLines(manifest_error_);
+}
+
+void Sink::StopManifest(const std::string& reason) {
+  const std::string path = ManifestPath();
+  std::string message = "cannot append to " + path + ": " + reason;
+  // Cut off whatever part of the failed batch reached the file, so the manifest ends with its
+  // last complete line. Blocking, but it happens once.
+  uv_fs_t req;
+  const int rc =
+      uv_fs_ftruncate(nullptr, &req, manifest_, static_cast<int64_t>(manifest_size_), nullptr);
+  uv_fs_req_cleanup(&req);
+  if (rc < 0) {
+    message += "; nor cut it back to its last complete line (" + std::string(uv_strerror(rc)) +
+               "), so its last line may be incomplete";
+  }
+  manifest_error_ = Status::Error("write", message);
+}
+
+void Sink::DeliverLines(Status status) {
   Remember(status);
   std::vector<Line> finished = std::move(writing_);
   writing_.clear();
@@ -227,11 +250,11 @@ void Sink::MaybeFinishClose() {
     uv_fs_t req;
     // Blocking, once, at the very end: the manifest is durable before the exit code says so.
     if (int rc = uv_fs_fsync(nullptr, &req, manifest_, nullptr); rc < 0) {
-      Remember(FsError("cannot sync", output_dir_ + "/manifest.jsonl", rc));
+      Remember(FsError("cannot sync", ManifestPath(), rc));
     }
     uv_fs_req_cleanup(&req);
     if (int rc = uv_fs_close(nullptr, &req, manifest_, nullptr); rc < 0) {
-      Remember(FsError("cannot close", output_dir_ + "/manifest.jsonl", rc));
+      Remember(FsError("cannot close", ManifestPath(), rc));
     }
     uv_fs_req_cleanup(&req);
     manifest_ = -1;

@@ -5,7 +5,10 @@
 // jobs do whole open/write/publish sequences, a batch of waiting files per job and at most
 // kMaxJobs jobs at once, so thousands of images a second cost few thread wake-ups. Manifest lines
 // are appended (uv_fs_write) in the order they are given, several waiting lines going out in one
-// write.
+// write. A failed append (disk full, file too large, any error) is final: the manifest is cut
+// back to its last complete line, the lines of that write and every line appended later get the
+// error, and nothing more is written to it. So a line whose done callback got ok is in the file,
+// and a line that got an error is not. No output file is opened through a symlink.
 //
 // Owned and used by the loop thread only; completion callbacks run on the loop thread.
 #pragma once
@@ -13,6 +16,7 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -33,12 +37,15 @@ class Sink {
   Sink& operator=(const Sink&) = delete;
   ~Sink();  // REQUIRES: Close() has completed (or Open() failed / was never called)
 
-  // Creates OUT/images/ and opens OUT/manifest.jsonl for appending (truncated first). Blocking:
-  // call before the loop runs.
+  // Creates OUT/images/ and opens OUT/manifest.jsonl for appending, creating it if missing; an
+  // existing manifest is kept and appended to. Fails if the name is a symlink. Blocking: call
+  // before the loop runs, after OutputDir::Prepare() has claimed OUT.
   Status Open();
   // Writes `bytes` to OUT/<relative_path> via a temporary file and a rename.
   void WriteFile(std::string relative_path, std::string bytes, DoneFn done);
-  // Appends `line` and a newline to the manifest.
+  // Appends `line` and a newline to the manifest. `done` gets ok once the line is in the file,
+  // or an error if it is not (and never will be): the first failed append's, for it and for
+  // every line after it. Called from the loop, not from within AppendManifest.
   void AppendManifest(std::string line, DoneFn done);
   // Writes not yet finished (files and manifest lines).
   size_t pending() const { return files_pending_ + queued_.size() + writing_.size(); }
@@ -58,8 +65,12 @@ class Sink {
 
   void StartBatches();
   void FinishBatch(Batch& batch, int status);
+  std::string ManifestPath() const { return output_dir_ + "/manifest.jsonl"; }
   void WriteQueuedLines();
+  void WriteRestOfBatch();
   void OnLinesWritten(ssize_t result);
+  void StopManifest(const std::string& reason);
+  void DeliverLines(Status status);
   void MaybeFinishClose();
   void Remember(const Status& s);
 
@@ -67,7 +78,10 @@ class Sink {
   const std::string output_dir_;
   uv_file manifest_ = -1;
   uv_fs_t manifest_req_{};
-  static constexpr size_t kMaxJobs = 2;          // pool jobs writing files at once
+  uv_work_t refuse_req_{};               // delivers manifest_error_ to lines appended after it
+  uint64_t manifest_size_ = 0;           // bytes of complete lines in the manifest
+  Status manifest_error_;                // the failed append; once set, nothing more is written
+  static constexpr size_t kMaxJobs = 2;  // pool jobs writing files at once
   static constexpr size_t kMaxFilesPerJob = 64;  // files one job writes
   std::deque<FileWrite> waiting_files_;
   std::unordered_map<Batch*, std::unique_ptr<Batch>> batches_;

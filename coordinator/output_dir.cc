@@ -1,0 +1,211 @@
+#include "coordinator/output_dir.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iterator>
+#include <memory>
+#include <vector>
+
+#include "common/atomic_file.h"
+
+namespace pixelmill {
+namespace {
+
+// The files a run leaves directly in OUT; images/ is handled apart.
+constexpr const char* kRunFiles[] = {"manifest.jsonl", "rejects.jsonl", "run.json"};
+// Files in images/ counted for the message before giving up counting (a folder may hold
+// millions).
+constexpr size_t kMaxCounted = 10000;
+
+Status Errno(const std::string& what, const std::string& path, int error) {
+  return Status::Error("io", what + " " + path + ": " + std::strerror(error));
+}
+
+std::string HumanSize(off_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  static constexpr const char* kUnits[] = {"KB", "MB", "GB", "TB"};
+  double size = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (size >= 1024 && unit + 1 < std::size(kUnits)) {
+    size /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", size, kUnits[unit]);
+  return text;
+}
+
+// The pid written into a lock file by its holder, as "pid N" or "pid unknown".
+std::string LockHolder(int fd) {
+  char text[32] = {};
+  const ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
+  char* end = nullptr;
+  const long pid = n > 0 ? std::strtol(text, &end, 10) : 0;
+  if (pid <= 0 || end == text || (*end != '\n' && *end != '\0')) return "pid unknown";
+  return "pid " + std::to_string(pid);
+}
+
+// Opens and locks OUT/.lock and writes our pid into it; returns the descriptor.
+Result<int> LockFolder(const std::string& folder) {
+  const std::string path = folder + "/.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == ELOOP) {
+    return Status::Error("io", "refusing to use " + path + ": it is a symbolic link");
+  }
+  if (fd < 0) return Errno("cannot open", path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    const std::string holder = LockHolder(fd);
+    ::close(fd);
+    if (error != EWOULDBLOCK) return Errno("cannot lock", path, error);
+    return Status::Error("busy", "output folder " + folder +
+                                     " is in use by another pixelmill run (" + holder +
+                                     "); wait for it to finish or choose another --output");
+  }
+  Status written = ::ftruncate(fd, 0) == 0 ? Status::Ok() : Errno("cannot write", path, errno);
+  if (written.ok()) written = WriteAll(fd, std::to_string(::getpid()) + "\n", path);
+  if (!written.ok()) {
+    ::close(fd);
+    return written;
+  }
+  return fd;
+}
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+
+// Visits the files (anything but folders, symlinks included) directly in OUT/images, deleting
+// each when `remove`, else counting up to kMaxCounted + 1. Never follows a symlink: images/
+// being one is an error. A missing images/ holds no files.
+Result<size_t> VisitImages(const std::string& folder, bool remove) {
+  const std::string images = folder + "/images";
+  const int fd = ::open(images.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return size_t{0};
+  if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+    return Status::Error("io", images + " is not a folder (a symbolic link or a file); move it " +
+                                   "away or choose another --output");
+  }
+  if (fd < 0) return Errno("cannot open", images, errno);
+  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd));
+  if (!dir) {
+    const int error = errno;
+    ::close(fd);
+    return Errno("cannot read", images, error);
+  }
+  size_t files = 0;
+  for (;;) {
+    errno = 0;  // readdir's only way to tell the end from an error
+    const dirent* entry = ::readdir(dir.get());
+    if (entry == nullptr) break;
+    bool is_dir = entry->d_type == DT_DIR;
+    if (entry->d_type == DT_UNKNOWN) {
+      struct stat st;
+      is_dir = ::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    if (is_dir) continue;  // ".", "..", or a folder of the user's: not pixelmill's
+    if (remove && ::unlinkat(fd, entry->d_name, 0) != 0 && errno != ENOENT) {
+      return Errno("cannot delete", images + "/" + entry->d_name, errno);
+    }
+    if (++files > kMaxCounted && !remove) return files;
+  }
+  if (errno != 0) return Errno("cannot read", images, errno);
+  return files;
+}
+
+// What of an earlier run OUT holds, e.g. {"manifest.jsonl of 4.1 MB", "118 files in images/"}.
+Result<std::vector<std::string>> FindEarlierRun(const std::string& folder) {
+  std::vector<std::string> found;
+  for (const char* name : kRunFiles) {
+    const std::string path = folder + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;
+      return Errno("cannot inspect", path, errno);
+    }
+    found.push_back(std::string(name) +
+                    (S_ISREG(st.st_mode) ? " of " + HumanSize(st.st_size) : " (not a file)"));
+  }
+  Result<size_t> images = VisitImages(folder, /*remove=*/false);
+  if (!images.ok()) return images.status();
+  if (images.value() > kMaxCounted) {
+    found.push_back("more than " + std::to_string(kMaxCounted) + " files in images/");
+  } else if (images.value() > 0) {
+    found.push_back(std::to_string(images.value()) + " file(s) in images/");
+  }
+  return found;
+}
+
+Status RemoveEarlierRun(const std::string& folder) {
+  for (const char* name : kRunFiles) {
+    const std::string path = folder + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot delete", path, errno);
+  }
+  Result<size_t> removed = VisitImages(folder, /*remove=*/true);
+  return removed.ok() ? Status::Ok() : removed.status();
+}
+
+Status MakeImagesFolder(const std::string& folder) {
+  const std::string images = folder + "/images";
+  if (::mkdir(images.c_str(), 0755) == 0) return Status::Ok();
+  if (errno != EEXIST) return Errno("cannot create", images, errno);
+  struct stat st;
+  if (::lstat(images.c_str(), &st) != 0) return Errno("cannot inspect", images, errno);
+  if (!S_ISDIR(st.st_mode)) {
+    return Status::Error("io", images + " is not a folder (a symbolic link or a file); move it " +
+                                   "away or choose another --output");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<OutputDir> OutputDir::Prepare(const std::string& path, bool overwrite) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Status::Error("io", "cannot create output folder " + path + ": " + ec.message());
+  Result<int> lock = LockFolder(path);
+  if (!lock.ok()) return lock.status();
+  OutputDir dir(path, lock.value());  // from here on, returning early releases the lock
+
+  Result<std::vector<std::string>> found = FindEarlierRun(path);
+  if (!found.ok()) return found.status();
+  if (!found->empty() && !overwrite) {
+    std::string what;
+    for (const std::string& item : found.value()) what += (what.empty() ? "" : ", ") + item;
+    return Status::Error("exists", "output folder " + path + " already holds a run (" + what +
+                                       "); pass --overwrite to delete it and start afresh, or " +
+                                       "choose another --output");
+  }
+  if (!found->empty()) {
+    if (Status s = RemoveEarlierRun(path); !s.ok()) return s;
+  }
+  if (Status s = MakeImagesFolder(path); !s.ok()) return s;
+  return dir;
+}
+
+OutputDir::OutputDir(OutputDir&& other) noexcept
+    : path_(std::move(other.path_)), lock_fd_(std::exchange(other.lock_fd_, -1)) {}
+
+OutputDir& OutputDir::operator=(OutputDir&& other) noexcept {
+  if (this != &other) {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    path_ = std::move(other.path_);
+    lock_fd_ = std::exchange(other.lock_fd_, -1);
+  }
+  return *this;
+}
+
+OutputDir::~OutputDir() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+}  // namespace pixelmill

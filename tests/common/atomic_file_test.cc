@@ -1,0 +1,120 @@
+// WriteFileAtomically and WriteAll: the target is replaced whole, temporary names cannot be
+// guessed, nothing is written through a planted symlink, a failure leaves no temporary behind.
+#include "common/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace pixelmill {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ReadFile;
+using testing::TempDir;
+
+std::vector<std::string> Names(const fs::path& folder) {
+  std::vector<std::string> names;
+  for (const fs::directory_entry& e : fs::directory_iterator(folder)) {
+    names.push_back(e.path().filename().string());
+  }
+  return names;
+}
+
+TEST(AtomicFileTest, CreatesAndReplacesTheTarget) {
+  TempDir dir;
+  const std::string target = (dir / "report.json").string();
+  ASSERT_TRUE(WriteFileAtomically(target, "first\n", /*sync=*/false).ok());
+  EXPECT_EQ(ReadFile(target), "first\n");
+  ASSERT_TRUE(WriteFileAtomically(target, "second", /*sync=*/true).ok());
+  EXPECT_EQ(ReadFile(target), "second");
+  EXPECT_EQ(Names(dir.path()), std::vector<std::string>{"report.json"}) << "a temp file is left";
+}
+
+TEST(AtomicFileTest, ReplacesAPlantedSymlinkWithoutWritingThroughIt) {
+  TempDir dir;
+  const std::string victim = dir.Write("victim", "precious");
+  const fs::path target = dir / "report.json";
+  fs::create_symlink(victim, target);
+  ASSERT_TRUE(WriteFileAtomically(target.string(), "report", /*sync=*/false).ok());
+  EXPECT_EQ(ReadFile(victim), "precious");
+  EXPECT_FALSE(fs::is_symlink(target));
+  EXPECT_EQ(ReadFile(target), "report");
+}
+
+// The old code wrote "<path>.tmp": a symlink planted there redirected the write.
+TEST(AtomicFileTest, APlantedPredictableTempNameIsNotWrittenThrough) {
+  TempDir dir;
+  const std::string victim = dir.Write("victim", "precious");
+  const fs::path target = dir / "report.json";
+  fs::create_symlink(victim, dir / "report.json.tmp");
+  fs::create_symlink(victim, dir / ".report.json.tmp");
+  ASSERT_TRUE(WriteFileAtomically(target.string(), "report", /*sync=*/false).ok());
+  EXPECT_EQ(ReadFile(victim), "precious");
+  EXPECT_EQ(ReadFile(target), "report");
+}
+
+TEST(AtomicFileTest, TempNamesDifferBetweenCalls) {
+  TempDir dir;
+  // A non-empty folder at the target: each call writes its temp file, fails to rename it, and
+  // names it in the error.
+  fs::create_directory(dir / "out");
+  dir.Write("out/keep", "kept");
+  std::set<std::string> messages;
+  for (int i = 0; i < 20; ++i) {
+    Status s = WriteFileAtomically((dir / "out").string(), "x", /*sync=*/false);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("/.out."), std::string::npos) << s.message();
+    messages.insert(s.message());
+  }
+  EXPECT_EQ(messages.size(), 20u) << "temporary names repeat: " << *messages.begin();
+}
+
+TEST(AtomicFileTest, AFailedRenameLeavesNoTempAndKeepsTheTarget) {
+  TempDir dir;
+  // A non-empty folder at the target: rename() of a file over it fails after the write.
+  fs::create_directory(dir / "target");
+  dir.Write("target/keep", "kept");
+  Status s = WriteFileAtomically((dir / "target").string(), "bytes", /*sync=*/false);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), "io");
+  EXPECT_NE(s.message().find("target"), std::string::npos) << s.message();
+  EXPECT_EQ(Names(dir.path()), std::vector<std::string>{"target"}) << "a temp file is left";
+  EXPECT_EQ(ReadFile(dir / "target" / "keep"), "kept");
+}
+
+TEST(AtomicFileTest, AMissingFolderFails) {
+  TempDir dir;
+  Status s = WriteFileAtomically((dir / "no" / "such").string(), "x", /*sync=*/false);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), "io");
+}
+
+TEST(AtomicFileTest, WriteAllWritesEverythingAndNamesThePathOnError) {
+  TempDir dir;
+  const std::string path = (dir / "f").string();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  const std::string big(1 << 20, 'a');
+  EXPECT_TRUE(WriteAll(fd, big, path).ok());
+  ::close(fd);
+  EXPECT_EQ(ReadFile(path), big);
+
+  const int read_only = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(read_only, 0);
+  Status s = WriteAll(read_only, "x", path);
+  ::close(read_only);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(path), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace pixelmill

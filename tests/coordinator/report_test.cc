@@ -1,0 +1,64 @@
+// The run report: its JSON, the quantiles in it, and a write that never goes through a
+// planted symlink.
+#include "coordinator/report.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace pixelmill {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ReadFile;
+using testing::TempDir;
+
+TEST(ReportTest, QuantileOfSortedAndEmptyValues) {
+  std::vector<float> none;
+  EXPECT_EQ(Quantile(none, 0.5), 0);
+  std::vector<float> values = {5, 1, 4, 2, 3};
+  EXPECT_EQ(Quantile(values, 0.5), 3);
+  EXPECT_EQ(Quantile(values, 0.99), 5);
+  EXPECT_EQ(Quantile(values, 0), 1);
+}
+
+TEST(ReportTest, WritesTheReportWithANewline) {
+  TempDir dir;
+  LoadStats load;
+  load.users = 3;
+  PipelineResult run;
+  run.ok = 2;
+  run.failed = 1;
+  const fs::path path = dir / "report.json";
+  ASSERT_TRUE(WriteReport(path.string(), load, run).ok());
+  EXPECT_EQ(ReadFile(path), BuildReport(load, run) + "\n");
+  EXPECT_NE(ReadFile(path).find("\"users_total\":3"), std::string::npos) << ReadFile(path);
+}
+
+// The old code wrote "<FILE>.tmp" with a plain open: a symlink planted there was followed.
+TEST(ReportTest, PlantedSymlinksAtTheReportAndItsOldTempNameAreNotWrittenThrough) {
+  TempDir dir;
+  const std::string victim = dir.Write("victim", "precious");
+  const fs::path path = dir / "report.json";
+  fs::create_symlink(victim, dir / "report.json.tmp");
+  fs::create_symlink(victim, path);
+  ASSERT_TRUE(WriteReport(path.string(), LoadStats{}, PipelineResult{}).ok());
+  EXPECT_EQ(ReadFile(victim), "precious");
+  EXPECT_FALSE(fs::is_symlink(path));
+  EXPECT_EQ(ReadFile(path), BuildReport(LoadStats{}, PipelineResult{}) + "\n");
+}
+
+TEST(ReportTest, AnUnwritableReportIsAnIoError) {
+  TempDir dir;
+  Status s = WriteReport((dir / "missing" / "report.json").string(), LoadStats{}, PipelineResult{});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), "io");
+  EXPECT_NE(s.message().find("cannot write report"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace pixelmill
