@@ -1,9 +1,11 @@
 #include "coordinator/coordinator.h"
 
 #include <cstdio>
+#include <optional>
 
 #include "common/user_store.h"
 #include "coordinator/input_stage.h"
+#include "coordinator/output_dir.h"
 #include "coordinator/pipeline.h"
 #include "coordinator/report.h"
 
@@ -29,6 +31,17 @@ void PrintDryRun(const LoadStats& stats, const UserStore& store) {
 }  // namespace
 
 int RunCoordinator(const Options& options) {
+  // The output folder is claimed (locked, checked for an earlier run) before anything is
+  // written to it, rejects.jsonl included; the claim lasts until the run is over.
+  std::optional<OutputDir> output;
+  if (!options.dry_run) {
+    Result<OutputDir> claimed = OutputDir::Prepare(options.output, options.overwrite);
+    if (!claimed.ok()) {
+      std::fprintf(stderr, "error: %s\n", claimed.status().message().c_str());
+      return kExitFatal;
+    }
+    output.emplace(std::move(claimed).value());
+  }
   UserStore store;
   Result<LoadStats> stats = LoadInput(options, store);
   if (!stats.ok()) {
@@ -45,18 +58,20 @@ int RunCoordinator(const Options& options) {
     run = pipeline.Run();
   }
   if (!run.started) return kExitFatal;  // the output folder could not be opened: said why
+  // The report first: if stderr is gone (a closed pipe), the summary line is what is lost.
+  int exit_code = run.exit_code;
+  if (!options.report.empty()) {
+    if (Status s = WriteReport(options.report, stats.value(), run); !s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      exit_code = kExitFatal;
+    }
+  }
   std::fprintf(stderr,
                "done: %zu users, %zu ok, %zu failed in %.2f s (%llu requests, %llu retries)\n",
                store.size(), run.ok, run.failed, run.wall_seconds,
                static_cast<unsigned long long>(run.downloads.requests),
                static_cast<unsigned long long>(run.downloads.retries));
-  if (!options.report.empty()) {
-    if (Status s = WriteReport(options.report, stats.value(), run); !s.ok()) {
-      std::fprintf(stderr, "error: %s\n", s.message().c_str());
-      return kExitFatal;
-    }
-  }
-  return run.exit_code;
+  return exit_code;
 }
 
 }  // namespace pixelmill

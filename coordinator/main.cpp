@@ -16,6 +16,7 @@
 #include "common/filter.h"
 #include "common/version.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/early_signals.h"
 #include "coordinator/options.h"
 #include "coordinator/worker_supervisor.h"
 
@@ -83,6 +84,7 @@ int CheckWorkerOptions(pixelmill::Options& options) {
 // A closed stderr or stdout must not kill the run (SIGPIPE), nor a file-size limit (SIGXFSZ):
 // both become write errors the run reports. IDN host names need a UTF-8 character type.
 void PrepareProcess() {
+  pixelmill::RecordEarlySignals();
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGXFSZ, SIG_IGN);
   if (std::setlocale(LC_CTYPE, "C.UTF-8") == nullptr) std::setlocale(LC_CTYPE, "");
@@ -101,6 +103,8 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--output", options.output,
                  "output folder (images/, manifest.jsonl, rejects.jsonl)");
+  app.add_flag("--overwrite", options.overwrite,
+               "delete the earlier run in --output (manifest, rejects, images) and start afresh");
   app.add_flag("--dry-run", options.dry_run,
                "load and validate the input, print a summary, exit; no network");
   app.add_option("--max-bad-records", options.max_bad_records,

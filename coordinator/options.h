@@ -18,6 +18,9 @@ struct Options {
   std::string output;
   // Load and validate only, print a summary; no network, no workers.
   bool dry_run = false;
+  // Delete an earlier run's output in `output` (manifest, rejects, images) and start afresh;
+  // without it such a folder is refused.
+  bool overwrite = false;
   // Bad input records to skip (written to OUT/rejects.jsonl); 0 aborts on the first one.
   size_t max_bad_records = 0;
   // Filter spec, e.g. "spin:200". "none" saves the downloaded bytes unfiltered, no workers.

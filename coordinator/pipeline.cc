@@ -16,6 +16,7 @@
 #include "common/image_format.h"
 #include "common/image_probe.h"
 #include "common/json_writer.h"
+#include "coordinator/early_signals.h"
 
 namespace pixelmill {
 namespace {
@@ -85,7 +86,9 @@ PipelineResult Pipeline::Run() {
     if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();
   }
 
-  if (fatal_.empty()) {
+  if (const int signum = EarlySignal(); signum != 0) {
+    Interrupt(signum);  // it came while the input was loading: stop before any download
+  } else if (fatal_.empty()) {
     Pump();
   } else {
     stopping_ = true;  // nothing started: close everything and report fatal_
@@ -242,15 +245,18 @@ void Pipeline::Fail(size_t user, const std::string& code, const std::string& mes
 
 void Pipeline::Finish(size_t user, UserStatus status, OutputFormat format, std::string line) {
   store_.SetOutcome(user, status, format);
-  (status == UserStatus::kOk ? ok_ : failed_)++;
-  sink_.AppendManifest(std::move(line), [this](const Status& s) { OnLineWritten(s); });
+  sink_.AppendManifest(std::move(line),
+                       [this, status](const Status& s) { OnLineWritten(status, s); });
 }
 
-void Pipeline::OnLineWritten(const Status& status) {
+// Counts only what the manifest holds: a line that could not be written is not a result.
+void Pipeline::OnLineWritten(UserStatus user_status, const Status& status) {
   assert(busy_ > 0);
   --busy_;
-  if (!status.ok() && fatal_.empty()) {
-    fatal_ = status.message() + " (the manifest is incomplete)";
+  if (status.ok()) {
+    (user_status == UserStatus::kOk ? ok_ : failed_)++;
+  } else if (fatal_.empty()) {
+    fatal_ = status.message() + " (the manifest holds every line before this error)";
     stopping_ = true;
   }
   Pump();

@@ -57,7 +57,7 @@ class Pipeline {
   void Save(size_t user, std::string bytes, OutputFormat format, SaveInfo info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
   void Finish(size_t user, UserStatus status, OutputFormat format, std::string line);
-  void OnLineWritten(const Status& status);
+  void OnLineWritten(UserStatus user_status, const Status& status);
   void MaybeShutDown();
   void ShutDown();
   void Interrupt(int signum);

@@ -45,6 +45,8 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run) {
                                  .Add("joined", w.workers_joined)
                                  .Add("lost", w.workers_lost)
                                  .Add("rejected", w.rejected)
+                                 .Add("bad_results", w.bad_results)
+                                 .Add("timed_out", w.timed_out)
                                  .Add("restarts", run.worker_restarts)
                                  .Done();
   return JsonObject()

@@ -198,6 +198,11 @@ void Connection::SendResponse() {
     case BodyKind::kCorrupt:
       body_ = bank.Corrupt(plan_.image_id);
       break;
+    case BodyKind::kHeaderOnly: {
+      const std::string_view jpeg = bank.Image(ImageFormat::kJpeg, plan_.image_id);
+      body_ = jpeg.substr(0, jpeg.find("\xFF\xDA"));  // everything before Start Of Scan
+      break;
+    }
     case BodyKind::kPoison:
       body_ = bank.Poison(plan_.image_id);
       break;

@@ -40,7 +40,8 @@ const QueryParam* Find(const std::vector<QueryParam>& params, std::string_view k
 
 bool IsKnownFault(std::string_view fault) {
   for (std::string_view known : {"reset", "truncate", "drip", "hang", "huge", "huge_chunked",
-                                 "wrongtype", "html", "corrupt", "bomb", "close", "poison"}) {
+                                 "wrongtype", "html", "corrupt", "bomb", "close", "poison",
+                                 "header_only"}) {
     if (fault == known) return true;
   }
   return false;
@@ -187,6 +188,10 @@ ResponsePlan Planner::Plan(const Request& request) {
     plan.content_type = "image/jpeg";
   } else if (fault == "corrupt") {
     plan.body = BodyKind::kCorrupt;
+    plan.image_id = id;
+    plan.content_type = "image/jpeg";
+  } else if (fault == "header_only") {
+    plan.body = BodyKind::kHeaderOnly;
     plan.image_id = id;
     plan.content_type = "image/jpeg";
   } else if (fault == "poison") {
