@@ -12,6 +12,9 @@
 namespace pixelmill {
 namespace {
 
+// Invalid results in a row after which a worker is stopped.
+constexpr uint32_t kMaxBadResults = 3;
+
 // Below this size a copy is cheaper than sharing (two allocations and a cross-thread free).
 constexpr size_t kShareAbove = 8 * 1024;
 
@@ -181,11 +184,15 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
     const std::string_view bytes(static_cast<const char*>(message.payload.data()),
                                  message.payload.size());
     Result<ImageHeader> header = ProbeImage(bytes);
+    WorkerInfo& worker = *pool_.Find(identity);
     if (!header.ok()) {
-      Refuse(identity, *job,
-             "worker " + worker_id + " returned an invalid image: " + header.status().message());
+      const std::string why =
+          "worker " + worker_id + " returned an invalid image: " + header.status().message();
+      Refuse(identity, *job, why);
+      if (++worker.bad_streak >= kMaxBadResults) StopWorker(identity, why, "bad_result");
       return Dispatch();
     }
+    worker.bad_streak = 0;
     outcome.image = std::move(message.payload);
     outcome.format = header->format;
     outcome.width = header->width;
@@ -317,14 +324,20 @@ void Dispatcher::GiveUp(JobRecord& job, const std::string& code, const std::stri
 void Dispatcher::CheckDeadlines(double now) {
   const double limit = static_cast<double>(options_.job_timeout_ms) / 1000;
   for (const std::string& identity : pool_.HoldingSince(now - limit)) {
-    proto::Envelope bye;
     char why[128];
     std::snprintf(why, sizeof(why), "held a job for more than %.1f s (--job-timeout)", limit);
-    bye.mutable_shutdown()->set_reason(why);
-    Send(identity, bye);
     stats_.timed_out += pool_.Find(identity)->jobs.size();
-    WorkerDead(identity, why, "job_timeout");
+    StopWorker(identity, why, "job_timeout");
   }
+}
+
+// Tells a worker that misbehaves while alive to leave, and treats it as dead.
+void Dispatcher::StopWorker(const std::string& identity, const std::string& why,
+                            const std::string& code) {
+  proto::Envelope bye;
+  bye.mutable_shutdown()->set_reason(why);
+  Send(identity, bye);
+  WorkerDead(identity, why, code);
 }
 
 void Dispatcher::NoLocalWorkers(const std::string& why) {

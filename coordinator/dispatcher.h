@@ -11,7 +11,7 @@
 // timeout is stopped the same way (code "job_timeout"); a local worker declared dead or stopped
 // is handed to `on_local_lost` to be killed and replaced. Every result is checked (ProbeImage)
 // before it is accepted: an invalid one fails that attempt ("bad_result") and the job is retried
-// on another worker. With no worker connected and none that can start locally, the dispatcher
+// on another worker; a worker with 3 invalid results in a row is stopped. With no worker connected and none that can start locally, the dispatcher
 // says so every 10 s and, after the remote wait, fails the waiting jobs with "no_workers".
 // Malformed or unexpected messages are counted and dropped; late results count as duplicates.
 //
@@ -123,6 +123,7 @@ class Dispatcher {
                   const std::string& code = "worker_died");
   void GiveUp(JobRecord& job, const std::string& code, const std::string& why);
   void CheckDeadlines(double now);
+  void StopWorker(const std::string& identity, const std::string& why, const std::string& code);
   void CheckRemoteWait(double now);
   bool Refuse(const std::string& identity, JobRecord& job, const std::string& why);
   void Malformed(const std::string& why);

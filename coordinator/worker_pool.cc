@@ -30,7 +30,8 @@ WorkerInfo* WorkerPool::PickLeastLoaded(const std::string& avoid) {
       best = &w;
     }
   }
-  return best != nullptr ? best : avoided;
+  // The avoided worker only when no other is connected: a busy other one is worth the wait.
+  return best != nullptr ? best : (order_.size() == 1 ? avoided : nullptr);
 }
 
 std::vector<std::string> WorkerPool::HoldingSince(double deadline) const {

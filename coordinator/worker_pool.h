@@ -28,6 +28,7 @@ struct WorkerInfo {
   uint32_t capacity = 0;
   uint32_t credits = 0;   // jobs it may still be sent
   double last_heard = 0;  // seconds, any message
+  uint32_t bad_streak = 0;  // invalid results in a row
   std::unordered_set<uint64_t> jobs;
 };
 
@@ -47,8 +48,8 @@ class WorkerPool {
   // Registers a worker (after its Hello). A worker already known under `identity` is replaced.
   WorkerInfo& Add(WorkerInfo info);
   WorkerInfo* Find(const std::string& identity);
-  // The worker with the most credit (ties: the first registered), or nullptr if none has any;
-  // a worker other than `avoid` is preferred whenever one has credit.
+  // The worker with the most credit (ties: the first registered), or nullptr if none has any.
+  // `avoid` (a worker that failed the job) is picked only when it is the only worker connected.
   WorkerInfo* PickLeastLoaded(const std::string& avoid = {});
   // The next queued job (to choose its worker), or nullptr.
   const JobRecord* NextQueued() const { return queue_.empty() ? nullptr : &queue_.front(); }

@@ -107,5 +107,51 @@ TEST(WorkerPoolTest, SilenceAndPidLookups) {
   EXPECT_EQ(pool.queued(), 0u);
 }
 
+TEST(WorkerPoolTest, AFailedAttemptIsRetriedOnAnotherWorkerThenGivenUp) {
+  WorkerPool pool(2);
+  WorkerInfo& a = pool.Add(Worker("a", 4));
+  pool.Add(Worker("b", 1));
+  pool.Submit(0, Image("x"));
+  const uint64_t first = *pool.AssignNext(a, 1.0);
+  std::optional<JobRecord> job = pool.Complete("a", first);
+  ASSERT_TRUE(job.has_value());
+  EXPECT_FALSE(pool.Retry(std::move(*job), "a").has_value()) << "requeued, attempt 2";
+  EXPECT_EQ(pool.NextQueued()->attempt, 2u);
+  // a has more credit, but failed this job: b takes it; while b is busy, the job waits.
+  EXPECT_EQ(pool.PickLeastLoaded(pool.NextQueued()->avoid)->identity, "b");
+  WorkerInfo& b = *pool.Find("b");
+  const uint64_t second = *pool.AssignNext(b, 2.0);
+  pool.Submit(1, Image("y"));
+  pool.Unassign(*pool.AssignNext(a, 2.0));  // (the next job could go to a)
+  job = pool.Complete("b", second);
+  ASSERT_TRUE(job.has_value());
+  std::optional<JobRecord> given_up = pool.Retry(std::move(*job), "b");
+  ASSERT_TRUE(given_up.has_value()) << "max attempts reached";
+  EXPECT_EQ(given_up->user, 0u);
+  EXPECT_EQ(pool.requeued(), 1u);
+}
+
+TEST(WorkerPoolTest, TheAvoidedWorkerIsUsedWhenItIsTheOnlyOne) {
+  WorkerPool pool(3);
+  pool.Add(Worker("a", 1));
+  EXPECT_EQ(pool.PickLeastLoaded("a")->identity, "a");
+  pool.Add(Worker("b", 1));
+  pool.AssignNext(*pool.Find("b"));  // no job queued: nothing assigned, b keeps its credit
+  EXPECT_EQ(pool.PickLeastLoaded("a")->identity, "b");
+}
+
+TEST(WorkerPoolTest, HoldingSinceFindsWorkersWithOverdueJobs) {
+  WorkerPool pool(3);
+  WorkerInfo& a = pool.Add(Worker("a", 2));
+  WorkerInfo& b = pool.Add(Worker("b", 2));
+  for (int user = 0; user < 3; ++user) pool.Submit(user, Image("x"));
+  pool.AssignNext(a, 10.0);
+  pool.AssignNext(b, 20.0);
+  pool.AssignNext(b, 30.0);
+  EXPECT_TRUE(pool.HoldingSince(5.0).empty());
+  EXPECT_EQ(pool.HoldingSince(15.0), std::vector<std::string>{"a"});
+  EXPECT_EQ(pool.HoldingSince(25.0), (std::vector<std::string>{"a", "b"}));
+}
+
 }  // namespace
 }  // namespace pixelmill

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,9 +76,14 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   bool started() const { return pid_ > 0; }
   // Waits up to `seconds` for the exit; the wait status, or -1 on timeout.
-  int Wait(double seconds) {
+  // With `usage`, also its resource usage (e.g. ru_maxrss, the peak resident set in KiB).
+  int Wait(double seconds, rusage* usage = nullptr) {
     int status = 0;
-    if (!WaitFor([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, seconds)) return -1;
+    rusage ignored{};
+    rusage* into = usage != nullptr ? usage : &ignored;
+    if (!WaitFor([&] { return ::wait4(pid_, &status, WNOHANG, into) == pid_; }, seconds)) {
+      return -1;
+    }
     reaped_ = true;
     return status;
   }

@@ -36,6 +36,16 @@ class CoordinatorRun : public ::testing::Test {
     return dir_.Write("users.jsonl", text);
   }
 
+  // JSONL users with these image URLs (ids 0, 1, ...); the URLs are JSON-escaped as given.
+  std::string UsersWithUrls(const std::vector<std::string>& urls) {
+    std::string text;
+    for (size_t i = 0; i < urls.size(); ++i) {
+      text += R"({"id": )" + std::to_string(i) + R"(, "name": "u", "image_url": ")" + urls[i] +
+              "\"}\n";
+    }
+    return dir_.Write("users.jsonl", text);
+  }
+
   // Runs a coordinator (by default the built one) on users.jsonl with `flags`.
   std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& flags,
                                       const std::string& coordinator = kCoordinatorBinary) {

@@ -1,0 +1,121 @@
+// Downloads as an attacker or a broken API would serve them, through the real coordinator:
+// secrets in URLs, NUL bytes, internationalised host names, headers without image data, a
+// dead host for thousands of users, and a huge --concurrency. Every target is loopback.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/coordinator_run.h"
+
+namespace pixelmill {
+namespace {
+
+using testing::ExitCode;
+
+// A loopback port with nothing listening: connections to it are refused at once.
+int ClosedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), length), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+class DownloadSafetyTest : public testing::CoordinatorRun {};
+
+// Passwords, query values and fragments never reach the manifest, and a 100 KB URL does not
+// make a 100 KB line.
+TEST_F(DownloadSafetyTest, SecretsInUrlsAreRedactedEverywhere) {
+  const std::string port = std::to_string(api_.port());
+  UsersWithUrls({"http://alice:hunter2@127.0.0.1:" + port + "/img/1.jpg?status=404&token=T0PS3CRET",
+                 "http://127.0.0.1:" + port + "/img/2.jpg?status=404&sig=" +
+                     std::string(100000, 'S') + "#access_token=F4AGMENT",
+                 "ftp://bob:pa55word@127.0.0.1/x.jpg"});
+  ASSERT_EQ(ExitCode(Start({"--filter", "none", "--retries", "0"})->Wait(30)), 3) << Stderr();
+  const std::string manifest = testing::ReadFile(dir_ / "out" / "manifest.jsonl");
+  for (const char* secret : {"hunter2", "T0PS3CRET", "SSSSSSSSSS", "F4AGMENT", "pa55word"}) {
+    EXPECT_EQ(manifest.find(secret), std::string::npos) << secret << " in " << manifest;
+    EXPECT_EQ(Stderr().find(secret), std::string::npos) << secret;
+    EXPECT_EQ(Report().find(secret), std::string::npos) << secret;
+  }
+  EXPECT_NE(manifest.find("alice:***@127.0.0.1"), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("token=***"), std::string::npos) << manifest;
+  EXPECT_LT(manifest.size(), 3000u);
+}
+
+// A NUL byte would cut the URL short and fetch something else: the user fails with bad_url.
+TEST_F(DownloadSafetyTest, AUrlWithANulByteIsABadUrl) {
+  UsersWithUrls({api_.Url("/img/1.jpg\\u0000/../2.jpg"), api_.Url("/img/3.jpg")});
+  ASSERT_EQ(ExitCode(Start({"--filter", "none"})->Wait(30)), 3) << Stderr();
+  auto lines = Manifest();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("\"code\":\"bad_url\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("0x00"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("\"status\":\"ok\""), std::string::npos) << lines[1];
+}
+
+// Internationalised host names are converted (IDNA) and fetched; *.localhost is loopback.
+TEST_F(DownloadSafetyTest, InternationalisedHostNamesWork) {
+  const std::string port = std::to_string(api_.port());
+  UsersWithUrls({"http://b\u00fccher.localhost:" + port + "/img/1.jpg",
+                 "http://\u043f\u0440\u0438\u043c\u0435\u0440.localhost:" + port + "/img/2.jpg"});
+  ASSERT_EQ(ExitCode(Start({"--filter", "none"})->Wait(30)), 0) << Stderr();
+  for (auto& [id, line] : Manifest()) {
+    EXPECT_NE(line.find("\"status\":\"ok\""), std::string::npos) << line;
+  }
+}
+
+// A 206 (partial content) and a JPEG header without image data are not images, even when
+// nothing decodes them (--filter none).
+TEST_F(DownloadSafetyTest, PartialContentAndBareHeadersAreNotImages) {
+  UsersWithUrls({api_.Url("/img/1.jpg?status=206"), api_.Url("/img/2.jpg?fault=header_only"),
+                 api_.Url("/img/3.jpg")});
+  ASSERT_EQ(ExitCode(Start({"--filter", "none"})->Wait(30)), 3) << Stderr();
+  auto lines = Manifest();
+  EXPECT_NE(lines[0].find("\"code\":\"http_status\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("\"code\":\"not_image\""), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("truncated"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("\"status\":\"ok\""), std::string::npos) << lines[2];
+}
+
+// 20,000 users on a host that refuses connections finish, all failed, in seconds with default
+// flags: the host is paused, probed and declared down instead of each user retrying alone.
+TEST_F(DownloadSafetyTest, ADeadHostFailsItsUsersQuickly) {
+  const std::string base = "http://127.0.0.1:" + std::to_string(ClosedPort()) + "/img/";
+  std::vector<std::string> urls;
+  for (int i = 0; i < 20000; ++i) urls.push_back(base + std::to_string(i) + ".jpg");
+  UsersWithUrls(urls);
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_EQ(ExitCode(Start({"--filter", "none"})->Wait(120)), 3) << Stderr();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_LT(seconds, 40) << "the old behaviour took minutes";
+  EXPECT_EQ(ManifestLines(), 20000u);
+  EXPECT_NE(Report().find("\"failed\":20000"), std::string::npos) << Report();
+  EXPECT_NE(testing::ReadFile(dir_ / "out" / "manifest.jsonl").find("host down: "),
+            std::string::npos);
+}
+
+// --concurrency is a limit, not an allocation: 100,000 with 10 users stays small.
+TEST_F(DownloadSafetyTest, HugeConcurrencyAllocatesPerTransferNotPerSlot) {
+  Users(10);
+  rusage usage{};
+  auto run = Start({"--filter", "none", "--concurrency", "100000"});
+  ASSERT_EQ(ExitCode(run->Wait(60, &usage)), 0) << Stderr();
+  EXPECT_LT(usage.ru_maxrss, 300 * 1024) << "peak RSS in KiB (it was 620 MB)";
+}
+
+}  // namespace
+}  // namespace pixelmill
