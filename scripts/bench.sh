@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with its baseline in the same run, printed as ratios so a slow
-# machine does not change the verdict. Usage: scripts/bench.sh [load|downloads|pool|all]
+# machine does not change the verdict. Usage: scripts/bench.sh [load|downloads|pool|hosts|all]
+# (hosts: COORDINATOR=PATH runs another build, e.g. an older one, for a before/after figure.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -112,10 +113,48 @@ for n in (1, 2, 8):
 PY
 }
 
+# Prints a loopback port with nothing listening on it.
+closed_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+bench_hosts() {
+  local coordinator=${COORDINATOR:-./build/coordinator/coordinator} n=${DEAD_HOST_USERS:-1000000}
+  echo "== dead host: $n users on a closed loopback port, default flags (target < 60 s)"
+  python3 scripts/gen_users.py "$n" "http://127.0.0.1:$(closed_port)/img" >"$work/dead.jsonl"
+  rm -rf "$work/out"
+  local t0 t1
+  t0=$(now)
+  "$coordinator" --input "$work/dead.jsonl" --output "$work/out" --allow-private-networks \
+    --report "$work/report.json" 2>/dev/null || true
+  t1=$(now)
+  python3 - "$work" "$(echo "$t1 - $t0" | bc -l)" "$n" <<'PY'
+import json, sys
+r = json.load(open(f"{sys.argv[1]}/report.json"))
+lines = sum(1 for _ in open(f"{sys.argv[1]}/out/manifest.jsonl"))
+print(f"  {float(sys.argv[2]):7.1f} s, {r['failed']} of {sys.argv[3]} failed, {lines} manifest lines, "
+      f"{r['download']['requests']} requests")
+PY
+  echo "== slow healthy server: 1,000 users, 500 ms per response, --per-host 64 --timeout 1.2 (ideal 16 waves = 7.8 s)"
+  start_api --latency-ms 500
+  python3 scripts/gen_users.py 1000 "http://127.0.0.1:$api_port/img" >"$work/slow.jsonl"
+  rm -rf "$work/out"
+  t0=$(now)
+  "$coordinator" --input "$work/slow.jsonl" --output "$work/out" --allow-private-networks \
+    --timeout 1.2 --report "$work/report.json" 2>/dev/null || true
+  t1=$(now)
+  stop_api
+  local timeouts
+  timeouts=$(grep -c '"code":"timeout"' "$work/out/manifest.jsonl" || true)
+  printf "  %6.1f s, %s of 1000 users failed with timeout, %s requests\n" "$(echo "$t1 - $t0" | bc -l)" \
+    "$timeouts" "$(python3 -c "import json; print(json.load(open('$work/report.json'))['download']['requests'])")"
+}
+
 case "$what" in
   load) bench_load ;;
   downloads) bench_downloads ;;
   pool) bench_pool ;;
-  all) bench_load; bench_downloads; bench_pool ;;
-  *) echo "usage: scripts/bench.sh [load|downloads|pool|all]" >&2; exit 2 ;;
+  hosts) bench_hosts ;;
+  all) bench_load; bench_downloads; bench_pool; bench_hosts ;;
+  *) echo "usage: scripts/bench.sh [load|downloads|pool|hosts|all]" >&2; exit 2 ;;
 esac
