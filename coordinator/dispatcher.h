@@ -11,9 +11,10 @@
 // timeout is stopped the same way (code "job_timeout"); a local worker declared dead or stopped
 // is handed to `on_local_lost` to be killed and replaced. Every result is checked (ProbeImage)
 // before it is accepted: an invalid one fails that attempt ("bad_result") and the job is retried
-// on another worker; a worker with 3 invalid results in a row is stopped. With no worker connected and none that can start locally, the dispatcher
-// says so every 10 s and, after the remote wait, fails the waiting jobs with "no_workers".
-// Malformed or unexpected messages are counted and dropped; late results count as duplicates.
+// on another worker; a worker with 3 invalid results in a row is stopped. With no worker connected
+// and none that can start locally, the dispatcher says so every 10 s and, after the remote wait,
+// fails the waiting jobs with "no_workers". Malformed or unexpected messages are counted and
+// dropped; late results count as duplicates.
 //
 // Owned and used by the loop thread only. Close() before destruction.
 #pragma once

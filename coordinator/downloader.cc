@@ -66,9 +66,7 @@ HostGateOptions GateOptions(const DownloadOptions& o) {
   return h;
 }
 
-std::string Attempts(uint32_t n) {
-  return std::to_string(n) + (n == 1 ? " attempt" : " attempts");
-}
+std::string Attempts(uint32_t n) { return std::to_string(n) + (n == 1 ? " attempt" : " attempts"); }
 
 }  // namespace
 
@@ -222,13 +220,15 @@ void Downloader::OnResolved(uv_getaddrinfo_t* req, int status, addrinfo* result)
   if (self->closing_) return self->HandleClosed();
   if (status < 0) {
     return self->EndAttempt(
-        *f, Failure{"dns", "host name did not resolve (" + std::string(uv_strerror(status)) + ")",
-                    false},
+        *f,
+        Failure{"dns", "host name did not resolve (" + std::string(uv_strerror(status)) + ")",
+                false},
         HostGate::Outcome::kConnectFailed, std::nullopt);
   }
   for (const addrinfo* a = result; a != nullptr; a = a->ai_next) {
     if (auto why = self->Refused(*a->ai_addr)) {
-      return self->EndAttempt(*f, Failure{"blocked_address", "refused to connect to " + *why, false},
+      return self->EndAttempt(*f,
+                              Failure{"blocked_address", "refused to connect to " + *why, false},
                               HostGate::Outcome::kOk, std::nullopt);
     }
   }
@@ -258,8 +258,7 @@ Downloader::Easy* Downloader::TakeEasy() {
                    std::min(timeout, static_cast<long>(options_.connect_timeout_ms)));
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_window_s));
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(options_.max_image_bytes));
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_image_bytes));
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "pixelmill/0.1");
   // "" disables proxies, including http_proxy/https_proxy/all_proxy from the environment.
@@ -456,9 +455,9 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
   stats_.bytes += f.body.size();
   // The host failed to connect only if no connection was ever made (refused, unreachable or a
   // connect timeout); our own address refusal says nothing about the host.
-  const bool no_connection = f.blocked.empty() && connect_us == 0 &&
-                             (result == CURLE_COULDNT_CONNECT ||
-                              (result == CURLE_OPERATION_TIMEDOUT && f.body.empty()));
+  const bool no_connection =
+      f.blocked.empty() && connect_us == 0 &&
+      (result == CURLE_COULDNT_CONNECT || (result == CURLE_OPERATION_TIMEDOUT && f.body.empty()));
   const HostGate::Outcome outcome =
       no_connection ? HostGate::Outcome::kConnectFailed : HostGate::Outcome::kOk;
   if (!location.empty()) {
@@ -469,9 +468,9 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
     }
     std::string host;
     if (Status s = CheckUrl(location, &host); !s.ok()) {
-      return Deliver(f, Failure{s.code(), "redirect to " + RedactUrl(location) + " refused: " +
-                                              s.message(),
-                                false});
+      return Deliver(
+          f, Failure{s.code(), "redirect to " + RedactUrl(location) + " refused: " + s.message(),
+                     false});
     }
     f.url = std::move(location);
     f.host = std::move(host);
@@ -492,8 +491,7 @@ void Downloader::EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::
     ++stats_.retries;
     // A paused host makes all its downloads wait once, together: no timer of this one's own.
     if (gate_.Paused(f.host)) return Queue(f, true);
-    backoff_.emplace(now + static_cast<double>(BackoffMs(options_.retry, f.attempts, rng_)),
-                     f.id);
+    backoff_.emplace(now + static_cast<double>(BackoffMs(options_.retry, f.attempts, rng_)), f.id);
     return ScheduleWake(backoff_.top().first);
   }
   Deliver(f, std::move(failure));

@@ -72,7 +72,7 @@ struct Download {
   std::optional<Failure> failure;  // nullopt: ok, body holds the image
   std::string body;
   std::string content_type;  // as the server sent it
-  std::string url;  // the last URL fetched (after redirects), redacted for messages
+  std::string url;           // the last URL fetched (after redirects), redacted for messages
   uint32_t attempts = 0;
   double seconds = 0;  // from Start() to the end, waits and retries included
 };

@@ -73,8 +73,7 @@ void HostGate::Finished(const std::string& name, Outcome outcome,
       } else {
         Pause(host, host.pause_ms * 2, now_ms, true);
       }
-    } else if (host.state == State::kOpen &&
-               host.consecutive_failures >= options_.pause_after) {
+    } else if (host.state == State::kOpen && host.consecutive_failures >= options_.pause_after) {
       Pause(host, options_.first_pause_ms, now_ms, true);
     }
   }
@@ -121,9 +120,7 @@ void HostGate::GoDown(Host& host, double now_ms) {
   host.queue.clear();
 }
 
-void HostGate::Wake(Host& host) {
-  host.state = host.probe_next ? State::kProbing : State::kOpen;
-}
+void HostGate::Wake(Host& host) { host.state = host.probe_next ? State::kProbing : State::kOpen; }
 
 size_t HostGate::Limit(const Host& host) const {
   switch (host.state) {

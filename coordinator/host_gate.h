@@ -74,7 +74,7 @@ class HostGate {
     uint64_t pause_ms = 0;
     double until_ms = 0;      // end of a pause, or the next recheck of a down host
     bool probe_next = false;  // the pause ends in a probe (connection failures)
-      bool listed = false;      // in runnable_
+    bool listed = false;      // in runnable_
   };
 
   void Pause(Host& host, uint64_t ms, double now_ms, bool probe);

@@ -3,13 +3,13 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <unistd.h>
 #include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
 #include <random>
 #include <utility>
 
@@ -68,8 +68,8 @@ PipelineResult Pipeline::Run() {
   const auto on_signal = [](uv_signal_t* h, int signum) {
     static_cast<Pipeline*>(h->data)->Interrupt(signum);
   };
-  for (auto& [handle, signum] : {std::pair{&sigint_, SIGINT}, std::pair{&sigterm_, SIGTERM},
-                                 std::pair{&sighup_, SIGHUP}}) {
+  for (auto& [handle, signum] :
+       {std::pair{&sigint_, SIGINT}, std::pair{&sigterm_, SIGTERM}, std::pair{&sighup_, SIGHUP}}) {
     uv_signal_init(&loop_, handle);
     handle->data = this;
     uv_signal_start(handle, on_signal, signum);
@@ -187,10 +187,10 @@ void Pipeline::OnDownloaded(Download&& d) {
   // even when nothing decodes the image (--filter none).
   Result<ImageHeader> header = ProbeImage(d.body);
   if (!header.ok()) {
-    std::string message = "body from " + d.url + " is not a usable image: " +
-                          header.status().message() + " (Content-Type was '" +
-                          d.content_type.substr(0, 100) + "', " + std::to_string(d.body.size()) +
-                          " bytes)";
+    std::string message = "body from " + d.url +
+                          " is not a usable image: " + header.status().message() +
+                          " (Content-Type was '" + d.content_type.substr(0, 100) + "', " +
+                          std::to_string(d.body.size()) + " bytes)";
     return Fail(user, "not_image", message, d.attempts);
   }
   if (!dispatcher_) {

@@ -92,10 +92,10 @@ std::optional<Failure> ClassifyAttempt(const AttemptFacts& f) {
   }
   if (f.http_status == 200 || f.http_status == 203) return std::nullopt;
   if (f.http_status >= 200 && f.http_status < 300) {
-    return fail("http_status",
-                "HTTP " + std::to_string(f.http_status) +
-                    " is not a complete image (only 200 is accepted)",
-                false);
+    return fail(
+        "http_status",
+        "HTTP " + std::to_string(f.http_status) + " is not a complete image (only 200 is accepted)",
+        false);
   }
   if (f.http_status >= 300 && f.http_status < 400) {
     return fail("http_status", "HTTP " + std::to_string(f.http_status) + " without a Location",

@@ -103,7 +103,8 @@ std::string UrlHost(std::string_view url) {
   CurlString host = UrlPart(handle.get(), CURLUPART_HOST, CURLU_PUNYCODE);
   if (!host) host = UrlPart(handle.get(), CURLUPART_HOST);
   std::string out = host ? host.get() : "";
-  if (out.size() >= 2 && out.front() == '[' && out.back() == ']') out = out.substr(1, out.size() - 2);
+  if (out.size() >= 2 && out.front() == '[' && out.back() == ']')
+    out = out.substr(1, out.size() - 2);
   return out;
 }
 

@@ -26,8 +26,8 @@ struct WorkerInfo {
   std::string host;
   uint32_t pid = 0;
   uint32_t capacity = 0;
-  uint32_t credits = 0;   // jobs it may still be sent
-  double last_heard = 0;  // seconds, any message
+  uint32_t credits = 0;     // jobs it may still be sent
+  double last_heard = 0;    // seconds, any message
   uint32_t bad_streak = 0;  // invalid results in a row
   std::unordered_set<uint64_t> jobs;
 };

@@ -13,25 +13,13 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/closed_port.h"
 #include "tests/support/coordinator_run.h"
 
 namespace pixelmill {
 namespace {
 
 using testing::ExitCode;
-
-// A loopback port with nothing listening: connections to it are refused at once.
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), length), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 class DownloadSafetyTest : public testing::CoordinatorRun {};
 
@@ -93,7 +81,8 @@ TEST_F(DownloadSafetyTest, PartialContentAndBareHeadersAreNotImages) {
 // 20,000 users on a host that refuses connections finish, all failed, in seconds with default
 // flags: the host is paused, probed and declared down instead of each user retrying alone.
 TEST_F(DownloadSafetyTest, ADeadHostFailsItsUsersQuickly) {
-  const std::string base = "http://127.0.0.1:" + std::to_string(ClosedPort()) + "/img/";
+  const std::string base =
+      "http://127.0.0.1:" + std::to_string(testing::ClosedLoopbackPort()) + "/img/";
   std::vector<std::string> urls;
   for (int i = 0; i < 20000; ++i) urls.push_back(base + std::to_string(i) + ".jpg");
   UsersWithUrls(urls);

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/url_policy.h"
+#include "tests/support/closed_port.h"
 #include "tests/support/image_api_process.h"
 
 namespace pixelmill {
@@ -267,19 +268,6 @@ TEST_F(DownloaderTest, ManyTransfersInFlightOnOneLoop) {
   EXPECT_LT(f.seconds, 10.0);
 }
 
-// A loopback port with nothing listening: connections to it are refused at once.
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), length), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 TEST_F(DownloaderTest, OnlyA200IsACompleteImage) {
   Download partial = FetchOne(server_->Url("/img/1.jpg?status=206"), TestOptions());
   ASSERT_TRUE(partial.failure.has_value());
@@ -310,7 +298,7 @@ TEST(DownloaderQueueTest, WaitingForAConnectionDoesNotCountAgainstTheTimeout) {
 // Thousands of users on a host that refuses connections: the host is paused, probed and
 // declared down, so its users fail quickly, mostly without a request of their own.
 TEST(DownloaderDeadHostTest, ADeadHostFailsItsUsersFastWithoutARequestEach) {
-  const int port = ClosedPort();
+  const int port = testing::ClosedLoopbackPort();
   DownloadOptions options = TestOptions();
   options.retry.retries = 3;
   options.retry.base_delay_ms = 100;
@@ -340,7 +328,7 @@ TEST(DownloaderDeadHostTest, ADeadHostFailsItsUsersFastWithoutARequestEach) {
 // target is loopback too.
 TEST_F(DownloaderTest, ProxyEnvironmentIsIgnoredAndAnExplicitProxyChecksTheTarget) {
   const std::string proxy = server_->Url("");
-  const std::string closed = "http://127.0.0.1:" + std::to_string(ClosedPort());
+  const std::string closed = "http://127.0.0.1:" + std::to_string(testing::ClosedLoopbackPort());
   ::setenv("http_proxy", proxy.c_str(), 1);
   ::setenv("HTTP_PROXY", proxy.c_str(), 1);
   ::setenv("ALL_PROXY", proxy.c_str(), 1);
@@ -362,7 +350,7 @@ TEST_F(DownloaderTest, ProxyEnvironmentIsIgnoredAndAnExplicitProxyChecksTheTarge
     if (AddressToString(a) == "127.0.0.1") return std::nullopt;
     return std::string("not the test server");
   };
-  const std::string other = "http://127.0.0.2:" + std::to_string(ClosedPort());
+  const std::string other = "http://127.0.0.2:" + std::to_string(testing::ClosedLoopbackPort());
   Download refused = FetchOne(other + "/img/1.jpg", options);
   ASSERT_TRUE(refused.failure.has_value());
   EXPECT_EQ(refused.failure->code, "blocked_address") << refused.failure->message;

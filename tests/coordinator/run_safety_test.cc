@@ -76,8 +76,8 @@ TEST_F(RunSafetyTest, TwoRunsOnOneFolderAreExclusive) {
        (dir_ / "out").string(), "--allow-private-networks", "--filter", "none"},
       dir_ / "second.out", second_err);
   EXPECT_EQ(ExitCode(second.Wait(20)), 1);
-  EXPECT_NE(ReadFile(second_err).find("in use by another pixelmill run (pid " +
-                                      std::to_string(first->pid()) + ")"),
+  EXPECT_NE(ReadFile(second_err)
+                .find("in use by another pixelmill run (pid " + std::to_string(first->pid()) + ")"),
             std::string::npos)
       << ReadFile(second_err);
   ASSERT_EQ(ExitCode(first->Wait(30)), 0) << Stderr();
@@ -129,16 +129,15 @@ TEST_F(RunSafetyTest, AClosedStderrDoesNotKillTheRun) {
 TEST_F(RunSafetyTest, SignalsWhileWorkersStartStopTheRunInOrder) {
   Users(50, [](int) { return "?latency=200"; });
   const size_t folders_before = Tmp("pixelmill-");
-  for (auto [signum, name] : {std::pair{SIGHUP, "SIGHUP"}, std::pair{SIGTERM, "SIGTERM"},
-                              std::pair{SIGINT, "SIGINT"}}) {
+  for (auto [signum, name] :
+       {std::pair{SIGHUP, "SIGHUP"}, std::pair{SIGTERM, "SIGTERM"}, std::pair{SIGINT, "SIGINT"}}) {
     fs::remove_all(dir_ / "out");
     auto run = Start({"--filter", "sleep:50", "--workers", "8"});
     ASSERT_TRUE(WaitFor([&] { return !run->Children().empty(); }, 20));
     const std::vector<pid_t> workers = run->Children();
     ASSERT_EQ(::kill(run->pid(), signum), 0);
     EXPECT_EQ(ExitCode(run->Wait(30)), 1) << name << ": " << Stderr();
-    EXPECT_NE(Stderr().find(std::string("interrupted by ") + name), std::string::npos)
-        << Stderr();
+    EXPECT_NE(Stderr().find(std::string("interrupted by ") + name), std::string::npos) << Stderr();
     for (pid_t worker : workers) EXPECT_TRUE(WaitFor([&] { return testing::Gone(worker); }, 5));
   }
   EXPECT_EQ(Tmp("pixelmill-"), folders_before);

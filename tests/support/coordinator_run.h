@@ -40,8 +40,8 @@ class CoordinatorRun : public ::testing::Test {
   std::string UsersWithUrls(const std::vector<std::string>& urls) {
     std::string text;
     for (size_t i = 0; i < urls.size(); ++i) {
-      text += R"({"id": )" + std::to_string(i) + R"(, "name": "u", "image_url": ")" + urls[i] +
-              "\"}\n";
+      text +=
+          R"({"id": )" + std::to_string(i) + R"(, "name": "u", "image_url": ")" + urls[i] + "\"}\n";
     }
     return dir_.Write("users.jsonl", text);
   }
@@ -90,13 +90,13 @@ class CoordinatorRun : public ::testing::Test {
     return endpoint;
   }
   std::unique_ptr<ChildProcess> StartWorker(const std::string& endpoint, const std::string& name) {
-    return std::make_unique<ChildProcess>(std::vector<std::string>{kWorkerBinary, "--connect", endpoint},
-                                          dir_ / (name + ".out"), dir_ / (name + ".err"));
+    return std::make_unique<ChildProcess>(
+        std::vector<std::string>{kWorkerBinary, "--connect", endpoint}, dir_ / (name + ".out"),
+        dir_ / (name + ".err"));
   }
 
   ImageApiProcess api_{kImageApiBinary};
   TempDir dir_;
 };
-
 
 }  // namespace pixelmill::testing

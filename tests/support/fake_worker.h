@@ -41,7 +41,8 @@ class FakeWorker {
     socket.connect(endpoint);
     proto::Envelope hello;
     hello.mutable_hello()->set_protocol_version(kProtocolVersion);
-    hello.mutable_hello()->set_worker_id("fake:" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+    hello.mutable_hello()->set_worker_id("fake:" +
+                                         std::to_string(reinterpret_cast<uintptr_t>(this)));
     hello.mutable_hello()->set_host("fake-host");
     hello.mutable_hello()->set_capacity(capacity);
     SendMessage(socket, nullptr, hello, nullptr);

@@ -39,9 +39,9 @@ const QueryParam* Find(const std::vector<QueryParam>& params, std::string_view k
 }
 
 bool IsKnownFault(std::string_view fault) {
-  for (std::string_view known : {"reset", "truncate", "drip", "hang", "huge", "huge_chunked",
-                                 "wrongtype", "html", "corrupt", "bomb", "close", "poison",
-                                 "header_only"}) {
+  for (std::string_view known :
+       {"reset", "truncate", "drip", "hang", "huge", "huge_chunked", "wrongtype", "html", "corrupt",
+        "bomb", "close", "poison", "header_only"}) {
     if (fault == known) return true;
   }
   return false;

@@ -21,13 +21,13 @@
 namespace pixelmill::fixture {
 
 enum class BodyKind {
-  kText,     // ResponsePlan::text
-  kImage,    // the bank's picture for (format, image_id)
-  kCorrupt,  // the bank's corrupt JPEG for image_id
+  kText,        // ResponsePlan::text
+  kImage,       // the bank's picture for (format, image_id)
+  kCorrupt,     // the bank's corrupt JPEG for image_id
   kHeaderOnly,  // the bank's JPEG for image_id cut before its scan: headers, no image data
-  kPoison,   // the bank's JPEG for image_id with the crash marker appended
-  kBomb,     // the bank's PNG bomb
-  kHuge,     // huge_bytes of filler, streamed
+  kPoison,      // the bank's JPEG for image_id with the crash marker appended
+  kBomb,        // the bank's PNG bomb
+  kHuge,        // huge_bytes of filler, streamed
 };
 
 enum class Delivery {

@@ -36,7 +36,8 @@ constexpr char kUsage[] =
     "\n"
     "GET /health, GET /img/<id>.<jpg|png|webp>; query parameters: latency=MS, status=CODE,\n"
     "retry_after=S, fail_times=K, redirect=N, redirect_to=URL, bytes=N, rate=BPS,\n"
-    "fault=reset|truncate|drip|hang|huge|huge_chunked|wrongtype|html|corrupt|header_only|bomb|close\n";
+    "fault=reset|truncate|drip|hang|huge|huge_chunked|wrongtype|html|corrupt|header_only|bomb|"
+    "close\n";
 
 // Flags with their documented defaults.
 struct Options {
