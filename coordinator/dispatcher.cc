@@ -203,7 +203,7 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
 }
 
 // A result failed its check: that attempt failed; the job goes to another worker if it may.
-bool Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::string& why) {
+void Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::string& why) {
   ++stats_.bad_results;
   const double now = uv_now(&loop_) / 1000.0;
   if (now - last_bad_result_log_ >= 1.0) {
@@ -211,9 +211,9 @@ bool Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::
     std::fprintf(stderr, "pixelmill: %s (%llu so far)\n", why.c_str(),
                  static_cast<unsigned long long>(stats_.bad_results));
   }
-  std::optional<JobRecord> out = pool_.Retry(std::move(job), identity);
-  if (out) GiveUp(*out, "bad_result", why);
-  return !out;
+  if (std::optional<JobRecord> out = pool_.Retry(std::move(job), identity)) {
+    GiveUp(*out, "bad_result", why);
+  }
 }
 
 // Sends queued jobs while some worker has credit, the least loaded first.

@@ -126,7 +126,7 @@ class Dispatcher {
   void CheckDeadlines(double now);
   void StopWorker(const std::string& identity, const std::string& why, const std::string& code);
   void CheckRemoteWait(double now);
-  bool Refuse(const std::string& identity, JobRecord& job, const std::string& why);
+  void Refuse(const std::string& identity, JobRecord& job, const std::string& why);
   void Malformed(const std::string& why);
 
   uv_loop_t& loop_;

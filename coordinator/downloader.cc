@@ -176,7 +176,10 @@ void Downloader::Wake() {
   }
   std::vector<uint32_t> ready;
   gate_.TakeReady(now, concurrency_ - std::min(concurrency_, on_wire_), ready);
-  for (uint32_t id : ready) PutOnWire(*fetches_[id]);
+  for (uint32_t id : ready) {
+    if (closing_) return;  // a delivery (a request that failed at once) closed us
+    PutOnWire(*fetches_[id]);
+  }
   for (auto& [id, why] : gate_.TakeFailed()) {
     if (closing_) return;
     Fetch& f = *fetches_[id];
@@ -463,6 +466,7 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
   if (!location.empty()) {
     --on_wire_;
     gate_.Finished(f.host, outcome, std::nullopt, NowMs());
+    ScheduleWake(0);  // a connection is free again
     if (++f.redirects > 5) {
       return Deliver(f, Failure{"too_many_redirects", "more than 5 redirects", false});
     }

@@ -122,6 +122,11 @@ void Pipeline::Pump() {
     const size_t user = next_++;
     if (store_.status(user) != UserStatus::kPending) continue;
     ++busy_;
+    if (dispatcher_ && !dispatcher_->gave_up().empty()) {
+      // No worker will ever come: fail the rest without downloading their images.
+      Fail(user, "no_workers", dispatcher_->gave_up(), 0);
+      continue;
+    }
     if (auto refused = downloader_.Start(user, store_.Get(user).image_url)) {
       Fail(user, refused->code, refused->message, 0);
     }

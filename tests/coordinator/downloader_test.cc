@@ -276,6 +276,19 @@ TEST_F(DownloaderTest, OnlyA200IsACompleteImage) {
   EXPECT_EQ(partial.attempts, 1u);
 }
 
+// A redirect chain that ends in a failure gives its host's connection back: the download
+// waiting behind it starts (with one connection per host it would otherwise wait forever).
+TEST_F(DownloaderTest, ARedirectChainThatFailsFreesItsConnection) {
+  DownloadOptions options = TestOptions();
+  options.per_host = 1;
+  Fetched f =
+      FetchAll({server_->Url("/img/1.jpg?redirect=7"), server_->Url("/img/2.jpg")}, options);
+  ASSERT_EQ(f.results.size(), 2u);
+  ASSERT_TRUE(f.results[0].failure.has_value());
+  EXPECT_EQ(f.results[0].failure->code, "too_many_redirects");
+  EXPECT_FALSE(f.results[1].failure.has_value()) << f.results[1].failure->message;
+}
+
 // More downloads than --per-host connections: the wait for a connection happens in pixelmill's
 // own queue, before the attempt's timeout starts (curl's queue would charge it to the attempt).
 TEST(DownloaderQueueTest, WaitingForAConnectionDoesNotCountAgainstTheTimeout) {
