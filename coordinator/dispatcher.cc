@@ -214,6 +214,7 @@ void Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::
   if (std::optional<JobRecord> out = pool_.Retry(std::move(job), identity)) {
     GiveUp(*out, "bad_result", why);
   }
+  if (!gave_up_.empty()) FailQueued("no_workers", gave_up_);
 }
 
 // Sends queued jobs while some worker has credit, the least loaded first.
@@ -306,6 +307,8 @@ void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
   // supervisor ignores pids that are not its own children.
   if (local && pid > 0 && options_.on_local_lost) options_.on_local_lost(pid);
   for (JobRecord& job : given_up) GiveUp(job, code, why);
+  // Jobs requeued after the dispatcher gave up would wait for a worker that never comes.
+  if (!gave_up_.empty()) FailQueued("no_workers", gave_up_);
   Dispatch();
 }
 

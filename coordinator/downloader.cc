@@ -461,11 +461,21 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
   const bool no_connection =
       f.blocked.empty() && connect_us == 0 &&
       (result == CURLE_COULDNT_CONNECT || (result == CURLE_OPERATION_TIMEDOUT && f.body.empty()));
-  const HostGate::Outcome outcome =
-      no_connection ? HostGate::Outcome::kConnectFailed : HostGate::Outcome::kOk;
+  // Through a proxy the connection is to the proxy: the target failed to connect when the
+  // tunnel was refused, the proxy answered 502/504, or nothing came back before the timeout.
+  long connect_code = 0, header_bytes = 0;
+  curl_easy_getinfo(e, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+  curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &header_bytes);
+  const bool target_unreachable =
+      !options_.proxy.empty() &&
+      (connect_code >= 500 || facts.http_status == 502 || facts.http_status == 504 ||
+       (result == CURLE_OPERATION_TIMEDOUT && header_bytes == 0));
+  const HostGate::Outcome outcome = no_connection || target_unreachable
+                                        ? HostGate::Outcome::kConnectFailed
+                                        : HostGate::Outcome::kOk;
   if (!location.empty()) {
     --on_wire_;
-    gate_.Finished(f.host, outcome, std::nullopt, NowMs());
+    gate_.Finished(f.host, f.id, outcome, std::nullopt, NowMs());
     ScheduleWake(0);  // a connection is free again
     if (++f.redirects > 5) {
       return Deliver(f, Failure{"too_many_redirects", "more than 5 redirects", false});
@@ -489,7 +499,7 @@ void Downloader::EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::
                             std::optional<uint64_t> retry_after_ms) {
   --on_wire_;
   const double now = NowMs();
-  gate_.Finished(f.host, outcome, retry_after_ms, now);
+  gate_.Finished(f.host, f.id, outcome, retry_after_ms, now);
   ScheduleWake(0);  // a connection is free again
   if (failure && failure->retryable && f.attempts <= options_.retry.retries) {
     ++stats_.retries;

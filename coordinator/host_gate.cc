@@ -45,29 +45,36 @@ void HostGate::TakeReady(double now_ms, size_t max, std::vector<uint32_t>& out) 
     if (host.queue.empty() || host.active >= Limit(host)) continue;
     out.push_back(host.queue.front());
     host.queue.pop_front();
+    if (host.state == State::kProbing) {
+      host.probe_out = true;
+      host.probe_id = out.back();
+    }
     --waiting_;
     ++host.active;
     List(name, host);
   }
 }
 
-void HostGate::Finished(const std::string& name, Outcome outcome,
+void HostGate::Finished(const std::string& name, uint32_t id, Outcome outcome,
                         std::optional<uint64_t> retry_after_ms, double now_ms) {
   auto it = hosts_.find(name);
   assert(it != hosts_.end() && it->second.active > 0);
   Host& host = it->second;
   --host.active;
+  const bool probe = host.probe_out && host.probe_id == id;
+  if (probe) host.probe_out = false;
   if (outcome == Outcome::kOk) {
     host.consecutive_failures = 0;
     if (host.state == State::kProbing || host.state == State::kDown) {
       host.state = State::kOpen;
       host.probes_failed = 0;
       host.pause_ms = 0;
+      host.probe_out = false;
     }
     if (retry_after_ms && host.state == State::kOpen) Pause(host, *retry_after_ms, now_ms, false);
   } else {
     ++host.consecutive_failures;
-    if (host.state == State::kProbing) {
+    if (host.state == State::kProbing && probe) {
       if (++host.probes_failed >= options_.failed_probes) {
         GoDown(host, now_ms);
       } else {

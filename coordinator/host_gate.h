@@ -48,10 +48,11 @@ class HostGate {
   // Moves up to `max` downloads that may start now into `out` (round-robin over hosts) and counts
   // them as on the wire.
   void TakeReady(double now_ms, size_t max, std::vector<uint32_t>& out);
-  // A download taken by TakeReady is done with the wire: `outcome` says how the host behaved;
-  // `retry_after_ms` (a 429/503 Retry-After) pauses the host for that long.
-  void Finished(const std::string& host, Outcome outcome, std::optional<uint64_t> retry_after_ms,
-                double now_ms);
+  // Download `id`, taken by TakeReady, is done with the wire: `outcome` says how the host
+  // behaved; `retry_after_ms` (a 429/503 Retry-After) pauses the host for that long. Only the
+  // probe's own outcome counts as a probe (not that of downloads sent before the pause).
+  void Finished(const std::string& host, uint32_t id, Outcome outcome,
+                std::optional<uint64_t> retry_after_ms, double now_ms);
   // Downloads whose host went down while they waited, with the reason; the caller fails them.
   std::vector<std::pair<uint32_t, std::string>> TakeFailed();
   // When the next paused host may start again (for the caller's timer), if any host is paused
@@ -74,7 +75,9 @@ class HostGate {
     uint64_t pause_ms = 0;
     double until_ms = 0;      // end of a pause, or the next recheck of a down host
     bool probe_next = false;  // the pause ends in a probe (connection failures)
-    bool listed = false;      // in runnable_
+    bool probe_out = false;   // the probe (probe_id) is on the wire
+    uint32_t probe_id = 0;
+    bool listed = false;  // in runnable_
   };
 
   void Pause(Host& host, uint64_t ms, double now_ms, bool probe);

@@ -260,9 +260,9 @@ void Pipeline::OnLineWritten(UserStatus user_status, const Status& status) {
   --busy_;
   if (status.ok()) {
     (user_status == UserStatus::kOk ? ok_ : failed_)++;
-  } else if (fatal_.empty()) {
-    fatal_ = status.message() + " (the manifest holds every line before this error)";
-    stopping_ = true;
+  } else {
+    // Nothing more can be recorded: stop at once instead of finishing work that is then lost.
+    Abandon(status.message() + " (the manifest holds every line before this error)");
   }
   Pump();
   MaybeShutDown();
@@ -273,12 +273,17 @@ void Pipeline::MaybeShutDown() {
 }
 
 void Pipeline::Interrupt(int signum) {
-  if (stopping_ || shut_down_) return;  // already stopping, or every user is done
+  Abandon(std::string("interrupted by ") + SignalName(signum) +
+          ": every finished user is in the manifest; " +
+          std::to_string(store_.size() - ok_ - failed_) + " user(s) were not processed");
+}
+
+void Pipeline::Abandon(const std::string& why) {
+  if (shut_down_) return;  // already closing (or every user is done)
   stopping_ = true;
-  fatal_ = std::string("interrupted by ") + SignalName(signum) +
-           ": every finished user is in the manifest; " +
-           std::to_string(store_.size() - ok_ - failed_) + " user(s) were not processed";
-  // Downloads in flight are abandoned; their users get no line, like the ones never started.
+  if (fatal_.empty()) fatal_ = why;
+  // Downloads and jobs in flight are abandoned; their users get no line, like the ones never
+  // started.
   busy_ -= downloader_.pending() + (dispatcher_ ? dispatcher_->pending() : 0);
   ShutDown();
 }

@@ -61,6 +61,8 @@ class Pipeline {
   void MaybeShutDown();
   void ShutDown();
   void Interrupt(int signum);
+  // Stops the run now with `why` as its fatal error, abandoning work in flight.
+  void Abandon(const std::string& why);
   void HandleClosed();
   void CloseSignals();
 

@@ -111,18 +111,31 @@ std::string UrlHost(std::string_view url) {
 std::string RedactUrl(std::string_view url, size_t max_bytes) {
   std::string out;
   out.reserve(std::min(url.size(), max_bytes) + 16);
-  const size_t scheme_end = url.find("://");
-  const size_t authority = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-  const size_t path = std::min(url.find_first_of("/?#", authority), url.size());
-  const size_t at = url.substr(0, path).rfind('@');
-  const size_t query = std::min(url.find_first_of("?#", path), url.size());
-  const size_t fragment = std::min(url.find('#', path), url.size());
+  // The authority starts after "scheme:" and any run of slashes (curl also accepts http:/host
+  // and http:///host); without a scheme, at the start.
+  size_t authority = 0;
+  const size_t colon = url.find(':');
+  if (colon != std::string_view::npos && colon > 0 &&
+      std::isalpha(static_cast<unsigned char>(url[0])) &&
+      std::all_of(url.begin(), url.begin() + static_cast<ptrdiff_t>(colon), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+      })) {
+    authority = colon + 1;
+    while (authority < url.size() && (url[authority] == '/' || url[authority] == '\\')) ++authority;
+  }
+  const size_t query = std::min(url.find_first_of("?#", authority), url.size());
+  const size_t fragment = std::min(url.find('#', authority), url.size());
+  // The user information ends at the last '@' before the query: in a URL curl refuses, a
+  // password may hold a '/', so an '@' in a path is hidden too (better too much than a secret).
+  const size_t at = url.substr(0, query).rfind('@');
   std::string plain(url.substr(0, authority));
   if (at != std::string_view::npos && at >= authority) {
     const std::string_view userinfo = url.substr(authority, at - authority);
-    const size_t colon = userinfo.find(':');
-    plain += colon == std::string_view::npos ? userinfo : userinfo.substr(0, colon + 1);
-    if (colon != std::string_view::npos) plain += "***";
+    const size_t password = userinfo.find(':');
+    // A user alone may itself be a token (https://TOKEN@host): it is hidden too.
+    plain += password == std::string_view::npos
+                 ? "***"
+                 : std::string(userinfo.substr(0, password + 1)) + "***";
     plain += url.substr(at, query - at);
   } else {
     plain += url.substr(authority, query - authority);

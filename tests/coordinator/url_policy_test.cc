@@ -90,7 +90,13 @@ TEST(UrlPolicyTest, RedactsPasswordsQueryValuesAndFragments) {
             "http://alice:***@host/path?token=***&sig=***");
   EXPECT_EQ(RedactUrl("https://host/p?just-a-token"), "https://host/p?***");
   EXPECT_EQ(RedactUrl("https://host/p#access_token=abc"), "https://host/p#***");
-  EXPECT_EQ(RedactUrl("http://bob@host/x.jpg"), "http://bob@host/x.jpg");
+  EXPECT_EQ(RedactUrl("http://bob@host/x.jpg"), "http://***@host/x.jpg");
+  // Forms curl accepts or refuses that must not slip past: one or three slashes, a '/' in the
+  // password, a URL in the query.
+  EXPECT_EQ(RedactUrl("http:/user:secret@host.com/x"), "http:/user:***@host.com/x");
+  EXPECT_EQ(RedactUrl("https:///user:secret@host.com/x"), "https:///user:***@host.com/x");
+  EXPECT_EQ(RedactUrl("http://user:se/cret@host/"), "http://user:***@host/");
+  EXPECT_EQ(RedactUrl("http:/u:secret@h/?next=http://x"), "http:/u:***@h/?next=***");
   EXPECT_EQ(RedactUrl("http://host/x.jpg"), "http://host/x.jpg");
   EXPECT_EQ(RedactUrl("not a url ?a=1"), "not a url ?a=***");
   const std::string nul("http://h/a\0b", 12);
