@@ -373,5 +373,26 @@ TEST_F(DownloaderTest, ProxyEnvironmentIsIgnoredAndAnExplicitProxyChecksTheTarge
   EXPECT_EQ(redirected.failure->code, "blocked_address") << redirected.failure->message;
 }
 
+// Through a proxy, a target the proxy cannot reach (it answers 502) counts as a failed
+// connection to that target: its host is paused and declared down like a direct dead host.
+TEST_F(DownloaderTest, ThroughAProxyAnUnreachableTargetIsADeadHost) {
+  DownloadOptions options = TestOptions();
+  options.proxy = server_->Url("");
+  options.health.first_pause_ms = 20;
+  options.health.failed_probes = 2;
+  const std::string target = "http://127.0.0.1:" + std::to_string(testing::ClosedLoopbackPort());
+  std::vector<std::string> urls;
+  for (int i = 0; i < 200; ++i)
+    urls.push_back(target + "/img/" + std::to_string(i) + ".jpg?status=502");
+  Fetched f = FetchAll(urls, options);
+  size_t host_down = 0;
+  for (auto& [i, d] : f.results) {
+    ASSERT_TRUE(d.failure.has_value());
+    host_down += d.failure->message.find("host down: ") != std::string::npos;
+  }
+  EXPECT_GT(host_down, 100u);
+  EXPECT_LT(f.stats.requests, 200u);
+}
+
 }  // namespace
 }  // namespace pixelmill
