@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/image_buffer.h"
 #include "common/status.h"
 
 namespace pixelmill {
@@ -32,7 +33,7 @@ Result<FilterSpec> ParseFilterSpec(std::string_view spec,
                                    std::optional<double> default_argument = std::nullopt);
 
 struct FilterOutput {
-  std::optional<std::string> bytes;  // nullopt: the output is the input, unchanged
+  std::optional<ImageBuffer> bytes;  // nullopt: the output is the input, unchanged
   std::string content_type;          // empty when unchanged
   uint32_t width = 0, height = 0;    // 0 when not decoded
 };

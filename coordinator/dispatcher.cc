@@ -82,8 +82,8 @@ Status Dispatcher::Init() {
   return Status::Ok();
 }
 
-void Dispatcher::Submit(size_t user, std::string image) {
-  pool_.Submit(user, std::make_shared<const std::string>(std::move(image)));
+void Dispatcher::Submit(size_t user, ImageBuffer image) {
+  pool_.Submit(user, std::make_shared<const ImageBuffer>(std::move(image)));
   Dispatch();
   Drain();
 }
@@ -193,8 +193,8 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
       return Dispatch();
     }
     worker.bad_streak = 0;
-    outcome.image = std::move(message.payload);
-    outcome.format = header->format;
+    outcome.image = ImageBuffer::FromMessage(std::move(message.payload));
+    outcome.image.set_format(header->format);
     outcome.width = header->width;
     outcome.height = header->height;
   }

@@ -61,8 +61,7 @@ struct JobOutcome {
   size_t user = 0;
   std::string error_code;  // empty: ok
   std::string error_message;
-  zmq::message_t image;  // the filtered image when ok, checked by ProbeImage
-  OutputFormat format = OutputFormat::kUnknown;
+  ImageBuffer image;  // the filtered image when ok, checked by ProbeImage (format set)
   uint32_t width = 0, height = 0;
   uint32_t attempts = 0;
   uint64_t cpu_micros = 0;
@@ -87,7 +86,7 @@ class Dispatcher {
   // Creates the socket, binds every endpoint, starts watching it and the heartbeat timer.
   Status Init();
   // Queues a user's image; it goes out as soon as a worker has credit.
-  void Submit(size_t user, std::string image);
+  void Submit(size_t user, ImageBuffer image);
   // The supervisor saw a local worker process end: that worker is dead at once.
   void WorkerExited(uint32_t pid, const std::string& how);
   // Fails every queued job with `code` (e.g. when no worker can ever come).

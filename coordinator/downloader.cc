@@ -519,7 +519,7 @@ void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
     failure->message += " from " + d.url + " after " + Attempts(f.attempts);
     ++stats_.failed;
   } else {
-    d.body = std::move(f.body);
+    d.body = ImageBuffer::FromString(std::move(f.body));
     ++stats_.ok;
   }
   d.failure = std::move(failure);

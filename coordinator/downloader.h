@@ -39,6 +39,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/image_buffer.h"
 #include "common/status.h"
 #include "coordinator/host_gate.h"
 #include "coordinator/retry_policy.h"
@@ -70,9 +71,9 @@ struct DownloadOptions {
 struct Download {
   size_t tag = 0;                  // the caller's tag from Start()
   std::optional<Failure> failure;  // nullopt: ok, body holds the image
-  std::string body;
-  std::string content_type;  // as the server sent it
-  std::string url;           // the last URL fetched (after redirects), redacted for messages
+  ImageBuffer body;                // when ok
+  std::string content_type;        // as the server sent it
+  std::string url;                 // the last URL fetched (after redirects), redacted for messages
   uint32_t attempts = 0;
   double seconds = 0;  // from Start() to the end, waits and retries included
 };

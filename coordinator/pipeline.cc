@@ -190,7 +190,7 @@ void Pipeline::OnDownloaded(Download&& d) {
   // and an HTML page sent as image/jpeg is not an image.
   // A header that parses, declares its dimensions and is followed by image data is required
   // even when nothing decodes the image (--filter none).
-  Result<ImageHeader> header = ProbeImage(d.body);
+  Result<ImageHeader> header = ProbeImage(d.body.view());
   if (!header.ok()) {
     std::string message = "body from " + d.url +
                           " is not a usable image: " + header.status().message() +
@@ -199,8 +199,8 @@ void Pipeline::OnDownloaded(Download&& d) {
     return Fail(user, "not_image", message, d.attempts);
   }
   if (!dispatcher_) {
-    return Save(user, std::move(d.body), header->format,
-                SaveInfo{d.attempts, d.seconds * 1000, 0, false, {}});
+    d.body.set_format(header->format);
+    return Save(user, std::move(d.body), SaveInfo{d.attempts, d.seconds * 1000, 0, false, {}});
   }
   if (!dispatcher_->gave_up().empty()) return Fail(user, "no_workers", dispatcher_->gave_up(), 0);
   dispatcher_->Submit(user, std::move(d.body));
@@ -208,11 +208,11 @@ void Pipeline::OnDownloaded(Download&& d) {
 
 void Pipeline::OnFiltered(JobOutcome&& o) {
   if (!o.error_code.empty()) return Fail(o.user, o.error_code, o.error_message, o.attempts);
-  Save(o.user, o.image.to_string(), o.format,
-       SaveInfo{o.attempts, 0, o.cpu_micros, true, o.worker});
+  Save(o.user, std::move(o.image), SaveInfo{o.attempts, 0, o.cpu_micros, true, o.worker});
 }
 
-void Pipeline::Save(size_t user, std::string bytes, OutputFormat format, SaveInfo info) {
+void Pipeline::Save(size_t user, ImageBuffer bytes, SaveInfo info) {
+  const OutputFormat format = bytes.format();
   store_.SetOutcome(user, UserStatus::kPending, format);
   const std::string path = store_.OutputPath(user);
   const uint64_t size = bytes.size();

@@ -54,7 +54,8 @@ class Pipeline {
     bool filtered = false;
     std::string worker;
   };
-  void Save(size_t user, std::string bytes, OutputFormat format, SaveInfo info);
+  // REQUIRES: bytes.format() is known (probed).
+  void Save(size_t user, ImageBuffer bytes, SaveInfo info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
   void Finish(size_t user, UserStatus status, OutputFormat format, std::string line);
   void OnLineWritten(UserStatus user_status, const Status& status);

@@ -20,7 +20,7 @@ Status FsError(const std::string& what, const std::string& path, ssize_t code) {
 // One file on its way to disk.
 struct Sink::FileWrite {
   std::string directory, final_path;
-  std::string bytes;
+  ImageBuffer bytes;
   Status result;  // set on the pool thread, read on the loop thread after it
   DoneFn done;
 };
@@ -35,14 +35,14 @@ struct Sink::Batch {
 namespace {
 
 // Portable path: a temporary name in the same folder, then rename over the final name.
-Status WriteByRename(const std::string& bytes, const std::string& final_path) {
+Status WriteByRename(std::string_view bytes, const std::string& final_path) {
   Status s = WriteFileAtomically(final_path, bytes, /*sync=*/false);
   return s.ok() ? s : Status::Error("write", s.message());
 }
 
 // Runs on a pool thread: the file appears under its final name complete, or not at all.
 Status WriteFileNow(const std::string& directory, const std::string& final_path,
-                    const std::string& bytes) {
+                    std::string_view bytes) {
   const int fd = ::open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
   if (fd < 0) return WriteByRename(bytes, final_path);  // no O_TMPFILE here
   Status s = WriteAll(fd, bytes, final_path);
@@ -100,7 +100,7 @@ Status Sink::Open() {
   return Status::Ok();
 }
 
-void Sink::WriteFile(std::string relative_path, std::string bytes, DoneFn done) {
+void Sink::WriteFile(std::string relative_path, ImageBuffer bytes, DoneFn done) {
   assert(!closing_);
   FileWrite& w = waiting_files_.emplace_back();
   w.final_path = output_dir_ + "/" + relative_path;
@@ -126,7 +126,7 @@ void Sink::StartBatches() {
         &loop_, &batch.work,
         [](uv_work_t* work) {
           for (FileWrite& w : static_cast<Batch*>(work->data)->files) {
-            w.result = WriteFileNow(w.directory, w.final_path, w.bytes);
+            w.result = WriteFileNow(w.directory, w.final_path, w.bytes.view());
           }
         },
         [](uv_work_t* work, int status) {

@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/image_buffer.h"
 #include "common/status.h"
 
 namespace pixelmill {
@@ -41,8 +42,9 @@ class Sink {
   // existing manifest is kept and appended to. Fails if the name is a symlink. Blocking: call
   // before the loop runs, after OutputDir::Prepare() has claimed OUT.
   Status Open();
-  // Writes `bytes` to OUT/<relative_path> via a temporary file and a rename.
-  void WriteFile(std::string relative_path, std::string bytes, DoneFn done);
+  // Writes `bytes` to OUT/<relative_path> via a temporary file and a rename; the buffer is
+  // released once written.
+  void WriteFile(std::string relative_path, ImageBuffer bytes, DoneFn done);
   // Appends `line` and a newline to the manifest. `done` gets ok once the line is in the file,
   // or an error if it is not (and never will be): the first failed append's, for it and for
   // every line after it. Called from the loop, not from within AppendManifest.

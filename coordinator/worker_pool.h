@@ -16,9 +16,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/image_buffer.h"
+
 namespace pixelmill {
 
-using ImageBytes = std::shared_ptr<const std::string>;
+// A job's image, shared by the queue and the frames sent (a retry sends it again).
+using ImageBytes = std::shared_ptr<const ImageBuffer>;
 
 struct WorkerInfo {
   std::string identity;  // ZeroMQ routing id

@@ -63,7 +63,7 @@ std::vector<zmq::message_t> RunTask(ComputeTask& task) {
   result.set_height(out.height);
   frames.push_back(EncodeEnvelope(envelope));
   if (out.bytes.has_value()) {
-    frames.emplace_back(out.bytes->data(), out.bytes->size());
+    frames.push_back(std::move(*out.bytes).ToMessage());  // no copy: the frame owns the bytes
   } else {
     frames.push_back(std::move(task.payload));  // unchanged: no copy
   }

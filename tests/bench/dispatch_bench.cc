@@ -83,7 +83,7 @@ class Pool {
   double startup_seconds() const { return startup_seconds_; }
 
  private:
-  void SubmitOne() { dispatcher_->Submit(submitted_++, *payload_); }
+  void SubmitOne() { dispatcher_->Submit(submitted_++, ImageBuffer::FromString(*payload_)); }
 
   template <typename Done>
   void RunUntil(Done done) {

@@ -115,7 +115,7 @@ TEST(DownloaderLatencyTest, TenImagesAt100msTakeWellUnderOneSecond) {
   ASSERT_EQ(f.results.size(), 10u);
   for (auto& [i, d] : f.results) {
     ASSERT_FALSE(d.failure.has_value()) << d.failure->message;
-    EXPECT_EQ(d.body.substr(0, 3), "\xFF\xD8\xFF");
+    EXPECT_EQ(d.body.view().substr(0, 3), "\xFF\xD8\xFF");
     EXPECT_EQ(d.content_type, "image/jpeg");
     EXPECT_EQ(d.attempts, 1u);
   }
@@ -175,8 +175,8 @@ TEST_F(DownloaderTest, TransientFaultsSucceedOnRetry) {
     ASSERT_FALSE(d.failure.has_value()) << urls[i] << ": " << d.failure->message;
     EXPECT_EQ(d.attempts, attempts[i]) << urls[i];
   }
-  EXPECT_EQ(f.results[0].body.substr(0, 4), "\x89PNG");
-  EXPECT_EQ(f.results[2].body.substr(8, 4), "WEBP");
+  EXPECT_EQ(f.results[0].body.view().substr(0, 4), "\x89PNG");
+  EXPECT_EQ(f.results[2].body.view().substr(8, 4), "WEBP");
   EXPECT_EQ(f.stats.retries, 4u);
   EXPECT_EQ(f.stats.requests, 7u);
   // A reset is retried too, by us or (on a reused connection) by curl itself first.
@@ -360,7 +360,7 @@ TEST_F(DownloaderTest, ProxyEnvironmentIsIgnoredAndAnExplicitProxyChecksTheTarge
   options.proxy = proxy;
   Download via_proxy = FetchOne(closed + "/img/1.jpg", options);
   ASSERT_FALSE(via_proxy.failure.has_value()) << via_proxy.failure->message;
-  EXPECT_EQ(via_proxy.body.substr(0, 3), "\xFF\xD8\xFF");
+  EXPECT_EQ(via_proxy.body.view().substr(0, 3), "\xFF\xD8\xFF");
 
   // Only 127.0.0.1 is allowed: a target on 127.0.0.2 is refused before any request.
   options.address_check = [](const sockaddr& a) -> std::optional<std::string> {

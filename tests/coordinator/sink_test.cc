@@ -164,7 +164,8 @@ TEST_F(SinkTest, WritesAnImageOverPlantedSymlinksWithoutWritingThroughThem) {
   fs::create_symlink(victim, dir_ / "images" / "1.jpg");
   fs::create_symlink(victim, dir_ / "images" / ".1.jpg.tmp");
   Status written = Status::Error("test", "never called");
-  sink.WriteFile("images/1.jpg", "jpeg", [&](const Status& s) { written = s; });
+  sink.WriteFile("images/1.jpg", ImageBuffer::FromString("jpeg"),
+                 [&](const Status& s) { written = s; });
   EXPECT_TRUE(CloseAndRun(sink).ok());
   EXPECT_TRUE(written.ok()) << written.ToString();
   EXPECT_EQ(ReadFile(victim), "precious");
@@ -176,7 +177,8 @@ TEST_F(SinkTest, AFailedImageWriteHasCodeWrite) {
   Sink sink(loop_, dir_.path().string());
   ASSERT_TRUE(sink.Open().ok());
   Status written;
-  sink.WriteFile("no-such-folder/1.jpg", "jpeg", [&](const Status& s) { written = s; });
+  sink.WriteFile("no-such-folder/1.jpg", ImageBuffer::FromString("jpeg"),
+                 [&](const Status& s) { written = s; });
   EXPECT_FALSE(CloseAndRun(sink).ok());
   ASSERT_FALSE(written.ok());
   EXPECT_EQ(written.code(), "write");

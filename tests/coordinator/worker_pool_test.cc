@@ -15,7 +15,9 @@ WorkerInfo Worker(const std::string& identity, uint32_t capacity, uint32_t pid =
   return w;
 }
 
-ImageBytes Image(const std::string& s) { return std::make_shared<const std::string>(s); }
+ImageBytes Image(const std::string& s) {
+  return std::make_shared<const ImageBuffer>(ImageBuffer::FromString(s));
+}
 
 TEST(WorkerPoolTest, CreditsBoundWhatEachWorkerHolds) {
   WorkerPool pool(3);
@@ -53,7 +55,7 @@ TEST(WorkerPoolTest, ResultsReturnCreditAndDuplicatesAreDropped) {
   std::optional<JobRecord> done = pool.Complete("a", job);
   ASSERT_TRUE(done.has_value());
   EXPECT_EQ(done->user, 7u);
-  EXPECT_EQ(*done->image, "img");
+  EXPECT_EQ(done->image->view(), "img");
   EXPECT_EQ(pool.Find("a")->credits, 1u);
   EXPECT_FALSE(pool.Complete("a", job).has_value()) << "late duplicate";
   EXPECT_EQ(pool.duplicates(), 2u);

@@ -1,0 +1,69 @@
+// ImageBuffer: the one type image bytes travel in, from the first byte downloaded (or received
+// from a peer, or encoded by libvips) until they are written to disk or dropped. Move-only, so
+// bytes are never copied from owner to owner. It owns exactly one of: a std::string (a download
+// grows into one), a zmq::message_t (a frame received from a peer), or a block allocated by C
+// code with its free function (libvips' encoded output, g_free). ToMessage() hands the bytes to
+// ZeroMQ without a copy. It carries the image's format once known, and a release hook: the place
+// where the run's byte budget (--max-memory) gets its bytes back when the buffer goes away.
+//
+// Not thread-safe (like std::string); may be moved between threads.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <zmq.hpp>
+
+#include "common/image_format.h"
+
+namespace pixelmill {
+
+class ImageBuffer {
+ public:
+  using FreeFn = void (*)(void*);
+
+  ImageBuffer() = default;
+  static ImageBuffer FromString(std::string bytes);
+  static ImageBuffer FromMessage(zmq::message_t message);
+  // Takes ownership of `size` bytes at `data`, later freed with `free_fn(data)`.
+  static ImageBuffer Adopt(void* data, size_t size, FreeFn free_fn);
+
+  ImageBuffer(ImageBuffer&& other) noexcept;
+  ImageBuffer& operator=(ImageBuffer&& other) noexcept;
+  ImageBuffer(const ImageBuffer&) = delete;
+  ImageBuffer& operator=(const ImageBuffer&) = delete;
+  ~ImageBuffer();  // frees the bytes, then runs the release hook
+
+  const char* data() const;
+  size_t size() const;
+  bool empty() const { return size() == 0; }
+  std::string_view view() const { return {data(), size()}; }
+
+  OutputFormat format() const { return format_; }
+  void set_format(OutputFormat format) { format_ = format; }
+
+  // Runs once, when the bytes are freed (destruction, assignment, or after ToMessage() when
+  // ZeroMQ is done with them). REQUIRES: no hook set yet.
+  void OnRelease(std::function<void()> hook);
+
+  // The bytes as a ZeroMQ frame without a copy; the frame owns them (and the release hook) from
+  // now on. Leaves this buffer empty.
+  zmq::message_t ToMessage() &&;
+
+ private:
+  struct Block {
+    void* data = nullptr;
+    size_t size = 0;
+    FreeFn free_fn = nullptr;
+  };
+  void Reset();
+
+  std::variant<std::monostate, std::string, zmq::message_t, Block> bytes_;
+  OutputFormat format_ = OutputFormat::kUnknown;
+  std::function<void()> on_release_;
+};
+
+}  // namespace pixelmill
