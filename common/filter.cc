@@ -6,7 +6,10 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <thread>
+
+#include "common/vips_filters.h"
 
 namespace pixelmill {
 namespace {
@@ -15,45 +18,28 @@ using Clock = std::chrono::steady_clock;
 
 struct Entry {
   const char* name;
-  bool instant;  // cannot block: a worker may run it on its I/O thread
-  bool takes_argument;
-  double max_argument;
-  Result<FilterOutput> (*run)(const FilterSpec&, std::string_view);
+  bool stand_in;          // passes the image on unchanged; must be the whole spec
+  bool instant;           // cannot block: a worker may run it on its I/O thread
+  const char* argument;   // what the argument means, nullptr when it takes none
+  double min, max;        // the argument's range
+  const char* doc;
 };
 
-Result<FilterOutput> Unchanged(const FilterSpec&, std::string_view) { return FilterOutput{}; }
-
-Result<FilterOutput> Sleep(const FilterSpec& spec, std::string_view) {
-  std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(spec.argument.value_or(0)));
-  return FilterOutput{};
-}
-
-// Busy work the optimiser cannot drop, checking the clock every few thousand rounds.
-Result<FilterOutput> Spin(const FilterSpec& spec, std::string_view input) {
-  const auto end =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double, std::milli>(spec.argument.value_or(0)));
-  volatile uint64_t sink = input.size();
-  uint64_t x = sink | 1;
-  do {
-    for (int i = 0; i < 4096; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-    sink = x;
-  } while (Clock::now() < end);
-  return FilterOutput{};
-}
-
-// Kills its own process on an image carrying the marker; passes every other image unchanged.
-Result<FilterOutput> Crash(const FilterSpec&, std::string_view input) {
-  if (input.find(kCrashMarker) == std::string_view::npos) return FilterOutput{};
-  ::kill(::getpid(), SIGKILL);
-  return Status::Error("internal", "still alive after SIGKILL");
-}
-
 constexpr Entry kFilters[] = {
-    {"none", true, false, 0, &Unchanged},
-    {"sleep", false, true, 3'600'000, &Sleep},
-    {"spin", false, true, 3'600'000, &Spin},
-    {"crash", false, false, 0, &Crash},
+    {"blur", false, false, "SIGMA", 0.1, 100, "Gaussian blur"},
+    {"sharpen", false, false, "SIGMA", 0.1, 10, "unsharp mask"},
+    {"grayscale", false, false, nullptr, 0, 0, "to one grey band"},
+    {"sepia", false, false, "STRENGTH", 0, 1, "sepia tone, 0 = unchanged, 1 = full"},
+    {"edge", false, false, nullptr, 0, 0, "Sobel edge magnitude"},
+    {"invert", false, false, nullptr, 0, 0, "negative (alpha kept)"},
+    {"brightness", false, false, "F", 0, 4, "multiply brightness by F"},
+    {"contrast", false, false, "F", 0, 4, "scale contrast around mid-grey by F"},
+    {"pixelate", false, false, "BLOCK", 2, 256, "mosaic of BLOCK x BLOCK squares"},
+    {"thumbnail", false, false, "SIZE", 1, 10000, "longest side SIZE, aspect kept"},
+    {"none", true, true, nullptr, 0, 0, "save the downloaded image unchanged; no workers"},
+    {"sleep", true, false, "MS", 0, 3'600'000, "sleep MS, image unchanged (stand-in)"},
+    {"spin", true, false, "MS", 0, 3'600'000, "burn MS of CPU, image unchanged (stand-in)"},
+    {"crash", true, false, nullptr, 0, 0, "kill the worker on marked images (crash tests)"},
 };
 
 const Entry* Find(std::string_view name) {
@@ -63,67 +49,140 @@ const Entry* Find(std::string_view name) {
   return nullptr;
 }
 
-}  // namespace
+Status Bad(const std::string& message) { return Status::Error("bad_filter_argument", message); }
 
-Result<FilterSpec> ParseFilterSpec(std::string_view text, std::optional<double> default_argument) {
+std::string Number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
+
+Result<FilterStep> ParseStep(std::string_view text, std::optional<double> default_argument) {
   const size_t colon = text.find(':');
-  FilterSpec spec;
-  spec.name = std::string(text.substr(0, colon));
-  spec.text = std::string(text);
-  const Entry* entry = Find(spec.name);
+  FilterStep step;
+  step.name = std::string(text.substr(0, colon));
+  const Entry* entry = Find(step.name);
   if (entry == nullptr) {
     std::string known;
     for (const Entry& e : kFilters) known += std::string(known.empty() ? "" : ", ") + e.name;
     return Status::Error("unknown_filter",
-                         "unknown filter '" + spec.name + "' (known: " + known + ")");
+                         "unknown filter '" + step.name + "' (known: " + known + ")");
   }
   if (colon != std::string_view::npos) {
+    if (entry->argument == nullptr) return Bad("filter '" + step.name + "' takes no argument");
     const std::string_view arg = text.substr(colon + 1);
     double value = 0;
     auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), value);
     if (arg.empty() || ec != std::errc() || end != arg.data() + arg.size() ||
         !std::isfinite(value)) {
-      return Status::Error("bad_filter_argument", "filter '" + spec.name + "': argument '" +
-                                                      std::string(arg) + "' is not a number");
+      return Bad("filter '" + step.name + "': argument '" + std::string(arg) +
+                 "' is not a number");
     }
-    spec.argument = value;
-  } else if (entry->takes_argument) {
-    spec.argument = default_argument;
+    step.argument = value;
+  } else if (entry->argument != nullptr) {
+    step.argument = default_argument;
+    if (!step.argument) {
+      return Bad("filter '" + step.name + "' needs its " + entry->argument + ", e.g. " +
+                 step.name + ":" + Number(entry->max > 10 ? 10 : entry->max) +
+                 " (or --intensity)");
+    }
   }
-  if (!entry->takes_argument && spec.argument && colon != std::string_view::npos) {
-    return Status::Error("bad_filter_argument", "filter '" + spec.name + "' takes no argument");
+  if (step.argument && (*step.argument < entry->min || *step.argument > entry->max)) {
+    return Bad("filter '" + step.name + "': " + entry->argument + " " + Number(*step.argument) +
+               " is outside " + Number(entry->min) + ".." + Number(entry->max));
   }
-  if (entry->takes_argument) {
-    if (!spec.argument) {
-      return Status::Error("bad_filter_argument", "filter '" + spec.name +
-                                                      "' needs an argument, e.g. " + spec.name +
-                                                      ":100 (or --intensity)");
+  return step;
+}
+
+Result<FilterOutput> Unchanged() { return FilterOutput{}; }
+
+// Busy work the optimiser cannot drop, checking the clock every few thousand rounds.
+void Spin(double ms, size_t seed) {
+  const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double, std::milli>(ms));
+  volatile uint64_t sink = seed;
+  uint64_t x = sink | 1;
+  do {
+    for (int i = 0; i < 4096; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    sink = x;
+  } while (Clock::now() < end);
+}
+
+Result<FilterOutput> RunStandIn(const FilterStep& step, std::string_view input) {
+  if (step.name == "sleep") {
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(*step.argument));
+  } else if (step.name == "spin") {
+    Spin(*step.argument, input.size());
+  } else if (step.name == "crash" && input.find(kCrashMarker) != std::string_view::npos) {
+    ::kill(::getpid(), SIGKILL);
+    return Status::Error("internal", "still alive after SIGKILL");
+  }
+  return Unchanged();
+}
+
+}  // namespace
+
+bool FilterSpec::IsNone() const { return steps.size() == 1 && steps[0].name == "none"; }
+
+bool FilterSpec::IsStandIn() const {
+  return steps.size() == 1 && Find(steps[0].name) != nullptr && Find(steps[0].name)->stand_in;
+}
+
+Result<FilterSpec> ParseFilterSpec(std::string_view text, std::optional<double> default_argument) {
+  FilterSpec spec;
+  for (size_t start = 0;;) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string_view part = text.substr(start, comma - start);
+    if (part.empty()) return Bad("empty step in filter chain '" + std::string(text) + "'");
+    Result<FilterStep> step = ParseStep(part, default_argument);
+    if (!step.ok()) return step.status();
+    spec.steps.push_back(std::move(step).value());
+    if (comma == text.size()) break;
+    start = comma + 1;
+  }
+  for (const FilterStep& step : spec.steps) {
+    if (Find(step.name)->stand_in && spec.steps.size() > 1) {
+      return Bad("filter '" + step.name + "' cannot be part of a chain");
     }
-    if (*spec.argument < 0 || *spec.argument > entry->max_argument) {
-      return Status::Error("bad_filter_argument", "filter '" + spec.name + "': argument " +
-                                                      std::to_string(*spec.argument) +
-                                                      " is out of range");
-    }
+    if (!spec.text.empty()) spec.text += ",";
+    spec.text += step.name + (step.argument ? ":" + Number(*step.argument) : "");
   }
   return spec;
 }
 
-Result<FilterOutput> RunFilter(const FilterSpec& spec, std::string_view input) {
-  const Entry* entry = Find(spec.name);
-  if (entry == nullptr)
-    return Status::Error("unknown_filter", "unknown filter '" + spec.name + "'");
-  return entry->run(spec, input);
+Status InitFilters() { return InitVips(); }
+
+Result<FilterOutput> RunFilter(const FilterSpec& spec, const FilterContext& context,
+                               std::string_view input) {
+  if (spec.steps.empty()) return Status::Error("unknown_filter", "empty filter spec");
+  if (spec.IsStandIn()) return RunStandIn(spec.steps[0], input);
+  return RunVipsChain(spec, context, input);
 }
 
 bool IsInstant(const FilterSpec& spec) {
-  const Entry* entry = Find(spec.name);
-  return entry != nullptr && entry->instant;
+  return spec.steps.size() == 1 && Find(spec.steps[0].name) != nullptr &&
+         Find(spec.steps[0].name)->instant;
 }
 
 std::vector<std::string> FilterNames() {
   std::vector<std::string> names;
   for (const Entry& e : kFilters) names.emplace_back(e.name);
   return names;
+}
+
+std::string FilterHelp() {
+  std::string help;
+  for (const Entry& e : kFilters) {
+    std::string usage = e.name;
+    if (e.argument != nullptr) usage += std::string(":") + e.argument;
+    char line[160];
+    std::snprintf(line, sizeof(line), "  %-18s %s%s\n", usage.c_str(), e.doc,
+                  e.argument != nullptr
+                      ? (" (" + Number(e.min) + ".." + Number(e.max) + ")").c_str()
+                      : "");
+    help += line;
+  }
+  return help;
 }
 
 }  // namespace pixelmill

@@ -141,4 +141,30 @@ const char* BodyName(const proto::Envelope& envelope) {
   return "empty";
 }
 
+OutputFormat FromWire(proto::ImageFormat format) {
+  switch (format) {
+    case proto::IMAGE_FORMAT_JPEG:
+      return OutputFormat::kJpeg;
+    case proto::IMAGE_FORMAT_PNG:
+      return OutputFormat::kPng;
+    case proto::IMAGE_FORMAT_WEBP:
+      return OutputFormat::kWebp;
+    default:
+      return OutputFormat::kUnknown;
+  }
+}
+
+proto::ImageFormat ToWire(OutputFormat format) {
+  switch (format) {
+    case OutputFormat::kJpeg:
+      return proto::IMAGE_FORMAT_JPEG;
+    case OutputFormat::kPng:
+      return proto::IMAGE_FORMAT_PNG;
+    case OutputFormat::kWebp:
+      return proto::IMAGE_FORMAT_WEBP;
+    default:
+      return proto::IMAGE_FORMAT_UNSPECIFIED;
+  }
+}
+
 }  // namespace pixelmill

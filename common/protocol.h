@@ -13,6 +13,7 @@
 
 #include <zmq.hpp>
 
+#include "common/image_format.h"
 #include "common/status.h"
 #include "pixelmill.pb.h"
 
@@ -54,6 +55,10 @@ int SocketEvents(zmq::socket_t& socket);
 // Returns false if the socket would block or the peer is unroutable (EHOSTUNREACH).
 bool SendMessage(zmq::socket_t& socket, const zmq::message_t* identity,
                  const proto::Envelope& envelope, zmq::message_t* payload);
+
+// The wire's output format and ours (IMAGE_FORMAT_UNSPECIFIED <-> kUnknown: keep the input's).
+OutputFormat FromWire(proto::ImageFormat format);
+proto::ImageFormat ToWire(OutputFormat format);
 
 // "hello", "job", ... for logs and counters.
 const char* BodyName(const proto::Envelope& envelope);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstdio>
 
@@ -69,8 +70,12 @@ Status Dispatcher::Init() {
     return Status::Error("bind", "cannot listen for workers: " + std::string(e.what()));
   }
   started_ms_ = uv_now(&loop_);
-  job_envelope_.mutable_job()->set_filter(options_.filter);
-  job_envelope_.mutable_job()->set_max_pixels(options_.max_pixels);
+  proto::Job& job = *job_envelope_.mutable_job();
+  job.set_filter(options_.filter.text);
+  job.set_output_format(ToWire(options_.output.format));
+  job.set_quality(static_cast<uint32_t>(options_.output.quality));
+  job.set_keep_metadata(options_.output.keep_metadata);
+  job.set_max_pixels(options_.output.max_pixels);
   uv_poll_init(&loop_, &poll_, socket_.get(zmq::sockopt::fd));
   poll_.data = this;
   uv_poll_start(&poll_, UV_READABLE, &Dispatcher::OnReadable);
@@ -140,6 +145,15 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
               std::to_string(kProtocolVersion);
   } else if (hello.capacity() == 0 || hello.capacity() > 1024) {
     refusal = "capacity " + std::to_string(hello.capacity()) + " is outside 1..1024";
+  } else {
+    // A worker of another version may lack a filter: refuse it now rather than fail jobs.
+    for (const FilterStep& step : options_.filter.steps) {
+      if (std::find(hello.filters().begin(), hello.filters().end(), step.name) ==
+          hello.filters().end()) {
+        refusal = "this run's filter needs '" + step.name + "', which the worker does not have";
+        break;
+      }
+    }
   }
   if (!refusal.empty()) {
     ++stats_.rejected;
@@ -195,6 +209,8 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
     worker.bad_streak = 0;
     outcome.image = ImageBuffer::FromMessage(std::move(message.payload));
     outcome.image.set_format(header->format);
+    outcome.width = header->width;
+    outcome.height = header->height;
     outcome.width = header->width;
     outcome.height = header->height;
   }

@@ -30,6 +30,7 @@
 
 #include <zmq.hpp>
 
+#include "common/filter.h"
 #include "common/image_format.h"
 #include "common/protocol.h"
 #include "common/status.h"
@@ -38,12 +39,12 @@
 namespace pixelmill {
 
 struct DispatchOptions {
-  std::string filter = "none";         // filter spec sent with every job
+  FilterSpec filter;                   // sent with every job; workers must have its steps
+  FilterContext output;                // format, quality, metadata policy, max pixels
   uint32_t max_attempts = 3;           // dispatches of one job before it fails
   uint32_t heartbeat_ms = 1000;        // heartbeat interval; 3 missed = dead
   std::vector<std::string> endpoints;  // where to bind, e.g. ipc:///tmp/x/w.sock, tcp://...
   size_t max_payload_bytes = 256u << 20;
-  uint64_t max_pixels = 0;  // passed to workers; 0 = their default
   // Local workers being started: until this many have joined (for at most fill_grace_ms), a
   // worker already busy gets no second job, so the first jobs spread over the whole pool.
   size_t expected_workers = 0;

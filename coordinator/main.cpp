@@ -47,12 +47,9 @@ int Usage(const std::string& message) {
 int CheckWorkerOptions(pixelmill::Options& options) {
   auto spec = pixelmill::ParseFilterSpec(options.filter, options.intensity);
   if (!spec.ok()) return Usage("--filter: " + spec.status().message());
-  if (spec->argument) {
-    char text[64];
-    std::snprintf(text, sizeof(text), "%s:%g", spec->name.c_str(), *spec->argument);
-    options.filter = text;
-  }
-  if (options.filter == "none" || options.dry_run) return pixelmill::kExitOk;
+  options.filter_spec = spec.value();
+  options.filter = spec->text;
+  if (options.filter_spec.IsNone() || options.dry_run) return pixelmill::kExitOk;
   if (options.workers == 0 && options.bind.empty()) {
     return Usage("--workers 0 needs --bind (remote workers only)");
   }
@@ -113,8 +110,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   options.workers = std::max(1u, std::thread::hardware_concurrency());
   app.add_option("--filter", options.filter,
-                 "filter spec: none, sleep:MS, spin:MS, crash ('none' saves images unchanged "
-                 "and starts no workers)")
+                 "filter spec: a step or a chain of steps, e.g. blur:5 or "
+                 "thumbnail:256,sharpen:1:\n" +
+                     pixelmill::FilterHelp())
+      ->capture_default_str();
+  std::string format = "input";
+  app.add_option("--format", format, "output format: jpeg, png, webp, or input (the input's; "
+                                     "GIF becomes PNG)")
+      ->check(CLI::IsMember({"input", "jpeg", "png", "webp"}))
+      ->capture_default_str();
+  app.add_option("--quality", options.filter_output.quality, "JPEG/WebP quality")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_flag("--keep-metadata", options.filter_output.keep_metadata,
+               "keep EXIF (GPS included), XMP and IPTC metadata (stripped by default)");
+  app.add_option("--max-pixels", options.filter_output.max_pixels,
+                 "largest image filtered, in pixels (width x height, all frames), checked from "
+                 "the header before decoding")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
       ->capture_default_str();
   app.add_option("--intensity", options.intensity,
                  "the filter argument used when the spec gives none (e.g. --filter spin "
@@ -178,6 +191,10 @@ int main(int argc, char** argv) {
     return code == 0 ? pixelmill::kExitOk : pixelmill::kExitUsage;
   }
   dl.timeout_ms = static_cast<uint64_t>(timeout_s * 1000);
+  options.filter_output.format = format == "jpeg"   ? pixelmill::OutputFormat::kJpeg
+                          : format == "png"  ? pixelmill::OutputFormat::kPng
+                          : format == "webp" ? pixelmill::OutputFormat::kWebp
+                                             : pixelmill::OutputFormat::kUnknown;
   options.job_timeout_ms = static_cast<uint64_t>(job_timeout_s * 1000);
   options.remote_wait_ms = static_cast<uint64_t>(remote_wait_s * 1000);
   if (options.output.empty() && !options.dry_run) {

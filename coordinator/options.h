@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "common/filter.h"
 #include "coordinator/downloader.h"
 
 namespace pixelmill {
@@ -23,8 +24,13 @@ struct Options {
   bool overwrite = false;
   // Bad input records to skip (written to OUT/rejects.jsonl); 0 aborts on the first one.
   size_t max_bad_records = 0;
-  // Filter spec, e.g. "spin:200". "none" saves the downloaded bytes unfiltered, no workers.
+  // Filter spec as given, e.g. "blur:5" or "thumbnail:256,sharpen:1"; main.cpp parses it into
+  // filter_spec (canonical, checked), which is what everything else uses.
   std::string filter = "none";
+  FilterSpec filter_spec;
+  // What the filter writes: format (kUnknown = the input's; GIF becomes PNG), JPEG/WebP quality,
+  // metadata policy, and the largest image decoded (from its header, before decoding).
+  FilterContext filter_output;
   // The argument of a filter spec that gives none (the seed's intensity).
   std::optional<double> intensity;
   // Local worker processes; 0 = remote workers only (needs bind).

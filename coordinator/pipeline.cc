@@ -82,7 +82,7 @@ PipelineResult Pipeline::Run() {
   }
   result.started = true;
   if (Status s = downloader_.Init(); !s.ok()) fatal_ = s.message();
-  if (fatal_.empty() && options_.filter != "none") {
+  if (fatal_.empty() && !options_.filter_spec.IsNone()) {
     if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();
   }
 
@@ -143,7 +143,8 @@ Status Pipeline::StartWorkers() {
                 random(), random());
   const std::string endpoint = name;
   DispatchOptions d;
-  d.filter = options_.filter;
+  d.filter = options_.filter_spec;
+  d.output = options_.filter_output;
   d.max_attempts = options_.max_attempts;
   d.heartbeat_ms = options_.heartbeat_ms;
   d.endpoints = {endpoint};
@@ -198,17 +199,34 @@ void Pipeline::OnDownloaded(Download&& d) {
                           std::to_string(d.body.size()) + " bytes)";
     return Fail(user, "not_image", message, d.attempts);
   }
+  const Fetched fetched{d.attempts, d.seconds * 1000};
   if (!dispatcher_) {
     d.body.set_format(header->format);
-    return Save(user, std::move(d.body), SaveInfo{d.attempts, d.seconds * 1000, 0, false, {}});
+    SaveInfo info;
+    info.download = fetched;
+    info.width = header->width;
+    info.height = header->height;
+    return Save(user, std::move(d.body), std::move(info));
   }
   if (!dispatcher_->gave_up().empty()) return Fail(user, "no_workers", dispatcher_->gave_up(), 0);
+  fetched_[user] = fetched;
   dispatcher_->Submit(user, std::move(d.body));
 }
 
 void Pipeline::OnFiltered(JobOutcome&& o) {
+  SaveInfo info;
+  if (auto it = fetched_.find(o.user); it != fetched_.end()) {
+    info.download = it->second;
+    fetched_.erase(it);
+  }
   if (!o.error_code.empty()) return Fail(o.user, o.error_code, o.error_message, o.attempts);
-  Save(o.user, std::move(o.image), SaveInfo{o.attempts, 0, o.cpu_micros, true, o.worker});
+  info.attempts = o.attempts;
+  info.cpu_micros = o.cpu_micros;
+  info.filtered = true;
+  info.worker = o.worker;
+  info.width = o.width;
+  info.height = o.height;
+  Save(o.user, std::move(o.image), std::move(info));
 }
 
 void Pipeline::Save(size_t user, ImageBuffer bytes, SaveInfo info) {
@@ -223,14 +241,17 @@ void Pipeline::Save(size_t user, ImageBuffer bytes, SaveInfo info) {
         .Add("status", "ok")
         .Add("output", path)
         .Add("bytes", size)
+        .Add("format", ExtensionFor(format))
         .Add("content_type", ContentTypeFor(format))
-        .Add("attempts", uint64_t{info.attempts});
+        .Add("width", uint64_t{info.width})
+        .Add("height", uint64_t{info.height})
+        .Add("attempts", uint64_t{info.filtered ? info.attempts : info.download.attempts})
+        .Add("download_ms", info.download.ms);
     if (info.filtered) {
-      line.Add("filter", options_.filter)
+      line.Add("download_attempts", uint64_t{info.download.attempts})
+          .Add("filter", options_.filter)
           .Add("cpu_ms", static_cast<double>(info.cpu_micros) / 1000)
           .Add("worker", info.worker);
-    } else {
-      line.Add("download_ms", info.download_ms);
     }
     Finish(user, UserStatus::kOk, format, line.Done());
   });

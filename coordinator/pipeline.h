@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "common/user_store.h"
 #include "coordinator/dispatcher.h"
@@ -47,12 +48,18 @@ class Pipeline {
   Status StartWorkers();
   void OnDownloaded(Download&& download);
   void OnFiltered(JobOutcome&& outcome);
-  struct SaveInfo {
+  // How a user's download went, kept while its image is being filtered.
+  struct Fetched {
     uint32_t attempts = 0;
-    double download_ms = 0;
+    double ms = 0;
+  };
+  struct SaveInfo {
+    Fetched download;
+    uint32_t attempts = 0;  // dispatches, when filtered
     uint64_t cpu_micros = 0;
     bool filtered = false;
     std::string worker;
+    uint32_t width = 0, height = 0;
   };
   // REQUIRES: bytes.format() is known (probed).
   void Save(size_t user, ImageBuffer bytes, SaveInfo info);
@@ -75,7 +82,8 @@ class Pipeline {
   std::unique_ptr<Dispatcher> dispatcher_;        // null with --filter none
   std::unique_ptr<WorkerSupervisor> supervisor_;  // null without local workers
   uv_signal_t sigint_{}, sigterm_{}, sighup_{};
-  size_t next_ = 0;  // next user to start
+  std::unordered_map<size_t, Fetched> fetched_;  // users being filtered
+  size_t next_ = 0;                              // next user to start
   size_t busy_ = 0;  // users started whose manifest line is not written yet
   size_t ok_ = 0, failed_ = 0;
   size_t closing_ = 0;  // stages still closing

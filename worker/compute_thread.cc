@@ -18,17 +18,19 @@
 namespace pixelmill::worker {
 namespace {
 
-uint64_t ThreadCpuMicros() {
+// The whole process's CPU time: an image library may run pixel work on threads of its own.
+uint64_t ProcessCpuMicros() {
   timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
 }
 
 // Filters report failures as values; this also turns a stray exception (e.g. bad_alloc on a huge
 // image) into one, so it never ends the thread.
-Result<FilterOutput> RunFilterSafely(const FilterSpec& spec, std::string_view input) {
+Result<FilterOutput> RunFilterSafely(const FilterSpec& spec, const FilterContext& context,
+                                     std::string_view input) {
   try {
-    return RunFilter(spec, input);
+    return RunFilter(spec, context, input);
   } catch (const std::exception& e) {
     return Status::Error("internal", std::string("filter '") + spec.text + "' failed: " + e.what());
   }
@@ -40,9 +42,9 @@ std::vector<zmq::message_t> RunTask(ComputeTask& task) {
   const std::string_view input(static_cast<const char*>(task.payload.data()), task.payload.size());
   // Instant filters take no measurable CPU; skipping the two clock calls matters at 100k jobs/s.
   const bool timed = !IsInstant(task.spec);
-  const uint64_t cpu_start = timed ? ThreadCpuMicros() : 0;
-  Result<FilterOutput> output = RunFilterSafely(task.spec, input);
-  const uint64_t cpu_micros = timed ? ThreadCpuMicros() - cpu_start : 0;
+  const uint64_t cpu_start = timed ? ProcessCpuMicros() : 0;
+  Result<FilterOutput> output = RunFilterSafely(task.spec, task.context, input);
+  const uint64_t cpu_micros = timed ? ProcessCpuMicros() - cpu_start : 0;
 
   proto::Envelope envelope;
   proto::Result& result = *envelope.mutable_result();
@@ -58,7 +60,7 @@ std::vector<zmq::message_t> RunTask(ComputeTask& task) {
     return frames;
   }
   FilterOutput& out = output.value();
-  result.set_content_type(out.content_type);
+  if (out.bytes.has_value()) result.set_content_type(std::string(ContentTypeFor(out.format)));
   result.set_width(out.width);
   result.set_height(out.height);
   frames.push_back(EncodeEnvelope(envelope));

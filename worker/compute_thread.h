@@ -33,6 +33,7 @@ struct ComputeTask {
   uint64_t session = 0;  // the connection the job came on; results of old ones are dropped
   uint64_t job_id = 0;
   FilterSpec spec;
+  FilterContext context;
   zmq::message_t payload;  // the source image
 };
 

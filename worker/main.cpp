@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/filter.h"
 #include "common/version.h"
 #include "worker/worker_loop.h"
 
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  if (pixelmill::Status s = pixelmill::InitFilters(); !s.ok()) {
+    std::fprintf(stderr, "worker: %s\n", s.message().c_str());
+    return 1;
+  }
   pixelmill::worker::WorkerLoop loop(std::move(options));
   const int code = loop.Run();
   // The compute thread may be inside a filter that cannot be interrupted (spin:10000); the

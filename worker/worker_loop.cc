@@ -21,6 +21,16 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// What a job asks of the filter beyond its spec; zeros mean the worker's defaults.
+FilterContext ContextOf(const proto::Job& job) {
+  FilterContext context;
+  context.format = FromWire(job.output_format());
+  if (job.quality() >= 1 && job.quality() <= 100) context.quality = static_cast<int>(job.quality());
+  context.keep_metadata = job.keep_metadata();
+  if (job.max_pixels() > 0) context.max_pixels = job.max_pixels();
+  return context;
+}
+
 // Before Welcome names the interval, and when Welcome's is 0.
 constexpr milliseconds kDefaultHeartbeat{1000};
 // Welcome's interval is untrusted: keep it sane.
@@ -312,8 +322,8 @@ void WorkerLoop::HandleJob(Message& message) {
     SendError(job.job_id(), spec.status().code(), spec.status().message());
     return;
   }
-  // TODO(libvips filters): honour job.output_format() and job.max_pixels() once filters decode.
-  ComputeTask task{session_, job.job_id(), spec.value(), std::move(message.payload)};
+  ComputeTask task{session_, job.job_id(), spec.value(), ContextOf(job),
+                   std::move(message.payload)};
   if (IsInstant(task.spec)) {
     // Nothing to wait for: answer at once, without two thread hand-offs.
     std::vector<zmq::message_t> frames = RunTask(task);

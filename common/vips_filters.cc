@@ -1,0 +1,211 @@
+#include "common/vips_filters.h"
+
+#include <glib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <vips/vips8>
+
+#include "common/image_probe.h"
+
+namespace pixelmill {
+namespace {
+
+using vips::VImage;
+using vips::VOption;
+
+Status Error(const char* code, const std::string& message) { return Status::Error(code, message); }
+
+// libvips reports through an exception carrying its error buffer; take the text and clear it.
+std::string VipsMessage(const vips::VError& e) {
+  std::string text = e.what();
+  vips_error_clear();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  std::replace(text.begin(), text.end(), '\n', ';');
+  return text;
+}
+
+// Runs `colour` on the colour bands only, keeping an alpha band as it is.
+template <typename Fn>
+VImage OnColour(const VImage& in, Fn colour) {
+  if (!in.has_alpha()) return colour(in).cast(VIPS_FORMAT_UCHAR);
+  const int bands = in.bands();
+  VImage rgb = in.extract_band(0, VImage::option()->set("n", bands - 1));
+  VImage alpha = in.extract_band(bands - 1).cast(VIPS_FORMAT_UCHAR);
+  return colour(rgb).cast(VIPS_FORMAT_UCHAR).bandjoin(alpha);
+}
+
+VImage ToSrgb(const VImage& in) {
+  return in.interpretation() == VIPS_INTERPRETATION_sRGB ? in
+                                                          : in.colourspace(VIPS_INTERPRETATION_sRGB);
+}
+
+VImage Pixelate(const VImage& in, int block) {
+  const int w = in.width(), h = in.height();
+  // Pad to whole blocks (copying edge pixels) so every block averages real pixels only.
+  const int padded_w = (w + block - 1) / block * block, padded_h = (h + block - 1) / block * block;
+  VImage padded = in.embed(0, 0, padded_w, padded_h,
+                           VImage::option()->set("extend", VIPS_EXTEND_COPY));
+  return padded.shrink(block, block)
+      .cast(VIPS_FORMAT_UCHAR)
+      .zoom(block, block)
+      .extract_area(0, 0, w, h);
+}
+
+VImage Sepia(const VImage& in, double s) {
+  // Blend of identity and the classic sepia matrix, by strength s.
+  const double sepia[9] = {0.393, 0.769, 0.189, 0.349, 0.686, 0.168, 0.272, 0.534, 0.131};
+  std::vector<double> m(9);
+  for (int i = 0; i < 9; ++i) m[i] = (1 - s) * (i % 4 == 0 ? 1.0 : 0.0) + s * sepia[i];
+  return ToSrgb(in).recomb(VImage::new_matrix(3, 3, m.data(), 9));
+}
+
+VImage Apply(const FilterStep& step, const VImage& in) {
+  const double a = step.argument.value_or(0);
+  const std::string& n = step.name;
+  if (n == "blur") return OnColour(in, [&](const VImage& c) { return c.gaussblur(a); });
+  if (n == "sharpen") {
+    return OnColour(ToSrgb(in), [&](const VImage& c) {
+      return c.sharpen(VImage::option()->set("sigma", a)).colourspace(VIPS_INTERPRETATION_sRGB);
+    });
+  }
+  if (n == "grayscale") {
+    return OnColour(in, [](const VImage& c) { return c.colourspace(VIPS_INTERPRETATION_B_W); });
+  }
+  if (n == "sepia") return OnColour(in, [&](const VImage& c) { return Sepia(c, a); });
+  if (n == "edge") {
+    return OnColour(in, [](const VImage& c) {
+      return c.colourspace(VIPS_INTERPRETATION_B_W).sobel();
+    });
+  }
+  if (n == "invert") return OnColour(in, [](const VImage& c) { return c.invert(); });
+  if (n == "brightness") {
+    return OnColour(in, [&](const VImage& c) { return c.linear(a, 0.0); });
+  }
+  if (n == "contrast") {
+    return OnColour(in, [&](const VImage& c) { return c.linear(a, 128.0 * (1 - a)); });
+  }
+  if (n == "pixelate") return Pixelate(in, static_cast<int>(a));
+  if (n == "thumbnail") {
+    return in.thumbnail_image(static_cast<int>(a),
+                              VImage::option()->set("height", static_cast<int>(a)));
+  }
+  throw vips::VError("no such filter step: " + n);
+}
+
+OutputFormat OutputFor(const FilterContext& context, OutputFormat input) {
+  if (context.format != OutputFormat::kUnknown) return context.format;
+  return input == OutputFormat::kGif ? OutputFormat::kPng : input;  // first frame, as PNG
+}
+
+// Loads the image, or its thumbnail with shrink-on-load when the chain starts with one.
+VImage Load(const FilterSpec& spec, std::string_view input, VipsBlob* blob) {
+  VOption* options = VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR);
+  if (spec.steps[0].name == "thumbnail") {
+    const int size = static_cast<int>(*spec.steps[0].argument);
+    return VImage::thumbnail_buffer(blob, size, options->set("height", size));
+  }
+  return VImage::new_from_buffer(input.data(), input.size(), "", options).autorot();
+}
+
+}  // namespace
+
+Status InitVips() {
+  static std::once_flag once;
+  static Status result;
+  std::call_once(once, [] {
+    if (VIPS_INIT("pixelmill") != 0) {
+      result = Status::Error("internal", std::string("libvips did not start: ") + vips_error_buffer());
+      return;
+    }
+    vips_concurrency_set(1);  // one pixel thread: a worker process is the unit of parallelism
+    vips_cache_set_max(0);
+    vips_cache_set_max_mem(0);
+    vips_cache_set_max_files(0);
+    vips_block_untrusted_set(TRUE);
+    // An explicit loader allow-list: every loader blocked, then the four we accept.
+    vips_operation_block_set("VipsForeignLoad", TRUE);
+    for (const char* allowed : {"VipsForeignLoadJpegBuffer", "VipsForeignLoadPngBuffer",
+                                "VipsForeignLoadWebpBuffer", "VipsForeignLoadNsgifBuffer",
+                                "VipsForeignLoadGifBuffer"}) {
+      vips_operation_block_set(allowed, FALSE);
+    }
+  });
+  return result;
+}
+
+Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& context,
+                                  std::string_view input) {
+  Result<ImageHeader> header = ProbeImage(input);
+  if (!header.ok()) return Error("decode_error", header.status().message());
+  const OutputFormat in_format = header->format;
+  if (in_format != OutputFormat::kJpeg && in_format != OutputFormat::kPng &&
+      in_format != OutputFormat::kWebp && in_format != OutputFormat::kGif) {
+    return Error("unsupported_format", std::string(ExtensionFor(in_format)) +
+                                           " images are not filtered (jpeg, png, webp, gif only)");
+  }
+  const uint64_t pixels = uint64_t{header->width} * header->height;
+  if (pixels > context.max_pixels) {
+    return Error("too_many_pixels", std::to_string(header->width) + "x" +
+                                        std::to_string(header->height) + " is over --max-pixels " +
+                                        std::to_string(context.max_pixels));
+  }
+  VipsBlob* blob = vips_blob_new(nullptr, input.data(), input.size());  // a view, no copy
+  try {
+    // libvips reads the header only here; pixels are decoded lazily by the write below.
+    VImage probe = VImage::new_from_buffer(input.data(), input.size(), "",
+                                           VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR));
+    const int frames = probe.get_typeof(VIPS_META_N_PAGES) != 0 ? probe.get_int(VIPS_META_N_PAGES) : 1;
+    if (frames > kMaxFrames) {
+      vips_area_unref(VIPS_AREA(blob));
+      return Error("too_many_frames", "animation of " + std::to_string(frames) +
+                                          " frames (at most " + std::to_string(kMaxFrames) + ")");
+    }
+    if (probe.get_typeof("interlaced") != 0 && probe.get_int("interlaced") != 0 &&
+        pixels > kMaxInterlacedPixels) {
+      vips_area_unref(VIPS_AREA(blob));
+      return Error("too_many_pixels", "interlaced (progressive) image of " +
+                                          std::to_string(pixels) + " pixels (at most " +
+                                          std::to_string(kMaxInterlacedPixels) +
+                                          ": it decodes to memory in full)");
+    }
+    VImage image = Load(spec, input, blob);
+    if (image.get_typeof("icc-profile-data") != 0) {
+      image = image.icc_transform("srgb", VImage::option()->set("embedded", true));
+    }
+    if (image.interpretation() != VIPS_INTERPRETATION_B_W &&
+        image.interpretation() != VIPS_INTERPRETATION_sRGB) {
+      image = image.colourspace(VIPS_INTERPRETATION_sRGB);
+    }
+    if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
+    for (size_t i = spec.steps[0].name == "thumbnail" ? 1 : 0; i < spec.steps.size(); ++i) {
+      image = Apply(spec.steps[i], image);
+    }
+    const OutputFormat out = OutputFor(context, in_format);
+    if (out == OutputFormat::kJpeg && image.has_alpha()) {
+      image = image.flatten(VImage::option()->set("background", 255.0));
+    }
+    VOption* save = VImage::option()->set("strip", !context.keep_metadata);
+    if (out != OutputFormat::kPng) save->set("Q", context.quality);
+    void* bytes = nullptr;
+    size_t size = 0;
+    image.write_to_buffer(("." + std::string(ExtensionFor(out))).c_str(), &bytes, &size, save);
+    vips_area_unref(VIPS_AREA(blob));
+    FilterOutput output;
+    output.bytes = ImageBuffer::Adopt(bytes, size, &g_free);
+    output.bytes->set_format(out);
+    output.format = out;
+    output.width = static_cast<uint32_t>(image.width());
+    output.height = static_cast<uint32_t>(image.height());
+    return output;
+  } catch (const vips::VError& e) {
+    vips_area_unref(VIPS_AREA(blob));
+    return Error("decode_error", VipsMessage(e));
+  }
+}
+
+}  // namespace pixelmill
