@@ -209,6 +209,9 @@ void Connection::SendResponse() {
     case BodyKind::kBomb:
       body_ = bank.Bomb();
       break;
+    case BodyKind::kHostile:
+      body_ = bank.Hostile(plan_.hostile);
+      break;
     case BodyKind::kHuge:
       body_ = {};
       break;

@@ -44,7 +44,7 @@ bool IsKnownFault(std::string_view fault) {
         "bomb", "close", "poison", "header_only"}) {
     if (fault == known) return true;
   }
-  return false;
+  return FindHostile(fault) != nullptr;
 }
 
 // The numeric query parameters; absent ones stay nullopt.
@@ -201,6 +201,10 @@ ResponsePlan Planner::Plan(const Request& request) {
   } else if (fault == "bomb") {
     plan.body = BodyKind::kBomb;
     plan.content_type = "image/png";
+  } else if (const HostileSpec* hostile = FindHostile(fault)) {
+    plan.body = BodyKind::kHostile;
+    plan.hostile = hostile->kind;
+    plan.content_type = hostile->content_type;
   } else if (fault == "huge" || fault == "huge_chunked") {
     plan.body = BodyKind::kHuge;
     plan.huge_bytes = numbers.bytes.value_or(kDefaultHugeBytes);

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/hostile_images.h"
 #include "tests/support/http_request.h"
 #include "tests/support/image_bank.h"
 
@@ -27,6 +28,7 @@ enum class BodyKind {
   kHeaderOnly,  // the bank's JPEG for image_id cut before its scan: headers, no image data
   kPoison,      // the bank's JPEG for image_id with the crash marker appended
   kBomb,        // the bank's PNG bomb
+  kHostile,     // the bank's hostile image `hostile` (hostile_images.h)
   kHuge,        // huge_bytes of filler, streamed
 };
 
@@ -45,6 +47,8 @@ struct ResponsePlan {
   std::string text;  // the body when body == kText
   ImageFormat format = ImageFormat::kJpeg;
   int64_t image_id = 0;
+  // The bank's body when body == kHostile.
+  HostileKind hostile = HostileKind::kZero;
   uint64_t huge_bytes = 0;  // body length when body == kHuge
   bool chunked = false;     // Transfer-Encoding: chunked instead of Content-Length
   std::vector<std::pair<std::string, std::string>> headers;  // extra, e.g. Location

@@ -37,7 +37,25 @@ constexpr char kUsage[] =
     "GET /health, GET /img/<id>.<jpg|png|webp>; query parameters: latency=MS, status=CODE,\n"
     "retry_after=S, fail_times=K, redirect=N, redirect_to=URL, bytes=N, rate=BPS,\n"
     "fault=reset|truncate|drip|hang|huge|huge_chunked|wrongtype|html|corrupt|header_only|bomb|"
-    "close\n";
+    "poison|close\n"
+    "\n"
+    "Hostile and unusual images, also by fault=NAME (Content-Type in brackets):\n"
+    "  bomb_jpeg        JPEG whose SOF declares 65000x65000, then garbage   [image/jpeg]\n"
+    "  bomb_gif         GIF declaring 65535x65535, 2 pixels of data         [image/gif]\n"
+    "  bomb_png50k      PNG whose IHDR declares 50000x50000                 [image/png]\n"
+    "  svg              SVG with an external entity (file:///etc/passwd)   [image/svg+xml]\n"
+    "  tiff             real 64x64 TIFF                                     [image/tiff]\n"
+    "  heic             real 64x64 HEIC, or an 'ftyp heic' header and       [image/heic]\n"
+    "                   garbage where libvips cannot save HEIF\n"
+    "  progressive_big  progressive 3000x3000 JPEG                          [image/jpeg]\n"
+    "  animated_gif     200 frames of 32x32                                 [image/gif]\n"
+    "  animated_webp    200 frames of 32x32                                 [image/webp]\n"
+    "  cmyk_jpeg        64x64 CMYK JPEG                                     [image/jpeg]\n"
+    "  png16_alpha      64x64 16-bit RGBA PNG                               [image/png]\n"
+    "  tiny             1x1 JPEG                                            [image/jpeg]\n"
+    "  exif6            40x20 JPEG with EXIF orientation 6                  [image/jpeg]\n"
+    "  gps              JPEG whose EXIF holds GPS latitude and longitude    [image/jpeg]\n"
+    "  zero             empty body                                          [image/jpeg]\n";
 
 // Flags with their documented defaults.
 struct Options {

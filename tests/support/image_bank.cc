@@ -47,45 +47,6 @@ std::string Corrupted(const std::string& jpeg) {
   return out;
 }
 
-uint32_t Crc32(std::string_view bytes) {
-  uint32_t crc = 0xffffffffu;
-  for (char c : bytes) {
-    crc ^= static_cast<unsigned char>(c);
-    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-void AppendBigEndian32(std::string& out, uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
-}
-
-void AppendPngChunk(std::string& out, std::string_view type, std::string_view data) {
-  AppendBigEndian32(out, static_cast<uint32_t>(data.size()));
-  std::string body(type);
-  body.append(data);
-  out.append(body);
-  AppendBigEndian32(out, Crc32(body));
-}
-
-// A PNG that claims kBombSide x kBombSide 8-bit grey pixels: valid signature, IHDR and CRCs,
-// then an IDAT holding the start of a zlib stream (one non-final stored block of 256 zero
-// bytes) that never finishes, and IEND. Decoders must refuse it on the header alone.
-std::string MakeBomb() {
-  std::string png("\x89PNG\r\n\x1a\n", 8);
-  std::string ihdr;
-  AppendBigEndian32(ihdr, ImageBank::kBombSide);
-  AppendBigEndian32(ihdr, ImageBank::kBombSide);
-  ihdr.append({8, 0, 0, 0, 0});  // bit depth 8, greyscale, deflate, adaptive filter, no interlace
-  AppendPngChunk(png, "IHDR", ihdr);
-  std::string idat("\x78\x01", 2);         // zlib header: deflate, 32K window
-  idat.append("\x00\x00\x01\xff\xfe", 5);  // stored block, not final, LEN 256
-  idat.append(256, '\0');
-  AppendPngChunk(png, "IDAT", idat);
-  AppendPngChunk(png, "IEND", "");
-  return png;
-}
-
 std::string MakeFiller() {
   std::string filler(ImageBank::kFillerBytes, '\0');
   for (size_t i = 0; i < filler.size(); ++i) filler[i] = static_cast<char>((i * 31 + 7) & 0x7f);
@@ -107,11 +68,12 @@ std::optional<ImageBank> ImageBank::Create(int width, int height, int variants,
       bank.corrupt_.push_back(Corrupted(bank.jpeg_.back()));
       bank.poison_.push_back(bank.jpeg_.back() + std::string(kPoisonMarker));
     }
+    bank.hostile_ = MakeHostileImages();
   } catch (const vips::VError& e) {
     error = std::string("libvips: ") + e.what();
     return std::nullopt;
   }
-  bank.bomb_ = MakeBomb();
+  bank.bomb_ = MakePngBomb(kBombSide);
   bank.filler_ = MakeFiller();
   return bank;
 }

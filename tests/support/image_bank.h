@@ -3,10 +3,18 @@
 //
 // Holds `variants` pre-encoded pictures (a deterministic LCh gradient whose hue depends on the
 // variant index) in JPEG, PNG and WebP, a corrupt JPEG per variant (the first 40% of the real
-// one, then garbage), a hand-made PNG "bomb" whose header claims 30000x30000 pixels, and one
-// filler chunk used to stream arbitrarily large bodies without allocating them. The bank owns
-// all of these for its lifetime, so a server may hand out views into it for uv_write. Create()
-// needs libvips initialised (VIPS_INIT); the bank is then safe to read from any thread.
+// one, then garbage), a hand-made PNG "bomb" whose header claims 30000x30000 pixels, one
+// filler chunk used to stream arbitrarily large bodies without allocating them, and the
+// hostile and unusual images of hostile_images.h, one per ?fault= name:
+//   bomb_jpeg (SOF declares 65000x65000), bomb_gif (65535x65535), bomb_png50k (50000x50000),
+//   svg (external entity to file:///etc/passwd), tiff (real 64x64), heic (real 64x64 HEVC, or
+//   an 'ftyp heic' header with garbage where libvips cannot save HEIF), progressive_big
+//   (progressive 3000x3000 JPEG), animated_gif and animated_webp (200 frames of 32x32),
+//   cmyk_jpeg (64x64 CMYK), png16_alpha (64x64 16-bit RGBA), tiny (1x1 JPEG), exif6 (40x20
+//   JPEG, EXIF orientation 6), gps (JPEG with a GPS IFD) and zero (empty body).
+// The bank owns all of these for its lifetime, so a server may hand out views into it for
+// uv_write. Create() needs libvips initialised (VIPS_INIT) and takes about 0.25 s more than
+// the pictures alone; the bank is then safe to read from any thread.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +22,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tests/support/hostile_images.h"
 
 namespace pixelmill::fixture {
 
@@ -54,6 +64,8 @@ class ImageBank {
   std::string_view Bomb() const { return bomb_; }
   // kFillerBytes bytes starting with a JPEG start-of-image marker.
   std::string_view Filler() const { return filler_; }
+  // The body for `kind` (see hostile_images.h); empty for HostileKind::kZero.
+  std::string_view Hostile(HostileKind kind) const { return hostile_[static_cast<size_t>(kind)]; }
 
  private:
   ImageBank() = default;
@@ -64,6 +76,7 @@ class ImageBank {
   std::vector<std::string> webp_;
   std::vector<std::string> poison_;
   std::vector<std::string> corrupt_;
+  std::vector<std::string> hostile_;  // indexed by HostileKind
   std::string bomb_;
   std::string filler_;
 };

@@ -1,6 +1,8 @@
 // Tests for the image API fixture server: the request parser and fault planner as pure code,
-// then the real image-api binary (PIXELMILL_IMAGE_API) over loopback sockets. Every wait is
-// bounded; each server binds an ephemeral port and writes it to a file in a temp directory.
+// then the real image-api binary (PIXELMILL_IMAGE_API) over loopback sockets, including the
+// hostile images it serves by ?fault=NAME, checked from their header bytes or decoded with
+// libvips. Every wait is bounded; each server binds an ephemeral port and writes it to a file
+// in a temp directory.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,16 +13,21 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <vips/vips8>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/support/fault_plan.h"
+#include "tests/support/hostile_images.h"
 #include "tests/support/http_request.h"
 
 extern char** environ;
@@ -73,6 +80,46 @@ TEST(PlannerTest, FailTimesCountsPerExactTarget) {
   EXPECT_EQ(second.content_type, "image/png");
   request.target += "&other";
   EXPECT_EQ(planner.Plan(request).status, 500);
+}
+
+TEST(PlannerTest, HostileFaultsPickTheirBodyAndContentType) {
+  Planner planner(PlannerConfig{});
+  Request request;
+  request.method = "GET";
+  request.path = "/anything";
+  const std::map<std::string, std::string> expected = {
+      {"bomb_jpeg", "image/jpeg"},
+      {"bomb_gif", "image/gif"},
+      {"bomb_png50k", "image/png"},
+      {"svg", "image/svg+xml"},
+      {"tiff", "image/tiff"},
+      {"heic", "image/heic"},
+      {"progressive_big", "image/jpeg"},
+      {"animated_gif", "image/gif"},
+      {"animated_webp", "image/webp"},
+      {"cmyk_jpeg", "image/jpeg"},
+      {"png16_alpha", "image/png"},
+      {"tiny", "image/jpeg"},
+      {"exif6", "image/jpeg"},
+      {"gps", "image/jpeg"},
+      {"zero", "image/jpeg"},
+  };
+  ASSERT_EQ(kHostileSpecs.size(), expected.size());
+  for (const auto& [fault, content_type] : expected) {
+    request.query = "fault=" + fault;
+    request.target = request.path + "?" + request.query;
+    ResponsePlan plan = planner.Plan(request);
+    EXPECT_EQ(plan.status, 200) << fault;
+    EXPECT_EQ(plan.body, BodyKind::kHostile) << fault;
+    EXPECT_EQ(plan.content_type, content_type) << fault;
+    const HostileSpec* spec = FindHostile(fault);
+    ASSERT_NE(spec, nullptr) << fault;
+    EXPECT_EQ(plan.hostile, spec->kind) << fault;
+  }
+  request.query = "fault=bomb_tiff";
+  EXPECT_EQ(planner.Plan(request).status, 400);
+  request.query = "fault=bomb";  // the original 30000x30000 PNG stays its own body
+  EXPECT_EQ(planner.Plan(request).body, BodyKind::kBomb);
 }
 
 TEST(PlannerTest, ImagePaths) {
@@ -401,6 +448,319 @@ TEST_F(ServerTest, LatencyDelaysEveryResponse) {
   start = Clock::now();
   EXPECT_EQ(Fetch("/img/1.jpg?latency=300").status, 200);
   EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(290));
+}
+
+TEST(ImageApiHelpTest, ListsEveryHostileFaultWithItsContentType) {
+  FILE* pipe = popen(PIXELMILL_IMAGE_API " --help", "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string help;
+  char chunk[4096];
+  while (size_t n = std::fread(chunk, 1, sizeof(chunk), pipe)) help.append(chunk, n);
+  EXPECT_EQ(pclose(pipe), 0);
+  for (const HostileSpec& spec : kHostileSpecs) {
+    size_t line = help.find("\n  " + std::string(spec.fault) + " ");
+    ASSERT_NE(line, std::string::npos) << spec.fault;
+    size_t end = help.find('\n', line + 1);
+    std::string text = help.substr(line, end - line);
+    EXPECT_NE(text.find("[" + std::string(spec.content_type) + "]"), std::string::npos) << text;
+  }
+}
+
+// --- Hostile and unusual images (?fault=NAME, hostile_images.h) -----------------------------
+
+bool VipsReady() {
+  static const bool ready = [] {
+    if (VIPS_INIT("image_api_test") != 0) return false;
+    vips_concurrency_set(1);
+    return true;
+  }();
+  return ready;
+}
+
+// Decodes the header (pixels on demand) of `body`, which must outlive the image; nullopt with
+// the libvips message logged when it is not an image libvips understands.
+std::optional<vips::VImage> Decode(const std::string& body, const char* options = "") {
+  try {
+    return vips::VImage::new_from_buffer(body.data(), body.size(), options);
+  } catch (const vips::VError& e) {
+    ADD_FAILURE() << "libvips cannot decode " << body.size() << " bytes: " << e.what();
+    return std::nullopt;
+  }
+}
+
+std::string Loader(const vips::VImage& image) {
+  return image.get_typeof("vips-loader") != 0 ? image.get_string("vips-loader") : "";
+}
+
+uint32_t Be16(const std::string& bytes, size_t at) {
+  return static_cast<unsigned char>(bytes[at]) * 256u + static_cast<unsigned char>(bytes[at + 1]);
+}
+
+uint32_t Be32(const std::string& bytes, size_t at) {
+  return Be16(bytes, at) << 16 | Be16(bytes, at + 2);
+}
+
+uint32_t Le16(const std::string& bytes, size_t at) {
+  return static_cast<unsigned char>(bytes[at]) + static_cast<unsigned char>(bytes[at + 1]) * 256u;
+}
+
+uint32_t Crc32(std::string_view bytes) {
+  uint32_t crc = 0xffffffffu;
+  for (char c : bytes) {
+    crc ^= static_cast<unsigned char>(c);
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+// The first start-of-frame segment of a JPEG, read from its bytes by walking the segments.
+struct JpegFrame {
+  int marker = 0;  // 0xc0 baseline, 0xc2 progressive; 0 when there is no SOF
+  uint32_t height = 0;
+  uint32_t width = 0;
+  int components = 0;
+};
+
+JpegFrame ReadJpegFrame(const std::string& jpeg) {
+  JpegFrame frame;
+  if (jpeg.substr(0, 2) != "\xff\xd8") return frame;
+  for (size_t at = 2; at + 4 <= jpeg.size() && jpeg[at] == '\xff';) {
+    int marker = static_cast<unsigned char>(jpeg[at + 1]);
+    bool is_sof =
+        marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
+    if (is_sof && at + 10 <= jpeg.size()) {
+      frame.marker = marker;
+      frame.height = Be16(jpeg, at + 5);
+      frame.width = Be16(jpeg, at + 7);
+      frame.components = static_cast<unsigned char>(jpeg[at + 9]);
+      return frame;
+    }
+    if (marker == 0xda) break;
+    at += 2 + Be16(jpeg, at + 2);
+  }
+  return frame;
+}
+
+TEST_F(ServerTest, HostileBombsDeclareHugeSizesInTheirHeaders) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Response jpeg = Fetch("/img/1.jpg?fault=bomb_jpeg");
+  EXPECT_EQ(jpeg.status, 200);
+  EXPECT_EQ(jpeg.Header("content-type"), "image/jpeg");
+  JpegFrame frame = ReadJpegFrame(jpeg.body);
+  EXPECT_EQ(frame.marker, 0xc0);
+  EXPECT_EQ(frame.width, 65000u);
+  EXPECT_EQ(frame.height, 65000u);
+  EXPECT_NE(jpeg.body.find("\xff\xda"), std::string::npos);       // a scan header...
+  EXPECT_NE(jpeg.body.substr(jpeg.body.size() - 2), "\xff\xd9");  // ...but no end
+  EXPECT_LT(jpeg.body.size(), 2000u);
+
+  Response gif = Fetch("/x?fault=bomb_gif");
+  EXPECT_EQ(gif.status, 200);
+  EXPECT_EQ(gif.Header("content-type"), "image/gif");
+  ASSERT_GE(gif.body.size(), 30u);
+  EXPECT_EQ(gif.body.substr(0, 6), "GIF89a");
+  EXPECT_EQ(Le16(gif.body, 6), 65535u);  // logical screen
+  EXPECT_EQ(Le16(gif.body, 8), 65535u);
+  const size_t descriptor = 13 + 3 * (2u << (gif.body[10] & 7));  // after the global table
+  ASSERT_GE(gif.body.size(), descriptor + 10);
+  EXPECT_EQ(gif.body[descriptor], '\x2c');
+  EXPECT_EQ(Le16(gif.body, descriptor + 5), 65535u);  // image descriptor
+  EXPECT_EQ(Le16(gif.body, descriptor + 7), 65535u);
+  EXPECT_EQ(gif.body.back(), '\x3b');
+  EXPECT_LT(gif.body.size(), 100u);
+
+  Response png = Fetch("/img/1.png?fault=bomb_png50k");
+  EXPECT_EQ(png.status, 200);
+  EXPECT_EQ(png.Header("content-type"), "image/png");
+  ASSERT_GE(png.body.size(), 33u);
+  EXPECT_EQ(png.body.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  EXPECT_EQ(png.body.substr(12, 4), "IHDR");
+  EXPECT_EQ(Be32(png.body, 16), 50000u);
+  EXPECT_EQ(Be32(png.body, 20), 50000u);
+  // Every chunk's CRC is right, so a decoder gets as far as the size check.
+  size_t chunks = 0;
+  for (size_t at = 8; at + 12 <= png.body.size(); ++chunks) {
+    const size_t length = Be32(png.body, at);
+    ASSERT_LE(at + 12 + length, png.body.size());
+    EXPECT_EQ(Be32(png.body, at + 8 + length),
+              Crc32(std::string_view(png.body).substr(at + 4, 4 + length)))
+        << png.body.substr(at + 4, 4);
+    at += 12 + length;
+  }
+  EXPECT_EQ(chunks, 3u);  // IHDR, IDAT, IEND
+}
+
+TEST_F(ServerTest, HostileSvgDeclaresAnExternalEntity) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Response svg = Fetch("/img/1.jpg?fault=svg");
+  EXPECT_EQ(svg.status, 200);
+  EXPECT_EQ(svg.Header("content-type"), "image/svg+xml");
+  EXPECT_NE(svg.body.find("<!DOCTYPE svg [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"),
+            std::string::npos);
+  EXPECT_NE(svg.body.find("&x;"), std::string::npos);  // the entity is used
+  EXPECT_NE(svg.body.find("<svg xmlns=\"http://www.w3.org/2000/svg\""), std::string::npos);
+  EXPECT_EQ(svg.body.find("root:"), std::string::npos);  // served as written, never expanded
+}
+
+TEST_F(ServerTest, HostileTiffAndHeicAreWhatTheyClaim) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(VipsReady());
+  Response tiff = Fetch("/img/1.jpg?fault=tiff");
+  EXPECT_EQ(tiff.status, 200);
+  EXPECT_EQ(tiff.Header("content-type"), "image/tiff");
+  EXPECT_EQ(tiff.body.substr(0, 4), std::string("II*\0", 4));
+  if (auto image = Decode(tiff.body)) {
+    EXPECT_EQ(Loader(*image), "tiffload_buffer");
+    EXPECT_EQ(image->width(), 64);
+    EXPECT_EQ(image->height(), 64);
+    EXPECT_EQ(image->bands(), 3);
+    EXPECT_EQ(image->format(), VIPS_FORMAT_UCHAR);
+    EXPECT_EQ(image->interpretation(), VIPS_INTERPRETATION_sRGB);
+  }
+
+  Response heic = Fetch("/img/1.jpg?fault=heic");
+  EXPECT_EQ(heic.status, 200);
+  EXPECT_EQ(heic.Header("content-type"), "image/heic");
+  ASSERT_GE(heic.body.size(), 12u);
+  EXPECT_EQ(heic.body.substr(4, 8), "ftypheic");
+  // The server falls back to a fake only where libvips cannot save HEIF; this is the same
+  // libvips, so here the HEIC must be real.
+  if (vips_foreign_find_save_buffer(".heic") != nullptr) {
+    if (auto image = Decode(heic.body)) {
+      EXPECT_EQ(Loader(*image), "heifload_buffer");
+      EXPECT_EQ(image->width(), 64);
+      EXPECT_EQ(image->height(), 64);
+      EXPECT_EQ(image->bands(), 3);
+      EXPECT_EQ(image->format(), VIPS_FORMAT_UCHAR);
+    }
+  }
+}
+
+TEST_F(ServerTest, HostileProgressiveBigIsAProgressive3000SquareJpeg) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(VipsReady());
+  Response jpeg = Fetch("/img/1.jpg?fault=progressive_big");
+  EXPECT_EQ(jpeg.status, 200);
+  EXPECT_EQ(jpeg.Header("content-type"), "image/jpeg");
+  JpegFrame frame = ReadJpegFrame(jpeg.body);
+  EXPECT_EQ(frame.marker, 0xc2);  // SOF2: progressive
+  EXPECT_EQ(frame.width, 3000u);
+  EXPECT_EQ(frame.height, 3000u);
+  EXPECT_EQ(jpeg.body.substr(jpeg.body.size() - 2), "\xff\xd9");
+  if (auto image = Decode(jpeg.body)) {
+    EXPECT_EQ(Loader(*image), "jpegload_buffer");
+    EXPECT_EQ(image->width(), 3000);
+    EXPECT_EQ(image->height(), 3000);
+    EXPECT_EQ(image->bands(), 3);
+    EXPECT_EQ(image->interpretation(), VIPS_INTERPRETATION_sRGB);
+    ASSERT_NE(image->get_typeof("interlaced"), 0u);
+    EXPECT_EQ(image->get_int("interlaced"), 1);
+  }
+}
+
+TEST_F(ServerTest, HostileAnimationsHave200FramesOf32Square) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(VipsReady());
+  for (auto [fault, type, loader] :
+       {std::tuple{"animated_gif", "image/gif", "gifload_buffer"},
+        std::tuple{"animated_webp", "image/webp", "webpload_buffer"}}) {
+    SCOPED_TRACE(fault);
+    Response response = Fetch(std::string("/img/1.jpg?fault=") + fault);
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.Header("content-type"), type);
+    auto first = Decode(response.body);
+    auto all = Decode(response.body, "n=-1");
+    if (!first || !all) continue;
+    EXPECT_EQ(Loader(*first), loader);
+    EXPECT_EQ(first->width(), 32);
+    EXPECT_EQ(first->height(), 32);
+    EXPECT_EQ(first->get_int("n-pages"), 200);
+    EXPECT_EQ(all->width(), 32);
+    EXPECT_EQ(all->height(), 32 * 200);
+    EXPECT_EQ(all->get_int("page-height"), 32);
+    // The frames differ: the square moves.
+    vips::VImage frame0 = all->extract_area(0, 0, 32, 32);
+    vips::VImage frame1 = all->extract_area(0, 32, 32, 32);
+    EXPECT_GT((frame0 - frame1).abs().max(), 50.0);
+  }
+}
+
+TEST_F(ServerTest, HostileCmykAnd16BitAlpha) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(VipsReady());
+  Response cmyk = Fetch("/img/1.jpg?fault=cmyk_jpeg");
+  EXPECT_EQ(cmyk.status, 200);
+  EXPECT_EQ(cmyk.Header("content-type"), "image/jpeg");
+  EXPECT_EQ(ReadJpegFrame(cmyk.body).components, 4);
+  if (auto image = Decode(cmyk.body)) {
+    EXPECT_EQ(Loader(*image), "jpegload_buffer");
+    EXPECT_EQ(image->width(), 64);
+    EXPECT_EQ(image->height(), 64);
+    EXPECT_EQ(image->bands(), 4);
+    EXPECT_EQ(image->format(), VIPS_FORMAT_UCHAR);
+    EXPECT_EQ(image->interpretation(), VIPS_INTERPRETATION_CMYK);
+  }
+
+  Response png = Fetch("/img/1.jpg?fault=png16_alpha");
+  EXPECT_EQ(png.status, 200);
+  EXPECT_EQ(png.Header("content-type"), "image/png");
+  ASSERT_GE(png.body.size(), 26u);
+  EXPECT_EQ(png.body[24], 16);  // IHDR bit depth
+  EXPECT_EQ(png.body[25], 6);   // IHDR colour type: RGBA
+  if (auto image = Decode(png.body)) {
+    EXPECT_EQ(Loader(*image), "pngload_buffer");
+    EXPECT_EQ(image->width(), 64);
+    EXPECT_EQ(image->height(), 64);
+    EXPECT_EQ(image->bands(), 4);
+    EXPECT_EQ(image->format(), VIPS_FORMAT_USHORT);
+    EXPECT_EQ(image->interpretation(), VIPS_INTERPRETATION_RGB16);
+    EXPECT_GT(image->extract_band(3).max(), 255.0);  // alpha really uses 16 bits
+  }
+}
+
+TEST_F(ServerTest, HostileTinyExif6GpsAndZero) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(VipsReady());
+  Response tiny = Fetch("/img/1.jpg?fault=tiny");
+  EXPECT_EQ(tiny.Header("content-type"), "image/jpeg");
+  if (auto image = Decode(tiny.body)) {
+    EXPECT_EQ(Loader(*image), "jpegload_buffer");
+    EXPECT_EQ(image->width(), 1);
+    EXPECT_EQ(image->height(), 1);
+    EXPECT_EQ(image->bands(), 3);
+  }
+
+  Response exif6 = Fetch("/img/1.jpg?fault=exif6");
+  EXPECT_EQ(exif6.Header("content-type"), "image/jpeg");
+  if (auto image = Decode(exif6.body)) {
+    EXPECT_EQ(image->width(), 40);  // stored unrotated; orientation 6 shows it as 20x40
+    EXPECT_EQ(image->height(), 20);
+    ASSERT_NE(image->get_typeof("orientation"), 0u);
+    EXPECT_EQ(image->get_int("orientation"), 6);
+  }
+
+  Response gps = Fetch("/img/1.jpg?fault=gps");
+  EXPECT_EQ(gps.Header("content-type"), "image/jpeg");
+  EXPECT_NE(gps.body.find(std::string("Exif\0\0", 6)), std::string::npos);
+  if (auto image = Decode(gps.body)) {
+    EXPECT_EQ(image->width(), 32);
+    EXPECT_EQ(image->height(), 32);
+    for (const char* field : {"exif-ifd3-GPSLatitude", "exif-ifd3-GPSLongitude",
+                              "exif-ifd3-GPSLatitudeRef", "exif-ifd3-GPSLongitudeRef"}) {
+      ASSERT_NE(image->get_typeof(field), 0u) << field;
+    }
+    // libvips renders a rational triple as "48/1 51/1 2400/100 (48, 51, 24, ...)".
+    EXPECT_EQ(std::string(image->get_string("exif-ifd3-GPSLatitude")).rfind("48/1 51/1 ", 0), 0u)
+        << image->get_string("exif-ifd3-GPSLatitude");
+    EXPECT_EQ(std::string(image->get_string("exif-ifd3-GPSLatitudeRef")).substr(0, 1), "N");
+  }
+
+  Response zero = Fetch("/img/1.jpg?fault=zero");
+  EXPECT_EQ(zero.status, 200);
+  EXPECT_EQ(zero.Header("content-type"), "image/jpeg");
+  EXPECT_EQ(zero.Header("content-length"), "0");
+  EXPECT_TRUE(zero.body.empty());
+  EXPECT_FALSE(zero.eof);
 }
 
 }  // namespace
