@@ -18,10 +18,10 @@ using Clock = std::chrono::steady_clock;
 
 struct Entry {
   const char* name;
-  bool stand_in;          // passes the image on unchanged; must be the whole spec
-  bool instant;           // cannot block: a worker may run it on its I/O thread
-  const char* argument;   // what the argument means, nullptr when it takes none
-  double min, max;        // the argument's range
+  bool stand_in;         // passes the image on unchanged; must be the whole spec
+  bool instant;          // cannot block: a worker may run it on its I/O thread
+  const char* argument;  // what the argument means, nullptr when it takes none
+  double min, max;       // the argument's range
   const char* doc;
 };
 
@@ -75,16 +75,14 @@ Result<FilterStep> ParseStep(std::string_view text, std::optional<double> defaul
     auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), value);
     if (arg.empty() || ec != std::errc() || end != arg.data() + arg.size() ||
         !std::isfinite(value)) {
-      return Bad("filter '" + step.name + "': argument '" + std::string(arg) +
-                 "' is not a number");
+      return Bad("filter '" + step.name + "': argument '" + std::string(arg) + "' is not a number");
     }
     step.argument = value;
   } else if (entry->argument != nullptr) {
     step.argument = default_argument;
     if (!step.argument) {
-      return Bad("filter '" + step.name + "' needs its " + entry->argument + ", e.g. " +
-                 step.name + ":" + Number(entry->max > 10 ? 10 : entry->max) +
-                 " (or --intensity)");
+      return Bad("filter '" + step.name + "' needs its " + entry->argument + ", e.g. " + step.name +
+                 ":" + Number(entry->max > 10 ? 10 : entry->max) + " (or --intensity)");
     }
   }
   if (step.argument && (*step.argument < entry->min || *step.argument > entry->max)) {
@@ -176,10 +174,9 @@ std::string FilterHelp() {
     std::string usage = e.name;
     if (e.argument != nullptr) usage += std::string(":") + e.argument;
     char line[160];
-    std::snprintf(line, sizeof(line), "  %-18s %s%s\n", usage.c_str(), e.doc,
-                  e.argument != nullptr
-                      ? (" (" + Number(e.min) + ".." + Number(e.max) + ")").c_str()
-                      : "");
+    std::snprintf(
+        line, sizeof(line), "  %-18s %s%s\n", usage.c_str(), e.doc,
+        e.argument != nullptr ? (" (" + Number(e.min) + ".." + Number(e.max) + ")").c_str() : "");
     help += line;
   }
   return help;

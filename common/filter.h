@@ -61,7 +61,7 @@ struct FilterContext {
 };
 
 struct FilterOutput {
-  std::optional<ImageBuffer> bytes;  // nullopt: the output is the input, unchanged
+  std::optional<ImageBuffer> bytes;              // nullopt: the output is the input, unchanged
   OutputFormat format = OutputFormat::kUnknown;  // of bytes
   uint32_t width = 0, height = 0;                // 0 when not decoded
 };

@@ -41,15 +41,15 @@ VImage OnColour(const VImage& in, Fn colour) {
 
 VImage ToSrgb(const VImage& in) {
   return in.interpretation() == VIPS_INTERPRETATION_sRGB ? in
-                                                          : in.colourspace(VIPS_INTERPRETATION_sRGB);
+                                                         : in.colourspace(VIPS_INTERPRETATION_sRGB);
 }
 
 VImage Pixelate(const VImage& in, int block) {
   const int w = in.width(), h = in.height();
   // Pad to whole blocks (copying edge pixels) so every block averages real pixels only.
   const int padded_w = (w + block - 1) / block * block, padded_h = (h + block - 1) / block * block;
-  VImage padded = in.embed(0, 0, padded_w, padded_h,
-                           VImage::option()->set("extend", VIPS_EXTEND_COPY));
+  VImage padded =
+      in.embed(0, 0, padded_w, padded_h, VImage::option()->set("extend", VIPS_EXTEND_COPY));
   return padded.shrink(block, block)
       .cast(VIPS_FORMAT_UCHAR)
       .zoom(block, block)
@@ -78,9 +78,8 @@ VImage Apply(const FilterStep& step, const VImage& in) {
   }
   if (n == "sepia") return OnColour(in, [&](const VImage& c) { return Sepia(c, a); });
   if (n == "edge") {
-    return OnColour(in, [](const VImage& c) {
-      return c.colourspace(VIPS_INTERPRETATION_B_W).sobel();
-    });
+    return OnColour(in,
+                    [](const VImage& c) { return c.colourspace(VIPS_INTERPRETATION_B_W).sobel(); });
   }
   if (n == "invert") return OnColour(in, [](const VImage& c) { return c.invert(); });
   if (n == "brightness") {
@@ -119,7 +118,8 @@ Status InitVips() {
   static Status result;
   std::call_once(once, [] {
     if (VIPS_INIT("pixelmill") != 0) {
-      result = Status::Error("internal", std::string("libvips did not start: ") + vips_error_buffer());
+      result =
+          Status::Error("internal", std::string("libvips did not start: ") + vips_error_buffer());
       return;
     }
     vips_concurrency_set(1);  // one pixel thread: a worker process is the unit of parallelism
@@ -129,9 +129,9 @@ Status InitVips() {
     vips_block_untrusted_set(TRUE);
     // An explicit loader allow-list: every loader blocked, then the four we accept.
     vips_operation_block_set("VipsForeignLoad", TRUE);
-    for (const char* allowed : {"VipsForeignLoadJpegBuffer", "VipsForeignLoadPngBuffer",
-                                "VipsForeignLoadWebpBuffer", "VipsForeignLoadNsgifBuffer",
-                                "VipsForeignLoadGifBuffer"}) {
+    for (const char* allowed :
+         {"VipsForeignLoadJpegBuffer", "VipsForeignLoadPngBuffer", "VipsForeignLoadWebpBuffer",
+          "VipsForeignLoadNsgifBuffer", "VipsForeignLoadGifBuffer"}) {
       vips_operation_block_set(allowed, FALSE);
     }
   });
@@ -141,7 +141,13 @@ Status InitVips() {
 Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& context,
                                   std::string_view input) {
   Result<ImageHeader> header = ProbeImage(input);
-  if (!header.ok()) return Error("decode_error", header.status().message());
+  if (!header.ok()) {
+    // Bytes of no known format (SVG, HEIC, HTML) are unsupported; a known one that does not
+    // parse is broken.
+    const bool known = !input.empty() && SniffImageFormat(input) != OutputFormat::kUnknown;
+    return Error(known || input.empty() ? "decode_error" : "unsupported_format",
+                 header.status().message());
+  }
   const OutputFormat in_format = header->format;
   if (in_format != OutputFormat::kJpeg && in_format != OutputFormat::kPng &&
       in_format != OutputFormat::kWebp && in_format != OutputFormat::kGif) {
@@ -159,7 +165,8 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
     // libvips reads the header only here; pixels are decoded lazily by the write below.
     VImage probe = VImage::new_from_buffer(input.data(), input.size(), "",
                                            VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR));
-    const int frames = probe.get_typeof(VIPS_META_N_PAGES) != 0 ? probe.get_int(VIPS_META_N_PAGES) : 1;
+    const int frames =
+        probe.get_typeof(VIPS_META_N_PAGES) != 0 ? probe.get_int(VIPS_META_N_PAGES) : 1;
     if (frames > kMaxFrames) {
       vips_area_unref(VIPS_AREA(blob));
       return Error("too_many_frames", "animation of " + std::to_string(frames) +

@@ -115,8 +115,9 @@ int main(int argc, char** argv) {
                      pixelmill::FilterHelp())
       ->capture_default_str();
   std::string format = "input";
-  app.add_option("--format", format, "output format: jpeg, png, webp, or input (the input's; "
-                                     "GIF becomes PNG)")
+  app.add_option("--format", format,
+                 "output format: jpeg, png, webp, or input (the input's; "
+                 "GIF becomes PNG)")
       ->check(CLI::IsMember({"input", "jpeg", "png", "webp"}))
       ->capture_default_str();
   app.add_option("--quality", options.filter_output.quality, "JPEG/WebP quality")
@@ -192,9 +193,9 @@ int main(int argc, char** argv) {
   }
   dl.timeout_ms = static_cast<uint64_t>(timeout_s * 1000);
   options.filter_output.format = format == "jpeg"   ? pixelmill::OutputFormat::kJpeg
-                          : format == "png"  ? pixelmill::OutputFormat::kPng
-                          : format == "webp" ? pixelmill::OutputFormat::kWebp
-                                             : pixelmill::OutputFormat::kUnknown;
+                                 : format == "png"  ? pixelmill::OutputFormat::kPng
+                                 : format == "webp" ? pixelmill::OutputFormat::kWebp
+                                                    : pixelmill::OutputFormat::kUnknown;
   options.job_timeout_ms = static_cast<uint64_t>(job_timeout_s * 1000);
   options.remote_wait_ms = static_cast<uint64_t>(remote_wait_s * 1000);
   if (options.output.empty() && !options.dry_run) {

@@ -12,6 +12,7 @@
 
 #include <zmq.hpp>
 
+#include "common/filter.h"
 #include "common/protocol.h"
 #include "common/version.h"
 
@@ -45,6 +46,7 @@ class FakeWorker {
                                          std::to_string(reinterpret_cast<uintptr_t>(this)));
     hello.mutable_hello()->set_host("fake-host");
     hello.mutable_hello()->set_capacity(capacity);
+    for (const std::string& name : FilterNames()) hello.mutable_hello()->add_filters(name);
     SendMessage(socket, nullptr, hello, nullptr);
     proto::Envelope beat;
     beat.mutable_heartbeat();
