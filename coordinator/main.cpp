@@ -181,6 +181,9 @@ int main(int argc, char** argv) {
                  "start locally; then the waiting users fail with no_workers")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--worker-memory-mb", options.worker_memory_mb,
+                 "address space cap of each local worker in MB (default: 1024 + 12 bytes per "
+                 "pixel of --max-pixels)");
   app.add_option("--worker-binary", options.worker_binary,
                  "the worker executable for local workers (default: the one next to the "
                  "coordinator)");

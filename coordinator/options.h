@@ -46,6 +46,9 @@ struct Options {
   // The worker executable for local workers: --worker-binary, else the `worker` next to the
   // coordinator (never a PATH search). main.cpp checks it is executable.
   std::string worker_binary;
+  // Address space cap of each local worker, in MB (RLIMIT_AS); 0 = sized from
+  // filter_output.max_pixels (WorkerAddressSpaceMb).
+  uint64_t worker_memory_mb = 0;
   // A job held by one worker longer than this is taken back and sent to another (attempt + 1);
   // the worker that held it is stopped (a local one is killed and replaced).
   uint64_t job_timeout_ms = 300'000;

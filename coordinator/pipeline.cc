@@ -174,6 +174,9 @@ Status Pipeline::StartWorkers() {
   sup.workers = options_.workers;
   sup.worker_binary = options_.worker_binary;
   sup.endpoint = endpoint;
+  sup.address_space_mb = options_.worker_memory_mb > 0
+                             ? options_.worker_memory_mb
+                             : WorkerAddressSpaceMb(options_.filter_output.max_pixels);
   supervisor_ = std::make_unique<WorkerSupervisor>(
       loop_, std::move(sup),
       [this](pid_t pid, const std::string& how) {

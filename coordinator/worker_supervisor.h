@@ -28,7 +28,13 @@ struct SupervisorOptions {
   std::string worker_binary;  // path of the worker executable
   std::string endpoint;       // what workers connect to
   uint32_t capacity = 2;      // --capacity for each worker
+  uint64_t address_space_mb = 0;  // --max-address-space-mb for each worker; 0 = none
 };
+
+// The default address-space cap for a worker filtering images of up to `max_pixels`: the
+// decoded image, the filtered one and libvips' working copies (4 bytes a pixel, three times),
+// plus 1 GiB for the libraries, thread stacks and allocator arenas.
+uint64_t WorkerAddressSpaceMb(uint64_t max_pixels);
 
 class WorkerSupervisor {
  public:

@@ -1,5 +1,10 @@
 // worker: runs filter jobs for a coordinator over ZeroMQ. Flags only; WorkerLoop does the work.
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -9,6 +14,33 @@
 #include "common/filter.h"
 #include "common/version.h"
 #include "worker/worker_loop.h"
+
+namespace {
+
+// AddressSanitizer reserves terabytes of address space for its shadow memory, so a capped
+// sanitizer build could not even start: there the cap is skipped (with a note).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCanCapAddressSpace = false;
+#else
+constexpr bool kCanCapAddressSpace = true;
+#endif
+
+pixelmill::Status CapAddressSpace(uint64_t megabytes) {
+  if (!kCanCapAddressSpace) {
+    std::fprintf(stderr, "worker: address space cap skipped in a sanitizer build\n");
+    return pixelmill::Status::Ok();
+  }
+  const rlim_t bytes = static_cast<rlim_t>(megabytes) << 20;
+  rlimit limit{bytes, bytes};
+  if (::setrlimit(RLIMIT_AS, &limit) != 0) {
+    return pixelmill::Status::Error(
+        "limit", "cannot cap the address space at " + std::to_string(megabytes) +
+                     " MB: " + std::strerror(errno));
+  }
+  return pixelmill::Status::Ok();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   pixelmill::worker::Options options;
@@ -35,12 +67,23 @@ int main(int argc, char** argv) {
                "spawned by a coordinator on this machine: die with it, and exit instead of "
                "reconnecting when it goes silent");
   app.add_option("--id", options.worker_id, "worker id (default: <hostname>:<pid>:<random hex>)");
+  uint64_t address_space_mb = 0;
+  app.add_option("--max-address-space-mb", address_space_mb,
+                 "cap this process's address space (RLIMIT_AS), so a decoder that runs away "
+                 "kills only this worker's current job; 0 = no cap")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  if (address_space_mb > 0) {
+    if (pixelmill::Status s = CapAddressSpace(address_space_mb); !s.ok()) {
+      std::fprintf(stderr, "worker: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
   if (pixelmill::Status s = pixelmill::InitFilters(); !s.ok()) {
     std::fprintf(stderr, "worker: %s\n", s.message().c_str());
     return 1;

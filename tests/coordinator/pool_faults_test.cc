@@ -97,6 +97,21 @@ TEST_F(PoolFaultsTest, ResultsThatAreNotImagesAreRetriedElsewhere) {
   }
 }
 
+// A worker (of another version) that lacks the run's filter is refused at Hello with the
+// reason instead of being fed jobs it would fail.
+TEST_F(PoolFaultsTest, AWorkerWithoutTheFilterIsRejectedAtHello) {
+  Users(20);
+  auto run = Start({"--filter", "sleep:20", "--workers", "1", "--bind", "tcp://127.0.0.1:*"});
+  const std::string endpoint = RemoteEndpoint();
+  ASSERT_FALSE(endpoint.empty()) << Stderr();
+  FakeWorker old(endpoint, FakeWorker::Answer::kGarbage, 2, {"none", "spin"});
+  ASSERT_TRUE(WaitFor([&] { return old.rejected(); }, 20)) << Stderr();
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+  EXPECT_EQ(old.jobs(), 0);
+  EXPECT_NE(Stderr().find("needs 'sleep', which the worker does not have"), std::string::npos)
+      << Stderr();
+}
+
 // With only remote workers and none joining, the coordinator says it is waiting, then gives
 // up after --remote-wait with a no_workers line per user.
 TEST_F(PoolFaultsTest, NoWorkerJoiningEndsTheRunWithNoWorkersLines) {

@@ -22,8 +22,11 @@ class FakeWorker {
  public:
   enum class Answer { kNever, kGarbage, kEmpty };
 
-  FakeWorker(const std::string& endpoint, Answer answer, uint32_t capacity = 2)
-      : thread_([this, endpoint, answer, capacity] { Run(endpoint, answer, capacity); }) {}
+  // `filters`: the filter names its Hello claims (default: every one this build has).
+  FakeWorker(const std::string& endpoint, Answer answer, uint32_t capacity = 2,
+             std::vector<std::string> filters = FilterNames())
+      : filters_(std::move(filters)),
+        thread_([this, endpoint, answer, capacity] { Run(endpoint, answer, capacity); }) {}
   FakeWorker(const FakeWorker&) = delete;
   FakeWorker& operator=(const FakeWorker&) = delete;
   ~FakeWorker() {
@@ -33,6 +36,7 @@ class FakeWorker {
 
   int jobs() const { return jobs_; }  // jobs received
   bool welcomed() const { return welcomed_; }
+  bool rejected() const { return rejected_; }
 
  private:
   void Run(const std::string& endpoint, Answer answer, uint32_t capacity) {
@@ -46,7 +50,7 @@ class FakeWorker {
                                          std::to_string(reinterpret_cast<uintptr_t>(this)));
     hello.mutable_hello()->set_host("fake-host");
     hello.mutable_hello()->set_capacity(capacity);
-    for (const std::string& name : FilterNames()) hello.mutable_hello()->add_filters(name);
+    for (const std::string& name : filters_) hello.mutable_hello()->add_filters(name);
     SendMessage(socket, nullptr, hello, nullptr);
     proto::Envelope beat;
     beat.mutable_heartbeat();
@@ -63,6 +67,7 @@ class FakeWorker {
         Result<Message> m = DecodeMessage(frames, Sender::kCoordinator, 64 << 20);
         if (!m.ok()) continue;
         if (m->envelope.has_welcome()) welcomed_ = true;
+        if (m->envelope.has_reject()) rejected_ = true;
         if (!m->envelope.has_job()) continue;
         ++jobs_;
         if (answer == Answer::kNever) continue;
@@ -79,6 +84,8 @@ class FakeWorker {
   std::atomic<bool> stop_{false};
   std::atomic<int> jobs_{0};
   std::atomic<bool> welcomed_{false};
+  std::atomic<bool> rejected_{false};
+  const std::vector<std::string> filters_;
   std::thread thread_;
 };
 

@@ -119,6 +119,8 @@ bool ParseImagePath(std::string_view path, int64_t& id, ImageFormat& format) {
     format = ImageFormat::kPng;
   } else if (extension == "webp") {
     format = ImageFormat::kWebp;
+  } else if (extension == "gif") {
+    format = ImageFormat::kGif;
   } else {
     return false;
   }

@@ -63,7 +63,7 @@ struct PlannerConfig {
   std::string authority;    // "host:port" for redirects when a request has no Host header
 };
 
-// Parses "/img/<int64>.<jpg|png|webp>"; false for anything else.
+// Parses "/img/<int64>.<jpg|png|webp|gif>"; false for anything else.
 bool ParseImagePath(std::string_view path, int64_t& id, ImageFormat& format);
 
 class Planner {

@@ -1,5 +1,5 @@
 // image-api: the image API fixture server used by tests, the demo and load tests of the
-// downloader. Serves pre-encoded pictures at /img/<id>.<jpg|png|webp> with latency and fault
+// downloader. Serves pre-encoded pictures at /img/<id>.<jpg|png|webp|gif> with latency and fault
 // injection chosen by query parameters (see fault_plan.h). Run with --help for the flags.
 #include <signal.h>
 #include <sys/resource.h>
@@ -34,7 +34,7 @@ constexpr char kUsage[] =
     "  --any-host        allow binding a non-loopback address\n"
     "  --verbose         one line per request on stderr\n"
     "\n"
-    "GET /health, GET /img/<id>.<jpg|png|webp>; query parameters: latency=MS, status=CODE,\n"
+    "GET /health, GET /img/<id>.<jpg|png|webp|gif>; query parameters: latency=MS, status=CODE,\n"
     "retry_after=S, fail_times=K, redirect=N, redirect_to=URL, bytes=N, rate=BPS,\n"
     "fault=reset|truncate|drip|hang|huge|huge_chunked|wrongtype|html|corrupt|header_only|bomb|"
     "poison|close\n"

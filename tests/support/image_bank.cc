@@ -65,6 +65,7 @@ std::optional<ImageBank> ImageBank::Create(int width, int height, int variants,
       bank.jpeg_.push_back(Encode(picture, ".jpg[Q=85,strip]"));
       bank.png_.push_back(Encode(picture, ".png[compression=6,strip]"));
       bank.webp_.push_back(Encode(picture, ".webp[Q=80,strip]"));
+      bank.gif_.push_back(Encode(picture, ".gif[strip]"));
       bank.corrupt_.push_back(Corrupted(bank.jpeg_.back()));
       bank.poison_.push_back(bank.jpeg_.back() + std::string(kPoisonMarker));
     }
@@ -92,6 +93,8 @@ std::string_view ImageBank::Image(ImageFormat format, int64_t id) const {
       return png_[v];
     case ImageFormat::kWebp:
       return webp_[v];
+    case ImageFormat::kGif:
+      return gif_[v];
   }
   return jpeg_[v];
 }

@@ -27,9 +27,9 @@
 
 namespace pixelmill::fixture {
 
-enum class ImageFormat { kJpeg, kPng, kWebp };
+enum class ImageFormat { kJpeg, kPng, kWebp, kGif };
 
-// "image/jpeg", "image/png" or "image/webp".
+// "image/jpeg", "image/png", "image/webp" or "image/gif".
 inline std::string_view ContentTypeOf(ImageFormat format) {
   switch (format) {
     case ImageFormat::kJpeg:
@@ -38,6 +38,8 @@ inline std::string_view ContentTypeOf(ImageFormat format) {
       return "image/png";
     case ImageFormat::kWebp:
       return "image/webp";
+    case ImageFormat::kGif:
+      return "image/gif";
   }
   return "application/octet-stream";
 }
@@ -74,6 +76,7 @@ class ImageBank {
   std::vector<std::string> jpeg_;
   std::vector<std::string> png_;
   std::vector<std::string> webp_;
+  std::vector<std::string> gif_;
   std::vector<std::string> poison_;
   std::vector<std::string> corrupt_;
   std::vector<std::string> hostile_;  // indexed by HostileKind

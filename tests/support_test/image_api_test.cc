@@ -128,7 +128,9 @@ TEST(PlannerTest, ImagePaths) {
   ASSERT_TRUE(ParseImagePath("/img/-9.webp", id, format));
   EXPECT_EQ(id, -9);
   EXPECT_EQ(format, ImageFormat::kWebp);
-  EXPECT_FALSE(ParseImagePath("/img/9.gif", id, format));
+  ASSERT_TRUE(ParseImagePath("/img/9.gif", id, format));
+  EXPECT_EQ(format, ImageFormat::kGif);
+  EXPECT_FALSE(ParseImagePath("/img/9.bmp", id, format));
   EXPECT_FALSE(ParseImagePath("/img/x.jpg", id, format));
   EXPECT_FALSE(ParseImagePath("/img/99999999999999999999.jpg", id, format));
   EXPECT_FALSE(ParseImagePath("/img/1.jpg.jpg", id, format));
