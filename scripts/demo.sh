@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # The main job on the bundled local image API: starts image-api on a loopback port, makes 2,000
-# users whose images live there (a few with faults), and runs the coordinator with local
-# worker processes running spin:3 (3 ms of CPU per image, a stand-in until the libvips
-# filters land).
+# users whose 256x256 images live there (a few broken or hostile), and runs the coordinator with
+# local worker processes blurring every image with libvips (blur:5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 work=$(mktemp -d /tmp/pixelmill-demo-XXXXXX)
-./build/tests/support/image-api --port 0 --port-file "$work/port" --latency-ms 50 &
+./build/tests/support/image-api --port 0 --port-file "$work/port" --latency-ms 50 --size 256x256 &
 api=$!
 trap 'kill $api 2>/dev/null || true; wait $api 2>/dev/null || true' EXIT
 for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
@@ -18,11 +17,13 @@ cat >>"$work/users.jsonl" <<JSON
 {"id": 2001, "name": "gone", "image_url": "$base/2001.jpg?status=404"}
 {"id": 2002, "name": "not an image", "image_url": "$base/2002.jpg?fault=html"}
 {"id": 2003, "name": "hostile", "image_url": "file:///etc/passwd"}
+{"id": 2004, "name": "bomb", "image_url": "$base/2004.png?fault=bomb_png50k"}
+{"id": 2005, "name": "sideways", "image_url": "$base/2005.jpg?fault=exif6"}
 JSON
-echo "== coordinator: 2,004 users, images from $base (50 ms latency)"
+echo "== coordinator: 2,006 users, images from $base (50 ms latency), --filter blur:5"
 set +e
 ./build/coordinator/coordinator --input "$work/users.jsonl" --output "$work/out" \
-  --filter spin:3 --allow-private-networks --report "$work/out/report.json"
+  --filter blur:5 --allow-private-networks --report "$work/out/report.json"
 code=$?
 set -e
 echo "== exit code $code (3 = finished, some users failed)"
