@@ -122,6 +122,9 @@ Status InitVips() {
           Status::Error("internal", std::string("libvips did not start: ") + vips_error_buffer());
       return;
     }
+#ifndef NDEBUG
+    vips_leak_set(TRUE);  // debug builds report leaked images and buffers at shutdown
+#endif
     vips_concurrency_set(1);  // one pixel thread: a worker process is the unit of parallelism
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);
@@ -167,6 +170,12 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
                                            VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR));
     const int frames =
         probe.get_typeof(VIPS_META_N_PAGES) != 0 ? probe.get_int(VIPS_META_N_PAGES) : 1;
+    if (pixels * static_cast<uint64_t>(std::max(frames, 1)) > context.max_pixels) {
+      vips_area_unref(VIPS_AREA(blob));
+      return Error("too_many_pixels",
+                   std::to_string(frames) + " frames of " + std::to_string(pixels) +
+                       " pixels are over --max-pixels " + std::to_string(context.max_pixels));
+    }
     if (frames > kMaxFrames) {
       vips_area_unref(VIPS_AREA(blob));
       return Error("too_many_frames", "animation of " + std::to_string(frames) +

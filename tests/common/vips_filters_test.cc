@@ -235,5 +235,29 @@ TEST_F(VipsFiltersTest, HostileImagesEndWithTheirCode) {
   EXPECT_EQ(Run("blur:2", Noise(), small).status().code(), "too_many_pixels");
 }
 
+// The allow-list holds inside libvips too: after InitFilters() a TIFF or SVG cannot be loaded
+// even by code that skips the header check.
+TEST_F(VipsFiltersTest, OnlyTheFourLoadersAreAllowed) {
+  for (HostileKind kind : {HostileKind::kTiff, HostileKind::kSvg}) {
+    const std::string& bytes = Hostile(kind);
+    EXPECT_THROW(VImage::new_from_buffer(bytes.data(), bytes.size(), "").copy_memory(),
+                 vips::VError)
+        << fixture::kHostileSpecs[static_cast<size_t>(kind)].fault;
+    vips_error_clear();
+  }
+  EXPECT_NO_THROW(Decode(Noise(".jpg")));
+  EXPECT_NO_THROW(Decode(Encode(Decode(Noise()), ".gif")));
+  EXPECT_NO_THROW(Decode(Encode(Decode(Noise()), ".webp")));
+}
+
+// --max-pixels counts every frame of an animation.
+TEST_F(VipsFiltersTest, MaxPixelsCountsEveryFrame) {
+  FilterContext context;
+  context.max_pixels = 32 * 32 * 50;  // one 32x32 frame fits, 200 of them do not
+  Result<FilterOutput> out = Run("blur:1", Hostile(HostileKind::kAnimatedGif), context);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), "too_many_pixels") << out.status().message();
+}
+
 }  // namespace
 }  // namespace pixelmill

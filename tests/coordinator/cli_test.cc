@@ -70,6 +70,32 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_NE(no_output.err.find("--output is required"), std::string::npos);
 }
 
+// A bad filter spec is a usage error at start-up naming the bad part, never a per-user failure;
+// --help lists every filter with its range.
+TEST_F(CliTest, BadFilterSpecsExitTwoNamingTheBadPart) {
+  const std::string users = Write("u.jsonl", kUsers);
+  const std::string run = kCoordinator + " --input " + users + " --output " + (dir_ / "o").string();
+  struct Case {
+    const char* spec;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{"blur:5,nope", "unknown filter 'nope'"}, Case{"blur", "needs its SIGMA"},
+        Case{"blur:500", "outside 0.1..100"}, Case{"thumbnail:256,,sharpen:1", "empty step"},
+        Case{"blur:5,sleep:10", "cannot be part of a chain"}}) {
+    Ran r = Sh(run + " --filter " + c.spec);
+    EXPECT_EQ(r.code, 2) << c.spec;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.spec << ": " << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "o" / "manifest.jsonl")) << "a user was processed";
+  }
+  EXPECT_EQ(Sh(run + " --filter blur --intensity 500").code, 2);
+  EXPECT_EQ(Sh(run + " --filter blur:2 --format gif").code, 2);
+  Ran help = Sh(kCoordinator + " --help");
+  for (const char* line : {"blur:SIGMA", "0.1..100", "pixelate:BLOCK", "thumbnail:SIZE", "sepia"}) {
+    EXPECT_NE(help.out.find(line), std::string::npos) << line;
+  }
+}
+
 TEST_F(CliTest, DryRunPrintsTheSummary) {
   Ran r = Sh(kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run");
   ASSERT_EQ(r.code, 0) << r.err;
