@@ -122,9 +122,7 @@ Status InitVips() {
           Status::Error("internal", std::string("libvips did not start: ") + vips_error_buffer());
       return;
     }
-#ifndef NDEBUG
-    vips_leak_set(TRUE);  // debug builds report leaked images and buffers at shutdown
-#endif
+    // Leak checks: libvips reads VIPS_LEAK=1 from the environment in VIPS_INIT (any build).
     vips_concurrency_set(1);  // one pixel thread: a worker process is the unit of parallelism
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);
