@@ -31,9 +31,7 @@ std::string Describe(int status) {
 
 }  // namespace
 
-uint64_t WorkerAddressSpaceMb(uint64_t max_pixels) {
-  return 1024 + (max_pixels * 4 * 3 >> 20);
-}
+uint64_t WorkerAddressSpaceMb(uint64_t max_pixels) { return 1024 + (max_pixels * 4 * 3 >> 20); }
 
 struct WorkerSupervisor::Slot {
   WorkerSupervisor* owner = nullptr;
@@ -91,12 +89,11 @@ Status WorkerSupervisor::Start() {
 
 Status WorkerSupervisor::Spawn(Slot& slot) {
   try {
-    bp::child child(bp::exe = options_.worker_binary,
-                    bp::args = {"--connect", options_.endpoint, "--capacity",
-                                std::to_string(options_.capacity), "--local",
-                                "--max-address-space-mb",
-                                std::to_string(options_.address_space_mb)},
-                    bp::std_in.close());
+    bp::child child(
+        bp::exe = options_.worker_binary,
+        bp::args = {"--connect", options_.endpoint, "--capacity", std::to_string(options_.capacity),
+                    "--local", "--max-address-space-mb", std::to_string(options_.address_space_mb)},
+        bp::std_in.close());
     slot.pid = child.id();
     child.detach();  // reaped by Reap() on the loop, not by Boost
   } catch (const std::exception& e) {

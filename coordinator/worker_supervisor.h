@@ -25,9 +25,9 @@ namespace pixelmill {
 
 struct SupervisorOptions {
   size_t workers = 1;
-  std::string worker_binary;  // path of the worker executable
-  std::string endpoint;       // what workers connect to
-  uint32_t capacity = 2;      // --capacity for each worker
+  std::string worker_binary;      // path of the worker executable
+  std::string endpoint;           // what workers connect to
+  uint32_t capacity = 2;          // --capacity for each worker
   uint64_t address_space_mb = 0;  // --max-address-space-mb for each worker; 0 = none
 };
 

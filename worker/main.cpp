@@ -4,8 +4,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -33,9 +33,9 @@ pixelmill::Status CapAddressSpace(uint64_t megabytes) {
   const rlim_t bytes = static_cast<rlim_t>(megabytes) << 20;
   rlimit limit{bytes, bytes};
   if (::setrlimit(RLIMIT_AS, &limit) != 0) {
-    return pixelmill::Status::Error(
-        "limit", "cannot cap the address space at " + std::to_string(megabytes) +
-                     " MB: " + std::strerror(errno));
+    return pixelmill::Status::Error("limit", "cannot cap the address space at " +
+                                                 std::to_string(megabytes) +
+                                                 " MB: " + std::strerror(errno));
   }
   return pixelmill::Status::Ok();
 }
