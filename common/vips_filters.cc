@@ -101,12 +101,16 @@ OutputFormat OutputFor(const FilterContext& context, OutputFormat input) {
   return input == OutputFormat::kGif ? OutputFormat::kPng : input;  // first frame, as PNG
 }
 
-// Loads the image, or its thumbnail with shrink-on-load when the chain starts with one.
-VImage Load(const FilterSpec& spec, std::string_view input, VipsBlob* blob) {
+// Loads the image, autorotated. A chain that starts with a thumbnail has a JPEG decoded at 1/2,
+// 1/4 or 1/8 scale already (shrink-on-load) when that still leaves at least the target size.
+VImage Load(const FilterSpec& spec, const ImageHeader& header, std::string_view input) {
   VOption* options = VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR);
-  if (spec.steps[0].name == "thumbnail") {
-    const int size = static_cast<int>(*spec.steps[0].argument);
-    return VImage::thumbnail_buffer(blob, size, options->set("height", size));
+  if (spec.steps[0].name == "thumbnail" && header.format == OutputFormat::kJpeg) {
+    const uint32_t longest = std::max(header.width, header.height);
+    const auto target = static_cast<uint32_t>(*spec.steps[0].argument);
+    int shrink = 1;
+    while (shrink < 8 && longest / static_cast<uint32_t>(shrink * 2) >= target) shrink *= 2;
+    if (shrink > 1) options->set("shrink", shrink);
   }
   return VImage::new_from_buffer(input.data(), input.size(), "", options).autorot();
 }
@@ -161,7 +165,6 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
                                         std::to_string(header->height) + " is over --max-pixels " +
                                         std::to_string(context.max_pixels));
   }
-  VipsBlob* blob = vips_blob_new(nullptr, input.data(), input.size());  // a view, no copy
   try {
     // libvips reads the header only here; pixels are decoded lazily by the write below.
     VImage probe = VImage::new_from_buffer(input.data(), input.size(), "",
@@ -169,25 +172,22 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
     const int frames =
         probe.get_typeof(VIPS_META_N_PAGES) != 0 ? probe.get_int(VIPS_META_N_PAGES) : 1;
     if (pixels * static_cast<uint64_t>(std::max(frames, 1)) > context.max_pixels) {
-      vips_area_unref(VIPS_AREA(blob));
       return Error("too_many_pixels",
                    std::to_string(frames) + " frames of " + std::to_string(pixels) +
                        " pixels are over --max-pixels " + std::to_string(context.max_pixels));
     }
     if (frames > kMaxFrames) {
-      vips_area_unref(VIPS_AREA(blob));
       return Error("too_many_frames", "animation of " + std::to_string(frames) +
                                           " frames (at most " + std::to_string(kMaxFrames) + ")");
     }
     if (probe.get_typeof("interlaced") != 0 && probe.get_int("interlaced") != 0 &&
         pixels > kMaxInterlacedPixels) {
-      vips_area_unref(VIPS_AREA(blob));
       return Error("too_many_pixels", "interlaced (progressive) image of " +
                                           std::to_string(pixels) + " pixels (at most " +
                                           std::to_string(kMaxInterlacedPixels) +
                                           ": it decodes to memory in full)");
     }
-    VImage image = Load(spec, input, blob);
+    VImage image = Load(spec, header.value(), input);
     if (image.get_typeof("icc-profile-data") != 0) {
       image = image.icc_transform("srgb", VImage::option()->set("embedded", true));
     }
@@ -196,9 +196,7 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
       image = image.colourspace(VIPS_INTERPRETATION_sRGB);
     }
     if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
-    for (size_t i = spec.steps[0].name == "thumbnail" ? 1 : 0; i < spec.steps.size(); ++i) {
-      image = Apply(spec.steps[i], image);
-    }
+    for (const FilterStep& step : spec.steps) image = Apply(step, image);
     const OutputFormat out = OutputFor(context, in_format);
     if (out == OutputFormat::kJpeg && image.has_alpha()) {
       image = image.flatten(VImage::option()->set("background", 255.0));
@@ -208,7 +206,6 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
     void* bytes = nullptr;
     size_t size = 0;
     image.write_to_buffer(("." + std::string(ExtensionFor(out))).c_str(), &bytes, &size, save);
-    vips_area_unref(VIPS_AREA(blob));
     FilterOutput output;
     output.bytes = ImageBuffer::Adopt(bytes, size, &g_free);
     output.bytes->set_format(out);
@@ -217,7 +214,6 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
     output.height = static_cast<uint32_t>(image.height());
     return output;
   } catch (const vips::VError& e) {
-    vips_area_unref(VIPS_AREA(blob));
     return Error("decode_error", VipsMessage(e));
   }
 }
