@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with its baseline in the same run, printed as ratios so a slow
-# machine does not change the verdict. Usage: scripts/bench.sh [load|downloads|pool|hosts|all]
-# (hosts: COORDINATOR=PATH runs another build, e.g. an older one, for a before/after figure.)
+# machine does not change the verdict.
+# Usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|all]
+# (hosts: COORDINATOR=PATH runs another build, e.g. an older one, for a before/after figure.
+# BUILD_DIR=DIR benchmarks the build in DIR instead of build/; setup.sh builds it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
-bash scripts/setup.sh >/dev/null
+build=${BUILD_DIR:-build}
+BUILD_DIR="$build" bash scripts/setup.sh >/dev/null
 # Outputs go to tmpfs when there is one: the download benchmarks measure the network path of
 # pixelmill and curl, not how the machine's disk copes with 20,000 small files.
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then tmp_root=/dev/shm; else tmp_root=/tmp; fi
@@ -15,8 +18,8 @@ trap 'rm -rf "$work"' EXIT
 bench_load() {
   echo "== load: 1M seed-shaped users (JSONL) into the store"
   python3 scripts/gen_users.py 1000000 >"$work/users.jsonl"
-  ./build/tests/load_bench --benchmark_format=json >"$work/load.json" 2>/dev/null
-  ./build/coordinator/coordinator --input "$work/users.jsonl" --dry-run >"$work/dry.txt"
+  "$build/tests/load_bench" --benchmark_format=json >"$work/load.json" 2>/dev/null
+  "$build/coordinator/coordinator" --input "$work/users.jsonl" --dry-run >"$work/dry.txt"
   python3 scripts/baseline_store.py "$work/users.jsonl" >"$work/python.json"
   python3 - "$work" <<'PY'
 import json, re, sys
@@ -40,7 +43,7 @@ now() { date +%s.%N; }
 # Starts the fixture with extra flags; sets api_pid and api_port.
 start_api() {
   rm -f "$work/port"
-  ./build/tests/support/image-api --port 0 --port-file "$work/port" "$@" >/dev/null 2>&1 &
+  "$build/tests/support/image-api" --port 0 --port-file "$work/port" "$@" >/dev/null 2>&1 &
   api_pid=$!
   for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
   api_port=$(cat "$work/port")
@@ -54,7 +57,7 @@ race() {
   rm -rf "$work/out" "$work/curl" && mkdir -p "$work/curl"
   local t0 t1 t2
   t0=$(now)
-  ./build/coordinator/coordinator --input "$work/users.jsonl" --output "$work/out" \
+  "$build/coordinator/coordinator" --input "$work/users.jsonl" --output "$work/out" \
     --concurrency "$concurrency" --per-host "$concurrency" --allow-private-networks \
     --report "$work/report.json" 2>/dev/null
   t1=$(now)
@@ -91,7 +94,7 @@ bench_downloads() {
 
 bench_pool() {
   echo "== worker pool: round trips through the real dispatcher and worker processes vs raw ZeroMQ"
-  ./build/tests/dispatch_bench --benchmark_format=json >"$work/pool.json" 2>/dev/null
+  "$build/tests/dispatch_bench" --benchmark_format=json >"$work/pool.json" 2>/dev/null
   python3 scripts/baseline_pool.py >"$work/python_pool.json"
   python3 - "$work/pool.json" "$work/python_pool.json" <<'PY'
 import json, sys
@@ -119,7 +122,7 @@ closed_port() {
 }
 
 bench_hosts() {
-  local coordinator=${COORDINATOR:-./build/coordinator/coordinator} n=${DEAD_HOST_USERS:-1000000}
+  local coordinator=${COORDINATOR:-$build/coordinator/coordinator} n=${DEAD_HOST_USERS:-1000000}
   echo "== dead host: $n users on a closed loopback port, default flags (target < 60 s)"
   python3 scripts/gen_users.py "$n" "http://127.0.0.1:$(closed_port)/img" >"$work/dead.jsonl"
   rm -rf "$work/out"
@@ -150,11 +153,184 @@ PY
     "$timeouts" "$(python3 -c "import json; print(json.load(open('$work/report.json'))['download']['requests'])")"
 }
 
+# A Python that has Pillow (Debian's python3-pil serves /usr/bin/python3, which may not be the
+# python3 first on PATH, e.g. under pyenv); empty when none has it.
+pillow_python() {
+  local py
+  for py in python3 /usr/bin/python3; do
+    if command -v "$py" >/dev/null && "$py" -c 'import PIL' 2>/dev/null; then
+      echo "$py"
+      return
+    fi
+  done
+}
+
+# CPU seconds (user + system) process $1 has used so far.
+proc_cpu() { awk -v tck="$(getconf CLK_TCK)" '{print ($14 + $15) / tck}' /proc/"$1"/stat; }
+
+# Runs the coordinator on $work/users.jsonl with local workers. Prints "wall_s cpu_s api_cpu_s":
+# the wall time, the CPU of the coordinator and its workers (bash's `times` for the subshell's
+# children: the coordinator reaps its workers, so theirs is included) and of image-api meanwhile.
+# Usage: run_filter SPEC WORKERS OUT
+run_filter() {
+  local t0 t1 ok n a0 a1 cpu
+  rm -rf "$3"
+  a0=$(proc_cpu "$api_pid")
+  t0=$(now)
+  cpu=$( (
+    "$build/coordinator/coordinator" --input "$work/users.jsonl" --output "$3" --filter "$1" \
+      --workers "$2" --allow-private-networks --report "$3.report.json" >/dev/null 2>&1 || true
+    times
+  ) | awk 'END { for (i = 1; i <= NF; i++) { split($i, t, /[ms]/); total += t[1] * 60 + t[2] } print total }')
+  t1=$(now)
+  a1=$(proc_cpu "$api_pid")
+  n=$(wc -l <"$work/users.jsonl")
+  ok=$(grep -c '"status":"ok"' "$3/manifest.jsonl" || true)
+  [ "$ok" = "$n" ] || echo "  WARNING: --filter $1 saved $ok of $n" >&2
+  echo "$(echo "$t1 - $t0" | bc -l) $cpu $(echo "$a1 - $a0" | bc -l)"
+}
+
+bench_filters() {
+  local n=${FILTER_USERS:-2000} py spec
+  echo "== filters: blur:5 and thumbnail:256 on 512x512 JPEGs; $n users through coordinator + 2 workers," \
+    "vs RunFilter in process, vs Python"
+  echo "  load before: $(uptime | sed 's/.*load average: //')"
+  start_api --size 512x512
+  # 200 of the fixture's images for the Python baseline (and one for the in-process benchmark).
+  mkdir -p "$work/images"
+  for i in $(seq 0 199); do
+    printf 'url = "http://127.0.0.1:%s/img/%s.jpg"\noutput = "%s/images/%s.jpg"\n' "$api_port" "$i" "$work" "$i"
+  done >"$work/fetch.cfg"
+  curl --silent --fail --parallel --config "$work/fetch.cfg" 2>/dev/null || true
+  [ "$(ls "$work/images" | wc -l)" = 200 ] || echo "  WARNING: fetched $(ls "$work/images" | wc -l) of 200 images" >&2
+  python3 scripts/gen_users.py "$n" "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
+  for spec in blur:5 thumbnail:256; do
+    run_filter "$spec" 2 "$work/out-$spec" >"$work/run-$spec"
+  done
+  stop_api
+  "$build/tests/filter_bench" --image="$work/images/0.jpg" --benchmark_format=json \
+    >"$work/filter_bench.json" 2>/dev/null
+  py=$(pillow_python)
+  for spec in blur:5 thumbnail:256; do
+    if [ -n "$py" ]; then
+      "$py" scripts/baseline_filters.py "$work/images" "$spec" 1000 >"$work/python-$spec.json"
+    else
+      echo "  (no Python with Pillow: install python3-pil; the Python baseline is skipped)" >&2
+      echo '{}' >"$work/python-$spec.json"
+    fi
+  done
+  python3 - "$work" "$n" <<'PY'
+import json, sys
+work, n = sys.argv[1], int(sys.argv[2])
+rows = {b["name"].split("/min_time")[0]: b for b in json.load(open(f"{work}/filter_bench.json"))["benchmarks"]}
+for spec in ("blur:5", "thumbnail:256"):
+    seconds, cpu, api_cpu = map(float, open(f"{work}/run-{spec}").read().split())
+    pool = n / seconds
+    lines = [json.loads(l) for l in open(f"{work}/out-{spec}/manifest.jsonl")]
+    filter_ms = [l["cpu_ms"] for l in lines if "cpu_ms" in l]
+    filter_ms = sum(filter_ms) / len(filter_ms) if filter_ms else float("nan")
+    file, photo = rows[f"BM_Filter/{spec}/file"], rows[f"BM_Filter/{spec}/photo"]
+    total_ms = 1000 * (cpu + api_cpu) / n
+    print(f"  {spec}:")
+    print(f"    pixelmill pool, 2 workers   {pool:7.1f} images/s   ({n} users in {seconds:.2f} s incl. start-up and "
+          f"downloads from image-api)")
+    print(f"      CPU per image: filter in the workers {filter_ms:.2f} ms, rest of coordinator + workers "
+          f"{1000 * cpu / n - filter_ms:.2f} ms, image-api {1000 * api_cpu / n:.2f} ms; total {total_ms:.2f} ms "
+          f"on 2 cores (ceiling {2000 / total_ms:.0f} images/s)")
+    print(f"    RunFilter in process        {file['images_per_s']:7.1f} images/s/core "
+          f"({file['ms_per_image']:.2f} ms/image, the fixture's {file['in_bytes'] / 1000:.1f} kB JPEG); "
+          f"photo-like {photo['in_bytes'] / 1000:.1f} kB JPEG: {photo['images_per_s']:.1f} images/s ({photo['ms_per_image']:.2f} ms)")
+    print(f"    pool vs in-process x 2 cores  ratio {pool / (2 * file['images_per_s']):.2f}x (target >= 0.9x)")
+    py = json.load(open(f"{work}/python-{spec}.json"))
+    if py:
+        print(f"    python Pool(2).starmap + Pillow {py['pillow']}  {py['images_per_s']:7.1f} images/s "
+              f"({py['ms_per_image_per_core']:.2f} ms/image/core; no download, no file writes); "
+              f"pixelmill/python ratio {pool / py['images_per_s']:.2f}x")
+print("  reference (issue): libvips blur sigma 5 on a 512x512 JPEG ~ 13 ms/image/core; "
+      f"here {rows['BM_Filter/blur:5/photo']['ms_per_image']:.1f} ms (photo-like), "
+      f"{rows['BM_Filter/blur:5/file']['ms_per_image']:.1f} ms (fixture)")
+PY
+}
+
+# Prints the worker child of coordinator $1 (pid), waiting up to 10 s for it.
+worker_of() {
+  local pid
+  for _ in $(seq 200); do
+    for pid in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+      [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = worker ] && { echo "$pid"; return; }
+    done
+    sleep 0.05
+  done
+}
+
+rss_kb() { awk -v k="$2:" '$1 == k {print $2}' /proc/"$1"/status 2>/dev/null || true; }
+
+# One memory run: coordinator with `env ARGS...` on $work/mem.jsonl, 1 worker, blur:5. Samples the
+# worker's VmRSS after ~1,000 results, at half way and near the end (its VmHWM too); prints
+# "rss_1k rss_half rss_end hwm jemalloc_mapped".
+rss_run() {
+  local n cpid wpid lines r1="" r2="" r3="" hwm="" je=no
+  n=$(wc -l <"$work/mem.jsonl")
+  rm -rf "$work/mem-out"
+  env "$@" "$build/coordinator/coordinator" --input "$work/mem.jsonl" --output "$work/mem-out" \
+    --filter blur:5 --workers 1 --allow-private-networks >/dev/null 2>&1 &
+  cpid=$!
+  wpid=$(worker_of "$cpid")
+  if [ -n "$wpid" ]; then
+    grep -q libjemalloc /proc/"$wpid"/maps 2>/dev/null && je=yes
+    while kill -0 "$cpid" 2>/dev/null; do
+      lines=$(wc -l 2>/dev/null <"$work/mem-out/manifest.jsonl" || echo 0)
+      if [ -z "$r1" ] && [ "$lines" -ge 1000 ]; then r1=$(rss_kb "$wpid" VmRSS); fi
+      if [ -z "$r2" ] && [ "$lines" -ge $((n / 2)) ]; then r2=$(rss_kb "$wpid" VmRSS); fi
+      if [ "$lines" -ge $((n - 40)) ]; then
+        r3=$(rss_kb "$wpid" VmRSS)
+        hwm=$(rss_kb "$wpid" VmHWM)
+        break
+      fi
+      sleep 0.1
+    done
+  fi
+  wait "$cpid" || true
+  echo "${r1:-?} ${r2:-?} ${r3:-?} ${hwm:-?} $je"
+}
+
+bench_filters_memory() {
+  local n=${FILTERS_MEMORY_USERS:-5000} jemalloc
+  echo "== filters memory: worker VmRSS over $n users, --workers 1 --filter blur:5, by allocator"
+  echo "  load before: $(uptime | sed 's/.*load average: //')"
+  jemalloc=$(ldconfig -p | awk '/libjemalloc\.so\.2 /{print $NF; exit}')
+  start_api --size 512x512
+  python3 scripts/gen_users.py "$n" "http://127.0.0.1:$api_port/img" >"$work/mem.jsonl"
+  echo "glibc $(rss_run)" >"$work/rss.txt"
+  echo "MALLOC_ARENA_MAX=2 $(rss_run MALLOC_ARENA_MAX=2)" >>"$work/rss.txt"
+  if [ -n "$jemalloc" ]; then
+    echo "jemalloc $(rss_run LD_PRELOAD="$jemalloc")" >>"$work/rss.txt"
+  else
+    echo "  (no libjemalloc.so.2: install libjemalloc2; the jemalloc run is skipped)" >&2
+  fi
+  stop_api
+  python3 - "$work/rss.txt" "$n" "$jemalloc" <<'PY'
+import sys
+n = int(sys.argv[2])
+labels = {"glibc": "glibc malloc (default)", "MALLOC_ARENA_MAX=2": "glibc, MALLOC_ARENA_MAX=2",
+          "jemalloc": f"LD_PRELOAD={sys.argv[3]}"}
+def mib(kb): return f"{int(kb) / 1024:6.1f} MiB" if kb.isdigit() else "     ? MiB"
+print(f"  {'allocator':<52} {'~1,000':>10} {f'~{n // 2:,}':>10} {f'~{n:,}':>10} {'peak':>10}  growth")
+for line in open(sys.argv[1]):
+    label, r1, r2, r3, hwm, je = line.split()
+    growth = f"{(int(r3) - int(r1)) / 1024:+.1f} MiB" if r1.isdigit() and r3.isdigit() else "?"
+    note = "" if label != "jemalloc" or je == "yes" else "  (jemalloc NOT mapped in the worker!)"
+    print(f"  {labels[label]:<52} {mib(r1)} {mib(r2)} {mib(r3)} {mib(hwm)}  {growth}{note}")
+PY
+}
+
 case "$what" in
   load) bench_load ;;
   downloads) bench_downloads ;;
   pool) bench_pool ;;
   hosts) bench_hosts ;;
-  all) bench_load; bench_downloads; bench_pool; bench_hosts ;;
-  *) echo "usage: scripts/bench.sh [load|downloads|pool|hosts|all]" >&2; exit 2 ;;
+  filters) bench_filters; bench_filters_memory ;;
+  filters_memory) bench_filters_memory ;;
+  all) bench_load; bench_downloads; bench_pool; bench_hosts; bench_filters; bench_filters_memory ;;
+  *) echo "usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|all]" >&2; exit 2 ;;
 esac

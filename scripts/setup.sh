@@ -11,6 +11,7 @@ packages=(
   libboost1.74-dev libboost-filesystem1.74-dev
   libvips-dev libsimdjson-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  python3-pil libjemalloc2  # bench.sh filters: the Pillow baseline, the allocator comparison
 )
 
 missing=()
