@@ -220,12 +220,20 @@ TEST_F(VipsFiltersTest, HostileImagesEndWithTheirCode) {
         << out.status().message();
   }
   // Truncated or garbled data fails to decode instead of giving grey pixels.
-  const std::string jpeg = Noise(".jpg");
-  for (size_t keep : {jpeg.size() / 2, jpeg.size() - 10}) {
-    Result<FilterOutput> cut = Run("blur:2", jpeg.substr(0, keep));
-    ASSERT_FALSE(cut.ok()) << keep;
-    EXPECT_EQ(cut.status().code(), "decode_error") << cut.status().message();
+  for (const char* suffix : {".jpg", ".png", ".webp"}) {
+    const std::string image = Noise(suffix);
+    for (size_t keep : {image.size() / 2, image.size() * 3 / 4}) {
+      Result<FilterOutput> cut = Run("blur:2", image.substr(0, keep));
+      ASSERT_FALSE(cut.ok()) << suffix << " cut to " << keep;
+      EXPECT_EQ(cut.status().code(), "decode_error") << suffix << ": " << cut.status().message();
+    }
   }
+  // Random bytes after a valid magic number, and an HTML page, are refused before decoding.
+  std::string random_after_magic("\xFF\xD8\xFF\xE0", 4);
+  for (int i = 0; i < 2000; ++i) random_after_magic.push_back(static_cast<char>((i * 7919) % 251));
+  EXPECT_EQ(Run("blur:2", random_after_magic).status().code(), "decode_error");
+  EXPECT_EQ(Run("blur:2", "<html><body>502 Bad Gateway</body></html>").status().code(),
+            "unsupported_format");
   std::string garbled = Noise(".png");
   for (size_t i = garbled.size() / 2; i < garbled.size() - 20; ++i) garbled[i] = 'x';
   EXPECT_EQ(Run("blur:2", garbled).status().code(), "decode_error");
