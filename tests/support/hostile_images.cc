@@ -7,6 +7,15 @@
 #include <memory>
 
 namespace pixelmill::fixture {
+uint32_t Crc32(std::string_view bytes) {
+  uint32_t crc = 0xffffffffu;
+  for (char c : bytes) {
+    crc ^= static_cast<unsigned char>(c);
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
 namespace {
 
 using vips::VImage;
@@ -50,15 +59,6 @@ VImage Gradient(int width, int height) {
   VImage blue = VImage::black(width, height) + 96;
   return VImage::bandjoin({red, green, blue.cast(VIPS_FORMAT_UCHAR)})
       .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-}
-
-uint32_t Crc32(std::string_view bytes) {
-  uint32_t crc = 0xffffffffu;
-  for (char c : bytes) {
-    crc ^= static_cast<unsigned char>(c);
-    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
 }
 
 void AppendBigEndian32(std::string& out, uint32_t value) {

@@ -96,6 +96,9 @@ inline const HostileSpec* FindHostile(std::string_view fault) {
   return nullptr;
 }
 
+// The CRC-32 of PNG chunks (ISO 3309, as zlib's crc32).
+uint32_t Crc32(std::string_view bytes);
+
 // A PNG that claims side x side 8-bit grey pixels: valid signature, IHDR and CRCs, then an
 // IDAT holding the start of a zlib stream (one non-final stored block of 256 zero bytes) that
 // never finishes, and IEND. Decoders must refuse it on the header alone.

@@ -506,15 +506,6 @@ uint32_t Le16(const std::string& bytes, size_t at) {
   return static_cast<unsigned char>(bytes[at]) + static_cast<unsigned char>(bytes[at + 1]) * 256u;
 }
 
-uint32_t Crc32(std::string_view bytes) {
-  uint32_t crc = 0xffffffffu;
-  for (char c : bytes) {
-    crc ^= static_cast<unsigned char>(c);
-    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
 // The first start-of-frame segment of a JPEG, read from its bytes by walking the segments.
 struct JpegFrame {
   int marker = 0;  // 0xc0 baseline, 0xc2 progressive; 0 when there is no SOF
