@@ -90,10 +90,20 @@ VImage Apply(const FilterStep& step, const VImage& in) {
   }
   if (n == "pixelate") return Pixelate(in, static_cast<int>(a));
   if (n == "thumbnail") {
-    return in.thumbnail_image(static_cast<int>(a),
-                              VImage::option()->set("height", static_cast<int>(a)));
+    // Down only: a 1x1 pixel must not become SIZE x SIZE.
+    return in.thumbnail_image(
+        static_cast<int>(a),
+        VImage::option()->set("height", static_cast<int>(a))->set("size", VIPS_SIZE_DOWN));
   }
   throw vips::VError("no such filter step: " + n);
+}
+
+// Progressive JPEG (several scans) and interlaced PNG decode to memory in full.
+bool IsProgressive(const VImage& image) {
+  for (const char* field : {"jpeg-multiscan", "interlaced"}) {
+    if (image.get_typeof(field) != 0 && image.get_int(field) != 0) return true;
+  }
+  return false;
 }
 
 OutputFormat OutputFor(const FilterContext& context, OutputFormat input) {
@@ -169,6 +179,13 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
     // libvips reads the header only here; pixels are decoded lazily by the write below.
     VImage probe = VImage::new_from_buffer(input.data(), input.size(), "",
                                            VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR));
+    // libvips' own idea of the size counts too: a GIF frame may be larger than its screen.
+    const uint64_t vips_pixels = static_cast<uint64_t>(probe.width()) * probe.height();
+    if (vips_pixels > context.max_pixels) {
+      return Error("too_many_pixels",
+                   std::to_string(probe.width()) + "x" + std::to_string(probe.height()) +
+                       " (as decoded) is over --max-pixels " + std::to_string(context.max_pixels));
+    }
     const int frames =
         probe.get_typeof(VIPS_META_N_PAGES) != 0 ? probe.get_int(VIPS_META_N_PAGES) : 1;
     if (pixels * static_cast<uint64_t>(std::max(frames, 1)) > context.max_pixels) {
@@ -180,8 +197,8 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
       return Error("too_many_frames", "animation of " + std::to_string(frames) +
                                           " frames (at most " + std::to_string(kMaxFrames) + ")");
     }
-    if (probe.get_typeof("interlaced") != 0 && probe.get_int("interlaced") != 0 &&
-        pixels > kMaxInterlacedPixels) {
+    if (in_format != OutputFormat::kGif && IsProgressive(probe) &&
+        std::max(pixels, vips_pixels) > kMaxInterlacedPixels) {
       return Error("too_many_pixels", "interlaced (progressive) image of " +
                                           std::to_string(pixels) + " pixels (at most " +
                                           std::to_string(kMaxInterlacedPixels) +
@@ -189,7 +206,11 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
     }
     VImage image = Load(spec, header.value(), input);
     if (image.get_typeof("icc-profile-data") != 0) {
-      image = image.icc_transform("srgb", VImage::option()->set("embedded", true));
+      try {
+        image = image.icc_transform("srgb", VImage::option()->set("embedded", true));
+      } catch (const vips::VError&) {
+        vips_error_clear();  // an unusable embedded profile: convert without it
+      }
     }
     if (image.interpretation() != VIPS_INTERPRETATION_B_W &&
         image.interpretation() != VIPS_INTERPRETATION_sRGB) {

@@ -6,8 +6,9 @@
 // refused from its header ("too_many_pixels") without allocating it. libvips then loads with
 // fail_on=error (truncated or corrupt data is "decode_error", never grey pixels), only the four
 // loaders unblocked, one pixel thread and no operation cache. Animations: the first frame is
-// filtered; more than kMaxFrames frames are refused; interlaced (progressive) images, which
-// decode to memory in full, are capped at kMaxInterlacedPixels.
+// filtered; more than kMaxFrames frames are refused; progressive JPEG and interlaced PNG, which
+// decode to memory in full, are capped at kMaxInterlacedPixels. libvips' own view of the size
+// (a GIF frame larger than its screen) is checked against max_pixels as well.
 //
 // Images are autorotated by their EXIF orientation and converted to sRGB (an embedded ICC
 // profile is applied) before the steps; alpha is kept where the output format has it. Metadata
@@ -23,7 +24,7 @@
 namespace pixelmill {
 
 inline constexpr int kMaxFrames = 100;
-inline constexpr uint64_t kMaxInterlacedPixels = 4'000'000;
+inline constexpr uint64_t kMaxInterlacedPixels = 8'000'000;
 
 // VIPS_INIT and the settings above; once per process (later calls return the first result).
 Status InitVips();

@@ -199,9 +199,10 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
                                  message.payload.size());
     Result<ImageHeader> header = ProbeImage(bytes);
     WorkerInfo& worker = *pool_.Find(identity);
-    if (!header.ok()) {
-      const std::string why =
-          "worker " + worker_id + " returned an invalid image: " + header.status().message();
+    std::string problem =
+        header.ok() ? UnexpectedFormat(header->format) : header.status().message();
+    if (!problem.empty()) {
+      const std::string why = "worker " + worker_id + " returned an invalid image: " + problem;
       Refuse(identity, *job, why);
       if (++worker.bad_streak >= kMaxBadResults) StopWorker(identity, why, "bad_result");
       return Dispatch();
@@ -211,11 +212,21 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
     outcome.image.set_format(header->format);
     outcome.width = header->width;
     outcome.height = header->height;
-    outcome.width = header->width;
-    outcome.height = header->height;
   }
   on_done_(std::move(outcome));
   Dispatch();
+}
+
+// Why a filtered result in `format` is not what the run asked for, or "". Stand-in filters pass
+// the downloaded image on, whatever format it had.
+std::string Dispatcher::UnexpectedFormat(OutputFormat format) const {
+  if (options_.filter.IsStandIn()) return {};
+  const OutputFormat asked = options_.output.format;
+  const bool ok = asked != OutputFormat::kUnknown
+                      ? format == asked
+                      : format == OutputFormat::kJpeg || format == OutputFormat::kPng ||
+                            format == OutputFormat::kWebp;
+  return ok ? std::string() : std::string(ExtensionFor(format)) + " is not the format asked for";
 }
 
 // A result failed its check: that attempt failed; the job goes to another worker if it may.

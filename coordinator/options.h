@@ -27,7 +27,7 @@ struct Options {
   // Filter spec as given, e.g. "blur:5" or "thumbnail:256,sharpen:1"; main.cpp parses it into
   // filter_spec (canonical, checked), which is what everything else uses.
   std::string filter = "none";
-  FilterSpec filter_spec;
+  FilterSpec filter_spec{{FilterStep{"none", std::nullopt}}, "none"};
   // What the filter writes: format (kUnknown = the input's; GIF becomes PNG), JPEG/WebP quality,
   // metadata policy, and the largest image decoded (from its header, before decoding).
   FilterContext filter_output;

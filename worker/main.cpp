@@ -20,7 +20,13 @@ namespace {
 
 // AddressSanitizer reserves terabytes of address space for its shadow memory, so a capped
 // sanitizer build could not even start: there the cap is skipped (with a note).
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define PIXELMILL_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(PIXELMILL_SANITIZED)
 constexpr bool kCanCapAddressSpace = false;
 #else
 constexpr bool kCanCapAddressSpace = true;
@@ -31,6 +37,7 @@ pixelmill::Status CapAddressSpace(uint64_t megabytes) {
     std::fprintf(stderr, "worker: address space cap skipped in a sanitizer build\n");
     return pixelmill::Status::Ok();
   }
+  if (megabytes > (uint64_t{1} << 40)) megabytes = uint64_t{1} << 40;  // 1 EiB: no wrap-around
   const rlim_t bytes = static_cast<rlim_t>(megabytes) << 20;
   rlimit limit{bytes, bytes};
   if (::setrlimit(RLIMIT_AS, &limit) != 0) {

@@ -267,5 +267,30 @@ TEST_F(VipsFiltersTest, MaxPixelsCountsEveryFrame) {
   EXPECT_EQ(out.status().code(), "too_many_pixels") << out.status().message();
 }
 
+// A GIF whose screen is 1x1 but whose frame declares 65535x65535: the header probe sees the
+// screen, libvips sees the frame; the larger one counts, so nothing huge is decoded.
+TEST_F(VipsFiltersTest, AGifFrameLargerThanItsScreenIsRefused) {
+  std::string gif = Hostile(HostileKind::kBombGif);
+  ASSERT_GE(gif.size(), 10u);
+  gif[6] = 1;  // logical screen width 1 (little-endian)
+  gif[7] = 0;
+  gif[8] = 1;  // height 1
+  gif[9] = 0;
+  FilterContext context;
+  context.max_pixels = 1'000'000;
+  Result<FilterOutput> out = Run("blur:1", gif, context);
+  ASSERT_FALSE(out.ok());
+  EXPECT_TRUE(out.status().code() == "too_many_pixels" || out.status().code() == "decode_error")
+      << out.status().code() << ": " << out.status().message();
+}
+
+// thumbnail only shrinks: a 1x1 image stays 1x1 instead of becoming SIZE x SIZE.
+TEST_F(VipsFiltersTest, ThumbnailNeverEnlarges) {
+  Result<FilterOutput> out = Run("thumbnail:256", Hostile(HostileKind::kTiny));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->width, 1u);
+  EXPECT_EQ(out->height, 1u);
+}
+
 }  // namespace
 }  // namespace pixelmill
