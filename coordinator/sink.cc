@@ -174,9 +174,9 @@ void Sink::WriteQueuedLines() {
         &loop_, &refuse_req_, [](uv_work_t*) {},
         [](uv_work_t* work, int) {
           Sink& sink = *static_cast<Sink*>(work->data);
-          sink.DeliverLines(sink.manifest_error_);
+          sink.DeliverLines(0, sink.manifest_error_);
         });
-    if (rc < 0) DeliverLines(manifest_error_);
+    if (rc < 0) DeliverLines(0, manifest_error_);
     return;
   }
   WriteRestOfBatch();
@@ -199,11 +199,18 @@ void Sink::OnLinesWritten(ssize_t result) {
     batch_written_ += static_cast<size_t>(result);
     if (batch_written_ < batch_.size()) return WriteRestOfBatch();  // a short write: the rest
     manifest_size_ += batch_.size();
-    return DeliverLines(Status::Ok());
+    return DeliverLines(writing_.size(), Status::Ok());
   }
+  // The lines of this batch that reached the file whole stay; the rest are cut off and fail.
+  size_t kept = 0, kept_bytes = 0;
+  while (kept < writing_.size() && kept_bytes + writing_[kept].text.size() <= batch_written_) {
+    kept_bytes += writing_[kept].text.size();
+    ++kept;
+  }
+  manifest_size_ += kept_bytes;
   StopManifest(result < 0 ? uv_strerror(static_cast<int>(result))
                           : "no progress (file system full?)");
-  DeliverLines(manifest_error_);
+  DeliverLines(kept, manifest_error_);
 }
 
 void Sink::StopManifest(const std::string& reason) {
@@ -222,14 +229,15 @@ void Sink::StopManifest(const std::string& reason) {
   manifest_error_ = Status::Error("write", message);
 }
 
-void Sink::DeliverLines(Status status) {
+void Sink::DeliverLines(size_t written, const Status& status) {
   Remember(status);
   std::vector<Line> finished = std::move(writing_);
   writing_.clear();
   // A done callback may append lines: they wait in queued_ until every callback has run, so
   // only one write is ever in flight.
   delivering_ = true;
-  for (Line& line : finished) line.done(status);
+  for (size_t i = 0; i < finished.size(); ++i)
+    finished[i].done(i < written ? Status::Ok() : status);
   delivering_ = false;
   if (!queued_.empty()) {
     WriteQueuedLines();

@@ -72,7 +72,9 @@ class Sink {
   void WriteRestOfBatch();
   void OnLinesWritten(ssize_t result);
   void StopManifest(const std::string& reason);
-  void DeliverLines(Status status);
+  // Runs the done callbacks of the batch in flight: ok for its first `written` lines, `status`
+  // for the rest.
+  void DeliverLines(size_t written, const Status& status);
   void MaybeFinishClose();
   void Remember(const Status& s);
 

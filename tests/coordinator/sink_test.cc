@@ -124,6 +124,8 @@ TEST_F(SinkTest, AFullDiskLeavesNoTornLineAndNoLineWrittenAfterIt) {
 
   const std::string text = ReadFile(dir_ / "manifest.jsonl");
   EXPECT_LE(text.size(), limit);
+  // Whole lines of the batch that hit the limit stay: the file is full to within one line.
+  EXPECT_GT(text.size() + LineFor(999).size() + 1, limit) << "complete lines were cut off";
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text.back(), '\n') << "torn last line";
   const std::vector<std::string> lines = Lines(text);
