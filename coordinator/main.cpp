@@ -48,7 +48,6 @@ int CheckWorkerOptions(pixelmill::Options& options) {
   auto spec = pixelmill::ParseFilterSpec(options.filter, options.intensity);
   if (!spec.ok()) return Usage("--filter: " + spec.status().message());
   options.filter_spec = spec.value();
-  options.filter = spec->text;
   if (options.filter_spec.IsNone() || options.dry_run) return pixelmill::kExitOk;
   if (options.workers == 0 && options.bind.empty()) {
     return Usage("--workers 0 needs --bind (remote workers only)");

@@ -25,7 +25,7 @@ struct Options {
   // Bad input records to skip (written to OUT/rejects.jsonl); 0 aborts on the first one.
   size_t max_bad_records = 0;
   // Filter spec as given, e.g. "blur:5" or "thumbnail:256,sharpen:1"; main.cpp parses it into
-  // filter_spec (canonical, checked), which is what everything else uses.
+  // filter_spec (checked; its text is the canonical form), which is all anything else reads.
   std::string filter = "none";
   FilterSpec filter_spec{{FilterStep{"none", std::nullopt}}, "none"};
   // What the filter writes: format (kUnknown = the input's; GIF becomes PNG), JPEG/WebP quality,

@@ -252,7 +252,7 @@ void Pipeline::Save(size_t user, ImageBuffer bytes, SaveInfo info) {
         .Add("download_ms", info.download.ms);
     if (info.filtered) {
       line.Add("download_attempts", uint64_t{info.download.attempts})
-          .Add("filter", options_.filter)
+          .Add("filter", options_.filter_spec.text)
           .Add("cpu_ms", static_cast<double>(info.cpu_micros) / 1000)
           .Add("worker", info.worker);
     }
