@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/eintr.h"
+
 namespace pixelmill {
 namespace {
 
@@ -49,6 +51,8 @@ Result<TempFile> CreateTemp(const std::string& folder, const std::string& name) 
   }
 }
 
+}  // namespace
+
 Status SyncFolder(const std::string& folder) {
   const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Errno("cannot open folder", folder, errno);
@@ -57,12 +61,10 @@ Status SyncFolder(const std::string& folder) {
   return s;
 }
 
-}  // namespace
-
 Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
   for (size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
+    const ssize_t n =
+        RetryOnEintr([&] { return ::write(fd, bytes.data() + done, bytes.size() - done); });
     if (n < 0) return Errno("cannot write", path, errno);
     if (n == 0) return Status::Error("io", "cannot write " + path + ": no progress (disk full?)");
     done += static_cast<size_t>(n);

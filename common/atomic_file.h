@@ -23,4 +23,7 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& path);
 // any failure the temporary file is removed and `path` is unchanged. Code "io" on failure.
 Status WriteFileAtomically(const std::string& path, std::string_view bytes, bool sync);
 
+// fsyncs `folder` itself, so names created or renamed in it survive a power loss.
+Status SyncFolder(const std::string& folder);
+
 }  // namespace pixelmill

@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cstdio>
 
+#include "common/hostname.h"
 #include "common/image_probe.h"
 #include "common/version.h"
 
@@ -31,12 +32,6 @@ zmq::message_t SharedFrame(const ImageBytes& image) {
       holder.get());
   holder.release();  // now owned by the frame's free function
   return frame;
-}
-
-std::string Hostname() {
-  char name[256] = {};
-  ::gethostname(name, sizeof(name) - 1);
-  return name;
 }
 
 }  // namespace

@@ -105,6 +105,8 @@ class Dispatcher {
   // The endpoints actually bound (a tcp port given as * is resolved).
   const std::vector<std::string>& bound() const { return bound_; }
   size_t pending() const { return pool_.queued() + pool_.in_flight(); }
+  // Jobs waiting for a worker with credit.
+  size_t queued() const { return pool_.queued(); }
   DispatchStats stats() const;
 
  private:

@@ -187,6 +187,15 @@ int main(int argc, char** argv) {
                  "the worker executable for local workers (default: the one next to the "
                  "coordinator)");
   app.add_option("--report", options.report, "write a JSON report of the run to this file");
+  double grace_s = static_cast<double>(options.grace_ms) / 1000;
+  app.add_option("--grace", grace_s,
+                 "after the first SIGINT/SIGTERM, seconds for the downloads and filters in "
+                 "flight to finish and be saved; a second signal stops at once")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_flag("--durable", options.durable,
+               "fsync every image and the images folder before its manifest line is written "
+               "(safe against power loss; slower)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -194,6 +203,8 @@ int main(int argc, char** argv) {
     return code == 0 ? pixelmill::kExitOk : pixelmill::kExitUsage;
   }
   dl.timeout_ms = static_cast<uint64_t>(timeout_s * 1000);
+  options.grace_ms = static_cast<uint64_t>(grace_s * 1000);
+  options.command_line.assign(argv, argv + argc);
   options.filter_output.format = format == "jpeg"   ? pixelmill::OutputFormat::kJpeg
                                  : format == "png"  ? pixelmill::OutputFormat::kPng
                                  : format == "webp" ? pixelmill::OutputFormat::kWebp

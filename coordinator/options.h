@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/filter.h"
 #include "coordinator/downloader.h"
@@ -59,6 +60,13 @@ struct Options {
   DownloadOptions download;
   // Where to write the JSON run report; empty for none.
   std::string report;
+  // After the first SIGINT/SIGTERM, how long work in flight may take to finish before the run
+  // stops; a second signal stops it at once.
+  uint64_t grace_ms = 5'000;
+  // fsync each image and the images folder before its manifest line (power-loss safe; slower).
+  bool durable = false;
+  // The command line as given (argv), to print the exact command that resumes a stopped run.
+  std::vector<std::string> command_line;
 };
 
 // Exit codes (contract, see README).

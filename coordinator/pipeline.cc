@@ -1,21 +1,16 @@
 #include "coordinator/pipeline.h"
 
 #include <signal.h>
-#include <stdlib.h>
-
 #include <unistd.h>
+
 #include <cassert>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <random>
 #include <utility>
 
-#include "common/image_format.h"
 #include "common/image_probe.h"
-#include "common/json_writer.h"
 #include "coordinator/early_signals.h"
 
 namespace pixelmill {
@@ -32,14 +27,33 @@ const char* SignalName(int signum) {
   }
 }
 
+// `word` quoted for a POSIX shell when it needs it.
+std::string ShellQuote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789_-+=./:,@%") == std::string::npos) {
+    return word;
+  }
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 }  // namespace
 
 Pipeline::Pipeline(const Options& options, UserStore& store)
     : options_(options),
       store_(store),
-      downloader_(loop_, options.download, [this](Download&& d) { OnDownloaded(std::move(d)); }),
-      sink_(loop_, options.output) {
+      downloader_(loop_, options.download,
+                  [this](Download&& d) { Record(downloaded_, std::move(d)); }),
+      sink_(loop_, SinkOptions{options.output, options.durable}) {
   uv_loop_init(&loop_);
+  on_fatal_ = [this](const char* where, const char* what) {
+    if (fatal_event_.empty()) {
+      fatal_event_ = std::string("internal error in ") + where + ": " + what;
+    }
+    Wake();
+  };
+  InstallFatalHandler(loop_, &on_fatal_);
 }
 
 Pipeline::~Pipeline() {
@@ -51,22 +65,18 @@ Pipeline::~Pipeline() {
   }
 }
 
-// The loop's order, start to end:
-//   1. open the sink (output folder, manifest) and the downloader; watch SIGINT and SIGTERM;
-//   2. Pump() hands users to the downloader while it accepts more (it keeps --concurrency on the
-//      wire and a bounded backlog waiting for their hosts) and fewer than --concurrency
-//      downloaded users are being filtered or saved;
-//   3. each finished download is sniffed, written (temp + rename) and its manifest line
-//      appended; each written line frees a place, and Pump() runs again;
-//   4. when every user has its line (or a signal or fatal error stops the run), every stage is
-//      closed and uv_run returns once the last handle is released.
 PipelineResult Pipeline::Run() {
   const auto started = std::chrono::steady_clock::now();
   PipelineResult result;
+  size_t todo = 0;
+  for (size_t i = 0; i < store_.size(); ++i) todo += store_.status(i) == UserStatus::kPending;
   // Signals first: one that arrives while workers are being spawned must stop the run in order,
   // not kill the coordinator. SIGHUP (a closed terminal) is treated like SIGTERM.
   const auto on_signal = [](uv_signal_t* h, int signum) {
-    static_cast<Pipeline*>(h->data)->Interrupt(signum);
+    Guarded(h->loop, "signal", [&] {
+      auto* self = static_cast<Pipeline*>(h->data);
+      self->Record(self->signals_, signum);
+    });
   };
   for (auto& [handle, signum] :
        {std::pair{&sigint_, SIGINT}, std::pair{&sigterm_, SIGTERM}, std::pair{&sighup_, SIGHUP}}) {
@@ -74,9 +84,20 @@ PipelineResult Pipeline::Run() {
     handle->data = this;
     uv_signal_start(handle, on_signal, signum);
   }
+  uv_check_init(&loop_, &pump_);
+  pump_.data = this;
+  uv_check_start(&pump_, [](uv_check_t* h) {
+    Guarded(h->loop, "pump", [&] { static_cast<Pipeline*>(h->data)->Pump(); });
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&pump_));
+  uv_idle_init(&loop_, &wake_);
+  wake_.data = this;
+  uv_timer_init(&loop_, &grace_);
+  grace_.data = this;
+
   if (Status s = sink_.Open(); !s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
-    CloseSignals();
+    CloseLoopHandles();
     uv_run(&loop_, UV_RUN_DEFAULT);
     return result;
   }
@@ -85,26 +106,35 @@ PipelineResult Pipeline::Run() {
   if (fatal_.empty() && !options_.filter_spec.IsNone()) {
     if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();
   }
-
-  if (const int signum = EarlySignal(); signum != 0) {
-    Interrupt(signum);  // it came while the input was loading: stop before any download
-  } else if (fatal_.empty()) {
-    Pump();
-  } else {
-    stopping_ = true;  // nothing started: close everything and report fatal_
-  }
-  MaybeShutDown();
+  if (!fatal_.empty()) stopping_ = true;  // nothing started: close everything, report fatal_
+  // A signal that came while the input was loading stops the run before any download.
+  if (const int signum = EarlySignal(); signum != 0) signals_.push_back(signum);
+  Pump();
   uv_run(&loop_, UV_RUN_DEFAULT);
+  // The sink's last commits ended while the stages closed (the pump may be closed by then).
+  while (HandleEvents()) {
+  }
 
   result.ok = ok_;
   result.failed = failed_;
+  result.left = todo - ok_ - failed_;
   result.downloads = downloader_.stats();
   if (dispatcher_) result.dispatch = dispatcher_->stats();
   if (supervisor_) result.worker_restarts = supervisor_->restarts();
+  result.waits = waits_;
+  result.manifest_syncs = sink_.syncs();
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (!fatal_.empty()) {
+  if (stop_signal_ != 0 && fatal_.empty()) {
+    result.interrupted = true;
+    std::fprintf(stderr,
+                 "error: interrupted by %s: %zu ok and %zu failed saved in this run, %zu user(s) "
+                 "left; every saved user is in the manifest. Resume with:\n  %s\n",
+                 SignalName(stop_signal_), ok_, failed_, result.left, ResumeHint().c_str());
+    result.exit_code = kExitFatal;
+  } else if (!fatal_.empty()) {
     std::fprintf(stderr, "error: %s\n", fatal_.c_str());
+    if (result.left > 0) std::fprintf(stderr, "resume with:\n  %s\n", ResumeHint().c_str());
     result.exit_code = kExitFatal;
   } else {
     result.exit_code = failed_ > 0 ? kExitSomeFailed : kExitOk;
@@ -112,12 +142,87 @@ PipelineResult Pipeline::Run() {
   return result;
 }
 
+// The loop's order, once per iteration (after the poll phase) and once at the start:
+//   1. handle what the callbacks recorded: a fatal error, signals, ended commits, gathered
+//      results (committed, or failed), finished downloads (probed, then dispatched or
+//      committed);
+//   2. start downloads while the downloader accepts more and fewer than --concurrency
+//      downloaded users wait to be filtered or written;
+//   3. after a first signal, stop once nothing is in flight (or the grace time is over);
+//   4. shut down when every user has its line or the run is stopping.
 void Pipeline::Pump() {
+  if (pumping_) return;  // a stage called from here recorded an event: the loop below sees it
+  pumping_ = true;
+  while (HandleEvents()) {
+  }
+  if (!stopping_ && !draining_) {
+    StartDownloads();
+    while (HandleEvents()) {
+    }
+  }
+  if (draining_ && !stopping_ && (grace_over_ || !InFlight())) Abandon("");
+  if (!shut_down_ && busy_ == 0 && (stopping_ || next_ == store_.size())) ShutDown();
+  SampleWaits();
+  if (!closing_.done()) uv_idle_stop(&wake_);
+  pumping_ = false;
+}
+
+// An event was recorded: the loop must reach the pump without blocking in its poll phase (an
+// active idle handle makes the poll return at once; the pump stops it again).
+void Pipeline::Wake() {
+  if (!closing_.done()) uv_idle_start(&wake_, [](uv_idle_t*) {});
+}
+
+void Pipeline::CloseLoopHandles() {
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
+        reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&pump_),
+        reinterpret_cast<uv_handle_t*>(&wake_), reinterpret_cast<uv_handle_t*>(&grace_)}) {
+    uv_close(h, nullptr);
+  }
+}
+
+bool Pipeline::HandleEvents() {
+  bool any = false;
+  if (!fatal_event_.empty()) {
+    std::string why = std::move(fatal_event_);
+    fatal_event_.clear();
+    Abandon(why);
+    any = true;
+  }
+  while (!signals_.empty()) {
+    const int signum = signals_.front();
+    signals_.pop_front();
+    HandleSignal(signum);
+    any = true;
+  }
+  while (!written_.empty()) {
+    Written w = std::move(written_.front());
+    written_.pop_front();
+    HandleWritten(w);
+    any = true;
+  }
+  while (!filtered_.empty()) {
+    JobOutcome o = std::move(filtered_.front());
+    filtered_.pop_front();
+    if (!stopping_) HandleFiltered(o);  // else abandoned: the user is left for a resume
+    any = true;
+  }
+  while (!downloaded_.empty()) {
+    Download d = std::move(downloaded_.front());
+    downloaded_.pop_front();
+    if (!stopping_) HandleDownload(d);
+    any = true;
+  }
+  return any;
+}
+
+void Pipeline::StartDownloads() {
   // A user is the downloader's until its body arrives, then holds a save slot until its manifest
   // line is written: downloads restart at once while earlier images are still being saved, and
   // memory stays under 2 x concurrency x max image bytes.
   const size_t limit = options_.download.concurrency;
-  while (!stopping_ && next_ < store_.size() && downloader_.accepting() &&
+  while (next_ < store_.size() && downloader_.accepting() &&
          busy_ - downloader_.pending() < limit) {
     const size_t user = next_++;
     if (store_.status(user) != UserStatus::kPending) continue;
@@ -131,6 +236,28 @@ void Pipeline::Pump() {
       Fail(user, refused->code, refused->message, 0);
     }
   }
+}
+
+bool Pipeline::InFlight() const {
+  return downloader_.in_flight() > 0 || (dispatcher_ && dispatcher_->pending() > 0) ||
+         !downloaded_.empty() || !filtered_.empty();
+}
+
+// Adds the time since the last call to each wait that held then, and notes which hold now.
+void Pipeline::SampleWaits() {
+  const uint64_t now = uv_now(&loop_);
+  const double seconds = static_cast<double>(now - last_sample_ms_) / 1000;
+  last_sample_ms_ = now;
+  double* totals[3] = {&waits_.downloads_waiting_s, &waits_.images_waiting_s,
+                       &waits_.results_waiting_s};
+  for (size_t i = 0; i < 3; ++i) {
+    if (was_waiting_[i]) *totals[i] += seconds;
+  }
+  const bool running = !stopping_ && !draining_;
+  was_waiting_[0] = running && next_ < store_.size() && downloader_.accepting() &&
+                    busy_ - downloader_.pending() >= options_.download.concurrency;
+  was_waiting_[1] = running && dispatcher_ && dispatcher_->queued() > 0;
+  was_waiting_[2] = running && sink_.files_waiting() > 0;
 }
 
 // Local workers connect over an abstract-namespace ipc:// endpoint (Linux: no file, so nothing
@@ -159,8 +286,8 @@ Status Pipeline::StartWorkers() {
   d.on_local_lost = [this](uint32_t pid) {
     if (supervisor_) supervisor_->Kill(static_cast<pid_t>(pid));
   };
-  dispatcher_ = std::make_unique<Dispatcher>(loop_, std::move(d),
-                                             [this](JobOutcome&& o) { OnFiltered(std::move(o)); });
+  dispatcher_ = std::make_unique<Dispatcher>(
+      loop_, std::move(d), [this](JobOutcome&& o) { Record(filtered_, std::move(o)); });
   if (Status s = dispatcher_->Init(); !s.ok()) return s;
   if (!options_.bind.empty()) {
     std::fprintf(stderr, "pixelmill: remote workers may connect to %s\n",
@@ -186,9 +313,8 @@ Status Pipeline::StartWorkers() {
   return supervisor_->Start();
 }
 
-void Pipeline::OnDownloaded(Download&& d) {
+void Pipeline::HandleDownload(Download& d) {
   const size_t user = d.tag;
-  Pump();  // this download's slot is free again
   if (d.failure) return Fail(user, d.failure->code, d.failure->message, d.attempts);
   // The bytes decide, not the Content-Type header: a JPEG sent as text/html is still a JPEG,
   // and an HTML page sent as image/jpeg is not an image.
@@ -205,139 +331,147 @@ void Pipeline::OnDownloaded(Download&& d) {
   const Fetched fetched{d.attempts, d.seconds * 1000};
   if (!dispatcher_) {
     d.body.set_format(header->format);
-    SaveInfo info;
-    info.download = fetched;
+    OkLineInfo info;
+    info.download_attempts = fetched.attempts;
+    info.download_ms = fetched.ms;
     info.width = header->width;
     info.height = header->height;
-    return Save(user, std::move(d.body), std::move(info));
+    return Commit(user, std::move(d.body), std::move(info));
   }
   if (!dispatcher_->gave_up().empty()) return Fail(user, "no_workers", dispatcher_->gave_up(), 0);
   fetched_[user] = fetched;
   dispatcher_->Submit(user, std::move(d.body));
 }
 
-void Pipeline::OnFiltered(JobOutcome&& o) {
-  SaveInfo info;
+void Pipeline::HandleFiltered(JobOutcome& o) {
+  OkLineInfo info;
   if (auto it = fetched_.find(o.user); it != fetched_.end()) {
-    info.download = it->second;
+    info.download_attempts = it->second.attempts;
+    info.download_ms = it->second.ms;
     fetched_.erase(it);
   }
   if (!o.error_code.empty()) return Fail(o.user, o.error_code, o.error_message, o.attempts);
-  info.attempts = o.attempts;
-  info.cpu_micros = o.cpu_micros;
   info.filtered = true;
-  info.worker = o.worker;
+  info.filter_attempts = o.attempts;
+  info.filter = options_.filter_spec.text;
+  info.cpu_micros = o.cpu_micros;
+  info.worker = std::move(o.worker);
   info.width = o.width;
   info.height = o.height;
-  Save(o.user, std::move(o.image), std::move(info));
+  Commit(o.user, std::move(o.image), std::move(info));
 }
 
-void Pipeline::Save(size_t user, ImageBuffer bytes, SaveInfo info) {
+void Pipeline::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
   const OutputFormat format = bytes.format();
-  store_.SetOutcome(user, UserStatus::kPending, format);
-  const std::string path = store_.OutputPath(user);
-  const uint64_t size = bytes.size();
-  sink_.WriteFile(path, std::move(bytes), [=, this](const Status& written) {
-    if (!written.ok()) return Fail(user, written.code(), written.message(), info.attempts);
-    JsonObject line;
-    line.Add("id", store_.id(user))
-        .Add("status", "ok")
-        .Add("output", path)
-        .Add("bytes", size)
-        .Add("format", ExtensionFor(format))
-        .Add("content_type", ContentTypeFor(format))
-        .Add("width", uint64_t{info.width})
-        .Add("height", uint64_t{info.height})
-        .Add("attempts", uint64_t{info.filtered ? info.attempts : info.download.attempts})
-        .Add("download_ms", info.download.ms);
-    if (info.filtered) {
-      line.Add("download_attempts", uint64_t{info.download.attempts})
-          .Add("filter", options_.filter_spec.text)
-          .Add("cpu_ms", static_cast<double>(info.cpu_micros) / 1000)
-          .Add("worker", info.worker);
-    }
-    Finish(user, UserStatus::kOk, format, line.Done());
-  });
+  store_.SetOutcome(user, UserStatus::kPending, format);  // the format names the file
+  info.id = store_.id(user);
+  info.output = store_.OutputPath(user);
+  info.bytes = bytes.size();
+  info.format = format;
+  const uint32_t attempts = info.filtered ? info.filter_attempts : info.download_attempts;
+  std::string path = info.output;
+  sink_.Commit(std::move(path), std::move(bytes), OkLine(info),
+               [this, user, attempts](CommitResult result, const Status& status) {
+                 Record(written_, Written{user, UserStatus::kOk, result, status, attempts});
+               });
 }
 
 void Pipeline::Fail(size_t user, const std::string& code, const std::string& message,
                     uint32_t attempts) {
-  std::string error = JsonObject().Add("code", code).Add("message", message).Done();
-  std::string line = JsonObject()
-                         .Add("id", store_.id(user))
-                         .Add("status", "failed")
-                         .AddRaw("error", error)
-                         .Add("attempts", uint64_t{attempts})
-                         .Done();
-  Finish(user, UserStatus::kFailed, OutputFormat::kUnknown, std::move(line));
-}
-
-void Pipeline::Finish(size_t user, UserStatus status, OutputFormat format, std::string line) {
-  store_.SetOutcome(user, status, format);
-  sink_.AppendManifest(std::move(line),
-                       [this, status](const Status& s) { OnLineWritten(status, s); });
+  if (shut_down_) {
+    --busy_;  // the sink is closing: the user is left for a resume
+    return;
+  }
+  sink_.AppendManifest(
+      FailedLine(store_.id(user), code, message, attempts), [this, user](const Status& status) {
+        Record(written_, Written{user, UserStatus::kFailed,
+                                 status.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed,
+                                 status, 0});
+      });
 }
 
 // Counts only what the manifest holds: a line that could not be written is not a result.
-void Pipeline::OnLineWritten(UserStatus user_status, const Status& status) {
-  assert(busy_ > 0);
-  --busy_;
-  if (status.ok()) {
-    (user_status == UserStatus::kOk ? ok_ : failed_)++;
-  } else {
-    // Nothing more can be recorded: stop at once instead of finishing work that is then lost.
-    Abandon(status.message() + " (the manifest holds every line before this error)");
+void Pipeline::HandleWritten(Written& w) {
+  switch (w.result) {
+    case CommitResult::kCommitted:
+      assert(busy_ > 0);
+      --busy_;
+      store_.SetOutcome(w.user, w.status, store_.format(w.user));
+      (w.status == UserStatus::kOk ? ok_ : failed_)++;
+      return;
+    case CommitResult::kImageFailed:
+      return Fail(w.user, w.error.code(), w.error.message(), w.attempts);
+    case CommitResult::kLineFailed:
+      assert(busy_ > 0);
+      --busy_;
+      // Nothing more can be recorded: stop at once instead of finishing work that is then lost.
+      return Abandon(w.error.message() + " (the manifest holds every line before this error)");
   }
-  Pump();
-  MaybeShutDown();
 }
 
-void Pipeline::MaybeShutDown() {
-  if ((stopping_ || next_ == store_.size()) && busy_ == 0) ShutDown();
-}
-
-void Pipeline::Interrupt(int signum) {
-  Abandon(std::string("interrupted by ") + SignalName(signum) +
-          ": every finished user is in the manifest; " +
-          std::to_string(store_.size() - ok_ - failed_) + " user(s) were not processed");
+void Pipeline::HandleSignal(int signum) {
+  if (shut_down_) return;  // already closing: a Ctrl-C now must not kill the cleanup
+  stop_signal_ = signum;
+  if (draining_ || options_.grace_ms == 0) return Abandon("");  // the second one: stop now
+  draining_ = true;
+  std::fprintf(stderr,
+               "pixelmill: %s: starting no new downloads; finishing the work in flight for up "
+               "to %.1f s (send it again to stop now)\n",
+               SignalName(signum), static_cast<double>(options_.grace_ms) / 1000);
+  uv_timer_start(
+      &grace_,
+      [](uv_timer_t* t) {
+        Guarded(t->loop, "grace timer", [&] {
+          auto* self = static_cast<Pipeline*>(t->data);
+          self->grace_over_ = true;
+          self->Wake();
+        });
+      },
+      options_.grace_ms, 0);
 }
 
 void Pipeline::Abandon(const std::string& why) {
   if (shut_down_) return;  // already closing (or every user is done)
   stopping_ = true;
-  if (fatal_.empty()) fatal_ = why;
+  if (fatal_.empty()) fatal_ = why;  // "" for a signal: Run() says how to resume
   // Downloads and jobs in flight are abandoned; their users get no line, like the ones never
-  // started.
-  busy_ -= downloader_.pending() + (dispatcher_ ? dispatcher_->pending() : 0);
+  // started, and are redone by a resume.
+  downloaded_.clear();
+  filtered_.clear();
   ShutDown();
+}
+
+std::string Pipeline::ResumeHint() const {
+  std::string command;
+  bool has_resume = false;
+  for (const std::string& arg : options_.command_line) {
+    if (arg == "--overwrite") continue;  // a resume continues the folder; never wipes it
+    has_resume |= arg == "--resume";
+    if (!command.empty()) command += ' ';
+    command += ShellQuote(arg);
+  }
+  if (command.empty()) command = "coordinator ...";
+  return has_resume ? command : command + " --resume";
 }
 
 void Pipeline::ShutDown() {
   if (shut_down_) return;
   shut_down_ = true;
-  closing_ = 2 + (dispatcher_ ? 1 : 0) + (supervisor_ ? 1 : 0);
-  downloader_.Close([this] { HandleClosed(); });
+  stopping_ = true;
+  uv_timer_stop(&grace_);
+  // The pump, the signals and the grace timer stay until every stage has closed: the sink's
+  // last commits are still counted, and a Ctrl-C while workers are being stopped is ignored
+  // instead of killing the coordinator mid-cleanup.
+  closing_.Start([this] { CloseLoopHandles(); });
+  downloader_.Close(closing_.Member());
   // Workers get Shutdown first, then two seconds to go before SIGKILL.
-  if (dispatcher_) dispatcher_->Close([this] { HandleClosed(); });
-  if (supervisor_) supervisor_->Close(2000, [this] { HandleClosed(); });
-  sink_.Close([this](const Status& s) {
+  if (dispatcher_) dispatcher_->Close(closing_.Member());
+  if (supervisor_) supervisor_->Close(2000, closing_.Member());
+  sink_.Close([this, closed = closing_.Member()](const Status& s) {
     if (!s.ok() && fatal_.empty()) fatal_ = s.message();
-    HandleClosed();
+    closed();
   });
-  // The signal handles stay until everything else has closed (HandleClosed): a Ctrl-C while
-  // workers are being stopped is then ignored instead of killing the coordinator mid-cleanup.
-}
-
-void Pipeline::HandleClosed() {
-  assert(closing_ > 0);
-  if (--closing_ > 0) return;
-  CloseSignals();
-}
-
-void Pipeline::CloseSignals() {
-  for (uv_signal_t* handle : {&sigint_, &sigterm_, &sighup_}) {
-    uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
-  }
+  closing_.Seal();
 }
 
 }  // namespace pixelmill

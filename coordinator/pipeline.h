@@ -1,8 +1,29 @@
-// Pipeline: the coordinator's libuv loop and the stages on it. Every loaded user is downloaded,
-// filtered by a worker process (unless --filter none) and saved, and ends as exactly one
-// manifest line; downloads, filters and writes overlap.
-// At most `concurrency` users download and at most `concurrency` more are being saved, which
-// bounds memory by 2 x concurrency x max image bytes.
+// Pipeline: the coordinator's libuv loop and the stages on it. Every loaded user flows
+//
+//   download (Downloader, curl multi on the loop)
+//     -> dispatch (Dispatcher: a Job frame to a worker with credit; skipped with --filter none)
+//     -> filter (a worker process: decode, filter, encode with libvips)
+//     -> gather (the Result frame back on the loop)
+//     -> commit (Sink: the image complete under its final name, then its manifest line)
+//
+// and ends as exactly one manifest line. Stages overlap: downloads go on while earlier images
+// are filtered and written.
+//
+// Callbacks record, one place pumps: a stage's callback (a download finished, a result
+// arrived, a commit ended, a signal came) only appends to an event queue; once per loop
+// iteration Pump() (a uv_check_t, after the poll phase; an idle handle keeps the poll from
+// blocking while events wait) handles those events and then starts
+// downloads, dispatches, commits and shuts down, in the order written in Pump(). No stage calls
+// back into the stage that called it on the same stack.
+//
+// Memory: at most `concurrency` downloads are on the wire, at most `concurrency` more users
+// wait to be filtered or written, so image bytes held are bounded by 2 x concurrency x
+// max image bytes, plus the compact store (about 70 bytes a user).
+//
+// Stops: the first SIGINT/SIGTERM/SIGHUP starts no new download and lets work in flight finish
+// for up to --grace, then stops; a second stops at once. Either way every finished line is kept
+// and the run can be resumed. An exception at any callback entry (Guarded) stops the run the
+// same way with a fatal error.
 //
 // Owns the loop and every stage; single-threaded (libuv's pool does the file I/O).
 #pragma once
@@ -10,27 +31,43 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
+#include "common/close_group.h"
 #include "common/user_store.h"
+#include "coordinator/callback_guard.h"
 #include "coordinator/dispatcher.h"
 #include "coordinator/downloader.h"
+#include "coordinator/manifest.h"
 #include "coordinator/options.h"
 #include "coordinator/sink.h"
 #include "coordinator/worker_supervisor.h"
 
 namespace pixelmill {
 
+// Seconds a stage spent blocked on the next one: the report's answer to "what bound this run".
+struct StageWaits {
+  double downloads_waiting_s = 0;  // no download could start: the save slots were full
+  double images_waiting_s = 0;     // downloaded images waited for a worker with credit
+  double results_waiting_s = 0;    // results waited for the disk (every writer busy)
+};
+
 struct PipelineResult {
   int exit_code = kExitFatal;
-  bool started = false;  // false when the output could not even be opened
+  bool started = false;      // false when the output could not even be opened
+  bool interrupted = false;  // a signal stopped the run; it can be resumed
   size_t ok = 0, failed = 0;
+  size_t left = 0;  // users with no line from this run (interrupted or fatal)
   double wall_seconds = 0;
   DownloadStats downloads;
   DispatchStats dispatch;
+  StageWaits waits;
   uint64_t worker_restarts = 0;
+  uint64_t manifest_syncs = 0;
 };
 
 class Pipeline {
@@ -40,56 +77,85 @@ class Pipeline {
   Pipeline& operator=(const Pipeline&) = delete;
   ~Pipeline();
 
-  // Runs every user to its manifest line, then closes everything. Call once.
+  // Runs every pending user to its manifest line, then closes everything. Call once.
   PipelineResult Run();
 
  private:
-  void Pump();
-  Status StartWorkers();
-  void OnDownloaded(Download&& download);
-  void OnFiltered(JobOutcome&& outcome);
   // How a user's download went, kept while its image is being filtered.
   struct Fetched {
     uint32_t attempts = 0;
     double ms = 0;
   };
-  struct SaveInfo {
-    Fetched download;
-    uint32_t attempts = 0;  // dispatches, when filtered
-    uint64_t cpu_micros = 0;
-    bool filtered = false;
-    std::string worker;
-    uint32_t width = 0, height = 0;
+  // A commit or a failed line that ended (recorded by the sink's callback).
+  struct Written {
+    size_t user = 0;
+    UserStatus status = UserStatus::kPending;
+    CommitResult result = CommitResult::kCommitted;
+    Status error;
+    uint32_t attempts = 0;
   };
-  // REQUIRES: bytes.format() is known (probed).
-  void Save(size_t user, ImageBuffer bytes, SaveInfo info);
+
+  void Pump();
+  // Records an event for the pump.
+  template <typename Queue, typename Event>
+  void Record(Queue& queue, Event&& event) {
+    queue.push_back(std::forward<Event>(event));
+    Wake();
+  }
+  void Wake();
+  void CloseLoopHandles();
+  bool HandleEvents();
+  void StartDownloads();
+  void SampleWaits();
+  Status StartWorkers();
+  void HandleDownload(Download& download);
+  void HandleFiltered(JobOutcome& outcome);
+  void HandleWritten(Written& written);
+  // REQUIRES: bytes.format() is known (probed). Writes the image, then `info`'s line.
+  void Commit(size_t user, ImageBuffer bytes, OkLineInfo info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
-  void Finish(size_t user, UserStatus status, OutputFormat format, std::string line);
-  void OnLineWritten(UserStatus user_status, const Status& status);
-  void MaybeShutDown();
-  void ShutDown();
-  void Interrupt(int signum);
+  void HandleSignal(int signum);
   // Stops the run now with `why` as its fatal error, abandoning work in flight.
   void Abandon(const std::string& why);
-  void HandleClosed();
-  void CloseSignals();
+  void ShutDown();
+  std::string ResumeHint() const;
+  bool InFlight() const;
 
   const Options& options_;
   UserStore& store_;
   uv_loop_t loop_{};
+  FatalHandler on_fatal_;
   Downloader downloader_;
   Sink sink_;
   std::unique_ptr<Dispatcher> dispatcher_;        // null with --filter none
   std::unique_ptr<WorkerSupervisor> supervisor_;  // null without local workers
   uv_signal_t sigint_{}, sigterm_{}, sighup_{};
+  uv_check_t pump_{};
+  uv_idle_t wake_{};  // active while events wait for the pump
+  uv_timer_t grace_{};
+  CloseGroup closing_;
+
+  // Events recorded by callbacks, handled by Pump().
+  std::deque<Download> downloaded_;
+  std::deque<JobOutcome> filtered_;
+  std::deque<Written> written_;
+  std::deque<int> signals_;
+  std::string fatal_event_;  // an exception caught at a callback entry
+  bool grace_over_ = false;
+
   std::unordered_map<size_t, Fetched> fetched_;  // users being filtered
   size_t next_ = 0;                              // next user to start
   size_t busy_ = 0;  // users started whose manifest line is not written yet
   size_t ok_ = 0, failed_ = 0;
-  size_t closing_ = 0;  // stages still closing
-  bool stopping_ = false;
+  bool pumping_ = false;
+  bool draining_ = false;  // a first signal came: nothing new starts
+  bool stopping_ = false;  // nothing more will be started or committed
   bool shut_down_ = false;
+  int stop_signal_ = 0;
   std::string fatal_;  // why the run stopped early, if it did
+  StageWaits waits_;
+  uint64_t last_sample_ms_ = 0;
+  bool was_waiting_[3] = {false, false, false};
 };
 
 }  // namespace pixelmill

@@ -4,9 +4,13 @@
 #include <unistd.h>
 
 #include <cassert>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "common/atomic_file.h"
+#include "coordinator/callback_guard.h"
 
 namespace pixelmill {
 namespace {
@@ -34,25 +38,30 @@ struct Sink::Batch {
 
 namespace {
 
-// Portable path: a temporary name in the same folder, then rename over the final name.
-Status WriteByRename(std::string_view bytes, const std::string& final_path) {
-  Status s = WriteFileAtomically(final_path, bytes, /*sync=*/false);
+// Portable path: a temporary name in the same folder, then rename over the final name. The
+// folder itself is synced by the caller, once per batch.
+Status WriteByRename(std::string_view bytes, const std::string& final_path, bool durable) {
+  Status s = WriteFileAtomically(final_path, bytes, durable);
   return s.ok() ? s : Status::Error("write", s.message());
 }
 
-// Runs on a pool thread: the file appears under its final name complete, or not at all.
+// Runs on a pool thread: the file appears under its final name complete, or not at all; with
+// `durable` its bytes are on disk before it is named.
 Status WriteFileNow(const std::string& directory, const std::string& final_path,
-                    std::string_view bytes) {
+                    std::string_view bytes, bool durable) {
   const int fd = ::open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0) return WriteByRename(bytes, final_path);  // no O_TMPFILE here
+  if (fd < 0) return WriteByRename(bytes, final_path, durable);  // no O_TMPFILE here
   Status s = WriteAll(fd, bytes, final_path);
+  if (s.ok() && durable && ::fsync(fd) != 0) {
+    s = Status::Error("write", "cannot sync " + final_path + ": " + std::strerror(errno));
+  }
   if (s.ok()) {
     const std::string proc = "/proc/self/fd/" + std::to_string(fd);
     // linkat never follows a symlink at the final name: it fails with EEXIST instead.
     if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, final_path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
       // EEXIST (a file from an earlier run, a planted symlink) or no /proc: replace atomically
       // by rename instead.
-      s = WriteByRename(bytes, final_path);
+      s = WriteByRename(bytes, final_path, durable);
     }
   } else {
     s = Status::Error("write", s.message());
@@ -63,17 +72,16 @@ Status WriteFileNow(const std::string& directory, const std::string& final_path,
 
 }  // namespace
 
-Sink::Sink(uv_loop_t& loop, std::string output_dir)
-    : loop_(loop), output_dir_(std::move(output_dir)) {}
+Sink::Sink(uv_loop_t& loop, SinkOptions options) : loop_(loop), options_(std::move(options)) {}
 
-Sink::~Sink() { assert(manifest_ < 0 && files_pending_ == 0); }
+Sink::~Sink() { assert(manifest_ < 0 && files_pending_ == 0 && !timer_open_); }
 
 Status Sink::Open() {
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(output_dir_) / "images", ec);
+  std::filesystem::create_directories(std::filesystem::path(output_dir()) / "images", ec);
   if (ec) {
-    return Status::Error("io",
-                         "cannot create output folder " + output_dir_ + "/images: " + ec.message());
+    return Status::Error(
+        "io", "cannot create output folder " + output_dir() + "/images: " + ec.message());
   }
   const std::string path = ManifestPath();
   uv_fs_t req;
@@ -97,19 +105,39 @@ Status Sink::Open() {
     return Status::Error("io", "cannot inspect " + path + ": " + uv_strerror(rc));
   }
   manifest_ = fd;
+  uv_timer_init(&loop_, &sync_timer_);
+  sync_timer_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&sync_timer_));
+  timer_open_ = true;
+  last_sync_ms_ = uv_now(&loop_);
   return Status::Ok();
+}
+
+void Sink::Commit(std::string relative_path, ImageBuffer bytes, std::string line, CommitFn done) {
+  // The rule of the manifest: a line is appended only after its image is complete under its
+  // final name (and, with durable, on disk).
+  WriteFile(std::move(relative_path), std::move(bytes),
+            [this, line = std::move(line), done = std::move(done)](const Status& written) mutable {
+              if (!written.ok()) return done(CommitResult::kImageFailed, written);
+              AppendManifest(std::move(line), [done = std::move(done)](const Status& appended) {
+                done(appended.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed,
+                     appended);
+              });
+            });
 }
 
 void Sink::WriteFile(std::string relative_path, ImageBuffer bytes, DoneFn done) {
   assert(!closing_);
   FileWrite& w = waiting_files_.emplace_back();
-  w.final_path = output_dir_ + "/" + relative_path;
+  w.final_path = output_dir() + "/" + relative_path;
   w.directory = w.final_path.substr(0, w.final_path.rfind('/'));
   w.bytes = std::move(bytes);
   w.done = std::move(done);
   ++files_pending_;
   StartBatches();
 }
+
+size_t Sink::files_waiting() const { return waiting_files_.size(); }
 
 void Sink::StartBatches() {
   while (!waiting_files_.empty() && batches_.size() < kMaxJobs) {
@@ -125,13 +153,27 @@ void Sink::StartBatches() {
     const int rc = uv_queue_work(
         &loop_, &batch.work,
         [](uv_work_t* work) {
-          for (FileWrite& w : static_cast<Batch*>(work->data)->files) {
-            w.result = WriteFileNow(w.directory, w.final_path, w.bytes.view());
+          auto* b = static_cast<Batch*>(work->data);
+          const bool durable = b->sink->options_.durable;
+          std::set<std::string> folders;
+          for (FileWrite& w : b->files) {
+            w.result = WriteFileNow(w.directory, w.final_path, w.bytes.view(), durable);
+            if (w.result.ok() && durable) folders.insert(w.directory);
+          }
+          // The new names themselves, once per folder, before any of the lines is appended.
+          for (const std::string& folder : folders) {
+            Status synced = SyncFolder(folder);
+            if (synced.ok()) continue;
+            for (FileWrite& w : b->files) {
+              if (w.result.ok() && w.directory == folder) {
+                w.result = Status::Error("write", synced.message());
+              }
+            }
           }
         },
         [](uv_work_t* work, int status) {
           auto* b = static_cast<Batch*>(work->data);
-          b->sink->FinishBatch(*b, status);
+          Guarded(work->loop, "file write", [&] { b->sink->FinishBatch(*b, status); });
         });
     if (rc < 0) FinishBatch(batch, rc);
   }
@@ -174,7 +216,7 @@ void Sink::WriteQueuedLines() {
         &loop_, &refuse_req_, [](uv_work_t*) {},
         [](uv_work_t* work, int) {
           Sink& sink = *static_cast<Sink*>(work->data);
-          sink.DeliverLines(0, sink.manifest_error_);
+          Guarded(work->loop, "manifest", [&] { sink.DeliverLines(0, sink.manifest_error_); });
         });
     if (rc < 0) DeliverLines(0, manifest_error_);
     return;
@@ -189,7 +231,8 @@ void Sink::WriteRestOfBatch() {
   const int rc = uv_fs_write(&loop_, &manifest_req_, manifest_, &buf, 1, -1, [](uv_fs_t* req) {
     const ssize_t result = req->result;
     uv_fs_req_cleanup(req);
-    static_cast<Sink*>(req->data)->OnLinesWritten(result);
+    Guarded(req->loop, "manifest write",
+            [&] { static_cast<Sink*>(req->data)->OnLinesWritten(result); });
   });
   if (rc < 0) OnLinesWritten(rc);
 }
@@ -199,6 +242,8 @@ void Sink::OnLinesWritten(ssize_t result) {
     batch_written_ += static_cast<size_t>(result);
     if (batch_written_ < batch_.size()) return WriteRestOfBatch();  // a short write: the rest
     manifest_size_ += batch_.size();
+    lines_written_ += writing_.size();
+    MaybeSync(false);
     return DeliverLines(writing_.size(), Status::Ok());
   }
   // The lines of this batch that reached the file whole stay; the rest are cut off and fail.
@@ -208,6 +253,7 @@ void Sink::OnLinesWritten(ssize_t result) {
     ++kept;
   }
   manifest_size_ += kept_bytes;
+  lines_written_ += kept;
   StopManifest(result < 0 ? uv_strerror(static_cast<int>(result))
                           : "no progress (file system full?)");
   DeliverLines(kept, manifest_error_);
@@ -252,8 +298,54 @@ void Sink::Close(DoneFn done) {
   MaybeFinishClose();
 }
 
+// Lines reach the disk in batches: a sync starts once sync_lines lines or sync_interval_ms have
+// passed since the last one (`now` forces it); the timer catches the tail of a burst.
+void Sink::MaybeSync(bool now) {
+  if (syncing_ || manifest_ < 0 || synced_lines_ == lines_written_ || !manifest_error_.ok()) {
+    return;
+  }
+  const uint64_t since = uv_now(&loop_) - last_sync_ms_;
+  if (!now && lines_written_ - synced_lines_ < options_.sync_lines &&
+      since < options_.sync_interval_ms) {
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&sync_timer_))) {
+      uv_timer_start(
+          &sync_timer_,
+          [](uv_timer_t* t) {
+            Guarded(t->loop, "manifest sync",
+                    [&] { static_cast<Sink*>(t->data)->MaybeSync(true); });
+          },
+          options_.sync_interval_ms - since, 0);
+    }
+    return;
+  }
+  uv_timer_stop(&sync_timer_);
+  syncing_ = true;
+  last_sync_ms_ = uv_now(&loop_);
+  sync_req_.data = this;
+  const uint64_t covering = lines_written_;
+  const int rc = uv_fs_fdatasync(&loop_, &sync_req_, manifest_, [](uv_fs_t* req) {
+    const ssize_t result = req->result;
+    uv_fs_req_cleanup(req);
+    Guarded(req->loop, "manifest sync", [&] { static_cast<Sink*>(req->data)->OnSynced(result); });
+  });
+  if (rc < 0) return OnSynced(rc);
+  synced_lines_ = covering;
+}
+
+void Sink::OnSynced(ssize_t result) {
+  syncing_ = false;
+  ++syncs_;
+  if (result < 0) Remember(FsError("cannot sync", ManifestPath(), result));
+  if (closing_) return MaybeFinishClose();
+  MaybeSync(false);
+}
+
 void Sink::MaybeFinishClose() {
   if (!closing_ || !on_closed_ || pending() > 0) return;
+  if (timer_open_) {
+    timer_open_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&sync_timer_), nullptr);
+  }
   if (manifest_ >= 0) {
     uv_fs_t req;
     // Blocking, once, at the very end: the manifest is durable before the exit code says so.

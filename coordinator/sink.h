@@ -1,16 +1,23 @@
-// Sink: saves results under the output folder through libuv's thread pool, so the disk never
-// blocks the loop. A file is written as an unnamed temporary file (O_TMPFILE) and linked into
-// place when complete -- or, where the filesystem lacks O_TMPFILE, written under a temporary
-// name and renamed -- so a crash never leaves a half-written image under its final name. Pool
-// jobs do whole open/write/publish sequences, a batch of waiting files per job and at most
-// kMaxJobs jobs at once, so thousands of images a second cost few thread wake-ups. Manifest lines
-// are appended (uv_fs_write) in the order they are given, several waiting lines going out in one
-// write. A failed append (disk full, file too large, any error) is final: the manifest is cut
-// back to its last complete line, the lines of that write and every line appended later get the
-// error, and nothing more is written to it. So a line whose done callback got ok is in the file,
-// and a line that got an error is not. No output file is opened through a symlink.
+// Sink: commits results under the output folder through libuv's thread pool, so the disk never
+// blocks the loop. One commit step (Commit) publishes a user's image and then appends its
+// manifest line: the line is written only once the image is complete under its final name, so
+// a crash at any moment never leaves a line pointing at a missing or partial file.
 //
-// Owned and used by the loop thread only; completion callbacks run on the loop thread.
+// Images are written as unnamed temporary files (O_TMPFILE) linked into place when complete --
+// or, where the filesystem lacks O_TMPFILE, under a temporary name ".<name>.<random>.tmp" that
+// is renamed (a killed run's leftovers are cleaned up by the next run). Pool jobs write a batch
+// of waiting files each, at most kMaxJobs at once. With `durable`, each image is fsynced before
+// it is named and its folder after, before any of the batch's lines is appended.
+//
+// Manifest lines are appended (uv_fs_write) in the order they are given, several waiting lines
+// in one write; fdatasync follows in batches (every sync_interval_ms or sync_lines lines, and
+// at close). A failed append (disk full, file too large, any error) is final: the manifest is
+// cut back to its last complete line, the lines of that write and every line appended later get
+// the error, and nothing more is written to it. So a line whose done callback got ok is in the
+// file, and a line that got an error is not. No output file is opened through a symlink.
+//
+// Owned and used by the loop thread only; completion callbacks run on the loop thread, never
+// from within the call that queued them.
 #pragma once
 
 #include <uv.h>
@@ -29,11 +36,26 @@
 
 namespace pixelmill {
 
+struct SinkOptions {
+  std::string output_dir;
+  bool durable = false;             // fsync each image and its folder before its line
+  uint64_t sync_interval_ms = 100;  // fdatasync the manifest at least this often while lines come
+  size_t sync_lines = 1000;         // ... or after this many lines
+};
+
+// How a Commit ended.
+enum class CommitResult {
+  kCommitted,    // the image is in place and its line is in the manifest
+  kImageFailed,  // the image could not be written; no line was appended (status says why)
+  kLineFailed,   // the image is in place but the manifest refused the line (final, see above)
+};
+
 class Sink {
  public:
   using DoneFn = std::function<void(const Status&)>;
+  using CommitFn = std::function<void(CommitResult, const Status&)>;
 
-  Sink(uv_loop_t& loop, std::string output_dir);
+  Sink(uv_loop_t& loop, SinkOptions options);
   Sink(const Sink&) = delete;
   Sink& operator=(const Sink&) = delete;
   ~Sink();  // REQUIRES: Close() has completed (or Open() failed / was never called)
@@ -42,20 +64,27 @@ class Sink {
   // existing manifest is kept and appended to. Fails if the name is a symlink. Blocking: call
   // before the loop runs, after OutputDir::Prepare() has claimed OUT.
   Status Open();
-  // Writes `bytes` to OUT/<relative_path> via a temporary file and a rename; the buffer is
-  // released once written.
-  void WriteFile(std::string relative_path, ImageBuffer bytes, DoneFn done);
+  // The commit step: writes `bytes` to OUT/<relative_path> (complete, then named), releases the
+  // buffer, then appends `line`. `done` runs once, with how far it got.
+  void Commit(std::string relative_path, ImageBuffer bytes, std::string line, CommitFn done);
   // Appends `line` and a newline to the manifest. `done` gets ok once the line is in the file,
   // or an error if it is not (and never will be): the first failed append's, for it and for
   // every line after it. Called from the loop, not from within AppendManifest.
   void AppendManifest(std::string line, DoneFn done);
   // Writes not yet finished (files and manifest lines).
-  size_t pending() const { return files_pending_ + queued_.size() + writing_.size(); }
+  size_t pending() const {
+    return files_pending_ + queued_.size() + writing_.size() + (syncing_ ? 1 : 0);
+  }
+  // Images waiting for a free writer (every pool job busy): results waiting for the disk.
+  size_t files_waiting() const;
+  // Lines appended since the sink opened, and fdatasyncs of the manifest done.
+  uint64_t lines_written() const { return lines_written_; }
+  uint64_t syncs() const { return syncs_; }
   // Once every pending write has finished, flushes and closes the manifest; `done` gets the
   // first error seen over the sink's life, if any.
   void Close(DoneFn done);
 
-  const std::string& output_dir() const { return output_dir_; }
+  const std::string& output_dir() const { return options_.output_dir; }
 
  private:
   struct FileWrite;
@@ -65,9 +94,12 @@ class Sink {
     DoneFn done;
   };
 
+  void WriteFile(std::string relative_path, ImageBuffer bytes, DoneFn done);
   void StartBatches();
   void FinishBatch(Batch& batch, int status);
-  std::string ManifestPath() const { return output_dir_ + "/manifest.jsonl"; }
+  std::string ManifestPath() const { return options_.output_dir + "/manifest.jsonl"; }
+  void MaybeSync(bool now);
+  void OnSynced(ssize_t result);
   void WriteQueuedLines();
   void WriteRestOfBatch();
   void OnLinesWritten(ssize_t result);
@@ -79,7 +111,7 @@ class Sink {
   void Remember(const Status& s);
 
   uv_loop_t& loop_;
-  const std::string output_dir_;
+  const SinkOptions options_;
   uv_file manifest_ = -1;
   uv_fs_t manifest_req_{};
   uv_work_t refuse_req_{};               // delivers manifest_error_ to lines appended after it
@@ -94,6 +126,11 @@ class Sink {
   std::vector<Line> writing_;  // the batch in flight
   std::string batch_;
   size_t batch_written_ = 0;
+  uv_fs_t sync_req_{};
+  uv_timer_t sync_timer_{};  // syncs the last lines of a burst
+  uint64_t lines_written_ = 0, synced_lines_ = 0, syncs_ = 0;
+  uint64_t last_sync_ms_ = 0;
+  bool syncing_ = false, timer_open_ = false;
   DoneFn on_closed_;
   bool closing_ = false;
   bool delivering_ = false;  // running the done callbacks of a finished write

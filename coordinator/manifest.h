@@ -1,0 +1,43 @@
+// The manifest's lines (contract: README, "What every user ends with"): one JSON object per
+// line, built here and nowhere else. An ok line names the image that is already in place:
+//   {"id":7,"status":"ok","output":"images/7.jpg","bytes":1234,"format":"jpeg",...}
+// A failed line carries a machine-readable code and a human message:
+//   {"id":8,"status":"failed","error":{"code":"http_status","message":"..."},"attempts":3}
+//
+// Plain functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/image_format.h"
+
+namespace pixelmill {
+
+// How a user's image was obtained and filtered, for its ok line.
+struct OkLineInfo {
+  int64_t id = 0;
+  std::string output;  // relative to OUT, e.g. images/7.jpg
+  uint64_t bytes = 0;
+  OutputFormat format = OutputFormat::kUnknown;
+  uint32_t width = 0, height = 0;
+  uint32_t download_attempts = 0;
+  double download_ms = 0;
+  // Set when a worker filtered the image; the line then names the filter, the worker and the
+  // dispatches it took.
+  bool filtered = false;
+  uint32_t filter_attempts = 0;
+  std::string filter;  // canonical spec text
+  uint64_t cpu_micros = 0;
+  std::string worker;
+};
+
+// The line (without its newline) of a user whose image was saved.
+std::string OkLine(const OkLineInfo& info);
+
+// The line (without its newline) of a user that failed with `code` (e.g. "http_status") and a
+// human `message`, after `attempts` attempts.
+std::string FailedLine(int64_t id, const std::string& code, const std::string& message,
+                       uint32_t attempts);
+
+}  // namespace pixelmill

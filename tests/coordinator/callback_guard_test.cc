@@ -1,0 +1,60 @@
+// Guarded on a real libuv loop: an exception thrown inside a C callback reaches the loop's
+// fatal handler (with where it happened) instead of unwinding through libuv, and the loop goes
+// on to close in order.
+#include "coordinator/callback_guard.h"
+
+#include <uv.h>
+
+#include <new>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <zmq.hpp>
+
+namespace pixelmill {
+namespace {
+
+struct TimerCase {
+  uv_timer_t timer{};
+  int fired = 0;
+  int mode = 0;  // 0: zmq error, 1: out of memory, 2: no exception
+};
+
+TEST(CallbackGuardTest, AnExceptionInALoopCallbackBecomesAFatalErrorAndTheLoopCloses) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  std::vector<std::string> fatal;
+  FatalHandler handler = [&](const char* where, const char* what) {
+    fatal.push_back(std::string(where) + ": " + what);
+  };
+  InstallFatalHandler(loop, &handler);
+  TimerCase cases[3];
+  for (int i = 0; i < 3; ++i) {
+    cases[i].mode = i;
+    uv_timer_init(&loop, &cases[i].timer);
+    cases[i].timer.data = &cases[i];
+    uv_timer_start(
+        &cases[i].timer,
+        [](uv_timer_t* t) {
+          auto* c = static_cast<TimerCase*>(t->data);
+          const bool returned = Guarded(t->loop, "test timer", [&] {
+            ++c->fired;
+            if (c->mode == 0) throw zmq::error_t();  // errno is whatever it is: any zmq error
+            if (c->mode == 1) throw std::bad_alloc();
+          });
+          EXPECT_EQ(returned, c->mode == 2);
+          uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+        },
+        1, 0);
+  }
+  EXPECT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  for (const TimerCase& c : cases) EXPECT_EQ(c.fired, 1);
+  ASSERT_EQ(fatal.size(), 2u);
+  EXPECT_EQ(fatal[0].rfind("test timer: ", 0), 0u) << fatal[0];
+  EXPECT_EQ(fatal[1], "test timer: out of memory");
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+}
+
+}  // namespace
+}  // namespace pixelmill
