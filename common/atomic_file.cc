@@ -4,9 +4,11 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "common/eintr.h"
 
@@ -17,6 +19,9 @@ Status Errno(const std::string& what, const std::string& path, int error) {
   return Status::Error("io", what + " " + path + ": " + std::strerror(error));
 }
 
+constexpr size_t kRandomDigits = 16;              // hex digits in a temporary name
+constexpr size_t kWriteBuffer = size_t{1} << 20;  // AtomicFileWriter's buffer
+
 // 16 hex digits from the kernel's random source: a temporary name nobody can guess in advance.
 std::string RandomSuffix() {
   uint64_t bits = 0;
@@ -26,7 +31,8 @@ std::string RandomSuffix() {
     // n < 0 is EINTR (getrandom has no other failure for a request this small): try again.
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(16, '0');
+  static_assert(kRandomDigits == 2 * sizeof bits);
+  std::string out(kRandomDigits, '0');
   for (char& c : out) {
     c = kHex[bits & 0xf];
     bits >>= 4;
@@ -73,24 +79,78 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
 }
 
 Status WriteFileAtomically(const std::string& path, std::string_view bytes, bool sync) {
+  Result<AtomicFileWriter> writer = AtomicFileWriter::Create(path);
+  if (!writer.ok()) return writer.status();
+  if (Status s = writer->Append(bytes); !s.ok()) return s;
+  return writer->Commit(sync);
+}
+
+bool IsAtomicTempName(std::string_view name) {
+  constexpr std::string_view kEnd = ".tmp";
+  constexpr size_t kSuffix = 1 + kRandomDigits + kEnd.size();  // ".<random>.tmp"
+  // '.', at least one byte of the target's name, then the suffix.
+  if (name.size() < 2 + kSuffix || name.front() != '.' || !name.ends_with(kEnd)) return false;
+  const std::string_view random = name.substr(name.size() - kSuffix, 1 + kRandomDigits);
+  if (random.front() != '.') return false;
+  for (char c : random.substr(1)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+Result<AtomicFileWriter> AtomicFileWriter::Create(const std::string& path) {
   const size_t slash = path.rfind('/');
-  const std::string folder =
-      slash == std::string::npos ? "." : path.substr(0, slash + (slash == 0));
+  std::string folder = slash == std::string::npos ? "." : path.substr(0, slash + (slash == 0));
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   Result<TempFile> temp = CreateTemp(folder, name);
   if (!temp.ok()) return temp.status();
-  const std::string& temp_path = temp->path;
-  Status s = WriteAll(temp->fd, bytes, temp_path);
-  if (s.ok() && sync && ::fsync(temp->fd) != 0) s = Errno("cannot sync", temp_path, errno);
-  if (::close(temp->fd) != 0 && s.ok()) s = Errno("cannot close", temp_path, errno);
-  if (s.ok() && ::rename(temp_path.c_str(), path.c_str()) != 0) {
-    s = Errno("cannot rename " + temp_path + " to", path, errno);
+  return AtomicFileWriter(path, std::move(folder), std::move(temp->path), temp->fd);
+}
+
+AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
+    : path_(std::move(other.path_)),
+      folder_(std::move(other.folder_)),
+      temp_path_(std::move(other.temp_path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      buffer_(std::move(other.buffer_)) {}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  ::unlink(temp_path_.c_str());
+}
+
+Status AtomicFileWriter::Append(std::string_view bytes) {
+  assert(fd_ >= 0);
+  if (buffer_.size() + bytes.size() > kWriteBuffer) {
+    if (Status s = Flush(); !s.ok()) return s;
+    // A piece larger than the buffer goes out directly rather than through a copy.
+    if (bytes.size() >= kWriteBuffer) return WriteAll(fd_, bytes, temp_path_);
+  }
+  buffer_.append(bytes);
+  return Status::Ok();
+}
+
+Status AtomicFileWriter::Flush() {
+  Status s = WriteAll(fd_, buffer_, temp_path_);
+  buffer_.clear();
+  return s;
+}
+
+Status AtomicFileWriter::Commit(bool sync) {
+  assert(fd_ >= 0);
+  Status s = Flush();
+  const int fd = std::exchange(fd_, -1);  // from here on, the destructor leaves the file alone
+  if (s.ok() && sync && ::fsync(fd) != 0) s = Errno("cannot sync", temp_path_, errno);
+  if (::close(fd) != 0 && s.ok()) s = Errno("cannot close", temp_path_, errno);
+  if (s.ok() && ::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    s = Errno("cannot rename " + temp_path_ + " to", path_, errno);
   }
   if (!s.ok()) {
-    ::unlink(temp_path.c_str());
+    ::unlink(temp_path_.c_str());
     return s;
   }
-  return sync ? SyncFolder(folder) : Status::Ok();
+  return sync ? SyncFolder(folder_) : Status::Ok();
 }
 
 }  // namespace pixelmill

@@ -65,6 +65,13 @@ std::string_view ExtensionFor(OutputFormat format) {
   return names != nullptr ? names->extension : "bin";
 }
 
+OutputFormat FormatFromExtension(std::string_view extension) {
+  for (const FormatNames& n : kNames) {
+    if (n.extension == extension) return n.format;
+  }
+  return OutputFormat::kUnknown;
+}
+
 std::string_view ContentTypeFor(OutputFormat format) {
   const FormatNames* names = NamesOf(format);
   return names != nullptr ? names->content_type : "application/octet-stream";

@@ -13,6 +13,9 @@ enum class OutputFormat : uint8_t { kUnknown = 0, kJpeg, kPng, kWebp, kGif, kAvi
 // File extension (without dot) for a format, e.g. "jpg"; "bin" for kUnknown/kBin.
 std::string_view ExtensionFor(OutputFormat format);
 
+// The format whose ExtensionFor() is `extension` ("jpg" -> kJpeg), or kUnknown.
+OutputFormat FormatFromExtension(std::string_view extension);
+
 // The format the bytes start with, or kUnknown. Needs at most the first 12 bytes.
 OutputFormat SniffImageFormat(std::string_view bytes);
 

@@ -1,13 +1,19 @@
 #include "coordinator/coordinator.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "common/user_store.h"
 #include "coordinator/input_stage.h"
+#include "coordinator/manifest_replay.h"
 #include "coordinator/output_dir.h"
 #include "coordinator/pipeline.h"
 #include "coordinator/report.h"
+#include "coordinator/run_state.h"
 
 namespace pixelmill {
 namespace {
@@ -28,48 +34,161 @@ void PrintDryRun(const LoadStats& stats, const UserStore& store) {
               static_cast<unsigned long long>(stats.bytes));
 }
 
+int Fatal(const Status& status) {
+  std::fprintf(stderr, "error: %s\n", status.message().c_str());
+  return kExitFatal;
+}
+
+OutputMode ModeOf(const Options& options) {
+  if (options.resume) return OutputMode::kResume;
+  return options.overwrite ? OutputMode::kOverwrite : OutputMode::kFresh;
+}
+
+// True when the folder's manifest holds at least one byte.
+bool HasManifest(const std::string& out_dir) {
+  struct stat st;
+  return ::lstat((out_dir + "/manifest.jsonl").c_str(), &st) == 0 && st.st_size > 0;
+}
+
+// What stands in the way of resuming the earlier run in `out_dir` with `current`, one phrase
+// each; empty when it is the same run.
+Result<std::vector<std::string>> ResumeObstacles(const std::string& out_dir,
+                                                 const RunState& current) {
+  Result<RunState> recorded = ReadRunState(out_dir);
+  if (recorded.ok()) return DescribeChanges(recorded.value(), current);
+  if (recorded.status().code() == "io") return recorded.status();
+  // A run stopped while loading its input has written no line yet: nothing to lose.
+  if (recorded.status().code() == "missing" && !HasManifest(out_dir)) {
+    return std::vector<std::string>();
+  }
+  return std::vector<std::string>{recorded.status().message() +
+                                  ", so the earlier run's input cannot be checked"};
+}
+
+// Refuses (false) to resume a run that differs from the current one, unless told to go on.
+bool MayResume(const Options& options, const std::string& out_dir, const RunState& current) {
+  Result<std::vector<std::string>> obstacles = ResumeObstacles(out_dir, current);
+  if (!obstacles.ok()) {
+    Fatal(obstacles.status());
+    return false;
+  }
+  if (obstacles->empty()) return true;
+  std::fprintf(stderr,
+               options.resume_anyway
+                   ? "warning: resuming anyway (--resume-anyway), although:\n"
+                   : "error: cannot resume the run in %s: it differs from this one:\n",
+               out_dir.c_str());
+  for (const std::string& obstacle : obstacles.value()) {
+    std::fprintf(stderr, "  - %s\n", obstacle.c_str());
+  }
+  if (options.resume_anyway) return true;
+  std::fprintf(stderr,
+               "pass --resume-anyway to continue it with this input and these settings, or "
+               "--overwrite to start afresh\n");
+  return false;
+}
+
+void PrintReplay(const ReplayStats& r, size_t users) {
+  if (r.torn_cut > 0) {
+    std::fprintf(stderr, "resume: cut a torn end off manifest.jsonl (%llu line(s), %llu bytes)\n",
+                 static_cast<unsigned long long>(r.torn_cut),
+                 static_cast<unsigned long long>(r.torn_bytes));
+  }
+  const uint64_t pending = users - r.skipped - r.failed_kept;
+  const std::string unknown = r.unknown_ids > 0 ? "; " + std::to_string(r.unknown_ids) +
+                                                      " line(s) of ids not in the input will go"
+                                                : "";
+  std::fprintf(stderr,
+               "resume: %llu line(s) in manifest.jsonl: %llu ok kept, %llu failed kept, %llu "
+               "user(s) to do (%llu redone)%s\n",
+               static_cast<unsigned long long>(r.lines), static_cast<unsigned long long>(r.skipped),
+               static_cast<unsigned long long>(r.failed_kept),
+               static_cast<unsigned long long>(pending), static_cast<unsigned long long>(r.redo),
+               unknown.c_str());
+}
+
+// Makes the manifest one line per user (when `lines` says it is not) and marks the run
+// complete in run.json.
+Status Conclude(const std::string& out_dir, const UserStore& store, uint64_t lines,
+                const RunState& state) {
+  if (lines != store.size()) {
+    if (Status s = CompactManifest(out_dir, store); !s.ok()) return s;
+  }
+  return MarkRunComplete(out_dir, state);
+}
+
 }  // namespace
 
 int RunCoordinator(const Options& options) {
   // The output folder is claimed (locked, checked for an earlier run) before anything is
   // written to it, rejects.jsonl included; the claim lasts until the run is over.
   std::optional<OutputDir> output;
+  RunState state;
   if (!options.dry_run) {
-    Result<OutputDir> claimed = OutputDir::Prepare(options.output, options.overwrite);
-    if (!claimed.ok()) {
-      std::fprintf(stderr, "error: %s\n", claimed.status().message().c_str());
-      return kExitFatal;
-    }
+    Result<OutputDir> claimed = OutputDir::Prepare(options.output, ModeOf(options));
+    if (!claimed.ok()) return Fatal(claimed.status());
     output.emplace(std::move(claimed).value());
+    if (options.resume && !output->resuming()) {
+      std::fprintf(stderr, "note: %s holds no earlier run to resume; starting afresh\n",
+                   options.output.c_str());
+    }
+    Result<RunState> current = CurrentRunState(options);
+    if (!current.ok()) return Fatal(current.status());
+    state = std::move(current).value();
+    // Checked before loading: loading rewrites rejects.jsonl.
+    if (output->resuming() && !MayResume(options, options.output, state)) return kExitFatal;
   }
   UserStore store;
   Result<LoadStats> stats = LoadInput(options, store);
-  if (!stats.ok()) {
-    std::fprintf(stderr, "error: %s\n", stats.status().message().c_str());
-    return kExitFatal;
-  }
+  if (!stats.ok()) return Fatal(stats.status());
   if (options.dry_run) {
     PrintDryRun(stats.value(), store);
     return kExitOk;
   }
+  ReplayStats replay;
+  if (output->resuming()) {
+    Result<ReplayStats> replayed = ReplayManifest(options.output, store, options.retry_failed);
+    if (!replayed.ok()) return Fatal(replayed.status());
+    replay = replayed.value();
+    PrintReplay(replay, store.size());
+  }
   PipelineResult run;
-  {
+  if (output->resuming() && replay.skipped + replay.failed_kept == store.size()) {
+    std::fprintf(stderr,
+                 "nothing to resume: every user already has its line (%llu ok, %llu failed)\n",
+                 static_cast<unsigned long long>(replay.skipped),
+                 static_cast<unsigned long long>(replay.failed_kept));
+    if (Status s = Conclude(options.output, store, replay.lines, state); !s.ok()) return Fatal(s);
+    run.started = true;
+    run.exit_code = kExitOk;
+  } else {
+    if (Status s = WriteRunState(options.output, state); !s.ok()) return Fatal(s);
     Pipeline pipeline(options, store);
     run = pipeline.Run();
+    if (!run.started) return kExitFatal;  // the output folder could not be opened: said why
+    if (run.exit_code != kExitFatal) {
+      // A redone user's earlier line is still there, before its new one.
+      if (Status s = Conclude(options.output, store, replay.lines + run.ok + run.failed, state);
+          !s.ok()) {
+        run.exit_code = Fatal(s);
+      }
+    }
   }
-  if (!run.started) return kExitFatal;  // the output folder could not be opened: said why
+  if (run.exit_code == kExitOk && replay.failed_kept > 0) run.exit_code = kExitSomeFailed;
   // The report first: if stderr is gone (a closed pipe), the summary line is what is lost.
   int exit_code = run.exit_code;
   if (!options.report.empty()) {
-    if (Status s = WriteReport(options.report, stats.value(), run); !s.ok()) {
-      std::fprintf(stderr, "error: %s\n", s.message().c_str());
-      exit_code = kExitFatal;
+    if (Status s = WriteReport(options.report, stats.value(), run, replay); !s.ok()) {
+      exit_code = Fatal(s);
     }
   }
+  const std::string skipped =
+      output->resuming() ? " (" + std::to_string(replay.skipped) + " skipped)" : "";
   std::fprintf(stderr,
-               "done: %zu users, %zu ok, %zu failed in %.2f s (%llu requests, %llu retries)\n",
-               store.size(), run.ok, run.failed, run.wall_seconds,
-               static_cast<unsigned long long>(run.downloads.requests),
+               "done: %zu users, %llu ok%s, %llu failed in %.2f s (%llu requests, %llu retries)\n",
+               store.size(), static_cast<unsigned long long>(run.ok + replay.skipped),
+               skipped.c_str(), static_cast<unsigned long long>(run.failed + replay.failed_kept),
+               run.wall_seconds, static_cast<unsigned long long>(run.downloads.requests),
                static_cast<unsigned long long>(run.downloads.retries));
   return exit_code;
 }

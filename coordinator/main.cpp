@@ -77,6 +77,17 @@ int CheckWorkerOptions(pixelmill::Options& options) {
   return pixelmill::kExitOk;
 }
 
+// --resume-anyway implies --resume; --retry-failed needs it; --overwrite contradicts it.
+int CheckResumeOptions(pixelmill::Options& options) {
+  options.resume = options.resume || options.resume_anyway;
+  if (options.resume && options.overwrite) {
+    return Usage(
+        "--resume (continue the earlier run) and --overwrite (delete it) cannot go together");
+  }
+  if (options.retry_failed && !options.resume) return Usage("--retry-failed needs --resume");
+  return pixelmill::kExitOk;
+}
+
 // A closed stderr or stdout must not kill the run (SIGPIPE), nor a file-size limit (SIGXFSZ):
 // both become write errors the run reports. IDN host names need a UTF-8 character type.
 void PrepareProcess() {
@@ -101,6 +112,13 @@ int main(int argc, char** argv) {
                  "output folder (images/, manifest.jsonl, rejects.jsonl)");
   app.add_flag("--overwrite", options.overwrite,
                "delete the earlier run in --output (manifest, rejects, images) and start afresh");
+  app.add_flag("--resume", options.resume,
+               "continue the earlier run in --output: redo only the users without an intact "
+               "result (refused if the input or output settings changed)");
+  app.add_flag("--retry-failed", options.retry_failed,
+               "with --resume: redo the users that failed too");
+  app.add_flag("--resume-anyway", options.resume_anyway,
+               "--resume even if the input or output settings changed (says what changed)");
   app.add_flag("--dry-run", options.dry_run,
                "load and validate the input, print a summary, exit; no network");
   app.add_option("--max-bad-records", options.max_bad_records,
@@ -217,6 +235,7 @@ int main(int argc, char** argv) {
                  "information.\n");
     return pixelmill::kExitUsage;
   }
+  if (const int code = CheckResumeOptions(options); code != pixelmill::kExitOk) return code;
   if (const int code = CheckWorkerOptions(options); code != pixelmill::kExitOk) return code;
   RaiseFileLimit();
   return pixelmill::RunCoordinator(options);

@@ -16,13 +16,22 @@ namespace pixelmill {
 struct Options {
   // Users to process: a JSON array or JSONL file; "-" reads standard input.
   std::string input;
-  // Output folder: images/, manifest.jsonl, rejects.jsonl. Required unless dry_run.
+  // Output folder: images/, manifest.jsonl, rejects.jsonl, run.json. Required unless dry_run.
   std::string output;
   // Load and validate only, print a summary; no network, no workers.
   bool dry_run = false;
   // Delete an earlier run's output in `output` (manifest, rejects, images) and start afresh;
   // without it such a folder is refused.
   bool overwrite = false;
+  // Continue the earlier run in `output`: users whose result is intact (their last manifest line
+  // ok, their file as recorded) are skipped, failed ones kept, the others redone; the manifest
+  // ends with one line per user. Refused when the input or output settings changed (run.json).
+  // A folder without an earlier run starts afresh. Never with overwrite.
+  bool resume = false;
+  // With resume: redo the users whose last line failed too.
+  bool retry_failed = false;
+  // Resume even if the input or output settings changed, saying what changed (implies resume).
+  bool resume_anyway = false;
   // Bad input records to skip (written to OUT/rejects.jsonl); 0 aborts on the first one.
   size_t max_bad_records = 0;
   // Filter spec as given, e.g. "blur:5" or "thumbnail:256,sharpen:1"; main.cpp parses it into

@@ -83,23 +83,30 @@ struct DirCloser {
   void operator()(DIR* d) const { ::closedir(d); }
 };
 
-// Visits the files (anything but folders, symlinks included) directly in OUT/images, deleting
-// each when `remove`, else counting up to kMaxCounted + 1. Never follows a symlink: images/
-// being one is an error. A missing images/ holds no files.
-Result<size_t> VisitImages(const std::string& folder, bool remove) {
-  const std::string images = folder + "/images";
-  const int fd = ::open(images.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+// What VisitFiles does with each file it visits.
+enum class Visit {
+  kCount,       // count those that are not temporary files, up to kMaxCounted + 1
+  kRemoveAll,   // delete every one
+  kRemoveTemp,  // delete the temporary files (IsAtomicTempName), count them
+};
+
+// Visits the files (anything but folders, symlinks included) directly in `folder`. Never
+// follows a symlink at `folder` unless `follow` (OUT itself may be one the user made); an
+// images/ that is one is an error. A missing folder holds no files.
+Result<size_t> VisitFiles(const std::string& folder, bool follow, Visit visit) {
+  const int fd =
+      ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
   if (fd < 0 && errno == ENOENT) return size_t{0};
   if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
-    return Status::Error("io", images + " is not a folder (a symbolic link or a file); move it " +
+    return Status::Error("io", folder + " is not a folder (a symbolic link or a file); move it " +
                                    "away or choose another --output");
   }
-  if (fd < 0) return Errno("cannot open", images, errno);
+  if (fd < 0) return Errno("cannot open", folder, errno);
   std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd));
   if (!dir) {
     const int error = errno;
     ::close(fd);
-    return Errno("cannot read", images, error);
+    return Errno("cannot read", folder, error);
   }
   size_t files = 0;
   for (;;) {
@@ -112,14 +119,19 @@ Result<size_t> VisitImages(const std::string& folder, bool remove) {
       is_dir = ::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
     }
     if (is_dir) continue;  // ".", "..", or a folder of the user's: not pixelmill's
-    if (remove && ::unlinkat(fd, entry->d_name, 0) != 0 && errno != ENOENT) {
-      return Errno("cannot delete", images + "/" + entry->d_name, errno);
+    const bool temp = IsAtomicTempName(entry->d_name);
+    if (visit == Visit::kCount && temp) continue;  // never a result
+    if (visit == Visit::kRemoveTemp && !temp) continue;
+    if (visit != Visit::kCount && ::unlinkat(fd, entry->d_name, 0) != 0 && errno != ENOENT) {
+      return Errno("cannot delete", folder + "/" + entry->d_name, errno);
     }
-    if (++files > kMaxCounted && !remove) return files;
+    if (++files > kMaxCounted && visit == Visit::kCount) return files;
   }
-  if (errno != 0) return Errno("cannot read", images, errno);
+  if (errno != 0) return Errno("cannot read", folder, errno);
   return files;
 }
+
+std::string ImagesFolder(const std::string& folder) { return folder + "/images"; }
 
 // What of an earlier run OUT holds, e.g. {"manifest.jsonl of 4.1 MB", "118 files in images/"}.
 Result<std::vector<std::string>> FindEarlierRun(const std::string& folder) {
@@ -134,7 +146,7 @@ Result<std::vector<std::string>> FindEarlierRun(const std::string& folder) {
     found.push_back(std::string(name) +
                     (S_ISREG(st.st_mode) ? " of " + HumanSize(st.st_size) : " (not a file)"));
   }
-  Result<size_t> images = VisitImages(folder, /*remove=*/false);
+  Result<size_t> images = VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kCount);
   if (!images.ok()) return images.status();
   if (images.value() > kMaxCounted) {
     found.push_back("more than " + std::to_string(kMaxCounted) + " files in images/");
@@ -149,12 +161,20 @@ Status RemoveEarlierRun(const std::string& folder) {
     const std::string path = folder + "/" + name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot delete", path, errno);
   }
-  Result<size_t> removed = VisitImages(folder, /*remove=*/true);
+  Result<size_t> removed = VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kRemoveAll);
+  return removed.ok() ? Status::Ok() : removed.status();
+}
+
+// A killed run leaves the temporary files of the writes it was in the middle of.
+Status RemoveTempFiles(const std::string& folder) {
+  Result<size_t> removed = VisitFiles(folder, /*follow=*/true, Visit::kRemoveTemp);
+  if (removed.ok())
+    removed = VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kRemoveTemp);
   return removed.ok() ? Status::Ok() : removed.status();
 }
 
 Status MakeImagesFolder(const std::string& folder) {
-  const std::string images = folder + "/images";
+  const std::string images = ImagesFolder(folder);
   if (::mkdir(images.c_str(), 0755) == 0) return Status::Ok();
   if (errno != EEXIST) return Errno("cannot create", images, errno);
   struct stat st;
@@ -168,7 +188,7 @@ Status MakeImagesFolder(const std::string& folder) {
 
 }  // namespace
 
-Result<OutputDir> OutputDir::Prepare(const std::string& path, bool overwrite) {
+Result<OutputDir> OutputDir::Prepare(const std::string& path, OutputMode mode) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) return Status::Error("io", "cannot create output folder " + path + ": " + ec.message());
@@ -178,28 +198,34 @@ Result<OutputDir> OutputDir::Prepare(const std::string& path, bool overwrite) {
 
   Result<std::vector<std::string>> found = FindEarlierRun(path);
   if (!found.ok()) return found.status();
-  if (!found->empty() && !overwrite) {
+  const bool earlier = !found->empty();
+  if (earlier && mode == OutputMode::kFresh) {
     std::string what;
     for (const std::string& item : found.value()) what += (what.empty() ? "" : ", ") + item;
     return Status::Error("exists", "output folder " + path + " already holds a run (" + what +
-                                       "); pass --overwrite to delete it and start afresh, or " +
-                                       "choose another --output");
+                                       "); pass --resume to continue it, --overwrite to delete " +
+                                       "it and start afresh, or choose another --output");
   }
-  if (!found->empty()) {
+  if (earlier && mode == OutputMode::kOverwrite) {
     if (Status s = RemoveEarlierRun(path); !s.ok()) return s;
   }
+  if (Status s = RemoveTempFiles(path); !s.ok()) return s;
   if (Status s = MakeImagesFolder(path); !s.ok()) return s;
+  dir.resuming_ = earlier && mode == OutputMode::kResume;
   return dir;
 }
 
 OutputDir::OutputDir(OutputDir&& other) noexcept
-    : path_(std::move(other.path_)), lock_fd_(std::exchange(other.lock_fd_, -1)) {}
+    : path_(std::move(other.path_)),
+      lock_fd_(std::exchange(other.lock_fd_, -1)),
+      resuming_(other.resuming_) {}
 
 OutputDir& OutputDir::operator=(OutputDir&& other) noexcept {
   if (this != &other) {
     if (lock_fd_ >= 0) ::close(lock_fd_);
     path_ = std::move(other.path_);
     lock_fd_ = std::exchange(other.lock_fd_, -1);
+    resuming_ = other.resuming_;
   }
   return *this;
 }

@@ -16,7 +16,8 @@ double Quantile(std::vector<float>& values, double q) {
   return values[index];
 }
 
-std::string BuildReport(const LoadStats& load, const PipelineResult& run) {
+std::string BuildReport(const LoadStats& load, const PipelineResult& run,
+                        const ReplayStats& replay) {
   std::vector<float> latency = run.downloads.latency_ms;
   const DownloadStats& d = run.downloads;
   std::string load_json = JsonObject()
@@ -51,8 +52,9 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run) {
                                  .Done();
   return JsonObject()
       .Add("users_total", load.users)
-      .Add("ok", uint64_t{run.ok})
-      .Add("failed", uint64_t{run.failed})
+      .Add("ok", uint64_t{run.ok} + replay.skipped)
+      .Add("failed", uint64_t{run.failed} + replay.failed_kept)
+      .Add("skipped", replay.skipped)
       .Add("wall_seconds", run.wall_seconds)
       .Add("exit_code", int64_t{run.exit_code})
       .AddRaw("load", load_json)
@@ -61,8 +63,9 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run) {
       .Done();
 }
 
-Status WriteReport(const std::string& path, const LoadStats& load, const PipelineResult& run) {
-  Status s = WriteFileAtomically(path, BuildReport(load, run) + "\n", /*sync=*/true);
+Status WriteReport(const std::string& path, const LoadStats& load, const PipelineResult& run,
+                   const ReplayStats& replay) {
+  Status s = WriteFileAtomically(path, BuildReport(load, run, replay) + "\n", /*sync=*/true);
   if (!s.ok()) return Status::Error("io", "cannot write report: " + s.message());
   return Status::Ok();
 }

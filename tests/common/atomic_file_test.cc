@@ -116,5 +116,63 @@ TEST(AtomicFileTest, WriteAllWritesEverythingAndNamesThePathOnError) {
   EXPECT_NE(s.message().find(path), std::string::npos) << s.message();
 }
 
+TEST(AtomicFileTest, TempNamesAreRecognisedAndNothingElse) {
+  TempDir dir;
+  // The name a real write uses: a failed rename names it in its error.
+  fs::create_directory(dir / "out.jsonl");
+  dir.Write("out.jsonl/keep", "kept");
+  Status s = WriteFileAtomically((dir / "out.jsonl").string(), "x", /*sync=*/false);
+  ASSERT_FALSE(s.ok());
+  const size_t at = s.message().find("/.out.jsonl.");
+  ASSERT_NE(at, std::string::npos) << s.message();
+  const std::string real = s.message().substr(at + 1, s.message().find(' ', at) - at - 1);
+  EXPECT_TRUE(IsAtomicTempName(real)) << real;
+
+  EXPECT_TRUE(IsAtomicTempName(".a.0123456789abcdef.tmp"));
+  EXPECT_TRUE(IsAtomicTempName(".7.jpg.ffffffffffffffff.tmp"));
+  for (const char* name :
+       {"a.0123456789abcdef.tmp", "..0123456789abcdef.tmp", ".a.0123456789abcdeF.tmp",
+        ".a.0123456789abcde.tmp", ".a.0123456789abcdef0.tmp", ".a-0123456789abcdef.tmp",
+        ".a.0123456789abcdef.tmpx", ".a.0123456789abcdef", ".tmp", ""}) {
+    EXPECT_FALSE(IsAtomicTempName(name)) << name;
+  }
+}
+
+TEST(AtomicFileTest, TheWriterStreamsPiecesAndReplacesOnCommit) {
+  TempDir dir;
+  const std::string target = dir.Write("manifest.jsonl", "old\n");
+  Result<AtomicFileWriter> writer = AtomicFileWriter::Create(target);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  std::string expected;
+  for (int i = 0; i < 50000; ++i) {
+    const std::string piece = "line " + std::to_string(i) + "\n";
+    ASSERT_TRUE(writer->Append(piece).ok());
+    expected += piece;
+  }
+  const std::string big(3 << 20, 'b');  // larger than the buffer: written past it
+  ASSERT_TRUE(writer->Append(big).ok());
+  ASSERT_TRUE(writer->Append("end\n").ok());
+  expected += big + "end\n";
+  EXPECT_EQ(ReadFile(target), "old\n") << "replaced before Commit";
+  EXPECT_TRUE(IsAtomicTempName(fs::path(writer->temp_path()).filename().string()));
+  ASSERT_TRUE(writer->Commit(/*sync=*/true).ok());
+  EXPECT_TRUE(ReadFile(target) == expected);
+  EXPECT_EQ(Names(dir.path()), std::vector<std::string>{"manifest.jsonl"}) << "a temp file left";
+}
+
+TEST(AtomicFileTest, AnUncommittedWriterLeavesTheTargetAndNoTemp) {
+  TempDir dir;
+  const std::string target = dir.Write("manifest.jsonl", "old\n");
+  {
+    Result<AtomicFileWriter> writer = AtomicFileWriter::Create(target);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE(writer->Append("new\n").ok());
+    AtomicFileWriter moved = std::move(writer.value());  // the moved-from one owns nothing
+    ASSERT_TRUE(moved.Append("more\n").ok());
+  }
+  EXPECT_EQ(ReadFile(target), "old\n");
+  EXPECT_EQ(Names(dir.path()), std::vector<std::string>{"manifest.jsonl"}) << "a temp file left";
+}
+
 }  // namespace
 }  // namespace pixelmill

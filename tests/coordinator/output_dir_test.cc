@@ -26,7 +26,7 @@ bool Contains(const std::string& text, const std::string& part) {
 TEST(OutputDirTest, CreatesAMissingFolderWithImages) {
   TempDir dir;
   const fs::path out = dir / "a" / "b" / "out";
-  Result<OutputDir> prepared = OutputDir::Prepare(out.string(), /*overwrite=*/false);
+  Result<OutputDir> prepared = OutputDir::Prepare(out.string(), OutputMode::kFresh);
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
   EXPECT_EQ(prepared->path(), out.string());
   EXPECT_TRUE(fs::is_directory(out / "images"));
@@ -37,7 +37,7 @@ TEST(OutputDirTest, AcceptsAFolderWithOnlyUnrelatedFiles) {
   TempDir dir;
   dir.Write("README", "my notes");
   fs::create_directory(dir / "images");  // empty: no earlier run
-  Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), /*overwrite=*/false);
+  Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
   EXPECT_EQ(ReadFile(dir / "README"), "my notes");
 }
@@ -48,11 +48,12 @@ TEST(OutputDirTest, RefusesAFolderHoldingARun) {
   fs::create_directory(dir / "images");
   dir.Write("images/1.jpg", "jpeg");
   dir.Write("images/2.png", "png");
-  Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), /*overwrite=*/false);
+  Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   ASSERT_FALSE(prepared.ok());
   EXPECT_EQ(prepared.status().code(), "exists");
   const std::string& message = prepared.status().message();
   EXPECT_TRUE(Contains(message, "--overwrite")) << message;
+  EXPECT_TRUE(Contains(message, "--resume to continue it")) << message;
   EXPECT_TRUE(Contains(message, "manifest.jsonl of 18 bytes")) << message;
   EXPECT_TRUE(Contains(message, "2 file(s) in images/")) << message;
   EXPECT_TRUE(Contains(message, dir.path().string())) << message;
@@ -65,7 +66,7 @@ TEST(OutputDirTest, EachRunFileCountsAsARun) {
     TempDir dir;
     fs::create_directory(dir / "images");
     dir.Write(name, "");
-    Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), /*overwrite=*/false);
+    Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
     ASSERT_FALSE(prepared.ok()) << name;
     EXPECT_EQ(prepared.status().code(), "exists") << name;
   }
@@ -84,7 +85,7 @@ TEST(OutputDirTest, OverwriteDeletesOnlyTheEarlierRun) {
   const std::string victim = dir.Write("victim", "precious");
   fs::create_symlink(dir / "victim", dir / "images" / "2.jpg");  // removed, not followed
 
-  Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), /*overwrite=*/true);
+  Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kOverwrite);
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
   EXPECT_FALSE(fs::exists(dir / "manifest.jsonl"));
   EXPECT_FALSE(fs::exists(dir / "rejects.jsonl"));
@@ -102,8 +103,8 @@ TEST(OutputDirTest, ASymlinkedImagesFolderIsRefused) {
   dir.Write("elsewhere/precious.jpg", "precious");
   fs::create_directory(dir / "out");
   fs::create_directory_symlink(dir / "elsewhere", dir / "out" / "images");
-  for (bool overwrite : {false, true}) {
-    Result<OutputDir> prepared = OutputDir::Prepare((dir / "out").string(), overwrite);
+  for (OutputMode mode : {OutputMode::kFresh, OutputMode::kOverwrite, OutputMode::kResume}) {
+    Result<OutputDir> prepared = OutputDir::Prepare((dir / "out").string(), mode);
     ASSERT_FALSE(prepared.ok());
     EXPECT_TRUE(Contains(prepared.status().message(), "symbolic link"))
         << prepared.status().message();
@@ -116,7 +117,7 @@ TEST(OutputDirTest, ASymlinkedLockFileIsRefused) {
   const std::string victim = dir.Write("victim", "precious");
   fs::create_directory(dir / "out");
   fs::create_symlink(victim, dir / "out" / ".lock");
-  Result<OutputDir> prepared = OutputDir::Prepare((dir / "out").string(), /*overwrite=*/false);
+  Result<OutputDir> prepared = OutputDir::Prepare((dir / "out").string(), OutputMode::kFresh);
   ASSERT_FALSE(prepared.ok());
   EXPECT_TRUE(Contains(prepared.status().message(), "symbolic link"))
       << prepared.status().message();
@@ -128,11 +129,11 @@ TEST(OutputDirTest, ASymlinkedLockFileIsRefused) {
 TEST(OutputDirTest, ASecondRunOnTheFolderIsBusyUntilTheFirstEnds) {
   TempDir dir;
   std::optional<Result<OutputDir>> first =
-      OutputDir::Prepare(dir.path().string(), /*overwrite=*/false);
+      OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   ASSERT_TRUE(first->ok()) << first->status().ToString();
 
-  for (bool overwrite : {false, true}) {
-    Result<OutputDir> second = OutputDir::Prepare(dir.path().string(), overwrite);
+  for (OutputMode mode : {OutputMode::kFresh, OutputMode::kOverwrite, OutputMode::kResume}) {
+    Result<OutputDir> second = OutputDir::Prepare(dir.path().string(), mode);
     ASSERT_FALSE(second.ok());
     EXPECT_EQ(second.status().code(), "busy");
     const std::string& message = second.status().message();
@@ -143,20 +144,20 @@ TEST(OutputDirTest, ASecondRunOnTheFolderIsBusyUntilTheFirstEnds) {
   // Moving the claim keeps the lock; destroying it releases it.
   OutputDir moved = std::move(first->value());
   first.reset();
-  Result<OutputDir> while_moved = OutputDir::Prepare(dir.path().string(), /*overwrite=*/false);
+  Result<OutputDir> while_moved = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   ASSERT_FALSE(while_moved.ok());
   EXPECT_EQ(while_moved.status().code(), "busy");
   { OutputDir gone = std::move(moved); }
-  Result<OutputDir> again = OutputDir::Prepare(dir.path().string(), /*overwrite=*/false);
+  Result<OutputDir> again = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   EXPECT_TRUE(again.ok()) << again.status().ToString();
 }
 
 TEST(OutputDirTest, BusySaysPidUnknownWhenTheLockFileIsUnreadable) {
   TempDir dir;
-  Result<OutputDir> first = OutputDir::Prepare(dir.path().string(), /*overwrite=*/false);
+  Result<OutputDir> first = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   ASSERT_TRUE(first.ok());
   dir.Write(".lock", "garbage");  // same inode: the lock stays held
-  Result<OutputDir> second = OutputDir::Prepare(dir.path().string(), /*overwrite=*/false);
+  Result<OutputDir> second = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   ASSERT_FALSE(second.ok());
   EXPECT_TRUE(Contains(second.status().message(), "pid unknown")) << second.status().message();
 }
@@ -164,7 +165,7 @@ TEST(OutputDirTest, BusySaysPidUnknownWhenTheLockFileIsUnreadable) {
 TEST(OutputDirTest, AFileInTheWayIsAnIoError) {
   TempDir dir;
   const std::string file = dir.Write("out", "a file, not a folder");
-  Result<OutputDir> prepared = OutputDir::Prepare(file, /*overwrite=*/false);
+  Result<OutputDir> prepared = OutputDir::Prepare(file, OutputMode::kFresh);
   ASSERT_FALSE(prepared.ok());
   EXPECT_EQ(prepared.status().code(), "io");
 }

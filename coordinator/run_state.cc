@@ -1,0 +1,241 @@
+#include "coordinator/run_state.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+
+#include <simdjson.h>
+
+#include "common/atomic_file.h"
+#include "common/json_writer.h"
+
+namespace pixelmill {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+constexpr int64_t kStateVersion = 1;
+constexpr uint64_t kHashedBytes = uint64_t{1} << 20;  // hashed at each end of the input
+
+Status Errno(const std::string& what, const std::string& path, int error) {
+  return Status::Error("io", what + " " + path + ": " + std::strerror(error));
+}
+
+uint64_t Fnv1a(const char* p, size_t n) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < n; ++i) {
+    hash ^= static_cast<unsigned char>(p[i]);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+// FNV-1a of `length` bytes of `fd` from `offset`.
+Result<uint64_t> HashRange(int fd, uint64_t offset, uint64_t length, const std::string& path) {
+  std::unique_ptr<char[]> buffer(new char[length]);
+  for (uint64_t done = 0; done < length;) {
+    const ssize_t n =
+        ::pread(fd, buffer.get() + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno("cannot read", path, errno);
+    if (n == 0) return Status::Error("io", "cannot read " + path + ": it shrank while read");
+    done += static_cast<uint64_t>(n);
+  }
+  return Fnv1a(buffer.get(), length);
+}
+
+Result<InputIdentity> IdentifyInput(const std::string& input) {
+  InputIdentity id;
+  if (input == "-") {
+    id.path = "-";
+    return id;
+  }
+  std::error_code ec;
+  id.path = std::filesystem::absolute(input, ec).lexically_normal().string();
+  if (ec) return Status::Error("io", "cannot resolve " + input + ": " + ec.message());
+  const int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", input, errno);
+  struct stat st;
+  Status s = ::fstat(fd, &st) == 0 ? Status::Ok() : Errno("cannot inspect", input, errno);
+  if (s.ok()) {
+    id.size = static_cast<uint64_t>(st.st_size);
+    id.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+    const uint64_t length = std::min(id.size, kHashedBytes);
+    Result<uint64_t> head = HashRange(fd, 0, length, input);
+    Result<uint64_t> tail = head.ok() ? HashRange(fd, id.size - length, length, input) : head;
+    if (!tail.ok()) s = tail.status();
+    if (s.ok()) {
+      id.head_hash = head.value();
+      id.tail_hash = tail.value();
+    }
+  }
+  ::close(fd);
+  if (!s.ok()) return s;
+  return id;
+}
+
+std::string FormatFlag(OutputFormat format) {
+  switch (format) {
+    case OutputFormat::kJpeg:
+      return "jpeg";
+    case OutputFormat::kPng:
+      return "png";
+    case OutputFormat::kWebp:
+      return "webp";
+    default:
+      return "input";
+  }
+}
+
+std::string Hex(uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+std::string Time(int64_t ns) {
+  const time_t seconds = static_cast<time_t>(ns / 1'000'000'000);
+  struct tm utc;
+  char date[32] = "?";
+  if (::gmtime_r(&seconds, &utc) != nullptr) std::strftime(date, sizeof date, "%F %T", &utc);
+  char text[64];
+  std::snprintf(text, sizeof text, "%s.%09lld UTC", date,
+                static_cast<long long>(ns % 1'000'000'000));
+  return text;
+}
+
+std::string ToJson(const RunState& state) {
+  const InputIdentity& in = state.input;
+  return JsonObject()
+      .Add("version", kStateVersion)
+      .AddRaw("input", JsonObject()
+                           .Add("path", in.path)
+                           .Add("size", in.size)
+                           .Add("mtime_ns", in.mtime_ns)
+                           .Add("head_fnv1a", Hex(in.head_hash))
+                           .Add("tail_fnv1a", Hex(in.tail_hash))
+                           .Done())
+      .Add("filter", state.filter)
+      .Add("format", state.format)
+      .Add("quality", int64_t{state.quality})
+      .Add("keep_metadata", state.keep_metadata)
+      .Add("max_pixels", state.max_pixels)
+      .Add("complete", state.complete)
+      .Done();
+}
+
+// Reads the fields of a run.json document; false on any missing or mistyped field.
+bool ParseState(od::document& doc, RunState& state) {
+  int64_t version = 0, quality = 0;
+  std::string_view path, filter, format, head, tail;
+  od::object input;
+  if (doc["version"].get(version) || version != kStateVersion) return false;
+  if (doc["input"].get(input)) return false;
+  if (input["path"].get(path) || input["size"].get(state.input.size) ||
+      input["mtime_ns"].get(state.input.mtime_ns) || input["head_fnv1a"].get(head) ||
+      input["tail_fnv1a"].get(tail)) {
+    return false;
+  }
+  if (doc["filter"].get(filter) || doc["format"].get(format) || doc["quality"].get(quality) ||
+      doc["keep_metadata"].get(state.keep_metadata) || doc["max_pixels"].get(state.max_pixels) ||
+      doc["complete"].get(state.complete)) {
+    return false;
+  }
+  state.input.path = path;
+  state.input.head_hash = std::strtoull(std::string(head).c_str(), nullptr, 16);
+  state.input.tail_hash = std::strtoull(std::string(tail).c_str(), nullptr, 16);
+  state.filter = filter;
+  state.format = format;
+  state.quality = static_cast<int>(quality);
+  return true;
+}
+
+void Compare(std::vector<std::string>& out, const std::string& what, const std::string& before,
+             const std::string& now) {
+  if (before != now) out.push_back(what + " " + before + " -> " + now);
+}
+
+}  // namespace
+
+Result<RunState> CurrentRunState(const Options& options) {
+  Result<InputIdentity> input = IdentifyInput(options.input);
+  if (!input.ok()) return input.status();
+  RunState state;
+  state.input = std::move(input).value();
+  state.filter = options.filter_spec.text;
+  state.format = FormatFlag(options.filter_output.format);
+  state.quality = options.filter_output.quality;
+  state.keep_metadata = options.filter_output.keep_metadata;
+  state.max_pixels = options.filter_output.max_pixels;
+  return state;
+}
+
+std::string RunStatePath(const std::string& out_dir) { return out_dir + "/run.json"; }
+
+Status WriteRunState(const std::string& out_dir, const RunState& state) {
+  return WriteFileAtomically(RunStatePath(out_dir), ToJson(state) + "\n", /*sync=*/true);
+}
+
+Status MarkRunComplete(const std::string& out_dir, RunState state) {
+  state.complete = true;
+  return WriteRunState(out_dir, state);
+}
+
+Result<RunState> ReadRunState(const std::string& out_dir) {
+  const std::string path = RunStatePath(out_dir);
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Error("missing", path + " does not exist");
+    return Errno("cannot inspect", path, errno);
+  }
+  if (!S_ISREG(st.st_mode)) return Status::Error("bad_state", path + " is not a regular file");
+  simdjson::padded_string text;
+  if (auto e = simdjson::padded_string::load(path).get(text)) {
+    return Status::Error("io", "cannot read " + path + ": " + simdjson::error_message(e));
+  }
+  od::parser parser;
+  od::document doc;
+  RunState state;
+  if (parser.iterate(text).get(doc) || !ParseState(doc, state)) {
+    return Status::Error("bad_state", path + " is not a run state pixelmill wrote");
+  }
+  return state;
+}
+
+std::vector<std::string> DescribeChanges(const RunState& recorded, const RunState& current) {
+  std::vector<std::string> out;
+  const InputIdentity& was = recorded.input;
+  const InputIdentity& now = current.input;
+  if (was.is_stdin() || now.is_stdin()) {
+    out.push_back(std::string(was.is_stdin() ? "the earlier run" : "this run") +
+                  " read its users from standard input, which cannot be checked");
+  } else {
+    Compare(out, "input file changed: path", was.path, now.path);
+    Compare(out, "input file changed: size", std::to_string(was.size), std::to_string(now.size));
+    Compare(out, "input file changed: modified", Time(was.mtime_ns), Time(now.mtime_ns));
+    if (was.size == now.size &&
+        (was.head_hash != now.head_hash || was.tail_hash != now.tail_hash)) {
+      out.push_back("input file changed: its content differs");
+    }
+  }
+  Compare(out, "filter changed:", recorded.filter, current.filter);
+  Compare(out, "--format changed:", recorded.format, current.format);
+  Compare(out, "--quality changed:", std::to_string(recorded.quality),
+          std::to_string(current.quality));
+  const auto on_off = [](bool on) { return std::string(on ? "on" : "off"); };
+  Compare(out, "--keep-metadata changed:", on_off(recorded.keep_metadata),
+          on_off(current.keep_metadata));
+  Compare(out, "--max-pixels changed:", std::to_string(recorded.max_pixels),
+          std::to_string(current.max_pixels));
+  return out;
+}
+
+}  // namespace pixelmill
