@@ -574,7 +574,7 @@ void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
     // A body that grew in steps may hold spare room: give it back (one copy) when it is large.
     if (f.body.capacity() - f.body.size() > f.body.size() / 4) f.body.shrink_to_fit();
     ByteLease& lease = f.body_lease.lease;
-    lease.Shrink(std::min<uint64_t>(lease.bytes(), std::max(f.body.size(), f.body.capacity())));
+    lease.Shrink(std::min<uint64_t>(lease.bytes(), f.body.capacity()));
     d.body = ImageBuffer::FromString(std::move(f.body));
     d.body.set_lease(std::move(lease));
     ++stats_.ok;
