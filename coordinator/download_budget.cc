@@ -15,7 +15,9 @@ bool DownloadBudget::Reserve(BodyLease& body, uint64_t need, int64_t content_len
     body.lease.Grow(want - held);
     return true;
   }
-  if (body.lease.TryGrow(want - held)) return true;
+  // A new body does not overtake the waiting ones: they may already hold part of the budget.
+  const bool queue_first = held == 0 && !paused_.empty();
+  if (!queue_first && body.lease.TryGrow(want - held)) return true;
   body.want = want;
   if (!body.paused) {
     body.paused = true;
@@ -33,31 +35,42 @@ void DownloadBudget::Forget(BodyLease& body) {
 
 std::vector<uint32_t> DownloadBudget::TakeResumable() {
   std::vector<uint32_t> resumed;
-  if (paused_.empty()) return resumed;
-  uint64_t held_by_paused = 0;
-  for (auto it = paused_.begin(); it != paused_.end();) {
-    BodyLease& body = **it;
-    if (body.lease.TryGrow(body.want - body.lease.bytes())) {
-      body.paused = false;
-      resumed.push_back(body.id);
-      it = paused_.erase(it);
-    } else {
-      held_by_paused += body.lease.bytes();
-      ++it;
+  // Bodies that hold part of the budget first (finishing them gives bytes back), then new ones;
+  // oldest first within each.
+  for (const bool growing : {true, false}) {
+    for (auto it = paused_.begin(); it != paused_.end();) {
+      BodyLease& body = **it;
+      if ((body.lease.bytes() > 0) == growing &&
+          body.lease.TryGrow(body.want - body.lease.bytes())) {
+        body.paused = false;
+        resumed.push_back(body.id);
+        it = paused_.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
-  // Deadlock breaker: only paused bodies hold the budget, so nothing will be given back.
-  if (resumed.empty() && !paused_.empty() && budget_ != nullptr &&
-      budget_->used() <= held_by_paused) {
-    BodyLease& oldest = *paused_.front();
-    paused_.pop_front();
-    oldest.lease.Grow(oldest.want - oldest.lease.bytes());
-    oldest.paused = false;
-    oldest.forced = true;
-    ++forced_;
-    resumed.push_back(oldest.id);
-  }
+  if (resumed.empty() && !paused_.empty() && budget_ != nullptr) ForceIfStuck(resumed);
   return resumed;
+}
+
+// Deadlock breaker: when only paused bodies hold the budget, nothing will be given back, so
+// the one holding most (the oldest of equals) is granted past the limit and finishes.
+void DownloadBudget::ForceIfStuck(std::vector<uint32_t>& resumed) {
+  uint64_t held_by_paused = 0;
+  auto most = paused_.begin();
+  for (auto it = paused_.begin(); it != paused_.end(); ++it) {
+    held_by_paused += (*it)->lease.bytes();
+    if ((*it)->lease.bytes() > (*most)->lease.bytes()) most = it;
+  }
+  if (budget_->used() > held_by_paused) return;
+  BodyLease& body = **most;
+  paused_.erase(most);
+  body.lease.Grow(body.want - body.lease.bytes());
+  body.paused = false;
+  body.forced = true;
+  ++forced_;
+  resumed.push_back(body.id);
 }
 
 bool DownloadBudget::MayStart() const {

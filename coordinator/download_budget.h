@@ -3,8 +3,9 @@
 // (256 KiB at first), never past max_image_bytes. A body the budget cannot grant now is paused
 // (its transfer's write callback returns CURL_WRITEFUNC_PAUSE) and waits here, oldest first.
 //
-// TakeResumable() grants the paused bodies that now fit; when every byte of the budget is held
-// by paused bodies, nothing downstream will ever give bytes back, so the oldest is granted past
+// TakeResumable() grants the paused bodies that now fit, those already holding bytes first; a
+// new body never overtakes waiting ones. When every byte of the budget is held by paused
+// bodies, nothing downstream will ever give bytes back, so the one holding most is granted past
 // the limit ("forced") and may grow freely until its attempt ends. New transfers start only
 // while nothing is paused and the budget is not full (or is empty). The time during which some
 // download waits for budget is accumulated, so the report can say a run was memory-bound.
@@ -47,7 +48,7 @@ class DownloadBudget {
   // stay held (a delivered body carries them on).
   void Forget(BodyLease& body);
   // Grants the paused bodies that fit now (and forces one if only paused bodies hold the
-  // budget), oldest first; returns their ids, no longer paused, for the caller to resume.
+  // budget); returns their ids, no longer paused, for the caller to resume.
   std::vector<uint32_t> TakeResumable();
   // Whether a transfer may be put on the wire now.
   bool MayStart() const;
@@ -62,6 +63,8 @@ class DownloadBudget {
   double wait_seconds(double now_ms) const;
 
  private:
+  void ForceIfStuck(std::vector<uint32_t>& resumed);
+
   ByteBudget* const budget_;
   const uint64_t max_image_bytes_;
   std::deque<BodyLease*> paused_;  // oldest first

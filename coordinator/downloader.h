@@ -24,8 +24,8 @@
 // paused (CURL_WRITEFUNC_PAUSE; curl delivers the same data again once unpaused, so nothing is
 // lost) and no new transfer starts while one is paused or the budget is full. OnBudgetFreed()
 // resumes the paused bodies that fit (curl_easy_pause, always outside curl's callbacks) and
-// starts waiting downloads; if only paused bodies hold the budget, the oldest is granted past
-// the limit. A paused transfer's timeout still runs. A delivered body carries its lease; an
+// starts waiting downloads; if only paused bodies hold the budget, the one holding most is granted
+// past the limit. A paused transfer's timeout still runs. A delivered body carries its lease; an
 // attempt that fails gives its bytes back at once.
 //
 // Owned and used by the loop thread only. Close() before destruction (two-phase handle close).

@@ -61,7 +61,7 @@ TEST(DownloadBudgetTest, ABodyThatDoesNotFitPausesAndResumesWhenBytesComeBack) {
   EXPECT_EQ(policy.paused(), 0u);
 }
 
-TEST(DownloadBudgetTest, OnlyPausedBodiesHoldingTheBudgetForcesTheOldest) {
+TEST(DownloadBudgetTest, OnlyPausedBodiesHoldingTheBudgetForcesTheOneHoldingMost) {
   ByteBudget budget(1000);
   DownloadBudget policy(&budget, kCap);
   BodyLease a = Body(policy, 1), b = Body(policy, 2);
@@ -85,6 +85,29 @@ TEST(DownloadBudgetTest, OnlyPausedBodiesHoldingTheBudgetForcesTheOldest) {
   a.lease.Reset();
   EXPECT_EQ(policy.TakeResumable(), std::vector<uint32_t>{2});
   EXPECT_EQ(b.lease.bytes(), 700u);
+}
+
+// Bodies of unknown length take the budget in steps: those that already hold a part grow first,
+// and a new body waits behind them, so they finish instead of all stalling half-grown.
+TEST(DownloadBudgetTest, GrowingBodiesGoFirstAndNewOnesDoNotOvertake) {
+  constexpr uint64_t kStep = DownloadBudget::kFirstStep;
+  ByteBudget budget(5 * kStep);
+  DownloadBudget policy(&budget, kCap);
+  BodyLease a = Body(policy, 1), b = Body(policy, 2), c = Body(policy, 3), d = Body(policy, 4);
+  ASSERT_TRUE(policy.Reserve(a, 10, -1));
+  ASSERT_TRUE(policy.Reserve(a, kStep + 1, -1));  // doubled: 2 steps
+  ASSERT_TRUE(policy.Reserve(b, 10, -1));
+  ASSERT_TRUE(policy.Reserve(c, 10, -1));  // 4 steps of 5 held
+  EXPECT_FALSE(policy.Reserve(a, 2 * kStep + 1, -1)) << "a needs 2 more steps";
+  EXPECT_FALSE(policy.Reserve(d, 10, -1)) << "one step is free, but a waits first";
+  EXPECT_EQ(d.lease.bytes(), 0u);
+  c.lease.Reset();  // c was delivered and saved
+  EXPECT_EQ(policy.TakeResumable(), std::vector<uint32_t>{1}) << "a grows first";
+  EXPECT_EQ(a.lease.bytes(), 4 * kStep);
+  EXPECT_TRUE(d.paused);
+  a.lease.Reset();
+  EXPECT_EQ(policy.TakeResumable(), std::vector<uint32_t>{4});
+  EXPECT_EQ(policy.forced(), 0u);
 }
 
 TEST(DownloadBudgetTest, ATransferEndingWhilePausedLeavesTheQueue) {
