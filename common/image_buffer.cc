@@ -1,6 +1,5 @@
 #include "common/image_buffer.h"
 
-#include <cassert>
 #include <memory>
 #include <utility>
 
@@ -27,14 +26,14 @@ ImageBuffer ImageBuffer::Adopt(void* data, size_t size, FreeFn free_fn) {
 ImageBuffer::ImageBuffer(ImageBuffer&& other) noexcept
     : bytes_(std::exchange(other.bytes_, std::monostate{})),
       format_(other.format_),
-      on_release_(std::exchange(other.on_release_, nullptr)) {}
+      lease_(std::move(other.lease_)) {}
 
 ImageBuffer& ImageBuffer::operator=(ImageBuffer&& other) noexcept {
   if (this != &other) {
     Reset();
     bytes_ = std::exchange(other.bytes_, std::monostate{});
     format_ = other.format_;
-    on_release_ = std::exchange(other.on_release_, nullptr);
+    lease_ = std::move(other.lease_);
   }
   return *this;
 }
@@ -46,7 +45,7 @@ void ImageBuffer::Reset() {
     block->free_fn(block->data);
   }
   bytes_ = std::monostate{};
-  if (on_release_) std::exchange(on_release_, nullptr)();
+  lease_.Reset();
 }
 
 const char* ImageBuffer::data() const {
@@ -65,13 +64,8 @@ size_t ImageBuffer::size() const {
   return 0;
 }
 
-void ImageBuffer::OnRelease(std::function<void()> hook) {
-  assert(!on_release_);
-  on_release_ = std::move(hook);
-}
-
 zmq::message_t ImageBuffer::ToMessage() && {
-  if (auto* m = std::get_if<zmq::message_t>(&bytes_); m != nullptr && !on_release_) {
+  if (auto* m = std::get_if<zmq::message_t>(&bytes_); m != nullptr && lease_.bytes() == 0) {
     zmq::message_t out = std::move(*m);
     bytes_ = std::monostate{};
     return out;
@@ -80,7 +74,7 @@ zmq::message_t ImageBuffer::ToMessage() && {
     Reset();
     return zmq::message_t();
   }
-  // The frame keeps this whole buffer (bytes and release hook) alive until ZeroMQ frees it,
+  // The frame keeps this whole buffer (bytes and lease) alive until ZeroMQ frees it,
   // possibly on its I/O thread.
   auto holder = std::make_unique<ImageBuffer>(std::move(*this));
   void* data = const_cast<char*>(holder->data());

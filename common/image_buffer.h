@@ -3,20 +3,22 @@
 // bytes are never copied from owner to owner. It owns exactly one of: a std::string (a download
 // grows into one), a zmq::message_t (a frame received from a peer), or a block allocated by C
 // code with its free function (libvips' encoded output, g_free). ToMessage() hands the bytes to
-// ZeroMQ without a copy. It carries the image's format once known, and a release hook: the place
-// where the run's byte budget (--max-memory) gets its bytes back when the buffer goes away.
+// ZeroMQ without a copy. It carries the image's format once known, and a ByteLease: the bytes it
+// holds against the run's budget (--max-memory), given back when the bytes are freed (on
+// whichever thread frees them; after ToMessage(), when ZeroMQ is done with the frame).
 //
 // Not thread-safe (like std::string); may be moved between threads.
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 
 #include <zmq.hpp>
 
+#include "common/byte_budget.h"
 #include "common/image_format.h"
 
 namespace pixelmill {
@@ -35,7 +37,7 @@ class ImageBuffer {
   ImageBuffer& operator=(ImageBuffer&& other) noexcept;
   ImageBuffer(const ImageBuffer&) = delete;
   ImageBuffer& operator=(const ImageBuffer&) = delete;
-  ~ImageBuffer();  // frees the bytes, then runs the release hook
+  ~ImageBuffer();  // frees the bytes, then gives the lease back
 
   const char* data() const;
   size_t size() const;
@@ -45,12 +47,13 @@ class ImageBuffer {
   OutputFormat format() const { return format_; }
   void set_format(OutputFormat format) { format_ = format; }
 
-  // Runs once, when the bytes are freed (destruction, assignment, or after ToMessage() when
-  // ZeroMQ is done with them). REQUIRES: no hook set yet.
-  void OnRelease(std::function<void()> hook);
+  // The budget these bytes are counted in, held until they are freed (destruction, assignment,
+  // or after ToMessage() when ZeroMQ is done with them). Replaces a lease held before.
+  void set_lease(ByteLease lease) { lease_ = std::move(lease); }
+  const ByteLease& lease() const { return lease_; }
 
-  // The bytes as a ZeroMQ frame without a copy; the frame owns them (and the release hook) from
-  // now on. Leaves this buffer empty.
+  // The bytes as a ZeroMQ frame without a copy; the frame owns them (and the lease) from now
+  // on. Leaves this buffer empty.
   zmq::message_t ToMessage() &&;
 
  private:
@@ -63,7 +66,7 @@ class ImageBuffer {
 
   std::variant<std::monostate, std::string, zmq::message_t, Block> bytes_;
   OutputFormat format_ = OutputFormat::kUnknown;
-  std::function<void()> on_release_;
+  ByteLease lease_;
 };
 
 }  // namespace pixelmill

@@ -36,10 +36,11 @@ zmq::message_t SharedFrame(const ImageBytes& image) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done)
+Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done, ByteBudget* budget)
     : loop_(loop),
       options_(std::move(options)),
       on_done_(std::move(on_done)),
+      budget_(budget),
       context_(1),
       socket_(context_, zmq::socket_type::router),
       pool_(options_.max_attempts),
@@ -203,7 +204,11 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
       return Dispatch();
     }
     worker.bad_streak = 0;
+    job->result_estimate.Reset();  // the result's real size replaces the estimate
+    ByteLease lease(budget_);
+    lease.Grow(message.payload.size());
     outcome.image = ImageBuffer::FromMessage(std::move(message.payload));
+    outcome.image.set_lease(std::move(lease));
     outcome.image.set_format(header->format);
     outcome.width = header->width;
     outcome.height = header->height;
@@ -250,7 +255,10 @@ void Dispatcher::Dispatch() {
       return;
     }
     const std::string identity = worker->identity;
-    const uint64_t job_id = *pool_.AssignNext(*worker, uv_now(&loop_) / 1000.0);
+    ByteLease estimate(budget_);
+    estimate.Grow(pool_.NextQueued()->image->size());
+    const uint64_t job_id =
+        *pool_.AssignNext(*worker, uv_now(&loop_) / 1000.0, std::move(estimate));
     const JobRecord& job = *pool_.job(job_id);
     proto::Job* j = job_envelope_.mutable_job();  // reused: filter and limits stay set
     j->set_job_id(job_id);

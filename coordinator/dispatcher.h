@@ -16,6 +16,11 @@
 // fails the waiting jobs with "no_workers". Malformed or unexpected messages are counted and
 // dropped; late results count as duplicates.
 //
+// Memory: with a ByteBudget, each job sent reserves room for its result (Take: never blocks;
+// the estimate is the input image's size, as filters mostly keep or shrink an image) held with
+// the job record; when the result arrives, its ImageBuffer (the received frame) holds a lease
+// of its real size instead. A job requeued, failed or abandoned gives its estimate back.
+//
 // Owned and used by the loop thread only. Close() before destruction.
 #pragma once
 
@@ -30,6 +35,7 @@
 
 #include <zmq.hpp>
 
+#include "common/byte_budget.h"
 #include "common/filter.h"
 #include "common/image_format.h"
 #include "common/protocol.h"
@@ -79,7 +85,10 @@ class Dispatcher {
  public:
   using DoneFn = std::function<void(JobOutcome&&)>;
 
-  Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done);
+  // `budget` (nullptr = unlimited) counts result estimates and results; it must outlive the
+  // dispatcher and every JobOutcome image.
+  Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done,
+             ByteBudget* budget = nullptr);
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
   ~Dispatcher();
@@ -135,6 +144,7 @@ class Dispatcher {
   uv_loop_t& loop_;
   const DispatchOptions options_;
   DoneFn on_done_;
+  ByteBudget* const budget_;
   zmq::context_t context_;
   zmq::socket_t socket_;
   uv_poll_t poll_{};

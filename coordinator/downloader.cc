@@ -37,7 +37,8 @@ struct Downloader::Fetch {
   uv_getaddrinfo_t resolve{};  // proxy mode: the target is resolved and checked first
   bool resolving = false;
   std::string body, content_type;
-  std::string blocked;  // set by OnOpenSocket when it refuses an address
+  BodyLease body_lease;  // body's bytes in the budget
+  std::string blocked;   // set by OnOpenSocket when it refuses an address
   bool too_large = false;
 };
 
@@ -70,13 +71,15 @@ std::string Attempts(uint32_t n) { return std::to_string(n) + (n == 1 ? " attemp
 
 }  // namespace
 
-Downloader::Downloader(uv_loop_t& loop, const DownloadOptions& options, DoneFn on_done)
+Downloader::Downloader(uv_loop_t& loop, const DownloadOptions& options, DoneFn on_done,
+                       ByteBudget* budget)
     : loop_(loop),
       options_(options),
       concurrency_(options.concurrency),
       backlog_(DefaultBacklog(options)),
       on_done_(std::move(on_done)),
       gate_(GateOptions(options)),
+      budget_(budget, options.max_image_bytes),
       rng_(options.seed) {}
 
 Downloader::~Downloader() {
@@ -129,6 +132,8 @@ std::optional<Failure> Downloader::Start(size_t tag, std::string_view url) {
   }
   Fetch& f = *fetches_[id];
   f.tag = tag;
+  f.body_lease.id = id;
+  budget_.Bind(f.body_lease);
   f.url.assign(url);
   f.host = std::move(host);
   f.attempts = f.redirects = 0;
@@ -161,10 +166,11 @@ void Downloader::ScheduleWake(double at_ms) {
 
 void Downloader::OnWake(uv_timer_t* timer) { static_cast<Downloader*>(timer->data)->Wake(); }
 
-// Moves due retries to their hosts, fails the downloads of hosts that went down, and puts on
-// the wire whatever the gate lets start.
+// Resumes what the budget now grants, moves due retries to their hosts, fails the downloads of
+// hosts that went down, and puts on the wire whatever the gate (and the budget) lets start.
 void Downloader::Wake() {
   wake_at_ = -1;
+  Resume();
   const double now = NowMs();
   while (!backoff_.empty() && backoff_.top().first <= now) {
     Fetch& f = *fetches_[backoff_.top().second];
@@ -175,7 +181,8 @@ void Downloader::Wake() {
     }
   }
   std::vector<uint32_t> ready;
-  gate_.TakeReady(now, concurrency_ - std::min(concurrency_, on_wire_), ready);
+  gate_.TakeReady(now, budget_.MayStart() ? concurrency_ - std::min(concurrency_, on_wire_) : 0,
+                  ready);
   for (uint32_t id : ready) {
     if (closing_) return;  // a delivery (a request that failed at once) closed us
     PutOnWire(*fetches_[id]);
@@ -188,6 +195,39 @@ void Downloader::Wake() {
   if (closing_) return;
   if (!backoff_.empty()) ScheduleWake(backoff_.top().first);
   if (auto next = gate_.NextWakeMs()) ScheduleWake(*next);
+  NoteBudgetWait();
+}
+
+void Downloader::OnBudgetFreed() {
+  if (closing_ || multi_ == nullptr) return;
+  if (in_curl_) return ScheduleWake(0);
+  Resume();
+  if (gate_.waiting() > 0 && on_wire_ < concurrency_ && budget_.MayStart()) ScheduleWake(0);
+  NoteBudgetWait();
+}
+
+// Unpauses the transfers whose bodies the budget grants now. Outside curl's callbacks only.
+void Downloader::Resume() {
+  if (in_curl_ || budget_.paused() == 0) return;
+  in_curl_ = true;
+  for (uint32_t id : budget_.TakeResumable()) {
+    // curl delivers the data it held back, often before this returns (into OnBody, which may
+    // pause the transfer again).
+    if (Easy* easy = fetches_[id]->easy) curl_easy_pause(easy->handle, CURLPAUSE_CONT);
+  }
+  in_curl_ = false;
+}
+
+void Downloader::NoteBudgetWait() {
+  budget_.NoteWaiting(NowMs(), gate_.waiting() > 0 && !budget_.MayStart());
+}
+
+DownloadStats Downloader::stats() const {
+  DownloadStats s = stats_;
+  s.budget_pauses = budget_.pauses();
+  s.budget_forced = budget_.forced();
+  s.budget_wait_seconds = budget_.wait_seconds(NowMs());
+  return s;
 }
 
 void Downloader::PutOnWire(Fetch& f) {
@@ -351,16 +391,23 @@ int Downloader::OnCurlTimer(CURLM*, long timeout_ms, void* userp) {
 
 size_t Downloader::OnBody(char* data, size_t size, size_t count, void* userp) {
   auto* f = static_cast<Fetch*>(userp);
+  Downloader* self = f->owner;
   const size_t n = size * count;
-  const uint64_t cap = f->owner->options_.max_image_bytes;
-  if (f->body.size() + n > cap) {
+  const uint64_t need = f->body.size() + n;
+  if (need > self->options_.max_image_bytes) {
     f->too_large = true;  // returning short aborts the transfer with CURLE_WRITE_ERROR
     return 0;
   }
-  if (f->body.empty()) {
+  if (need > f->body_lease.lease.bytes()) {
     curl_off_t length = -1;
     curl_easy_getinfo(f->easy->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-    if (length > 0) f->body.reserve(static_cast<size_t>(std::min<uint64_t>(length, cap)));
+    if (!self->budget_.Reserve(f->body_lease, need, length)) {
+      // curl keeps this data and delivers it again once resumed. The wake-up decides whether
+      // only paused bodies now hold the budget.
+      self->ScheduleWake(0);
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    f->body.reserve(static_cast<size_t>(f->body_lease.lease.bytes()));
   }
   f->body.append(data, n);
   return n;
@@ -402,7 +449,9 @@ void Downloader::OnTimeout(uv_timer_t* timer) {
 void Downloader::Action(curl_socket_t fd, int events) {
   if (closing_) return;
   int running = 0;
+  in_curl_ = true;
   curl_multi_socket_action(multi_, fd, events, &running);
+  in_curl_ = false;
   DrainFinished();
 }
 
@@ -427,6 +476,7 @@ void Downloader::DrainFinished() {
 void Downloader::Finished(Fetch& f, CURLcode result) {
   CURL* e = f.easy->handle;
   curl_multi_remove_handle(multi_, e);
+  budget_.Forget(f.body_lease);  // it may have timed out while paused
   AttemptFacts facts;
   facts.curl = result;
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &facts.http_status);
@@ -474,6 +524,7 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
                                         ? HostGate::Outcome::kConnectFailed
                                         : HostGate::Outcome::kOk;
   if (!location.empty()) {
+    DropBody(f);
     --on_wire_;
     gate_.Finished(f.host, f.id, outcome, std::nullopt, NowMs());
     ScheduleWake(0);  // a connection is free again
@@ -500,7 +551,8 @@ void Downloader::EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::
   --on_wire_;
   const double now = NowMs();
   gate_.Finished(f.host, f.id, outcome, retry_after_ms, now);
-  ScheduleWake(0);  // a connection is free again
+  ScheduleWake(0);           // a connection is free again
+  if (failure) DropBody(f);  // its budget goes back now, not when the retry starts
   if (failure && failure->retryable && f.attempts <= options_.retry.retries) {
     ++stats_.retries;
     // A paused host makes all its downloads wait once, together: no timer of this one's own.
@@ -519,7 +571,12 @@ void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
     failure->message += " from " + d.url + " after " + Attempts(f.attempts);
     ++stats_.failed;
   } else {
+    // A body that grew in steps may hold spare room: give it back (one copy) when it is large.
+    if (f.body.capacity() - f.body.size() > f.body.size() / 4) f.body.shrink_to_fit();
+    ByteLease& lease = f.body_lease.lease;
+    lease.Shrink(std::min<uint64_t>(lease.bytes(), f.body.capacity()));
     d.body = ImageBuffer::FromString(std::move(f.body));
+    d.body.set_lease(std::move(lease));
     ++stats_.ok;
   }
   d.failure = std::move(failure);
@@ -527,12 +584,17 @@ void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
   d.seconds = (NowMs() - f.started_ms) / 1000;
   if (!d.failure) stats_.latency_ms.push_back(static_cast<float>(d.seconds * 1000));
   d.content_type = std::move(f.content_type);
-  f.body = std::string();
+  DropBody(f);
   f.url = std::string();
   f.content_type.clear();
   free_fetches_.push_back(f.id);
   --pending_;
   on_done_(std::move(d));
+}
+
+void Downloader::DropBody(Fetch& f) {
+  f.body = std::string();
+  f.body_lease.lease.Reset();
 }
 
 // --- closing ------------------------------------------------------------------------------
@@ -565,6 +627,8 @@ void Downloader::Close(std::function<void()> on_closed) {
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, nullptr);
   for (auto& f : fetches_) {
     if (f->easy != nullptr) curl_multi_remove_handle(multi_, f->easy->handle);
+    budget_.Forget(f->body_lease);
+    DropBody(*f);
     // A lookup in flight finishes (or is cancelled) with its callback: wait for it.
     if (f->resolving) {
       ++handles_open_;

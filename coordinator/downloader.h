@@ -19,6 +19,15 @@
 // pixelmill before each request. URLs in messages are redacted (RedactUrl). The result reaches
 // `on_done` on the loop thread, never from inside Start(); on_done may call Start() and Close().
 //
+// Memory: with a ByteBudget, every body holds a lease on it (DownloadBudget): the whole
+// Content-Length from the first write, else doubling steps. A body the budget cannot grant is
+// paused (CURL_WRITEFUNC_PAUSE; curl delivers the same data again once unpaused, so nothing is
+// lost) and no new transfer starts while one is paused or the budget is full. OnBudgetFreed()
+// resumes the paused bodies that fit (curl_easy_pause, always outside curl's callbacks) and
+// starts waiting downloads; if only paused bodies hold the budget, the one holding most is granted
+// past the limit. A paused transfer's timeout still runs. A delivered body carries its lease; an
+// attempt that fails gives its bytes back at once.
+//
 // Owned and used by the loop thread only. Close() before destruction (two-phase handle close).
 #pragma once
 
@@ -39,8 +48,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/byte_budget.h"
 #include "common/image_buffer.h"
 #include "common/status.h"
+#include "coordinator/download_budget.h"
 #include "coordinator/host_gate.h"
 #include "coordinator/retry_policy.h"
 
@@ -84,13 +95,20 @@ struct DownloadStats {
   uint64_t bytes = 0;  // body bytes received
   uint64_t ok = 0, failed = 0;
   std::vector<float> latency_ms;  // per successful download, retries included
+  // The byte budget: bodies paused for it (each pause counted), paused bodies granted past it
+  // because only paused bodies held it, and the time during which at least one download waited
+  // for it (paused, or ready to start but held back). Zero without a budget.
+  uint64_t budget_pauses = 0, budget_forced = 0;
+  double budget_wait_seconds = 0;
 };
 
 class Downloader {
  public:
   using DoneFn = std::function<void(Download&&)>;
 
-  Downloader(uv_loop_t& loop, const DownloadOptions& options, DoneFn on_done);
+  // `budget` (nullptr = unlimited) counts every body; it must outlive the downloader.
+  Downloader(uv_loop_t& loop, const DownloadOptions& options, DoneFn on_done,
+             ByteBudget* budget = nullptr);
   Downloader(const Downloader&) = delete;
   Downloader& operator=(const Downloader&) = delete;
   ~Downloader();  // REQUIRES: Close() has completed (or Init() was never called)
@@ -106,7 +124,14 @@ class Downloader {
   size_t pending() const { return pending_; }
   // Transfers on the wire now.
   size_t in_flight() const { return on_wire_; }
-  const DownloadStats& stats() const { return stats_; }
+  DownloadStats stats() const;
+  // Transfers paused for budget now.
+  size_t paused() const { return budget_.paused(); }
+
+  // Bytes of the budget were given back (by anyone): resumes the paused transfers that now fit
+  // (or forces one, see above) and starts waiting downloads if there is room. Cheap; call it
+  // once per loop iteration. Never calls on_done.
+  void OnBudgetFreed();
 
   // Abandons every download (no on_done for them), then closes every handle; `on_closed` runs
   // once the loop has released them all.
@@ -129,6 +154,8 @@ class Downloader {
   double NowMs() const;
   void ScheduleWake(double at_ms);
   void Wake();
+  void Resume();
+  void NoteBudgetWait();
   void Queue(Fetch& f, bool first);
   void PutOnWire(Fetch& f);
   void AddToCurl(Fetch& f);
@@ -139,6 +166,7 @@ class Downloader {
   void EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::Outcome outcome,
                   std::optional<uint64_t> retry_after_ms);
   void Deliver(Fetch& f, std::optional<Failure> failure);
+  void DropBody(Fetch& f);  // frees the body and gives its budget back
   Easy* TakeEasy();
   void CloseSocket(curl_socket_t fd);
   void HandleClosed();
@@ -152,6 +180,7 @@ class Downloader {
   uv_timer_t wake_{};   // due retries, paused hosts, newly accepted downloads
   double wake_at_ = -1;
   HostGate gate_;
+  DownloadBudget budget_;
   std::vector<std::unique_ptr<Fetch>> fetches_;  // grows to the most ever accepted at once
   std::vector<uint32_t> free_fetches_;
   std::vector<std::unique_ptr<Easy>> easies_;  // grows to the most ever on the wire at once
@@ -168,6 +197,7 @@ class Downloader {
   size_t handles_open_ = 0;
   std::function<void()> on_closed_;
   bool closing_ = false;
+  bool in_curl_ = false;  // inside curl_multi_socket_action or curl_easy_pause
 };
 
 }  // namespace pixelmill

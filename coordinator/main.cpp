@@ -9,10 +9,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "common/byte_budget.h"
 #include "common/filter.h"
 #include "common/version.h"
 #include "coordinator/coordinator.h"
@@ -182,6 +184,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-image-bytes", dl.max_image_bytes, "largest image accepted, in bytes")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 34))
       ->capture_default_str();
+  std::string max_memory = "512M";
+  app.add_option("--max-memory", max_memory,
+                 "image bytes held at once (downloading, waiting, filtered), e.g. 512M or 2G "
+                 "(K, M, G: 1024-based); downloads wait or pause at the limit")
+      ->capture_default_str();
   app.add_flag("--allow-private-networks", dl.allow_private_networks,
                "allow image URLs on loopback, private and link-local addresses");
   app.add_option("--proxy", dl.proxy,
@@ -223,6 +230,12 @@ int main(int argc, char** argv) {
   dl.timeout_ms = static_cast<uint64_t>(timeout_s * 1000);
   options.grace_ms = static_cast<uint64_t>(grace_s * 1000);
   options.command_line.assign(argv, argv + argc);
+  if (const std::optional<uint64_t> bytes = pixelmill::ParseByteSize(max_memory)) {
+    options.max_memory = *bytes;
+  } else {
+    return Usage("--max-memory: '" + max_memory +
+                 "' is not a byte count above 0 (plain bytes, or K, M, G: e.g. 512M)");
+  }
   options.filter_output.format = format == "jpeg"   ? pixelmill::OutputFormat::kJpeg
                                  : format == "png"  ? pixelmill::OutputFormat::kPng
                                  : format == "webp" ? pixelmill::OutputFormat::kWebp

@@ -67,6 +67,10 @@ struct Options {
   uint64_t remote_wait_ms = 60'000;
   // Downloads: concurrency, per-host limit, timeouts, retries, byte cap, address policy.
   DownloadOptions download;
+  // The byte budget of the image bytes the coordinator holds at once (bodies being downloaded,
+  // images waiting for a worker or the disk, results): new downloads wait while it is full, and
+  // a body that does not fit pauses its transfer. One image larger than it still runs alone.
+  uint64_t max_memory = 512ull << 20;
   // Where to write the JSON run report; empty for none.
   std::string report;
   // After the first SIGINT/SIGTERM, how long work in flight may take to finish before the run

@@ -43,8 +43,10 @@ std::string ShellQuote(const std::string& word) {
 Pipeline::Pipeline(const Options& options, UserStore& store)
     : options_(options),
       store_(store),
-      downloader_(loop_, options.download,
-                  [this](Download&& d) { Record(downloaded_, std::move(d)); }),
+      budget_(options.max_memory),
+      downloader_(
+          loop_, options.download, [this](Download&& d) { Record(downloaded_, std::move(d)); },
+          &budget_),
       sink_(loop_, SinkOptions{options.output, options.durable}) {
   uv_loop_init(&loop_);
   on_fatal_ = [this](const char* where, const char* what) {
@@ -94,6 +96,8 @@ PipelineResult Pipeline::Run() {
   wake_.data = this;
   uv_timer_init(&loop_, &grace_);
   grace_.data = this;
+  uv_timer_init(&loop_, &budget_poll_);
+  budget_poll_.data = this;
 
   if (Status s = sink_.Open(); !s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
@@ -123,6 +127,8 @@ PipelineResult Pipeline::Run() {
   if (supervisor_) result.worker_restarts = supervisor_->restarts();
   result.waits = waits_;
   result.manifest_syncs = sink_.syncs();
+  result.budget_limit = budget_.limit();
+  result.budget_peak = budget_.peak();
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (stop_signal_ != 0 && fatal_.empty()) {
@@ -155,6 +161,23 @@ void Pipeline::Pump() {
   pumping_ = true;
   while (HandleEvents()) {
   }
+  if (!shut_down_) {
+    // Bytes freed since the last pass (images written, results gathered): paused bodies
+    // resume, waiting transfers go on the wire.
+    downloader_.OnBudgetFreed();
+    if (downloader_.paused() > 0) {
+      if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&budget_poll_))) {
+        uv_timer_start(
+            &budget_poll_,
+            [](uv_timer_t* t) {
+              Guarded(t->loop, "budget poll", [&] { static_cast<Pipeline*>(t->data)->Wake(); });
+            },
+            100, 100);
+      }
+    } else {
+      uv_timer_stop(&budget_poll_);
+    }
+  }
   if (!stopping_ && !draining_) {
     StartDownloads();
     while (HandleEvents()) {
@@ -177,7 +200,8 @@ void Pipeline::CloseLoopHandles() {
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
         reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&pump_),
-        reinterpret_cast<uv_handle_t*>(&wake_), reinterpret_cast<uv_handle_t*>(&grace_)}) {
+        reinterpret_cast<uv_handle_t*>(&wake_), reinterpret_cast<uv_handle_t*>(&grace_),
+        reinterpret_cast<uv_handle_t*>(&budget_poll_)}) {
     uv_close(h, nullptr);
   }
 }
@@ -218,12 +242,11 @@ bool Pipeline::HandleEvents() {
 }
 
 void Pipeline::StartDownloads() {
-  // A user is the downloader's until its body arrives, then holds a save slot until its manifest
-  // line is written: downloads restart at once while earlier images are still being saved, and
-  // memory stays under 2 x concurrency x max image bytes.
-  const size_t limit = options_.download.concurrency;
-  while (next_ < store_.size() && downloader_.accepting() &&
-         busy_ - downloader_.pending() < limit) {
+  // A user is the downloader's until its body arrives, then downstream until its manifest line
+  // is written. The byte budget bounds what downloads hold (the downloader puts nothing on the
+  // wire while it is full); kMaxDownstream bounds the bookkeeping.
+  while (next_ < store_.size() && downloader_.accepting() && !budget_.full() &&
+         busy_ - downloader_.pending() < kMaxDownstream) {
     const size_t user = next_++;
     if (store_.status(user) != UserStatus::kPending) continue;
     ++busy_;
@@ -254,8 +277,8 @@ void Pipeline::SampleWaits() {
     if (was_waiting_[i]) *totals[i] += seconds;
   }
   const bool running = !stopping_ && !draining_;
-  was_waiting_[0] = running && next_ < store_.size() && downloader_.accepting() &&
-                    busy_ - downloader_.pending() >= options_.download.concurrency;
+  was_waiting_[0] =
+      running && next_ < store_.size() && (budget_.full() || downloader_.paused() > 0);
   was_waiting_[1] = running && dispatcher_ && dispatcher_->queued() > 0;
   was_waiting_[2] = running && sink_.files_waiting() > 0;
 }
@@ -287,7 +310,7 @@ Status Pipeline::StartWorkers() {
     if (supervisor_) supervisor_->Kill(static_cast<pid_t>(pid));
   };
   dispatcher_ = std::make_unique<Dispatcher>(
-      loop_, std::move(d), [this](JobOutcome&& o) { Record(filtered_, std::move(o)); });
+      loop_, std::move(d), [this](JobOutcome&& o) { Record(filtered_, std::move(o)); }, &budget_);
   if (Status s = dispatcher_->Init(); !s.ok()) return s;
   if (!options_.bind.empty()) {
     std::fprintf(stderr, "pixelmill: remote workers may connect to %s\n",
@@ -459,6 +482,7 @@ void Pipeline::ShutDown() {
   shut_down_ = true;
   stopping_ = true;
   uv_timer_stop(&grace_);
+  uv_timer_stop(&budget_poll_);
   // The pump, the signals and the grace timer stay until every stage has closed: the sink's
   // last commits are still counted, and a Ctrl-C while workers are being stopped is ignored
   // instead of killing the coordinator mid-cleanup.

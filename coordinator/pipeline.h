@@ -16,9 +16,13 @@
 // downloads, dispatches, commits and shuts down, in the order written in Pump(). No stage calls
 // back into the stage that called it on the same stack.
 //
-// Memory: at most `concurrency` downloads are on the wire, at most `concurrency` more users
-// wait to be filtered or written, so image bytes held are bounded by 2 x concurrency x
-// max image bytes, plus the compact store (about 70 bytes a user).
+// Memory: one byte budget (--max-memory) bounds the image bytes the coordinator holds: bodies
+// being downloaded, images waiting for a worker, jobs in flight (with room reserved for their
+// results) and results not yet written. Every ImageBuffer holds a lease on it from its first
+// byte to its release; when it is full no download starts and bodies pause (never dropped).
+// One image larger than the whole budget still runs alone. Apart from that, memory is the
+// compact store (about 70 bytes a user) and bookkeeping for at most kMaxDownstream users
+// between download and manifest line: flat in the number of users.
 //
 // Stops: the first SIGINT/SIGTERM/SIGHUP starts no new download and lets work in flight finish
 // for up to --grace, then stops; a second stops at once. Either way every finished line is kept
@@ -37,6 +41,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/byte_budget.h"
 #include "common/close_group.h"
 #include "common/user_store.h"
 #include "coordinator/callback_guard.h"
@@ -51,7 +56,7 @@ namespace pixelmill {
 
 // Seconds a stage spent blocked on the next one: the report's answer to "what bound this run".
 struct StageWaits {
-  double downloads_waiting_s = 0;  // no download could start: the save slots were full
+  double downloads_waiting_s = 0;  // no download could start: the byte budget was full
   double images_waiting_s = 0;     // downloaded images waited for a worker with credit
   double results_waiting_s = 0;    // results waited for the disk (every writer busy)
 };
@@ -68,6 +73,7 @@ struct PipelineResult {
   StageWaits waits;
   uint64_t worker_restarts = 0;
   uint64_t manifest_syncs = 0;
+  uint64_t budget_limit = 0, budget_peak = 0;  // bytes
 };
 
 class Pipeline {
@@ -125,6 +131,7 @@ class Pipeline {
   UserStore& store_;
   uv_loop_t loop_{};
   FatalHandler on_fatal_;
+  ByteBudget budget_;  // outlives every stage and image below
   Downloader downloader_;
   Sink sink_;
   std::unique_ptr<Dispatcher> dispatcher_;        // null with --filter none
@@ -133,6 +140,8 @@ class Pipeline {
   uv_check_t pump_{};
   uv_idle_t wake_{};  // active while events wait for the pump
   uv_timer_t grace_{};
+  uv_timer_t budget_poll_{};  // while downloads are paused: a lease released on a ZeroMQ
+                              // thread does not wake the loop by itself
   CloseGroup closing_;
 
   // Events recorded by callbacks, handled by Pump().
@@ -143,6 +152,10 @@ class Pipeline {
   std::string fatal_event_;  // an exception caught at a callback entry
   bool grace_over_ = false;
 
+  // Users between their download and their manifest line, at most: bounds the bookkeeping
+  // (fetched_, job records) when images are tiny and the byte budget alone would admit
+  // millions.
+  static constexpr size_t kMaxDownstream = 65536;
   std::unordered_map<size_t, Fetched> fetched_;  // users being filtered
   size_t next_ = 0;                              // next user to start
   size_t busy_ = 0;  // users started whose manifest line is not written yet

@@ -50,6 +50,19 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run,
                                  .Add("timed_out", w.timed_out)
                                  .Add("restarts", run.worker_restarts)
                                  .Done();
+  // Seconds each stage spent blocked on the next: which one bound the run.
+  std::string waits_json = JsonObject()
+                               .Add("downloads_waiting_for_memory_s", run.waits.downloads_waiting_s)
+                               .Add("download_budget_wait_s", d.budget_wait_seconds)
+                               .Add("images_waiting_for_workers_s", run.waits.images_waiting_s)
+                               .Add("results_waiting_for_disk_s", run.waits.results_waiting_s)
+                               .Done();
+  std::string memory_json = JsonObject()
+                                .Add("budget_bytes", run.budget_limit)
+                                .Add("peak_image_bytes", run.budget_peak)
+                                .Add("budget_pauses", d.budget_pauses)
+                                .Add("budget_forced", d.budget_forced)
+                                .Done();
   return JsonObject()
       .Add("users_total", load.users)
       .Add("ok", uint64_t{run.ok} + replay.skipped)
@@ -60,6 +73,11 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run,
       .AddRaw("load", load_json)
       .AddRaw("download", download_json)
       .AddRaw("workers", workers_json)
+      .AddRaw("waits", waits_json)
+      .AddRaw("memory", memory_json)
+      .Add("interrupted", run.interrupted)
+      .Add("left", uint64_t{run.left})
+      .Add("manifest_syncs", run.manifest_syncs)
       .Done();
 }
 

@@ -70,13 +70,15 @@ void WorkerPool::Submit(size_t user, ImageBytes image) {
   queue_.push_back(std::move(job));
 }
 
-std::optional<uint64_t> WorkerPool::AssignNext(WorkerInfo& worker, double now) {
+std::optional<uint64_t> WorkerPool::AssignNext(WorkerInfo& worker, double now,
+                                               ByteLease result_estimate) {
   if (queue_.empty() || worker.credits == 0) return std::nullopt;
   const uint64_t job_id = next_job_id_++;
   JobRecord job = std::move(queue_.front());
   queue_.pop_front();
   job.worker = worker.identity;
   job.sent_at = now;
+  job.result_estimate = std::move(result_estimate);
   jobs_.emplace(job_id, std::move(job));
   worker.jobs.insert(job_id);
   --worker.credits;
@@ -108,6 +110,7 @@ void WorkerPool::Unassign(uint64_t job_id) {
     ++w->credits;
   }
   job.worker.clear();
+  job.result_estimate.Reset();
   queue_.push_front(std::move(job));
 }
 
@@ -132,6 +135,7 @@ std::vector<JobRecord> WorkerPool::Remove(const std::string& identity) {
 
 std::optional<JobRecord> WorkerPool::Retry(JobRecord job, const std::string& avoid) {
   job.worker.clear();
+  job.result_estimate.Reset();
   if (job.attempt >= max_attempts_) return job;
   ++job.attempt;
   ++requeued_;

@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/byte_budget.h"
 #include "common/image_buffer.h"
 
 namespace pixelmill {
@@ -42,6 +43,9 @@ struct JobRecord {
   std::string worker;  // identity of the worker holding it; empty while queued
   std::string avoid;   // a worker that failed it: another one is preferred for the retry
   double sent_at = 0;  // seconds, when it was assigned
+  // Room reserved in the byte budget for its result while a worker holds it (see Dispatcher);
+  // given back when the job is requeued, fails or completes.
+  ByteLease result_estimate;
 };
 
 class WorkerPool {
@@ -65,17 +69,20 @@ class WorkerPool {
 
   // Queues a new job for a user (attempt 1).
   void Submit(size_t user, ImageBytes image);
-  // Takes the next queued job and assigns it to `worker` under a fresh job id at `now` (seconds).
-  std::optional<uint64_t> AssignNext(WorkerInfo& worker, double now = 0);
+  // Takes the next queued job and assigns it to `worker` under a fresh job id at `now` (seconds);
+  // the job holds `result_estimate` while the worker holds it.
+  std::optional<uint64_t> AssignNext(WorkerInfo& worker, double now = 0,
+                                     ByteLease result_estimate = {});
   // A result came for job_id from `identity`: returns the job if it was in flight there (and
   // gives the worker its credit back), nullopt for a late or foreign duplicate.
   std::optional<JobRecord> Complete(const std::string& identity, uint64_t job_id);
-  // Puts a job that could not be sent back at the head of the queue, same attempt.
+  // Puts a job that could not be sent back at the head of the queue, same attempt (its result
+  // estimate is given back).
   void Unassign(uint64_t job_id);
 
-  // A job's attempt failed (e.g. its result was not a valid image): queues it again with
-  // attempt + 1, preferring another worker than `avoid`, or returns it when it has had
-  // max attempts.
+  // A job's attempt failed (e.g. its result was not a valid image): gives its result estimate
+  // back and queues it again with attempt + 1, preferring another worker than `avoid`, or
+  // returns it when it has had max attempts.
   std::optional<JobRecord> Retry(JobRecord job, const std::string& avoid);
   // Removes a dead worker. Its jobs go back to the queue with attempt + 1, except those that
   // reached max attempts, which are returned as given up.

@@ -1,5 +1,5 @@
 // ImageBuffer: one move-only owner for image bytes, whatever allocated them, handed to ZeroMQ
-// without a copy, with its release hook run exactly once.
+// without a copy, with its budget lease given back exactly once, when the bytes go.
 #include "common/image_buffer.h"
 
 #include <cstdlib>
@@ -35,39 +35,61 @@ TEST(ImageBufferTest, MovesWithoutCopyingAndKeepsTheFormat) {
   EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
 }
 
-TEST(ImageBufferTest, TheReleaseHookRunsOnceWhenTheBytesGo) {
-  int released = 0;
+TEST(ImageBufferTest, TheLeaseIsGivenBackOnceWhenTheBytesGo) {
+  ByteBudget budget(1000);
   {
     ImageBuffer a = ImageBuffer::FromString("x");
-    a.OnRelease([&] { ++released; });
+    a.set_lease(budget.Take(100));
     ImageBuffer b = std::move(a);
-    EXPECT_EQ(released, 0);
+    EXPECT_EQ(budget.used(), 100u);
+    EXPECT_EQ(b.lease().bytes(), 100u);
     b = ImageBuffer::FromString("y");  // the old bytes go here
-    EXPECT_EQ(released, 1);
+    EXPECT_EQ(budget.used(), 0u);
+    b.set_lease(budget.Take(30));
   }
-  EXPECT_EQ(released, 1);
+  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_EQ(budget.peak(), 100u);
 }
 
 TEST(ImageBufferTest, ToMessageHandsTheBytesOverWithoutACopy) {
-  int released = 0;
+  ByteBudget budget(1 << 20);
   void* block = std::malloc(64 * 1024);
   std::memset(block, 7, 64 * 1024);
   ImageBuffer c = ImageBuffer::Adopt(block, 64 * 1024, &std::free);
-  c.OnRelease([&] { ++released; });
+  c.set_lease(budget.Take(64 * 1024));
   {
     zmq::message_t frame = std::move(c).ToMessage();
     EXPECT_EQ(frame.data(), block) << "copied";
     EXPECT_EQ(frame.size(), 64u * 1024);
     EXPECT_TRUE(c.empty());  // NOLINT(bugprone-use-after-move)
-    EXPECT_EQ(released, 0) << "released while the frame still holds the bytes";
+    EXPECT_EQ(budget.used(), 64u * 1024) << "released while the frame still holds the bytes";
   }
-  EXPECT_EQ(released, 1);
+  EXPECT_EQ(budget.used(), 0u);
   // (Large enough that ZeroMQ keeps it out of line: tiny frames live inside the message.)
   ImageBuffer m = ImageBuffer::FromMessage(zmq::message_t(std::string(1000, 'f')));
   const void* inner = m.data();
   zmq::message_t back = std::move(m).ToMessage();
   EXPECT_EQ(back.data(), inner);
   EXPECT_EQ(ImageBuffer().ToMessage().size(), 0u);
+}
+
+// A received frame counted in the budget keeps its lease through a send: the frame that goes
+// out holds it until ZeroMQ frees the bytes.
+TEST(ImageBufferTest, AReceivedFrameKeepsItsLeaseThroughToMessage) {
+  ByteBudget budget(1 << 20);
+  ImageBuffer m = ImageBuffer::FromMessage(zmq::message_t(std::string(1000, 'f')));
+  m.set_lease(budget.Take(m.size()));
+  const void* inner = m.data();
+  {
+    zmq::message_t frame = std::move(m).ToMessage();
+    EXPECT_EQ(frame.data(), inner) << "copied";
+    EXPECT_EQ(budget.used(), 1000u);
+  }
+  EXPECT_EQ(budget.used(), 0u);
+  ImageBuffer empty = ImageBuffer::FromString("");
+  empty.set_lease(budget.Take(5));
+  EXPECT_EQ(std::move(empty).ToMessage().size(), 0u);
+  EXPECT_EQ(budget.used(), 0u);
 }
 
 }  // namespace

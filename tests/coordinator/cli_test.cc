@@ -96,6 +96,19 @@ TEST_F(CliTest, BadFilterSpecsExitTwoNamingTheBadPart) {
   }
 }
 
+TEST_F(CliTest, MaxMemoryTakesBytesOrBinarySuffixesAndRefusesTheRest) {
+  const std::string run = kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run";
+  for (const char* good : {"1048576", "512M", "2G", "64k"}) {
+    Ran r = Sh(run + " --max-memory " + good);
+    EXPECT_EQ(r.code, 0) << good << ": " << r.err;
+  }
+  for (const char* bad : {"0", "lots", "1.5G", "12MB", "-1", "''"}) {
+    Ran r = Sh(run + " --max-memory " + bad);
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_NE(r.err.find("--max-memory"), std::string::npos) << bad << ": " << r.err;
+  }
+}
+
 TEST_F(CliTest, DryRunPrintsTheSummary) {
   Ran r = Sh(kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run");
   ASSERT_EQ(r.code, 0) << r.err;

@@ -45,8 +45,10 @@ DownloadOptions TestOptions() {
 }
 
 // Downloads every URL on a fresh loop, feeding the downloader as slots free up, then closes it
-// and checks the loop closes with no handle left.
-Fetched FetchAll(const std::vector<std::string>& urls, const DownloadOptions& options) {
+// and checks the loop closes with no handle left. With a budget, each body is kept as a copy
+// outside it (as if saved at once) and the downloader told that its bytes came back.
+Fetched FetchAll(const std::vector<std::string>& urls, const DownloadOptions& options,
+                 ByteBudget* budget = nullptr) {
   Fetched out;
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -56,7 +58,9 @@ Fetched FetchAll(const std::vector<std::string>& urls, const DownloadOptions& op
   const auto started = std::chrono::steady_clock::now();
   std::function<void()> pump;
   auto on_done = [&](Download&& d) {
+    if (budget != nullptr) d.body = ImageBuffer::FromString(std::string(d.body.view()));
     out.results[d.tag] = std::move(d);
+    if (budget != nullptr) downloader->OnBudgetFreed();
     if (out.results.size() == urls.size()) {
       out.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -66,7 +70,7 @@ Fetched FetchAll(const std::vector<std::string>& urls, const DownloadOptions& op
     }
     pump();
   };
-  downloader = std::make_unique<Downloader>(loop, options, on_done);
+  downloader = std::make_unique<Downloader>(loop, options, on_done, budget);
   pump = [&] {
     while (next < urls.size() && downloader->accepting()) {
       const size_t i = next++;
@@ -396,6 +400,92 @@ TEST_F(DownloaderTest, ThroughAProxyAnUnreachableTargetIsADeadHost) {
   }
   EXPECT_GT(host_down, 100u);
   EXPECT_LT(f.stats.requests, 200u);
+}
+
+// --max-memory: 1 MiB for 24 bodies of ~300 KB on 64 connections, each body paced over ~0.2 s
+// so they overlap, first with a Content-Length, then chunked without one. Bodies pause when
+// the budget cannot hold them and resume as others are saved; every byte arrives, in order,
+// and the budget is back to zero at the end.
+TEST_F(DownloaderTest, ASmallBudgetPausesAndResumesWithoutLosingAByte) {
+  constexpr uint64_t kImage = 300000;  // not a multiple of the fixture's 64 KiB filler
+  const std::string reference = std::string(
+      FetchOne(server_->Url("/img/1.jpg?fault=huge&bytes=300000"), TestOptions()).body.view());
+  ASSERT_EQ(reference.size(), kImage);
+  DownloadOptions options = TestOptions();
+  options.timeout_ms = 30'000;  // a paused transfer's timeout runs: no retries wanted here
+  for (const char* fault : {"huge", "huge_chunked"}) {
+    ByteBudget budget(1 << 20);
+    std::vector<std::string> urls;
+    for (int i = 0; i < 24; ++i) {
+      urls.push_back(server_->Url("/img/" + std::to_string(i) + ".jpg?fault=" + fault +
+                                  "&bytes=" + std::to_string(kImage) + "&pace=1500000"));
+    }
+    Fetched f = FetchAll(urls, options, &budget);
+    ASSERT_EQ(f.results.size(), urls.size());
+    for (auto& [i, d] : f.results) {
+      ASSERT_FALSE(d.failure.has_value()) << fault << " " << i << ": " << d.failure->message;
+      ASSERT_EQ(d.body.view(), reference) << fault << " " << i;
+    }
+    EXPECT_GT(f.stats.budget_pauses, 0u) << fault;
+    EXPECT_EQ(f.stats.retries, 0u) << fault;
+    EXPECT_GT(f.stats.budget_wait_seconds, 0.0) << fault;
+    EXPECT_EQ(budget.used(), 0u) << fault;
+    // Past the limit only by one body: one the budget forced (only paused bodies held it). A
+    // body of unknown length holds up to twice what arrived while it grows (doubling steps).
+    const uint64_t one_body = std::string(fault) == "huge" ? kImage : 2 * kImage;
+    EXPECT_LE(budget.peak(), budget.limit() + one_body) << fault;
+    EXPECT_GT(budget.peak(), budget.limit() / 2) << fault;
+  }
+}
+
+// One image larger than the whole budget still downloads (alone), among small ones; an attempt
+// that fails (a truncated body, retried) gives its bytes back.
+TEST_F(DownloaderTest, AnImageLargerThanTheBudgetStillCompletes) {
+  ByteBudget budget(1 << 20);
+  std::vector<std::string> urls = {server_->Url("/img/1.jpg?fault=huge&bytes=3000000"),
+                                   server_->Url("/img/2.jpg?fault=huge_chunked&bytes=3000000"),
+                                   server_->Url("/img/3.jpg?fault=truncate&fail_times=1")};
+  for (int i = 0; i < 10; ++i) {
+    urls.push_back(server_->Url("/img/" + std::to_string(i) + ".jpg?fault=huge&bytes=300000"));
+  }
+  Fetched f = FetchAll(urls, TestOptions(), &budget);
+  ASSERT_EQ(f.results.size(), urls.size());
+  for (auto& [i, d] : f.results) {
+    ASSERT_FALSE(d.failure.has_value()) << i << ": " << d.failure->message;
+  }
+  EXPECT_EQ(f.results[0].body.size(), 3000000u);
+  EXPECT_EQ(f.results[1].body.size(), 3000000u);
+  EXPECT_EQ(f.results[2].attempts, 2u);
+  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_GE(budget.peak(), 3000000u);
+}
+
+// A delivered body carries its lease: the budget gets the bytes back only when the body goes.
+TEST_F(DownloaderTest, ADeliveredBodyHoldsItsBytesUntilItIsFreed) {
+  ByteBudget budget(64 << 20);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Download got;
+  bool closed = false;
+  std::unique_ptr<Downloader> downloader;
+  downloader = std::make_unique<Downloader>(
+      loop, TestOptions(),
+      [&](Download&& d) {
+        got = std::move(d);
+        downloader->Close([&] { closed = true; });
+      },
+      &budget);
+  ASSERT_TRUE(downloader->Init().ok());
+  ASSERT_FALSE(downloader->Start(0, server_->Url("/img/4.jpg?fault=huge&bytes=300000")));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ASSERT_TRUE(closed);
+  downloader.reset();
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+  ASSERT_FALSE(got.failure.has_value()) << got.failure->message;
+  EXPECT_EQ(got.body.lease().bytes(), 300000u);
+  EXPECT_EQ(budget.used(), 300000u);
+  got.body = ImageBuffer();
+  EXPECT_EQ(budget.used(), 0u);
 }
 
 }  // namespace

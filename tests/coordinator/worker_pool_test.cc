@@ -1,5 +1,7 @@
 #include "coordinator/worker_pool.h"
 
+#include "common/byte_budget.h"
+
 #include <gtest/gtest.h>
 
 namespace pixelmill {
@@ -153,6 +155,38 @@ TEST(WorkerPoolTest, HoldingSinceFindsWorkersWithOverdueJobs) {
   EXPECT_TRUE(pool.HoldingSince(5.0).empty());
   EXPECT_EQ(pool.HoldingSince(15.0), std::vector<std::string>{"a"});
   EXPECT_EQ(pool.HoldingSince(25.0), (std::vector<std::string>{"a", "b"}));
+}
+
+// A job holds its result estimate only while a worker holds it: a requeue (worker death, a
+// failed attempt, an unsendable job) or a give-up returns it; a completed job carries it out.
+TEST(WorkerPoolTest, ResultEstimatesAreHeldOnlyWhileAWorkerHoldsTheJob) {
+  ByteBudget budget(1 << 20);
+  WorkerPool pool(2);
+  pool.Add(Worker("a", 3));
+  for (int user = 0; user < 3; ++user) pool.Submit(user, Image("x"));
+  const uint64_t j0 = *pool.AssignNext(*pool.Find("a"), 0, budget.Take(100));
+  const uint64_t j1 = *pool.AssignNext(*pool.Find("a"), 0, budget.Take(10));
+  const uint64_t j2 = *pool.AssignNext(*pool.Find("a"), 0, budget.Take(1));
+  EXPECT_EQ(budget.used(), 111u);
+  pool.Unassign(j2);
+  EXPECT_EQ(budget.used(), 110u) << "unsendable: back in the queue without its estimate";
+  std::optional<JobRecord> done = pool.Complete("a", j1);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->result_estimate.bytes(), 10u) << "the caller swaps it for the real result";
+  done.reset();
+  EXPECT_EQ(budget.used(), 100u);
+  std::optional<JobRecord> failed = pool.Complete("a", j0);
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_FALSE(pool.Retry(std::move(*failed), "a").has_value());
+  EXPECT_EQ(budget.used(), 0u) << "a failed attempt requeued: estimate returned";
+  pool.Add(Worker("b", 2));
+  pool.AssignNext(*pool.Find("b"), 0, budget.Take(50));  // attempt 2 of user 0
+  pool.AssignNext(*pool.Find("b"), 0, budget.Take(60));  // user 2
+  EXPECT_EQ(budget.used(), 110u);
+  std::vector<JobRecord> given_up = pool.Remove("b");
+  ASSERT_EQ(given_up.size(), 1u) << "user 0 reached max attempts";
+  EXPECT_EQ(given_up[0].result_estimate.bytes(), 0u);
+  EXPECT_EQ(budget.used(), 0u) << "a dead worker's jobs hold no estimate";
 }
 
 }  // namespace

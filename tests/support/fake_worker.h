@@ -1,7 +1,8 @@
 // FakeWorker: a misbehaving worker for end-to-end tests, speaking the real protocol from a
 // thread of the test process over a real DEALER socket. It says Hello and heartbeats like a
 // worker, but answers jobs as told: never (a hung filter, a stalled remote worker), or with
-// bytes that are not an image. Header-only; stops and joins in its destructor.
+// bytes that are not an image, or with the job's own image (echo, a stand-in filter that
+// works). Header-only; stops and joins in its destructor.
 #pragma once
 
 #include <atomic>
@@ -20,7 +21,7 @@ namespace pixelmill::testing {
 
 class FakeWorker {
  public:
-  enum class Answer { kNever, kGarbage, kEmpty };
+  enum class Answer { kNever, kGarbage, kEmpty, kEcho };
 
   // `filters`: the filter names its Hello claims (default: every one this build has).
   FakeWorker(const std::string& endpoint, Answer answer, uint32_t capacity = 2,
@@ -74,7 +75,9 @@ class FakeWorker {
         proto::Envelope result;
         result.mutable_result()->set_job_id(m->envelope.job().job_id());
         result.mutable_result()->set_content_type("image/jpeg");
-        const std::string bytes = answer == Answer::kGarbage ? "\xFF\xD8\xFF garbage" : "";
+        const std::string bytes = answer == Answer::kEcho      ? m->payload.to_string()
+                                  : answer == Answer::kGarbage ? "\xFF\xD8\xFF garbage"
+                                                               : "";
         zmq::message_t payload(bytes.data(), bytes.size());
         SendMessage(socket, nullptr, result, &payload);
       }

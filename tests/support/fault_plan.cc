@@ -49,7 +49,7 @@ bool IsKnownFault(std::string_view fault) {
 
 // The numeric query parameters; absent ones stay nullopt.
 struct Numbers {
-  std::optional<uint64_t> latency, status, retry_after, fail_times, rate, bytes, redirect;
+  std::optional<uint64_t> latency, status, retry_after, fail_times, rate, bytes, redirect, pace;
 };
 
 // Parses the numeric parameters; on failure returns the name of the bad one.
@@ -68,6 +68,7 @@ std::optional<std::string_view> ParseNumbers(const std::vector<QueryParam>& para
       {"rate", kMaxHugeBytes, &numbers.rate},
       {"bytes", kMaxHugeBytes, &numbers.bytes},
       {"redirect", kMaxRedirects, &numbers.redirect},
+      {"pace", kMaxHugeBytes, &numbers.pace},
   };
   for (const Field& field : fields) {
     const QueryParam* param = Find(params, field.key);
@@ -82,6 +83,7 @@ std::optional<std::string_view> ParseNumbers(const std::vector<QueryParam>& para
     return "status";
   }
   if (numbers.rate && *numbers.rate == 0) return "rate";
+  if (numbers.pace && *numbers.pace == 0) return "pace";
   return std::nullopt;
 }
 
@@ -227,6 +229,10 @@ ResponsePlan Planner::Plan(const Request& request) {
   if (fault == "drip") {
     plan.delivery = Delivery::kDrip;
     plan.drip_rate = numbers.rate.value_or(100);
+  }
+  if (numbers.pace && plan.delivery == Delivery::kNormal) {
+    plan.delivery = Delivery::kDrip;  // pace=BPS: any body, a tenth of BPS every 100 ms
+    plan.drip_rate = *numbers.pace;
   }
   if (fault == "close") plan.close = true;
   plan.latency_ms = numbers.latency.value_or(config_.latency_ms);

@@ -3,7 +3,7 @@
 // slowly, cut short, not at all, or by resetting the connection).
 //
 // Faults are chosen per request by query parameters, so one server serves a mixed population:
-// latency, status, retry_after, fail_times, fault, rate, bytes, redirect, redirect_to (see
+// latency, status, retry_after, fail_times, fault, rate, bytes, redirect, redirect_to, pace (see
 // Planner::Plan). The planner owns the only cross-request state: how often each exact target
 // carrying fail_times was seen. Pure code, no I/O; one planner per server, one thread.
 #pragma once

@@ -36,6 +36,7 @@ constexpr char kUsage[] =
     "\n"
     "GET /health, GET /img/<id>.<jpg|png|webp|gif>; query parameters: latency=MS, status=CODE,\n"
     "retry_after=S, fail_times=K, redirect=N, redirect_to=URL, bytes=N, rate=BPS,\n"
+    "pace=BPS (any body at BPS, e.g. fault=huge_chunked&bytes=N&pace=BPS),\n"
     "fault=reset|truncate|drip|hang|huge|huge_chunked|wrongtype|html|corrupt|header_only|bomb|"
     "poison|close\n"
     "\n"

@@ -82,6 +82,24 @@ TEST(PlannerTest, FailTimesCountsPerExactTarget) {
   EXPECT_EQ(planner.Plan(request).status, 500);
 }
 
+// pace=BPS paces any body (a huge one too), unlike rate, which only sets fault=drip's speed.
+TEST(PlannerTest, PacePacesAnyBodyButNoFaultOfItsOwnDelivery) {
+  Planner planner(PlannerConfig{});
+  Request request;
+  request.method = "GET";
+  request.path = "/img/3.jpg";
+  request.query = "fault=huge_chunked&bytes=300000&pace=2000000";
+  ResponsePlan huge = planner.Plan(request);
+  EXPECT_EQ(huge.body, BodyKind::kHuge);
+  EXPECT_TRUE(huge.chunked);
+  EXPECT_EQ(huge.delivery, Delivery::kDrip);
+  EXPECT_EQ(huge.drip_rate, 2000000u);
+  request.query = "fault=truncate&pace=1000";
+  EXPECT_EQ(planner.Plan(request).delivery, Delivery::kTruncate);
+  request.query = "pace=0";
+  EXPECT_EQ(planner.Plan(request).status, 400);
+}
+
 TEST(PlannerTest, HostileFaultsPickTheirBodyAndContentType) {
   Planner planner(PlannerConfig{});
   Request request;
