@@ -1,4 +1,5 @@
 #include "coordinator/dispatcher.h"
+#include "coordinator/callback_guard.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -46,7 +47,7 @@ Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done,
       pool_(options_.max_attempts),
       hostname_(Hostname()) {}
 
-Dispatcher::~Dispatcher() { assert(handles_open_ == 0); }
+Dispatcher::~Dispatcher() { assert(!handles_open_ || closing_handles_.done()); }
 
 Status Dispatcher::Init() {
   try {
@@ -79,7 +80,7 @@ Status Dispatcher::Init() {
   heartbeat_.data = this;
   uv_timer_start(&heartbeat_, &Dispatcher::OnHeartbeat, options_.heartbeat_ms,
                  options_.heartbeat_ms);
-  handles_open_ = 2;
+  handles_open_ = true;
   return Status::Ok();
 }
 
@@ -90,7 +91,7 @@ void Dispatcher::Submit(size_t user, ImageBuffer image) {
 }
 
 void Dispatcher::OnReadable(uv_poll_t* poll, int, int) {
-  static_cast<Dispatcher*>(poll->data)->Drain();
+  Guarded(poll->loop, "worker socket", [&] { static_cast<Dispatcher*>(poll->data)->Drain(); });
 }
 
 // ZMQ_FD only says "something changed": receive until nothing is left, then read ZMQ_EVENTS,
@@ -283,23 +284,27 @@ bool Dispatcher::Send(const std::string& identity, const proto::Envelope& envelo
 }
 
 void Dispatcher::OnHeartbeat(uv_timer_t* timer) {
-  auto* self = static_cast<Dispatcher*>(timer->data);
-  const double now = uv_now(&self->loop_) / 1000.0;
-  const double deadline = now - 3.0 * self->options_.heartbeat_ms / 1000.0;
-  for (const std::string& identity : self->pool_.SilentSince(deadline)) {
-    self->WorkerDead(identity, "missed 3 heartbeats (silent for " +
-                                   std::to_string(3 * self->options_.heartbeat_ms) + " ms)");
+  Guarded(timer->loop, "heartbeat timer",
+          [&] { static_cast<Dispatcher*>(timer->data)->Heartbeat(); });
+}
+
+void Dispatcher::Heartbeat() {
+  const double now = uv_now(&loop_) / 1000.0;
+  const double deadline = now - 3.0 * options_.heartbeat_ms / 1000.0;
+  for (const std::string& identity : pool_.SilentSince(deadline)) {
+    WorkerDead(identity, "missed 3 heartbeats (silent for " +
+                             std::to_string(3 * options_.heartbeat_ms) + " ms)");
   }
-  self->CheckDeadlines(now);
-  self->CheckRemoteWait(now);
-  self->Dispatch();  // the pool-filling grace may have ended
+  CheckDeadlines(now);
+  CheckRemoteWait(now);
+  Dispatch();  // the pool-filling grace may have ended
   proto::Envelope beat;
   beat.mutable_heartbeat();
-  const std::vector<std::string> everyone = self->pool_.order();
+  const std::vector<std::string> everyone = pool_.order();
   for (const std::string& identity : everyone) {
-    if (!self->Send(identity, beat)) self->Unreachable(identity);
+    if (!Send(identity, beat)) Unreachable(identity);
   }
-  self->Drain();
+  Drain();
 }
 
 void Dispatcher::WorkerExited(uint32_t pid, const std::string& how) {
@@ -438,25 +443,21 @@ DispatchStats Dispatcher::stats() const {
 }
 
 void Dispatcher::Close(std::function<void()> on_closed) {
-  on_closed_ = std::move(on_closed);
-  if (handles_open_ == 0) {
-    closing_ = true;
-    socket_.close();
-    if (on_closed_) on_closed_();
-    return;
+  if (handles_open_) {
+    proto::Envelope bye;
+    bye.mutable_shutdown()->set_reason("the run is over");
+    for (const std::string& identity : pool_.order()) Send(identity, bye);
   }
-  proto::Envelope bye;
-  bye.mutable_shutdown()->set_reason("the run is over");
-  for (const std::string& identity : pool_.order()) Send(identity, bye);
   closing_ = true;
-  const auto closed = [](uv_handle_t* h) {
-    auto* self = static_cast<Dispatcher*>(h->data);
-    if (--self->handles_open_ > 0) return;
-    self->socket_.close();  // lingers up to 200 ms so the Shutdowns leave
-    if (self->on_closed_) self->on_closed_();
-  };
-  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&heartbeat_), closed);
+  closing_handles_.Start([this, on_closed = std::move(on_closed)] {
+    socket_.close();  // lingers up to 200 ms so the Shutdowns leave
+    if (on_closed) on_closed();
+  });
+  if (handles_open_) {
+    closing_handles_.Close(&poll_);
+    closing_handles_.Close(&heartbeat_);
+  }
+  closing_handles_.Seal();
 }
 
 }  // namespace pixelmill

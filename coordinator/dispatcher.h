@@ -36,6 +36,7 @@
 #include <zmq.hpp>
 
 #include "common/byte_budget.h"
+#include "common/close_group.h"
 #include "common/filter.h"
 #include "common/image_format.h"
 #include "common/protocol.h"
@@ -121,6 +122,7 @@ class Dispatcher {
  private:
   static void OnReadable(uv_poll_t* poll, int status, int events);
   static void OnHeartbeat(uv_timer_t* timer);
+  void Heartbeat();
 
   void Drain();
   void Handle(std::vector<zmq::message_t>& frames);
@@ -155,7 +157,8 @@ class Dispatcher {
   std::vector<zmq::message_t> frames_;
   proto::Envelope job_envelope_;  // reused for every Job
   std::vector<std::string> bound_;
-  size_t handles_open_ = 0;
+  bool handles_open_ = false;  // poll_ and heartbeat_ (Init() ran)
+  CloseGroup closing_handles_;
   bool draining_ = false;
   bool closing_ = false;
   double last_malformed_log_ = 0;
@@ -165,7 +168,6 @@ class Dispatcher {
   std::string gave_up_;     // why no worker will ever come
   double waiting_since_ = -1, last_wait_log_ = -1;
   uint64_t started_ms_ = 0;
-  std::function<void()> on_closed_;
 };
 
 }  // namespace pixelmill

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "coordinator/callback_guard.h"
 #include "coordinator/url_policy.h"
 
 namespace pixelmill {
@@ -164,7 +165,9 @@ void Downloader::ScheduleWake(double at_ms) {
   uv_timer_start(&wake_, &Downloader::OnWake, static_cast<uint64_t>(at_ms - now), 0);
 }
 
-void Downloader::OnWake(uv_timer_t* timer) { static_cast<Downloader*>(timer->data)->Wake(); }
+void Downloader::OnWake(uv_timer_t* timer) {
+  Guarded(timer->loop, "download wake-up", [&] { static_cast<Downloader*>(timer->data)->Wake(); });
+}
 
 // Resumes what the budget now grants, moves due retries to their hosts, fails the downloads of
 // hosts that went down, and puts on the wire whatever the gate (and the budget) lets start.
@@ -181,8 +184,8 @@ void Downloader::Wake() {
     }
   }
   std::vector<uint32_t> ready;
-  gate_.TakeReady(now, budget_.MayStart() ? concurrency_ - std::min(concurrency_, on_wire_) : 0,
-                  ready);
+  const bool may_start = budget_.MayStart() && !stopped_starting_;
+  gate_.TakeReady(now, may_start ? concurrency_ - std::min(concurrency_, on_wire_) : 0, ready);
   for (uint32_t id : ready) {
     if (closing_) return;  // a delivery (a request that failed at once) closed us
     PutOnWire(*fetches_[id]);
@@ -256,26 +259,30 @@ void Downloader::PutOnWire(Fetch& f) {
 }
 
 void Downloader::OnResolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
-  auto* f = static_cast<Fetch*>(req->data);
-  Downloader* self = f->owner;
-  f->resolving = false;
+  // Owns `result` before anything can throw.
   std::unique_ptr<addrinfo, decltype(&uv_freeaddrinfo)> owned(result, &uv_freeaddrinfo);
-  if (self->closing_) return self->HandleClosed();
+  auto* f = static_cast<Fetch*>(req->data);
+  Guarded(req->loop, "name lookup", [&] { f->owner->Resolved(*f, status, owned.get()); });
+}
+
+void Downloader::Resolved(Fetch& fetch, int status, addrinfo* result) {
+  Fetch* f = &fetch;
+  f->resolving = false;
+  if (closing_) return HandleClosed();
   if (status < 0) {
-    return self->EndAttempt(
+    return EndAttempt(
         *f,
         Failure{"dns", "host name did not resolve (" + std::string(uv_strerror(status)) + ")",
                 false},
         HostGate::Outcome::kConnectFailed, std::nullopt);
   }
   for (const addrinfo* a = result; a != nullptr; a = a->ai_next) {
-    if (auto why = self->Refused(*a->ai_addr)) {
-      return self->EndAttempt(*f,
-                              Failure{"blocked_address", "refused to connect to " + *why, false},
-                              HostGate::Outcome::kOk, std::nullopt);
+    if (auto why = Refused(*a->ai_addr)) {
+      return EndAttempt(*f, Failure{"blocked_address", "refused to connect to " + *why, false},
+                        HostGate::Outcome::kOk, std::nullopt);
     }
   }
-  self->AddToCurl(*f);
+  AddToCurl(*f);
 }
 
 Downloader::Easy* Downloader::TakeEasy() {
@@ -355,22 +362,28 @@ std::optional<std::string> Downloader::Refused(const sockaddr& address) const {
 
 int Downloader::OnSocket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) {
   auto* self = static_cast<Downloader*>(userp);
+  int rc = -1;
+  Guarded(&self->loop_, "curl socket callback",
+          [&] { rc = self->WatchSocket(fd, what, static_cast<Socket*>(socketp)); });
+  return rc;
+}
+
+int Downloader::WatchSocket(curl_socket_t fd, int what, Socket* socket) {
   if (what == CURL_POLL_REMOVE) {
     // curl closes the socket after this returns: stop watching it now.
-    if (socketp != nullptr) self->CloseSocket(fd);
+    if (socket != nullptr) CloseSocket(fd);
     return 0;
   }
-  auto* socket = static_cast<Socket*>(socketp);
   if (socket == nullptr) {
     auto owned = std::make_unique<Socket>();
     socket = owned.get();
-    socket->owner = self;
+    socket->owner = this;
     socket->fd = fd;
-    if (uv_poll_init_socket(&self->loop_, &socket->poll, fd) != 0) return -1;
+    if (uv_poll_init_socket(&loop_, &socket->poll, fd) != 0) return -1;
     socket->poll.data = socket;
-    ++self->handles_open_;
-    self->sockets_[fd] = std::move(owned);
-    curl_multi_assign(self->multi_, fd, socket);
+    ++handles_open_;
+    sockets_[fd] = std::move(owned);
+    curl_multi_assign(multi_, fd, socket);
   }
   int events = 0;
   if (what & CURL_POLL_IN) events |= UV_READABLE;
@@ -386,25 +399,33 @@ int Downloader::OnCurlTimer(CURLM*, long timeout_ms, void* userp) {
   } else {
     uv_timer_start(&self->timer_, &Downloader::OnTimeout, static_cast<uint64_t>(timeout_ms), 0);
   }
-  return 0;
+  return 0;  // nothing here can throw
 }
 
 size_t Downloader::OnBody(char* data, size_t size, size_t count, void* userp) {
   auto* f = static_cast<Fetch*>(userp);
-  Downloader* self = f->owner;
-  const size_t n = size * count;
+  // 0 (fewer bytes than given) makes curl fail the transfer with CURLE_WRITE_ERROR: what an
+  // exception here (out of memory growing the body) becomes, besides the fatal error.
+  size_t taken = 0;
+  Guarded(&f->owner->loop_, "download body",
+          [&] { taken = f->owner->TakeBody(*f, data, size * count); });
+  return taken;
+}
+
+size_t Downloader::TakeBody(Fetch& fetch, const char* data, size_t n) {
+  Fetch* f = &fetch;
   const uint64_t need = f->body.size() + n;
-  if (need > self->options_.max_image_bytes) {
+  if (need > options_.max_image_bytes) {
     f->too_large = true;  // returning short aborts the transfer with CURLE_WRITE_ERROR
     return 0;
   }
   if (need > f->body_lease.lease.bytes()) {
     curl_off_t length = -1;
     curl_easy_getinfo(f->easy->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-    if (!self->budget_.Reserve(f->body_lease, need, length)) {
+    if (!budget_.Reserve(f->body_lease, need, length)) {
       // curl keeps this data and delivers it again once resumed. The wake-up decides whether
       // only paused bodies now hold the budget.
-      self->ScheduleWake(0);
+      ScheduleWake(0);
       return CURL_WRITEFUNC_PAUSE;
     }
     f->body.reserve(static_cast<size_t>(f->body_lease.lease.bytes()));
@@ -417,15 +438,22 @@ curl_socket_t Downloader::OnOpenSocket(void* clientp, curlsocktype purpose,
                                        curl_sockaddr* address) {
   auto* f = static_cast<Fetch*>(clientp);
   if (purpose != CURLSOCKTYPE_IPCXN || address == nullptr) return CURL_SOCKET_BAD;
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  Guarded(&f->owner->loop_, "curl open socket", [&] { fd = f->owner->OpenSocket(*f, *address); });
+  return fd;
+}
+
+curl_socket_t Downloader::OpenSocket(Fetch& fetch, const curl_sockaddr& address) {
+  Fetch* f = &fetch;
   // Through a proxy this connection goes to the proxy the operator chose; the target was
   // checked before the request (PutOnWire).
   if (f->owner->options_.proxy.empty()) {
-    if (auto why = f->owner->Refused(address->addr)) {
+    if (auto why = f->owner->Refused(address.addr)) {
       f->blocked = *why;
       return CURL_SOCKET_BAD;
     }
   }
-  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  return ::socket(address.family, address.socktype | SOCK_CLOEXEC, address.protocol);
 }
 
 // --- loop callbacks: here libcurl is driven. -------------------------------------------------
@@ -439,11 +467,12 @@ void Downloader::OnPoll(uv_poll_t* poll, int status, int events) {
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   }
-  socket->owner->Action(socket->fd, flags);
+  Guarded(poll->loop, "download socket", [&] { socket->owner->Action(socket->fd, flags); });
 }
 
 void Downloader::OnTimeout(uv_timer_t* timer) {
-  static_cast<Downloader*>(timer->data)->Action(CURL_SOCKET_TIMEOUT, 0);
+  Guarded(timer->loop, "curl timer",
+          [&] { static_cast<Downloader*>(timer->data)->Action(CURL_SOCKET_TIMEOUT, 0); });
 }
 
 void Downloader::Action(curl_socket_t fd, int events) {

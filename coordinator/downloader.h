@@ -120,6 +120,9 @@ class Downloader {
   std::optional<Failure> Start(size_t tag, std::string_view url);
   // Whether Start() may be called: fewer than concurrency + backlog downloads accepted.
   bool accepting() const { return pending_ < concurrency_ + backlog_; }
+  // Puts no further transfer on the wire (a stop is draining): those on it finish, the others
+  // wait until Close() abandons them. REQUIRES: not closing.
+  void StopStarting() { stopped_starting_ = true; }
   // Downloads accepted and not yet delivered.
   size_t pending() const { return pending_; }
   // Transfers on the wire now.
@@ -150,6 +153,12 @@ class Downloader {
   static void OnResolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
   static size_t OnBody(char* data, size_t size, size_t count, void* userp);
   static curl_socket_t OnOpenSocket(void* clientp, curlsocktype purpose, curl_sockaddr* address);
+
+  // The callbacks' bodies, run through Guarded() by the static entry points above.
+  void Resolved(Fetch& f, int status, addrinfo* result);
+  int WatchSocket(curl_socket_t fd, int what, Socket* socket);
+  size_t TakeBody(Fetch& f, const char* data, size_t n);
+  curl_socket_t OpenSocket(Fetch& f, const curl_sockaddr& address);
 
   double NowMs() const;
   void ScheduleWake(double at_ms);
@@ -197,6 +206,7 @@ class Downloader {
   size_t handles_open_ = 0;
   std::function<void()> on_closed_;
   bool closing_ = false;
+  bool stopped_starting_ = false;
   bool in_curl_ = false;  // inside curl_multi_socket_action or curl_easy_pause
 };
 

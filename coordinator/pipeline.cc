@@ -437,6 +437,7 @@ void Pipeline::HandleSignal(int signum) {
   stop_signal_ = signum;
   if (draining_ || options_.grace_ms == 0) return Abandon("");  // the second one: stop now
   draining_ = true;
+  downloader_.StopStarting();
   std::fprintf(stderr,
                "pixelmill: %s: starting no new downloads; finishing the work in flight for up "
                "to %.1f s (send it again to stop now)\n",

@@ -1,4 +1,5 @@
 #include "coordinator/worker_supervisor.h"
+#include "coordinator/callback_guard.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -49,7 +50,7 @@ WorkerSupervisor::WorkerSupervisor(uv_loop_t& loop, SupervisorOptions options, E
       on_exit_(std::move(on_exit)),
       on_all_gave_up_(std::move(on_all_gave_up)) {}
 
-WorkerSupervisor::~WorkerSupervisor() { assert(handles_open_ == 0); }
+WorkerSupervisor::~WorkerSupervisor() { assert(!handles_open_); }
 
 std::string WorkerSupervisor::FindWorkerBinary(const std::string& self) {
   namespace fs = std::filesystem;
@@ -68,17 +69,19 @@ Status WorkerSupervisor::Start() {
   uv_signal_init(&loop_, &sigchld_);
   sigchld_.data = this;
   uv_signal_start(
-      &sigchld_, [](uv_signal_t* h, int) { static_cast<WorkerSupervisor*>(h->data)->Reap(); },
+      &sigchld_,
+      [](uv_signal_t* h, int) {
+        Guarded(h->loop, "SIGCHLD", [&] { static_cast<WorkerSupervisor*>(h->data)->Reap(); });
+      },
       SIGCHLD);
   uv_timer_init(&loop_, &grace_);
   grace_.data = this;
-  handles_open_ = 2;
+  handles_open_ = true;
   for (size_t i = 0; i < options_.workers; ++i) {
     auto slot = std::make_unique<Slot>();
     slot->owner = this;
     uv_timer_init(&loop_, &slot->restart);
     slot->restart.data = slot.get();
-    ++handles_open_;
     slots_.push_back(std::move(slot));
   }
   for (auto& slot : slots_) {
@@ -137,14 +140,17 @@ void WorkerSupervisor::Restart(Slot& slot, const std::string& last) {
       &slot.restart,
       [](uv_timer_t* t) {
         auto* s = static_cast<Slot*>(t->data);
-        WorkerSupervisor* self = s->owner;
-        if (self->closing_) return;
-        if (Status st = self->Spawn(*s); !st.ok()) {
-          std::fprintf(stderr, "pixelmill: %s\n", st.message().c_str());
-          self->Restart(*s, st.message());
-        }
+        Guarded(t->loop, "worker restart", [&] { s->owner->Respawn(*s); });
       },
       delay, 0);
+}
+
+void WorkerSupervisor::Respawn(Slot& slot) {
+  if (closing_) return;
+  if (Status st = Spawn(slot); !st.ok()) {
+    std::fprintf(stderr, "pixelmill: %s\n", st.message().c_str());
+    Restart(slot, st.message());
+  }
 }
 
 void WorkerSupervisor::MarkReady(pid_t pid) {
@@ -170,41 +176,31 @@ std::vector<pid_t> WorkerSupervisor::pids() const {
 
 void WorkerSupervisor::Close(uint64_t grace_ms, std::function<void()> on_closed) {
   closing_ = true;
-  on_closed_ = std::move(on_closed);
-  if (handles_open_ == 0) {
-    if (on_closed_) on_closed_();
-    return;
-  }
+  closing_handles_.Start(std::move(on_closed));
+  if (!handles_open_) return closing_handles_.Seal();
   for (auto& slot : slots_) uv_timer_stop(&slot->restart);
   uv_timer_start(
       &grace_,
       [](uv_timer_t* t) {
-        auto* self = static_cast<WorkerSupervisor*>(t->data);
-        for (auto& slot : self->slots_) {
-          if (slot->pid > 0) ::kill(slot->pid, SIGKILL);
-        }
-        self->Reap();
+        Guarded(t->loop, "worker stop timer", [&] {
+          auto* self = static_cast<WorkerSupervisor*>(t->data);
+          for (auto& slot : self->slots_) {
+            if (slot->pid > 0) ::kill(slot->pid, SIGKILL);
+          }
+          self->Reap();
+        });
       },
       grace_ms, 0);
   Reap();
 }
 
 void WorkerSupervisor::MaybeFinishClose() {
-  if (!closing_ || closing_handles_ || !pids().empty() || handles_open_ == 0) return;
-  closing_handles_ = true;
-  const auto closed = [](uv_handle_t* h) {
-    auto* self = static_cast<WorkerSupervisor*>(h->data);
-    if (--self->handles_open_ == 0 && self->on_closed_) {
-      auto done = std::move(self->on_closed_);
-      done();
-    }
-  };
-  for (auto& slot : slots_) {
-    slot->restart.data = this;
-    uv_close(reinterpret_cast<uv_handle_t*>(&slot->restart), closed);
-  }
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigchld_), closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&grace_), closed);
+  if (!closing_ || !handles_open_ || !pids().empty()) return;
+  handles_open_ = false;
+  for (auto& slot : slots_) closing_handles_.Close(&slot->restart);
+  closing_handles_.Close(&sigchld_);
+  closing_handles_.Close(&grace_);
+  closing_handles_.Seal();
 }
 
 }  // namespace pixelmill

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/close_group.h"
 #include "common/status.h"
 
 namespace pixelmill {
@@ -71,6 +72,7 @@ class WorkerSupervisor {
   static constexpr int kMaxQuickDeaths = 5;
 
   Status Spawn(Slot& slot);
+  void Respawn(Slot& slot);
   void Restart(Slot& slot, const std::string& last);
   void Reap();
   void MaybeFinishClose();
@@ -83,10 +85,9 @@ class WorkerSupervisor {
   uv_timer_t grace_{};
   std::vector<std::unique_ptr<Slot>> slots_;
   uint64_t restarts_ = 0;
-  size_t handles_open_ = 0;
+  bool handles_open_ = false;  // Start() ran and the handles are not closing yet
   bool closing_ = false;
-  bool closing_handles_ = false;
-  std::function<void()> on_closed_;
+  CloseGroup closing_handles_;
 };
 
 }  // namespace pixelmill

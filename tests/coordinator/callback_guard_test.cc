@@ -12,6 +12,9 @@
 #include <gtest/gtest.h>
 #include <zmq.hpp>
 
+#include "coordinator/downloader.h"
+#include "tests/support/closed_port.h"
+
 namespace pixelmill {
 namespace {
 
@@ -53,6 +56,46 @@ TEST(CallbackGuardTest, AnExceptionInALoopCallbackBecomesAFatalErrorAndTheLoopCl
   ASSERT_EQ(fatal.size(), 2u);
   EXPECT_EQ(fatal[0].rfind("test timer: ", 0), 0u) << fatal[0];
   EXPECT_EQ(fatal[1], "test timer: out of memory");
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+}
+
+// The seam in a real stage: the downloader's result callback throws (as if out of memory) while
+// curl and libuv are on the stack. The exception reaches the fatal handler, not libuv, and the
+// downloader still closes every handle.
+TEST(CallbackGuardTest, AThrowInsideTheDownloaderReachesTheFatalHandler) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  std::vector<std::string> fatal;
+  FatalHandler handler = [&](const char* where, const char* what) {
+    fatal.push_back(std::string(where) + ": " + what);
+  };
+  InstallFatalHandler(loop, &handler);
+  DownloadOptions options;
+  options.allow_private_networks = true;
+  options.retry.retries = 0;
+  int calls = 0;
+  Downloader downloader(loop, options, [&](Download&&) {
+    ++calls;
+    throw std::bad_alloc();
+  });
+  ASSERT_TRUE(downloader.Init().ok());
+  const std::string url =
+      "http://127.0.0.1:" + std::to_string(testing::ClosedLoopbackPort()) + "/img/1.jpg";
+  ASSERT_FALSE(downloader.Start(0, url).has_value());
+  uv_timer_t stop;
+  uv_timer_init(&loop, &stop);
+  stop.data = &downloader;
+  uv_timer_start(
+      &stop,
+      [](uv_timer_t* t) {
+        static_cast<Downloader*>(t->data)->Close([] {});
+        uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+      },
+      2000, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(calls, 1);
+  ASSERT_EQ(fatal.size(), 1u);
+  EXPECT_NE(fatal[0].find("out of memory"), std::string::npos) << fatal[0];
   EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
