@@ -8,6 +8,8 @@
 #include <cstring>
 #include <utility>
 
+#include "common/eintr.h"
+
 namespace pixelmill {
 
 Result<InputFile> InputFile::Open(const std::string& path) {
@@ -45,10 +47,9 @@ InputFile::~InputFile() {
 Result<size_t> InputFile::Read(char* dst, size_t n) {
   size_t done = 0;
   while (done < n) {
-    const ssize_t got = ::read(fd_, dst + done, n - done);
+    const ssize_t got = RetryOnEintr([&] { return ::read(fd_, dst + done, n - done); });
     if (got == 0) break;
     if (got < 0) {
-      if (errno == EINTR) continue;
       return Status::Error("io", "cannot read input " + name_ + ": " + std::strerror(errno));
     }
     done += static_cast<size_t>(got);

@@ -42,8 +42,6 @@ Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done,
       options_(std::move(options)),
       on_done_(std::move(on_done)),
       budget_(budget),
-      context_(1),
-      socket_(context_, zmq::socket_type::router),
       pool_(options_.max_attempts),
       hostname_(Hostname()) {}
 
@@ -51,6 +49,9 @@ Dispatcher::~Dispatcher() { assert(!handles_open_ || closing_handles_.done()); }
 
 Status Dispatcher::Init() {
   try {
+    // Made here, not in the constructor: creating them can throw (zmq::error_t).
+    context_ = std::make_unique<zmq::context_t>(1);
+    socket_ = zmq::socket_t(*context_, zmq::socket_type::router);
     socket_.set(zmq::sockopt::router_mandatory, 1);
     socket_.set(zmq::sockopt::linger, 200);
     socket_.set(zmq::sockopt::sndhwm, 0);  // credits bound what is queued, not the HWM

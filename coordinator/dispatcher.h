@@ -147,7 +147,7 @@ class Dispatcher {
   const DispatchOptions options_;
   DoneFn on_done_;
   ByteBudget* const budget_;
-  zmq::context_t context_;
+  std::unique_ptr<zmq::context_t> context_;  // made by Init()
   zmq::socket_t socket_;
   uv_poll_t poll_{};
   uv_timer_t heartbeat_{};

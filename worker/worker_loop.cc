@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "common/filter.h"
+#include "common/hostname.h"
 #include "common/version.h"
 
 namespace pixelmill::worker {
@@ -41,12 +42,6 @@ constexpr milliseconds kMinBackoff{500};
 constexpr milliseconds kMaxBackoff{5000};
 // Messages handled per wake-up, so a flood cannot starve heartbeats and results.
 constexpr int kMaxDrain = 256;
-
-std::string HostName() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "unknown-host";
-  return name;
-}
 
 std::string DefaultWorkerId(const std::string& host) {
   std::random_device random;
@@ -130,7 +125,7 @@ void WorkerLoop::PeerLog::Print(const std::string& line) {
 
 WorkerLoop::WorkerLoop(Options options)
     : options_(std::move(options)),
-      host_(HostName()),
+      host_(Hostname()),
       heartbeat_(kDefaultHeartbeat),
       backoff_(kMinBackoff) {}
 
