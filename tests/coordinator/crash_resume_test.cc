@@ -443,5 +443,43 @@ TEST_F(CrashResumeTest, AFullDiskMidRunThenResumeFinishesTheJob) {
   ExpectCompleteOutput(kUsers);
 }
 
+// The disk fills on an image rather than on the manifest (here: images larger than the
+// file-size limit). That is the output's failure, not the user's: the run must stop with the
+// error and leave the user for a resume -- not write a failed line that --resume keeps, nor
+// go on failing every later user the same way.
+TEST_F(CrashResumeTest, AnImageThatDoesNotFitStopsTheRunAndResumeRedoesIt) {
+  constexpr int kUsers = 200;
+  testing::ImageApiProcess big(testing::kImageApiBinary, {"--size", "512x512"});
+  ASSERT_TRUE(big.ok());
+  // Every third image is 512x512 (about 7 KB as grayscale JPEG), the rest 64x64 (about 0.5 KB).
+  std::vector<std::string> urls;
+  for (int i = 0; i < kUsers; ++i) {
+    const std::string path = "/img/" + std::to_string(i) + ".jpg";
+    urls.push_back(i % 3 == 2 ? big.Url(path) : api_.Url(path));
+  }
+  UsersWithUrls(urls);
+  const std::string base = testing::kCoordinatorBinary + " --input " +
+                           (dir_ / "users.jsonl").string() + " --output " + Out().string() +
+                           " --allow-private-networks --filter grayscale --workers 2";
+  // 4 KiB: the small images fit, the big ones do not (nor more than about 13 manifest lines).
+  const std::string script = dir_.Write(
+      "full.sh", "ulimit -f 4\nexec " + base + " 2>" + (dir_ / "stderr").string() + "\n");
+  const int code = std::system(("timeout 60 bash " + script).c_str());
+  ASSERT_EQ(WIFEXITED(code) ? WEXITSTATUS(code) : -1, 1) << Stderr();
+  EXPECT_NE(Stderr().find("ile too large"), std::string::npos) << Stderr();
+  EXPECT_NE(Stderr().find("--resume"), std::string::npos) << Stderr();
+  ExpectOnlyCompleteLines();
+  const std::string manifest = ReadFile(Out() / "manifest.jsonl");
+  EXPECT_EQ(manifest.find("\"status\":\"failed\""), std::string::npos)
+      << "users failed for the disk's sake:\n"
+      << manifest;
+
+  auto resumed = Start({"--filter", "grayscale", "--workers", "2", "--resume"});
+  EXPECT_EQ(ExitCode(resumed->Wait(60)), 0) << Stderr();
+  EXPECT_NE(Stderr().find("done: 200 users, 200 ok"), std::string::npos) << Stderr();
+  EXPECT_TRUE(NoWorkersLeft(resumed->pid()));
+  ExpectCompleteOutput(kUsers);
+}
+
 }  // namespace
 }  // namespace pixelmill
