@@ -423,6 +423,13 @@ void Pipeline::HandleWritten(Written& w) {
       (w.status == UserStatus::kOk ? ok_ : failed_)++;
       return;
     case CommitResult::kImageFailed:
+      if (w.error.code() == "full") {
+        // Not the user's failure: a failed line would be kept by --resume, and every later
+        // image would fail the same way. Stop; the user is left without a line, for a resume.
+        assert(busy_ > 0);
+        --busy_;
+        return Abandon(w.error.message() + " (the manifest holds every line before this error)");
+      }
       return Fail(w.user, w.error.code(), w.error.message(), w.attempts);
     case CommitResult::kLineFailed:
       assert(busy_ > 0);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <string_view>
 
 #include "common/atomic_file.h"
 #include "coordinator/callback_guard.h"
@@ -17,6 +18,17 @@ namespace {
 
 Status FsError(const std::string& what, const std::string& path, ssize_t code) {
   return Status::Error("write", what + " " + path + ": " + uv_strerror(static_cast<int>(code)));
+}
+
+// A failed image write whose cause is a full output (no space, quota, file-size limit) gets
+// code "full": it is the output's failure, not the user's. The write helpers of common/ report
+// errno only as their message's end (strerror), so that is what is matched.
+Status ClassifyImageWrite(Status s) {
+  if (s.ok()) return s;
+  const std::string_view message = s.message();
+  bool full = message.ends_with("(disk full?)");
+  for (int error : {ENOSPC, EDQUOT, EFBIG}) full = full || message.ends_with(std::strerror(error));
+  return full ? Status::Error("full", s.message()) : s;
 }
 
 }  // namespace
@@ -157,7 +169,8 @@ void Sink::StartBatches() {
           const bool durable = b->sink->options_.durable;
           std::set<std::string> folders;
           for (FileWrite& w : b->files) {
-            w.result = WriteFileNow(w.directory, w.final_path, w.bytes.view(), durable);
+            w.result = ClassifyImageWrite(
+                WriteFileNow(w.directory, w.final_path, w.bytes.view(), durable));
             if (w.result.ok() && durable) folders.insert(w.directory);
           }
           // The new names themselves, once per folder, before any of the lines is appended.
