@@ -17,6 +17,9 @@
 
 namespace pixelmill {
 
+// Errors have code "full" when there is no room (ENOSPC, EDQUOT, EFBIG, a write that makes no
+// progress), "io" otherwise.
+//
 // Writes all of `bytes` to `fd`, repeating after EINTR and short writes. A write that makes no
 // progress (returns 0) is an error. `path` names the file in the error message.
 Status WriteAll(int fd, std::string_view bytes, const std::string& path);

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
-#include <string_view>
 
 #include "common/atomic_file.h"
 #include "coordinator/callback_guard.h"
@@ -20,15 +19,10 @@ Status FsError(const std::string& what, const std::string& path, ssize_t code) {
   return Status::Error("write", what + " " + path + ": " + uv_strerror(static_cast<int>(code)));
 }
 
-// A failed image write whose cause is a full output (no space, quota, file-size limit) gets
-// code "full": it is the output's failure, not the user's. The write helpers of common/ report
-// errno only as their message's end (strerror), so that is what is matched.
-Status ClassifyImageWrite(Status s) {
-  if (s.ok()) return s;
-  const std::string_view message = s.message();
-  bool full = message.ends_with("(disk full?)");
-  for (int error : {ENOSPC, EDQUOT, EFBIG}) full = full || message.ends_with(std::strerror(error));
-  return full ? Status::Error("full", s.message()) : s;
+// An image write error: code "full" (no room: the output's failure, not the user's; the
+// pipeline stops the run) is kept, any other becomes "write".
+Status ImageWriteError(const Status& s) {
+  return s.code() == "full" ? s : Status::Error("write", s.message());
 }
 
 }  // namespace
@@ -54,7 +48,7 @@ namespace {
 // folder itself is synced by the caller, once per batch.
 Status WriteByRename(std::string_view bytes, const std::string& final_path, bool durable) {
   Status s = WriteFileAtomically(final_path, bytes, durable);
-  return s.ok() ? s : Status::Error("write", s.message());
+  return s.ok() ? s : ImageWriteError(s);
 }
 
 // Runs on a pool thread: the file appears under its final name complete, or not at all; with
@@ -65,7 +59,8 @@ Status WriteFileNow(const std::string& directory, const std::string& final_path,
   if (fd < 0) return WriteByRename(bytes, final_path, durable);  // no O_TMPFILE here
   Status s = WriteAll(fd, bytes, final_path);
   if (s.ok() && durable && ::fsync(fd) != 0) {
-    s = Status::Error("write", "cannot sync " + final_path + ": " + std::strerror(errno));
+    s = Status::Error(errno == ENOSPC || errno == EDQUOT ? "full" : "write",
+                      "cannot sync " + final_path + ": " + std::strerror(errno));
   }
   if (s.ok()) {
     const std::string proc = "/proc/self/fd/" + std::to_string(fd);
@@ -76,7 +71,7 @@ Status WriteFileNow(const std::string& directory, const std::string& final_path,
       s = WriteByRename(bytes, final_path, durable);
     }
   } else {
-    s = Status::Error("write", s.message());
+    s = ImageWriteError(s);
   }
   ::close(fd);
   return s;
@@ -169,8 +164,7 @@ void Sink::StartBatches() {
           const bool durable = b->sink->options_.durable;
           std::set<std::string> folders;
           for (FileWrite& w : b->files) {
-            w.result = ClassifyImageWrite(
-                WriteFileNow(w.directory, w.final_path, w.bytes.view(), durable));
+            w.result = WriteFileNow(w.directory, w.final_path, w.bytes.view(), durable);
             if (w.result.ok() && durable) folders.insert(w.directory);
           }
           // The new names themselves, once per folder, before any of the lines is appended.
@@ -179,7 +173,7 @@ void Sink::StartBatches() {
             if (synced.ok()) continue;
             for (FileWrite& w : b->files) {
               if (w.result.ok() && w.directory == folder) {
-                w.result = Status::Error("write", synced.message());
+                w.result = ImageWriteError(synced);
               }
             }
           }

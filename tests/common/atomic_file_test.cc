@@ -91,6 +91,17 @@ TEST(AtomicFileTest, AFailedRenameLeavesNoTempAndKeepsTheTarget) {
   EXPECT_EQ(ReadFile(dir / "target" / "keep"), "kept");
 }
 
+// No room (ENOSPC here, from /dev/full) has its own code: callers stop instead of blaming the
+// data being written.
+TEST(AtomicFileTest, AWriteWithNoRoomHasCodeFull) {
+  const int fd = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  Status s = WriteAll(fd, "bytes", "/dev/full");
+  ::close(fd);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), "full") << s.message();
+}
+
 TEST(AtomicFileTest, AMissingFolderFails) {
   TempDir dir;
   Status s = WriteFileAtomically((dir / "no" / "such").string(), "x", /*sync=*/false);
