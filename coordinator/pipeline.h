@@ -74,6 +74,7 @@ struct PipelineResult {
   uint64_t worker_restarts = 0;
   uint64_t manifest_syncs = 0;
   uint64_t budget_limit = 0, budget_peak = 0;  // bytes
+  uint64_t peak_rss_bytes = 0;  // the coordinator's own peak RSS, set after the run by its caller
 };
 
 class Pipeline {
