@@ -1,7 +1,9 @@
 #include "coordinator/coordinator.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -32,6 +34,14 @@ void PrintDryRun(const LoadStats& stats, const UserStore& store) {
   std::printf("store bytes:       %zu\n", store.MemoryBytes());
   std::printf("load time:         %.3f s (%.1f MB/s, %llu bytes)\n", stats.seconds, mb_per_s,
               static_cast<unsigned long long>(stats.bytes));
+}
+
+// This process's peak resident set so far, in bytes (Linux counts ru_maxrss in KiB); 0 if
+// unknown. Children (workers) are not included.
+uint64_t PeakRssBytes() {
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0 || usage.ru_maxrss < 0) return 0;
+  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;
 }
 
 int Fatal(const Status& status) {
@@ -175,6 +185,8 @@ int RunCoordinator(const Options& options) {
     }
   }
   if (run.exit_code == kExitOk && replay.failed_kept > 0) run.exit_code = kExitSomeFailed;
+  // Measured once everything is closed: the high-water mark of the whole run, loading included.
+  run.peak_rss_bytes = PeakRssBytes();
   // The report first: if stderr is gone (a closed pipe), the summary line is what is lost.
   int exit_code = run.exit_code;
   if (!options.report.empty()) {

@@ -152,8 +152,8 @@ PipelineResult Pipeline::Run() {
 //   1. handle what the callbacks recorded: a fatal error, signals, ended commits, gathered
 //      results (committed, or failed), finished downloads (probed, then dispatched or
 //      committed);
-//   2. start downloads while the downloader accepts more and fewer than --concurrency
-//      downloaded users wait to be filtered or written;
+//   2. start downloads while the downloader accepts more, the byte budget is not full and
+//      fewer than kMaxDownstream downloaded users wait to be filtered or written;
 //   3. after a first signal, stop once nothing is in flight (or the grace time is over);
 //   4. shut down when every user has its line or the run is stopping.
 void Pipeline::Pump() {

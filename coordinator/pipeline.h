@@ -74,6 +74,7 @@ struct PipelineResult {
   uint64_t worker_restarts = 0;
   uint64_t manifest_syncs = 0;
   uint64_t budget_limit = 0, budget_peak = 0;  // bytes
+  uint64_t peak_rss_bytes = 0;  // the coordinator's own peak RSS, set after the run by its caller
 };
 
 class Pipeline {
@@ -153,9 +154,11 @@ class Pipeline {
   bool grace_over_ = false;
 
   // Users between their download and their manifest line, at most: bounds the bookkeeping
-  // (fetched_, job records) when images are tiny and the byte budget alone would admit
-  // millions.
-  static constexpr size_t kMaxDownstream = 65536;
+  // (fetched_, job records, the sink's waiting files: about 1 KB a user, outside the byte
+  // budget) when images are tiny and the byte budget alone would admit millions. 65536 let a
+  // slow disk queue ~60 MiB of it with 1 KB images; 4096 still keeps 32 rounds of the sink's
+  // writers and 2,048 workers' credits fed.
+  static constexpr size_t kMaxDownstream = 4096;
   std::unordered_map<size_t, Fetched> fetched_;  // users being filtered
   size_t next_ = 0;                              // next user to start
   size_t busy_ = 0;  // users started whose manifest line is not written yet

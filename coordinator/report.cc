@@ -62,6 +62,7 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run,
                                 .Add("peak_image_bytes", run.budget_peak)
                                 .Add("budget_pauses", d.budget_pauses)
                                 .Add("budget_forced", d.budget_forced)
+                                .Add("peak_rss_bytes", run.peak_rss_bytes)
                                 .Done();
   return JsonObject()
       .Add("users_total", load.users)

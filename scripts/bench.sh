@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with its baseline in the same run, printed as ratios so a slow
 # machine does not change the verdict.
-# Usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|all]
-# (hosts: COORDINATOR=PATH runs another build, e.g. an older one, for a before/after figure.
+# Usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|all]
+# (hosts, streaming: COORDINATOR=PATH runs another build, e.g. an older one, for a before/after
+# figure; its worker must sit next to it.
 # BUILD_DIR=DIR benchmarks the build in DIR instead of build/; setup.sh builds it.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,8 @@ BUILD_DIR="$build" bash scripts/setup.sh >/dev/null
 # pixelmill and curl, not how the machine's disk copes with 20,000 small files.
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then tmp_root=/dev/shm; else tmp_root=/tmp; fi
 work=$(mktemp -d "$tmp_root/pixelmill-bench-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+disk_dir=""  # streaming: outputs that must be on a real disk
+trap 'rm -rf "$work"; [ -z "$disk_dir" ] || rm -rf "$disk_dir"' EXIT
 
 bench_load() {
   echo "== load: 1M seed-shaped users (JSONL) into the store"
@@ -324,6 +326,119 @@ for line in open(sys.argv[1]):
 PY
 }
 
+# One streaming run: the coordinator ($coordinator) on $work/users.jsonl into OUT with FLAGS,
+# at most 15 minutes. Prints the report's "wall_seconds peak_rss_bytes ok failed peak_image_bytes".
+# Usage: stream_run OUT FLAGS...
+stream_run() {
+  local out=$1
+  shift
+  rm -rf "$out" "$out.report.json"
+  timeout 900 "$coordinator" --input "$work/users.jsonl" --output "$out" --allow-private-networks \
+    --report "$out.report.json" "$@" >/dev/null 2>"$out.stderr" || true
+  if [ ! -s "$out.report.json" ]; then
+    echo "  WARNING: no report from $* ($(tail -1 "$out.stderr"))" >&2
+    echo "nan nan 0 0 nan"
+    return
+  fi
+  python3 - "$out.report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["memory"]
+print(r["wall_seconds"], m["peak_rss_bytes"], r["ok"], r["failed"], m["peak_image_bytes"])
+PY
+}
+
+bench_streaming() {
+  local coordinator=${COORDINATOR:-$build/coordinator/coordinator}
+  local big=${STREAMING_BIG_USERS:-1000000} t0 t1
+  echo "== streaming: downloads overlap filters; peak RSS flat in users; cost of --durable"
+  echo "  load before: $(uptime | sed 's/.*load average: //')"
+  # Overlap: 200 users, 100 ms a download (10 at once: 2.0 s) and 100 ms a filter (10 workers:
+  # 2.0 s). Streamed end to end, the run takes about as long as the slower of the two alone.
+  local overlap=(--concurrency 10 --per-host 10)
+  start_api --latency-ms 100
+  python3 scripts/gen_users.py 200 "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
+  echo "both $(stream_run "$work/s-both" "${overlap[@]}" --filter sleep:100 --workers 10)" >"$work/streaming.txt"
+  echo "download $(stream_run "$work/s-dl" "${overlap[@]}" --filter none)" >>"$work/streaming.txt"
+  stop_api
+  start_api
+  python3 scripts/gen_users.py 200 "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
+  echo "filter $(stream_run "$work/s-filter" "${overlap[@]}" --filter sleep:100 --workers 10)" >>"$work/streaming.txt"
+  # Peak RSS at 10k and $big users, --filter none, zero latency, a 64 MiB budget: the difference
+  # should be the store (the images stream through the same bounded budget).
+  python3 scripts/gen_users.py 10000 "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
+  echo "rss10k $(stream_run "$work/s-10k" --filter none --max-memory 64M)" >>"$work/streaming.txt"
+  rm -rf "$work/s-10k"
+  echo "  disk for $big images under $work: $(df -h --output=avail "$work" | tail -1 | tr -d ' ') free," \
+    "$(df --output=iavail "$work" | tail -1 | tr -d ' ') inodes"
+  python3 scripts/gen_users.py "$big" "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
+  # The dry run prints the store's bytes; its peak RSS is the loader's alone.
+  echo "loadpeak $(python3 - "$coordinator" "$work/users.jsonl" "$work/dry.txt" <<'PY'
+import resource, subprocess, sys
+with open(sys.argv[3], "w") as out:
+    subprocess.run([sys.argv[1], "--input", sys.argv[2], "--dry-run"], stdout=out, check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+PY
+)" >>"$work/streaming.txt"
+  echo "store $(awk '/^store bytes:/ {print $3}' "$work/dry.txt")" >>"$work/streaming.txt"
+  t0=$(now)
+  echo "rssbig $(stream_run "$work/s-big" --filter none --max-memory 64M)" >>"$work/streaming.txt"
+  t1=$(now)
+  rm -rf "$work/s-big"
+  echo "  ($big users took $(printf '%.0f' "$(echo "$t1 - $t0" | bc -l)") s; images deleted)"
+  # --durable on a real disk (on tmpfs fsync costs nothing), 3 runs each, interleaved: a shared
+  # disk is noisy. The median of each is reported.
+  disk_dir=$(mktemp -d /tmp/pixelmill-bench-disk-XXXXXX)
+  python3 scripts/gen_users.py 10000 "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
+  for _ in 1 2 3; do
+    echo "default $(stream_run "$disk_dir/default" --filter none)" >>"$work/durable.txt"
+    rm -rf "$disk_dir/default"
+    echo "durable $(stream_run "$disk_dir/durable" --filter none --durable)" >>"$work/durable.txt"
+    rm -rf "$disk_dir/durable"
+  done
+  rm -rf "$disk_dir"
+  stop_api
+  python3 - "$work/streaming.txt" "$work/durable.txt" "$big" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, *values = line.split()
+    rows[label] = [float(v) for v in values]
+durable = {}
+for line in open(sys.argv[2]):
+    label, *values = line.split()
+    durable.setdefault(label, []).append([float(v) for v in values])
+for label, runs in durable.items():
+    rows[label] = sorted(runs)[len(runs) // 2]  # the median run by wall time
+big = int(sys.argv[3])
+mib = lambda b: b / (1 << 20)
+both, dl, filt = rows["both"][0], rows["download"][0], rows["filter"][0]
+print(f"  {'run':<52} {'wall s':>8} {'peak RSS':>10} {'images':>10} {'ok':>8}")
+for label, text in (("both", "200 users: 100 ms downloads + sleep:100, 10 workers"),
+                    ("download", "  download only (--filter none)"),
+                    ("filter", "  filter only (zero latency)"),
+                    ("rss10k", "10,000 users, --filter none --max-memory 64M"),
+                    ("rssbig", f"{big:,} users, --filter none --max-memory 64M"),
+                    ("default", "10,000 users, --filter none, on disk (median of 3)"),
+                    ("durable", "  the same with --durable")):
+    wall, rss, ok, failed, images = rows[label]
+    note = "" if failed == 0 else f"  ({failed:.0f} failed!)"
+    print(f"  {text:<52} {wall:8.2f} {mib(rss):6.1f} MiB {mib(images):6.1f} MiB {ok:8.0f}{note}")
+print(f"  overlap: end to end / max(download only, filter only) = {both / max(dl, filt):.2f} (target <= 1.1)")
+store = rows["store"][0]
+diff = rows["rssbig"][1] - rows["rss10k"][1]
+images = rows["rssbig"][4] - rows["rss10k"][4]
+print(f"  peak RSS {big:,} - 10,000 users = {mib(diff):.1f} MiB; the store of {big:,} users is "
+      f"{mib(store):.1f} MiB; ratio {diff / store:.2f} (target ~1)")
+print(f"    of the difference: store {mib(store):.1f} MiB, more image bytes held (peak, within the budget) "
+      f"{mib(images):.1f} MiB, the rest {mib(diff - store - images):.1f} MiB; loading alone (--dry-run) "
+      f"peaks at {mib(rows['loadpeak'][0]):.1f} MiB")
+walls = lambda label: ", ".join(f"{run[0]:.2f}" for run in durable[label])
+print(f"  --durable / default wall = {rows['durable'][0] / rows['default'][0]:.2f} (medians; default "
+      f"{walls('default')} s, --durable {walls('durable')} s)")
+PY
+}
+
 case "$what" in
   load) bench_load ;;
   downloads) bench_downloads ;;
@@ -331,6 +446,7 @@ case "$what" in
   hosts) bench_hosts ;;
   filters) bench_filters; bench_filters_memory ;;
   filters_memory) bench_filters_memory ;;
-  all) bench_load; bench_downloads; bench_pool; bench_hosts; bench_filters; bench_filters_memory ;;
-  *) echo "usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|all]" >&2; exit 2 ;;
+  streaming) bench_streaming ;;
+  all) bench_load; bench_downloads; bench_pool; bench_hosts; bench_filters; bench_filters_memory; bench_streaming ;;
+  *) echo "usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|all]" >&2; exit 2 ;;
 esac

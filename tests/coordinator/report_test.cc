@@ -39,6 +39,18 @@ TEST(ReportTest, WritesTheReportWithANewline) {
   EXPECT_NE(ReadFile(path).find("\"users_total\":3"), std::string::npos) << ReadFile(path);
 }
 
+TEST(ReportTest, MemoryHoldsTheBudgetAndThePeakRss) {
+  PipelineResult run;
+  run.budget_limit = 16 << 20;
+  run.budget_peak = 1234;
+  run.peak_rss_bytes = 56789012;
+  const std::string report = BuildReport(LoadStats{}, run);
+  EXPECT_NE(report.find("\"memory\":{\"budget_bytes\":16777216,\"peak_image_bytes\":1234,"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("\"peak_rss_bytes\":56789012}"), std::string::npos) << report;
+}
+
 // The old code wrote "<FILE>.tmp" with a plain open: a symlink planted there was followed.
 TEST(ReportTest, PlantedSymlinksAtTheReportAndItsOldTempNameAreNotWrittenThrough) {
   TempDir dir;
