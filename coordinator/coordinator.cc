@@ -44,8 +44,8 @@ uint64_t PeakRssBytes() {
   return static_cast<uint64_t>(usage.ru_maxrss) * 1024;
 }
 
-int Fatal(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", status.message().c_str());
+int Fatal(RunObserver& observer, const Status& status) {
+  observer.OnEvent(EventLevel::kError, status.message());
   return kExitFatal;
 }
 
@@ -76,45 +76,46 @@ Result<std::vector<std::string>> ResumeObstacles(const std::string& out_dir,
 }
 
 // Refuses (false) to resume a run that differs from the current one, unless told to go on.
-bool MayResume(const Options& options, const std::string& out_dir, const RunState& current) {
+bool MayResume(const Options& options, const std::string& out_dir, const RunState& current,
+               RunObserver& observer) {
   Result<std::vector<std::string>> obstacles = ResumeObstacles(out_dir, current);
   if (!obstacles.ok()) {
-    Fatal(obstacles.status());
+    Fatal(observer, obstacles.status());
     return false;
   }
   if (obstacles->empty()) return true;
-  std::fprintf(stderr,
-               options.resume_anyway
-                   ? "warning: resuming anyway (--resume-anyway), although:\n"
-                   : "error: cannot resume the run in %s: it differs from this one:\n",
-               out_dir.c_str());
-  for (const std::string& obstacle : obstacles.value()) {
-    std::fprintf(stderr, "  - %s\n", obstacle.c_str());
+  std::string message = options.resume_anyway
+                            ? "resuming anyway (--resume-anyway), although:"
+                            : "cannot resume the run in " + out_dir + ": it differs from this one:";
+  for (const std::string& obstacle : obstacles.value()) message += "\n  - " + obstacle;
+  if (options.resume_anyway) {
+    observer.OnEvent(EventLevel::kWarning, message);
+    return true;
   }
-  if (options.resume_anyway) return true;
-  std::fprintf(stderr,
-               "pass --resume-anyway to continue it with this input and these settings, or "
-               "--overwrite to start afresh\n");
+  observer.OnEvent(EventLevel::kError,
+                   message +
+                       "\npass --resume-anyway to continue it with this input and these "
+                       "settings, or --overwrite to start afresh");
   return false;
 }
 
-void PrintReplay(const ReplayStats& r, size_t users) {
+void PrintReplay(const ReplayStats& r, size_t users, RunObserver& observer) {
   if (r.torn_cut > 0) {
-    std::fprintf(stderr, "resume: cut a torn end off manifest.jsonl (%llu line(s), %llu bytes)\n",
-                 static_cast<unsigned long long>(r.torn_cut),
-                 static_cast<unsigned long long>(r.torn_bytes));
+    Emit(observer, EventLevel::kWarning,
+         "resume: cut a torn end off manifest.jsonl (%llu line(s), %llu bytes)",
+         static_cast<unsigned long long>(r.torn_cut),
+         static_cast<unsigned long long>(r.torn_bytes));
   }
   const uint64_t pending = users - r.skipped - r.failed_kept;
   const std::string unknown = r.unknown_ids > 0 ? "; " + std::to_string(r.unknown_ids) +
                                                       " line(s) of ids not in the input will go"
                                                 : "";
-  std::fprintf(stderr,
-               "resume: %llu line(s) in manifest.jsonl: %llu ok kept, %llu failed kept, %llu "
-               "user(s) to do (%llu redone)%s\n",
-               static_cast<unsigned long long>(r.lines), static_cast<unsigned long long>(r.skipped),
-               static_cast<unsigned long long>(r.failed_kept),
-               static_cast<unsigned long long>(pending), static_cast<unsigned long long>(r.redo),
-               unknown.c_str());
+  Emit(observer, EventLevel::kInfo,
+       "resume: %llu line(s) in manifest.jsonl: %llu ok kept, %llu failed kept, %llu "
+       "user(s) to do (%llu redone)%s",
+       static_cast<unsigned long long>(r.lines), static_cast<unsigned long long>(r.skipped),
+       static_cast<unsigned long long>(r.failed_kept), static_cast<unsigned long long>(pending),
+       static_cast<unsigned long long>(r.redo), unknown.c_str());
 }
 
 // Makes the manifest one line per user (when `lines` says it is not) and marks the run
@@ -129,28 +130,29 @@ Status Conclude(const std::string& out_dir, const UserStore& store, uint64_t lin
 
 }  // namespace
 
-int RunCoordinator(const Options& options) {
+int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* stop) {
   // The output folder is claimed (locked, checked for an earlier run) before anything is
   // written to it, rejects.jsonl included; the claim lasts until the run is over.
   std::optional<OutputDir> output;
   RunState state;
   if (!options.dry_run) {
     Result<OutputDir> claimed = OutputDir::Prepare(options.output, ModeOf(options));
-    if (!claimed.ok()) return Fatal(claimed.status());
+    if (!claimed.ok()) return Fatal(observer, claimed.status());
     output.emplace(std::move(claimed).value());
     if (options.resume && !output->resuming()) {
-      std::fprintf(stderr, "note: %s holds no earlier run to resume; starting afresh\n",
-                   options.output.c_str());
+      observer.OnEvent(EventLevel::kInfo,
+                       options.output + " holds no earlier run to resume; starting afresh");
     }
     Result<RunState> current = CurrentRunState(options);
-    if (!current.ok()) return Fatal(current.status());
+    if (!current.ok()) return Fatal(observer, current.status());
     state = std::move(current).value();
     // Checked before loading: loading rewrites rejects.jsonl.
-    if (output->resuming() && !MayResume(options, options.output, state)) return kExitFatal;
+    if (output->resuming() && !MayResume(options, options.output, state, observer))
+      return kExitFatal;
   }
   UserStore store;
-  Result<LoadStats> stats = LoadInput(options, store);
-  if (!stats.ok()) return Fatal(stats.status());
+  Result<LoadStats> stats = LoadInput(options, store, observer);
+  if (!stats.ok()) return Fatal(observer, stats.status());
   if (options.dry_run) {
     PrintDryRun(stats.value(), store);
     return kExitOk;
@@ -158,29 +160,30 @@ int RunCoordinator(const Options& options) {
   ReplayStats replay;
   if (output->resuming()) {
     Result<ReplayStats> replayed = ReplayManifest(options.output, store, options.retry_failed);
-    if (!replayed.ok()) return Fatal(replayed.status());
+    if (!replayed.ok()) return Fatal(observer, replayed.status());
     replay = replayed.value();
-    PrintReplay(replay, store.size());
+    PrintReplay(replay, store.size(), observer);
   }
   PipelineResult run;
   if (output->resuming() && replay.skipped + replay.failed_kept == store.size()) {
-    std::fprintf(stderr,
-                 "nothing to resume: every user already has its line (%llu ok, %llu failed)\n",
-                 static_cast<unsigned long long>(replay.skipped),
-                 static_cast<unsigned long long>(replay.failed_kept));
-    if (Status s = Conclude(options.output, store, replay.lines, state); !s.ok()) return Fatal(s);
+    Emit(observer, EventLevel::kInfo,
+         "nothing to resume: every user already has its line (%llu ok, %llu failed)",
+         static_cast<unsigned long long>(replay.skipped),
+         static_cast<unsigned long long>(replay.failed_kept));
+    if (Status s = Conclude(options.output, store, replay.lines, state); !s.ok())
+      return Fatal(observer, s);
     run.started = true;
     run.exit_code = kExitOk;
   } else {
-    if (Status s = WriteRunState(options.output, state); !s.ok()) return Fatal(s);
-    Pipeline pipeline(options, store);
+    if (Status s = WriteRunState(options.output, state); !s.ok()) return Fatal(observer, s);
+    Pipeline pipeline(options, store, observer, stop);
     run = pipeline.Run();
     if (!run.started) return kExitFatal;  // the output folder could not be opened: said why
     if (run.exit_code != kExitFatal) {
       // A redone user's earlier line is still there, before its new one.
       if (Status s = Conclude(options.output, store, replay.lines + run.ok + run.failed, state);
           !s.ok()) {
-        run.exit_code = Fatal(s);
+        run.exit_code = Fatal(observer, s);
       }
     }
   }
@@ -191,17 +194,19 @@ int RunCoordinator(const Options& options) {
   int exit_code = run.exit_code;
   if (!options.report.empty()) {
     if (Status s = WriteReport(options.report, stats.value(), run, replay); !s.ok()) {
-      exit_code = Fatal(s);
+      exit_code = Fatal(observer, s);
     }
   }
   const std::string skipped =
       output->resuming() ? " (" + std::to_string(replay.skipped) + " skipped)" : "";
-  std::fprintf(stderr,
-               "done: %zu users, %llu ok%s, %llu failed in %.2f s (%llu requests, %llu retries)\n",
-               store.size(), static_cast<unsigned long long>(run.ok + replay.skipped),
-               skipped.c_str(), static_cast<unsigned long long>(run.failed + replay.failed_kept),
-               run.wall_seconds, static_cast<unsigned long long>(run.downloads.requests),
-               static_cast<unsigned long long>(run.downloads.retries));
+  char done[256];
+  std::snprintf(done, sizeof done,
+                "done: %zu users, %llu ok%s, %llu failed in %.2f s (%llu requests, %llu retries)",
+                store.size(), static_cast<unsigned long long>(run.ok + replay.skipped),
+                skipped.c_str(), static_cast<unsigned long long>(run.failed + replay.failed_kept),
+                run.wall_seconds, static_cast<unsigned long long>(run.downloads.requests),
+                static_cast<unsigned long long>(run.downloads.retries));
+  observer.OnSummary(done);
   return exit_code;
 }
 

@@ -3,9 +3,13 @@
 #pragma once
 
 #include "coordinator/options.h"
+#include "coordinator/run_observer.h"
+#include "coordinator/stop_request.h"
 
 namespace pixelmill {
 
-int RunCoordinator(const Options& options);
+// Every message goes to `observer`; `stop` (may be null) lets the caller stop the run from a
+// signal handler or another thread.
+int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* stop = nullptr);
 
 }  // namespace pixelmill

@@ -42,6 +42,7 @@ Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done,
       options_(std::move(options)),
       on_done_(std::move(on_done)),
       budget_(budget),
+      observer_(options_.observer != nullptr ? options_.observer : &StderrObserver()),
       pool_(options_.max_attempts),
       hostname_(Hostname()) {}
 
@@ -155,8 +156,8 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
   }
   if (!refusal.empty()) {
     ++stats_.rejected;
-    std::fprintf(stderr, "pixelmill: rejected worker %s (pid %u): %s\n", hello.worker_id().c_str(),
-                 hello.pid(), refusal.c_str());
+    Emit(*observer_, EventLevel::kWarning, "rejected worker %s (pid %u): %s",
+         hello.worker_id().c_str(), hello.pid(), refusal.c_str());
     reply.mutable_reject()->set_reason(refusal);
     Send(identity, reply);
     return;
@@ -169,6 +170,8 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
   info.pid = hello.pid();
   info.capacity = hello.capacity();
   info.last_heard = uv_now(&loop_) / 1000.0;
+  Emit(*observer_, EventLevel::kDebug, "worker %s joined (pid %u, capacity %u)",
+       hello.worker_id().c_str(), hello.pid(), hello.capacity());
   pool_.Add(std::move(info));
   ++stats_.workers_joined;
   if (options_.on_local_join && hello.host() == hostname_) options_.on_local_join(hello.pid());
@@ -183,6 +186,7 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
   std::optional<JobRecord> job = pool_.Complete(identity, result.job_id());
   if (!job) return;  // late or foreign: counted by the pool, dropped
   ++stats_.results;
+  stats_.cpu_micros += result.cpu_micros();
   JobOutcome outcome;
   outcome.user = job->user;
   outcome.attempts = job->attempt;
@@ -237,8 +241,8 @@ void Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::
   const double now = uv_now(&loop_) / 1000.0;
   if (now - last_bad_result_log_ >= 1.0) {
     last_bad_result_log_ = now;
-    std::fprintf(stderr, "pixelmill: %s (%llu so far)\n", why.c_str(),
-                 static_cast<unsigned long long>(stats_.bad_results));
+    Emit(*observer_, EventLevel::kWarning, "%s (%llu so far)", why.c_str(),
+         static_cast<unsigned long long>(stats_.bad_results));
   }
   if (std::optional<JobRecord> out = pool_.Retry(std::move(job), identity)) {
     GiveUp(*out, "bad_result", why);
@@ -335,8 +339,8 @@ void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
   const size_t held = worker->jobs.size();
   const uint32_t pid = worker->pid;
   const bool local = worker->host == hostname_;
-  std::fprintf(stderr, "pixelmill: lost worker %s (pid %u): %s; %zu job(s) to retry\n",
-               worker->worker_id.c_str(), pid, why.c_str(), held);
+  Emit(*observer_, EventLevel::kWarning, "lost worker %s (pid %u): %s; %zu job(s) to retry",
+       worker->worker_id.c_str(), pid, why.c_str(), held);
   std::vector<JobRecord> given_up = pool_.Remove(identity);
   ++stats_.workers_lost;
   // A local process that may still be running (frozen, hung) is killed and replaced; the
@@ -402,16 +406,16 @@ void Dispatcher::CheckRemoteWait(double now) {
     char why[160];
     std::snprintf(why, sizeof(why), "no worker joined within %.0f s (--remote-wait)", limit);
     gave_up_ = std::string(why) + "; " + local_gone_;
-    std::fprintf(stderr, "pixelmill: %s: giving up\n", gave_up_.c_str());
+    Emit(*observer_, EventLevel::kWarning, "%s: giving up", gave_up_.c_str());
     FailQueued("no_workers", gave_up_);
     return;
   }
   if (last_wait_log_ < 0 || now - last_wait_log_ >= 10) {
     last_wait_log_ = now;
-    std::fprintf(stderr,
-                 "pixelmill: no worker connected (%s); waiting for a remote worker on %s: %zu "
-                 "job(s) waiting, giving up in %.0f s\n",
-                 local_gone_.c_str(), remote.c_str(), pool_.queued(), left);
+    Emit(*observer_, EventLevel::kWarning,
+         "no worker connected (%s); waiting for a remote worker on %s: %zu "
+         "job(s) waiting, giving up in %.0f s",
+         local_gone_.c_str(), remote.c_str(), pool_.queued(), left);
   }
 }
 
@@ -431,8 +435,8 @@ void Dispatcher::Malformed(const std::string& why) {
   const double now = uv_now(&loop_) / 1000.0;
   if (now - last_malformed_log_ >= 1.0) {  // at most one line a second
     last_malformed_log_ = now;
-    std::fprintf(stderr, "pixelmill: dropped a worker message: %s (%llu so far)\n", why.c_str(),
-                 static_cast<unsigned long long>(stats_.malformed));
+    Emit(*observer_, EventLevel::kWarning, "dropped a worker message: %s (%llu so far)",
+         why.c_str(), static_cast<unsigned long long>(stats_.malformed));
   }
 }
 

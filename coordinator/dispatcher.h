@@ -41,6 +41,7 @@
 #include "common/image_format.h"
 #include "common/protocol.h"
 #include "common/status.h"
+#include "coordinator/run_observer.h"
 #include "coordinator/worker_pool.h"
 
 namespace pixelmill {
@@ -63,6 +64,7 @@ struct DispatchOptions {
   std::function<void(uint32_t pid)> on_local_lost;
   uint64_t job_timeout_ms = 300'000;  // a job held longer is taken back (attempt + 1)
   uint64_t remote_wait_ms = 60'000;   // see NoLocalWorkers()
+  RunObserver* observer = nullptr;    // where events go (nullptr: stderr)
 };
 
 struct JobOutcome {
@@ -80,6 +82,7 @@ struct DispatchStats {
   uint64_t jobs_sent = 0, results = 0, duplicates = 0, malformed = 0, requeued = 0;
   uint64_t workers_joined = 0, workers_lost = 0, rejected = 0;
   uint64_t bad_results = 0, timed_out = 0;
+  uint64_t cpu_micros = 0;  // worker CPU time of the results accepted
 };
 
 class Dispatcher {
@@ -147,6 +150,7 @@ class Dispatcher {
   const DispatchOptions options_;
   DoneFn on_done_;
   ByteBudget* const budget_;
+  RunObserver* const observer_;
   std::unique_ptr<zmq::context_t> context_;  // made by Init()
   zmq::socket_t socket_;
   uv_poll_t poll_{};

@@ -72,7 +72,7 @@ class RejectsFile {
 
 }  // namespace
 
-Result<LoadStats> LoadInput(const Options& options, UserStore& store) {
+Result<LoadStats> LoadInput(const Options& options, UserStore& store, RunObserver& observer) {
   Result<InputFile> input = InputFile::Open(options.input);
   if (!input.ok()) return input.status();
 
@@ -94,7 +94,7 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store) {
     if (keep_rejects) rejects.Write(bad);
     // With a tolerance, warn about the first few as they go; without, the failure lists them.
     if (options.max_bad_records > 0 && printed < load_options.max_errors_shown) {
-      std::fprintf(stderr, "warning: skipping %s\n", bad.Describe(name).c_str());
+      observer.OnEvent(EventLevel::kWarning, "skipping " + bad.Describe(name));
       ++printed;
     }
   };
@@ -102,8 +102,8 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store) {
   if (Status s = rejects.Close(); !s.ok() && stats.ok()) return s;
   if (stats.ok() && stats->bad_records > 0) {
     const std::string where = keep_rejects ? ", listed in " + rejects.path() : "";
-    std::fprintf(stderr, "warning: skipped %llu bad record(s)%s\n",
-                 static_cast<unsigned long long>(stats->bad_records), where.c_str());
+    Emit(observer, EventLevel::kWarning, "skipped %llu bad record(s)%s",
+         static_cast<unsigned long long>(stats->bad_records), where.c_str());
   }
   return stats;
 }

@@ -7,10 +7,13 @@
 #include "common/user_loader.h"
 #include "common/user_store.h"
 #include "coordinator/options.h"
+#include "coordinator/run_observer.h"
 
 namespace pixelmill {
 
-// Loads options.input into `store`. Fails with a message that lists the first bad records.
-Result<LoadStats> LoadInput(const Options& options, UserStore& store);
+// Loads options.input into `store`. Fails with a message that lists the first bad records;
+// skipped ones are reported to `observer` as warnings.
+Result<LoadStats> LoadInput(const Options& options, UserStore& store,
+                            RunObserver& observer = StderrObserver());
 
 }  // namespace pixelmill

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -18,8 +19,9 @@
 #include "common/filter.h"
 #include "common/version.h"
 #include "coordinator/coordinator.h"
-#include "coordinator/early_signals.h"
 #include "coordinator/options.h"
+#include "coordinator/stop_request.h"
+#include "coordinator/terminal_output.h"
 #include "coordinator/worker_supervisor.h"
 
 namespace {
@@ -92,8 +94,8 @@ int CheckResumeOptions(pixelmill::Options& options) {
 
 // A closed stderr or stdout must not kill the run (SIGPIPE), nor a file-size limit (SIGXFSZ):
 // both become write errors the run reports. IDN host names need a UTF-8 character type.
-void PrepareProcess() {
-  pixelmill::RecordEarlySignals();
+void PrepareProcess(pixelmill::StopRequest* stop) {
+  pixelmill::StopOnSignals(stop);
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGXFSZ, SIG_IGN);
   if (std::setlocale(LC_CTYPE, "C.UTF-8") == nullptr) std::setlocale(LC_CTYPE, "");
@@ -102,7 +104,10 @@ void PrepareProcess() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  PrepareProcess();
+  // SIGINT, SIGTERM and SIGHUP ask the run to stop (drain, then stop at the second), whenever
+  // they come: while loading, while workers spawn, while the loop runs.
+  static pixelmill::StopRequest stop;
+  PrepareProcess(&stop);
   pixelmill::Options options;
   pixelmill::DownloadOptions& dl = options.download;
   double timeout_s = static_cast<double>(dl.timeout_ms) / 1000;
@@ -212,6 +217,20 @@ int main(int argc, char** argv) {
                  "the worker executable for local workers (default: the one next to the "
                  "coordinator)");
   app.add_option("--report", options.report, "write a JSON report of the run to this file");
+  pixelmill::TerminalOptions terminal;
+  app.add_flag("--quiet", terminal.quiet, "print only errors and the final summary");
+  app.add_option("--log-level", terminal.log_level, "debug, info, warning, error or off")
+      ->capture_default_str();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "text, or json: one JSON object a line")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--progress-file", terminal.progress_file,
+                 "write a JSONL time series of the run's progress here, one sample a second");
+  app.add_option("--progress-interval", terminal.progress_interval_s,
+                 "seconds between plain progress lines when stderr is not a terminal (0: none)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   double grace_s = static_cast<double>(options.grace_ms) / 1000;
   app.add_option("--grace", grace_s,
                  "after the first SIGINT/SIGTERM, seconds for the downloads and filters in "
@@ -230,6 +249,10 @@ int main(int argc, char** argv) {
   dl.timeout_ms = static_cast<uint64_t>(timeout_s * 1000);
   options.grace_ms = static_cast<uint64_t>(grace_s * 1000);
   options.command_line.assign(argv, argv + argc);
+  terminal.json_logs = log_format == "json";
+  const char* term = std::getenv("TERM");
+  terminal.interactive = ::isatty(STDERR_FILENO) == 1 && term != nullptr &&
+                         std::string(term) != "dumb" && log_format == "text";
   if (const std::optional<uint64_t> bytes = pixelmill::ParseByteSize(max_memory)) {
     options.max_memory = *bytes;
   } else {
@@ -251,5 +274,11 @@ int main(int argc, char** argv) {
   if (const int code = CheckResumeOptions(options); code != pixelmill::kExitOk) return code;
   if (const int code = CheckWorkerOptions(options); code != pixelmill::kExitOk) return code;
   RaiseFileLimit();
-  return pixelmill::RunCoordinator(options);
+  auto output = pixelmill::TerminalOutput::Create(terminal);
+  if (!output.ok()) {
+    if (output.status().code() == "usage") return Usage(output.status().message());
+    std::fprintf(stderr, "error: %s\n", output.status().message().c_str());
+    return pixelmill::kExitFatal;
+  }
+  return pixelmill::RunCoordinator(options, *output.value(), &stop);
 }

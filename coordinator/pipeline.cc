@@ -11,13 +11,14 @@
 #include <utility>
 
 #include "common/image_probe.h"
-#include "coordinator/early_signals.h"
 
 namespace pixelmill {
 namespace {
 
 const char* SignalName(int signum) {
   switch (signum) {
+    case 0:
+      return "a stop request";
     case SIGINT:
       return "SIGINT";
     case SIGHUP:
@@ -40,9 +41,12 @@ std::string ShellQuote(const std::string& word) {
 
 }  // namespace
 
-Pipeline::Pipeline(const Options& options, UserStore& store)
+Pipeline::Pipeline(const Options& options, UserStore& store, RunObserver& observer,
+                   StopRequest* stop)
     : options_(options),
       store_(store),
+      observer_(observer),
+      stop_(stop),
       budget_(options.max_memory),
       downloader_(
           loop_, options.download, [this](Download&& d) { Record(downloaded_, std::move(d)); },
@@ -72,20 +76,10 @@ PipelineResult Pipeline::Run() {
   PipelineResult result;
   size_t todo = 0;
   for (size_t i = 0; i < store_.size(); ++i) todo += store_.status(i) == UserStatus::kPending;
-  // Signals first: one that arrives while workers are being spawned must stop the run in order,
-  // not kill the coordinator. SIGHUP (a closed terminal) is treated like SIGTERM.
-  const auto on_signal = [](uv_signal_t* h, int signum) {
-    Guarded(h->loop, "signal", [&] {
-      auto* self = static_cast<Pipeline*>(h->data);
-      self->Record(self->signals_, signum);
-    });
-  };
-  for (auto& [handle, signum] :
-       {std::pair{&sigint_, SIGINT}, std::pair{&sigterm_, SIGTERM}, std::pair{&sighup_, SIGHUP}}) {
-    uv_signal_init(&loop_, handle);
-    handle->data = this;
-    uv_signal_start(handle, on_signal, signum);
-  }
+  skipped_ = store_.size() - todo;
+  // Stop requests (main's signal handler, a Cancel() from another thread) first: one that came
+  // while the input loaded or comes while workers are being spawned stops the run in order.
+  if (stop_ != nullptr) stop_->Attach(loop_, [this] { Wake(); });
   uv_check_init(&loop_, &pump_);
   pump_.data = this;
   uv_check_start(&pump_, [](uv_check_t* h) {
@@ -98,9 +92,22 @@ PipelineResult Pipeline::Run() {
   grace_.data = this;
   uv_timer_init(&loop_, &budget_poll_);
   budget_poll_.data = this;
+  uv_timer_init(&loop_, &progress_);
+  progress_.data = this;
+  uv_timer_start(
+      &progress_,
+      [](uv_timer_t* t) {
+        Guarded(t->loop, "progress", [&] {
+          auto* self = static_cast<Pipeline*>(t->data);
+          self->observer_.OnProgress(self->Snapshot());
+        });
+      },
+      100, 100);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&progress_));
+  started_ms_ = uv_now(&loop_);
 
   if (Status s = sink_.Open(); !s.ok()) {
-    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    observer_.OnEvent(EventLevel::kError, s.message());
     CloseLoopHandles();
     uv_run(&loop_, UV_RUN_DEFAULT);
     return result;
@@ -111,8 +118,6 @@ PipelineResult Pipeline::Run() {
     if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();
   }
   if (!fatal_.empty()) stopping_ = true;  // nothing started: close everything, report fatal_
-  // A signal that came while the input was loading stops the run before any download.
-  if (const int signum = EarlySignal(); signum != 0) signals_.push_back(signum);
   Pump();
   uv_run(&loop_, UV_RUN_DEFAULT);
   // The sink's last commits ended while the stages closed (the pump may be closed by then).
@@ -131,16 +136,20 @@ PipelineResult Pipeline::Run() {
   result.budget_peak = budget_.peak();
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (stop_signal_ != 0 && fatal_.empty()) {
+  observer_.OnProgress(Snapshot());
+  if (stop_requested_ && fatal_.empty()) {
     result.interrupted = true;
-    std::fprintf(stderr,
-                 "error: interrupted by %s: %zu ok and %zu failed saved in this run, %zu user(s) "
-                 "left; every saved user is in the manifest. Resume with:\n  %s\n",
-                 SignalName(stop_signal_), ok_, failed_, result.left, ResumeHint().c_str());
+    observer_.OnEvent(EventLevel::kError,
+                      "interrupted by " + std::string(SignalName(stop_signal_)) + ": " +
+                          std::to_string(ok_) + " ok and " + std::to_string(failed_) +
+                          " failed saved in this run, " + std::to_string(result.left) +
+                          " user(s) left; every saved user is in the manifest. Resume with:\n  " +
+                          ResumeHint());
     result.exit_code = kExitFatal;
   } else if (!fatal_.empty()) {
-    std::fprintf(stderr, "error: %s\n", fatal_.c_str());
-    if (result.left > 0) std::fprintf(stderr, "resume with:\n  %s\n", ResumeHint().c_str());
+    std::string message = fatal_;
+    if (result.left > 0) message += "\nresume with:\n  " + ResumeHint();
+    observer_.OnEvent(EventLevel::kError, message);
     result.exit_code = kExitFatal;
   } else {
     result.exit_code = failed_ > 0 ? kExitSomeFailed : kExitOk;
@@ -197,11 +206,11 @@ void Pipeline::Wake() {
 }
 
 void Pipeline::CloseLoopHandles() {
+  if (stop_ != nullptr) stop_->Detach();
   for (uv_handle_t* h :
-       {reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
-        reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&pump_),
-        reinterpret_cast<uv_handle_t*>(&wake_), reinterpret_cast<uv_handle_t*>(&grace_),
-        reinterpret_cast<uv_handle_t*>(&budget_poll_)}) {
+       {reinterpret_cast<uv_handle_t*>(&pump_), reinterpret_cast<uv_handle_t*>(&wake_),
+        reinterpret_cast<uv_handle_t*>(&grace_), reinterpret_cast<uv_handle_t*>(&budget_poll_),
+        reinterpret_cast<uv_handle_t*>(&progress_)}) {
     uv_close(h, nullptr);
   }
 }
@@ -214,10 +223,9 @@ bool Pipeline::HandleEvents() {
     Abandon(why);
     any = true;
   }
-  while (!signals_.empty()) {
-    const int signum = signals_.front();
-    signals_.pop_front();
-    HandleSignal(signum);
+  while (stop_ != nullptr && stops_handled_ < stop_->requests()) {
+    ++stops_handled_;
+    HandleStop(stop_->first_signal());
     any = true;
   }
   while (!written_.empty()) {
@@ -303,6 +311,7 @@ Status Pipeline::StartWorkers() {
   d.expected_workers = options_.workers;
   d.job_timeout_ms = options_.job_timeout_ms;
   d.remote_wait_ms = options_.remote_wait_ms;
+  d.observer = &observer_;
   d.on_local_join = [this](uint32_t pid) {
     if (supervisor_) supervisor_->MarkReady(static_cast<pid_t>(pid));
   };
@@ -313,8 +322,8 @@ Status Pipeline::StartWorkers() {
       loop_, std::move(d), [this](JobOutcome&& o) { Record(filtered_, std::move(o)); }, &budget_);
   if (Status s = dispatcher_->Init(); !s.ok()) return s;
   if (!options_.bind.empty()) {
-    std::fprintf(stderr, "pixelmill: remote workers may connect to %s\n",
-                 dispatcher_->bound().back().c_str());
+    observer_.OnEvent(EventLevel::kInfo,
+                      "remote workers may connect to " + dispatcher_->bound().back());
   }
   if (options_.workers == 0) {
     dispatcher_->NoLocalWorkers("no local workers (--workers 0)");
@@ -324,6 +333,7 @@ Status Pipeline::StartWorkers() {
   sup.workers = options_.workers;
   sup.worker_binary = options_.worker_binary;
   sup.endpoint = endpoint;
+  sup.observer = &observer_;
   sup.address_space_mb = options_.worker_memory_mb > 0
                              ? options_.worker_memory_mb
                              : WorkerAddressSpaceMb(options_.filter_output.max_pixels);
@@ -439,16 +449,19 @@ void Pipeline::HandleWritten(Written& w) {
   }
 }
 
-void Pipeline::HandleSignal(int signum) {
+void Pipeline::HandleStop(int signum) {
   if (shut_down_) return;  // already closing: a Ctrl-C now must not kill the cleanup
+  stop_requested_ = true;
   stop_signal_ = signum;
   if (draining_ || options_.grace_ms == 0) return Abandon("");  // the second one: stop now
   draining_ = true;
   downloader_.StopStarting();
-  std::fprintf(stderr,
-               "pixelmill: %s: starting no new downloads; finishing the work in flight for up "
-               "to %.1f s (send it again to stop now)\n",
-               SignalName(signum), static_cast<double>(options_.grace_ms) / 1000);
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "%s: starting no new downloads; finishing the work in flight for up to %.1f s "
+                "(send it again to stop now)",
+                SignalName(signum), static_cast<double>(options_.grace_ms) / 1000);
+  observer_.OnEvent(EventLevel::kWarning, text);
   uv_timer_start(
       &grace_,
       [](uv_timer_t* t) {
@@ -470,6 +483,31 @@ void Pipeline::Abandon(const std::string& why) {
   downloaded_.clear();
   filtered_.clear();
   ShutDown();
+}
+
+Progress Pipeline::Snapshot() const {
+  Progress p;
+  p.elapsed_s = static_cast<double>(uv_now(const_cast<uv_loop_t*>(&loop_)) - started_ms_) / 1000;
+  p.total = store_.size();
+  p.skipped = skipped_;
+  p.ok = ok_;
+  p.failed = failed_;
+  p.downloads_in_flight = downloader_.in_flight();
+  p.downloads_waiting = downloader_.pending() - downloader_.in_flight();
+  if (dispatcher_) {
+    p.images_waiting = dispatcher_->queued();
+    p.jobs_in_flight = dispatcher_->pending() - dispatcher_->queued();
+    p.workers = dispatcher_->workers();
+    p.filter_cpu_s = static_cast<double>(dispatcher_->stats().cpu_micros) / 1e6;
+  }
+  p.writes_pending = sink_.pending();
+  p.budget_used = budget_.used();
+  p.budget_limit = budget_.limit();
+  p.bytes_downloaded = downloader_.stats().bytes;
+  p.downloads_waiting_for_memory_s = waits_.downloads_waiting_s;
+  p.images_waiting_for_workers_s = waits_.images_waiting_s;
+  p.results_waiting_for_disk_s = waits_.results_waiting_s;
+  return p;
 }
 
 std::string Pipeline::ResumeHint() const {

@@ -24,10 +24,10 @@
 // compact store (about 70 bytes a user) and bookkeeping for at most kMaxDownstream users
 // between download and manifest line: flat in the number of users.
 //
-// Stops: the first SIGINT/SIGTERM/SIGHUP starts no new download and lets work in flight finish
-// for up to --grace, then stops; a second stops at once. Either way every finished line is kept
-// and the run can be resumed. An exception at any callback entry (Guarded) stops the run the
-// same way with a fatal error.
+// Stops: the first stop request (main turns SIGINT/SIGTERM/SIGHUP into one) starts no new download
+// and lets work in flight finish for up to --grace, then stops; a second stops at once. Either way
+// every finished line is kept and the run can be resumed. An exception at any callback entry
+// (Guarded) stops the run the same way with a fatal error.
 //
 // Owns the loop and every stage; single-threaded (libuv's pool does the file I/O).
 #pragma once
@@ -49,7 +49,9 @@
 #include "coordinator/downloader.h"
 #include "coordinator/manifest.h"
 #include "coordinator/options.h"
+#include "coordinator/run_observer.h"
 #include "coordinator/sink.h"
+#include "coordinator/stop_request.h"
 #include "coordinator/worker_supervisor.h"
 
 namespace pixelmill {
@@ -79,7 +81,10 @@ struct PipelineResult {
 
 class Pipeline {
  public:
-  Pipeline(const Options& options, UserStore& store);
+  // `observer` hears every event and progress sample; `stop` (may be null) is how the caller
+  // asks the run to stop (signals, another thread). Both must outlive Run().
+  Pipeline(const Options& options, UserStore& store, RunObserver& observer,
+           StopRequest* stop = nullptr);
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
   ~Pipeline();
@@ -121,7 +126,8 @@ class Pipeline {
   // REQUIRES: bytes.format() is known (probed). Writes the image, then `info`'s line.
   void Commit(size_t user, ImageBuffer bytes, OkLineInfo info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
-  void HandleSignal(int signum);
+  void HandleStop(int signum);
+  Progress Snapshot() const;
   // Stops the run now with `why` as its fatal error, abandoning work in flight.
   void Abandon(const std::string& why);
   void ShutDown();
@@ -130,6 +136,8 @@ class Pipeline {
 
   const Options& options_;
   UserStore& store_;
+  RunObserver& observer_;
+  StopRequest* stop_;
   uv_loop_t loop_{};
   FatalHandler on_fatal_;
   ByteBudget budget_;  // outlives every stage and image below
@@ -137,10 +145,10 @@ class Pipeline {
   Sink sink_;
   std::unique_ptr<Dispatcher> dispatcher_;        // null with --filter none
   std::unique_ptr<WorkerSupervisor> supervisor_;  // null without local workers
-  uv_signal_t sigint_{}, sigterm_{}, sighup_{};
   uv_check_t pump_{};
   uv_idle_t wake_{};  // active while events wait for the pump
   uv_timer_t grace_{};
+  uv_timer_t progress_{};     // a Progress sample for the observer every 100 ms
   uv_timer_t budget_poll_{};  // while downloads are paused: a lease released on a ZeroMQ
                               // thread does not wake the loop by itself
   CloseGroup closing_;
@@ -149,7 +157,7 @@ class Pipeline {
   std::deque<Download> downloaded_;
   std::deque<JobOutcome> filtered_;
   std::deque<Written> written_;
-  std::deque<int> signals_;
+  int stops_handled_ = 0;
   std::string fatal_event_;  // an exception caught at a callback entry
   bool grace_over_ = false;
 
@@ -167,7 +175,10 @@ class Pipeline {
   bool draining_ = false;  // a first signal came: nothing new starts
   bool stopping_ = false;  // nothing more will be started or committed
   bool shut_down_ = false;
-  int stop_signal_ = 0;
+  bool stop_requested_ = false;
+  int stop_signal_ = 0;  // the signal that asked the first stop (0: not a signal)
+  size_t skipped_ = 0;   // users done before this run (not pending at its start)
+  uint64_t started_ms_ = 0;
   std::string fatal_;  // why the run stopped early, if it did
   StageWaits waits_;
   uint64_t last_sample_ms_ = 0;

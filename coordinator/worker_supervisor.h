@@ -21,15 +21,17 @@
 
 #include "common/close_group.h"
 #include "common/status.h"
+#include "coordinator/run_observer.h"
 
 namespace pixelmill {
 
 struct SupervisorOptions {
   size_t workers = 1;
-  std::string worker_binary;      // path of the worker executable
-  std::string endpoint;           // what workers connect to
-  uint32_t capacity = 2;          // --capacity for each worker
-  uint64_t address_space_mb = 0;  // --max-address-space-mb for each worker; 0 = none
+  std::string worker_binary;        // path of the worker executable
+  std::string endpoint;             // what workers connect to
+  uint32_t capacity = 2;            // --capacity for each worker
+  uint64_t address_space_mb = 0;    // --max-address-space-mb for each worker; 0 = none
+  RunObserver* observer = nullptr;  // where events go (nullptr: stderr)
 };
 
 // The default address-space cap for a worker filtering images of up to `max_pixels`: the
@@ -73,6 +75,9 @@ class WorkerSupervisor {
 
   Status Spawn(Slot& slot);
   void Respawn(Slot& slot);
+  RunObserver& Observer() const {
+    return options_.observer != nullptr ? *options_.observer : StderrObserver();
+  }
   void Restart(Slot& slot, const std::string& last);
   void Reap();
   void MaybeFinishClose();

@@ -1,0 +1,37 @@
+#include "coordinator/run_observer.h"
+
+#include <cstdarg>
+#include <cstdio>
+
+namespace pixelmill {
+namespace {
+
+class Stderr final : public RunObserver {
+ public:
+  void OnEvent(EventLevel level, const std::string& message) override {
+    const char* prefix = level == EventLevel::kError     ? "error: "
+                         : level == EventLevel::kWarning ? "warning: "
+                                                         : "pixelmill: ";
+    std::fprintf(stderr, "%s%s\n", prefix, message.c_str());
+  }
+  void OnProgress(const Progress&) override {}
+  void OnSummary(const std::string& text) override { std::fprintf(stderr, "%s\n", text.c_str()); }
+};
+
+}  // namespace
+
+void Emit(RunObserver& observer, EventLevel level, const char* format, ...) {
+  char text[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(text, sizeof text, format, args);
+  va_end(args);
+  observer.OnEvent(level, text);
+}
+
+RunObserver& StderrObserver() {
+  static Stderr observer;
+  return observer;
+}
+
+}  // namespace pixelmill

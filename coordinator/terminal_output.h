@@ -1,0 +1,68 @@
+// TerminalOutput: what main() plugs into a run as its RunObserver.
+//   - Events become log lines through spdlog on stderr, filtered by --log-level, as text
+//     ("warning: ...") or, with --log-format json, one JSON object a line.
+//   - Progress on a terminal (stderr is a TTY and TERM is not "dumb"): one line redrawn in
+//     place at most 10 times a second, tqdm style, cleared before any log line and at the end.
+//     Not a terminal: a plain progress line every --progress-interval seconds. --quiet: none.
+//   - --progress-file: a JSONL time series, one sample a second (and one at the end).
+//   - The summary is always printed, --quiet included.
+// No colours are used, so NO_COLOR is respected by construction.
+//
+// Called on the run's loop thread (events before the loop starts come from the main thread).
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "coordinator/run_observer.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace pixelmill {
+
+struct TerminalOptions {
+  bool quiet = false;               // only errors and the summary
+  std::string log_level = "info";   // debug, info, warning, error, off
+  bool json_logs = false;           // --log-format json
+  double progress_interval_s = 10;  // plain progress lines when stderr is not a terminal
+  std::string progress_file;        // JSONL samples, one a second; empty for none
+  // Whether stderr is a terminal the line can be redrawn on; main() decides (isatty, TERM).
+  bool interactive = false;
+};
+
+class TerminalOutput final : public RunObserver {
+ public:
+  // Fails on a bad log level or a progress file that cannot be created.
+  static Result<std::unique_ptr<TerminalOutput>> Create(const TerminalOptions& options);
+  ~TerminalOutput() override;
+
+  void OnEvent(EventLevel level, const std::string& message) override;
+  void OnProgress(const Progress& progress) override;
+  void OnSummary(const std::string& text) override;
+
+  // The progress line for `p` (no newline), e.g.
+  // " 42% 4,200/10,000 users, 3 failed [00:42<00:58, 99.8 users/s] dl 64 wait 10 | ..."
+  static std::string Line(const Progress& p, double rate);
+
+ private:
+  explicit TerminalOutput(const TerminalOptions& options);
+  void ClearLine();
+  void WriteSample(const Progress& p);
+
+  TerminalOptions options_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::FILE* progress_file_ = nullptr;
+  bool line_shown_ = false;
+  double last_draw_s_ = -1, last_plain_s_ = 0, last_sample_s_ = -1;
+  // Smoothed rate (users a second): an exponential moving average of the recent samples.
+  double rate_ = 0, rate_at_s_ = 0;
+  size_t rate_done_ = 0;
+  Progress last_;
+  bool have_last_ = false;
+};
+
+}  // namespace pixelmill
