@@ -195,8 +195,40 @@ void Pipeline::Pump() {
   if (draining_ && !stopping_ && (grace_over_ || !InFlight())) Abandon("");
   if (!shut_down_ && busy_ == 0 && (stopping_ || next_ == store_.size())) ShutDown();
   SampleWaits();
+  if (!shut_down_) WatchForTrouble();
   if (!closing_.done()) uv_idle_stop(&wake_);
   pumping_ = false;
+}
+
+// Notable conditions worth one log line each (never one per user): the memory budget full for
+// 10 s at a stretch, and a retry storm (many of the last 10 s of requests were retries).
+void Pipeline::WatchForTrouble() {
+  const uint64_t now = uv_now(&loop_);
+  if (budget_.full() || downloader_.paused() > 0) {
+    if (budget_full_since_ms_ == 0) budget_full_since_ms_ = now;
+    if (!budget_warned_ && now - budget_full_since_ms_ >= 10'000) {
+      budget_warned_ = true;
+      Emit(observer_, EventLevel::kWarning,
+           "the memory budget (--max-memory %llu MiB) has been full for 10 s: downloads wait "
+           "for images to be filtered and written; more workers or a larger budget would help",
+           static_cast<unsigned long long>(budget_.limit() >> 20));
+    }
+  } else {
+    budget_full_since_ms_ = 0;
+    budget_warned_ = false;
+  }
+  if (now - storm_window_ms_ < 10'000) return;
+  const DownloadStats d = downloader_.stats();
+  const uint64_t requests = d.requests - storm_requests_, retries = d.retries - storm_retries_;
+  if (storm_window_ms_ != 0 && retries >= 50 && retries * 5 >= requests) {
+    Emit(observer_, EventLevel::kWarning,
+         "retry storm: %llu of the last %llu requests were retries (servers failing or slow; "
+         "see the manifest's error codes)",
+         static_cast<unsigned long long>(retries), static_cast<unsigned long long>(requests));
+  }
+  storm_window_ms_ = now;
+  storm_requests_ = d.requests;
+  storm_retries_ = d.retries;
 }
 
 // An event was recorded: the loop must reach the pump without blocking in its poll phase (an

@@ -128,6 +128,7 @@ class Pipeline {
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
   void HandleStop(int signum);
   Progress Snapshot() const;
+  void WatchForTrouble();
   // Stops the run now with `why` as its fatal error, abandoning work in flight.
   void Abandon(const std::string& why);
   void ShutDown();
@@ -179,6 +180,9 @@ class Pipeline {
   int stop_signal_ = 0;  // the signal that asked the first stop (0: not a signal)
   size_t skipped_ = 0;   // users done before this run (not pending at its start)
   uint64_t started_ms_ = 0;
+  uint64_t budget_full_since_ms_ = 0;  // 0: not full
+  bool budget_warned_ = false;
+  uint64_t storm_window_ms_ = 0, storm_requests_ = 0, storm_retries_ = 0;
   std::string fatal_;  // why the run stopped early, if it did
   StageWaits waits_;
   uint64_t last_sample_ms_ = 0;
