@@ -114,132 +114,171 @@ int main(int argc, char** argv) {
   CLI::App app{"pixelmill coordinator: fetch every user's profile image, filter it, save it."};
   app.set_version_flag("--version", pixelmill::kVersion);
   app.add_option("--input", options.input, "users as a JSON array or JSONL file; - for stdin")
-      ->required();
+      ->required()
+      ->group("Input and output");
   app.add_option("--output", options.output,
-                 "output folder (images/, manifest.jsonl, rejects.jsonl)");
+                 "output folder (images/, manifest.jsonl, rejects.jsonl)")
+      ->group("Input and output");
   app.add_flag("--overwrite", options.overwrite,
-               "delete the earlier run in --output (manifest, rejects, images) and start afresh");
+               "delete the earlier run in --output (manifest, rejects, images) and start afresh")
+      ->group("Input and output");
   app.add_flag("--resume", options.resume,
                "continue the earlier run in --output: redo only the users without an intact "
-               "result (refused if the input or output settings changed)");
+               "result (refused if the input or output settings changed)")
+      ->group("Input and output");
   app.add_flag("--retry-failed", options.retry_failed,
-               "with --resume: redo the users that failed too");
+               "with --resume: redo the users that failed too")
+      ->group("Input and output");
   app.add_flag("--resume-anyway", options.resume_anyway,
-               "--resume even if the input or output settings changed (says what changed)");
+               "--resume even if the input or output settings changed (says what changed)")
+      ->group("Input and output");
   app.add_flag("--dry-run", options.dry_run,
-               "load and validate the input, print a summary, exit; no network");
+               "load and validate the input, print a summary, exit; no network")
+      ->group("Input and output");
   app.add_option("--max-bad-records", options.max_bad_records,
                  "bad input records to skip (listed in OUT/rejects.jsonl); 0 aborts on the first")
       ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Input and output");
   options.workers = std::max(1u, std::thread::hardware_concurrency());
   app.add_option("--filter", options.filter,
                  "filter spec: a step or a chain of steps, e.g. blur:5 or "
                  "thumbnail:256,sharpen:1:\n" +
                      pixelmill::FilterHelp())
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Filter");
   std::string format = "input";
   app.add_option("--format", format,
                  "output format: jpeg, png, webp, or input (the input's; "
                  "GIF becomes PNG)")
       ->check(CLI::IsMember({"input", "jpeg", "png", "webp"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Filter");
   app.add_option("--quality", options.filter_output.quality, "JPEG/WebP quality")
       ->check(CLI::Range(1, 100))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Filter");
   app.add_flag("--keep-metadata", options.filter_output.keep_metadata,
-               "keep EXIF (GPS included), XMP and IPTC metadata (stripped by default)");
+               "keep EXIF (GPS included), XMP and IPTC metadata (stripped by default)")
+      ->group("Filter");
   app.add_option("--max-pixels", options.filter_output.max_pixels,
                  "largest image filtered, in pixels (width x height, all frames), checked from "
                  "the header before decoding")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Filter");
   app.add_option("--intensity", options.intensity,
                  "the filter argument used when the spec gives none (e.g. --filter spin "
-                 "--intensity 200)");
+                 "--intensity 200)")
+      ->group("Filter");
   app.add_option("--workers", options.workers,
                  "local worker processes (default: hardware threads; 0 = remote workers only)")
       ->check(CLI::Range(size_t{0}, size_t{256}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Workers");
   app.add_option("--bind", options.bind,
-                 "also accept remote workers here, e.g. tcp://127.0.0.1:5555");
+                 "also accept remote workers here, e.g. tcp://127.0.0.1:5555")
+      ->group("Workers");
   app.add_flag("--insecure", options.insecure,
-               "allow --bind on a non-loopback address without encryption");
+               "allow --bind on a non-loopback address without encryption")
+      ->group("Workers");
   app.add_option("--max-attempts", options.max_attempts,
                  "dispatches of one job (worker deaths included) before its user fails")
       ->check(CLI::Range(1u, 100u))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Workers");
   app.add_option("--heartbeat-ms", options.heartbeat_ms,
                  "heartbeat interval with workers; 3 missed = dead")
       ->check(CLI::Range(50u, 60000u))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Workers");
   app.add_option("--concurrency", dl.concurrency, "downloads in flight at most")
       ->check(CLI::Range(size_t{1}, size_t{100000}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Downloads");
   app.add_option("--per-host", dl.per_host, "connections to one host at most")
       ->check(CLI::Range(size_t{1}, size_t{100000}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Downloads");
   app.add_option("--timeout", timeout_s, "seconds one download attempt may take")
       ->check(CLI::Range(0.001, 86400.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Downloads");
   app.add_option("--retries", dl.retry.retries,
                  "retries of a download after connect errors, timeouts, 5xx and 429")
       ->check(CLI::Range(0u, 100u))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Downloads");
   app.add_option("--max-image-bytes", dl.max_image_bytes, "largest image accepted, in bytes")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 34))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Downloads");
   std::string max_memory = "512M";
   app.add_option("--max-memory", max_memory,
                  "image bytes held at once (downloading, waiting, filtered), e.g. 512M or 2G "
                  "(K, M, G: 1024-based); downloads wait or pause at the limit")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Memory");
   app.add_flag("--allow-private-networks", dl.allow_private_networks,
-               "allow image URLs on loopback, private and link-local addresses");
+               "allow image URLs on loopback, private and link-local addresses")
+      ->group("Downloads");
   app.add_option("--proxy", dl.proxy,
                  "send every download through this HTTP proxy (proxy environment variables are "
-                 "ignored); targets are still resolved and checked by pixelmill");
+                 "ignored); targets are still resolved and checked by pixelmill")
+      ->group("Downloads");
   double job_timeout_s = static_cast<double>(options.job_timeout_ms) / 1000;
   app.add_option("--job-timeout", job_timeout_s,
                  "seconds a worker may hold one job before it goes to another worker")
       ->check(CLI::Range(0.05, 86400.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Workers");
   double remote_wait_s = static_cast<double>(options.remote_wait_ms) / 1000;
   app.add_option("--remote-wait", remote_wait_s,
                  "seconds to wait for a remote worker when no worker is connected and none can "
                  "start locally; then the waiting users fail with no_workers")
       ->check(CLI::Range(0.0, 86400.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Workers");
   app.add_option("--worker-memory-mb", options.worker_memory_mb,
                  "address space cap of each local worker in MB (default: 1024 + 12 bytes per "
-                 "pixel of --max-pixels)");
+                 "pixel of --max-pixels)")
+      ->group("Workers");
   app.add_option("--worker-binary", options.worker_binary,
                  "the worker executable for local workers (default: the one next to the "
-                 "coordinator)");
-  app.add_option("--report", options.report, "write a JSON report of the run to this file");
+                 "coordinator)")
+      ->group("Workers");
+  app.add_option("--report", options.report, "write a JSON report of the run to this file")
+      ->group("Input and output");
   pixelmill::TerminalOptions terminal;
-  app.add_flag("--quiet", terminal.quiet, "print only errors and the final summary");
+  app.add_flag("--quiet", terminal.quiet, "print only errors and the final summary")
+      ->group("Progress and logs");
   app.add_option("--log-level", terminal.log_level, "debug, info, warning, error or off")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Progress and logs");
   std::string log_format = "text";
   app.add_option("--log-format", log_format, "text, or json: one JSON object a line")
       ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Progress and logs");
   app.add_option("--progress-file", terminal.progress_file,
-                 "write a JSONL time series of the run's progress here, one sample a second");
+                 "write a JSONL time series of the run's progress here, one sample a second")
+      ->group("Progress and logs");
   app.add_option("--progress-interval", terminal.progress_interval_s,
                  "seconds between plain progress lines when stderr is not a terminal (0: none)")
       ->check(CLI::Range(0.0, 86400.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Progress and logs");
   double grace_s = static_cast<double>(options.grace_ms) / 1000;
   app.add_option("--grace", grace_s,
                  "after the first SIGINT/SIGTERM, seconds for the downloads and filters in "
                  "flight to finish and be saved; a second signal stops at once")
       ->check(CLI::Range(0.0, 3600.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Input and output");
   app.add_flag("--durable", options.durable,
                "fsync every image and the images folder before its manifest line is written "
-               "(safe against power loss; slower)");
+               "(safe against power loss; slower)")
+      ->group("Input and output");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
