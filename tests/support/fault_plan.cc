@@ -41,7 +41,7 @@ const QueryParam* Find(const std::vector<QueryParam>& params, std::string_view k
 bool IsKnownFault(std::string_view fault) {
   for (std::string_view known :
        {"reset", "truncate", "drip", "hang", "huge", "huge_chunked", "wrongtype", "html", "corrupt",
-        "bomb", "close", "poison", "header_only", "redirect_loop"}) {
+        "corrupt_png", "bomb", "close", "poison", "header_only", "redirect_loop"}) {
     if (fault == known) return true;
   }
   return FindHostile(fault) != nullptr;
@@ -198,6 +198,10 @@ ResponsePlan Planner::Plan(const Request& request) {
     plan.body = BodyKind::kCorrupt;
     plan.image_id = id;
     plan.content_type = "image/jpeg";
+  } else if (fault == "corrupt_png") {
+    plan.body = BodyKind::kCorruptPng;
+    plan.image_id = id;
+    plan.content_type = "image/png";
   } else if (fault == "header_only") {
     plan.body = BodyKind::kHeaderOnly;
     plan.image_id = id;

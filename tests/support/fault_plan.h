@@ -27,6 +27,7 @@ enum class BodyKind {
   kText,        // ResponsePlan::text
   kImage,       // the bank's picture for (format, image_id)
   kCorrupt,     // the bank's corrupt JPEG for image_id
+  kCorruptPng,  // the bank's corrupt PNG for image_id
   kHeaderOnly,  // the bank's JPEG for image_id cut before its scan: headers, no image data
   kPoison,      // the bank's JPEG for image_id with the crash marker appended
   kBomb,        // the bank's PNG bomb

@@ -863,5 +863,32 @@ TEST_F(ServerTest, HostileTinyExif6GpsAndZero) {
   EXPECT_FALSE(zero.eof);
 }
 
+// fault=corrupt_png keeps the first 40% of the real PNG and garbles the rest: its chunk CRCs and
+// zlib stream fail a decoder that stops on errors (a corrupt JPEG's scan only warns in libjpeg).
+TEST_F(ServerTest, CorruptPngFailsADecoderThatStopsOnErrors) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(VipsReady());
+  Response real = Fetch("/img/3.png");
+  Response corrupt = Fetch("/img/3.png?fault=corrupt_png");
+  EXPECT_EQ(corrupt.status, 200);
+  EXPECT_EQ(corrupt.Header("content-type"), "image/png");
+  ASSERT_EQ(corrupt.body.size(), real.body.size());
+  const size_t kept = real.body.size() * 2 / 5;
+  EXPECT_EQ(corrupt.body.substr(0, kept), real.body.substr(0, kept));
+  EXPECT_NE(corrupt.body.substr(kept), real.body.substr(kept));
+  auto decodes = [](const std::string& body) {
+    try {
+      vips::VImage image = vips::VImage::new_from_buffer(
+          body.data(), body.size(), "", vips::VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR));
+      image.avg();
+      return true;
+    } catch (const vips::VError&) {
+      return false;
+    }
+  };
+  EXPECT_TRUE(decodes(real.body));
+  EXPECT_FALSE(decodes(corrupt.body));
+}
+
 }  // namespace
 }  // namespace pixelmill::fixture
