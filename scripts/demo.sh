@@ -63,13 +63,17 @@ code=$?
 set -e
 job_seconds=$(seconds_since "$job_started")
 echo "== exit code $code (0 = every user ok, 3 = finished but some users failed)"
+if ((code != 0 && code != 3)); then
+  echo "demo: the coordinator stopped (see its error above); output in $out" >&2
+  exit "$code"
+fi
 python3 - "$out/manifest.jsonl" "$out/report.json" <<'PY'
 import json, sys
 lines = [json.loads(line) for line in open(sys.argv[1])]
 ok = sum(1 for l in lines if l["status"] == "ok")
 print(f"== manifest.jsonl: {len(lines)} lines, {ok} ok, {len(lines) - ok} failed:")
 for l in sorted((l for l in lines if l["status"] != "ok"), key=lambda l: l["id"]):
-    print(f"   {l['id']}: {l['error']['code']}: {l['error']['message'][:150]}")
+    print(f"   {l['id']}: {l['error']['code']}: {l['error']['message'][:160]}")
 try:
     r = json.load(open(sys.argv[2]))
     d, w = r["download"], r["workers"]
@@ -91,7 +95,12 @@ cat >"$work/guard.jsonl" <<JSON
 JSON
 "$build/coordinator/coordinator" --input "$work/guard.jsonl" --output "$work/guard" \
   --filter none || true
-sed 's/^/   /' "$work/guard/manifest.jsonl"
+python3 - "$work/guard/manifest.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    l = json.loads(line)
+    print(f"   {l['id']}: {l['error']['code']}: {l['error']['message']}")
+PY
 
 echo "== contact sheet: inputs (from image-api) beside their outputs (from OUT/images)"
 sheet_started=$(date +%s.%N)
