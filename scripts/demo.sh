@@ -1,33 +1,123 @@
 #!/usr/bin/env bash
-# The main job on the bundled local image API: starts image-api on a loopback port, makes 2,000
-# users whose 256x256 images live there (a few broken or hostile), and runs the coordinator with
-# local worker processes blurring every image with libvips (blur:5).
+# The main job, end to end on this machine, after its own set-up (scripts/setup.sh):
+#  1. the bundled image API (image-api) on a loopback port, answering in 50..150 ms like a real
+#     API, serving 512x512 pictures;
+#  2. 5,000 users, 8 of them broken or hostile (a 404, a corrupt PNG, a 50000x50000 PNG bomb, a
+#     redirect loop, an HTML page, a file:// URL, a 503 that heals, a sideways photo);
+#  3. the coordinator with local worker processes (one per hardware thread) running
+#     thumbnail:256,sepia:0.8,sharpen:1 with libvips, its progress and end report on stderr;
+#  4. the address guard on (no --allow-private-networks): URLs to cloud metadata, a private
+#     network and this machine are refused before any connection is opened;
+#  5. a contact sheet, a few inputs beside their outputs: OUT/contact-sheet.png.
+# DEMO_USERS=N sets the number of users, DEMO_FILTER=SPEC the filter; BUILD_DIR as in setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+users=${DEMO_USERS:-5000}
+filter=${DEMO_FILTER:-thumbnail:256,sepia:0.8,sharpen:1}
+build=${BUILD_DIR:-build}
+((users >= 16)) || { echo "demo: DEMO_USERS must be at least 16" >&2; exit 2; }
+
+echo "== set-up: scripts/setup.sh (Debian packages, Release build in $build/; minutes the first time)"
 bash scripts/setup.sh >/dev/null
+started=$(date +%s.%N)
+seconds_since() { echo "$(date +%s.%N) - $1" | bc | xargs printf '%.1f'; }
+
 work=$(mktemp -d /tmp/pixelmill-demo-XXXXXX)
-./build/tests/support/image-api --port 0 --port-file "$work/port" --latency-ms 50 --size 256x256 &
+out=$work/out
+"$build/tests/support/image-api" --port 0 --port-file "$work/port" --latency-ms 50 \
+  --jitter-ms 100 --size 512x512 &
 api=$!
 trap 'kill $api 2>/dev/null || true; wait $api 2>/dev/null || true' EXIT
-for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -s "$work/port" ] && break; sleep 0.05; done
+[ -s "$work/port" ] || { echo "demo: image-api did not start" >&2; exit 1; }
 base="http://127.0.0.1:$(cat "$work/port")/img"
-python3 scripts/gen_users.py 2000 "$base" >"$work/users.jsonl"
-cat >>"$work/users.jsonl" <<JSON
-{"id": 2000, "name": "flaky", "image_url": "$base/2000.png?status=503&fail_times=1"}
-{"id": 2001, "name": "gone", "image_url": "$base/2001.jpg?status=404"}
-{"id": 2002, "name": "not an image", "image_url": "$base/2002.jpg?fault=html"}
-{"id": 2003, "name": "hostile", "image_url": "file:///etc/passwd"}
-{"id": 2004, "name": "bomb", "image_url": "$base/2004.png?fault=bomb_png50k"}
-{"id": 2005, "name": "sideways", "image_url": "$base/2005.jpg?fault=exif6"}
+
+# Every URL of this run is on loopback, redirects included: the run needs
+# --allow-private-networks to reach the local API, which turns the address guard off.
+hostile=$(
+  cat <<JSON
+{"id": $((users - 8)), "name": "flaky", "image_url": "$base/$((users - 8)).jpg?status=503&fail_times=1"}
+{"id": $((users - 7)), "name": "gone", "image_url": "$base/$((users - 7)).jpg?status=404"}
+{"id": $((users - 6)), "name": "corrupt", "image_url": "$base/$((users - 6)).png?fault=corrupt_png"}
+{"id": $((users - 5)), "name": "bomb", "image_url": "$base/$((users - 5)).png?fault=bomb_png50k"}
+{"id": $((users - 4)), "name": "loop", "image_url": "$base/$((users - 4)).jpg?fault=redirect_loop"}
+{"id": $((users - 3)), "name": "not an image", "image_url": "$base/$((users - 3)).jpg?fault=html"}
+{"id": $((users - 2)), "name": "not http", "image_url": "file:///etc/passwd"}
+{"id": $((users - 1)), "name": "sideways", "image_url": "$base/$((users - 1)).jpg?fault=exif6"}
 JSON
-echo "== coordinator: 2,006 users, images from $base (50 ms latency), --filter blur:5"
+)
+{
+  echo "$hostile"
+  python3 scripts/gen_users.py $((users - 8)) "$base"
+} >"$work/users.jsonl"
+
+echo "== the main job: $users users on $base (50..150 ms a response), --filter $filter"
+echo "$hostile" | sed 's/^/   hostile: /'
+job_started=$(date +%s.%N)
 set +e
-./build/coordinator/coordinator --input "$work/users.jsonl" --output "$work/out" \
-  --filter blur:5 --allow-private-networks --report "$work/out/report.json"
+# VIPS_WARNING: libvips in the workers would print a warning for every damaged tile of the
+# corrupt PNG; its manifest line says what happened.
+VIPS_WARNING=1 "$build/coordinator/coordinator" --input "$work/users.jsonl" --output "$out" \
+  --filter "$filter" --allow-private-networks --report "$out/report.json"
 code=$?
 set -e
-echo "== exit code $code (3 = finished, some users failed)"
-echo "== manifest: $(wc -l <"$work/out/manifest.jsonl") lines; the failures:"
-grep '"failed"' "$work/out/manifest.jsonl" || true
-echo "== report: $(cat "$work/out/report.json")"
-echo "== output kept in $work/out"
+job_seconds=$(seconds_since "$job_started")
+echo "== exit code $code (0 = every user ok, 3 = finished but some users failed)"
+if ((code != 0 && code != 3)); then
+  echo "demo: the coordinator stopped (see its error above); output in $out" >&2
+  exit "$code"
+fi
+python3 - "$out/manifest.jsonl" "$out/report.json" <<'PY'
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+ok = sum(1 for l in lines if l["status"] == "ok")
+print(f"== manifest.jsonl: {len(lines)} lines, {ok} ok, {len(lines) - ok} failed:")
+for l in sorted((l for l in lines if l["status"] != "ok"), key=lambda l: l["id"]):
+    print(f"   {l['id']}: {l['error']['code']}: {l['error']['message'][:160]}")
+try:
+    r = json.load(open(sys.argv[2]))
+    d, w = r["download"], r["workers"]
+    print(f"== report.json: {r['wall_seconds']:.1f} s; downloads: {d['requests']} requests, "
+          f"{d['retries']} retries, p50 {d['p50_ms']:.0f} ms, p99 {d['p99_ms']:.0f} ms; "
+          f"workers: {w['joined']} joined, {w['jobs_sent']} jobs; "
+          f"coordinator peak RSS {r['memory']['peak_rss_bytes'] / 2**20:.0f} MiB")
+    print("   seconds each stage waited on the next: " +
+          ", ".join(f"{k} {v:.1f}" for k, v in r["waits"].items()))
+except (OSError, KeyError, ValueError) as e:
+    print(f"== report.json: cannot summarise it ({e!r})")
+PY
+
+echo "== the address guard on (no --allow-private-networks): refused before connecting"
+cat >"$work/guard.jsonl" <<JSON
+{"id": 1, "name": "cloud metadata", "image_url": "http://169.254.169.254/latest/meta-data/"}
+{"id": 2, "name": "private network", "image_url": "http://10.0.0.1/img/2.jpg"}
+{"id": 3, "name": "this machine", "image_url": "$base/3.jpg"}
+JSON
+"$build/coordinator/coordinator" --input "$work/guard.jsonl" --output "$work/guard" \
+  --filter none || true
+python3 - "$work/guard/manifest.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    l = json.loads(line)
+    print(f"   {l['id']}: {l['error']['code']}: {l['error']['message']}")
+PY
+
+echo "== contact sheet: inputs (from image-api) beside their outputs (from OUT/images)"
+sheet_started=$(date +%s.%N)
+mkdir -p "$work/inputs"
+pairs=()
+for id in 0 1 2 3 4 $((users - 1)); do
+  query="latency=0"
+  caption="user $id"
+  if ((id == users - 1)); then
+    query="fault=exif6&latency=0"
+    caption="user $id (EXIF: sideways)"
+  fi
+  output=$(find "$out/images" -maxdepth 1 -name "$id.*" | head -1)
+  [ -n "$output" ] || continue
+  curl -fsS "$base/$id.jpg?$query" -o "$work/inputs/$id.jpg"
+  pairs+=("$caption" "$work/inputs/$id.jpg" "$output")
+done
+bash scripts/contact_sheet.sh "$out/contact-sheet.png" 3 "${pairs[@]}"
+echo "   $out/contact-sheet.png (sheet $(seconds_since "$sheet_started") s)"
+echo "== done in $(seconds_since "$started") s after set-up (the main job $job_seconds s); output in $out"

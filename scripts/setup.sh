@@ -10,6 +10,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libboost1.74-dev libboost-filesystem1.74-dev
   libvips-dev libsimdjson-dev libcli11-dev libspdlog-dev
+  libvips-tools  # demo.sh: the vips command line draws the contact sheet
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-pil libjemalloc2  # bench.sh filters: the Pillow baseline, the allocator comparison
 )

@@ -198,6 +198,9 @@ void Connection::SendResponse() {
     case BodyKind::kCorrupt:
       body_ = bank.Corrupt(plan_.image_id);
       break;
+    case BodyKind::kCorruptPng:
+      body_ = bank.CorruptPng(plan_.image_id);
+      break;
     case BodyKind::kHeaderOnly: {
       const std::string_view jpeg = bank.Image(ImageFormat::kJpeg, plan_.image_id);
       body_ = jpeg.substr(0, jpeg.find("\xFF\xDA"));  // everything before Start Of Scan

@@ -41,7 +41,7 @@ const QueryParam* Find(const std::vector<QueryParam>& params, std::string_view k
 bool IsKnownFault(std::string_view fault) {
   for (std::string_view known :
        {"reset", "truncate", "drip", "hang", "huge", "huge_chunked", "wrongtype", "html", "corrupt",
-        "bomb", "close", "poison", "header_only"}) {
+        "corrupt_png", "bomb", "close", "poison", "header_only", "redirect_loop"}) {
     if (fault == known) return true;
   }
   return FindHostile(fault) != nullptr;
@@ -170,6 +170,10 @@ ResponsePlan Planner::Plan(const Request& request) {
   ResponsePlan plan;
   if (fault == "reset" || fault == "hang") {
     plan.delivery = fault == "reset" ? Delivery::kReset : Delivery::kHang;
+  } else if (fault == "redirect_loop") {
+    std::string_view authority = IsSafeHeaderValue(request.host) ? request.host : config_.authority;
+    plan = Text(302, "redirecting to myself\n");
+    plan.headers.emplace_back("Location", "http://" + std::string(authority) + request.target);
   } else if (redirect_to) {
     plan = Text(302, "redirecting\n");
     plan.headers.emplace_back("Location", redirect_to->value);
@@ -194,6 +198,10 @@ ResponsePlan Planner::Plan(const Request& request) {
     plan.body = BodyKind::kCorrupt;
     plan.image_id = id;
     plan.content_type = "image/jpeg";
+  } else if (fault == "corrupt_png") {
+    plan.body = BodyKind::kCorruptPng;
+    plan.image_id = id;
+    plan.content_type = "image/png";
   } else if (fault == "header_only") {
     plan.body = BodyKind::kHeaderOnly;
     plan.image_id = id;
@@ -235,7 +243,14 @@ ResponsePlan Planner::Plan(const Request& request) {
     plan.drip_rate = *numbers.pace;
   }
   if (fault == "close") plan.close = true;
-  plan.latency_ms = numbers.latency.value_or(config_.latency_ms);
+  if (numbers.latency) {
+    plan.latency_ms = *numbers.latency;
+  } else {
+    plan.latency_ms = config_.latency_ms;
+    if (config_.jitter_ms > 0) {
+      plan.latency_ms += std::uniform_int_distribution<uint64_t>(0, config_.jitter_ms)(jitter_);
+    }
+  }
   return plan;
 }
 

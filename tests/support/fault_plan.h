@@ -5,10 +5,12 @@
 // Faults are chosen per request by query parameters, so one server serves a mixed population:
 // latency, status, retry_after, fail_times, fault, rate, bytes, redirect, redirect_to, pace (see
 // Planner::Plan). The planner owns the only cross-request state: how often each exact target
-// carrying fail_times was seen. Pure code, no I/O; one planner per server, one thread.
+// carrying fail_times was seen, and the seeded generator that draws each response's jitter.
+// Pure code, no I/O; one planner per server, one thread.
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -25,6 +27,7 @@ enum class BodyKind {
   kText,        // ResponsePlan::text
   kImage,       // the bank's picture for (format, image_id)
   kCorrupt,     // the bank's corrupt JPEG for image_id
+  kCorruptPng,  // the bank's corrupt PNG for image_id
   kHeaderOnly,  // the bank's JPEG for image_id cut before its scan: headers, no image data
   kPoison,      // the bank's JPEG for image_id with the crash marker appended
   kBomb,        // the bank's PNG bomb
@@ -61,6 +64,10 @@ struct ResponsePlan {
 struct PlannerConfig {
   uint64_t latency_ms = 0;  // default delay before every response (--latency-ms)
   std::string authority;    // "host:port" for redirects when a request has no Host header
+  // Up to this many ms drawn uniformly and added to the default delay (--jitter-ms), so that
+  // responses arrive out of order as from a real API. ?latency=MS stays exact.
+  uint64_t jitter_ms = 0;
+  uint64_t seed = 1;  // of the jitter generator: the same seed draws the same delays
 };
 
 // Parses "/img/<int64>.<jpg|png|webp|gif>"; false for anything else.
@@ -71,17 +78,18 @@ class Planner {
   static constexpr uint64_t kDefaultHugeBytes = 64ull << 20;
   static constexpr size_t kMaxTrackedTargets = 1 << 20;
 
-  explicit Planner(PlannerConfig config) : config_(std::move(config)) {}
+  explicit Planner(PlannerConfig config) : config_(std::move(config)), jitter_(config_.seed) {}
 
   // The response for `request`. Non-GET gets 405, a bad query parameter 400; otherwise
   // /health is 200 "ok", /img/<id>.<ext> an image, anything else 404, unless the query asks
-  // for a fault, status or redirect.
+  // for a fault, status or redirect (fault=redirect_loop: a 302 to the request's own URL).
   ResponsePlan Plan(const Request& request);
   // Sets the redirect authority once the listening port is known.
   void set_authority(std::string authority) { config_.authority = std::move(authority); }
 
  private:
   PlannerConfig config_;
+  std::mt19937_64 jitter_;
   // Requests seen per full target carrying fail_times; cleared when it grows past
   // kMaxTrackedTargets (a load test with unique targets would otherwise grow it forever).
   std::unordered_map<std::string, uint64_t> fault_counts_;

@@ -23,7 +23,7 @@ HttpServer::HttpServer(uv_loop_t& loop, const ImageBank& bank, ServerOptions opt
     : loop_(loop),
       bank_(bank),
       options_(options),
-      planner_(PlannerConfig{options.latency_ms, "127.0.0.1"}) {}
+      planner_(PlannerConfig{options.latency_ms, "127.0.0.1", options.jitter_ms}) {}
 
 HttpServer::~HttpServer() {
   assert(connections_.empty());

@@ -23,6 +23,7 @@ namespace pixelmill::fixture {
 
 struct ServerOptions {
   uint64_t latency_ms = 0;  // default delay before every response
+  uint64_t jitter_ms = 0;   // plus up to this many ms, drawn per response
   bool verbose = false;     // one line per request on stderr
   int backlog = 4096;       // listen(2) backlog; the kernel caps it at net.core.somaxconn
 };

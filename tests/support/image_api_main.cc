@@ -21,7 +21,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: image-api [--host 127.0.0.1] [--port 0] [--print-port] [--port-file PATH]\n"
-    "                 [--latency-ms N] [--size WxH] [--variants N] [--any-host] [--verbose]\n"
+    "                 [--latency-ms N] [--jitter-ms N] [--size WxH] [--variants N] [--any-host]\n"
+    "                 [--verbose]\n"
     "\n"
     "  --host ADDR       IPv4 or IPv6 address to bind (default 127.0.0.1; loopback only\n"
     "                    unless --any-host)\n"
@@ -29,6 +30,8 @@ constexpr char kUsage[] =
     "  --print-port      print the bound port alone on a line to stdout\n"
     "  --port-file PATH  write the bound port to PATH (atomically) once listening\n"
     "  --latency-ms N    delay every response by N ms (default 0; ?latency=MS overrides)\n"
+    "  --jitter-ms N     add 0..N ms, drawn per response, to --latency-ms (default 0):\n"
+    "                    --latency-ms 50 --jitter-ms 100 answers in 50..150 ms\n"
     "  --size WxH        picture size (default 64x64)\n"
     "  --variants N      distinct pictures; /img/<id> serves variant id mod N (default 8)\n"
     "  --any-host        allow binding a non-loopback address\n"
@@ -37,8 +40,8 @@ constexpr char kUsage[] =
     "GET /health, GET /img/<id>.<jpg|png|webp|gif>; query parameters: latency=MS, status=CODE,\n"
     "retry_after=S, fail_times=K, redirect=N, redirect_to=URL, bytes=N, rate=BPS,\n"
     "pace=BPS (any body at BPS, e.g. fault=huge_chunked&bytes=N&pace=BPS),\n"
-    "fault=reset|truncate|drip|hang|huge|huge_chunked|wrongtype|html|corrupt|header_only|bomb|"
-    "poison|close\n"
+    "fault=reset|truncate|drip|hang|huge|huge_chunked|wrongtype|html|corrupt|corrupt_png|"
+    "header_only|bomb|poison|close|redirect_loop (a 302 to the request's own URL)\n"
     "\n"
     "Hostile and unusual images, also by fault=NAME (Content-Type in brackets):\n"
     "  bomb_jpeg        JPEG whose SOF declares 65000x65000, then garbage   [image/jpeg]\n"
@@ -65,6 +68,7 @@ struct Options {
   bool print_port = false;
   std::string port_file;  // empty: none
   uint64_t latency_ms = 0;
+  uint64_t jitter_ms = 0;
   int width = 64;
   int height = 64;
   int variants = 8;
@@ -104,7 +108,8 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Options& options, b
     } else if (name == "--verbose") {
       options.verbose = true;
     } else if (name == "--host" || name == "--port" || name == "--port-file" ||
-               name == "--latency-ms" || name == "--size" || name == "--variants") {
+               name == "--latency-ms" || name == "--jitter-ms" || name == "--size" ||
+               name == "--variants") {
       auto value = flag_value();
       if (!value) return bad("needs a value");
       if (name == "--host") {
@@ -114,10 +119,9 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Options& options, b
       } else if (name == "--port-file") {
         if (value->empty()) return bad("expects a path");
         options.port_file = *value;
-      } else if (name == "--latency-ms") {
-        if (!ParseNumber<uint64_t>(*value, 0, 3'600'000, options.latency_ms)) {
-          return bad("expects 0..3600000");
-        }
+      } else if (name == "--latency-ms" || name == "--jitter-ms") {
+        uint64_t& ms = name == "--latency-ms" ? options.latency_ms : options.jitter_ms;
+        if (!ParseNumber<uint64_t>(*value, 0, 3'600'000, ms)) return bad("expects 0..3600000");
       } else if (name == "--size") {
         size_t x = value->find('x');
         if (x == value->npos || !ParseNumber(value->substr(0, x), 1, 8192, options.width) ||
@@ -231,7 +235,10 @@ int Run(const Options& options, const char* argv0) {
   }
   int status = 0;
   {
-    HttpServer server(loop, *bank, ServerOptions{options.latency_ms, options.verbose});
+    HttpServer server(loop, *bank,
+                      ServerOptions{.latency_ms = options.latency_ms,
+                                    .jitter_ms = options.jitter_ms,
+                                    .verbose = options.verbose});
     Shutdown shutdown;
     shutdown.server = &server;
     for (uv_signal_t* handle : {&shutdown.sigint, &shutdown.sigterm}) {

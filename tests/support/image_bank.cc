@@ -36,11 +36,11 @@ std::string Encode(const vips::VImage& image, const char* suffix) {
   return std::string(static_cast<const char*>(data), size);
 }
 
-// Keeps the first 40% of `jpeg` and overwrites the rest with pseudo-random bytes.
-std::string Corrupted(const std::string& jpeg) {
-  std::string out = jpeg;
+// Keeps the first 40% of `image` and overwrites the rest with pseudo-random bytes.
+std::string Corrupted(const std::string& image) {
+  std::string out = image;
   uint32_t state = 0x9e3779b9u;
-  for (size_t i = jpeg.size() * 2 / 5; i < out.size(); ++i) {
+  for (size_t i = image.size() * 2 / 5; i < out.size(); ++i) {
     state = state * 1664525u + 1013904223u;
     out[i] = static_cast<char>(state >> 24);
   }
@@ -67,6 +67,7 @@ std::optional<ImageBank> ImageBank::Create(int width, int height, int variants,
       bank.webp_.push_back(Encode(picture, ".webp[Q=80,strip]"));
       bank.gif_.push_back(Encode(picture, ".gif[strip]"));
       bank.corrupt_.push_back(Corrupted(bank.jpeg_.back()));
+      bank.corrupt_png_.push_back(Corrupted(bank.png_.back()));
       bank.poison_.push_back(bank.jpeg_.back() + std::string(kPoisonMarker));
     }
     bank.hostile_ = MakeHostileImages();
@@ -100,6 +101,8 @@ std::string_view ImageBank::Image(ImageFormat format, int64_t id) const {
 }
 
 std::string_view ImageBank::Corrupt(int64_t id) const { return corrupt_[VariantOf(id)]; }
+
+std::string_view ImageBank::CorruptPng(int64_t id) const { return corrupt_png_[VariantOf(id)]; }
 
 std::string_view ImageBank::Poison(int64_t id) const { return poison_[VariantOf(id)]; }
 

@@ -2,9 +2,9 @@
 // built once at start-up and read-only afterwards.
 //
 // Holds `variants` pre-encoded pictures (a deterministic LCh gradient whose hue depends on the
-// variant index) in JPEG, PNG and WebP, a corrupt JPEG per variant (the first 40% of the real
-// one, then garbage), a hand-made PNG "bomb" whose header claims 30000x30000 pixels, one
-// filler chunk used to stream arbitrarily large bodies without allocating them, and the
+// variant index) in JPEG, PNG and WebP, a corrupt JPEG and a corrupt PNG per variant (the
+// first 40% of the real one, then garbage), a hand-made PNG "bomb" whose header claims 30000x30000
+// pixels, one filler chunk used to stream arbitrarily large bodies without allocating them, and the
 // hostile and unusual images of hostile_images.h, one per ?fault= name:
 //   bomb_jpeg (SOF declares 65000x65000), bomb_gif (65535x65535), bomb_png50k (50000x50000),
 //   svg (external entity to file:///etc/passwd), tiff (real 64x64), heic (real 64x64 HEVC, or
@@ -58,6 +58,10 @@ class ImageBank {
   std::string_view Image(ImageFormat format, int64_t id) const;
   // The JPEG for `id`, its tail after 40% replaced with garbage (same length).
   std::string_view Corrupt(int64_t id) const;
+  // The PNG for `id`, its tail after 40% replaced with garbage (same length). Unlike the
+  // corrupt JPEG, whose damaged scan libjpeg decodes with warnings only, its chunk CRCs and
+  // zlib stream fail a decoder that stops on errors.
+  std::string_view CorruptPng(int64_t id) const;
   // The JPEG for `id` followed by kPoisonMarker, which makes the "crash" filter kill its
   // worker: a stand-in for an image that crashes every decoder that touches it.
   std::string_view Poison(int64_t id) const;
@@ -79,6 +83,7 @@ class ImageBank {
   std::vector<std::string> gif_;
   std::vector<std::string> poison_;
   std::vector<std::string> corrupt_;
+  std::vector<std::string> corrupt_png_;
   std::vector<std::string> hostile_;  // indexed by HostileKind
   std::string bomb_;
   std::string filler_;

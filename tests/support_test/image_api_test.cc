@@ -15,13 +15,16 @@
 #include <gtest/gtest.h>
 #include <vips/vips8>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -138,6 +141,61 @@ TEST(PlannerTest, HostileFaultsPickTheirBodyAndContentType) {
   EXPECT_EQ(planner.Plan(request).status, 400);
   request.query = "fault=bomb";  // the original 30000x30000 PNG stays its own body
   EXPECT_EQ(planner.Plan(request).body, BodyKind::kBomb);
+}
+
+// --jitter-ms J adds 0..J ms, drawn per response, to --latency-ms; ?latency=MS stays exact,
+// and the same seed draws the same delays.
+TEST(PlannerTest, JitterSpreadsTheDefaultLatencyButNotAnExplicitOne) {
+  PlannerConfig config;
+  config.latency_ms = 50;
+  config.jitter_ms = 100;
+  Planner planner(config);
+  Planner twin(config);
+  Request request;
+  request.method = "GET";
+  request.path = "/img/1.jpg";
+  request.target = request.path;
+  uint64_t low = UINT64_MAX;
+  uint64_t high = 0;
+  std::set<uint64_t> seen;
+  for (int i = 0; i < 1000; ++i) {
+    uint64_t ms = planner.Plan(request).latency_ms;
+    EXPECT_EQ(twin.Plan(request).latency_ms, ms);
+    low = std::min(low, ms);
+    high = std::max(high, ms);
+    seen.insert(ms);
+  }
+  EXPECT_GE(low, 50u);
+  EXPECT_LE(high, 150u);
+  EXPECT_LT(low, 60u);  // 1000 draws over 101 values reach both ends
+  EXPECT_GT(high, 140u);
+  EXPECT_GT(seen.size(), 80u);
+  request.query = "latency=300";
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(planner.Plan(request).latency_ms, 300u);
+  PlannerConfig steady_config;
+  steady_config.latency_ms = 50;
+  Planner steady(steady_config);
+  request.query.clear();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(steady.Plan(request).latency_ms, 50u);
+}
+
+TEST(PlannerTest, RedirectLoopPointsAtItsOwnUrl) {
+  PlannerConfig config;
+  config.authority = "127.0.0.1:9";
+  Planner planner(config);
+  Request request;
+  request.method = "GET";
+  request.path = "/img/4.jpg";
+  request.query = "x=1&fault=redirect_loop";
+  request.target = request.path + "?" + request.query;
+  ResponsePlan plan = planner.Plan(request);
+  EXPECT_EQ(plan.status, 302);
+  ASSERT_EQ(plan.headers.size(), 1u);
+  EXPECT_EQ(plan.headers[0].first, "Location");
+  EXPECT_EQ(plan.headers[0].second, "http://127.0.0.1:9/img/4.jpg?x=1&fault=redirect_loop");
+  request.host = "api.test:8080";
+  EXPECT_EQ(planner.Plan(request).headers[0].second,
+            "http://api.test:8080/img/4.jpg?x=1&fault=redirect_loop");
 }
 
 TEST(PlannerTest, ImagePaths) {
@@ -470,6 +528,37 @@ TEST_F(ServerTest, LatencyDelaysEveryResponse) {
   EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(290));
 }
 
+// Twenty requests in a row with --latency-ms 50 --jitter-ms 100: none is early and they do not
+// all take the same time (a spread below 20 ms has odds of about 20 * 0.2^19).
+TEST_F(ServerTest, JitterSpreadsLatencyOverTheWire) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--latency-ms", "50", "--jitter-ms", "100"}));
+  Client client(port_);
+  auto shortest = Clock::duration::max();
+  auto longest = Clock::duration::zero();
+  for (int i = 0; i < 20; ++i) {
+    auto start = Clock::now();
+    ASSERT_TRUE(client.Get("/img/1.jpg"));
+    ASSERT_EQ(client.Read().status, 200);
+    auto took = Clock::now() - start;
+    shortest = std::min(shortest, took);
+    longest = std::max(longest, took);
+  }
+  EXPECT_GE(shortest, std::chrono::milliseconds(40));
+  EXPECT_GE(longest - shortest, std::chrono::milliseconds(20));
+}
+
+TEST_F(ServerTest, RedirectLoopSendsTheClientBackToTheSameUrl) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string target = "/img/6.jpg?fault=redirect_loop";
+  Client client(port_);
+  for (int hop = 0; hop < 3; ++hop) {
+    ASSERT_TRUE(client.Get(target));
+    Response response = client.Read();
+    EXPECT_EQ(response.status, 302);
+    EXPECT_EQ(response.Header("location"), "http://127.0.0.1:" + std::to_string(port_) + target);
+  }
+}
+
 TEST(ImageApiHelpTest, ListsEveryHostileFaultWithItsContentType) {
   FILE* pipe = popen(PIXELMILL_IMAGE_API " --help", "r");
   ASSERT_NE(pipe, nullptr);
@@ -772,6 +861,33 @@ TEST_F(ServerTest, HostileTinyExif6GpsAndZero) {
   EXPECT_EQ(zero.Header("content-length"), "0");
   EXPECT_TRUE(zero.body.empty());
   EXPECT_FALSE(zero.eof);
+}
+
+// fault=corrupt_png keeps the first 40% of the real PNG and garbles the rest: its chunk CRCs and
+// zlib stream fail a decoder that stops on errors (a corrupt JPEG's scan only warns in libjpeg).
+TEST_F(ServerTest, CorruptPngFailsADecoderThatStopsOnErrors) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(VipsReady());
+  Response real = Fetch("/img/3.png");
+  Response corrupt = Fetch("/img/3.png?fault=corrupt_png");
+  EXPECT_EQ(corrupt.status, 200);
+  EXPECT_EQ(corrupt.Header("content-type"), "image/png");
+  ASSERT_EQ(corrupt.body.size(), real.body.size());
+  const size_t kept = real.body.size() * 2 / 5;
+  EXPECT_EQ(corrupt.body.substr(0, kept), real.body.substr(0, kept));
+  EXPECT_NE(corrupt.body.substr(kept), real.body.substr(kept));
+  auto decodes = [](const std::string& body) {
+    try {
+      vips::VImage image = vips::VImage::new_from_buffer(
+          body.data(), body.size(), "", vips::VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR));
+      image.avg();
+      return true;
+    } catch (const vips::VError&) {
+      return false;
+    }
+  };
+  EXPECT_TRUE(decodes(real.body));
+  EXPECT_FALSE(decodes(corrupt.body));
 }
 
 }  // namespace
