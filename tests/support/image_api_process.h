@@ -15,7 +15,8 @@ namespace pixelmill::testing {
 
 class ImageApiProcess {
  public:
-  // Starts `binary` with `args` plus --port 0 --port-file; waits (up to 10 s) for the port.
+  // Starts `binary` with `args` plus --port 0 --port-file; waits (up to 60 s: large pictures
+  // are drawn at start, slowly under sanitizers on a busy machine) for the port.
   explicit ImageApiProcess(const std::string& binary, std::vector<std::string> args = {}) {
     const std::string port_file = (dir_ / "port").string();
     std::vector<std::string> argv = {binary, "--port", "0", "--port-file", port_file};
@@ -26,7 +27,7 @@ class ImageApiProcess {
           std::ifstream in(port_file);
           return static_cast<bool>(in >> port_) && port_ > 0;
         },
-        10);
+        60);
   }
   ImageApiProcess(const ImageApiProcess&) = delete;
   ImageApiProcess& operator=(const ImageApiProcess&) = delete;
