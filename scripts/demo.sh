@@ -58,7 +58,8 @@ set +e
 # VIPS_WARNING: libvips in the workers would print a warning for every damaged tile of the
 # corrupt PNG; its manifest line says what happened.
 VIPS_WARNING=1 "$build/coordinator/coordinator" --input "$work/users.jsonl" --output "$out" \
-  --filter "$filter" --allow-private-networks --report "$out/report.json"
+  --filter "$filter" --allow-private-networks --report "$out/report.json" \
+  --progress-interval 5 --progress-file "$out/progress.jsonl"
 code=$?
 set -e
 job_seconds=$(seconds_since "$job_started")
