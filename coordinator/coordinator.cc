@@ -163,6 +163,7 @@ int RunCoordinator(const Options& options) {
     PrintReplay(replay, store.size());
   }
   PipelineResult run;
+  bool ran = false;  // the pipeline ran (not "nothing to resume")
   if (output->resuming() && replay.skipped + replay.failed_kept == store.size()) {
     std::fprintf(stderr,
                  "nothing to resume: every user already has its line (%llu ok, %llu failed)\n",
@@ -175,6 +176,7 @@ int RunCoordinator(const Options& options) {
     if (Status s = WriteRunState(options.output, state); !s.ok()) return Fatal(s);
     Pipeline pipeline(options, store);
     run = pipeline.Run();
+    ran = true;
     if (!run.started) return kExitFatal;  // the output folder could not be opened: said why
     if (run.exit_code != kExitFatal) {
       // A redone user's earlier line is still there, before its new one.
@@ -194,6 +196,7 @@ int RunCoordinator(const Options& options) {
       exit_code = Fatal(s);
     }
   }
+  if (ran) std::fputs(SummaryTable(run, replay).c_str(), stderr);
   const std::string skipped =
       output->resuming() ? " (" + std::to_string(replay.skipped) + " skipped)" : "";
   std::fprintf(stderr,
