@@ -165,6 +165,7 @@ int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* s
     PrintReplay(replay, store.size(), observer);
   }
   PipelineResult run;
+  bool ran = false;  // the pipeline ran (not "nothing to resume")
   if (output->resuming() && replay.skipped + replay.failed_kept == store.size()) {
     Emit(observer, EventLevel::kInfo,
          "nothing to resume: every user already has its line (%llu ok, %llu failed)",
@@ -178,6 +179,7 @@ int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* s
     if (Status s = WriteRunState(options.output, state); !s.ok()) return Fatal(observer, s);
     Pipeline pipeline(options, store, observer, stop);
     run = pipeline.Run();
+    ran = true;
     if (!run.started) return kExitFatal;  // the output folder could not be opened: said why
     if (run.exit_code != kExitFatal) {
       // A redone user's earlier line is still there, before its new one.
@@ -197,6 +199,7 @@ int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* s
       exit_code = Fatal(observer, s);
     }
   }
+  if (ran) std::fputs(SummaryTable(run, replay).c_str(), stderr);
   const std::string skipped =
       output->resuming() ? " (" + std::to_string(replay.skipped) + " skipped)" : "";
   char done[256];

@@ -611,7 +611,7 @@ void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
   d.failure = std::move(failure);
   d.attempts = f.attempts;
   d.seconds = (NowMs() - f.started_ms) / 1000;
-  if (!d.failure) stats_.latency_ms.push_back(static_cast<float>(d.seconds * 1000));
+  if (!d.failure) stats_.latency_us.Record(static_cast<uint64_t>(d.seconds * 1e6));
   d.content_type = std::move(f.content_type);
   DropBody(f);
   f.url = std::string();

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "common/byte_budget.h"
+#include "common/histogram.h"
 #include "common/image_buffer.h"
 #include "common/status.h"
 #include "coordinator/download_budget.h"
@@ -94,7 +95,7 @@ struct DownloadStats {
   uint64_t retries = 0;
   uint64_t bytes = 0;  // body bytes received
   uint64_t ok = 0, failed = 0;
-  std::vector<float> latency_ms;  // per successful download, retries included
+  Histogram latency_us;  // per successful download, from Start() (waits and retries included)
   // The byte budget: bodies paused for it (each pause counted), paused bodies granted past it
   // because only paused bodies held it, and the time during which at least one download waited
   // for it (paused, or ready to start but held back). Zero without a budget.

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstdio>
@@ -126,6 +127,10 @@ PipelineResult Pipeline::Run() {
 
   result.ok = ok_;
   result.failed = failed_;
+  result.failed_by_code = failed_by_code_;
+  result.filter_cpu_us = filter_cpu_us_;
+  result.end_to_end_us = end_to_end_us_;
+  result.workers = most_workers_;
   result.left = todo - ok_ - failed_;
   result.downloads = downloader_.stats();
   if (dispatcher_) result.dispatch = dispatcher_->stats();
@@ -321,6 +326,7 @@ void Pipeline::SampleWaits() {
       running && next_ < store_.size() && (budget_.full() || downloader_.paused() > 0);
   was_waiting_[1] = running && dispatcher_ && dispatcher_->queued() > 0;
   was_waiting_[2] = running && sink_.files_waiting() > 0;
+  if (dispatcher_) most_workers_ = std::max(most_workers_, dispatcher_->workers());
 }
 
 // Local workers connect over an abstract-namespace ipc:// endpoint (Linux: no file, so nothing
@@ -380,6 +386,7 @@ Status Pipeline::StartWorkers() {
 
 void Pipeline::HandleDownload(Download& d) {
   const size_t user = d.tag;
+  download_started_ns_[user] = uv_hrtime() - static_cast<uint64_t>(d.seconds * 1e9);
   if (d.failure) return Fail(user, d.failure->code, d.failure->message, d.attempts);
   // The bytes decide, not the Content-Type header: a JPEG sent as text/html is still a JPEG,
   // and an HTML page sent as image/jpeg is not an image.
@@ -416,6 +423,7 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
     fetched_.erase(it);
   }
   if (!o.error_code.empty()) return Fail(o.user, o.error_code, o.error_message, o.attempts);
+  filter_cpu_us_.Record(o.cpu_micros);
   info.filtered = true;
   info.filter_attempts = o.attempts;
   info.filter = options_.filter_spec.text;
@@ -437,7 +445,7 @@ void Pipeline::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
   std::string path = info.output;
   sink_.Commit(std::move(path), std::move(bytes), OkLine(info),
                [this, user, attempts](CommitResult result, const Status& status) {
-                 Record(written_, Written{user, UserStatus::kOk, result, status, attempts});
+                 Record(written_, Written{user, UserStatus::kOk, result, status, attempts, {}});
                });
 }
 
@@ -448,10 +456,11 @@ void Pipeline::Fail(size_t user, const std::string& code, const std::string& mes
     return;
   }
   sink_.AppendManifest(
-      FailedLine(store_.id(user), code, message, attempts), [this, user](const Status& status) {
+      FailedLine(store_.id(user), code, message, attempts),
+      [this, user, code](const Status& status) {
         Record(written_, Written{user, UserStatus::kFailed,
                                  status.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed,
-                                 status, 0});
+                                 status, 0, code});
       });
 }
 
@@ -463,6 +472,11 @@ void Pipeline::HandleWritten(Written& w) {
       --busy_;
       store_.SetOutcome(w.user, w.status, store_.format(w.user));
       (w.status == UserStatus::kOk ? ok_ : failed_)++;
+      if (w.status == UserStatus::kFailed) ++failed_by_code_[w.code];
+      if (auto it = download_started_ns_.find(w.user); it != download_started_ns_.end()) {
+        end_to_end_us_.Record((uv_hrtime() - it->second) / 1000);
+        download_started_ns_.erase(it);
+      }
       return;
     case CommitResult::kImageFailed:
       if (w.error.code() == "full") {

@@ -36,6 +36,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -43,6 +44,7 @@
 
 #include "common/byte_budget.h"
 #include "common/close_group.h"
+#include "common/histogram.h"
 #include "common/user_store.h"
 #include "coordinator/callback_guard.h"
 #include "coordinator/dispatcher.h"
@@ -68,11 +70,15 @@ struct PipelineResult {
   bool started = false;      // false when the output could not even be opened
   bool interrupted = false;  // a signal stopped the run; it can be resumed
   size_t ok = 0, failed = 0;
+  std::map<std::string, uint64_t> failed_by_code;  // this run's failed lines, by error code
   size_t left = 0;  // users with no line from this run (interrupted or fatal)
   double wall_seconds = 0;
   DownloadStats downloads;
   DispatchStats dispatch;
   StageWaits waits;
+  Histogram filter_cpu_us;  // per filtered user: the worker's CPU time for the filter
+  Histogram end_to_end_us;  // per user with a line: from its download's start to its line
+  size_t workers = 0;       // the most workers connected at once
   uint64_t worker_restarts = 0;
   uint64_t manifest_syncs = 0;
   uint64_t budget_limit = 0, budget_peak = 0;  // bytes
@@ -105,6 +111,7 @@ class Pipeline {
     CommitResult result = CommitResult::kCommitted;
     Status error;
     uint32_t attempts = 0;
+    std::string code;  // a failed line's error code
   };
 
   void Pump();
@@ -185,6 +192,12 @@ class Pipeline {
   uint64_t storm_window_ms_ = 0, storm_requests_ = 0, storm_retries_ = 0;
   std::string fatal_;  // why the run stopped early, if it did
   StageWaits waits_;
+  std::map<std::string, uint64_t> failed_by_code_;
+  Histogram filter_cpu_us_, end_to_end_us_;
+  // uv_hrtime() at which each user's download started, from the download's end to its line:
+  // downstream users only, so at most about kMaxDownstream entries.
+  std::unordered_map<size_t, uint64_t> download_started_ns_;
+  size_t most_workers_ = 0;
   uint64_t last_sample_ms_ = 0;
   bool was_waiting_[3] = {false, false, false};
 };

@@ -1,5 +1,6 @@
 // The run report (--report FILE): one JSON object with the totals and per-phase figures, for
-// scripts and load tests. Written once, after the loop has finished.
+// scripts and load tests, and the short table of the same figures for people (SummaryTable,
+// printed to stderr at the end of a run). Both once, after the loop has finished.
 #pragma once
 
 #include <string>
@@ -21,7 +22,12 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run,
 Status WriteReport(const std::string& path, const LoadStats& load, const PipelineResult& run,
                    const ReplayStats& replay = {});
 
-// The q-quantile (0..1) of `values` (sorted in place), 0 when empty.
-double Quantile(std::vector<float>& values, double q);
+// The end-of-run summary for people, one "label  figures" row each (ok, failed by code and
+// skipped users; wall time and users/s; download, filter CPU and end-to-end latencies; worker
+// utilisation; stage waits; the verdict and its evidence), each row ending in a newline.
+std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay = {});
+
+// Users with a line from this run (ok or failed; skipped ones not) per wall second.
+double UsersPerSecond(const PipelineResult& run);
 
 }  // namespace pixelmill

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include "tests/support/temp_dir.h"
 
@@ -82,6 +83,22 @@ TEST_F(UserLoaderTest, LoadsJsonl) {
   EXPECT_EQ(l.store.Get(1).id, 2);
   EXPECT_EQ(l.store.Get(1).image_url, "http://a.example/2.png");
   EXPECT_EQ(l.store.Get(2).name, "");
+}
+
+// The build carries no -march flag (a binary must run on any x86-64); the JSON structural
+// indexer is still the best kernel this CPU runs, chosen at run time by libsimdjson.
+TEST_F(UserLoaderTest, StructuralIndexingUsesTheBestKernelThisCpuRuns) {
+#if defined(__x86_64__)
+  ASSERT_TRUE(Load(kGood).stats.ok());  // the kernel is picked at the first parse
+  const std::string active = simdjson::get_active_implementation()->name();
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_TRUE(active == "haswell" || active == "icelake") << active;
+  } else if (__builtin_cpu_supports("sse4.2")) {
+    EXPECT_NE(active, "fallback");
+  }
+#else
+  GTEST_SKIP() << "x86-64 only";
+#endif
 }
 
 TEST_F(UserLoaderTest, JsonArrayAndJsonlGiveTheSameStore) {

@@ -1,0 +1,92 @@
+#include "coordinator/verdict.h"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+
+namespace pixelmill {
+namespace {
+
+__attribute__((format(printf, 1, 2))) std::string Format(const char* format, ...) {
+  char text[256];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(text, sizeof(text), format, args);
+  va_end(args);
+  return text;
+}
+
+}  // namespace
+
+const char* BoundName(Bound bound) {
+  switch (bound) {
+    case Bound::kNetwork:
+      return "network";
+    case Bound::kCpu:
+      return "cpu";
+    case Bound::kDisk:
+      return "disk";
+    case Bound::kMemory:
+      return "memory";
+    case Bound::kBalanced:
+      break;
+  }
+  return "balanced";
+}
+
+double WorkerUtilisation(const PipelineResult& run) {
+  if (run.workers == 0 || run.wall_seconds <= 0) return 0;
+  const double cpu_seconds = run.filter_cpu_us.Sum() / 1e6;
+  return cpu_seconds / (static_cast<double>(run.workers) * run.wall_seconds);
+}
+
+Verdict Judge(const PipelineResult& run) {
+  const double wall = run.wall_seconds;
+  if (wall <= 0 || run.ok + run.failed == 0) {
+    return {Bound::kBalanced, "no user was processed in this run: nothing to judge"};
+  }
+  struct Wait {
+    Bound bound;
+    double seconds;
+    const char* what;
+    const char* advice;
+  };
+  // Downstream first: on a tie the stage nearer the disk is the cause, as a blocked stage
+  // blocks the ones before it too.
+  const Wait waits[] = {
+      {Bound::kDisk, run.waits.results_waiting_s, "results waited for the disk",
+       "a faster disk (or no --durable)"},
+      {Bound::kCpu, run.waits.images_waiting_s, "images waited for a worker",
+       "add workers (--workers, or remote workers) or use a cheaper filter"},
+      {Bound::kMemory, std::max(run.waits.downloads_waiting_s, run.downloads.budget_wait_seconds),
+       "downloads waited for the byte budget", "raise --max-memory"},
+  };
+  const Wait* longest = &waits[0];
+  for (const Wait& w : waits) {
+    if (w.seconds > longest->seconds) longest = &w;
+  }
+  const double utilisation = WorkerUtilisation(run);
+  const std::string busy = run.workers > 0 ? Format("; workers' CPU busy %.0f%% (%zu worker(s))",
+                                                    utilisation * 100, run.workers)
+                                           : std::string();
+  if (longest->seconds >= kWaitShare * wall) {
+    return {longest->bound, std::string(longest->what) +
+                                Format(" %.0f%% of the run (%.1f of %.1f s)",
+                                       longest->seconds / wall * 100, longest->seconds, wall) +
+                                busy + ": " + longest->advice};
+  }
+  const std::string waited = Format(
+      "no stage waited on the next for %.0f%% of the run (images for a worker %.1f s, "
+      "results for the disk %.1f s, downloads for memory %.1f s)",
+      kWaitShare * 100, waits[1].seconds, waits[0].seconds, waits[2].seconds);
+  if (run.workers > 0 && utilisation >= kBusyShare) {
+    return {Bound::kBalanced, waited + busy + ": downloads and filters keep pace with each other"};
+  }
+  const double p50_ms = run.downloads.latency_us.Percentile(0.5) / 1000;
+  return {Bound::kNetwork,
+          waited + busy + Format("; download p50 %.0f ms", p50_ms) +
+              ": the downloads bound the run; raise --concurrency (and --per-host) if the "
+              "server allows"};
+}
+
+}  // namespace pixelmill

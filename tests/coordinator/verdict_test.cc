@@ -1,0 +1,167 @@
+// The verdict: which stage bound a run, from constructed results (slow network, slow filter,
+// slow disk, small budget, matched stages) and from real runs (a slow filter on one worker is
+// cpu-bound; 300 ms downloads with --filter none are network-bound), and the summary table.
+#include "coordinator/verdict.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "coordinator/report.h"
+#include "tests/support/coordinator_run.h"
+
+namespace pixelmill {
+namespace {
+
+using testing::ExitCode;
+
+// A 100 s run of 1,000 users on 4 workers, downloads of 50 ms, where no stage waited.
+PipelineResult Quiet() {
+  PipelineResult run;
+  run.exit_code = kExitOk;
+  run.started = true;
+  run.ok = 1000;
+  run.wall_seconds = 100;
+  run.workers = 4;
+  for (int i = 0; i < 1000; ++i) {
+    run.downloads.latency_us.Record(50'000);
+    run.filter_cpu_us.Record(20'000);  // 20 s of CPU over 400 worker-seconds: 5 %
+    run.end_to_end_us.Record(80'000);
+  }
+  run.downloads.ok = 1000;
+  run.downloads.requests = 1000;
+  run.downloads.bytes = 12'345'678;
+  return run;
+}
+
+TEST(VerdictTest, SlowNetworkIsNetworkBound) {
+  PipelineResult run = Quiet();
+  run.waits.images_waiting_s = 3;  // a little, at the start
+  const Verdict v = Judge(run);
+  EXPECT_EQ(v.bound, Bound::kNetwork);
+  EXPECT_STREQ(BoundName(v.bound), "network");
+  EXPECT_NE(v.evidence.find("workers' CPU busy 5%"), std::string::npos) << v.evidence;
+  EXPECT_NE(v.evidence.find("download p50 50 ms"), std::string::npos) << v.evidence;
+  EXPECT_NE(v.evidence.find("--concurrency"), std::string::npos) << v.evidence;
+}
+
+TEST(VerdictTest, NoWorkersAndNoWaitsIsNetworkBound) {
+  PipelineResult run = Quiet();
+  run.workers = 0;
+  run.filter_cpu_us = Histogram();
+  EXPECT_EQ(Judge(run).bound, Bound::kNetwork);
+  EXPECT_EQ(WorkerUtilisation(run), 0);
+}
+
+TEST(VerdictTest, SlowFilterIsCpuBound) {
+  PipelineResult run = Quiet();
+  run.waits.images_waiting_s = 90;
+  // Images waiting filled the budget too: the cause is still the filter.
+  run.waits.downloads_waiting_s = 60;
+  const Verdict v = Judge(run);
+  EXPECT_EQ(v.bound, Bound::kCpu);
+  EXPECT_NE(v.evidence.find("images waited for a worker 90% of the run (90.0 of 100.0 s)"),
+            std::string::npos)
+      << v.evidence;
+  EXPECT_NE(v.evidence.find("add workers"), std::string::npos) << v.evidence;
+}
+
+TEST(VerdictTest, SlowDiskIsDiskBound) {
+  PipelineResult run = Quiet();
+  run.waits.results_waiting_s = 70;
+  run.downloads.budget_wait_seconds = 50;
+  const Verdict v = Judge(run);
+  EXPECT_EQ(v.bound, Bound::kDisk);
+  EXPECT_NE(v.evidence.find("results waited for the disk 70%"), std::string::npos) << v.evidence;
+}
+
+TEST(VerdictTest, BudgetWaitsAloneAreMemoryBound) {
+  PipelineResult run = Quiet();
+  run.downloads.budget_wait_seconds = 40;
+  const Verdict v = Judge(run);
+  EXPECT_EQ(v.bound, Bound::kMemory);
+  EXPECT_NE(v.evidence.find("--max-memory"), std::string::npos) << v.evidence;
+}
+
+TEST(VerdictTest, BusyWorkersWithNothingWaitingAreBalanced) {
+  PipelineResult run = Quiet();
+  run.filter_cpu_us = Histogram();
+  run.filter_cpu_us.Record(300'000, 1000);  // 300 s of 400 worker-seconds
+  EXPECT_DOUBLE_EQ(WorkerUtilisation(run), 0.75);
+  EXPECT_EQ(Judge(run).bound, Bound::kBalanced);
+}
+
+TEST(VerdictTest, ARunWithNoUserHasNothingToJudge) {
+  const Verdict v = Judge(PipelineResult{});
+  EXPECT_EQ(v.bound, Bound::kBalanced);
+  EXPECT_NE(v.evidence.find("no user"), std::string::npos) << v.evidence;
+}
+
+TEST(VerdictTest, TheTableHoldsEveryFigure) {
+  PipelineResult run = Quiet();
+  run.ok = 990;
+  run.failed = 10;
+  run.failed_by_code = {{"http_status", 7}, {"timeout", 3}};
+  run.waits.images_waiting_s = 90;
+  run.waits.results_waiting_s = 1.5;
+  ReplayStats replay;
+  replay.skipped = 5;
+  const std::string table = SummaryTable(run, replay);
+  for (const char* expected : {
+           "users        995 ok (5 skipped), 10 failed (http_status 7, timeout 3)\n",
+           "wall         100.00 s, 10.0 users/s\n",
+           "download     p50 50 ms, p90 50 ms, p99 50 ms; 12.3 MB in 1000 requests\n",
+           "filter CPU   p50 20 ms, p99 20 ms a user\n",
+           "end to end   p50 80 ms, p99 80 ms (download start to line)\n",
+           "workers      4, CPU busy 5%\n",
+           "stage waits  images for a worker 90.0 s, results for the disk 1.5 s, downloads for "
+           "memory 0.0 s\n",
+           "verdict      cpu-bound: images waited for a worker 90% of the run",
+       }) {
+    EXPECT_NE(table.find(expected), std::string::npos) << expected << "\nin:\n" << table;
+  }
+}
+
+TEST(VerdictTest, TheReportHoldsTheNewKeys) {
+  PipelineResult run = Quiet();
+  run.failed = 2;
+  run.failed_by_code = {{"timeout", 2}};
+  run.waits.images_waiting_s = 90;
+  const std::string report = BuildReport(LoadStats{}, run);
+  for (const char* expected : {
+           R"("failed_by_code":{"timeout":2},)",
+           R"("users_per_second":10.02,)",
+           R"("p90_ms":50,"p99_ms":50})",
+           R"("filter_cpu":{"count":1000,"p50_ms":20,"p99_ms":20},)",
+           R"("end_to_end":{"count":1000,"p50_ms":80,"p99_ms":80},)",
+           R"("worker_utilisation":0.05,)",
+           R"("verdict":{"bound":"cpu","evidence":"images waited for a worker 90%)",
+       }) {
+    EXPECT_NE(report.find(expected), std::string::npos) << expected << "\nin:\n" << report;
+  }
+}
+
+class VerdictRunTest : public testing::CoordinatorRun {};
+
+// One worker, a 200 ms filter, instant downloads: images queue for the worker.
+TEST_F(VerdictRunTest, ASlowFilterOnOneWorkerIsCpuBound) {
+  Users(15);
+  auto run = Start({"--filter", "sleep:200", "--workers", "1"});
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+  EXPECT_NE(Report().find(R"("verdict":{"bound":"cpu")"), std::string::npos) << Report();
+  EXPECT_NE(Stderr().find("verdict      cpu-bound: images waited for a worker"), std::string::npos)
+      << Stderr();
+  EXPECT_NE(Stderr().find("done: 15 users, 15 ok"), std::string::npos) << Stderr();
+}
+
+// 300 ms a download, 10 at once, nothing to filter: the downloads are all there is.
+TEST_F(VerdictRunTest, SlowDownloadsWithNoFilterAreNetworkBound) {
+  Users(40, [](int) { return std::string("?latency=300"); });
+  auto run = Start({"--filter", "none", "--concurrency", "10"});
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+  EXPECT_NE(Report().find(R"("verdict":{"bound":"network")"), std::string::npos) << Report();
+  EXPECT_NE(Stderr().find("verdict      network-bound: "), std::string::npos) << Stderr();
+}
+
+}  // namespace
+}  // namespace pixelmill
