@@ -199,7 +199,6 @@ int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* s
       exit_code = Fatal(observer, s);
     }
   }
-  if (ran) std::fputs(SummaryTable(run, replay).c_str(), stderr);
   const std::string skipped =
       output->resuming() ? " (" + std::to_string(replay.skipped) + " skipped)" : "";
   char done[256];
@@ -209,7 +208,8 @@ int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* s
                 skipped.c_str(), static_cast<unsigned long long>(run.failed + replay.failed_kept),
                 run.wall_seconds, static_cast<unsigned long long>(run.downloads.requests),
                 static_cast<unsigned long long>(run.downloads.retries));
-  observer.OnSummary(done);
+  // The table (when the pipeline ran), then the one-line summary scripts read.
+  observer.OnSummary((ran ? SummaryTable(run, replay) : std::string()) + done);
   return exit_code;
 }
 
