@@ -128,37 +128,27 @@ Status Conclude(const std::string& out_dir, const UserStore& store, uint64_t lin
   return MarkRunComplete(out_dir, state);
 }
 
-}  // namespace
+// Claims options.output (locked until the run is over) before anything is written to it,
+// rejects.jsonl included; nullopt when it cannot be (said why).
+std::optional<OutputDir> ClaimOutput(const Options& options, RunObserver& observer) {
+  Result<OutputDir> claimed = OutputDir::Prepare(options.output, ModeOf(options));
+  if (!claimed.ok()) {
+    Fatal(observer, claimed.status());
+    return std::nullopt;
+  }
+  if (options.resume && !claimed->resuming()) {
+    observer.OnEvent(EventLevel::kInfo,
+                     options.output + " holds no earlier run to resume; starting afresh");
+  }
+  return std::move(claimed).value();
+}
 
-int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* stop) {
-  // The output folder is claimed (locked, checked for an earlier run) before anything is
-  // written to it, rejects.jsonl included; the claim lasts until the run is over.
-  std::optional<OutputDir> output;
-  RunState state;
-  if (!options.dry_run) {
-    Result<OutputDir> claimed = OutputDir::Prepare(options.output, ModeOf(options));
-    if (!claimed.ok()) return Fatal(observer, claimed.status());
-    output.emplace(std::move(claimed).value());
-    if (options.resume && !output->resuming()) {
-      observer.OnEvent(EventLevel::kInfo,
-                       options.output + " holds no earlier run to resume; starting afresh");
-    }
-    Result<RunState> current = CurrentRunState(options);
-    if (!current.ok()) return Fatal(observer, current.status());
-    state = std::move(current).value();
-    // Checked before loading: loading rewrites rejects.jsonl.
-    if (output->resuming() && !MayResume(options, options.output, state, observer))
-      return kExitFatal;
-  }
-  UserStore store;
-  Result<LoadStats> stats = LoadInput(options, store, observer);
-  if (!stats.ok()) return Fatal(observer, stats.status());
-  if (options.dry_run) {
-    PrintDryRun(stats.value(), store);
-    return kExitOk;
-  }
+// The run from its loaded users on: replays the manifest when resuming, runs the pipeline,
+// concludes the manifest, writes the report and the summary.
+int RunLoaded(const Options& options, const OutputDir& output, const RunState& state,
+              UserStore& store, const LoadStats& stats, RunObserver& observer, StopRequest* stop) {
   ReplayStats replay;
-  if (output->resuming()) {
+  if (output.resuming()) {
     Result<ReplayStats> replayed = ReplayManifest(options.output, store, options.retry_failed);
     if (!replayed.ok()) return Fatal(observer, replayed.status());
     replay = replayed.value();
@@ -166,7 +156,7 @@ int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* s
   }
   PipelineResult run;
   bool ran = false;  // the pipeline ran (not "nothing to resume")
-  if (output->resuming() && replay.skipped + replay.failed_kept == store.size()) {
+  if (output.resuming() && replay.skipped + replay.failed_kept == store.size()) {
     Emit(observer, EventLevel::kInfo,
          "nothing to resume: every user already has its line (%llu ok, %llu failed)",
          static_cast<unsigned long long>(replay.skipped),
@@ -195,12 +185,12 @@ int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* s
   // The report first: if stderr is gone (a closed pipe), the summary line is what is lost.
   int exit_code = run.exit_code;
   if (!options.report.empty()) {
-    if (Status s = WriteReport(options.report, stats.value(), run, replay); !s.ok()) {
+    if (Status s = WriteReport(options.report, stats, run, replay); !s.ok()) {
       exit_code = Fatal(observer, s);
     }
   }
   const std::string skipped =
-      output->resuming() ? " (" + std::to_string(replay.skipped) + " skipped)" : "";
+      output.resuming() ? " (" + std::to_string(replay.skipped) + " skipped)" : "";
   char done[256];
   std::snprintf(done, sizeof done,
                 "done: %zu users, %llu ok%s, %llu failed in %.2f s (%llu requests, %llu retries)",
@@ -211,6 +201,39 @@ int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* s
   // The table (when the pipeline ran), then the one-line summary scripts read.
   observer.OnSummary((ran ? SummaryTable(run, replay) : std::string()) + done);
   return exit_code;
+}
+
+}  // namespace
+
+int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* stop) {
+  std::optional<OutputDir> output = options.dry_run ? std::nullopt : ClaimOutput(options, observer);
+  RunState state;
+  if (!options.dry_run) {
+    if (!output) return kExitFatal;
+    Result<RunState> current = CurrentRunState(options);
+    if (!current.ok()) return Fatal(observer, current.status());
+    state = std::move(current).value();
+    // Checked before loading: loading rewrites rejects.jsonl.
+    if (output->resuming() && !MayResume(options, options.output, state, observer))
+      return kExitFatal;
+  }
+  UserStore store;
+  Result<LoadStats> stats = LoadInput(options, store, observer);
+  if (!stats.ok()) return Fatal(observer, stats.status());
+  if (options.dry_run) {
+    PrintDryRun(stats.value(), store);
+    return kExitOk;
+  }
+  return RunLoaded(options, *output, state, store, stats.value(), observer, stop);
+}
+
+int RunLoadedUsers(const Options& options, LoadedUsers& users, RunObserver& observer,
+                   StopRequest* stop) {
+  std::optional<OutputDir> output = ClaimOutput(options, observer);
+  if (!output) return kExitFatal;
+  const RunState state = RunStateFor(options, users.identity);
+  if (output->resuming() && !MayResume(options, options.output, state, observer)) return kExitFatal;
+  return RunLoaded(options, *output, state, users.store, users.stats, observer, stop);
 }
 
 }  // namespace pixelmill

@@ -52,36 +52,6 @@ Result<uint64_t> HashRange(int fd, uint64_t offset, uint64_t length, const std::
   return Fnv1a(buffer.get(), length);
 }
 
-Result<InputIdentity> IdentifyInput(const std::string& input) {
-  InputIdentity id;
-  if (input == "-") {
-    id.path = "-";
-    return id;
-  }
-  std::error_code ec;
-  id.path = std::filesystem::absolute(input, ec).lexically_normal().string();
-  if (ec) return Status::Error("io", "cannot resolve " + input + ": " + ec.message());
-  const int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open", input, errno);
-  struct stat st;
-  Status s = ::fstat(fd, &st) == 0 ? Status::Ok() : Errno("cannot inspect", input, errno);
-  if (s.ok()) {
-    id.size = static_cast<uint64_t>(st.st_size);
-    id.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-    const uint64_t length = std::min(id.size, kHashedBytes);
-    Result<uint64_t> head = HashRange(fd, 0, length, input);
-    Result<uint64_t> tail = head.ok() ? HashRange(fd, id.size - length, length, input) : head;
-    if (!tail.ok()) s = tail.status();
-    if (s.ok()) {
-      id.head_hash = head.value();
-      id.tail_hash = tail.value();
-    }
-  }
-  ::close(fd);
-  if (!s.ok()) return s;
-  return id;
-}
-
 std::string FormatFlag(OutputFormat format) {
   switch (format) {
     case OutputFormat::kJpeg:
@@ -165,11 +135,45 @@ void Compare(std::vector<std::string>& out, const std::string& what, const std::
 
 }  // namespace
 
+Result<InputIdentity> IdentifyInput(const std::string& input) {
+  InputIdentity id;
+  if (input == "-") {
+    id.path = "-";
+    return id;
+  }
+  std::error_code ec;
+  id.path = std::filesystem::absolute(input, ec).lexically_normal().string();
+  if (ec) return Status::Error("io", "cannot resolve " + input + ": " + ec.message());
+  const int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", input, errno);
+  struct stat st;
+  Status s = ::fstat(fd, &st) == 0 ? Status::Ok() : Errno("cannot inspect", input, errno);
+  if (s.ok()) {
+    id.size = static_cast<uint64_t>(st.st_size);
+    id.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+    const uint64_t length = std::min(id.size, kHashedBytes);
+    Result<uint64_t> head = HashRange(fd, 0, length, input);
+    Result<uint64_t> tail = head.ok() ? HashRange(fd, id.size - length, length, input) : head;
+    if (!tail.ok()) s = tail.status();
+    if (s.ok()) {
+      id.head_hash = head.value();
+      id.tail_hash = tail.value();
+    }
+  }
+  ::close(fd);
+  if (!s.ok()) return s;
+  return id;
+}
+
 Result<RunState> CurrentRunState(const Options& options) {
   Result<InputIdentity> input = IdentifyInput(options.input);
   if (!input.ok()) return input.status();
+  return RunStateFor(options, std::move(input).value());
+}
+
+RunState RunStateFor(const Options& options, InputIdentity input) {
   RunState state;
-  state.input = std::move(input).value();
+  state.input = std::move(input);
   state.filter = options.filter_spec.text;
   state.format = FormatFlag(options.filter_output.format);
   state.quality = options.filter_output.quality;

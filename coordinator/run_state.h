@@ -38,9 +38,16 @@ struct RunState {
   bool complete = false;
 };
 
+// Stats and hashes the input file `input` ("-": standard input, of which nothing is known).
+// Code "io" when it cannot be inspected.
+Result<InputIdentity> IdentifyInput(const std::string& input);
+
 // The state of the run `options` describe (not complete): stats and hashes the input file.
 // Code "io" when the input cannot be inspected.
 Result<RunState> CurrentRunState(const Options& options);
+// The state of the run `options` describe for an input already identified (users loaded by a
+// caller of the C++ API).
+RunState RunStateFor(const Options& options, InputIdentity input);
 
 // OUT/run.json.
 std::string RunStatePath(const std::string& out_dir);

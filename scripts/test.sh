@@ -15,6 +15,26 @@ jobs=$(nproc)
 echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 300
 
+echo "== C++ API: install, then build tests/api_example against the installed tree and run it"
+api_tmp=$(mktemp -d)
+api_pid=
+trap '[ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null; rm -rf "$api_tmp"' EXIT
+cmake --install build --prefix "$api_tmp/prefix" >/dev/null
+cmake -S tests/api_example -B "$api_tmp/example" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$api_tmp/prefix" >/dev/null
+cmake --build "$api_tmp/example"
+build/tests/support/image-api --port 0 --port-file "$api_tmp/port" >/dev/null 2>&1 &
+api_pid=$!
+for _ in $(seq 100); do [ -s "$api_tmp/port" ] && break; sleep 0.1; done
+"$api_tmp/example/api_example" "$api_tmp/out" "http://127.0.0.1:$(cat "$api_tmp/port")" \
+  | tee "$api_tmp/example.txt"
+kill "$api_pid"
+api_pid=
+grep -qx "1 ok $api_tmp/out/images/1.jpg" "$api_tmp/example.txt"
+grep -q "^2 http_status " "$api_tmp/example.txt"
+grep -qx "3 ok $api_tmp/out/images/3.png" "$api_tmp/example.txt"
+grep -qx "exit 3: 2 ok, 1 failed, 0 not done" "$api_tmp/example.txt"
+
 echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
 SETUP_NO_INSTALL=1 BUILD_DIR=build-asan BUILD_TYPE=Debug \
   CMAKE_EXTRA="-DPIXELMILL_SANITIZE=ON -DPIXELMILL_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS_DEBUG=-g\ -O1" \
