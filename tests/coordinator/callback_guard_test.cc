@@ -18,20 +18,30 @@
 namespace pixelmill {
 namespace {
 
+// A loop whose fatal handler collects "<where>: <what>" in fatal_.
+class CallbackGuardTest : public ::testing::Test {
+ protected:
+  CallbackGuardTest() {
+    uv_loop_init(&loop_);
+    InstallFatalHandler(loop_, &handler_);
+  }
+  ~CallbackGuardTest() override { EXPECT_EQ(uv_loop_close(&loop_), 0); }
+
+  uv_loop_t loop_;
+  std::vector<std::string> fatal;
+  FatalHandler handler_ = [this](const char* where, const char* what) {
+    fatal.push_back(std::string(where) + ": " + what);
+  };
+};
+
 struct TimerCase {
   uv_timer_t timer{};
   int fired = 0;
   int mode = 0;  // 0: zmq error, 1: out of memory, 2: no exception
 };
 
-TEST(CallbackGuardTest, AnExceptionInALoopCallbackBecomesAFatalErrorAndTheLoopCloses) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  std::vector<std::string> fatal;
-  FatalHandler handler = [&](const char* where, const char* what) {
-    fatal.push_back(std::string(where) + ": " + what);
-  };
-  InstallFatalHandler(loop, &handler);
+TEST_F(CallbackGuardTest, AnExceptionInALoopCallbackBecomesAFatalErrorAndTheLoopCloses) {
+  uv_loop_t& loop = loop_;
   TimerCase cases[3];
   for (int i = 0; i < 3; ++i) {
     cases[i].mode = i;
@@ -56,20 +66,13 @@ TEST(CallbackGuardTest, AnExceptionInALoopCallbackBecomesAFatalErrorAndTheLoopCl
   ASSERT_EQ(fatal.size(), 2u);
   EXPECT_EQ(fatal[0].rfind("test timer: ", 0), 0u) << fatal[0];
   EXPECT_EQ(fatal[1], "test timer: out of memory");
-  EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
 // The seam in a real stage: the downloader's result callback throws (as if out of memory) while
 // curl and libuv are on the stack. The exception reaches the fatal handler, not libuv, and the
 // downloader still closes every handle.
-TEST(CallbackGuardTest, AThrowInsideTheDownloaderReachesTheFatalHandler) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  std::vector<std::string> fatal;
-  FatalHandler handler = [&](const char* where, const char* what) {
-    fatal.push_back(std::string(where) + ": " + what);
-  };
-  InstallFatalHandler(loop, &handler);
+TEST_F(CallbackGuardTest, AThrowInsideTheDownloaderReachesTheFatalHandler) {
+  uv_loop_t& loop = loop_;
   DownloadOptions options;
   options.allow_private_networks = true;
   options.retry.retries = 0;
@@ -96,7 +99,6 @@ TEST(CallbackGuardTest, AThrowInsideTheDownloaderReachesTheFatalHandler) {
   EXPECT_EQ(calls, 1);
   ASSERT_EQ(fatal.size(), 1u);
   EXPECT_NE(fatal[0].find("out of memory"), std::string::npos) << fatal[0];
-  EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
 }  // namespace
