@@ -16,6 +16,7 @@
 #include "coordinator/pipeline.h"
 #include "coordinator/report.h"
 #include "coordinator/run_state.h"
+#include "coordinator/sequential.h"
 
 namespace pixelmill {
 namespace {
@@ -173,8 +174,12 @@ int RunCoordinator(const Options& options) {
     run.exit_code = kExitOk;
   } else {
     if (Status s = WriteRunState(options.output, state); !s.ok()) return Fatal(s);
-    Pipeline pipeline(options, store);
-    run = pipeline.Run();
+    if (options.sequential) {
+      run = RunSequential(options, store);
+    } else {
+      Pipeline pipeline(options, store);
+      run = pipeline.Run();
+    }
     if (!run.started) return kExitFatal;  // the output folder could not be opened: said why
     if (run.exit_code != kExitFatal) {
       // A redone user's earlier line is still there, before its new one.

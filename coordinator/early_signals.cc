@@ -8,9 +8,11 @@ namespace pixelmill {
 namespace {
 
 volatile sig_atomic_t g_first_signal = 0;
+volatile sig_atomic_t g_signals = 0;
 
 void Record(int signum) {
   if (g_first_signal == 0) g_first_signal = signum;
+  if (g_signals < 1000) g_signals = g_signals + 1;
 }
 
 }  // namespace
@@ -24,5 +26,7 @@ void RecordEarlySignals() {
 }
 
 int EarlySignal() { return g_first_signal; }
+
+int EarlySignalCount() { return g_signals; }
 
 }  // namespace pixelmill

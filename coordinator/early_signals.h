@@ -3,7 +3,8 @@
 // pipeline's libuv signal watchers are installed it asks whether one came, and if so stops the
 // run in order at once. So SIGINT, SIGTERM and SIGHUP never kill the coordinator outright.
 //
-// Process-wide; RecordEarlySignals() from main() only, EarlySignal() from the loop thread.
+// Process-wide; RecordEarlySignals() from main() only, EarlySignal() and EarlySignalCount() from
+// the loop thread (or --sequential's one thread).
 #pragma once
 
 namespace pixelmill {
@@ -13,5 +14,9 @@ void RecordEarlySignals();
 
 // The first such signal recorded so far, or 0.
 int EarlySignal();
+
+// How many such signals were recorded so far (--sequential, which installs no libuv signal
+// watchers, stops at once on the second).
+int EarlySignalCount();
 
 }  // namespace pixelmill
