@@ -74,6 +74,8 @@ class SequentialRun {
  private:
   // Whether the run must stop now: a second signal, or the grace time after the first is over.
   bool ShouldStop();
+  // The first stop signal was seen: notes when, and says so once.
+  void NoteSignal();
   void RunUser(size_t user);
   void Commit(size_t user, ImageBuffer bytes, OkLineInfo info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
@@ -96,9 +98,18 @@ class SequentialRun {
 bool SequentialRun::ShouldStop() {
   const int signals = EarlySignalCount();
   if (signals == 0) return false;
-  if (first_signal_at_ == 0) first_signal_at_ = NowSeconds();
+  NoteSignal();
   return signals >= 2 || options_.grace_ms == 0 ||
          NowSeconds() - first_signal_at_ > static_cast<double>(options_.grace_ms) / 1000;
+}
+
+void SequentialRun::NoteSignal() {
+  if (first_signal_at_ != 0) return;
+  first_signal_at_ = NowSeconds();
+  std::fprintf(stderr,
+               "pixelmill: %s: starting no new user; finishing the one in flight for up to %.1f s "
+               "(send it again to stop now)\n",
+               StopSignalName(EarlySignal()), static_cast<double>(options_.grace_ms) / 1000);
 }
 
 PipelineResult SequentialRun::Run() {
@@ -118,7 +129,7 @@ PipelineResult SequentialRun::Run() {
   for (size_t user = 0; user < store_.size() && fatal_.empty(); ++user) {
     if (store_.status(user) != UserStatus::kPending) continue;
     if (EarlySignalCount() > 0) {
-      if (first_signal_at_ == 0) first_signal_at_ = NowSeconds();
+      NoteSignal();
       break;  // no new user after a stop signal
     }
     RunUser(user);

@@ -6,7 +6,7 @@
 // commit step as the Pipeline (Sink: the image complete under its final name, then its line
 // built by manifest.h), before the next user starts. No worker is spawned; the manifest lines,
 // error codes, output files, report and resume behaviour are the Pipeline's, except that an ok
-// line's "worker" is "<host>:<pid>:sequential" and "attempts" is 1.
+// line's "worker" is "<host>:<pid>:sequential" (the filter runs once: "attempts" is 1).
 //
 // Stops: the first SIGINT/SIGTERM/SIGHUP lets the current user finish for up to --grace and
 // starts no other; a second stops at once. The users without a line are left for --resume.
