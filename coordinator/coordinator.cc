@@ -16,6 +16,7 @@
 #include "coordinator/pipeline.h"
 #include "coordinator/report.h"
 #include "coordinator/run_state.h"
+#include "coordinator/sequential.h"
 
 namespace pixelmill {
 namespace {
@@ -167,8 +168,12 @@ int RunLoaded(const Options& options, const OutputDir& output, const RunState& s
     run.exit_code = kExitOk;
   } else {
     if (Status s = WriteRunState(options.output, state); !s.ok()) return Fatal(observer, s);
-    Pipeline pipeline(options, store, observer, stop);
-    run = pipeline.Run();
+    if (options.sequential) {
+      run = RunSequential(options, store, observer, stop);
+    } else {
+      Pipeline pipeline(options, store, observer, stop);
+      run = pipeline.Run();
+    }
     ran = true;
     if (!run.started) return kExitFatal;  // the output folder could not be opened: said why
     if (run.exit_code != kExitFatal) {

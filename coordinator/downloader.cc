@@ -5,19 +5,12 @@
 #include <algorithm>
 #include <cassert>
 #include <chrono>
-#include <ctime>
-#include <mutex>
 
 #include "coordinator/callback_guard.h"
 #include "coordinator/url_policy.h"
 
 namespace pixelmill {
 namespace {
-
-void GlobalInitOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -68,8 +61,6 @@ HostGateOptions GateOptions(const DownloadOptions& o) {
   return h;
 }
 
-std::string Attempts(uint32_t n) { return std::to_string(n) + (n == 1 ? " attempt" : " attempts"); }
-
 }  // namespace
 
 Downloader::Downloader(uv_loop_t& loop, const DownloadOptions& options, DoneFn on_done,
@@ -91,7 +82,7 @@ Downloader::~Downloader() {
 }
 
 Status Downloader::Init() {
-  GlobalInitOnce();
+  CurlGlobalInitOnce();
   multi_ = curl_multi_init();
   if (multi_ == nullptr) return Status::Error("internal", "curl_multi_init failed");
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Downloader::OnSocket);
@@ -276,11 +267,8 @@ void Downloader::Resolved(Fetch& fetch, int status, addrinfo* result) {
                 false},
         HostGate::Outcome::kConnectFailed, std::nullopt);
   }
-  for (const addrinfo* a = result; a != nullptr; a = a->ai_next) {
-    if (auto why = Refused(*a->ai_addr)) {
-      return EndAttempt(*f, Failure{"blocked_address", "refused to connect to " + *why, false},
-                        HostGate::Outcome::kOk, std::nullopt);
-    }
+  if (auto refused = CheckTarget(options_, result)) {
+    return EndAttempt(*f, std::move(refused), HostGate::Outcome::kOk, std::nullopt);
   }
   AddToCurl(*f);
 }
@@ -296,24 +284,10 @@ Downloader::Easy* Downloader::TakeEasy() {
   CURL* e = curl_easy_init();
   if (e == nullptr) return nullptr;
   easy->handle = e;
-  const long timeout = static_cast<long>(options_.timeout_ms);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, easy->error);
+  // Redirects are followed by Finished(): each hop is checked and waits for its own host.
+  ConfigureEasy(e, options_, easy->error);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Downloader::OnBody);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Downloader::OnOpenSocket);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  // Redirects are followed by Finished(): each hop is checked and waits for its own host.
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                   std::min(timeout, static_cast<long>(options_.connect_timeout_ms)));
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_window_s));
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_image_bytes));
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "pixelmill/0.1");
-  // "" disables proxies, including http_proxy/https_proxy/all_proxy from the environment.
-  curl_easy_setopt(e, CURLOPT_PROXY, options_.proxy.c_str());
-  if (!options_.proxy.empty()) curl_easy_setopt(e, CURLOPT_NOPROXY, "");
   return easy;
 }
 
@@ -342,20 +316,6 @@ void Downloader::AddToCurl(Fetch& f) {
                        false},
                HostGate::Outcome::kOk, std::nullopt);
   }
-}
-
-std::optional<std::string> Downloader::Refused(const sockaddr& address) const {
-  if (options_.address_check) {
-    if (auto why = options_.address_check(address)) {
-      return AddressToString(address) + " (" + *why + ")";
-    }
-  } else if (!options_.allow_private_networks) {
-    if (auto range = BlockedRange(address)) {
-      return AddressToString(address) + " (" + std::string(*range) +
-             " address; pass --allow-private-networks to allow)";
-    }
-  }
-  return std::nullopt;
 }
 
 // --- curl callbacks: only bookkeeping and loop handles here, never libcurl calls. -------------
@@ -415,7 +375,7 @@ size_t Downloader::OnBody(char* data, size_t size, size_t count, void* userp) {
 size_t Downloader::TakeBody(Fetch& fetch, const char* data, size_t n) {
   Fetch* f = &fetch;
   const uint64_t need = f->body.size() + n;
-  if (need > options_.max_image_bytes) {
+  if (!WithinCap(options_, need)) {
     f->too_large = true;  // returning short aborts the transfer with CURLE_WRITE_ERROR
     return 0;
   }
@@ -437,23 +397,12 @@ size_t Downloader::TakeBody(Fetch& fetch, const char* data, size_t n) {
 curl_socket_t Downloader::OnOpenSocket(void* clientp, curlsocktype purpose,
                                        curl_sockaddr* address) {
   auto* f = static_cast<Fetch*>(clientp);
-  if (purpose != CURLSOCKTYPE_IPCXN || address == nullptr) return CURL_SOCKET_BAD;
   curl_socket_t fd = CURL_SOCKET_BAD;
-  Guarded(&f->owner->loop_, "curl open socket", [&] { fd = f->owner->OpenSocket(*f, *address); });
-  return fd;
-}
-
-curl_socket_t Downloader::OpenSocket(Fetch& fetch, const curl_sockaddr& address) {
-  Fetch* f = &fetch;
   // Through a proxy this connection goes to the proxy the operator chose; the target was
   // checked before the request (PutOnWire).
-  if (f->owner->options_.proxy.empty()) {
-    if (auto why = f->owner->Refused(address.addr)) {
-      f->blocked = *why;
-      return CURL_SOCKET_BAD;
-    }
-  }
-  return ::socket(address.family, address.socktype | SOCK_CLOEXEC, address.protocol);
+  Guarded(&f->owner->loop_, "curl open socket",
+          [&] { fd = OpenCheckedSocket(f->owner->options_, purpose, address, f->blocked); });
+  return fd;
 }
 
 // --- loop callbacks: here libcurl is driven. -------------------------------------------------
@@ -506,72 +455,24 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
   CURL* e = f.easy->handle;
   curl_multi_remove_handle(multi_, e);
   budget_.Forget(f.body_lease);  // it may have timed out while paused
-  AttemptFacts facts;
-  facts.curl = result;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &facts.http_status);
-  facts.blocked = f.blocked;
-  facts.too_large = f.too_large;
-  facts.curl_error = f.easy->error;
-  curl_off_t total_us = 0, connect_us = 0;
-  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
-  curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_us);
-  facts.seconds = static_cast<double>(total_us) / 1e6;
-  std::optional<uint64_t> retry_after;
-  if (facts.http_status == 429 || facts.http_status == 503) {
-    curl_header* header = nullptr;
-    if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &header) == CURLHE_OK) {
-      retry_after = ParseRetryAfter(header->value, std::time(nullptr), options_.retry);
-    }
-  }
-  std::string location;
-  if (result == CURLE_OK && facts.http_status >= 300 && facts.http_status < 400) {
-    char* target = nullptr;
-    curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &target);
-    if (target != nullptr) location = target;
-  }
-  const char* type = nullptr;
-  curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &type);
-  f.content_type = type != nullptr ? type : "";
+  AttemptEnd end =
+      ReadAttempt(e, result, options_, f.easy->error, f.blocked, f.too_large, f.body.size());
+  f.content_type = std::move(end.content_type);
   idle_easies_.push_back(f.easy);
   f.easy = nullptr;
   stats_.bytes += f.body.size();
-  // The host failed to connect only if no connection was ever made (refused, unreachable or a
-  // connect timeout); our own address refusal says nothing about the host.
-  const bool no_connection =
-      f.blocked.empty() && connect_us == 0 &&
-      (result == CURLE_COULDNT_CONNECT || (result == CURLE_OPERATION_TIMEDOUT && f.body.empty()));
-  // Through a proxy the connection is to the proxy: the target failed to connect when the
-  // tunnel was refused, the proxy answered 502/504, or nothing came back before the timeout.
-  long connect_code = 0, header_bytes = 0;
-  curl_easy_getinfo(e, CURLINFO_HTTP_CONNECTCODE, &connect_code);
-  curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &header_bytes);
-  const bool target_unreachable =
-      !options_.proxy.empty() &&
-      (connect_code >= 500 || facts.http_status == 502 || facts.http_status == 504 ||
-       (result == CURLE_OPERATION_TIMEDOUT && header_bytes == 0));
-  const HostGate::Outcome outcome = no_connection || target_unreachable
-                                        ? HostGate::Outcome::kConnectFailed
-                                        : HostGate::Outcome::kOk;
-  if (!location.empty()) {
+  if (!end.location.empty()) {
     DropBody(f);
     --on_wire_;
-    gate_.Finished(f.host, f.id, outcome, std::nullopt, NowMs());
+    gate_.Finished(f.host, f.id, end.outcome, std::nullopt, NowMs());
     ScheduleWake(0);  // a connection is free again
-    if (++f.redirects > 5) {
-      return Deliver(f, Failure{"too_many_redirects", "more than 5 redirects", false});
+    if (auto refused = FollowRedirect(end.location, f.redirects, f.url, f.host)) {
+      return Deliver(f, std::move(refused));
     }
-    std::string host;
-    if (Status s = CheckUrl(location, &host); !s.ok()) {
-      return Deliver(
-          f, Failure{s.code(), "redirect to " + RedactUrl(location) + " refused: " + s.message(),
-                     false});
-    }
-    f.url = std::move(location);
-    f.host = std::move(host);
     --f.attempts;  // a hop is part of the same attempt
     return Queue(f, true);
   }
-  EndAttempt(f, ClassifyAttempt(facts), outcome, retry_after);
+  EndAttempt(f, ClassifyAttempt(end.facts), end.outcome, end.retry_after_ms);
 }
 
 // The attempt is over (on the wire or refused before it): tell the gate, then retry or deliver.
@@ -582,7 +483,7 @@ void Downloader::EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::
   gate_.Finished(f.host, f.id, outcome, retry_after_ms, now);
   ScheduleWake(0);           // a connection is free again
   if (failure) DropBody(f);  // its budget goes back now, not when the retry starts
-  if (failure && failure->retryable && f.attempts <= options_.retry.retries) {
+  if (failure && ShouldRetry(options_, *failure, f.attempts)) {
     ++stats_.retries;
     // A paused host makes all its downloads wait once, together: no timer of this one's own.
     if (gate_.Paused(f.host)) return Queue(f, true);
@@ -597,7 +498,7 @@ void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
   d.tag = f.tag;
   d.url = RedactUrl(f.url);
   if (failure) {
-    failure->message += " from " + d.url + " after " + Attempts(f.attempts);
+    FinishFailureMessage(*failure, d.url, f.attempts);
     ++stats_.failed;
   } else {
     // A body that grew in steps may hold spare room: give it back (one copy) when it is large.

@@ -14,7 +14,9 @@
 // Each download is checked (http/https only, no control bytes, at most 5 redirects followed by
 // pixelmill itself so each hop is re-checked and queued for its own host, every connection's
 // resolved address refused if loopback/private/link-local unless allowed, body capped as it
-// streams) and retried on transient failures with backoff on the loop. Proxy environment
+// streams) and retried on transient failures with backoff on the loop. The easy handles'
+// settings, the address check and the reading of a finished attempt are http_transfer.h's,
+// shared with --sequential's BlockingFetch. Proxy environment
 // variables are ignored; with an explicit proxy the target host is resolved and checked by
 // pixelmill before each request. URLs in messages are redacted (RedactUrl). The result reaches
 // `on_done` on the loop thread, never from inside Start(); on_done may call Start() and Close().
@@ -54,31 +56,10 @@
 #include "common/status.h"
 #include "coordinator/download_budget.h"
 #include "coordinator/host_gate.h"
+#include "coordinator/http_transfer.h"
 #include "coordinator/retry_policy.h"
 
 namespace pixelmill {
-
-struct DownloadOptions {
-  size_t concurrency = 256;  // transfers on the wire at most
-  // Downloads accepted beyond those on the wire (waiting for their host, a retry or a paused
-  // host); 0 = max(1024, 8 x concurrency). Memory per waiting download is its URL and ~200 B.
-  size_t backlog = 0;
-  size_t per_host = 64;                    // transfers on the wire to one host at most
-  uint64_t timeout_ms = 30'000;            // total time of one attempt
-  uint64_t connect_timeout_ms = 10'000;    // capped by timeout_ms
-  uint64_t low_speed_window_s = 10;        // abort an attempt slower than 1 B/s over this
-  uint64_t max_image_bytes = 20ull << 20;  // body cap, enforced as it streams
-  bool allow_private_networks = false;     // allow loopback/private/link-local addresses
-  // Send every request through this proxy ("" = none; proxy environment variables are always
-  // ignored). The target host is then resolved and checked by pixelmill before each request.
-  std::string proxy;
-  HostGateOptions health;  // when a failing host is paused, probed and declared down
-  // Replaces the address check when set: why an address is refused, or nullopt. A seam for
-  // tests that need one loopback server allowed and every other address really checked.
-  std::function<std::optional<std::string>(const sockaddr&)> address_check;
-  RetryOptions retry;
-  uint64_t seed = std::random_device{}();  // jitter source (tests pin it)
-};
 
 struct Download {
   size_t tag = 0;                  // the caller's tag from Start()
@@ -159,7 +140,6 @@ class Downloader {
   void Resolved(Fetch& f, int status, addrinfo* result);
   int WatchSocket(curl_socket_t fd, int what, Socket* socket);
   size_t TakeBody(Fetch& f, const char* data, size_t n);
-  curl_socket_t OpenSocket(Fetch& f, const curl_sockaddr& address);
 
   double NowMs() const;
   void ScheduleWake(double at_ms);
@@ -169,7 +149,6 @@ class Downloader {
   void Queue(Fetch& f, bool first);
   void PutOnWire(Fetch& f);
   void AddToCurl(Fetch& f);
-  std::optional<std::string> Refused(const sockaddr& address) const;
   void Action(curl_socket_t fd, int events);
   void DrainFinished();
   void Finished(Fetch& f, CURLcode result);

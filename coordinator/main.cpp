@@ -52,7 +52,13 @@ int CheckWorkerOptions(pixelmill::Options& options) {
   auto spec = pixelmill::ParseFilterSpec(options.filter, options.intensity);
   if (!spec.ok()) return Usage("--filter: " + spec.status().message());
   options.filter_spec = spec.value();
-  if (options.filter_spec.IsNone() || options.dry_run) return pixelmill::kExitOk;
+  if (options.sequential && options.filter_spec.steps[0].name == "crash") {
+    return Usage(
+        "--filter crash kills the process that runs it: it needs workers, not --sequential");
+  }
+  if (options.filter_spec.IsNone() || options.dry_run || options.sequential) {
+    return pixelmill::kExitOk;
+  }
   if (options.workers == 0 && options.bind.empty()) {
     return Usage("--workers 0 needs --bind (remote workers only)");
   }
@@ -279,6 +285,10 @@ int main(int argc, char** argv) {
                "fsync every image and the images folder before its manifest line is written "
                "(safe against power loss; slower)")
       ->group("Input and output");
+  app.add_flag("--sequential", options.sequential,
+               "the legacy pipeline: one user at a time, a blocking download, the filter in this "
+               "process, no workers (a baseline for benchmarks)")
+      ->group("Workers");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -78,6 +78,9 @@ struct Options {
   uint64_t grace_ms = 5'000;
   // fsync each image and the images folder before its manifest line (power-loss safe; slower).
   bool durable = false;
+  // The legacy pipeline (sequential.h): one user at a time, a blocking download, the filter in
+  // this process, then its commit; no workers. The baseline the pipeline is measured against.
+  bool sequential = false;
   // The command line as given (argv), to print the exact command that resumes a stopped run.
   std::vector<std::string> command_line;
 };

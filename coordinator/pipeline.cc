@@ -12,36 +12,9 @@
 #include <utility>
 
 #include "common/image_probe.h"
+#include "coordinator/run_text.h"
 
 namespace pixelmill {
-namespace {
-
-const char* SignalName(int signum) {
-  switch (signum) {
-    case 0:
-      return "a stop request";
-    case SIGINT:
-      return "SIGINT";
-    case SIGHUP:
-      return "SIGHUP";
-    default:
-      return "SIGTERM";
-  }
-}
-
-// `word` quoted for a POSIX shell when it needs it.
-std::string ShellQuote(const std::string& word) {
-  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                              "0123456789_-+=./:,@%") == std::string::npos) {
-    return word;
-  }
-  std::string quoted = "'";
-  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-}  // namespace
-
 Pipeline::Pipeline(const Options& options, UserStore& store, RunObserver& observer,
                    StopRequest* stop)
     : options_(options),
@@ -144,16 +117,12 @@ PipelineResult Pipeline::Run() {
   observer_.OnProgress(Snapshot());
   if (stop_requested_ && fatal_.empty()) {
     result.interrupted = true;
-    observer_.OnEvent(EventLevel::kError,
-                      "interrupted by " + std::string(SignalName(stop_signal_)) + ": " +
-                          std::to_string(ok_) + " ok and " + std::to_string(failed_) +
-                          " failed saved in this run, " + std::to_string(result.left) +
-                          " user(s) left; every saved user is in the manifest. Resume with:\n  " +
-                          ResumeHint());
+    observer_.OnEvent(EventLevel::kError, InterruptedMessage(stop_signal_, ok_, failed_,
+                                                             result.left, options_.command_line));
     result.exit_code = kExitFatal;
   } else if (!fatal_.empty()) {
     std::string message = fatal_;
-    if (result.left > 0) message += "\nresume with:\n  " + ResumeHint();
+    if (result.left > 0) message += "\nresume with:\n  " + ResumeCommand(options_.command_line);
     observer_.OnEvent(EventLevel::kError, message);
     result.exit_code = kExitFatal;
   } else {
@@ -394,11 +363,9 @@ void Pipeline::HandleDownload(Download& d) {
   // even when nothing decodes the image (--filter none).
   Result<ImageHeader> header = ProbeImage(d.body.view());
   if (!header.ok()) {
-    std::string message = "body from " + d.url +
-                          " is not a usable image: " + header.status().message() +
-                          " (Content-Type was '" + d.content_type.substr(0, 100) + "', " +
-                          std::to_string(d.body.size()) + " bytes)";
-    return Fail(user, "not_image", message, d.attempts);
+    return Fail(user, "not_image",
+                NotImageMessage(d.url, header.status().message(), d.content_type, d.body.size()),
+                d.attempts);
   }
   const Fetched fetched{d.attempts, d.seconds * 1000};
   if (!dispatcher_) {
@@ -506,7 +473,7 @@ void Pipeline::HandleStop(int signum) {
   std::snprintf(text, sizeof text,
                 "%s: starting no new downloads; finishing the work in flight for up to %.1f s "
                 "(send it again to stop now)",
-                SignalName(signum), static_cast<double>(options_.grace_ms) / 1000);
+                StopSignalName(signum), static_cast<double>(options_.grace_ms) / 1000);
   observer_.OnEvent(EventLevel::kWarning, text);
   uv_timer_start(
       &grace_,
@@ -554,19 +521,6 @@ Progress Pipeline::Snapshot() const {
   p.images_waiting_for_workers_s = waits_.images_waiting_s;
   p.results_waiting_for_disk_s = waits_.results_waiting_s;
   return p;
-}
-
-std::string Pipeline::ResumeHint() const {
-  std::string command;
-  bool has_resume = false;
-  for (const std::string& arg : options_.command_line) {
-    if (arg == "--overwrite") continue;  // a resume continues the folder; never wipes it
-    has_resume |= arg == "--resume";
-    if (!command.empty()) command += ' ';
-    command += ShellQuote(arg);
-  }
-  if (command.empty()) command = "coordinator ...";
-  return has_resume ? command : command + " --resume";
 }
 
 void Pipeline::ShutDown() {

@@ -139,7 +139,6 @@ class Pipeline {
   // Stops the run now with `why` as its fatal error, abandoning work in flight.
   void Abandon(const std::string& why);
   void ShutDown();
-  std::string ResumeHint() const;
   bool InFlight() const;
 
   const Options& options_;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with its baseline in the same run, printed as ratios so a slow
 # machine does not change the verdict.
-# Usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|all]
+# Usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|all]
 # (hosts, streaming: COORDINATOR=PATH runs another build, e.g. an older one, for a before/after
 # figure; its worker must sit next to it.
 # BUILD_DIR=DIR benchmarks the build in DIR instead of build/; setup.sh builds it.)
@@ -439,6 +439,121 @@ print(f"  --durable / default wall = {rows['durable'][0] / rows['default'][0]:.2
 PY
 }
 
+# Wall seconds of one command (its output discarded), after removing OUT. Usage: wall OUT CMD...
+wall() {
+  local out=$1 t0 t1
+  shift
+  rm -rf "$out"
+  t0=$(now)
+  "$@" >/dev/null 2>&1 || true
+  t1=$(now)
+  echo "$t1 - $t0" | bc -l
+}
+
+# Users with status "ok" in OUT's manifest.
+ok_lines() {
+  local count
+  count=$(grep -c '"status":"ok"' "$1/manifest.jsonl" 2>/dev/null) || true
+  echo "${count:-0}"
+}
+
+bench_proof() {
+  local repeats=${PROOF_REPEATS:-5} py n r coordinator="$build/coordinator/coordinator"
+  echo "== proof: the pipeline vs --sequential (the legacy code) vs the seed's Python answer;" \
+    "100 ms a download, blur:5 on 512x512 JPEGs, 2 workers; $repeats repeats, min and median"
+  echo "  load before: $(uptime | sed 's/.*load average: //')"
+  py=$(pillow_python)
+  [ -n "$py" ] || echo "  (no Python with Pillow: install python3-pil; the seed baseline is skipped)" >&2
+  local flags=(--filter blur:5 --allow-private-networks)
+  : >"$work/proof.txt"
+  start_api --latency-ms 100 --size 512x512
+  for n in 20 200; do
+    python3 scripts/gen_users.py "$n" "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
+    # Interleaved, so a change in the machine's load falls on all three alike.
+    for r in $(seq "$repeats"); do
+      echo "pipeline $n $(wall "$work/p" "$coordinator" --input "$work/users.jsonl" --output "$work/p" "${flags[@]}") $(ok_lines "$work/p")" >>"$work/proof.txt"
+      echo "sequential $n $(wall "$work/s" "$coordinator" --input "$work/users.jsonl" --output "$work/s" "${flags[@]}" --sequential) $(ok_lines "$work/s")" >>"$work/proof.txt"
+      if [ -n "$py" ]; then
+        echo "python $n $(wall "$work/y" "$py" scripts/baseline_seed.py "$work/users.jsonl" "$work/y" 5) $(ls "$work/y/images" 2>/dev/null | wc -l)" >>"$work/proof.txt"
+      fi
+    done
+  done
+  stop_api
+  # The seed's three test cases, as pixelmill's own numbers (the report's wall: the pipeline
+  # from its start, workers' start-up included).
+  python3 scripts/gen_users.py 100000 >"$work/seed.jsonl"
+  "$coordinator" --input "$work/seed.jsonl" --dry-run >"$work/dry.txt"
+  python3 scripts/baseline_store.py "$work/seed.jsonl" >"$work/store.json"
+  start_api --latency-ms 100
+  python3 scripts/gen_users.py 10 "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
+  for r in $(seq "$repeats"); do
+    for mode in pipeline sequential; do
+      local extra=()
+      [ "$mode" = sequential ] && extra=(--sequential)
+      rm -rf "$work/c" && "$coordinator" --input "$work/users.jsonl" --output "$work/c" --filter none \
+        --allow-private-networks --report "$work/c.json" "${extra[@]}" >/dev/null 2>&1 || true
+      echo "dl10_$mode 10 $(python3 -c "import json; print(json.load(open('$work/c.json'))['wall_seconds'])") $(ok_lines "$work/c")" >>"$work/proof.txt"
+    done
+  done
+  stop_api
+  start_api
+  python3 scripts/gen_users.py 4 "http://127.0.0.1:$api_port/img" >"$work/users4.jsonl"
+  python3 scripts/gen_users.py 8 "http://127.0.0.1:$api_port/img" >"$work/users8.jsonl"
+  # The wall includes spawning the 4 workers; 8 jobs against 4 isolates the jobs: a second wave
+  # of 4 adds 0.2 s when they run in parallel, 0.8 s when one at a time.
+  for r in $(seq "$repeats"); do
+    for mode in pipeline sequential pipeline8; do
+      local extra=(--workers 4) n=4
+      [ "$mode" = sequential ] && extra=(--sequential)
+      [ "$mode" = pipeline8 ] && n=8
+      rm -rf "$work/c" && "$coordinator" --input "$work/users$n.jsonl" --output "$work/c" --filter sleep:200 \
+        --allow-private-networks --report "$work/c.json" "${extra[@]}" >/dev/null 2>&1 || true
+      echo "jobs4_$mode $n $(python3 -c "import json; print(json.load(open('$work/c.json'))['wall_seconds'])") $(ok_lines "$work/c")" >>"$work/proof.txt"
+    done
+  done
+  stop_api
+  python3 - "$work/proof.txt" "$work/dry.txt" "$work/store.json" "$repeats" <<'PY'
+import json, re, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    mode, n, seconds, ok = line.split()
+    runs.setdefault((mode, int(n)), []).append((float(seconds), int(ok)))
+repeats = int(sys.argv[4])
+def stat(mode, n):
+    r = runs.get((mode, n))
+    if not r:
+        return None
+    walls = [s for s, _ in r]
+    bad = [ok for _, ok in r if ok != n]
+    return min(walls), statistics.median(walls), bad
+print(f"  {'run':<52} {'min s':>8} {'median s':>9} {'ratio (median)':>16}")
+for n in (20, 200):
+    pipe = stat("pipeline", n)
+    for mode, label in (("pipeline", f"pipeline, {n} users"),
+                        ("sequential", f"  --sequential, {n} users"),
+                        ("python", f"  seed Python (to_thread+gather, Pool), {n} users")):
+        s = stat(mode, n)
+        if s is None:
+            continue
+        ratio = "" if mode == "pipeline" else f"{s[1] / pipe[1]:.1f}x slower"
+        warn = f"  (WARNING: ok {s[2]} of {n})" if s[2] else ""
+        print(f"  {label:<52} {s[0]:8.2f} {s[1]:9.2f} {ratio:>16}{warn}")
+dry = open(sys.argv[2]).read()
+per_user = float(re.search(r"store bytes/user:\s+([\d.]+)", dry).group(1))
+store = json.load(open(sys.argv[3]))
+print("  the seed's test cases, as pixelmill numbers:")
+print(f"    bytes per user record (100k seed-shaped users): store {per_user:.1f} B; slotted dataclass "
+      f"{store['slots_bytes_per_user']:.1f} B ({store['slots_bytes_per_user'] / per_user:.1f}x more)")
+p, q = stat("dl10_pipeline", 10), stat("dl10_sequential", 10)
+print(f"    10 downloads at 100 ms (--filter none): pipeline wall {p[0]:.3f} s min, {p[1]:.3f} s median "
+      f"({p[1] / 0.1:.2f}x the ideal 0.1 s); --sequential {q[1]:.3f} s ({q[1] / p[1]:.1f}x the pipeline)")
+p, q, e = stat("jobs4_pipeline", 4), stat("jobs4_sequential", 4), stat("jobs4_pipeline8", 8)
+print(f"    4 x 200 ms jobs (sleep:200) on 4 workers: pipeline wall {p[0]:.3f} s min, {p[1]:.3f} s median "
+      f"(spawning the workers included; --sequential {q[1]:.3f} s, {q[1] / p[1]:.1f}x); 8 jobs take "
+      f"{e[1]:.3f} s: the second wave of 4 adds {e[1] - p[1]:.3f} s (ideal 0.2 s, one at a time 0.8 s)")
+PY
+}
+
 case "$what" in
   load) bench_load ;;
   downloads) bench_downloads ;;
@@ -447,6 +562,7 @@ case "$what" in
   filters) bench_filters; bench_filters_memory ;;
   filters_memory) bench_filters_memory ;;
   streaming) bench_streaming ;;
-  all) bench_load; bench_downloads; bench_pool; bench_hosts; bench_filters; bench_filters_memory; bench_streaming ;;
-  *) echo "usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|all]" >&2; exit 2 ;;
+  proof) bench_proof ;;
+  all) bench_load; bench_downloads; bench_pool; bench_hosts; bench_filters; bench_filters_memory; bench_streaming; bench_proof ;;
+  *) echo "usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|all]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,62 @@
+#include "coordinator/run_text.h"
+
+#include <signal.h>
+
+namespace pixelmill {
+namespace {
+
+// `word` quoted for a POSIX shell when it needs it.
+std::string ShellQuote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789_-+=./:,@%") == std::string::npos) {
+    return word;
+  }
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+}  // namespace
+
+std::string NotImageMessage(const std::string& url, const std::string& why,
+                            std::string_view content_type, size_t bytes) {
+  return "body from " + url + " is not a usable image: " + why + " (Content-Type was '" +
+         std::string(content_type.substr(0, 100)) + "', " + std::to_string(bytes) + " bytes)";
+}
+
+const char* StopSignalName(int signum) {
+  switch (signum) {
+    case 0:
+      return "a stop request";
+    case SIGINT:
+      return "SIGINT";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "SIGTERM";
+  }
+}
+
+std::string ResumeCommand(const std::vector<std::string>& command_line) {
+  std::string command;
+  bool has_resume = false;
+  for (const std::string& arg : command_line) {
+    if (arg == "--overwrite") continue;
+    has_resume |= arg == "--resume";
+    if (!command.empty()) command += ' ';
+    command += ShellQuote(arg);
+  }
+  if (command.empty()) command = "coordinator ...";
+  return has_resume ? command : command + " --resume";
+}
+
+std::string InterruptedMessage(int signum, size_t ok, size_t failed, size_t left,
+                               const std::vector<std::string>& command_line) {
+  return "interrupted by " + std::string(StopSignalName(signum)) + ": " + std::to_string(ok) +
+         " ok and " + std::to_string(failed) + " failed saved in this run, " +
+         std::to_string(left) +
+         " user(s) left; every saved user is in the manifest. Resume with:\n  " +
+         ResumeCommand(command_line);
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,31 @@
+// Words both runners (the Pipeline and --sequential) use for the same events, so the two say
+// the same thing: why a downloaded body is not an image (the manifest's not_image message), a
+// stop signal's name, and the command that resumes a stopped run.
+//
+// Plain functions; any thread.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pixelmill {
+
+// "body from URL is not a usable image: WHY (Content-Type was 'T', N bytes)"; `url` redacted.
+std::string NotImageMessage(const std::string& url, const std::string& why,
+                            std::string_view content_type, size_t bytes);
+
+// "SIGINT", "SIGHUP" or "SIGTERM" (for any other signal); "a stop request" for 0 (Cancel()).
+const char* StopSignalName(int signum);
+
+// The command line as given, each word quoted for a POSIX shell where needed, without
+// --overwrite (a resume never wipes the folder) and with --resume added unless already there.
+std::string ResumeCommand(const std::vector<std::string>& command_line);
+
+// "interrupted by SIGINT: 3 ok and 1 failed saved in this run, 7 user(s) left; ... Resume
+// with:\n  <ResumeCommand>".
+std::string InterruptedMessage(int signum, size_t ok, size_t failed, size_t left,
+                               const std::vector<std::string>& command_line);
+
+}  // namespace pixelmill
