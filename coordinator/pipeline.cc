@@ -115,19 +115,8 @@ PipelineResult Pipeline::Run() {
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   observer_.OnProgress(Snapshot());
-  if (stop_requested_ && fatal_.empty()) {
-    result.interrupted = true;
-    observer_.OnEvent(EventLevel::kError, InterruptedMessage(stop_signal_, ok_, failed_,
-                                                             result.left, options_.command_line));
-    result.exit_code = kExitFatal;
-  } else if (!fatal_.empty()) {
-    std::string message = fatal_;
-    if (result.left > 0) message += "\nresume with:\n  " + ResumeCommand(options_.command_line);
-    observer_.OnEvent(EventLevel::kError, message);
-    result.exit_code = kExitFatal;
-  } else {
-    result.exit_code = failed_ > 0 ? kExitSomeFailed : kExitOk;
-  }
+  result.exit_code = EndOfRun(observer_, stop_requested_, stop_signal_, fatal_, ok_, failed_,
+                              result.left, options_.command_line, result.interrupted);
   return result;
 }
 

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include "coordinator/options.h"
+
 namespace pixelmill {
 namespace {
 
@@ -57,6 +59,24 @@ std::string InterruptedMessage(int signum, size_t ok, size_t failed, size_t left
          std::to_string(left) +
          " user(s) left; every saved user is in the manifest. Resume with:\n  " +
          ResumeCommand(command_line);
+}
+
+int EndOfRun(RunObserver& observer, bool stopped, int signum, const std::string& fatal, size_t ok,
+             size_t failed, size_t left, const std::vector<std::string>& command_line,
+             bool& interrupted) {
+  if (stopped && fatal.empty()) {
+    interrupted = true;
+    observer.OnEvent(EventLevel::kError,
+                     InterruptedMessage(signum, ok, failed, left, command_line));
+    return kExitFatal;
+  }
+  if (!fatal.empty()) {
+    std::string message = fatal;
+    if (left > 0) message += "\nresume with:\n  " + ResumeCommand(command_line);
+    observer.OnEvent(EventLevel::kError, message);
+    return kExitFatal;
+  }
+  return failed > 0 ? kExitSomeFailed : kExitOk;
 }
 
 }  // namespace pixelmill

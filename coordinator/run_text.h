@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "coordinator/run_observer.h"
+
 namespace pixelmill {
 
 // "body from URL is not a usable image: WHY (Content-Type was 'T', N bytes)"; `url` redacted.
@@ -27,5 +29,13 @@ std::string ResumeCommand(const std::vector<std::string>& command_line);
 // with:\n  <ResumeCommand>".
 std::string InterruptedMessage(int signum, size_t ok, size_t failed, size_t left,
                                const std::vector<std::string>& command_line);
+
+// How a stopped or finished run ends, for both runners: says why it stopped (interrupted by
+// `signum` when `stopped` and no `fatal` error, else `fatal` and, with users left, how to
+// resume) through `observer`, and returns the exit code (kExitFatal, or kExitOk /
+// kExitSomeFailed by `failed`). Sets `interrupted` when a stop request ended the run.
+int EndOfRun(RunObserver& observer, bool stopped, int signum, const std::string& fatal, size_t ok,
+             size_t failed, size_t left, const std::vector<std::string>& command_line,
+             bool& interrupted);
 
 }  // namespace pixelmill

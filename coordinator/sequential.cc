@@ -154,19 +154,10 @@ PipelineResult SequentialRun::Run() {
   result.downloads = fetch_.stats();
   result.manifest_syncs = sink_.syncs();
   result.wall_seconds = NowSeconds() - started;
-  if (StopRequests() > 0 && fatal_.empty() && result.left > 0) {
-    result.interrupted = true;
-    observer_.OnEvent(EventLevel::kError, InterruptedMessage(StopSignal(), ok_, failed_,
-                                                             result.left, options_.command_line));
-    result.exit_code = kExitFatal;
-  } else if (!fatal_.empty()) {
-    std::string message = fatal_;
-    if (result.left > 0) message += "\nresume with:\n  " + ResumeCommand(options_.command_line);
-    observer_.OnEvent(EventLevel::kError, message);
-    result.exit_code = kExitFatal;
-  } else {
-    result.exit_code = failed_ > 0 ? kExitSomeFailed : kExitOk;
-  }
+  // A stop that came after the last user started leaves nothing undone: the run completed.
+  result.exit_code =
+      EndOfRun(observer_, StopRequests() > 0 && result.left > 0, StopSignal(), fatal_, ok_, failed_,
+               result.left, options_.command_line, result.interrupted);
   return result;
 }
 
