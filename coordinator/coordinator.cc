@@ -21,22 +21,6 @@
 namespace pixelmill {
 namespace {
 
-void PrintDryRun(const LoadStats& stats, const UserStore& store) {
-  const double users = static_cast<double>(store.size());
-  const double per_user = users > 0 ? static_cast<double>(store.MemoryBytes()) / users : 0;
-  const double fields = users > 0 ? static_cast<double>(store.FieldBytes()) / users : 0;
-  const double mb_per_s =
-      stats.seconds > 0 ? static_cast<double>(stats.bytes) / 1e6 / stats.seconds : 0;
-  std::printf("format:            %s\n", std::string(InputFormatName(stats.format)).c_str());
-  std::printf("users loaded:      %llu\n", static_cast<unsigned long long>(stats.users));
-  std::printf("bad records:       %llu\n", static_cast<unsigned long long>(stats.bad_records));
-  std::printf("store bytes/user:  %.1f (fields %.1f + fixed %.1f)\n", per_user, fields,
-              per_user - fields);
-  std::printf("store bytes:       %zu\n", store.MemoryBytes());
-  std::printf("load time:         %.3f s (%.1f MB/s, %llu bytes)\n", stats.seconds, mb_per_s,
-              static_cast<unsigned long long>(stats.bytes));
-}
-
 // This process's peak resident set so far, in bytes (Linux counts ru_maxrss in KiB); 0 if
 // unknown. Children (workers) are not included.
 uint64_t PeakRssBytes() {
@@ -146,12 +130,13 @@ std::optional<OutputDir> ClaimOutput(const Options& options, RunObserver& observ
 
 // The run from its loaded users on: replays the manifest when resuming, runs the pipeline,
 // concludes the manifest, writes the report and the summary.
-int RunLoaded(const Options& options, const OutputDir& output, const RunState& state,
-              UserStore& store, const LoadStats& stats, RunObserver& observer, StopRequest* stop) {
+RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunState& state,
+                     UserStore& store, const LoadStats& stats, RunObserver& observer,
+                     StopRequest* stop) {
   ReplayStats replay;
   if (output.resuming()) {
     Result<ReplayStats> replayed = ReplayManifest(options.output, store, options.retry_failed);
-    if (!replayed.ok()) return Fatal(observer, replayed.status());
+    if (!replayed.ok()) return {Fatal(observer, replayed.status())};
     replay = replayed.value();
     PrintReplay(replay, store.size(), observer);
   }
@@ -162,12 +147,15 @@ int RunLoaded(const Options& options, const OutputDir& output, const RunState& s
          "nothing to resume: every user already has its line (%llu ok, %llu failed)",
          static_cast<unsigned long long>(replay.skipped),
          static_cast<unsigned long long>(replay.failed_kept));
-    if (Status s = Conclude(options.output, store, replay.lines, state); !s.ok())
-      return Fatal(observer, s);
+    if (Status s = Conclude(options.output, store, replay.lines, state); !s.ok()) {
+      return {Fatal(observer, s), replay.skipped, replay.failed_kept};
+    }
     run.started = true;
     run.exit_code = kExitOk;
   } else {
-    if (Status s = WriteRunState(options.output, state); !s.ok()) return Fatal(observer, s);
+    if (Status s = WriteRunState(options.output, state); !s.ok()) {
+      return {Fatal(observer, s), replay.skipped, replay.failed_kept};
+    }
     if (options.sequential) {
       run = RunSequential(options, store, observer, stop);
     } else {
@@ -175,7 +163,9 @@ int RunLoaded(const Options& options, const OutputDir& output, const RunState& s
       run = pipeline.Run();
     }
     ran = true;
-    if (!run.started) return kExitFatal;  // the output folder could not be opened: said why
+    if (!run.started) {  // the output folder could not be opened: said why
+      return {kExitFatal, replay.skipped, replay.failed_kept};
+    }
     if (run.exit_code != kExitFatal) {
       // A redone user's earlier line is still there, before its new one.
       if (Status s = Conclude(options.output, store, replay.lines + run.ok + run.failed, state);
@@ -205,39 +195,37 @@ int RunLoaded(const Options& options, const OutputDir& output, const RunState& s
                 static_cast<unsigned long long>(run.downloads.retries));
   // The table (when the pipeline ran), then the one-line summary scripts read.
   observer.OnSummary((ran ? SummaryTable(run, replay) : std::string()) + done);
-  return exit_code;
+  return {exit_code, run.ok + replay.skipped, run.failed + replay.failed_kept};
 }
 
 }  // namespace
 
-int RunCoordinator(const Options& options, RunObserver& observer, StopRequest* stop) {
+RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserver& observer,
+                          StopRequest* stop) {
   std::optional<OutputDir> output = options.dry_run ? std::nullopt : ClaimOutput(options, observer);
   RunState state;
   if (!options.dry_run) {
-    if (!output) return kExitFatal;
+    if (!output) return {};
     Result<RunState> current = CurrentRunState(options);
-    if (!current.ok()) return Fatal(observer, current.status());
+    if (!current.ok()) return {Fatal(observer, current.status())};
     state = std::move(current).value();
     // Checked before loading: loading rewrites rejects.jsonl.
-    if (output->resuming() && !MayResume(options, options.output, state, observer))
-      return kExitFatal;
+    if (output->resuming() && !MayResume(options, options.output, state, observer)) return {};
   }
-  UserStore store;
-  Result<LoadStats> stats = LoadInput(options, store, observer);
-  if (!stats.ok()) return Fatal(observer, stats.status());
-  if (options.dry_run) {
-    PrintDryRun(stats.value(), store);
-    return kExitOk;
-  }
-  return RunLoaded(options, *output, state, store, stats.value(), observer, stop);
+  Result<LoadStats> stats = LoadInput(options, users.store, observer);
+  if (!stats.ok()) return {Fatal(observer, stats.status())};
+  users.stats = stats.value();
+  users.identity = state.input;
+  if (options.dry_run) return {kExitOk};
+  return RunLoaded(options, *output, state, users.store, users.stats, observer, stop);
 }
 
-int RunLoadedUsers(const Options& options, LoadedUsers& users, RunObserver& observer,
-                   StopRequest* stop) {
+RunOutcome RunLoadedUsers(const Options& options, LoadedUsers& users, RunObserver& observer,
+                          StopRequest* stop) {
   std::optional<OutputDir> output = ClaimOutput(options, observer);
-  if (!output) return kExitFatal;
+  if (!output) return {};
   const RunState state = RunStateFor(options, users.identity);
-  if (output->resuming() && !MayResume(options, options.output, state, observer)) return kExitFatal;
+  if (output->resuming() && !MayResume(options, options.output, state, observer)) return {};
   return RunLoaded(options, *output, state, users.store, users.stats, observer, stop);
 }
 

@@ -1,4 +1,8 @@
-// coordinator: flags in, exit code out. Everything else lives in RunCoordinator.
+// coordinator: flags in, exit code out. The command is a client of the C++ API
+// (include/pixelmill/pixelmill.h): it turns its flags into RunOptions, plugs its terminal output
+// in as the run's Observer, turns signals into Runner::Cancel, and returns the run's exit code.
+// It also does what the API leaves to its host: SIGPIPE and SIGXFSZ ignored, the descriptor
+// limit raised, a UTF-8 locale for IDN host names, and where the worker executable is.
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -6,11 +10,13 @@
 #include <clocale>
 
 #include <algorithm>
-#include <cerrno>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <filesystem>
+#include <initializer_list>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -18,11 +24,8 @@
 #include "common/byte_budget.h"
 #include "common/filter.h"
 #include "common/version.h"
-#include "coordinator/coordinator.h"
-#include "coordinator/options.h"
-#include "coordinator/stop_request.h"
 #include "coordinator/terminal_output.h"
-#include "coordinator/worker_supervisor.h"
+#include "pixelmill/pixelmill.h"
 
 namespace {
 
@@ -35,94 +38,80 @@ void RaiseFileLimit() {
   }
 }
 
-bool IsLoopbackEndpoint(const std::string& endpoint) {
-  for (const char* prefix : {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://"}) {
-    if (endpoint.rfind(prefix, 0) == 0) return true;
-  }
-  return false;
-}
-
 int Usage(const std::string& message) {
   std::fprintf(stderr, "error: %s\nRun with --help for more information.\n", message.c_str());
   return pixelmill::kExitUsage;
 }
 
-// Checks the filter and worker flags together; canonicalises the filter spec.
-int CheckWorkerOptions(pixelmill::Options& options) {
-  auto spec = pixelmill::ParseFilterSpec(options.filter, options.intensity);
-  if (!spec.ok()) return Usage("--filter: " + spec.status().message());
-  options.filter_spec = spec.value();
-  if (options.sequential && options.filter_spec.steps[0].name == "crash") {
-    return Usage(
-        "--filter crash kills the process that runs it: it needs workers, not --sequential");
+// The `worker` beside this executable (an install's bin/), or the build tree's worker/worker;
+// "" when neither is there (the API then looks beside its library).
+std::string WorkerBesideThisProgram() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::canonical("/proc/self/exe", ec);
+  if (ec) return {};
+  for (const fs::path& candidate :
+       {exe.parent_path() / "worker", exe.parent_path().parent_path() / "worker" / "worker"}) {
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
   }
-  if (options.filter_spec.IsNone() || options.dry_run || options.sequential) {
-    return pixelmill::kExitOk;
-  }
-  if (options.workers == 0 && options.bind.empty()) {
-    return Usage("--workers 0 needs --bind (remote workers only)");
-  }
-  if (!options.bind.empty() && !IsLoopbackEndpoint(options.bind) && !options.insecure) {
-    return Usage("--bind " + options.bind +
-                 " is not a loopback address: remote workers would talk in the clear; pass "
-                 "--insecure to accept that (keys arrive with the secure-workers issue)");
-  }
-  if (options.workers > 0) {
-    // Never a PATH search: any executable named "worker" earlier on PATH would be run.
-    if (options.worker_binary.empty()) {
-      options.worker_binary = pixelmill::WorkerSupervisor::FindWorkerBinary("/proc/self/exe");
-    }
-    if (options.worker_binary.empty()) {
-      std::fprintf(stderr,
-                   "error: cannot find the worker executable next to the coordinator; pass "
-                   "--worker-binary PATH\n");
-      return pixelmill::kExitFatal;
-    }
-    if (::access(options.worker_binary.c_str(), X_OK) != 0) {
-      std::fprintf(stderr, "error: worker binary %s is not executable: %s\n",
-                   options.worker_binary.c_str(), std::strerror(errno));
-      return pixelmill::kExitFatal;
-    }
-  }
-  return pixelmill::kExitOk;
+  return {};
 }
 
-// --resume-anyway implies --resume; --retry-failed needs it; --overwrite contradicts it.
-int CheckResumeOptions(pixelmill::Options& options) {
-  options.resume = options.resume || options.resume_anyway;
-  if (options.resume && options.overwrite) {
-    return Usage(
-        "--resume (continue the earlier run) and --overwrite (delete it) cannot go together");
+std::atomic<pixelmill::Runner*> g_runner{nullptr};
+
+void OnStopSignal(int signum) {
+  if (pixelmill::Runner* runner = g_runner.load(std::memory_order_acquire)) {
+    runner->Cancel(signum);  // async-signal-safe
   }
-  if (options.retry_failed && !options.resume) return Usage("--retry-failed needs --resume");
-  return pixelmill::kExitOk;
+}
+
+// SIGINT, SIGTERM and SIGHUP cancel `runner` (the default action again when null).
+void StopOnSignals(pixelmill::Runner* runner) {
+  g_runner.store(runner, std::memory_order_release);
+  struct sigaction action {};
+  action.sa_handler = runner != nullptr ? &OnStopSignal : SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int signum : {SIGINT, SIGTERM, SIGHUP}) sigaction(signum, &action, nullptr);
 }
 
 // A closed stderr or stdout must not kill the run (SIGPIPE), nor a file-size limit (SIGXFSZ):
 // both become write errors the run reports. IDN host names need a UTF-8 character type.
-void PrepareProcess(pixelmill::StopRequest* stop) {
-  pixelmill::StopOnSignals(stop);
+void PrepareProcess() {
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGXFSZ, SIG_IGN);
   if (std::setlocale(LC_CTYPE, "C.UTF-8") == nullptr) std::setlocale(LC_CTYPE, "");
 }
 
+// --dry-run's figures, on stdout.
+void PrintDryRun(const pixelmill::InputSummary& in) {
+  const double users = static_cast<double>(in.users);
+  const double per_user = users > 0 ? static_cast<double>(in.store_bytes) / users : 0;
+  const double fields = users > 0 ? static_cast<double>(in.store_field_bytes) / users : 0;
+  const double mb_per_s =
+      in.load_seconds > 0 ? static_cast<double>(in.bytes) / 1e6 / in.load_seconds : 0;
+  std::printf("format:            %s\n", in.format.c_str());
+  std::printf("users loaded:      %llu\n", static_cast<unsigned long long>(in.users));
+  std::printf("bad records:       %llu\n", static_cast<unsigned long long>(in.bad_records));
+  std::printf("store bytes/user:  %.1f (fields %.1f + fixed %.1f)\n", per_user, fields,
+              per_user - fields);
+  std::printf("store bytes:       %llu\n", static_cast<unsigned long long>(in.store_bytes));
+  std::printf("load time:         %.3f s (%.1f MB/s, %llu bytes)\n", in.load_seconds, mb_per_s,
+              static_cast<unsigned long long>(in.bytes));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  // SIGINT, SIGTERM and SIGHUP ask the run to stop (drain, then stop at the second), whenever
-  // they come: while loading, while workers spawn, while the loop runs.
-  static pixelmill::StopRequest stop;
-  PrepareProcess(&stop);
-  pixelmill::Options options;
-  pixelmill::DownloadOptions& dl = options.download;
-  double timeout_s = static_cast<double>(dl.timeout_ms) / 1000;
+  PrepareProcess();
+  pixelmill::RunOptions options;
+  std::string input;
   CLI::App app{"pixelmill coordinator: fetch every user's profile image, filter it, save it."};
   app.set_version_flag("--version", pixelmill::kVersion);
-  app.add_option("--input", options.input, "users as a JSON array or JSONL file; - for stdin")
+  app.add_option("--input", input, "users as a JSON array or JSONL file; - for stdin")
       ->required()
       ->group("Input and output");
-  app.add_option("--output", options.output,
+  app.add_option("--output", options.output_dir,
                  "output folder (images/, manifest.jsonl, rejects.jsonl)")
       ->group("Input and output");
   app.add_flag("--overwrite", options.overwrite,
@@ -153,21 +142,20 @@ int main(int argc, char** argv) {
                      pixelmill::FilterHelp())
       ->capture_default_str()
       ->group("Filter");
-  std::string format = "input";
-  app.add_option("--format", format,
+  app.add_option("--format", options.format,
                  "output format: jpeg, png, webp, or input (the input's; "
                  "GIF becomes PNG)")
       ->check(CLI::IsMember({"input", "jpeg", "png", "webp"}))
       ->capture_default_str()
       ->group("Filter");
-  app.add_option("--quality", options.filter_output.quality, "JPEG/WebP quality")
+  app.add_option("--quality", options.quality, "JPEG/WebP quality")
       ->check(CLI::Range(1, 100))
       ->capture_default_str()
       ->group("Filter");
-  app.add_flag("--keep-metadata", options.filter_output.keep_metadata,
+  app.add_flag("--keep-metadata", options.keep_metadata,
                "keep EXIF (GPS included), XMP and IPTC metadata (stripped by default)")
       ->group("Filter");
-  app.add_option("--max-pixels", options.filter_output.max_pixels,
+  app.add_option("--max-pixels", options.max_pixels,
                  "largest image filtered, in pixels (width x height, all frames), checked from "
                  "the header before decoding")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
@@ -198,24 +186,24 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(50u, 60000u))
       ->capture_default_str()
       ->group("Workers");
-  app.add_option("--concurrency", dl.concurrency, "downloads in flight at most")
+  app.add_option("--concurrency", options.concurrency, "downloads in flight at most")
       ->check(CLI::Range(size_t{1}, size_t{100000}))
       ->capture_default_str()
       ->group("Downloads");
-  app.add_option("--per-host", dl.per_host, "connections to one host at most")
+  app.add_option("--per-host", options.per_host, "connections to one host at most")
       ->check(CLI::Range(size_t{1}, size_t{100000}))
       ->capture_default_str()
       ->group("Downloads");
-  app.add_option("--timeout", timeout_s, "seconds one download attempt may take")
+  app.add_option("--timeout", options.timeout_s, "seconds one download attempt may take")
       ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str()
       ->group("Downloads");
-  app.add_option("--retries", dl.retry.retries,
+  app.add_option("--retries", options.retries,
                  "retries of a download after connect errors, timeouts, 5xx and 429")
       ->check(CLI::Range(0u, 100u))
       ->capture_default_str()
       ->group("Downloads");
-  app.add_option("--max-image-bytes", dl.max_image_bytes, "largest image accepted, in bytes")
+  app.add_option("--max-image-bytes", options.max_image_bytes, "largest image accepted, in bytes")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 34))
       ->capture_default_str()
       ->group("Downloads");
@@ -225,21 +213,19 @@ int main(int argc, char** argv) {
                  "(K, M, G: 1024-based); downloads wait or pause at the limit")
       ->capture_default_str()
       ->group("Memory");
-  app.add_flag("--allow-private-networks", dl.allow_private_networks,
+  app.add_flag("--allow-private-networks", options.allow_private_networks,
                "allow image URLs on loopback, private and link-local addresses")
       ->group("Downloads");
-  app.add_option("--proxy", dl.proxy,
+  app.add_option("--proxy", options.proxy,
                  "send every download through this HTTP proxy (proxy environment variables are "
                  "ignored); targets are still resolved and checked by pixelmill")
       ->group("Downloads");
-  double job_timeout_s = static_cast<double>(options.job_timeout_ms) / 1000;
-  app.add_option("--job-timeout", job_timeout_s,
+  app.add_option("--job-timeout", options.job_timeout_s,
                  "seconds a worker may hold one job before it goes to another worker")
       ->check(CLI::Range(0.05, 86400.0))
       ->capture_default_str()
       ->group("Workers");
-  double remote_wait_s = static_cast<double>(options.remote_wait_ms) / 1000;
-  app.add_option("--remote-wait", remote_wait_s,
+  app.add_option("--remote-wait", options.remote_wait_s,
                  "seconds to wait for a remote worker when no worker is connected and none can "
                  "start locally; then the waiting users fail with no_workers")
       ->check(CLI::Range(0.0, 86400.0))
@@ -253,7 +239,7 @@ int main(int argc, char** argv) {
                  "the worker executable for local workers (default: the one next to the "
                  "coordinator)")
       ->group("Workers");
-  app.add_option("--report", options.report, "write a JSON report of the run to this file")
+  app.add_option("--report", options.report_path, "write a JSON report of the run to this file")
       ->group("Input and output");
   pixelmill::TerminalOptions terminal;
   app.add_flag("--quiet", terminal.quiet, "print only errors and the final summary")
@@ -274,8 +260,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str()
       ->group("Progress and logs");
-  double grace_s = static_cast<double>(options.grace_ms) / 1000;
-  app.add_option("--grace", grace_s,
+  app.add_option("--grace", options.grace_s,
                  "after the first SIGINT/SIGTERM, seconds for the downloads and filters in "
                  "flight to finish and be saved; a second signal stops at once")
       ->check(CLI::Range(0.0, 3600.0))
@@ -295,33 +280,25 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? pixelmill::kExitOk : pixelmill::kExitUsage;
   }
-  dl.timeout_ms = static_cast<uint64_t>(timeout_s * 1000);
-  options.grace_ms = static_cast<uint64_t>(grace_s * 1000);
   options.command_line.assign(argv, argv + argc);
-  terminal.json_logs = log_format == "json";
-  const char* term = std::getenv("TERM");
-  terminal.interactive = ::isatty(STDERR_FILENO) == 1 && term != nullptr &&
-                         std::string(term) != "dumb" && log_format == "text";
+  options.collect_results = false;  // the counts and the manifest are all the command shows
   if (const std::optional<uint64_t> bytes = pixelmill::ParseByteSize(max_memory)) {
     options.max_memory = *bytes;
   } else {
     return Usage("--max-memory: '" + max_memory +
                  "' is not a byte count above 0 (plain bytes, or K, M, G: e.g. 512M)");
   }
-  options.filter_output.format = format == "jpeg"   ? pixelmill::OutputFormat::kJpeg
-                                 : format == "png"  ? pixelmill::OutputFormat::kPng
-                                 : format == "webp" ? pixelmill::OutputFormat::kWebp
-                                                    : pixelmill::OutputFormat::kUnknown;
-  options.job_timeout_ms = static_cast<uint64_t>(job_timeout_s * 1000);
-  options.remote_wait_ms = static_cast<uint64_t>(remote_wait_s * 1000);
-  if (options.output.empty() && !options.dry_run) {
-    std::fprintf(stderr,
-                 "error: --output is required (or use --dry-run)\nRun with --help for more "
-                 "information.\n");
-    return pixelmill::kExitUsage;
+  // The API reads workers 0 without bind as "the hardware threads"; the flag means remote only.
+  if (options.workers == 0 && options.bind.empty() && options.filter != "none" &&
+      !options.dry_run && !options.sequential) {
+    return Usage("--workers 0 needs --bind (remote workers only)");
   }
-  if (const int code = CheckResumeOptions(options); code != pixelmill::kExitOk) return code;
-  if (const int code = CheckWorkerOptions(options); code != pixelmill::kExitOk) return code;
+  // Never a PATH search: any executable named "worker" earlier on PATH would be run.
+  if (options.worker_binary.empty()) options.worker_binary = WorkerBesideThisProgram();
+  terminal.json_logs = log_format == "json";
+  const char* term = std::getenv("TERM");
+  terminal.interactive = ::isatty(STDERR_FILENO) == 1 && term != nullptr &&
+                         std::string(term) != "dumb" && log_format == "text";
   RaiseFileLimit();
   auto output = pixelmill::TerminalOutput::Create(terminal);
   if (!output.ok()) {
@@ -329,5 +306,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", output.status().message().c_str());
     return pixelmill::kExitFatal;
   }
-  return pixelmill::RunCoordinator(options, *output.value(), &stop);
+  pixelmill::Runner runner(options, output.value().get());
+  // From here SIGINT, SIGTERM and SIGHUP ask the run to stop: drain for --grace, then stop at
+  // the second. Before it nothing has been written, and a signal ends the process as usual.
+  StopOnSignals(&runner);
+  const pixelmill::RunSummary summary = runner.Run(input);
+  StopOnSignals(nullptr);
+  if (summary.exit_code == pixelmill::kExitUsage) {
+    std::fprintf(stderr, "Run with --help for more information.\n");
+  }
+  if (options.dry_run && summary.exit_code == pixelmill::kExitOk) PrintDryRun(summary.input);
+  return summary.exit_code;
 }

@@ -1,5 +1,6 @@
 // Options: everything the coordinator is told on its command line, with documented defaults.
-// main.cpp fills it from flags; nothing else reads flags or the environment.
+// The C++ API fills it from RunOptions (api_options.cc), which the `coordinator` command fills
+// from its flags; nothing else reads flags or the environment.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +11,7 @@
 
 #include "common/filter.h"
 #include "coordinator/downloader.h"
+#include "pixelmill/pixelmill.h"
 
 namespace pixelmill {
 
@@ -84,11 +86,5 @@ struct Options {
   // The command line as given (argv), to print the exact command that resumes a stopped run.
   std::vector<std::string> command_line;
 };
-
-// Exit codes (contract, see README).
-inline constexpr int kExitOk = 0;          // every user ok
-inline constexpr int kExitFatal = 1;       // fatal error or bad input
-inline constexpr int kExitUsage = 2;       // bad command line
-inline constexpr int kExitSomeFailed = 3;  // finished, some users failed
 
 }  // namespace pixelmill

@@ -1,22 +1,10 @@
 #include "coordinator/stop_request.h"
 
-#include <signal.h>
-
 #include <cassert>
-#include <initializer_list>
 
 #include "coordinator/callback_guard.h"
 
 namespace pixelmill {
-namespace {
-
-std::atomic<StopRequest*> g_on_signal{nullptr};
-
-void OnSignal(int signum) {
-  if (StopRequest* stop = g_on_signal.load(std::memory_order_acquire)) stop->Request(signum);
-}
-
-}  // namespace
 
 StopRequest::~StopRequest() { assert(!attached_); }
 
@@ -46,15 +34,6 @@ void StopRequest::Detach() {
   attached_ = false;
   wake_.store(nullptr, std::memory_order_release);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
-}
-
-void StopOnSignals(StopRequest* stop) {
-  g_on_signal.store(stop, std::memory_order_release);
-  struct sigaction action {};
-  action.sa_handler = &OnSignal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  for (int signum : {SIGINT, SIGTERM, SIGHUP}) sigaction(signum, &action, nullptr);
 }
 
 }  // namespace pixelmill

@@ -1,5 +1,6 @@
 // StopRequest: how a run is asked to stop from outside its loop thread -- by a signal handler
-// (main's SIGINT/SIGTERM/SIGHUP handler) or by another thread (a service embedding pixelmill).
+// (the `coordinator` command's, through Runner::Cancel) or by another thread (a service
+// embedding pixelmill).
 // Request() is async-signal-safe and thread-safe: it only bumps atomics and, once the run's loop
 // is attached, wakes it through a uv_async_t (uv_async_send is async-signal-safe). Requests made
 // before the loop exists (while the input loads) are kept and acted on when the run starts.
@@ -43,9 +44,5 @@ class StopRequest {
   std::function<void()> on_request_;
   bool attached_ = false;
 };
-
-// Installs a handler for SIGINT, SIGTERM and SIGHUP that calls stop->Request(signum). For
-// main(), first thing: a signal at any time after it never kills the coordinator outright.
-void StopOnSignals(StopRequest* stop);
 
 }  // namespace pixelmill

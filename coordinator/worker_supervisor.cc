@@ -52,19 +52,6 @@ WorkerSupervisor::WorkerSupervisor(uv_loop_t& loop, SupervisorOptions options, E
 
 WorkerSupervisor::~WorkerSupervisor() { assert(!handles_open_); }
 
-std::string WorkerSupervisor::FindWorkerBinary(const std::string& self) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path exe = fs::canonical(self, ec);
-  if (!ec) {
-    for (const fs::path& candidate :
-         {exe.parent_path() / "worker", exe.parent_path().parent_path() / "worker" / "worker"}) {
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    }
-  }
-  return {};
-}
-
 Status WorkerSupervisor::Start() {
   uv_signal_init(&loop_, &sigchld_);
   sigchld_.data = this;

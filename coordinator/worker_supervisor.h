@@ -65,10 +65,6 @@ class WorkerSupervisor {
   std::vector<pid_t> pids() const;
   uint64_t restarts() const { return restarts_; }
 
-  // Finds the worker executable next to `self` (the coordinator's path), then at
-  // ../worker/worker (the build tree); "" if neither. Never searches PATH.
-  static std::string FindWorkerBinary(const std::string& self);
-
  private:
   struct Slot;
   static constexpr int kMaxQuickDeaths = 5;

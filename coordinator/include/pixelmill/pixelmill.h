@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,47 +32,107 @@
 
 namespace pixelmill {
 
+// Exit codes of the `coordinator` command, and RunSummary::exit_code.
+inline constexpr int kExitOk = 0;          // every user ok
+inline constexpr int kExitFatal = 1;       // fatal error, bad input, or cancelled
+inline constexpr int kExitUsage = 2;       // bad options
+inline constexpr int kExitSomeFailed = 3;  // finished, some users failed
+
 // What a run is told; each field is the `coordinator` flag of the same meaning (README,
-// "Command line"), with the same default.
+// "Command line"), with the same default. The `coordinator` command is itself a client of this
+// API: it turns its flags into these fields and nothing more. Errors name the flag.
 struct RunOptions {
-  // Output folder (--output): images/, manifest.jsonl, run.json. Required.
+  // --- Input and output ---
+  // Output folder (--output): images/, manifest.jsonl, run.json (and rejects.jsonl for a file
+  // input). Required unless dry_run.
   std::string output_dir;
   // Delete an earlier run in output_dir and start afresh (--overwrite); without it, and without
   // resume, a folder holding an earlier run is refused.
   bool overwrite = false;
   // Continue the earlier run in output_dir (--resume): users with an intact result are kept.
   bool resume = false;
-  // Filter spec (--filter): a step or a chain, e.g. "blur:5" or "thumbnail:256,sharpen:1";
-  // "none" saves the images unchanged without workers. A bad spec fails Run() (exit code 2).
-  std::string filter = "none";
-  // Output format (--format): "input", "jpeg", "png" or "webp"; quality 1..100 (--quality).
-  std::string format = "input";
-  int quality = 85;
-  // Local worker processes (--workers); 0 means the number of hardware threads.
-  size_t workers = 0;
-  // The worker executable (--worker-binary). Empty: the `worker` installed beside the
-  // coordinator, <prefix>/bin/worker of the prefix libpixelmill.so is found in (a relocated
-  // install works); failing that, the path baked in at build time (the build's
-  // CMAKE_INSTALL_PREFIX/bin/worker). Not read with filter "none" (no workers).
-  std::string worker_binary;
-  // Downloads: at most `concurrency` at once, `per_host` per host; each attempt may take
-  // `timeout_s` seconds and is retried `retries` times; images above `max_image_bytes` fail.
-  size_t concurrency = 256;
-  size_t per_host = 64;
-  double timeout_s = 30;
-  unsigned retries = 3;
-  uint64_t max_image_bytes = 20ull << 20;
-  // Image bytes held at once (--max-memory).
-  uint64_t max_memory = 512ull << 20;
-  // Allow image URLs on loopback, private and link-local addresses (--allow-private-networks).
-  bool allow_private_networks = false;
+  // With resume: redo the users whose last line failed too (--retry-failed).
+  bool retry_failed = false;
+  // Resume even if the input or output settings changed, saying what changed
+  // (--resume-anyway; implies resume).
+  bool resume_anyway = false;
+  // Load and validate the input only (--dry-run): RunSummary::input says what was loaded;
+  // nothing is downloaded or written and output_dir is not needed.
+  bool dry_run = false;
+  // Bad records of a file or stream input to skip (--max-bad-records), a file's each listed in
+  // output_dir/rejects.jsonl; 0 fails the run on the first. A vector must be all good.
+  size_t max_bad_records = 0;
+  // Write the JSON run report here (--report); empty for none.
+  std::string report_path;
   // After the first Cancel(), seconds the downloads and filters in flight may take to finish
   // and be saved (--grace); a second Cancel() stops at once.
   double grace_s = 5;
   // fsync every image and the images folder before its manifest line (--durable).
   bool durable = false;
-  // Write the JSON run report here (--report); empty for none.
-  std::string report_path;
+  // The command that started this run, one argument an element: a stopped run's message shows
+  // it with --resume added. Empty: "coordinator ... --resume".
+  std::vector<std::string> command_line;
+  // Read the manifest back into RunSummary::results (one record per user). A caller that only
+  // needs the counts (the `coordinator` command) sets false and saves the memory.
+  bool collect_results = true;
+
+  // --- Filter ---
+  // Filter spec (--filter): a step or a chain, e.g. "blur:5" or "thumbnail:256,sharpen:1";
+  // "none" saves the images unchanged without workers. A bad spec fails Run() (exit code 2).
+  std::string filter = "none";
+  // The argument of a step the spec gives none (--intensity), e.g. filter "blur", intensity 3.
+  std::optional<double> intensity;
+  // Output format (--format): "input", "jpeg", "png" or "webp"; quality 1..100 (--quality).
+  std::string format = "input";
+  int quality = 85;
+  // Keep EXIF (GPS included), XMP and IPTC metadata (--keep-metadata); stripped by default.
+  bool keep_metadata = false;
+  // Largest image filtered, in pixels, checked from its header before decoding (--max-pixels).
+  uint64_t max_pixels = 40'000'000;
+
+  // --- Workers ---
+  // Local worker processes (--workers); 0 means the number of hardware threads, unless bind
+  // is set: then 0 means remote workers only.
+  size_t workers = 0;
+  // Also accept remote workers on this ZeroMQ endpoint (--bind), e.g. tcp://127.0.0.1:5555; a
+  // non-loopback address needs insecure (--insecure) until keys exist.
+  std::string bind;
+  bool insecure = false;
+  // The worker executable (--worker-binary). Empty: the `worker` installed beside the
+  // coordinator, <prefix>/bin/worker of the prefix libpixelmill.so is found in (a relocated
+  // install works); failing that, the path baked in at build time (the build's
+  // CMAKE_INSTALL_PREFIX/bin/worker). Not read with filter "none" (no workers).
+  std::string worker_binary;
+  // Dispatches of one job, worker deaths included, before its user fails (--max-attempts).
+  uint32_t max_attempts = 3;
+  // Heartbeat interval with workers, in ms; 3 missed = dead (--heartbeat-ms).
+  uint32_t heartbeat_ms = 1000;
+  // Seconds a worker may hold one job before it goes to another worker (--job-timeout).
+  double job_timeout_s = 300;
+  // Seconds to wait for a remote worker when none is connected and none can start locally
+  // (--remote-wait); then the waiting users fail with no_workers.
+  double remote_wait_s = 60;
+  // Address space cap of each local worker in MB (--worker-memory-mb); 0: sized from
+  // max_pixels.
+  uint64_t worker_memory_mb = 0;
+  // The legacy pipeline (--sequential): one user at a time, a blocking download, the filter in
+  // this process, no workers. The baseline the pipeline is measured against.
+  bool sequential = false;
+
+  // --- Downloads ---
+  // At most `concurrency` at once, `per_host` per host; each attempt may take `timeout_s`
+  // seconds and is retried `retries` times; images above `max_image_bytes` fail.
+  size_t concurrency = 256;
+  size_t per_host = 64;
+  double timeout_s = 30;
+  unsigned retries = 3;
+  uint64_t max_image_bytes = 20ull << 20;
+  // Allow image URLs on loopback, private and link-local addresses (--allow-private-networks).
+  bool allow_private_networks = false;
+  // Send every download through this HTTP proxy (--proxy); targets are still checked.
+  std::string proxy;
+  // Image bytes held at once (--max-memory).
+  uint64_t max_memory = 512ull << 20;
 };
 
 struct User {
@@ -85,22 +146,31 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 // A snapshot of a running run, about ten times a second and once at its end.
 struct ProgressSample {
   double elapsed_s = 0;
-  size_t total = 0;    // users in the input
-  size_t skipped = 0;  // done by an earlier run (resume)
-  size_t ok = 0, failed = 0;
-  size_t downloads_in_flight = 0;
-  size_t jobs_in_flight = 0;  // held by workers
-  size_t workers = 0;         // connected
+  size_t total = 0;                // users in the input
+  size_t skipped = 0;              // done by an earlier run (resume)
+  size_t ok = 0, failed = 0;       // lines written by this run
+  size_t downloads_in_flight = 0;  // on the wire
+  size_t downloads_waiting = 0;    // accepted, waiting for their host, a retry or memory
+  size_t images_waiting = 0;       // downloaded, waiting for a worker with credit
+  size_t jobs_in_flight = 0;       // held by workers
+  size_t workers = 0;              // connected
+  size_t writes_pending = 0;       // images and lines on their way to disk
+  uint64_t budget_used = 0, budget_limit = 0;  // image bytes held, RunOptions::max_memory
   uint64_t bytes_downloaded = 0;
-  uint64_t memory_used = 0, memory_limit = 0;  // image bytes held, RunOptions::max_memory
+  // Seconds each stage has spent blocked on the next so far.
+  double downloads_waiting_for_memory_s = 0, images_waiting_for_workers_s = 0,
+         results_waiting_for_disk_s = 0;
+  double filter_cpu_s = 0;  // worker CPU time of the filters so far
 };
 
 // How a run speaks while it goes. Without one, Run() is silent. Called on Run()'s thread;
-// do not block for long.
+// do not block for long. The `coordinator` command's progress line, logs and summary table are
+// one such observer.
 class PIXELMILL_API Observer {
  public:
   virtual ~Observer();
-  // A notable event (a worker lost, a fatal error...), one line of text.
+  // A notable event (a worker lost, a fatal error...), one line of text; never one per user
+  // at kInfo and above.
   virtual void OnEvent(LogLevel level, const std::string& message);
   virtual void OnProgress(const ProgressSample& progress);
   // The run's end: a few lines, the last one "done: ...".
@@ -124,14 +194,27 @@ struct UserResult {
   double download_ms = 0;  // ok users only
 };
 
+// What was loaded (all of it for a dry run).
+struct InputSummary {
+  std::string format;  // "json-array" or "jsonl"
+  uint64_t users = 0, bad_records = 0;
+  uint64_t bytes = 0;       // input bytes read
+  double load_seconds = 0;  // reading and validating
+  // The compact user store: all of it, and the part that is the users' own strings.
+  uint64_t store_bytes = 0, store_field_bytes = 0;
+};
+
 struct RunSummary {
   // The `coordinator` exit code: 0 every user ok, 1 fatal error, bad input or cancelled, 2 bad
   // options, 3 finished with some users failed.
   int exit_code = 1;
   // When the run could not start or stopped on a fatal error, the last error event.
   std::string error;
-  // One per user, in input order; empty when the input could not be loaded.
+  InputSummary input;
+  // One per user, in input order; empty when the input could not be loaded, for a dry run, and
+  // without RunOptions::collect_results.
   std::vector<UserResult> results;
+  // Users whose last line is ok or failed (earlier runs' included when resuming), and the rest.
   size_t ok = 0, failed = 0, not_done = 0;
   double wall_seconds = 0;
 };
@@ -146,7 +229,8 @@ class PIXELMILL_API Runner {
 
   // Runs `users` (ids unique, image_url non-empty: otherwise nothing runs, exit code 1).
   RunSummary Run(const std::vector<User>& users);
-  // Runs the users of a JSON array or JSONL file (the `coordinator --input` format).
+  // Runs the users of a JSON array or JSONL file (the `coordinator --input` format); "-" reads
+  // standard input.
   RunSummary Run(const std::string& path);
   // Runs the users read from `in` (a JSON array or JSONL), read whole first.
   RunSummary Run(std::istream& in);
@@ -155,6 +239,8 @@ class PIXELMILL_API Runner {
   // second stops at once; users without a line end as kNotDone. Async-signal-safe and
   // thread-safe. A cancelled Runner stays cancelled: use a new one for a new run.
   void Cancel() noexcept;
+  // Cancel() on behalf of signal `signum` (e.g. SIGINT), which the stopped run's message names.
+  void Cancel(int signum) noexcept;
 
  private:
   class Impl;
