@@ -3,13 +3,16 @@
 #include "pixelmill/pixelmill.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/support/image_api_process.h"
@@ -203,6 +206,141 @@ TEST(ApiTest, CancelFromAnotherThreadDrainsWithinGraceAndMarksTheRestNotDone) {
     EXPECT_FALSE(r.ok);
   }
   EXPECT_EQ(summary.not_done, users.size());
+}
+
+// Keeps every event and the last progress sample, from the run's thread.
+class Recorder : public Observer {
+ public:
+  void OnEvent(LogLevel level, const std::string& message) override {
+    events_.push_back({level, message});
+  }
+  void OnProgress(const ProgressSample& p) override { last_ = p; }
+  bool Said(LogLevel level, const std::string& part) const {
+    for (const auto& [l, message] : events_) {
+      if (l == level && message.find(part) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::vector<std::pair<LogLevel, std::string>> events_;
+  ProgressSample last_;
+};
+
+TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFlag) {
+  TempDir dir;
+  struct Case {
+    const char* what;
+    void (*set)(RunOptions&);
+    int exit_code;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"no output", [](RunOptions& o) { o.output_dir.clear(); }, 2, "--output is required"},
+      {"resume and overwrite",
+       [](RunOptions& o) {
+         o.resume_anyway = true;  // implies resume
+         o.overwrite = true;
+       },
+       2, "--overwrite (delete it) cannot go together"},
+      {"retry without resume", [](RunOptions& o) { o.retry_failed = true; }, 2,
+       "--retry-failed needs --resume"},
+      {"intensity out of range",
+       [](RunOptions& o) {
+         o.filter = "blur";
+         o.intensity = 500;
+       },
+       2, "--filter:"},
+      {"format", [](RunOptions& o) { o.format = "gif"; }, 2, "--format: 'gif'"},
+      {"quality", [](RunOptions& o) { o.quality = 0; }, 2, "--quality"},
+      {"remote workers in the clear", [](RunOptions& o) { o.bind = "tcp://0.0.0.0:5555"; }, 2,
+       "pass --insecure"},
+      {"crash in-process",
+       [](RunOptions& o) {
+         o.filter = "crash";
+         o.sequential = true;
+       },
+       2, "not --sequential"},
+      {"no worker", [](RunOptions& o) { o.worker_binary = "/nonexistent/worker"; }, 1,
+       "/nonexistent/worker is not executable"},
+      {"zero concurrency", [](RunOptions& o) { o.concurrency = 0; }, 2, "--concurrency"},
+      {"zero attempts", [](RunOptions& o) { o.max_attempts = 0; }, 2, "--max-attempts"},
+  };
+  for (const Case& c : cases) {
+    RunOptions options = TestOptions((dir / "out").string());
+    c.set(options);
+    Recorder recorder;
+    const RunSummary s =
+        Runner(options, &recorder).Run(std::vector<User>{{1, "a", "http://127.0.0.1:1/a.jpg"}});
+    EXPECT_EQ(s.exit_code, c.exit_code) << c.what;
+    EXPECT_NE(s.error.find(c.says), std::string::npos) << c.what << ": " << s.error;
+    EXPECT_TRUE(recorder.Said(LogLevel::kError, c.says)) << c.what;
+    EXPECT_TRUE(s.results.empty()) << c.what;
+    EXPECT_FALSE(std::filesystem::exists(dir / "out")) << c.what << ": something was written";
+  }
+}
+
+TEST(ApiOptionsTest, ADryRunLoadsAndSaysWhatItLoadedAndWritesNothing) {
+  TempDir dir;
+  const std::string input = dir.Write(
+      "users.jsonl",
+      AsJsonl({{1, "a", "http://127.0.0.1:1/a.jpg"}, {2, "b", "http://127.0.0.1:1/b.jpg"}}) +
+          "{\"id\": 3}\n");
+  RunOptions options = TestOptions("");
+  options.dry_run = true;
+  options.max_bad_records = 1;
+  const RunSummary s = Runner(options).Run(input);
+  EXPECT_EQ(s.exit_code, 0) << s.error;
+  EXPECT_EQ(s.input.format, "jsonl");
+  EXPECT_EQ(s.input.users, 2u);
+  EXPECT_EQ(s.input.bad_records, 1u);
+  EXPECT_GT(s.input.bytes, 100u);
+  EXPECT_GT(s.input.store_bytes, s.input.store_field_bytes);
+  EXPECT_GT(s.input.store_field_bytes, 0u);
+  EXPECT_TRUE(s.results.empty());
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1)
+      << "a dry run wrote something";
+}
+
+TEST(ApiOptionsTest, BadRecordsOfAFileAreSkippedIntoRejectsAndCountedWithoutResults) {
+  ImageApiProcess api(PIXELMILL_IMAGE_API);
+  ASSERT_TRUE(api.ok());
+  TempDir dir;
+  const std::vector<User> users = MixedUsers(api);
+  const std::string input =
+      dir.Write("users.jsonl", AsJsonl(users) + "{\"id\": 99, \"name\": \"no url\"}\n");
+  RunOptions options = TestOptions((dir / "out").string());
+  options.max_bad_records = 1;
+  options.collect_results = false;
+  Recorder recorder;
+  const RunSummary s = Runner(options, &recorder).Run(input);
+  EXPECT_EQ(s.exit_code, 3) << s.error;
+  EXPECT_TRUE(s.results.empty());
+  EXPECT_EQ(s.ok, 2u);
+  EXPECT_EQ(s.failed, 3u);
+  EXPECT_EQ(s.not_done, 0u);
+  EXPECT_EQ(s.input.bad_records, 1u);
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir / "out" / "rejects.jsonl"));
+  // The last sample carries the whole picture: counts, the budget, what the filters cost.
+  EXPECT_EQ(recorder.last_.ok + recorder.last_.failed, 5u);
+  EXPECT_EQ(recorder.last_.budget_limit, options.max_memory);
+  EXPECT_GT(recorder.last_.filter_cpu_s, 0);
+}
+
+TEST(ApiOptionsTest, ACancelOnBehalfOfASignalIsNamedInTheStopMessage) {
+  TempDir dir;
+  RunOptions options = TestOptions((dir / "out").string());
+  options.filter = "none";
+  options.grace_s = 0;
+  options.command_line = {"coordinator", "--input", "u.jsonl", "--output", "out"};
+  Recorder recorder;
+  Runner runner(options, &recorder);
+  runner.Cancel(SIGTERM);  // before the run: it stops as soon as it starts
+  const RunSummary s = runner.Run(std::vector<User>{{1, "a", "http://127.0.0.1:1/a.jpg"}});
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_NE(s.error.find("interrupted by SIGTERM"), std::string::npos) << s.error;
+  EXPECT_NE(s.error.find("coordinator --input u.jsonl --output out --resume"), std::string::npos)
+      << s.error;
+  ASSERT_EQ(s.results.size(), 1u);
+  EXPECT_EQ(s.results[0].state, UserResult::State::kNotDone);
 }
 
 }  // namespace
