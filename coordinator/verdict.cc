@@ -82,6 +82,26 @@ Verdict Judge(const PipelineResult& run) {
   if (run.workers > 0 && utilisation >= kBusyShare) {
     return {Bound::kBalanced, waited + busy + ": downloads and filters keep pace with each other"};
   }
+  if (run.downloads.failed > run.downloads.ok) {
+    // Failures, not speed, bound such a run: more concurrency would only fail faster.
+    std::string top;
+    uint64_t top_count = 0;
+    for (const auto& [code, count] : run.failed_by_code) {
+      if (count > top_count) {
+        top = code;
+        top_count = count;
+      }
+    }
+    return {
+        Bound::kNetwork,
+        waited + busy +
+            Format("; %llu of %llu downloads failed (most: %s, %llu)",
+                   static_cast<unsigned long long>(run.downloads.failed),
+                   static_cast<unsigned long long>(run.downloads.ok + run.downloads.failed),
+                   top.empty() ? "?" : top.c_str(), static_cast<unsigned long long>(top_count)) +
+            ": the failing downloads bound the run; check the image server and the URLs "
+            "(the manifest's error lines, README Troubleshooting) before tuning"};
+  }
   const double p50_ms = run.downloads.latency_us.Percentile(0.5) / 1000;
   return {Bound::kNetwork,
           waited + busy + Format("; download p50 %.0f ms", p50_ms) +

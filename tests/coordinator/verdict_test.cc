@@ -53,6 +53,19 @@ TEST(VerdictTest, NoWorkersAndNoWaitsIsNetworkBound) {
   EXPECT_EQ(WorkerUtilisation(run), 0);
 }
 
+// A run whose downloads mostly fail is not helped by more concurrency: the verdict says so.
+TEST(VerdictTest, FailingDownloadsAreNamedInsteadOfAdvisingConcurrency) {
+  PipelineResult run = Quiet();
+  run.downloads.ok = 10;
+  run.downloads.failed = 990;
+  run.failed_by_code = {{"connect", 900}, {"http_status", 90}};
+  const Verdict v = Judge(run);
+  EXPECT_EQ(v.bound, Bound::kNetwork);
+  EXPECT_NE(v.evidence.find("990 of 1000 downloads failed (most: connect, 900)"), std::string::npos)
+      << v.evidence;
+  EXPECT_EQ(v.evidence.find("--concurrency"), std::string::npos) << v.evidence;
+}
+
 TEST(VerdictTest, SlowFilterIsCpuBound) {
   PipelineResult run = Quiet();
   run.waits.images_waiting_s = 90;
