@@ -14,6 +14,31 @@ namespace pixelmill {
 
 namespace od = simdjson::ondemand;
 
+namespace {
+
+// What an ok line says of the image and its timings; a field missing stays 0.
+void ReadOkFields(od::object& object, UserResult& r) {
+  double number = 0;
+  if (object.find_field_unordered("download_ms").get_double().get(number) == simdjson::SUCCESS) {
+    r.download_ms = number;
+  }
+  if (object.find_field_unordered("cpu_ms").get_double().get(number) == simdjson::SUCCESS) {
+    r.filter_cpu_ms = number;
+  }
+  uint64_t count = 0;
+  if (object.find_field_unordered("bytes").get_uint64().get(count) == simdjson::SUCCESS) {
+    r.bytes = count;
+  }
+  if (object.find_field_unordered("width").get_uint64().get(count) == simdjson::SUCCESS) {
+    r.width = static_cast<uint32_t>(count);
+  }
+  if (object.find_field_unordered("height").get_uint64().get(count) == simdjson::SUCCESS) {
+    r.height = static_cast<uint32_t>(count);
+  }
+}
+
+}  // namespace
+
 std::unordered_map<int64_t, UserResult> ReadRecords(const std::string& out_dir) {
   std::unordered_map<int64_t, UserResult> records;
   Result<ManifestReader> reader = ManifestReader::Open(out_dir + "/manifest.jsonl", false);
@@ -59,11 +84,7 @@ std::unordered_map<int64_t, UserResult> ReadRecords(const std::string& out_dir) 
     if (object.find_field_unordered("attempts").get_uint64().get(attempts) == simdjson::SUCCESS) {
       r.attempts = static_cast<uint32_t>(attempts);
     }
-    double download_ms = 0;
-    if (object.find_field_unordered("download_ms").get_double().get(download_ms) ==
-        simdjson::SUCCESS) {
-      r.download_ms = download_ms;
-    }
+    if (r.ok) ReadOkFields(object, r);
     records[id] = std::move(r);
   }
   return records;

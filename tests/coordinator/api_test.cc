@@ -79,6 +79,11 @@ void ExpectMixedResults(const RunSummary& summary, const std::vector<User>& user
     EXPECT_TRUE(std::filesystem::is_regular_file(r.output_path)) << r.output_path;
     EXPECT_GE(r.attempts, 1u);
     EXPECT_GT(r.download_ms, 0);
+    EXPECT_GT(r.filter_cpu_ms, 0);  // thumbnail:32 ran in a worker
+    EXPECT_EQ(r.bytes, std::filesystem::file_size(r.output_path));
+    EXPECT_GT(r.width, 0u);
+    EXPECT_LE(r.width, 32u);
+    EXPECT_GT(r.height, 0u);
   }
   for (size_t i : {1u, 2u, 3u}) {
     const UserResult& r = summary.results[i];

@@ -191,7 +191,12 @@ struct UserResult {
   // human message; empty when ok.
   std::string error_code, error_message;
   uint32_t attempts = 0;
-  double download_ms = 0;  // ok users only
+  // Ok users only: the download's time (its waits and retries included), the filter's CPU time
+  // in the worker (0 without a filter), and the saved image.
+  double download_ms = 0;
+  double filter_cpu_ms = 0;
+  uint64_t bytes = 0;
+  uint32_t width = 0, height = 0;
 };
 
 // What was loaded (all of it for a dry run).
