@@ -36,4 +36,14 @@ std::string FailedLine(int64_t id, const std::string& code, const std::string& m
       .Done();
 }
 
+uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes, OkLineInfo& info) {
+  const OutputFormat format = bytes.format();
+  store.SetOutcome(user, UserStatus::kPending, format);
+  info.id = store.id(user);
+  info.output = store.OutputPath(user);
+  info.bytes = bytes.size();
+  info.format = format;
+  return info.filtered ? info.filter_attempts : info.download_attempts;
+}
+
 }  // namespace pixelmill

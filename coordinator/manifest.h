@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <string>
 
+#include "common/image_buffer.h"
 #include "common/image_format.h"
+#include "common/user_store.h"
 
 namespace pixelmill {
 
@@ -34,6 +36,11 @@ struct OkLineInfo {
 
 // The line (without its newline) of a user whose image was saved.
 std::string OkLine(const OkLineInfo& info);
+
+// Before `user` of `store` is committed with `bytes`: marks it pending under the image's format
+// (which names its file) and fills `info`'s id, output path, size and format. Returns the
+// attempts its line counts (the filter's dispatches if filtered, else the download's).
+uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes, OkLineInfo& info);
 
 // The line (without its newline) of a user that failed with `code` (e.g. "http_status") and a
 // human `message`, after `attempts` attempts.

@@ -391,13 +391,7 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
 }
 
 void Pipeline::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
-  const OutputFormat format = bytes.format();
-  store_.SetOutcome(user, UserStatus::kPending, format);  // the format names the file
-  info.id = store_.id(user);
-  info.output = store_.OutputPath(user);
-  info.bytes = bytes.size();
-  info.format = format;
-  const uint32_t attempts = info.filtered ? info.filter_attempts : info.download_attempts;
+  const uint32_t attempts = PrepareOkLine(store_, user, bytes, info);
   std::string path = info.output;
   sink_.Commit(std::move(path), std::move(bytes), OkLine(info),
                [this, user, attempts](CommitResult result, const Status& status) {

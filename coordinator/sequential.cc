@@ -214,13 +214,7 @@ void SequentialRun::RunUser(size_t user) {
 }
 
 void SequentialRun::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
-  const OutputFormat format = bytes.format();
-  store_.SetOutcome(user, UserStatus::kPending, format);  // the format names the file
-  info.id = store_.id(user);
-  info.output = store_.OutputPath(user);
-  info.bytes = bytes.size();
-  info.format = format;
-  const uint32_t attempts = info.filtered ? info.filter_attempts : info.download_attempts;
+  const uint32_t attempts = PrepareOkLine(store_, user, bytes, info);
   bool done = false;
   CommitResult how = CommitResult::kCommitted;
   Status error;
@@ -233,7 +227,7 @@ void SequentialRun::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
   if (!RunLoopUntil(done)) return;
   switch (how) {
     case CommitResult::kCommitted:
-      store_.SetOutcome(user, UserStatus::kOk, format);
+      store_.SetOutcome(user, UserStatus::kOk, info.format);
       ++ok_;
       return;
     case CommitResult::kImageFailed:
