@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <system_error>
 
 #include <spdlog/logger.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -111,6 +113,10 @@ Result<std::unique_ptr<TerminalOutput>> TerminalOutput::Create(const TerminalOpt
                                         : level.value());
   out->logger_->flush_on(spdlog::level::trace);
   if (!options.progress_file.empty()) {
+    // Its folder may be the --output folder the run has not made yet.
+    const std::filesystem::path parent = std::filesystem::path(options.progress_file).parent_path();
+    std::error_code ignored;  // fopen says what is wrong
+    if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
     out->progress_file_ = std::fopen(options.progress_file.c_str(), "we");
     if (out->progress_file_ == nullptr) {
       return Status::Error("io", "cannot create --progress-file " + options.progress_file + ": " +

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs everything CI runs: set-up (packages + Release build), the format check, the whole
-# GoogleTest suite through CTest, then the same suite built with AddressSanitizer and
-# UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+# GoogleTest suite through CTest, the C++ API example against an installed tree, a small demo,
+# then the same suite built with AddressSanitizer and UndefinedBehaviorSanitizer. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +34,13 @@ grep -qx "1 ok $api_tmp/out/images/1.jpg" "$api_tmp/example.txt"
 grep -q "^2 http_status " "$api_tmp/example.txt"
 grep -qx "3 ok $api_tmp/out/images/3.png" "$api_tmp/example.txt"
 grep -qx "exit 3: 2 ok, 1 failed, 0 not done" "$api_tmp/example.txt"
+
+echo "== scripts/demo.sh, small (the newcomer's first command must keep working)"
+DEMO_USERS=40 bash scripts/demo.sh | tee "$api_tmp/demo.txt"
+sheet=$(sed -n 's/^   \(.*contact-sheet.png\) (sheet.*/\1/p' "$api_tmp/demo.txt")
+[ -s "$sheet" ] || { echo "demo: no contact sheet" >&2; exit 1; }
+grep -q "^== manifest.jsonl: 40 lines, 34 ok, 6 failed" "$api_tmp/demo.txt"
+rm -rf "$(dirname "$(dirname "$sheet")")"
 
 echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
 SETUP_NO_INSTALL=1 BUILD_DIR=build-asan BUILD_TYPE=Debug \

@@ -3,6 +3,7 @@
 // summary with --quiet, a JSONL time series with --progress-file, JSON logs with
 // --log-format json.
 #include <algorithm>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -77,9 +78,11 @@ TEST_F(ProgressOutputTest, QuietPrintsOnlyTheSummary) {
 
 TEST_F(ProgressOutputTest, TheProgressFileIsAJsonlTimeSeries) {
   SlowUsers();
-  auto run = Start(Flags({"--progress-file", (dir_ / "progress.jsonl").string()}));
+  // In the output folder, which the run has not made yet when the file is opened.
+  ASSERT_FALSE(std::filesystem::exists(dir_ / "out"));
+  auto run = Start(Flags({"--progress-file", (dir_ / "out" / "progress.jsonl").string()}));
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
-  const std::vector<std::string> samples = Lines(ReadFile(dir_ / "progress.jsonl"));
+  const std::vector<std::string> samples = Lines(ReadFile(dir_ / "out" / "progress.jsonl"));
   ASSERT_GE(samples.size(), 2u);
   double last_t = -1;
   for (const std::string& sample : samples) {
