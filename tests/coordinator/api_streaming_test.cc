@@ -75,16 +75,21 @@ class ApiStreamingTest : public ::testing::Test {
   TempDir dir_;
 };
 
-// A 100 ms filter on 2 workers and a 12 KiB budget (a few of the fixture's ~2 KB images):
-// downloads wait for memory while the filters work; every user still ends ok, once, in order.
+// A 100 ms filter on 2 workers and a 12 KiB budget (about a dozen of the fixture's ~1 KB
+// images, for 24 users): downloads pause for memory while the filters work (the report counts
+// the pauses); every user still ends ok, once, in order.
 TEST_F(ApiStreamingTest, TinyBudgetAndSlowFilterReturnEveryUserOkInInputOrder) {
   const std::vector<User> users = Users(api_, 24);
   RunOptions options = TestOptions(Out());
   options.filter = "sleep:100";
   options.workers = 2;
   options.max_memory = 12 << 10;
+  options.report_path = (dir_ / "report.json").string();
   const RunSummary summary = Runner(options).Run(users);
   EXPECT_EQ(summary.exit_code, 0) << summary.error;
+  const std::string report = ReadFile(dir_ / "report.json");
+  EXPECT_NE(report.find("\"budget_pauses\":"), std::string::npos) << report;
+  EXPECT_EQ(report.find("\"budget_pauses\":0,"), std::string::npos) << "the budget never bound";
   ExpectOneRecordPerUser(summary, users);
   EXPECT_TRUE(AllOk(summary));
   EXPECT_EQ(testing::ManifestById(dir_ / "out" / "manifest.jsonl").size(), users.size());
