@@ -83,6 +83,9 @@ struct Options {
   // The legacy pipeline (sequential.h): one user at a time, a blocking download, the filter in
   // this process, then its commit; no workers. The baseline the pipeline is measured against.
   bool sequential = false;
+  // TEST-ONLY, never a flag (main.cpp does not set it): the sink finishes each batch of image
+  // writes this many ms late, as on a slow disk (SinkOptions::commit_delay_ms_for_tests).
+  uint64_t commit_delay_ms_for_tests = 0;
   // The command line as given (argv), to print the exact command that resumes a stopped run.
   std::vector<std::string> command_line;
 };

@@ -15,6 +15,18 @@
 #include "coordinator/run_text.h"
 
 namespace pixelmill {
+namespace {
+
+SinkOptions SinkOptionsOf(const Options& options) {
+  SinkOptions sink;
+  sink.output_dir = options.output;
+  sink.durable = options.durable;
+  sink.commit_delay_ms_for_tests = options.commit_delay_ms_for_tests;  // 0 but in tests
+  return sink;
+}
+
+}  // namespace
+
 Pipeline::Pipeline(const Options& options, UserStore& store, RunObserver& observer,
                    StopRequest* stop)
     : options_(options),
@@ -25,7 +37,7 @@ Pipeline::Pipeline(const Options& options, UserStore& store, RunObserver& observ
       downloader_(
           loop_, options.download, [this](Download&& d) { Record(downloaded_, std::move(d)); },
           &budget_),
-      sink_(loop_, SinkOptions{options.output, options.durable}) {
+      sink_(loop_, SinkOptionsOf(options)) {
   uv_loop_init(&loop_);
   on_fatal_ = [this](const char* where, const char* what) {
     if (fatal_event_.empty()) {

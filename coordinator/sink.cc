@@ -40,6 +40,8 @@ struct Sink::Batch {
   Sink* sink = nullptr;
   uv_work_t work{};
   std::vector<FileWrite> files;
+  uv_timer_t delay{};  // commit_delay_ms_for_tests only
+  int status = 0;      // the job's, kept while the delay runs
 };
 
 namespace {
@@ -180,10 +182,34 @@ void Sink::StartBatches() {
         },
         [](uv_work_t* work, int status) {
           auto* b = static_cast<Batch*>(work->data);
-          Guarded(work->loop, "file write", [&] { b->sink->FinishBatch(*b, status); });
+          Guarded(work->loop, "file write", [&] {
+            if (b->sink->options_.commit_delay_ms_for_tests > 0) {
+              b->sink->FinishBatchLate(*b, status);
+            } else {
+              b->sink->FinishBatch(*b, status);
+            }
+          });
         });
     if (rc < 0) FinishBatch(batch, rc);
   }
+}
+
+// Test-only (SinkOptions::commit_delay_ms_for_tests): the batch stays in batches_ -- its job
+// slot busy, so later files wait in waiting_files_ as behind a slow disk -- until the timer
+// fires; the timer handle is closed before FinishBatch frees the batch.
+void Sink::FinishBatchLate(Batch& batch, int status) {
+  batch.status = status;
+  uv_timer_init(&loop_, &batch.delay);
+  batch.delay.data = &batch;
+  uv_timer_start(
+      &batch.delay,
+      [](uv_timer_t* t) {
+        uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) {
+          auto* b = static_cast<Batch*>(h->data);
+          Guarded(h->loop, "file write", [&] { b->sink->FinishBatch(*b, b->status); });
+        });
+      },
+      options_.commit_delay_ms_for_tests, 0);
 }
 
 void Sink::FinishBatch(Batch& batch, int status) {

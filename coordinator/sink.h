@@ -41,6 +41,10 @@ struct SinkOptions {
   bool durable = false;             // fsync each image and its folder before its line
   uint64_t sync_interval_ms = 100;  // fdatasync the manifest at least this often while lines come
   size_t sync_lines = 1000;         // ... or after this many lines
+  // TEST-ONLY, 0 otherwise: each pool job's files complete this many ms late (a loop timer, so
+  // the loop is never blocked), as on a slow disk -- the verdict's "disk" case on a real run.
+  // No flag sets it: only tests, through Options::commit_delay_ms_for_tests.
+  uint64_t commit_delay_ms_for_tests = 0;
 };
 
 // How a Commit ended.
@@ -98,6 +102,8 @@ class Sink {
   void WriteFile(std::string relative_path, ImageBuffer bytes, DoneFn done);
   void StartBatches();
   void FinishBatch(Batch& batch, int status);
+  // commit_delay_ms_for_tests: finishes `batch` that much later.
+  void FinishBatchLate(Batch& batch, int status);
   std::string ManifestPath() const { return options_.output_dir + "/manifest.jsonl"; }
   void MaybeSync(bool now);
   void OnSynced(ssize_t result);

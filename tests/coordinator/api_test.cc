@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/coordinator/api_test_support.h"
 #include "tests/support/image_api_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -22,28 +23,9 @@ namespace pixelmill {
 namespace {
 
 using testing::ImageApiProcess;
+using testing::MixedUsers;
 using testing::TempDir;
-
-RunOptions TestOptions(const std::string& out) {
-  RunOptions options;
-  options.output_dir = out;
-  options.filter = "thumbnail:32";
-  options.workers = 1;
-  options.worker_binary = PIXELMILL_WORKER;
-  options.allow_private_networks = true;
-  options.retries = 0;
-  options.timeout_s = 20;
-  return options;
-}
-
-// Ids out of order, so input order is not id order: ok, 404, bad URL, corrupt image, ok.
-std::vector<User> MixedUsers(const ImageApiProcess& api) {
-  return {{50, "ok jpeg", api.Url("/img/50.jpg")},
-          {2, "not found", api.Url("/img/2.jpg?status=404")},
-          {31, "bad url", "not a url at all"},
-          {4, "corrupt", api.Url("/img/4.jpg?fault=corrupt")},
-          {1, "ok png", api.Url("/img/1.png")}};
-}
+using testing::TestOptions;
 
 std::string AsJsonl(const std::vector<User>& users) {
   std::string text;

@@ -1,12 +1,14 @@
 // The verdict: which stage bound a run, from constructed results (slow network, slow filter,
 // slow disk, small budget, matched stages) and from real runs (a slow filter on one worker is
-// cpu-bound; 300 ms downloads with --filter none are network-bound), and the summary table.
+// cpu-bound; 300 ms downloads with --filter none are network-bound; a slow sink under a tiny
+// --max-memory is disk-bound), and the summary table.
 #include "coordinator/verdict.h"
 
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "coordinator/coordinator.h"
 #include "coordinator/report.h"
 #include "tests/support/coordinator_run.h"
 
@@ -174,6 +176,43 @@ TEST_F(VerdictRunTest, SlowDownloadsWithNoFilterAreNetworkBound) {
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
   EXPECT_NE(Report().find(R"("verdict":{"bound":"network")"), std::string::npos) << Report();
   EXPECT_NE(Stderr().find("verdict      network-bound: "), std::string::npos) << Stderr();
+}
+
+// Keeps the end-of-run summary (the table with its verdict line); drops the rest.
+class SummaryKeeper final : public RunObserver {
+ public:
+  void OnEvent(EventLevel, const std::string&) override {}
+  void OnProgress(const Progress&) override {}
+  void OnSummary(const std::string& text) override { summary += text; }
+  std::string summary;
+};
+
+// A slow disk: the sink's test-only hook (Options::commit_delay_ms_for_tests, no flag) finishes
+// each batch of image writes 300 ms late, on a loop timer. --filter none, 20 ms downloads, and a
+// 6 KiB byte budget (about 6 of the fixture's ~1 KB images) that the results waiting for the
+// disk hold, so downloads wait for memory nearly as long: the disk must still be named, as the
+// cause. (The two waits end together when the last file goes straight to a free writer; the
+// 20 ms downloads make the last ones queue for the disk a batch longer, see the report.)
+// In-process (RunCoordinator with Options) since the hook is no flag.
+TEST_F(VerdictRunTest, ASlowSinkUnderATinyBudgetIsDiskBound) {
+  Options options;
+  options.input = Users(20, [](int) { return std::string("?latency=20"); });
+  options.output = (dir_ / "out").string();
+  options.report = (dir_ / "report.json").string();
+  options.download.allow_private_networks = true;
+  options.max_memory = 6 << 10;
+  options.commit_delay_ms_for_tests = 300;
+  SummaryKeeper observer;
+  ASSERT_EQ(RunCoordinator(options, observer), kExitOk) << observer.summary;
+  EXPECT_EQ(ManifestLines(), 20u);
+  EXPECT_NE(Report().find(R"("verdict":{"bound":"disk","evidence":"results waited for the disk)"),
+            std::string::npos)
+      << Report();
+  EXPECT_NE(observer.summary.find("verdict      disk-bound: results waited for the disk"),
+            std::string::npos)
+      << observer.summary;
+  // The tiny budget did make downloads wait: the disk won over a real memory wait.
+  EXPECT_EQ(Report().find(R"("download_budget_wait_s":0,)"), std::string::npos) << Report();
 }
 
 }  // namespace
