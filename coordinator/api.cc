@@ -115,12 +115,12 @@ class Runner::Impl {
       const RunOutcome outcome = run(options.value(), users, keeper, stop_);
       summary.exit_code = outcome.exit_code;
       summary.input = Describe(users);
-      summary.ok = outcome.ok;
-      summary.failed = outcome.failed;
-      summary.not_done =
-          users.store.size() - std::min<size_t>(users.store.size(), outcome.ok + outcome.failed);
-      if (options_.collect_results && !options_.dry_run && users.store.size() > 0) {
-        summary.results = Records(options_.output_dir, users.store);
+      if (outcome.started) {  // else the folder's manifest is an earlier run's, not this one's
+        summary.ok = outcome.ok;
+        summary.failed = outcome.failed;
+        summary.not_done =
+            users.store.size() - std::min<size_t>(users.store.size(), outcome.ok + outcome.failed);
+        if (options_.collect_results) summary.results = Records(options_.output_dir, users.store);
       }
     }
     if (summary.exit_code == kExitFatal || summary.exit_code == kExitUsage) {

@@ -148,13 +148,13 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
          static_cast<unsigned long long>(replay.skipped),
          static_cast<unsigned long long>(replay.failed_kept));
     if (Status s = Conclude(options.output, store, replay.lines, state); !s.ok()) {
-      return {Fatal(observer, s), replay.skipped, replay.failed_kept};
+      return {Fatal(observer, s), replay.skipped, replay.failed_kept, true};
     }
     run.started = true;
     run.exit_code = kExitOk;
   } else {
     if (Status s = WriteRunState(options.output, state); !s.ok()) {
-      return {Fatal(observer, s), replay.skipped, replay.failed_kept};
+      return {Fatal(observer, s), replay.skipped, replay.failed_kept, true};
     }
     if (options.sequential) {
       run = RunSequential(options, store, observer, stop);
@@ -164,7 +164,7 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
     }
     ran = true;
     if (!run.started) {  // the output folder could not be opened: said why
-      return {kExitFatal, replay.skipped, replay.failed_kept};
+      return {kExitFatal, replay.skipped, replay.failed_kept, true};
     }
     if (run.exit_code != kExitFatal) {
       // A redone user's earlier line is still there, before its new one.
@@ -195,7 +195,7 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
                 static_cast<unsigned long long>(run.downloads.retries));
   // The table (when the pipeline ran), then the one-line summary scripts read.
   observer.OnSummary((ran ? SummaryTable(run, replay) : std::string()) + done);
-  return {exit_code, run.ok + replay.skipped, run.failed + replay.failed_kept};
+  return {exit_code, run.ok + replay.skipped, run.failed + replay.failed_kept, true};
 }
 
 }  // namespace

@@ -23,6 +23,9 @@ struct RunOutcome {
   int exit_code = kExitFatal;
   // Users whose last manifest line is ok or failed at the end (an earlier run's included).
   uint64_t ok = 0, failed = 0;
+  // The run got past its checks (options, input, the output folder, resume) and the manifest
+  // is this run's: false when it was refused before doing anything.
+  bool started = false;
 };
 
 // Loads options.input into `users` (left there for the caller: the dry run's figures, the

@@ -222,12 +222,20 @@ std::vector<std::string> DescribeChanges(const RunState& recorded, const RunStat
     out.push_back(std::string(was.is_stdin() ? "the earlier run" : "this run") +
                   " read its users from standard input, which cannot be checked");
   } else {
+    // The C++ API's inputs have no file: "<users>" (a vector: its size is the count of users)
+    // and "<stream>".
+    const bool vector = was.path == "<users>" && now.path == "<users>";
+    const bool stream = was.path == "<stream>" && now.path == "<stream>";
+    const std::string what = vector   ? "the users changed: "
+                             : stream ? "input stream changed: "
+                                      : "input file changed: ";
     Compare(out, "input file changed: path", was.path, now.path);
-    Compare(out, "input file changed: size", std::to_string(was.size), std::to_string(now.size));
-    Compare(out, "input file changed: modified", Time(was.mtime_ns), Time(now.mtime_ns));
+    Compare(out, what + (vector ? "count" : "size"), std::to_string(was.size),
+            std::to_string(now.size));
+    Compare(out, what + "modified", Time(was.mtime_ns), Time(now.mtime_ns));
     if (was.size == now.size &&
         (was.head_hash != now.head_hash || was.tail_hash != now.tail_hash)) {
-      out.push_back("input file changed: its content differs");
+      out.push_back(what + (vector ? "their ids, names or URLs differ" : "its content differs"));
     }
   }
   Compare(out, "filter changed:", recorded.filter, current.filter);

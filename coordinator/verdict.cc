@@ -65,6 +65,13 @@ Verdict Judge(const PipelineResult& run) {
   for (const Wait& w : waits) {
     if (w.seconds > longest->seconds) longest = &w;
   }
+  // Results waiting for the disk and images waiting for a worker hold the budget, so downloads
+  // then wait for memory about as long (measured apart, either may come out a little longer):
+  // a memory wait with such a wait at least half as long is that wait's doing.
+  if (longest->bound == Bound::kMemory) {
+    const Wait* downstream = waits[0].seconds >= waits[1].seconds ? &waits[0] : &waits[1];
+    if (downstream->seconds >= 0.5 * longest->seconds) longest = downstream;
+  }
   const double utilisation = WorkerUtilisation(run);
   const std::string busy = run.workers > 0 ? Format("; workers' CPU busy %.0f%% (%zu worker(s))",
                                                     utilisation * 100, run.workers)

@@ -68,6 +68,17 @@ TEST(VerdictTest, FailingDownloadsAreNamedInsteadOfAdvisingConcurrency) {
   EXPECT_EQ(v.evidence.find("--concurrency"), std::string::npos) << v.evidence;
 }
 
+// Results waiting for a slow disk fill the budget, so downloads wait for memory as long, give or
+// take the clocks: the disk is the cause, whichever of the two came out longer.
+TEST(VerdictTest, AMemoryWaitAsLongAsTheDiskWaitIsTheDisksDoing) {
+  PipelineResult run = Quiet();
+  run.waits.results_waiting_s = 60;
+  run.waits.downloads_waiting_s = 60.001;
+  EXPECT_EQ(Judge(run).bound, Bound::kDisk) << Judge(run).evidence;
+  run.waits.results_waiting_s = 10;  // a sixth of it: the budget itself is short
+  EXPECT_EQ(Judge(run).bound, Bound::kMemory) << Judge(run).evidence;
+}
+
 TEST(VerdictTest, SlowFilterIsCpuBound) {
   PipelineResult run = Quiet();
   run.waits.images_waiting_s = 90;
@@ -203,7 +214,8 @@ TEST_F(VerdictRunTest, ASlowSinkUnderATinyBudgetIsDiskBound) {
   options.max_memory = 6 << 10;
   options.commit_delay_ms_for_tests = 300;
   SummaryKeeper observer;
-  ASSERT_EQ(RunCoordinator(options, observer), kExitOk) << observer.summary;
+  LoadedUsers users;
+  ASSERT_EQ(RunCoordinator(options, users, observer).exit_code, kExitOk) << observer.summary;
   EXPECT_EQ(ManifestLines(), 20u);
   EXPECT_NE(Report().find(R"("verdict":{"bound":"disk","evidence":"results waited for the disk)"),
             std::string::npos)

@@ -216,10 +216,12 @@ struct RunSummary {
   // When the run could not start or stopped on a fatal error, the last error event.
   std::string error;
   InputSummary input;
-  // One per user, in input order; empty when the input could not be loaded, for a dry run, and
-  // without RunOptions::collect_results.
+  // One per user, in input order. Empty when the run did not start (bad options, bad input,
+  // the output folder or the resume refused: `error` says why), for a dry run, and without
+  // RunOptions::collect_results.
   std::vector<UserResult> results;
-  // Users whose last line is ok or failed (earlier runs' included when resuming), and the rest.
+  // Users whose last line is ok or failed (earlier runs' included when resuming), and the rest;
+  // all 0 when the run did not start.
   size_t ok = 0, failed = 0, not_done = 0;
   double wall_seconds = 0;
 };
