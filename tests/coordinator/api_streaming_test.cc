@@ -1,8 +1,8 @@
 // The C++ API on the Streaming issue's cases (issue 10): Runner::Run returns one record per user,
 // in input order, under a tiny byte budget with a slow filter, after a cancelled run and its
 // resume, on a resume of a finished run, on a changed input (refused), on a failing mix and
-// on a full disk then its resume. Linked against libpixelmill.so only, like api_test; real
-// workers and the image-api fixture on loopback. (RunOptions has no retry-failed: not tested.)
+// on a full disk then its resume, and with retry_failed. Linked against libpixelmill.so only, like
+// api_test; real workers and the image-api fixture on loopback.
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -176,6 +176,33 @@ TEST_F(ApiStreamingTest, AResumeOfAFinishedRunChangesNothing) {
   }
   EXPECT_EQ(Manifest(), manifest);
   EXPECT_EQ(OkFileTimes(again), times);
+}
+
+// A 503 that heals after its first answer fails the user when retries are off; a resume keeps
+// that failure, a resume with retry_failed redoes it (and only it) and it ends ok.
+TEST_F(ApiStreamingTest, RetryFailedRedoesOnlyTheFailedUsers) {
+  std::vector<User> users = Users(api_, 4);
+  users.push_back({5, "heals", api_.Url("/img/5.jpg?status=503&fail_times=1")});
+  RunOptions options = TestOptions(Out());  // retries = 0
+  const RunSummary first = Runner(options).Run(users);
+  EXPECT_EQ(first.exit_code, 3) << first.error;
+  ExpectOneRecordPerUser(first, users);
+  ASSERT_EQ(first.results.back().error_code, "http_status");
+  const auto times = OkFileTimes(first);
+
+  options.resume = true;
+  const RunSummary kept = Runner(options).Run(users);
+  EXPECT_EQ(kept.exit_code, 3) << kept.error;
+  ExpectOneRecordPerUser(kept, users);
+  EXPECT_EQ(kept.results.back().state, UserResult::State::kFailed);
+
+  options.retry_failed = true;
+  const RunSummary retried = Runner(options).Run(users);
+  EXPECT_EQ(retried.exit_code, 0) << retried.error;
+  ExpectOneRecordPerUser(retried, users);
+  EXPECT_EQ(retried.ok, users.size());
+  EXPECT_EQ(OkFileTimes(first), times) << "an ok user was redone";
+  EXPECT_EQ(testing::ManifestById(dir_ / "out" / "manifest.jsonl").size(), users.size());
 }
 
 // A resume with other users than the run in the folder is refused with a clear error; nothing

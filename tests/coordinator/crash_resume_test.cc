@@ -29,6 +29,7 @@ namespace pixelmill {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::LineField;
 using Clock = std::chrono::steady_clock;
 using testing::ExitCode;
 using testing::ReadFile;
@@ -39,19 +40,6 @@ double Seconds(Clock::time_point since) {
 }
 
 void SleepMs(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
-// The text after `"name":` in a manifest line, up to the next ',' or '}' (quotes kept off).
-std::string Field(const std::string& line, const std::string& name) {
-  const std::string key = "\"" + name + "\":";
-  const size_t at = line.find(key);
-  if (at == std::string::npos) return "";
-  size_t start = at + key.size();
-  if (start < line.size() && line[start] == '"') {
-    ++start;
-    return line.substr(start, line.find('"', start) - start);
-  }
-  return line.substr(start, line.find_first_of(",}", start) - start);
-}
 
 class CrashResumeTest : public testing::CoordinatorRun {
  protected:
@@ -129,16 +117,16 @@ class CrashResumeTest : public testing::CoordinatorRun {
     std::vector<std::string> ok;
     std::istringstream lines(ReadFile(Out() / "manifest.jsonl"));
     for (std::string line; std::getline(lines, line);) {
-      if (Field(line, "status") == "ok" && line.back() == '}') ok.push_back(line);
+      if (LineField(line, "status") == "ok" && line.back() == '}') ok.push_back(line);
     }
     if (ok.empty()) return -1;
     const std::string line = ok[std::uniform_int_distribution<size_t>(0, ok.size() - 1)(random)];
-    const fs::path file = Out() / Field(line, "output");
+    const fs::path file = Out() / LineField(line, "output");
     std::error_code ec;
     const uintmax_t size = fs::file_size(file, ec);
     if (ec || size == 0) return -1;
     fs::resize_file(file, std::uniform_int_distribution<uintmax_t>(0, size - 1)(random), ec);
-    return ec ? -1 : std::stoll(Field(line, "id"));
+    return ec ? -1 : std::stoll(LineField(line, "id"));
   }
 
   // The end state of a finished run of users 0..users-1: exactly one line per user, each ok
@@ -153,15 +141,15 @@ class CrashResumeTest : public testing::CoordinatorRun {
     std::set<int64_t> ids;
     size_t count = 0, bad = 0;
     for (std::string line; std::getline(lines, line); ++count) {
-      const std::string id_text = Field(line, "id");
+      const std::string id_text = LineField(line, "id");
       ASSERT_FALSE(id_text.empty()) << "a line without an id: " << line;
       const int64_t id = std::stoll(id_text);
       EXPECT_TRUE(ids.insert(id).second) << "a second line for id " << id;
-      if (Field(line, "status") != "ok") {
+      if (LineField(line, "status") != "ok") {
         if (++bad <= 5) ADD_FAILURE() << "not ok: " << line;
         continue;
       }
-      const std::string output = Field(line, "output");
+      const std::string output = LineField(line, "output");
       EXPECT_EQ(output, "images/" + id_text + ".jpg") << line;
       const fs::path file = Out() / output;
       std::error_code ec;
@@ -170,13 +158,13 @@ class CrashResumeTest : public testing::CoordinatorRun {
         continue;
       }
       const std::string bytes = ReadFile(file);
-      if (std::to_string(bytes.size()) != Field(line, "bytes")) {
+      if (std::to_string(bytes.size()) != LineField(line, "bytes")) {
         if (++bad <= 5) ADD_FAILURE() << file << " has " << bytes.size() << " bytes: " << line;
         continue;
       }
       Result<ImageHeader> header = ProbeImage(bytes);
-      if (!header.ok() || std::to_string(header->width) != Field(line, "width") ||
-          std::to_string(header->height) != Field(line, "height")) {
+      if (!header.ok() || std::to_string(header->width) != LineField(line, "width") ||
+          std::to_string(header->height) != LineField(line, "height")) {
         if (++bad <= 5) {
           ADD_FAILURE() << file << " is not the recorded image ("
                         << (header.ok() ? "other size" : header.status().message())

@@ -21,6 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ExitCode;
+using testing::LineField;
 
 // The code each fixture fault ends with under --filter blur:5 ("" = ok).
 const std::map<std::string, std::string> kExpected = {
@@ -41,17 +42,6 @@ const std::map<std::string, std::string> kExpected = {
     {"zero", "not_image"},
     {"corrupt", "not_image"},
 };
-
-std::string Field(const std::string& line, const std::string& key) {
-  const std::string quoted = "\"" + key + "\":";
-  const size_t at = line.find(quoted);
-  if (at == std::string::npos) return "";
-  size_t start = at + quoted.size();
-  const bool string = line[start] == '"';
-  if (string) ++start;
-  const size_t end = line.find_first_of(string ? "\"" : ",}", start);
-  return line.substr(start, end - start);
-}
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr long kMaxWorkerRssKiB = 1536 * 1024;
@@ -101,19 +91,19 @@ TEST_F(FilterPipelineTest, RealImagesFilteredHostileOnesRefusedWorkersSurvive) {
     const std::string expected = h == hostile.end() ? "" : kExpected.at(h->second);
     const std::string what = h == hostile.end() ? "image" : h->second;
     if (!expected.empty()) {
-      EXPECT_EQ(Field(line, "code"), expected) << what << ": " << line;
+      EXPECT_EQ(LineField(line, "code"), expected) << what << ": " << line;
       continue;
     }
-    ASSERT_EQ(Field(line, "status"), "ok") << what << ": " << line;
-    workers.insert(Field(line, "worker"));
-    const fs::path file = dir_ / "out" / Field(line, "output");
+    ASSERT_EQ(LineField(line, "status"), "ok") << what << ": " << line;
+    workers.insert(LineField(line, "worker"));
+    const fs::path file = dir_ / "out" / LineField(line, "output");
     const std::string bytes = testing::ReadFile(file);
-    EXPECT_EQ(std::to_string(bytes.size()), Field(line, "bytes")) << line;
+    EXPECT_EQ(std::to_string(bytes.size()), LineField(line, "bytes")) << line;
     Result<ImageHeader> header = ProbeImage(bytes);
     ASSERT_TRUE(header.ok()) << line;
-    EXPECT_EQ(std::to_string(header->width), Field(line, "width")) << line;
-    EXPECT_EQ(std::to_string(header->height), Field(line, "height")) << line;
-    EXPECT_EQ(std::string(ExtensionFor(header->format)), Field(line, "format")) << line;
+    EXPECT_EQ(std::to_string(header->width), LineField(line, "width")) << line;
+    EXPECT_EQ(std::to_string(header->height), LineField(line, "height")) << line;
+    EXPECT_EQ(std::string(ExtensionFor(header->format)), LineField(line, "format")) << line;
     // GIF input is written as PNG; the rest keep their format.
     if (what == "image") {
       const std::string source = ExtensionFor(header->format) == std::string("png") && id % 4 == 3

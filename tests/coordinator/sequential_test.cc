@@ -18,18 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ExitCode;
+using testing::LineField;
 using testing::WaitFor;
-
-std::string Field(const std::string& line, const std::string& key) {
-  const std::string quoted = "\"" + key + "\":";
-  const size_t at = line.find(quoted);
-  if (at == std::string::npos) return "";
-  size_t start = at + quoted.size();
-  const bool string = line[start] == '"';
-  if (string) ++start;
-  const size_t end = line.find_first_of(string ? "\"" : ",}", start);
-  return line.substr(start, end - start);
-}
 
 class SequentialTest : public testing::CoordinatorRun {
  protected:
@@ -95,13 +85,13 @@ TEST_F(SequentialTest, SameManifestAndPixelsAsThePipeline) {
     const std::string& want = expected.at(id);
     for (const char* key : {"status", "code", "output", "bytes", "format", "content_type", "width",
                             "height", "attempts", "download_attempts", "filter"}) {
-      EXPECT_EQ(Field(line, key), Field(want, key))
+      EXPECT_EQ(LineField(line, key), LineField(want, key))
           << key << "\n  sequential: " << line << "\n  pipeline:   " << want;
     }
-    EXPECT_EQ(Field(line, "message"), Field(want, "message")) << line;
-    if (Field(line, "status") != "ok") continue;
-    EXPECT_NE(Field(line, "worker").find(":sequential"), std::string::npos) << line;
-    const std::string output = Field(line, "output");
+    EXPECT_EQ(LineField(line, "message"), LineField(want, "message")) << line;
+    if (LineField(line, "status") != "ok") continue;
+    EXPECT_NE(LineField(line, "worker").find(":sequential"), std::string::npos) << line;
+    const std::string output = LineField(line, "output");
     const std::string bytes = testing::ReadFile(dir_ / "out" / output);
     ASSERT_FALSE(bytes.empty()) << line;
     EXPECT_TRUE(bytes == testing::ReadFile(dir_ / "pipeline" / output))
@@ -112,9 +102,9 @@ TEST_F(SequentialTest, SameManifestAndPixelsAsThePipeline) {
       {18, "http_status"}, {19, "bad_url"},   {20, "bad_url"},
       {21, "not_image"},   {22, "not_image"}, {23, "http_status"},
       {24, "too_large"},   {25, "bad_url"},   {26, "too_many_redirects"}};
-  for (const auto& [id, code] : codes) EXPECT_EQ(Field(lines.at(id), "code"), code) << id;
-  EXPECT_EQ(Field(lines.at(16), "download_attempts"), "3") << lines.at(16);
-  EXPECT_EQ(Field(lines.at(23), "attempts"), "3") << lines.at(23);
+  for (const auto& [id, code] : codes) EXPECT_EQ(LineField(lines.at(id), "code"), code) << id;
+  EXPECT_EQ(LineField(lines.at(16), "download_attempts"), "3") << lines.at(16);
+  EXPECT_EQ(LineField(lines.at(23), "attempts"), "3") << lines.at(23);
   EXPECT_NE(Report().find("\"retries\":4"), std::string::npos) << Report();
   EXPECT_NE(testing::ReadFile(dir_ / "out" / "run.json").find("\"complete\":true"),
             std::string::npos);
@@ -132,9 +122,9 @@ TEST_F(SequentialTest, AddressCheckApplies) {
   ASSERT_EQ(ExitCode(run.Wait(60)), 3) << Stderr();
   const std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(Field(lines.at(0), "code"), "blocked_address") << lines.at(0);
+  EXPECT_EQ(LineField(lines.at(0), "code"), "blocked_address") << lines.at(0);
   EXPECT_NE(lines.at(0).find("loopback"), std::string::npos) << lines.at(0);
-  EXPECT_EQ(Field(lines.at(1), "code"), "blocked_address") << lines.at(1);
+  EXPECT_EQ(LineField(lines.at(1), "code"), "blocked_address") << lines.at(1);
   EXPECT_NE(lines.at(1).find("pass --allow-private-networks"), std::string::npos) << lines.at(1);
 }
 
@@ -160,9 +150,9 @@ TEST_F(SequentialTest, SignalStopsInOrderAndResumeCompletes) {
   const std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 40u);
   for (const auto& [id, line] : lines) {
-    ASSERT_EQ(Field(line, "status"), "ok") << line;
-    EXPECT_EQ(Field(line, "format"), "jpg") << line;
-    EXPECT_TRUE(fs::is_regular_file(dir_ / "out" / Field(line, "output"))) << line;
+    ASSERT_EQ(LineField(line, "status"), "ok") << line;
+    EXPECT_EQ(LineField(line, "format"), "jpg") << line;
+    EXPECT_TRUE(fs::is_regular_file(dir_ / "out" / LineField(line, "output"))) << line;
   }
 }
 
