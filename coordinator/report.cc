@@ -1,24 +1,15 @@
 #include "coordinator/report.h"
 
 #include <algorithm>
-#include <cstdarg>
 #include <cstdio>
 
 #include "common/atomic_file.h"
 #include "common/json_writer.h"
+#include "common/string_printf.h"
 #include "coordinator/verdict.h"
 
 namespace pixelmill {
 namespace {
-
-__attribute__((format(printf, 1, 2))) std::string Format(const char* format, ...) {
-  char text[512];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(text, sizeof(text), format, args);
-  va_end(args);
-  return text;
-}
 
 double Ms(const Histogram& h, double q) { return h.Percentile(q) / 1000; }
 
@@ -33,17 +24,17 @@ std::string LatencyJson(const Histogram& h) {
 
 // "850 ms", "12.3 s".
 std::string Duration(double ms) {
-  if (ms < 10) return Format("%.1f ms", ms);
-  if (ms < 1000) return Format("%.0f ms", ms);
-  return Format("%.2f s", ms / 1000);
+  if (ms < 10) return StringPrintf("%.1f ms", ms);
+  if (ms < 1000) return StringPrintf("%.0f ms", ms);
+  return StringPrintf("%.2f s", ms / 1000);
 }
 
 std::string Bytes(uint64_t bytes) {
   const double b = static_cast<double>(bytes);
-  if (b < 1e3) return Format("%llu B", static_cast<unsigned long long>(bytes));
-  if (b < 1e6) return Format("%.1f kB", b / 1e3);
-  if (b < 1e9) return Format("%.1f MB", b / 1e6);
-  return Format("%.2f GB", b / 1e9);
+  if (b < 1e3) return StringPrintf("%llu B", static_cast<unsigned long long>(bytes));
+  if (b < 1e6) return StringPrintf("%.1f kB", b / 1e3);
+  if (b < 1e9) return StringPrintf("%.1f MB", b / 1e6);
+  return StringPrintf("%.2f GB", b / 1e9);
 }
 
 }  // namespace
@@ -146,11 +137,11 @@ std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay) {
   const DownloadStats& d = run.downloads;
   std::string table = "summary:\n";
   const auto row = [&table](const char* label, const std::string& figures) {
-    table += Format("  %-12s %s\n", label, figures.c_str());
+    table += StringPrintf("  %-12s %s\n", label, figures.c_str());
   };
   row("users", std::to_string(run.ok + replay.skipped) + " ok" + skipped + ", " +
                    std::to_string(run.failed + replay.failed_kept) + " failed" + codes);
-  row("wall", Format("%.2f s, %.1f users/s", run.wall_seconds, UsersPerSecond(run)));
+  row("wall", StringPrintf("%.2f s, %.1f users/s", run.wall_seconds, UsersPerSecond(run)));
   row("download", "p50 " + Duration(Ms(d.latency_us, 0.5)) + ", p90 " +
                       Duration(Ms(d.latency_us, 0.9)) + ", p99 " +
                       Duration(Ms(d.latency_us, 0.99)) + "; " + Bytes(d.bytes) + " in " +
@@ -162,13 +153,13 @@ std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay) {
   row("end to end", "p50 " + Duration(Ms(run.end_to_end_us, 0.5)) + ", p99 " +
                         Duration(Ms(run.end_to_end_us, 0.99)) + " (download start to line)");
   if (run.workers > 0) {
-    row("workers", Format("%zu, CPU busy %.0f%%", run.workers, WorkerUtilisation(run) * 100));
+    row("workers", StringPrintf("%zu, CPU busy %.0f%%", run.workers, WorkerUtilisation(run) * 100));
   }
   row("stage waits",
-      Format("images for a worker %.1f s, results for the disk %.1f s, downloads for memory "
-             "%.1f s",
-             run.waits.images_waiting_s, run.waits.results_waiting_s,
-             std::max(run.waits.downloads_waiting_s, d.budget_wait_seconds)));
+      StringPrintf("images for a worker %.1f s, results for the disk %.1f s, downloads for memory "
+                   "%.1f s",
+                   run.waits.images_waiting_s, run.waits.results_waiting_s,
+                   std::max(run.waits.downloads_waiting_s, d.budget_wait_seconds)));
   const Verdict verdict = Judge(run);
   const std::string bound = verdict.bound == Bound::kBalanced
                                 ? std::string("balanced")

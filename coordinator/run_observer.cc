@@ -3,6 +3,8 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "common/string_printf.h"
+
 namespace pixelmill {
 namespace {
 
@@ -21,10 +23,9 @@ class Stderr final : public RunObserver {
 }  // namespace
 
 void Emit(RunObserver& observer, EventLevel level, const char* format, ...) {
-  char text[1024];
   va_list args;
   va_start(args, format);
-  std::vsnprintf(text, sizeof text, format, args);
+  const std::string text = StringPrintfV(format, args);
   va_end(args);
   observer.OnEvent(level, text);
 }

@@ -1,22 +1,11 @@
 #include "coordinator/verdict.h"
 
 #include <algorithm>
-#include <cstdarg>
-#include <cstdio>
+
+#include "common/string_printf.h"
 
 namespace pixelmill {
-namespace {
-
-__attribute__((format(printf, 1, 2))) std::string Format(const char* format, ...) {
-  char text[256];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(text, sizeof(text), format, args);
-  va_end(args);
-  return text;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 const char* BoundName(Bound bound) {
   switch (bound) {
@@ -73,16 +62,18 @@ Verdict Judge(const PipelineResult& run) {
     if (downstream->seconds >= 0.5 * longest->seconds) longest = downstream;
   }
   const double utilisation = WorkerUtilisation(run);
-  const std::string busy = run.workers > 0 ? Format("; workers' CPU busy %.0f%% (%zu worker(s))",
-                                                    utilisation * 100, run.workers)
-                                           : std::string();
+  const std::string busy = run.workers > 0
+                               ? StringPrintf("; workers' CPU busy %.0f%% (%zu worker(s))",
+                                              utilisation * 100, run.workers)
+                               : std::string();
   if (longest->seconds >= kWaitShare * wall) {
-    return {longest->bound, std::string(longest->what) +
-                                Format(" %.0f%% of the run (%.1f of %.1f s)",
-                                       longest->seconds / wall * 100, longest->seconds, wall) +
-                                busy + ": " + longest->advice};
+    return {longest->bound,
+            std::string(longest->what) +
+                StringPrintf(" %.0f%% of the run (%.1f of %.1f s)", longest->seconds / wall * 100,
+                             longest->seconds, wall) +
+                busy + ": " + longest->advice};
   }
-  const std::string waited = Format(
+  const std::string waited = StringPrintf(
       "no stage waited on the next for %.0f%% of the run (images for a worker %.1f s, "
       "results for the disk %.1f s, downloads for memory %.1f s)",
       kWaitShare * 100, waits[1].seconds, waits[0].seconds, waits[2].seconds);
@@ -99,19 +90,19 @@ Verdict Judge(const PipelineResult& run) {
         top_count = count;
       }
     }
-    return {
-        Bound::kNetwork,
-        waited + busy +
-            Format("; %llu of %llu downloads failed (most: %s, %llu)",
-                   static_cast<unsigned long long>(run.downloads.failed),
-                   static_cast<unsigned long long>(run.downloads.ok + run.downloads.failed),
-                   top.empty() ? "?" : top.c_str(), static_cast<unsigned long long>(top_count)) +
-            ": the failing downloads bound the run; check the image server and the URLs "
-            "(the manifest's error lines, README Troubleshooting) before tuning"};
+    return {Bound::kNetwork,
+            waited + busy +
+                StringPrintf(
+                    "; %llu of %llu downloads failed (most: %s, %llu)",
+                    static_cast<unsigned long long>(run.downloads.failed),
+                    static_cast<unsigned long long>(run.downloads.ok + run.downloads.failed),
+                    top.empty() ? "?" : top.c_str(), static_cast<unsigned long long>(top_count)) +
+                ": the failing downloads bound the run; check the image server and the URLs "
+                "(the manifest's error lines, README Troubleshooting) before tuning"};
   }
   const double p50_ms = run.downloads.latency_us.Percentile(0.5) / 1000;
   return {Bound::kNetwork,
-          waited + busy + Format("; download p50 %.0f ms", p50_ms) +
+          waited + busy + StringPrintf("; download p50 %.0f ms", p50_ms) +
               ": the downloads bound the run; raise --concurrency (and --per-host) if the "
               "server allows"};
 }
