@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -10,7 +11,9 @@
 #include <vector>
 
 #include "common/user_store.h"
+#include "coordinator/event.h"
 #include "coordinator/input_stage.h"
+#include "coordinator/iso_time.h"
 #include "coordinator/manifest_replay.h"
 #include "coordinator/output_dir.h"
 #include "coordinator/pipeline.h"
@@ -103,6 +106,22 @@ void PrintReplay(const ReplayStats& r, size_t users, RunObserver& observer) {
        static_cast<unsigned long long>(r.redo), unknown.c_str());
 }
 
+// "done: 120 users, 118 ok, 2 failed in 3.52 s (120 requests, 4 retries)", with the skipped
+// users of a resumed run, and "; interrupted, N left" when a stop request ended it.
+Event DoneEvent(size_t users, const PipelineResult& run, const ReplayStats& replay,
+                bool resuming) {
+  EventBuilder done(EventLevel::kInfo, "done");
+  done.Text("done: ").Field("users", users).Text(" users, ");
+  done.Field("ok", uint64_t{run.ok} + replay.skipped).Text(" ok");
+  if (resuming) done.Text(" (").Field("skipped", replay.skipped).Text(" skipped)");
+  done.Text(", ").Field("failed", uint64_t{run.failed} + replay.failed_kept).Text(" failed in ");
+  done.Field("wall_s", run.wall_seconds, "%.2f").Text(" s (");
+  done.Field("requests", run.downloads.requests).Text(" requests, ");
+  done.Field("retries", run.downloads.retries).Text(" retries)");
+  if (run.interrupted) done.Text("; interrupted, ").Field("left", run.left).Text(" left");
+  return done.Hidden("interrupted", run.interrupted).Done();
+}
+
 // Makes the manifest one line per user (when `lines` says it is not) and marks the run
 // complete in run.json.
 Status Conclude(const std::string& out_dir, const UserStore& store, uint64_t lines,
@@ -133,6 +152,8 @@ std::optional<OutputDir> ClaimOutput(const Options& options, RunObserver& observ
 RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunState& state,
                      UserStore& store, const LoadStats& stats, RunObserver& observer,
                      StopRequest* stop) {
+  const ReportContext context{IsoUtcTime(std::chrono::system_clock::now()), options.command_line,
+                              &options};
   ReplayStats replay;
   if (output.resuming()) {
     Result<ReplayStats> replayed = ReplayManifest(options.output, store, options.retry_failed);
@@ -180,21 +201,13 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
   // The report first: if stderr is gone (a closed pipe), the summary line is what is lost.
   int exit_code = run.exit_code;
   if (!options.report.empty()) {
-    if (Status s = WriteReport(options.report, stats, run, replay); !s.ok()) {
+    if (Status s = WriteReport(options.report, stats, run, replay, context); !s.ok()) {
       exit_code = Fatal(observer, s);
     }
   }
-  const std::string skipped =
-      output.resuming() ? " (" + std::to_string(replay.skipped) + " skipped)" : "";
-  char done[256];
-  std::snprintf(done, sizeof done,
-                "done: %zu users, %llu ok%s, %llu failed in %.2f s (%llu requests, %llu retries)",
-                store.size(), static_cast<unsigned long long>(run.ok + replay.skipped),
-                skipped.c_str(), static_cast<unsigned long long>(run.failed + replay.failed_kept),
-                run.wall_seconds, static_cast<unsigned long long>(run.downloads.requests),
-                static_cast<unsigned long long>(run.downloads.retries));
   // The table (when the pipeline ran), then the one-line summary scripts read.
-  observer.OnSummary((ran ? SummaryTable(run, replay) : std::string()) + done);
+  observer.OnSummaryEvent(ran ? SummaryTable(run, replay) : std::string(),
+                          DoneEvent(store.size(), run, replay, output.resuming()));
   return {exit_code, run.ok + replay.skipped, run.failed + replay.failed_kept, true};
 }
 
