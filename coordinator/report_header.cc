@@ -10,12 +10,12 @@ namespace {
 // `arg` without its secrets: a URL (a word with "://", or any value of --proxy, which curl
 // also takes as user:password@host) redacted, anything else as it is.
 std::string RedactArg(const std::string& arg, bool after_proxy) {
-  if (after_proxy || arg.find("://") != std::string::npos) return RedactUrl(arg, 4096);
   const size_t eq = arg.find('=');
-  if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+  if (!after_proxy && arg.rfind("--", 0) == 0 && eq != std::string::npos) {
     const bool proxy = arg.compare(0, eq, "--proxy") == 0;
     return arg.substr(0, eq + 1) + RedactArg(arg.substr(eq + 1), proxy);
   }
+  if (after_proxy || arg.find("://") != std::string::npos) return RedactUrl(arg, 4096);
   return arg;
 }
 

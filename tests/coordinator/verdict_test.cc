@@ -211,9 +211,9 @@ TEST(VerdictTest, TheTableHoldsEveryFigure) {
   for (const char* expected : {
            "users        995 ok (5 skipped), 10 failed (http_status 7, timeout 3)\n",
            "wall         100.00 s, 10.0 users/s\n",
-           "download     p50 50 ms, p90 50 ms, p99 50 ms; 12.3 MB in 1000 requests\n",
-           "filter CPU   p50 300 ms, p99 300 ms a user\n",
-           "end to end   p50 80 ms, p99 80 ms (download start to line)\n",
+           "download     p50 0.050 s, p90 0.050 s, p99 0.050 s; 12.3 MB in 1000 requests\n",
+           "filter CPU   p50 0.300 s, p90 0.300 s, p99 0.300 s a user\n",
+           "end to end   p50 0.080 s, p90 0.080 s, p99 0.080 s (download start to line)\n",
            "workers      4, CPU busy 75%\n",
            "stage waits  images for a worker 90.0 s, results for the disk 1.5 s, downloads for "
            "memory 0.0 s\n",
@@ -234,8 +234,10 @@ TEST(VerdictTest, TheReportHoldsTheNewKeys) {
            R"("failed_by_code":{"timeout":2},)",
            R"("users_per_second":10.02,)",
            R"("p90_ms":50,"p99_ms":50})",
-           R"("filter_cpu":{"count":1000,"p50_ms":300,"p99_ms":300},)",
-           R"("end_to_end":{"count":1000,"p50_ms":80,"p99_ms":80},)",
+           R"("filter_cpu":{"count":1000,"p50_s":0.3,"p90_s":0.3,"p99_s":0.3,"p50_ms":300,)"
+           R"("p99_ms":300},)",
+           R"("end_to_end":{"count":1000,"p50_s":0.08,"p90_s":0.08,"p99_s":0.08,"p50_ms":80,)"
+           R"("p99_ms":80},)",
            R"("worker_utilisation":0.75,)",
            R"("verdict":{"bound":"cpu","evidence":"images waited for a worker 90%)",
        }) {
