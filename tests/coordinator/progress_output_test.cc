@@ -144,9 +144,26 @@ TEST_F(ProgressOutputTest, JsonLogsAreOneObjectALineWithTheEventsFields) {
   }
   EXPECT_TRUE(note) << Stderr();
   for (const char* field :
-       {R"("message":"done: 3 users, 3 ok (0 skipped), 0 failed in )", R"("users":3,"ok":3,)",
-        R"("skipped":0,"failed":0,"wall_s":)", R"("requests":3,"retries":0,"interrupted":false})"}) {
+       {R"("message":"done: 3 users, 3 ok, 0 failed in )", R"("users":3,"ok":3,"failed":0,)",
+        R"("wall_s":)", R"("requests":3,"retries":0,"interrupted":false})"}) {
     EXPECT_NE(done.find(field), std::string::npos) << field << " in " << done;
+  }
+}
+
+// A worker event in a JSON log names the worker in a field of its own.
+TEST_F(ProgressOutputTest, JsonWorkerEventsCarryTheWorkerId) {
+  Users(2);
+  auto run = Start({"--filter", "sleep:1", "--workers", "1", "--log-format", "json",
+                    "--log-level", "debug"});
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+  std::string joined;
+  for (const std::string& line : Lines(Stderr())) {
+    if (line.find(R"("event":"worker_joined")") != std::string::npos) joined = line;
+  }
+  ASSERT_FALSE(joined.empty()) << Stderr();
+  for (const char* field : {R"("level":"debug")", R"("message":"worker )", R"(,"worker":")",
+                            R"(,"pid":)", R"(,"capacity":)"}) {
+    EXPECT_NE(joined.find(field), std::string::npos) << field << " in " << joined;
   }
 }
 
