@@ -108,8 +108,7 @@ void PrintReplay(const ReplayStats& r, size_t users, RunObserver& observer) {
 
 // "done: 120 users, 118 ok, 2 failed in 3.52 s (120 requests, 4 retries)", with the skipped
 // users of a resumed run, and "; interrupted, N left" when a stop request ended it.
-Event DoneEvent(size_t users, const PipelineResult& run, const ReplayStats& replay,
-                bool resuming) {
+Event DoneEvent(size_t users, const PipelineResult& run, const ReplayStats& replay, bool resuming) {
   EventBuilder done(EventLevel::kInfo, "done");
   done.Text("done: ").Field("users", users).Text(" users, ");
   done.Field("ok", uint64_t{run.ok} + replay.skipped).Text(" ok");

@@ -9,9 +9,9 @@
 #include <cstdio>
 
 #include "common/hostname.h"
-#include "coordinator/event.h"
 #include "common/image_probe.h"
 #include "common/version.h"
+#include "coordinator/event.h"
 
 namespace pixelmill {
 namespace {

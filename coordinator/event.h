@@ -35,9 +35,9 @@ class EventBuilder {
   EventBuilder& Field(std::string_view key, const std::string& value) {
     return Field(key, std::string_view(value));
   }
-  template <typename Integer, std::enable_if_t<std::is_integral_v<Integer> &&
-                                                   !std::is_same_v<Integer, bool>,
-                                               int> = 0>
+  template <
+      typename Integer,
+      std::enable_if_t<std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>, int> = 0>
   EventBuilder& Field(std::string_view key, Integer value) {
     return Literal(key, std::to_string(value), true);
   }

@@ -266,7 +266,8 @@ int main(int argc, char** argv) {
   app.add_option("--report", options.report_path, "write a JSON report of the run to this file")
       ->group("Input and output");
   pixelmill::TerminalOptions terminal;
-  app.add_flag("--quiet", terminal.quiet, "print only errors and the last line (\"done: ...\"); the summary's "
+  app.add_flag("--quiet", terminal.quiet,
+               "print only errors and the last line (\"done: ...\"); the summary's "
                "figures are in --report")
       ->group("Progress and logs");
   app.add_option("--log-level", terminal.log_level, "debug, info, warning, error or off")
@@ -285,9 +286,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str()
       ->group("Progress and logs");
-  app.add_option("--grace", options.grace_s,
-                 "after the first SIGINT, SIGTERM or SIGHUP, seconds for the downloads and filters in "
-                 "flight to finish and be saved; a second signal stops at once")
+  app.add_option(
+         "--grace", options.grace_s,
+         "after the first SIGINT, SIGTERM or SIGHUP, seconds for the downloads and filters in "
+         "flight to finish and be saved; a second signal stops at once")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str()
       ->group("Input and output");

@@ -4,8 +4,8 @@
 // A failed line carries a machine-readable code and a human message:
 //   {"id":8,"status":"failed","error":{"code":"http_status","message":"..."},"attempts":3}
 // "format" uses --format's words (jpeg, png, webp, gif...; earlier versions wrote the
-// extension, "jpg": readers take both, FormatFromName). "attempts" is every try pixelmill made for the
-// user on either line: its download attempts plus its dispatches to a worker (ok lines also
+// extension, "jpg": readers take both, FormatFromName). "attempts" is every try pixelmill made for
+// the user on either line: its download attempts plus its dispatches to a worker (ok lines also
 // carry "download_attempts" and, when filtered, "filter_attempts").
 //
 // Plain functions; any thread.

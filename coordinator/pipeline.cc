@@ -125,8 +125,9 @@ PipelineResult Pipeline::Run() {
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   observer_.OnProgress(Snapshot());
-  result.exit_code = EndOfRun(observer_, stop_requested_, stop_signal_, fatal_, lines_.ok, lines_.failed,
-                              result.left, options_.command_line, result.interrupted);
+  result.exit_code =
+      EndOfRun(observer_, stop_requested_, stop_signal_, fatal_, lines_.ok, lines_.failed,
+               result.left, options_.command_line, result.interrupted);
   return result;
 }
 

@@ -50,8 +50,8 @@ double UsersPerSecond(const PipelineResult& run) {
   return static_cast<double>(run.ok + run.failed) / run.wall_seconds;
 }
 
-std::string BuildReport(const LoadStats& load, const PipelineResult& run,
-                        const ReplayStats& replay, const ReportContext& context) {
+std::string BuildReport(const LoadStats& load, const PipelineResult& run, const ReplayStats& replay,
+                        const ReportContext& context) {
   const DownloadStats& d = run.downloads;
   std::string load_json = JsonObject()
                               .Add("format", InputFormatName(load.format))

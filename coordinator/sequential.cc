@@ -96,7 +96,7 @@ class SequentialRun {
   Sink sink_;
   BlockingFetch fetch_;
   const std::string worker_id_;
-  LineCounts lines_;  // as the Pipeline counts them
+  LineCounts lines_;            // as the Pipeline counts them
   double first_signal_at_ = 0;  // when the first stop signal was seen (0: none yet)
   std::string fatal_;           // why the run stopped early, if it did
 };
@@ -156,8 +156,7 @@ PipelineResult SequentialRun::Run() {
   // A stop that came after the last user started leaves nothing undone: the run completed.
   result.exit_code =
       EndOfRun(observer_, StopRequests() > 0 && result.left > 0, StopSignal(), fatal_, lines_.ok,
-               lines_.failed,
-               result.left, options_.command_line, result.interrupted);
+               lines_.failed, result.left, options_.command_line, result.interrupted);
   return result;
 }
 

@@ -108,8 +108,8 @@ Verdict Judge(const PipelineResult& run) {
       // Waiting for workers that are not computing: more of them would mostly wait too.
       return {Bound::kWorkers,
               std::string(longest->what) +
-                  StringPrintf(" %.0f%% of the run (%.1f of %.1f s)",
-                               longest->seconds / wall * 100, longest->seconds, wall) +
+                  StringPrintf(" %.0f%% of the run (%.1f of %.1f s)", longest->seconds / wall * 100,
+                               longest->seconds, wall) +
                   busy +
                   ": the workers' time went to something other than computing (starting up, "
                   "moving images, or a filter that waits such as sleep); more workers help a "

@@ -104,7 +104,8 @@ TEST_F(CliTest, MaxMemoryTakesBytesOrBinarySuffixesAndRefusesTheRest) {
     Ran r = Sh(run + " --max-memory " + good);
     EXPECT_EQ(r.code, 0) << good << ": " << r.err;
   }
-  for (const char* bad : {"0", "0.0G", "lots", "12MB", "-1", "-1.5G", "1.G", "99999999999G", "''"}) {
+  for (const char* bad :
+       {"0", "0.0G", "lots", "12MB", "-1", "-1.5G", "1.G", "99999999999G", "''"}) {
     Ran r = Sh(run + " --max-memory " + bad);
     EXPECT_EQ(r.code, 2) << bad;
     EXPECT_NE(r.err.find("--max-memory"), std::string::npos) << bad << ": " << r.err;
@@ -164,6 +165,26 @@ TEST_F(CliTest, BindWithoutAFilterIsAUsageError) {
     EXPECT_NE(r.err.find("runs no worker: drop --bind"), std::string::npos) << flags << r.err;
     EXPECT_FALSE(fs::exists(dir_ / "o" / "manifest.jsonl"));
   }
+}
+
+// scripts/gen_users.py --help crashed with a traceback (int("--help")).
+TEST_F(CliTest, GenUsersHasHelpAndRefusesBadCounts) {
+  const std::string script =
+      (fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" / "gen_users.py")
+          .string();
+  Ran help = Sh("python3 " + script + " --help");
+  EXPECT_EQ(help.code, 0) << help.err;
+  EXPECT_NE(help.out.find("usage: gen_users.py"), std::string::npos) << help.out;
+  EXPECT_EQ(help.err.find("Traceback"), std::string::npos) << help.err;
+  Ran bad = Sh("python3 " + script + " lots");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(bad.err.find("Traceback"), std::string::npos) << bad.err;
+  Ran two = Sh("python3 " + script + " 2 http://h/img");
+  EXPECT_EQ(two.code, 0) << two.err;
+  EXPECT_EQ(two.out, R"({"name": "user0", "id": 0, "image_url": "http://h/img/0.jpg"})"
+                     "\n"
+                     R"({"name": "user1", "id": 1, "image_url": "http://h/img/1.jpg"})"
+                     "\n");
 }
 
 TEST_F(CliTest, DryRunPrintsTheSummary) {

@@ -43,8 +43,7 @@ TEST(ManifestTest, FormatsUseTheFlagsWords) {
 // is always download attempts plus dispatches, with both parts beside it.
 TEST(ManifestTest, AttemptsAreDownloadsPlusDispatchesEverywhere) {
   const std::string filtered = OkLine(Filtered());
-  EXPECT_NE(filtered.find(R"("attempts":5,"download_attempts":2,)"), std::string::npos)
-      << filtered;
+  EXPECT_NE(filtered.find(R"("attempts":5,"download_attempts":2,)"), std::string::npos) << filtered;
   EXPECT_NE(filtered.find(R"("filter_attempts":3,)"), std::string::npos) << filtered;
   OkLineInfo plain = Filtered();
   plain.filtered = false;

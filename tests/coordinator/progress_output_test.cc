@@ -153,8 +153,8 @@ TEST_F(ProgressOutputTest, JsonLogsAreOneObjectALineWithTheEventsFields) {
 // A worker event in a JSON log names the worker in a field of its own.
 TEST_F(ProgressOutputTest, JsonWorkerEventsCarryTheWorkerId) {
   Users(2);
-  auto run = Start({"--filter", "sleep:1", "--workers", "1", "--log-format", "json",
-                    "--log-level", "debug"});
+  auto run = Start(
+      {"--filter", "sleep:1", "--workers", "1", "--log-format", "json", "--log-level", "debug"});
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
   std::string joined;
   for (const std::string& line : Lines(Stderr())) {

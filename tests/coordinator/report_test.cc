@@ -34,9 +34,14 @@ TEST(ReportTest, TheHeaderSaysWhoRanWhatWhenWithSecretsRedacted) {
   options.max_memory = 3ull << 29;
   ReportContext context;
   context.started_at = "2026-01-02T03:04:05.678Z";
-  context.command_line = {"coordinator", "--proxy", "alice:s3cret@proxy:3128",
-                          "--proxy=http://bob:pa55@p:1", "--input", "https://h/u.jsonl?token=abc",
-                          "--filter", "blur:2"};
+  context.command_line = {"coordinator",
+                          "--proxy",
+                          "alice:s3cret@proxy:3128",
+                          "--proxy=http://bob:pa55@p:1",
+                          "--input",
+                          "https://h/u.jsonl?token=abc",
+                          "--filter",
+                          "blur:2"};
   context.options = &options;
   const std::string report = BuildReport(LoadStats{}, PipelineResult{}, {}, context);
   for (const char* expected : {

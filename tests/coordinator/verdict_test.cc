@@ -274,8 +274,7 @@ TEST_F(VerdictRunTest, TheSequentialReportCountsFailuresByCode) {
   Users(12, [](int id) { return id < 8 ? std::string("?status=404") : std::string(); });
   auto run = Start({"--sequential", "--retries", "0"});
   ASSERT_EQ(ExitCode(run->Wait(60)), 3) << Stderr();
-  EXPECT_NE(Report().find(R"("failed_by_code":{"http_status":8},)"), std::string::npos)
-      << Report();
+  EXPECT_NE(Report().find(R"("failed_by_code":{"http_status":8},)"), std::string::npos) << Report();
   EXPECT_NE(Stderr().find("4 ok, 8 failed (http_status 8)"), std::string::npos) << Stderr();
   EXPECT_EQ(Report().find("most: ?"), std::string::npos) << Report();
 }
