@@ -265,7 +265,8 @@ TEST_F(ProgressOutputTest, TheLineFitsTheTerminalsWidth) {
   }
 }
 
-TEST(ProgressLineTest, ShowsCountsRateEtaAndGauges) {
+// 4,200 of 10,000 users done after 42 s, with something in every gauge.
+Progress Midway() {
   Progress p;
   p.elapsed_s = 42;
   p.total = 10000;
@@ -279,7 +280,11 @@ TEST(ProgressLineTest, ShowsCountsRateEtaAndGauges) {
   p.workers = 2;
   p.budget_used = 12 << 20;
   p.budget_limit = 512 << 20;
-  const std::string line = TerminalOutput::Line(p, 100);
+  return p;
+}
+
+TEST(ProgressLineTest, ShowsCountsRateEtaAndGauges) {
+  const std::string line = TerminalOutput::Line(Midway(), 100);
   EXPECT_NE(line.find(" 42% 4200/10.0k users, 3 failed [00:42<00:58, 100 users/s]"),
             std::string::npos)
       << line;
@@ -289,15 +294,7 @@ TEST(ProgressLineTest, ShowsCountsRateEtaAndGauges) {
 }
 
 TEST(ProgressLineTest, ANarrowWidthDropsTheLeastImportantPartsFirst) {
-  Progress p;
-  p.elapsed_s = 42;
-  p.total = 10000;
-  p.ok = 4200;
-  p.failed = 3;
-  p.downloads_in_flight = 64;
-  p.jobs_in_flight = 4;
-  p.workers = 2;
-  p.budget_limit = 512 << 20;
+  const Progress p = Midway();
   const std::string full = TerminalOutput::Line(p, 100);
   for (size_t width : {size_t{0}, size_t{10}, size_t{30}, size_t{39}, size_t{79}, full.size()}) {
     EXPECT_LE(TerminalOutput::Line(p, 100, width).size(), width) << width;
@@ -306,9 +303,9 @@ TEST(ProgressLineTest, ANarrowWidthDropsTheLeastImportantPartsFirst) {
   const std::string at_90 = TerminalOutput::Line(p, 100, 90);
   EXPECT_EQ(at_90.find("memory"), std::string::npos) << at_90;
   EXPECT_EQ(at_90.find("jobs"), std::string::npos) << at_90;
-  EXPECT_NE(at_90.find("users/s] downloads 64+0 waiting"), std::string::npos) << at_90;
+  EXPECT_NE(at_90.find("users/s] downloads 64+10 waiting"), std::string::npos) << at_90;
   const std::string at_39 = TerminalOutput::Line(p, 100, 39);
-  EXPECT_EQ(at_39, " 42% 4203/10.0k users, 3 failed") << at_39;
+  EXPECT_EQ(at_39, " 42% 4200/10.0k users, 3 failed") << at_39;
 }
 
 }  // namespace
