@@ -116,19 +116,23 @@ Status Conclude(const std::string& out_dir, const UserStore& store, uint64_t lin
 }
 
 // What can refuse the run before its output folder is claimed: the --report path and --bind.
-// False when refused (said why). `report` gets the report's path, links resolved.
-bool Preflight(const Options& options, std::string& report, RunObserver& observer) {
+// The exit code when refused (said why), else kExitOk; `report` gets the report's path, links
+// resolved.
+int Preflight(const Options& options, std::string& report, RunObserver& observer) {
   if (!options.report.empty()) {
     Result<std::string> checked =
         CheckSideFile("--report", options.report, options.output, /*regular_only=*/true);
-    if (!checked.ok()) return Fatal(observer, checked.status()), false;
+    if (!checked.ok()) {
+      Fatal(observer, checked.status());
+      return checked.status().code() == "usage" ? kExitUsage : kExitFatal;
+    }
     report = checked.value();
   }
   const bool workers = !options.filter_spec.IsNone() && !options.sequential;
   if (workers && !options.bind.empty()) {
-    if (Status s = CheckBindable(options.bind); !s.ok()) return Fatal(observer, s), false;
+    if (Status s = CheckBindable(options.bind); !s.ok()) return Fatal(observer, s);
   }
-  return true;
+  return kExitOk;
 }
 
 // Claims options.output (locked until the run is over) without changing anything in it yet;
@@ -256,7 +260,9 @@ RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserve
                           StopRequest* stop) {
   if (options.dry_run) return DryRun(options, users, observer);
   std::string report;
-  if (!Preflight(options, report, observer)) return {};
+  if (const int refused = Preflight(options, report, observer); refused != kExitOk) {
+    return {refused};
+  }
   // A missing or unreadable input is found before the folder is claimed.
   Result<InputIdentity> identity = IdentifyInput(options.input);
   if (!identity.ok()) return {Fatal(observer, identity.status())};
@@ -276,7 +282,9 @@ RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserve
 RunOutcome RunLoadedUsers(const Options& options, LoadedUsers& users, RunObserver& observer,
                           StopRequest* stop) {
   std::string report;
-  if (!Preflight(options, report, observer)) return {};
+  if (const int refused = Preflight(options, report, observer); refused != kExitOk) {
+    return {refused};
+  }
   std::optional<OutputDir> output = ClaimOutput(options, observer);
   if (!output) return {};
   const RunState state = RunStateFor(options, users.identity);

@@ -227,6 +227,13 @@ Result<RunState> ReadRunState(const std::string& out_dir) {
     return Errno("cannot inspect", path, errno);
   }
   if (!S_ISREG(st.st_mode)) return Status::Error("bad_state", path + " is not a regular file");
+  // A run state is a few hundred bytes: anything far larger is not one, and is not read.
+  constexpr off_t kMaxStateBytes = 64 << 10;
+  if (st.st_size > kMaxStateBytes) {
+    return Status::Error("bad_state", path + " is not a run state pixelmill wrote (" +
+                                          std::to_string(st.st_size) + " bytes; one is under " +
+                                          std::to_string(kMaxStateBytes) + ")");
+  }
   simdjson::padded_string text;
   if (auto e = simdjson::padded_string::load(path).get(text)) {
     return Status::Error("io", "cannot read " + path + ": " + simdjson::error_message(e));

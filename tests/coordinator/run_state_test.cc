@@ -195,6 +195,18 @@ TEST(RunStateTest, StandardInputIsKnownByItsUsers) {
   EXPECT_TRUE(Has(DescribeChanges(file.value(), a), "input file changed: path"));
 }
 
+// A huge run.json is refused from its size, without being read (a sparse 3 GB file here).
+TEST(RunStateTest, AHugeRunStateIsRefusedUnread) {
+  TempDir dir;
+  const std::string path = dir.Write("run.json", "{");
+  std::filesystem::resize_file(path, uint64_t{3} << 30);
+  Result<RunState> state = ReadRunState(dir.path().string());
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.status().code(), "bad_state");
+  EXPECT_NE(state.status().message().find("3221225472 bytes"), std::string::npos)
+      << state.status().message();
+}
+
 TEST(RunStateTest, AMissingInputIsAnIoError) {
   TempDir dir;
   Result<RunState> state = CurrentRunState(OptionsFor((dir / "nope.jsonl").string()));
