@@ -250,6 +250,8 @@ Result<OutputDir> OutputDir::Claim(const std::string& path, OutputMode mode) {
                                        "); pass --resume to continue it, --overwrite to delete " +
                                        "it and start afresh, or choose another --output");
   }
+  // Before anything of this run's is written (the rejects' temporary file is, while loading).
+  if (Status s = RemoveTempFiles(path); !s.ok()) return s;
   return dir;
 }
 
@@ -258,7 +260,6 @@ Status OutputDir::Begin() {
   if (earlier_ && mode_ == OutputMode::kOverwrite) {
     if (Status s = RemoveEarlierRun(path_); !s.ok()) return s;
   }
-  if (Status s = RemoveTempFiles(path_); !s.ok()) return s;
   if (Status s = MakeImagesFolder(path_); !s.ok()) return s;
   begun_ = true;
   return Status::Ok();

@@ -1,11 +1,11 @@
 // OutputDir: the output folder OUT, claimed for one run, in two steps so that a run refused
 // before it starts leaves the folder as it found it.
 //   - Claim() creates OUT if needed, locks it against a second pixelmill run (flock on
-//     OUT/.lock, which holds the holder's pid) and refuses to mix a new run into an earlier
-//     one's output unless told to delete it or to continue it. It changes nothing else.
+//     OUT/.lock, which holds the holder's pid), refuses to mix a new run into an earlier one's
+//     output unless told to delete it or to continue it, and deletes the temporary files a
+//     killed run may have left (so none is ever taken for a result). Nothing else changes.
 //   - Begin(), once everything that can refuse the run has been checked (options, input,
-//     --bind, resume), deletes the earlier run with kOverwrite, deletes the temporary files a
-//     killed run may have left (so none is ever taken for a result) and creates OUT/images/.
+//     --bind, resume), deletes the earlier run with kOverwrite and creates OUT/images/.
 // An OutputDir destroyed before Begin() removes the .lock it created and OUT itself if it made
 // it (and it is empty). The lock is held as long as the object lives; the files of the run
 // (manifest.jsonl, rejects.jsonl, run.json, images/) are opened by their writers afterwards.
@@ -32,11 +32,11 @@ class OutputDir {
  public:
   // Claims `path` for a run. Fails with code "busy" when another run holds the folder's lock,
   // "exists" when it holds an earlier run's output (manifest.jsonl, rejects.jsonl, run.json or
-  // files in images/) and `mode` is kFresh, "io" on a file system error.
+  // files in images/) and `mode` is kFresh, "io" on a file system error. Deletes leftover
+  // temporary files (IsAtomicTempName) in OUT and OUT/images.
   static Result<OutputDir> Claim(const std::string& path, OutputMode mode);
   // Starts the run in the claimed folder: kOverwrite deletes the earlier run's output (only
-  // those files; nothing else of the user's); every mode deletes leftover temporary files
-  // (IsAtomicTempName) in OUT and OUT/images and creates OUT/images. REQUIRES: not begun.
+  // those files; nothing else of the user's); creates OUT/images. REQUIRES: not begun.
   Status Begin();
   // Claim() then Begin().
   static Result<OutputDir> Prepare(const std::string& path, OutputMode mode);
