@@ -109,8 +109,8 @@ class DownloaderTest : public ::testing::Test {
 ImageApiProcess* DownloaderTest::server_ = nullptr;
 
 // The seed's test case 2: 10 images at 100 ms latency download together, not one by one: when
-// the first one ends, the other nine are still on the wire. (The speed is measured by
-// `scripts/bench.sh downloads`.)
+// the first one ends, the other nine are still on the wire. (The speed: `scripts/bench.sh
+// proof` and `downloads`.)
 TEST(DownloaderLatencyTest, TenImagesAt100msAreOnTheWireTogether) {
   ImageApiProcess server(kImageApi, {"--latency-ms", "100"});
   ASSERT_TRUE(server.ok());

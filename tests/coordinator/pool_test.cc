@@ -81,7 +81,7 @@ class PoolTest : public testing::CoordinatorRun {
 // The seed's test case 3: four filters on four workers run together. All four jobs are held by
 // workers at once (a progress sample sees them: each filter sleeps 4 s, so a sample a second
 // falls in that window), on more than one worker (a worker holds at most 2). One after another,
-// a sample would see one. (The speed: `scripts/bench.sh pool` and `proof`.)
+// a sample would see one. (The speed: `scripts/bench.sh proof`.)
 TEST_F(PoolTest, FourSleepsOnFourWorkersRunTogether) {
   Users(4);
   auto run = StartSampled({"--filter", "sleep:4000", "--workers", "4"});
