@@ -108,8 +108,8 @@ TEST_F(PipelineTest, MixedPopulationEndsWithOneLinePerUser) {
 }
 
 // Downloads overlap: user 0's download is held on the wire (HeldRedirect) until another user's
-// line is written; one download at a time would write none, and user 0 would fail when the
-// hold runs out (60 s).
+// line is written. One download at a time would write none while it waits: the held request
+// would end by the download's timeout (30 s) or the hold's (60 s), not by a line.
 TEST_F(PipelineTest, AllOkExitsZeroAndOverlapsDownloads) {
   ImageApiProcess server(kImageApi, {"--latency-ms", "100"});
   ASSERT_TRUE(server.ok());

@@ -87,10 +87,11 @@ class StreamingTest : public ::testing::Test {
 // Downloads overlap filters: user 0's image comes through a server that holds the request
 // until another user's line is in the manifest (downloaded, filtered by a worker and saved),
 // then redirects it to the fixture. A pipeline whose filters waited for every download would
-// write no line while user 0's download is on the wire: the hold would run out (a 503, user 0
-// failed). The other users come from a fixture answering after 20 ms, 4 at a time, so their
-// downloads, too, are still going on while the first filters run. The speed of the overlap
-// (end to end against each stage alone) is measured by `scripts/bench.sh streaming`.
+// write no line while user 0's download is on the wire: the held request would end by the
+// download's timeout (30 s) or the hold's (60 s), not by a line. The other users come from a
+// fixture answering after 20 ms, 4 at a time, so their downloads, too, are still going on while the
+// first filters run. The speed of the overlap (end to end against each stage alone) is measured by
+// `scripts/bench.sh streaming`.
 TEST_F(StreamingTest, DownloadsOverlapFilters) {
   ImageApiProcess api(kImageApi, {"--latency-ms", "20"});
   ASSERT_TRUE(api.ok());

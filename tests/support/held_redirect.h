@@ -2,8 +2,10 @@
 // each request until a condition of the test holds and then redirects it (302) to a real URL.
 // It proves an order of events without measuring time: "this download stayed on the wire until
 // that happened". The condition is polled every 10 ms for at most `max_hold_s` (counted from the
-// first request), a hang detector only: past it, requests get a 503 and released() stays false.
-// Requests are served one at a time, each on its own connection (Connection: close).
+// first request), a hang detector only: past it, requests get a 503. released() tells whether the
+// first request was answered because the condition held while its client still waited (a client
+// that gave up and came back is no proof). Requests are served one at a time, each on its own
+// connection (Connection: close).
 // Header-only. The condition runs on the server's thread; the destructor joins it.
 #pragma once
 
@@ -54,7 +56,7 @@ class HeldRedirect {
   std::string Url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
-  // Requests answered so far, and whether one was released by the condition.
+  // Requests answered so far, and whether the first was released by the condition.
   int requests() const { return requests_; }
   bool released() const { return released_; }
 
@@ -63,6 +65,13 @@ class HeldRedirect {
   bool Readable(int fd) const {
     pollfd item{fd, POLLIN, 0};
     return !stop_ && ::poll(&item, 1, 50) == 1;
+  }
+
+  // True once the client has closed its end (or reset the connection).
+  static bool ClientGone(int client) {
+    pollfd item{client, POLLIN, 0};
+    char byte;
+    return ::poll(&item, 1, 0) == 1 && ::recv(client, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
   }
 
   void Serve() {
@@ -82,8 +91,10 @@ class HeldRedirect {
       const double left =
           max_hold_s_ -
           std::chrono::duration<double>(std::chrono::steady_clock::now() - first).count();
-      const bool release = WaitFor([&] { return stop_ || release_(); }, left > 0 ? left : 0);
-      released_ = released_ || (release && !stop_);
+      bool gone = false;  // the client closed its end: it gave up waiting
+      const bool release = WaitFor(
+          [&] { return stop_ || (gone = ClientGone(client)) || release_(); }, left > 0 ? left : 0);
+      if (requests_ == 0) released_ = release && !stop_ && !gone;
       const std::string response =
           release ? "HTTP/1.1 302 Found\r\nLocation: " + target_ +
                         "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
