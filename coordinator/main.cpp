@@ -327,6 +327,7 @@ int main(int argc, char** argv) {
   // Never a PATH search: any executable named "worker" earlier on PATH would be run.
   if (options.worker_binary.empty()) options.worker_binary = WorkerBesideThisProgram();
   terminal.json_logs = log_format == "json";
+  terminal.output_dir = options.output_dir;
   const char* term = std::getenv("TERM");
   terminal.interactive = ::isatty(STDERR_FILENO) == 1 && term != nullptr &&
                          std::string(term) != "dumb" && log_format == "text";

@@ -42,15 +42,20 @@ const char* StopSignalName(int signum) {
 
 std::string ResumeCommand(const std::vector<std::string>& command_line) {
   std::string command;
-  bool has_resume = false;
-  for (const std::string& arg : command_line) {
+  bool has_resume = false, from_stdin = false;
+  for (size_t i = 0; i < command_line.size(); ++i) {
+    const std::string& arg = command_line[i];
     if (arg == "--overwrite") continue;
     has_resume |= arg == "--resume";
+    from_stdin |= arg == "--input=-" ||
+                  (arg == "--input" && i + 1 < command_line.size() && command_line[i + 1] == "-");
     if (!command.empty()) command += ' ';
     command += ShellQuote(arg);
   }
   if (command.empty()) command = "coordinator ...";
-  return has_resume ? command : command + " --resume";
+  if (!has_resume) command += " --resume";
+  // Standard input is known by its users: a resume must be given the same ones.
+  return from_stdin ? command + "  # fed the same users on standard input" : command;
 }
 
 Event InterruptedEvent(int signum, size_t ok, size_t failed, size_t left,

@@ -18,6 +18,7 @@
 #include "common/json_writer.h"
 #include "common/string_printf.h"
 #include "coordinator/iso_time.h"
+#include "coordinator/output_dir.h"
 
 namespace pixelmill {
 namespace {
@@ -146,15 +147,11 @@ Result<std::unique_ptr<TerminalOutput>> TerminalOutput::Create(const TerminalOpt
                                         : level.value());
   out->logger_->flush_on(spdlog::level::trace);
   if (!options.progress_file.empty()) {
-    // Its folder may be the --output folder the run has not made yet.
-    const std::filesystem::path parent = std::filesystem::path(options.progress_file).parent_path();
-    std::error_code ignored;  // fopen says what is wrong
-    if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
-    out->progress_file_ = std::fopen(options.progress_file.c_str(), "we");
-    if (out->progress_file_ == nullptr) {
-      return Status::Error("io", "cannot create --progress-file " + options.progress_file + ": " +
-                                     std::strerror(errno));
-    }
+    // A pipe or a device is a fine place for a stream of samples; the run's files are not.
+    Result<std::string> path = CheckSideFile("--progress-file", options.progress_file,
+                                             options.output_dir, /*regular_only=*/false);
+    if (!path.ok()) return path.status();
+    out->progress_path_ = path.value();
   }
   return out;
 }
@@ -189,7 +186,7 @@ void TerminalOutput::OnProgress(const Progress& p) {
     rate_at_s_ = p.elapsed_s;
     rate_done_ = done;
   }
-  if (progress_file_ != nullptr && p.elapsed_s - last_sample_s_ >= 1.0) WriteSample(p);
+  if (!progress_path_.empty() && p.elapsed_s - last_sample_s_ >= 1.0) WriteSample(p);
   if (options_.quiet) return;
   if (options_.interactive) {
     if (last_draw_s_ >= 0 && p.elapsed_s - last_draw_s_ < 0.1) return;
@@ -216,7 +213,7 @@ void TerminalOutput::OnSummary(const std::string& text) {
 
 void TerminalOutput::OnSummaryEvent(const std::string& table, const Event& done) {
   ClearLine();
-  if (progress_file_ != nullptr && have_last_) WriteSample(last_);  // the end state
+  if (!progress_path_.empty() && have_last_) WriteSample(last_);  // the end state
   if (options_.json_logs) {
     // Printed whatever --log-level says, as in text.
     if (!options_.quiet && !table.empty()) {
@@ -275,8 +272,23 @@ std::string TerminalOutput::Line(const Progress& p, double rate, size_t width) {
   return line;
 }
 
+bool TerminalOutput::ProgressFileReady() {
+  if (progress_file_ != nullptr) return true;
+  if (progress_failed_) return false;
+  // Its folder may be inside the --output folder, which the run has made by now.
+  std::error_code ignored;  // fopen says what is wrong
+  std::filesystem::create_directories(std::filesystem::path(progress_path_).parent_path(), ignored);
+  progress_file_ = std::fopen(progress_path_.c_str(), "we");
+  if (progress_file_ != nullptr) return true;
+  progress_failed_ = true;
+  OnEvent(EventLevel::kWarning, "cannot create --progress-file " + options_.progress_file + ": " +
+                                    std::strerror(errno) + "; the run goes on without samples");
+  return false;
+}
+
 void TerminalOutput::WriteSample(const Progress& p) {
   last_sample_s_ = p.elapsed_s;
+  if (!ProgressFileReady()) return;
   const std::string line =
       JsonObject()
           .Add("t", p.elapsed_s)
@@ -303,8 +315,15 @@ void TerminalOutput::WriteSample(const Progress& p) {
                    ? p.filter_cpu_s / (static_cast<double>(p.workers) * p.elapsed_s)
                    : 0.0)
           .Done();
-  std::fprintf(progress_file_, "%s\n", line.c_str());
-  std::fflush(progress_file_);
+  errno = 0;
+  if (std::fprintf(progress_file_, "%s\n", line.c_str()) < 0 || std::fflush(progress_file_) != 0) {
+    const int error = errno;
+    std::fclose(progress_file_);
+    progress_file_ = nullptr;
+    progress_failed_ = true;
+    OnEvent(EventLevel::kWarning, "cannot write --progress-file " + options_.progress_file + ": " +
+                                      std::strerror(error) + "; no more samples are written");
+  }
 }
 
 }  // namespace pixelmill

@@ -6,7 +6,10 @@
 //     place at most 10 times a second, tqdm style, fitted to the terminal's width (asked again
 //     at each redraw, so a resized window is followed), cleared before any log line and at the
 //     end. Not a terminal: a plain progress line every --progress-interval seconds. --quiet: none.
-//   - --progress-file: a JSONL time series, one sample a second (and one at the end).
+//   - --progress-file: a JSONL time series, one sample a second (and one at the end). Checked
+//     at Create() (never one of the run's own files), opened (truncated) only at the first
+//     sample, so a run refused before it starts leaves the file as it was. A failed write is
+//     warned about once, and sampling stops.
 //   - The summary table and the "done: " line at the end; --quiet prints the "done: " line only
 //     (the table's figures are in --report).
 // No colours are used, so NO_COLOR is respected by construction.
@@ -34,13 +37,14 @@ struct TerminalOptions {
   bool json_logs = false;           // --log-format json
   double progress_interval_s = 10;  // plain progress lines when stderr is not a terminal
   std::string progress_file;        // JSONL samples, one a second; empty for none
+  std::string output_dir;           // --output: the progress file may not be one of its files
   // Whether stderr is a terminal the line can be redrawn on; main() decides (isatty, TERM).
   bool interactive = false;
 };
 
 class TerminalOutput final : public RunObserver {
  public:
-  // Fails on a bad log level or a progress file that cannot be created.
+  // Fails on a bad log level or a progress file that must not be written (code "usage").
   static Result<std::unique_ptr<TerminalOutput>> Create(const TerminalOptions& options);
   ~TerminalOutput() override;
 
@@ -62,10 +66,14 @@ class TerminalOutput final : public RunObserver {
   // Writes one event (a log line or a JSON object) if its level passes.
   void Log(const Event& event);
   void WriteSample(const Progress& p);
+  // Opens the progress file at the first sample; false (warned once) when it cannot be written.
+  bool ProgressFileReady();
 
   TerminalOptions options_;
   std::shared_ptr<spdlog::logger> logger_;
   std::FILE* progress_file_ = nullptr;
+  std::string progress_path_;  // links resolved; empty for none
+  bool progress_failed_ = false;
   bool line_shown_ = false;
   double last_draw_s_ = -1, last_plain_s_ = 0, last_sample_s_ = -1;
   // Smoothed rate (users a second): an exponential moving average of the recent samples.
