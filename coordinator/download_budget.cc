@@ -11,11 +11,14 @@ uint64_t DownloadBudget::Opening() const {
 size_t DownloadBudget::Admissible(size_t max) const {
   if (budget_ == nullptr) return max;
   const uint64_t used = budget_->used(), limit = budget_->limit();
-  if (used == 0) return std::min<size_t>(max, 1);  // one transfer always runs
-  // A waiting body gets the room first; after a stop, the bodies on the wire (who needed more
-  // than there was) do, until one ends.
-  if (!paused_.empty() || settling_) return 0;
-  const uint64_t room = used < limit ? (limit - used) / Opening() : 0;
+  uint64_t room = used < limit ? (limit - used) / Opening() : 0;
+  if (used == 0) {
+    room = std::max<uint64_t>(room, 1);  // nothing held, nothing to wait for: one always runs
+  } else if (!paused_.empty() || settling_) {
+    // A waiting body gets the room first; after a stop, the bodies on the wire (who needed more
+    // than there was) do, until one ends.
+    room = 0;
+  }
   return static_cast<size_t>(std::min<uint64_t>(max, room));
 }
 
