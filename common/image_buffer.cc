@@ -11,6 +11,12 @@ ImageBuffer ImageBuffer::FromString(std::string bytes) {
   return b;
 }
 
+ImageBuffer ImageBuffer::FromBytes(GrowableBytes bytes) {
+  ImageBuffer b;
+  b.bytes_ = std::move(bytes);
+  return b;
+}
+
 ImageBuffer ImageBuffer::FromMessage(zmq::message_t message) {
   ImageBuffer b;
   b.bytes_ = std::move(message);
@@ -50,6 +56,7 @@ void ImageBuffer::Reset() {
 
 const char* ImageBuffer::data() const {
   if (const auto* s = std::get_if<std::string>(&bytes_)) return s->data();
+  if (const auto* g = std::get_if<GrowableBytes>(&bytes_)) return g->data();
   if (const auto* m = std::get_if<zmq::message_t>(&bytes_)) {
     return static_cast<const char*>(m->data());
   }
@@ -59,6 +66,7 @@ const char* ImageBuffer::data() const {
 
 size_t ImageBuffer::size() const {
   if (const auto* s = std::get_if<std::string>(&bytes_)) return s->size();
+  if (const auto* g = std::get_if<GrowableBytes>(&bytes_)) return g->size();
   if (const auto* m = std::get_if<zmq::message_t>(&bytes_)) return m->size();
   if (const auto* b = std::get_if<Block>(&bytes_)) return b->size;
   return 0;

@@ -1,11 +1,12 @@
 // ImageBuffer: the one type image bytes travel in, from the first byte downloaded (or received
 // from a peer, or encoded by libvips) until they are written to disk or dropped. Move-only, so
-// bytes are never copied from owner to owner. It owns exactly one of: a std::string (a download
-// grows into one), a zmq::message_t (a frame received from a peer), or a block allocated by C
-// code with its free function (libvips' encoded output, g_free). ToMessage() hands the bytes to
-// ZeroMQ without a copy. It carries the image's format once known, and a ByteLease: the bytes it
-// holds against the run's budget (--max-memory), given back when the bytes are freed (on
-// whichever thread frees them; after ToMessage(), when ZeroMQ is done with the frame).
+// bytes are never copied from owner to owner. It owns exactly one of: a std::string, a
+// GrowableBytes (a download grows into one), a zmq::message_t (a frame received from a peer), or
+// a block allocated by C code with its free function (libvips' encoded output, g_free). ToMessage()
+// hands the bytes to ZeroMQ without a copy. It carries the image's format once known, and a
+// ByteLease: the bytes it holds against the run's budget (--max-memory), given back when the bytes
+// are freed (on whichever thread frees them; after ToMessage(), when ZeroMQ is done with the
+// frame).
 //
 // Not thread-safe (like std::string); may be moved between threads.
 #pragma once
@@ -19,6 +20,7 @@
 #include <zmq.hpp>
 
 #include "common/byte_budget.h"
+#include "common/growable_bytes.h"
 #include "common/image_format.h"
 
 namespace pixelmill {
@@ -29,6 +31,7 @@ class ImageBuffer {
 
   ImageBuffer() = default;
   static ImageBuffer FromString(std::string bytes);
+  static ImageBuffer FromBytes(GrowableBytes bytes);
   static ImageBuffer FromMessage(zmq::message_t message);
   // Takes ownership of `size` bytes at `data`, later freed with `free_fn(data)`.
   static ImageBuffer Adopt(void* data, size_t size, FreeFn free_fn);
@@ -64,7 +67,7 @@ class ImageBuffer {
   };
   void Reset();
 
-  std::variant<std::monostate, std::string, zmq::message_t, Block> bytes_;
+  std::variant<std::monostate, std::string, GrowableBytes, zmq::message_t, Block> bytes_;
   OutputFormat format_ = OutputFormat::kUnknown;
   ByteLease lease_;
 };

@@ -30,7 +30,8 @@ struct Downloader::Fetch {
   Easy* easy = nullptr;        // while on the wire
   uv_getaddrinfo_t resolve{};  // proxy mode: the target is resolved and checked first
   bool resolving = false;
-  std::string body, content_type;
+  GrowableBytes body;
+  std::string content_type;
   BodyLease body_lease;  // body's bytes in the budget
   std::string blocked;   // set by OnOpenSocket when it refuses an address
   bool too_large = false;
@@ -175,8 +176,8 @@ void Downloader::Wake() {
     }
   }
   std::vector<uint32_t> ready;
-  const bool may_start = budget_.MayStart() && !stopped_starting_;
-  gate_.TakeReady(now, may_start ? concurrency_ - std::min(concurrency_, on_wire_) : 0, ready);
+  const size_t slots = concurrency_ - std::min(concurrency_, on_wire_);
+  gate_.TakeReady(now, stopped_starting_ ? 0 : budget_.Admissible(slots), ready);
   for (uint32_t id : ready) {
     if (closing_) return;  // a delivery (a request that failed at once) closed us
     PutOnWire(*fetches_[id]);
@@ -200,16 +201,36 @@ void Downloader::OnBudgetFreed() {
   NoteBudgetWait();
 }
 
-// Unpauses the transfers whose bodies the budget grants now. Outside curl's callbacks only.
+// Unpauses the transfers whose bodies the budget grants now, and takes off the wire those whose
+// bytes it took back. Outside curl's callbacks only.
 void Downloader::Resume() {
   if (in_curl_ || budget_.paused() == 0) return;
+  const BudgetGrants grants = budget_.TakeResumable();
+  for (uint32_t id : grants.stopped) Requeue(*fetches_[id]);
   in_curl_ = true;
-  for (uint32_t id : budget_.TakeResumable()) {
+  for (uint32_t id : grants.resumed) {
     // curl delivers the data it held back, often before this returns (into OnBody, which may
     // pause the transfer again).
     if (Easy* easy = fetches_[id]->easy) curl_easy_pause(easy->handle, CURLPAUSE_CONT);
   }
   in_curl_ = false;
+}
+
+// Only paused bodies held the budget, and this one was the youngest: the budget took its bytes
+// back. The server did nothing wrong, so this is no failed attempt: the download goes back to its
+// host's queue and starts afresh once the budget has room.
+void Downloader::Requeue(Fetch& f) {
+  assert(f.easy != nullptr);
+  curl_multi_remove_handle(multi_, f.easy->handle);
+  idle_easies_.push_back(f.easy);
+  f.easy = nullptr;
+  DropBody(f);
+  --on_wire_;
+  --f.attempts;
+  const double now = NowMs();
+  gate_.Finished(f.host, f.id, HostGate::Outcome::kOk, std::nullopt, now);
+  backoff_.emplace(now, f.id);  // queued for its host at the next wake-up
+  ScheduleWake(0);
 }
 
 void Downloader::NoteBudgetWait() {
@@ -219,7 +240,7 @@ void Downloader::NoteBudgetWait() {
 DownloadStats Downloader::stats() const {
   DownloadStats s = stats_;
   s.budget_pauses = budget_.pauses();
-  s.budget_forced = budget_.forced();
+  s.budget_stopped = budget_.stopped();
   s.budget_wait_seconds = budget_.wait_seconds(NowMs());
   return s;
 }
@@ -228,7 +249,8 @@ void Downloader::PutOnWire(Fetch& f) {
   ++on_wire_;
   ++f.attempts;
   ++stats_.requests;
-  f.body.clear();
+  budget_.Admit(f.body_lease);
+  f.body.Clear();
   f.blocked.clear();
   f.too_large = false;
   if (options_.proxy.empty()) return AddToCurl(f);
@@ -379,18 +401,22 @@ size_t Downloader::TakeBody(Fetch& fetch, const char* data, size_t n) {
     f->too_large = true;  // returning short aborts the transfer with CURLE_WRITE_ERROR
     return 0;
   }
-  if (need > f->body_lease.lease.bytes()) {
+  const uint64_t held = f->body_lease.lease.bytes();
+  if (need > held || !f->body_lease.sized || need > f->body.capacity()) {
     curl_off_t length = -1;
     curl_easy_getinfo(f->easy->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-    if (!budget_.Reserve(f->body_lease, need, length)) {
+    if ((need > held || !f->body_lease.sized) && !budget_.Reserve(f->body_lease, need, length)) {
       // curl keeps this data and delivers it again once resumed. The wake-up decides whether
       // only paused bodies now hold the budget.
       ScheduleWake(0);
       return CURL_WRITEFUNC_PAUSE;
     }
-    f->body.reserve(static_cast<size_t>(f->body_lease.lease.bytes()));
+    // Room for what is expected: the Content-Length, else what the lease grants.
+    const uint64_t granted = f->body_lease.lease.bytes();
+    const uint64_t expected = length >= 0 ? std::min<uint64_t>(granted, length) : granted;
+    f->body.Reserve(static_cast<size_t>(std::max(need, expected)));
   }
-  f->body.append(data, n);
+  f->body.Append(data, n);
   return n;
 }
 
@@ -501,11 +527,12 @@ void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
     FinishFailureMessage(*failure, d.url, f.attempts);
     ++stats_.failed;
   } else {
-    // A body that grew in steps may hold spare room: give it back (one copy) when it is large.
-    if (f.body.capacity() - f.body.size() > f.body.size() / 4) f.body.shrink_to_fit();
+    budget_.NoteDelivered(f.body_lease, f.body.size());
+    // Spare room goes back (a mapping shrinks without a copy), and so does its lease.
+    f.body.ShrinkToFit();
     ByteLease& lease = f.body_lease.lease;
     lease.Shrink(std::min<uint64_t>(lease.bytes(), f.body.capacity()));
-    d.body = ImageBuffer::FromString(std::move(f.body));
+    d.body = ImageBuffer::FromBytes(std::move(f.body));
     d.body.set_lease(std::move(lease));
     ++stats_.ok;
   }
@@ -523,7 +550,7 @@ void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
 }
 
 void Downloader::DropBody(Fetch& f) {
-  f.body = std::string();
+  f.body.Clear();
   f.body_lease.lease.Reset();
 }
 

@@ -21,14 +21,17 @@
 // pixelmill before each request. URLs in messages are redacted (RedactUrl). The result reaches
 // `on_done` on the loop thread, never from inside Start(); on_done may call Start() and Close().
 //
-// Memory: with a ByteBudget, every body holds a lease on it (DownloadBudget): the whole
-// Content-Length from the first write, else doubling steps. A body the budget cannot grant is
+// Memory: with a ByteBudget, every transfer holds a lease on it (DownloadBudget): an opening
+// reservation to go on the wire, then the whole Content-Length from the first write, else what
+// recent bodies of unknown length needed, then fixed blocks. A body the budget cannot grant is
 // paused (CURL_WRITEFUNC_PAUSE; curl delivers the same data again once unpaused, so nothing is
-// lost) and no new transfer starts while one is paused or the budget is full. OnBudgetFreed()
-// resumes the paused bodies that fit (curl_easy_pause, always outside curl's callbacks) and
-// starts waiting downloads; if only paused bodies hold the budget, the one holding most is granted
-// past the limit. A paused transfer's timeout still runs. A delivered body carries its lease; an
-// attempt that fails gives its bytes back at once.
+// lost) and no new transfer starts while one is paused or there is no room for its opening.
+// OnBudgetFreed() resumes the paused bodies that fit (curl_easy_pause, always outside curl's
+// callbacks) and starts waiting downloads; if only paused bodies hold the budget, the youngest
+// transfer is taken off the wire and queued again (no attempt counted) until one can go on, so
+// the budget is passed by one image at most (one alone in it). A paused transfer's timeout still
+// runs. Bodies grow in GrowableBytes (large ones mapped: freed bytes go back to the system). A
+// delivered body carries its lease; an attempt that fails gives its bytes back at once.
 //
 // Owned and used by the loop thread only. Close() before destruction (two-phase handle close).
 #pragma once
@@ -51,6 +54,7 @@
 #include <vector>
 
 #include "common/byte_budget.h"
+#include "common/growable_bytes.h"
 #include "common/histogram.h"
 #include "common/image_buffer.h"
 #include "common/status.h"
@@ -77,10 +81,11 @@ struct DownloadStats {
   uint64_t bytes = 0;  // body bytes received
   uint64_t ok = 0, failed = 0;
   Histogram latency_us;  // per successful download, from Start() (waits and retries included)
-  // The byte budget: bodies paused for it (each pause counted), paused bodies granted past it
-  // because only paused bodies held it, and the time during which at least one download waited
-  // for it (paused, or ready to start but held back). Zero without a budget.
-  uint64_t budget_pauses = 0, budget_forced = 0;
+  // The byte budget: bodies paused for it (each pause counted), transfers stopped and queued
+  // again because only paused bodies held it (no attempt counted), and the time during which at
+  // least one download waited for it (paused, or ready to start but held back). Zero without a
+  // budget.
+  uint64_t budget_pauses = 0, budget_stopped = 0;
   double budget_wait_seconds = 0;
 };
 
@@ -145,6 +150,7 @@ class Downloader {
   void ScheduleWake(double at_ms);
   void Wake();
   void Resume();
+  void Requeue(Fetch& f);
   void NoteBudgetWait();
   void Queue(Fetch& f, bool first);
   void PutOnWire(Fetch& f);

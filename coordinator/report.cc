@@ -97,7 +97,7 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
                                 .Add("budget_bytes", run.budget_limit)
                                 .Add("peak_image_bytes", run.budget_peak)
                                 .Add("budget_pauses", d.budget_pauses)
-                                .Add("budget_forced", d.budget_forced)
+                                .Add("budget_stopped", d.budget_stopped)
                                 .Add("peak_rss_bytes", run.peak_rss_bytes)
                                 .Done();
   JsonObject by_code;

@@ -51,6 +51,25 @@ TEST(ImageBufferTest, TheLeaseIsGivenBackOnceWhenTheBytesGo) {
   EXPECT_EQ(budget.peak(), 100u);
 }
 
+// A download body grows in GrowableBytes and travels on without a copy, lease and all.
+TEST(ImageBufferTest, HoldsADownloadBodyWithoutACopy) {
+  ByteBudget budget(1 << 20);
+  GrowableBytes body;
+  const std::string bytes(300000, 'j');
+  body.Append(bytes.data(), bytes.size());
+  const char* data = body.data();
+  ImageBuffer b = ImageBuffer::FromBytes(std::move(body));
+  b.set_lease(budget.Take(b.size()));
+  EXPECT_EQ(b.data(), data) << "copied";
+  EXPECT_EQ(b.view(), bytes);
+  {
+    zmq::message_t frame = std::move(b).ToMessage();
+    EXPECT_EQ(frame.data(), data) << "copied into the frame";
+    EXPECT_EQ(budget.used(), 300000u);
+  }
+  EXPECT_EQ(budget.used(), 0u);
+}
+
 TEST(ImageBufferTest, ToMessageHandsTheBytesOverWithoutACopy) {
   ByteBudget budget(1 << 20);
   void* block = std::malloc(64 * 1024);

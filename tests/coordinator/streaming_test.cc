@@ -178,5 +178,43 @@ TEST_F(StreamingTest, PeakRssIsFlatInUsers) {
 #endif
 }
 
+// The memory budget with bodies of unknown length (the issue's 20 x 30 MB chunked case, in
+// miniature): 8 JPEGs of 2 MiB + 1 sent chunked, paced so that they arrive together, under
+// --max-memory 4M. Together they need four times the budget; the transfers that only paused
+// bodies held it for are stopped and fetched again instead of one being granted past the limit
+// (which, growing by doubling, held ~7.5 MiB). Every user ends ok with one line, and a stopped
+// transfer did not use up an attempt (--retries 0).
+TEST_F(StreamingTest, BodiesOfUnknownLengthNeverPassTheBudgetByMoreThanOneImage) {
+  ImageApiProcess api(kImageApi, {"--variants", "1"});
+  ASSERT_TRUE(api.ok());
+  constexpr int kUsers = 8;
+  constexpr double kImage = (2 << 20) + 1;
+  std::string text;
+  for (int i = 0; i < kUsers; ++i) {
+    text += R"({"id": )" + std::to_string(i) + R"(, "name": "u", "image_url": ")" +
+            api.Url("/img/" + std::to_string(i) + ".jpg?pad=2097153&chunked=1&pace=8000000") +
+            "\"}\n";
+  }
+  const std::string users = dir_.Write("chunked.jsonl", text);
+  const Ran ran =
+      Run("chunked", users,
+          {"--filter", "none", "--max-memory", "4M", "--retries", "0", "--timeout", "60"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.err << ran.report;
+  EXPECT_EQ(ran.Number("ok"), kUsers) << ran.report;
+  std::vector<std::string> problems;
+  const auto lines = testing::ManifestById(dir_ / "chunked" / "manifest.jsonl", &problems);
+  EXPECT_EQ(lines.size(), static_cast<size_t>(kUsers));
+  EXPECT_TRUE(problems.empty()) << "a user has two lines: " << problems.front();
+  for (const auto& [id, line] : lines) {
+    EXPECT_EQ(testing::LineField(line, "status"), "ok") << line;
+    EXPECT_EQ(testing::LineField(line, "attempts"), "1") << line;
+  }
+  const double budget = 4 * kMiB;
+  EXPECT_LE(ran.Number("peak_image_bytes"), budget + kImage) << ran.report;
+  EXPECT_GT(ran.Number("budget_stopped"), 0) << "nothing was stopped: " << ran.report;
+  EXPECT_EQ(ran.Number("requests", "download"), kUsers + ran.Number("budget_stopped"))
+      << "each stopped transfer was fetched once more: " << ran.report;
+}
+
 }  // namespace
 }  // namespace pixelmill

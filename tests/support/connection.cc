@@ -219,7 +219,11 @@ void Connection::SendResponse() {
       body_ = {};
       break;
   }
-  body_total_ = plan_.body == BodyKind::kHuge ? plan_.huge_bytes : body_.size();
+  padded_.reset();
+  if (plan_.pad_to > 0) padded_.emplace(body_, plan_.pad_to);
+  body_total_ = plan_.body == BodyKind::kHuge ? plan_.huge_bytes
+                : padded_                     ? padded_->size()
+                                              : body_.size();
   body_limit_ = plan_.delivery == Delivery::kTruncate ? body_total_ / 2 : body_total_;
   body_sent_ = 0;
   trailer_sent_ = false;
@@ -256,7 +260,10 @@ void Connection::WriteBody(uint64_t max) {
   pending_head_.clear();
   uint64_t n = std::min(max, body_limit_ - body_sent_);
   std::string_view piece;
-  if (plan_.body == BodyKind::kHuge) {
+  std::string produced;  // a padded JPEG's bytes, made for this write
+  if (padded_) {
+    padded_->Append(body_sent_, n, produced);
+  } else if (plan_.body == BodyKind::kHuge) {
     std::string_view filler = server_.bank_.Filler();
     size_t offset = static_cast<size_t>(body_sent_ % filler.size());
     n = std::min<uint64_t>(n, filler.size() - offset);
@@ -265,10 +272,10 @@ void Connection::WriteBody(uint64_t max) {
     piece = body_.substr(static_cast<size_t>(body_sent_), static_cast<size_t>(n));
   }
   body_sent_ += n;
-  std::string suffix;
+  std::string suffix = std::move(produced);
   if (chunked_ && n > 0) {
     prefix.append(Hex(n)).append("\r\n");
-    suffix = "\r\n";
+    suffix.append("\r\n");
   }
   Write(std::move(prefix), piece, std::move(suffix));
 }

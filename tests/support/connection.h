@@ -4,7 +4,8 @@
 // response as the plan says: after a latency timer, all at once, in chunks (huge bodies,
 // streamed from one reused filler buffer), dripped from a timer, cut short, never, or not at all
 // (RST). Requests on a keep-alive connection are answered one at a time, in order; while one is
-// in progress further bytes are buffered up to a bound, then reading pauses.
+// in progress further bytes are buffered up to a bound, then reading pauses. A padded JPEG's
+// bytes are produced piece by piece as they are written.
 //
 // Owned by HttpServer, which frees it only after the close callbacks of both its libuv handles
 // (the socket and one timer) have run; pending write requests own their buffers (or borrow
@@ -15,11 +16,13 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "tests/support/fault_plan.h"
 #include "tests/support/http_request.h"
+#include "tests/support/padded_jpeg.h"
 
 namespace pixelmill::fixture {
 
@@ -96,6 +99,8 @@ class Connection {
   uint64_t drip_bytes_ = 1;  // body bytes per drip tick
   bool trailer_sent_ = false;
   int writes_in_flight_ = 0;
+  // body_ grown by ?pad=, produced as it is sent.
+  std::optional<PaddedJpeg> padded_;
 };
 
 }  // namespace pixelmill::fixture

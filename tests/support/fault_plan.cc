@@ -49,7 +49,8 @@ bool IsKnownFault(std::string_view fault) {
 
 // The numeric query parameters; absent ones stay nullopt.
 struct Numbers {
-  std::optional<uint64_t> latency, status, retry_after, fail_times, rate, bytes, redirect, pace;
+  std::optional<uint64_t> latency, status, retry_after, fail_times, rate, bytes, redirect, pace,
+      pad, chunked;
 };
 
 // Parses the numeric parameters; on failure returns the name of the bad one.
@@ -69,6 +70,8 @@ std::optional<std::string_view> ParseNumbers(const std::vector<QueryParam>& para
       {"bytes", kMaxHugeBytes, &numbers.bytes},
       {"redirect", kMaxRedirects, &numbers.redirect},
       {"pace", kMaxHugeBytes, &numbers.pace},
+      {"pad", kMaxHugeBytes, &numbers.pad},
+      {"chunked", 1, &numbers.chunked},
   };
   for (const Field& field : fields) {
     const QueryParam* param = Find(params, field.key);
@@ -243,6 +246,13 @@ ResponsePlan Planner::Plan(const Request& request) {
     plan.drip_rate = *numbers.pace;
   }
   if (fault == "close") plan.close = true;
+  if (numbers.pad) {
+    if (plan.body != BodyKind::kImage || plan.format != ImageFormat::kJpeg) {
+      return Text(400, "bad query parameter: pad (only a .jpg image is padded)\n");
+    }
+    plan.pad_to = *numbers.pad;
+  }
+  if (numbers.chunked.value_or(0) == 1) plan.chunked = true;
   if (numbers.latency) {
     plan.latency_ms = *numbers.latency;
   } else {

@@ -3,10 +3,10 @@
 // slowly, cut short, not at all, or by resetting the connection).
 //
 // Faults are chosen per request by query parameters, so one server serves a mixed population:
-// latency, status, retry_after, fail_times, fault, rate, bytes, redirect, redirect_to, pace (see
-// Planner::Plan). The planner owns the only cross-request state: how often each exact target
-// carrying fail_times was seen, and the seeded generator that draws each response's jitter.
-// Pure code, no I/O; one planner per server, one thread.
+// latency, status, retry_after, fail_times, fault, rate, bytes, redirect, redirect_to, pace,
+// pad, chunked (see Planner::Plan). The planner owns the only cross-request state: how often each
+// exact target carrying fail_times was seen, and the seeded generator that draws each response's
+// jitter. Pure code, no I/O; one planner per server, one thread.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +54,7 @@ struct ResponsePlan {
   HostileKind hostile = HostileKind::kZero;
   uint64_t huge_bytes = 0;  // body length when body == kHuge
   bool chunked = false;     // Transfer-Encoding: chunked instead of Content-Length
+  uint64_t pad_to = 0;      // a JPEG body grown to this many bytes (PaddedJpeg); 0: as it is
   std::vector<std::pair<std::string, std::string>> headers;  // extra, e.g. Location
   Delivery delivery = Delivery::kNormal;
   uint64_t drip_rate = 100;  // bytes per second when delivery == kDrip
@@ -83,6 +84,8 @@ class Planner {
   // The response for `request`. Non-GET gets 405, a bad query parameter 400; otherwise
   // /health is 200 "ok", /img/<id>.<ext> an image, anything else 404, unless the query asks
   // for a fault, status or redirect (fault=redirect_loop: a 302 to the request's own URL).
+  // pad=BYTES grows a JPEG image to BYTES (400 for any other body); chunked=1 sends any body
+  // chunked, without a Content-Length.
   ResponsePlan Plan(const Request& request);
   // Sets the redirect authority once the listening port is known.
   void set_authority(std::string authority) { config_.authority = std::move(authority); }

@@ -40,6 +40,8 @@ constexpr char kUsage[] =
     "GET /health, GET /img/<id>.<jpg|png|webp|gif>; query parameters: latency=MS, status=CODE,\n"
     "retry_after=S, fail_times=K, redirect=N, redirect_to=URL, bytes=N, rate=BPS,\n"
     "pace=BPS (any body at BPS, e.g. fault=huge_chunked&bytes=N&pace=BPS),\n"
+    "pad=BYTES (a .jpg grown to BYTES by comment segments: still a valid image),\n"
+    "chunked=1 (any body chunked, without a Content-Length),\n"
     "fault=reset|truncate|drip|hang|huge|huge_chunked|wrongtype|html|corrupt|corrupt_png|"
     "header_only|bomb|poison|close|redirect_loop (a 302 to the request's own URL)\n"
     "\n"

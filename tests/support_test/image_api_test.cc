@@ -32,6 +32,7 @@
 #include "tests/support/fault_plan.h"
 #include "tests/support/hostile_images.h"
 #include "tests/support/http_request.h"
+#include "tests/support/padded_jpeg.h"
 
 extern char** environ;
 
@@ -196,6 +197,30 @@ TEST(PlannerTest, RedirectLoopPointsAtItsOwnUrl) {
   request.host = "api.test:8080";
   EXPECT_EQ(planner.Plan(request).headers[0].second,
             "http://api.test:8080/img/4.jpg?x=1&fault=redirect_loop");
+}
+
+// Walks the marker segments a JPEG decoder reads up to the first that is not a comment.
+TEST(PaddedJpegTest, CommentSegmentsFillTheGapExactly) {
+  const std::string jpeg = std::string("\xFF\xD8\xFF\xDB", 4) + std::string(100, 'x');
+  for (uint64_t padding : {0ull, 1ull, 4ull, 65537ull, 65538ull, 65540ull, 200000ull}) {
+    PaddedJpeg padded(jpeg, jpeg.size() + padding);
+    EXPECT_GE(padded.size(), jpeg.size() + padding);
+    EXPECT_LE(padded.size(), jpeg.size() + std::max<uint64_t>(padding, 4) + 3);
+    std::string body;
+    for (uint64_t at = 0; at < padded.size(); at += 1000) {  // pieces as the server sends them
+      padded.Append(at, std::min<uint64_t>(1000, padded.size() - at), body);
+    }
+    ASSERT_EQ(body.size(), padded.size());
+    size_t at = 2;
+    while (body.compare(at, 2, "\xFF\xFE") == 0) {
+      const size_t length = static_cast<unsigned char>(body[at + 2]) * 256u +
+                            static_cast<unsigned char>(body[at + 3]);
+      ASSERT_GE(length, 2u) << padding;
+      at += 2 + length;
+    }
+    EXPECT_EQ(body.substr(0, 2), jpeg.substr(0, 2)) << padding;
+    EXPECT_EQ(body.substr(at), jpeg.substr(2)) << padding;
+  }
 }
 
 TEST(PlannerTest, ImagePaths) {
@@ -865,6 +890,26 @@ TEST_F(ServerTest, HostileTinyExif6GpsAndZero) {
 
 // fault=corrupt_png keeps the first 40% of the real PNG and garbles the rest: its chunk CRCs and
 // zlib stream fail a decoder that stops on errors (a corrupt JPEG's scan only warns in libjpeg).
+// ?pad=BYTES&chunked=1: a large JPEG of unknown length that is still the same picture.
+TEST_F(ServerTest, APaddedJpegSentChunkedIsTheSamePicture) {
+  ASSERT_TRUE(VipsReady());
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const Response plain = Fetch("/img/2.jpg");
+  const Response padded = Fetch("/img/2.jpg?pad=300000&chunked=1");
+  EXPECT_EQ(padded.status, 200);
+  EXPECT_EQ(padded.Header("content-length"), "");
+  EXPECT_EQ(padded.Header("transfer-encoding"), "chunked");
+  EXPECT_EQ(padded.body.size(), 300000u);
+  EXPECT_EQ(padded.body.substr(padded.body.size() - (plain.body.size() - 2)), plain.body.substr(2));
+  std::optional<vips::VImage> a = Decode(plain.body), b = Decode(padded.body);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(b->width(), a->width());
+  EXPECT_EQ((*a - *b).abs().max(), 0.0);
+  EXPECT_EQ(Fetch("/img/2.jpg?pad=300000").Header("content-length"), "300000");
+  EXPECT_EQ(Fetch("/img/2.png?pad=300000").status, 400);
+  EXPECT_EQ(Fetch("/img/2.jpg?chunked=2").status, 400);
+}
+
 TEST_F(ServerTest, CorruptPngFailsADecoderThatStopsOnErrors) {
   ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_TRUE(VipsReady());
