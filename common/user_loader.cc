@@ -126,8 +126,15 @@ Result<LoadStats> Loader::Run() {
   if (have >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) start = 3;  // UTF-8 BOM
   size_t first = start;
   while (first < have && IsBlank(data[first])) ++first;
+  // Blanks before the first record may fill any number of chunks: drop each, counting its lines.
+  while (first == have && !eof) {
+    line_ += CountNewlines(data, have);
+    have = start = first = 0;
+    if (Status s = ReadMore(have, eof); !s.ok()) return s;
+    while (first < have && IsBlank(data[first])) ++first;
+  }
   if (first == have) {
-    if (have == 0) {
+    if (stats_.bytes == 0) {
       return Status::Error("bad_input", input_.name() + ": empty file: no users to load");
     }
     return Status::Error("bad_input", input_.name() + ": no JSON in the file (only whitespace)");
@@ -141,7 +148,7 @@ Result<LoadStats> Loader::Run() {
     status = LoadArray(first, have, eof);
   } else {
     return Status::Error(
-        "bad_input", input_.name() + ":" + std::to_string(1 + CountNewlines(data, first)) +
+        "bad_input", input_.name() + ":" + std::to_string(line_ + CountNewlines(data, first)) +
                          ": not JSON: expected a JSON array ('[') or JSONL objects ('{'), found " +
                          ByteForMessage(static_cast<unsigned char>(data[first])));
   }
@@ -379,7 +386,8 @@ Status Loader::LoadArray(size_t start, size_t have, bool eof) {
     } else if (ParseUserObject(object, user, problem)) {
       Accept(user, index, {});
     } else if (problem.kind == RecordProblem::kSyntax) {
-      return Fatal(index, problem.message);
+      return Fatal(index, (problem.field.empty() ? "" : "field \"" + problem.field + "\": ") +
+                              problem.message);
     } else {
       Reject(index, std::move(problem.field), std::move(problem.message), {});
     }

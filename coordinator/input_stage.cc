@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "common/json_writer.h"
+#include "coordinator/url_policy.h"
 
 namespace pixelmill {
 namespace {
@@ -31,7 +32,8 @@ class RejectsFile {
     line.Add(bad.by_line ? "line" : "index", bad.position);
     if (!bad.field.empty()) line.Add("field", bad.field);
     line.Add("error", bad.message);
-    if (!bad.raw.empty()) line.Add("record", bad.raw);
+    // A bad record may hold URLs with credentials: redacted as every other written URL.
+    if (!bad.raw.empty()) line.Add("record", RedactUrlsInText(bad.raw));
     std::string text = line.Done();
     text.push_back('\n');
     if (std::fwrite(text.data(), 1, text.size(), file_.get()) != text.size()) {

@@ -210,7 +210,7 @@ TEST_F(UserLoaderTest, EachBadRecordNamesLineFieldAndReason) {
       "f:1: malformed JSON: raw control character (e.g. a NUL byte) inside a string");
   EXPECT_EQ(OnlyError(R"({"id": 1, "name": "a", "image_url": "u", "x": tru})"
                       "\n")
-                .rfind("f:1: malformed JSON: ", 0),
+                .rfind("f:1: field \"x\": malformed JSON: ", 0),
             0u);
 }
 
@@ -413,6 +413,63 @@ TEST_F(UserLoaderTest, LineNumbersStayExactAcrossChunks) {
     ASSERT_EQ(u.image_url, "http://api.example.com/img/" + std::to_string(u.id) + ".jpg");
   }
   EXPECT_EQ(l.stats->bytes, text.size());
+}
+
+// Ignored fields must still be valid JSON, nested values included: each such record is a bad
+// record naming its line and the field, and the records around it load.
+TEST_F(UserLoaderTest, InvalidJsonInsideIgnoredFieldsIsABadRecord) {
+  const std::string good = R"({"id": 1, "name": "a", "image_url": "u", "x": [1, {"y": [true]}]})";
+  struct Case {
+    std::string field_value, field;
+  };
+  for (const Case& c :
+       {Case{"[1,,2]", "note"}, Case{R"({"a" 1})", "meta"}, Case{"[tru]", "flags"},
+        Case{"[1, nul]", "n"}, Case{R"({"a": {"b": [1 2]}})", "deep"}, Case{R"([{"k": -}])", "neg"},
+        Case{R"({"a": 1,})", "tail"}, Case{"[1,]", "tail2"}}) {
+    const std::string bad =
+        R"({"id": 2, "name": "b", "image_url": "u", ")" + c.field + R"(": )" + c.field_value + "}";
+    Loaded l =
+        Load(good + "\n" + bad + "\n" + R"({"id": 3, "name": "c", "image_url": "u"})" + "\n", 1);
+    ASSERT_TRUE(l.stats.ok()) << c.field_value << ": " << l.stats.status().ToString();
+    ASSERT_EQ(l.bad.size(), 1u) << c.field_value;
+    EXPECT_EQ(l.bad[0].rfind("f:2: field \"" + c.field + "\": malformed JSON", 0), 0u)
+        << c.field_value << ": " << l.bad[0];
+    EXPECT_EQ(l.store.size(), 2u) << c.field_value;
+  }
+  // In a JSON array the broken element ends the load, naming its index and field.
+  Loaded array = LoadPath(Write(
+      R"([{"id": 1, "name": "a", "image_url": "u"}, {"id": 2, "name": "b", "image_url": "u", "x": [1,,2]}])",
+      "nested.json"));
+  ASSERT_FALSE(array.stats.ok());
+  EXPECT_NE(array.stats.status().message().find("[1]: field \"x\": malformed JSON"),
+            std::string::npos)
+      << array.stats.status().message();
+}
+
+// Whitespace before the first record is skipped whatever its length (here past the 4 MiB read
+// chunk), and line numbers count its newlines.
+TEST_F(UserLoaderTest, AnyAmountOfLeadingWhitespaceIsSkipped) {
+  const std::string blanks = std::string(5 << 20, ' ') + std::string(3, '\n') +
+                             std::string(4 << 20, '\t') + "\n";  // line 5 is the first record
+  Loaded l = Load(blanks + R"({"id": 1, "name": "a", "image_url": "u"})" + "\n" +
+                      R"({"id": 2, "image_url": "u"})" + "\n",
+                  1);
+  ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
+  EXPECT_EQ(l.store.size(), 1u);
+  ASSERT_EQ(l.bad.size(), 1u);
+  EXPECT_EQ(l.bad[0], "f:6: field \"name\": missing field");
+  Loaded array =
+      LoadPath(Write(blanks + R"([{"id": 1, "name": "a", "image_url": "u"}])", "a.json"));
+  ASSERT_TRUE(array.stats.ok()) << array.stats.status().ToString();
+  EXPECT_EQ(array.store.size(), 1u);
+  EXPECT_EQ(array.stats->format, InputFormat::kJsonArray);
+  Loaded only = Load(std::string(9 << 20, '\n'));
+  ASSERT_FALSE(only.stats.ok());
+  EXPECT_NE(only.stats.status().message().find("only whitespace"), std::string::npos);
+  Loaded text = Load(blanks + "name,id\n");
+  ASSERT_FALSE(text.stats.ok());
+  EXPECT_NE(text.stats.status().message().find(":5: not JSON"), std::string::npos)
+      << text.stats.status().message();
 }
 
 }  // namespace
