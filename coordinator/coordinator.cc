@@ -212,7 +212,7 @@ RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserve
     // Checked before loading: loading rewrites rejects.jsonl.
     if (output->resuming() && !MayResume(options, options.output, state, observer)) return {};
   }
-  Result<LoadStats> stats = LoadInput(options, users.store, observer);
+  Result<LoadStats> stats = LoadInput(options, users.store, observer, stop);
   if (!stats.ok()) return {Fatal(observer, stats.status())};
   users.stats = stats.value();
   users.identity = state.input;

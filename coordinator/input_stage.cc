@@ -10,6 +10,8 @@
 #include <memory>
 
 #include "common/json_writer.h"
+#include "common/memory_limit.h"
+#include "coordinator/run_text.h"
 #include "coordinator/url_policy.h"
 
 namespace pixelmill {
@@ -74,7 +76,8 @@ class RejectsFile {
 
 }  // namespace
 
-Result<LoadStats> LoadInput(const Options& options, UserStore& store, RunObserver& observer) {
+Result<LoadStats> LoadInput(const Options& options, UserStore& store, RunObserver& observer,
+                            const StopRequest* stop) {
   Result<InputFile> input = InputFile::Open(options.input);
   if (!input.ok()) return input.status();
 
@@ -91,6 +94,10 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store, RunObserve
   size_t printed = 0;
   LoadOptions load_options;
   load_options.max_bad_records = options.max_bad_records;
+  if (stop != nullptr) load_options.stop_requested = [stop] { return stop->requests() > 0; };
+  const MemoryLimit memory = LoadingMemoryLimit();
+  load_options.max_memory_bytes = memory.bytes;
+  load_options.memory_limit_why = memory.why;
   const std::string& name = input->name();
   BadRecordFn on_bad = [&](const BadRecord& bad) {
     if (keep_rejects) rejects.Write(bad);
@@ -102,6 +109,11 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store, RunObserve
   };
   Result<LoadStats> stats = LoadUsers(input.value(), load_options, store, on_bad);
   if (Status s = rejects.Close(); !s.ok() && stats.ok()) return s;
+  if (!stats.ok() && stats.status().code() == "interrupted" && stop != nullptr) {
+    return Status::Error("interrupted", std::string("interrupted by ") +
+                                            StopSignalName(stop->first_signal()) + ": " +
+                                            stats.status().message() + "; nothing was downloaded");
+  }
   if (stats.ok() && stats->bad_records > 0) {
     const std::string where = keep_rejects ? ", listed in " + rejects.path() : "";
     Emit(observer, EventLevel::kWarning, "skipped %llu bad record(s)%s",

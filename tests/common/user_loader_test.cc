@@ -1,13 +1,19 @@
 #include "common/user_loader.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -470,6 +476,80 @@ TEST_F(UserLoaderTest, AnyAmountOfLeadingWhitespaceIsSkipped) {
   ASSERT_FALSE(text.stats.ok());
   EXPECT_NE(text.stats.status().message().find(":5: not JSON"), std::string::npos)
       << text.stats.status().message();
+}
+
+// A stop request ends a load that waits on a pipe sending nothing more, promptly and with code
+// "interrupted"; the writer is still there (a watchdog closes it after 30 s, which only a load
+// that ignores the request would wait for).
+TEST_F(UserLoaderTest, AStopRequestEndsALoadWaitingOnAPipe) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ASSERT_EQ(::write(fds[1], kGood, sizeof(kGood) - 1), static_cast<ssize_t>(sizeof(kGood) - 1));
+  std::mutex mutex;
+  std::condition_variable loaded;
+  bool finished = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mutex);
+    loaded.wait_for(lock, std::chrono::seconds(30), [&] { return finished; });
+    ::close(fds[1]);
+  });
+  const std::string path = "/dev/fd/" + std::to_string(fds[0]);
+  Result<InputFile> input = InputFile::Open(path);
+  ASSERT_TRUE(input.ok()) << input.status().ToString();
+  std::atomic<int> asked{0};
+  LoadOptions options;
+  options.stop_requested = [&] { return ++asked > 3; };
+  UserStore store;
+  Result<LoadStats> stats = LoadUsers(input.value(), options, store);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    finished = true;
+  }
+  loaded.notify_all();
+  watchdog.join();
+  ::close(fds[0]);
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.status().code(), "interrupted") << stats.status().ToString();
+  EXPECT_NE(stats.status().message().find("loading " + path + " was interrupted"),
+            std::string::npos)
+      << stats.status().message();
+}
+
+// Past LoadOptions::max_memory_bytes a load fails naming the limit and how it was derived:
+// JSONL when the store would outgrow it, a JSON array when its parse would.
+TEST_F(UserLoaderTest, ALoadOverTheMemoryLimitFailsNamingIt) {
+  std::string lines, array = "[";
+  for (int i = 0; i < 200000; ++i) {
+    const std::string record = R"({"id": )" + std::to_string(i) +
+                               R"(, "name": "user", "image_url": "http://a.example/)" +
+                               std::to_string(i) + ".jpg\"}";
+    lines += record + "\n";
+    array += (i ? "," : "") + record;
+  }
+  array += "]";
+  LoadOptions options;
+  options.max_memory_bytes = 8 << 20;
+  options.memory_limit_why = "as the test says";
+  for (const std::string& path : {Write(lines), Write(array, "users.json")}) {
+    Result<InputFile> input = InputFile::Open(path);
+    ASSERT_TRUE(input.ok());
+    UserStore store;
+    Result<LoadStats> stats = LoadUsers(input.value(), options, store);
+    ASSERT_FALSE(stats.ok()) << path;
+    EXPECT_EQ(stats.status().code(), "bad_input");
+    EXPECT_NE(stats.status().message().find("more than loading may use (8 MiB, as the test says)"),
+              std::string::npos)
+        << stats.status().message();
+  }
+  options.max_memory_bytes = 1ull << 30;  // the same inputs fit in 1 GiB
+  for (const std::string& path : {Write(lines, "b.jsonl"), Write(array, "b.json")}) {
+    Result<InputFile> input = InputFile::Open(path);
+    ASSERT_TRUE(input.ok());
+    UserStore store;
+    Result<LoadStats> stats = LoadUsers(input.value(), options, store);
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(store.size(), 200000u);
+  }
 }
 
 }  // namespace
