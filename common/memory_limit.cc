@@ -54,7 +54,10 @@ MemoryLimit LoadingMemoryLimit() {
 std::string HumanBytes(uint64_t bytes) {
   if (bytes >= (1ull << 30))
     return StringPrintf("%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
-  return StringPrintf("%llu MiB", static_cast<unsigned long long>(bytes >> 20));
+  if (bytes >= (1ull << 20)) {
+    return StringPrintf("%llu MiB", static_cast<unsigned long long>(bytes >> 20));
+  }
+  return StringPrintf("%llu bytes", static_cast<unsigned long long>(bytes));
 }
 
 }  // namespace pixelmill

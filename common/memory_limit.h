@@ -18,7 +18,7 @@ struct MemoryLimit {
 // rest of the run and for the allocator.
 MemoryLimit LoadingMemoryLimit();
 
-// "1.5 GiB", "640 MiB" for messages.
+// "1.5 GiB", "640 MiB", "812 bytes" for messages.
 std::string HumanBytes(uint64_t bytes);
 
 }  // namespace pixelmill

@@ -248,7 +248,7 @@ uint64_t Loader::LoadedBytes() const {
 Status Loader::Interrupted() const {
   return Status::Error("interrupted", "loading " + input_.name() + " was interrupted after " +
                                           HumanBytes(stats_.bytes) + " (" +
-                                          std::to_string(stats_.users) + " users read)");
+                                          std::to_string(stats_.users) + " users loaded)");
 }
 
 // Fails when `what` would take `needed` bytes, more than options.max_memory_bytes.

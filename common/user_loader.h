@@ -36,11 +36,11 @@ struct LoadOptions {
   size_t max_errors_shown = 10;
   // Asked between chunks and records and while waiting for input (see InputFile::Read): true
   // stops the load with code "interrupted".
-  std::function<bool()> stop_requested;
+  std::function<bool()> stop_requested = nullptr;
   // Memory the load may take (the store, the read buffer, a JSON array's parse); 0: no limit.
   // Past it the load fails with code "bad_input", naming the limit and `memory_limit_why`.
   uint64_t max_memory_bytes = 0;
-  std::string memory_limit_why;
+  std::string memory_limit_why = {};
 };
 
 struct BadRecord {
