@@ -43,18 +43,21 @@ std::string RandomSuffix() {
   return out;
 }
 
-// An open, freshly created temporary file and its name.
+// An open, freshly created temporary file: its name in its folder and its path for messages.
 struct TempFile {
   int fd = -1;
-  std::string path;
+  std::string name, path;
 };
 
-// Creates ".<name>.<random>.tmp" next to `path`. O_EXCL: never opens something already there.
-Result<TempFile> CreateTemp(const std::string& folder, const std::string& name) {
+// Creates ".<name>.<random>.tmp" in the folder open as `dir_fd` (AT_FDCWD: `folder` itself;
+// otherwise shown as `folder`). O_EXCL: never opens something already there.
+Result<TempFile> CreateTemp(int dir_fd, const std::string& folder, const std::string& name) {
   for (int tries = 0;; ++tries) {
     TempFile t;
-    t.path = folder + "/." + name + "." + RandomSuffix() + ".tmp";
-    t.fd = ::open(t.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    t.name = "." + name + "." + RandomSuffix() + ".tmp";
+    t.path = folder + "/" + t.name;
+    const std::string& at = dir_fd == AT_FDCWD ? t.path : t.name;
+    t.fd = ::openat(dir_fd, at.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (t.fd >= 0) return t;
     if (errno != EEXIST || tries == 100) return Errno("cannot create", t.path, errno);
   }
@@ -68,6 +71,28 @@ Status SyncFolder(const std::string& folder) {
   Status s = ::fsync(fd) == 0 ? Status::Ok() : Errno("cannot sync folder", folder, errno);
   ::close(fd);
   return s;
+}
+
+Status SyncFolderAt(int dir_fd, const std::string& folder) {
+  return ::fsync(dir_fd) == 0 ? Status::Ok() : Errno("cannot sync folder", folder, errno);
+}
+
+Status WriteFileAtomicallyAt(int dir_fd, const std::string& folder, const std::string& name,
+                             std::string_view bytes, bool sync) {
+  Result<TempFile> temp = CreateTemp(dir_fd, folder, name);
+  if (!temp.ok()) return temp.status();
+  const std::string path = folder + "/" + name;
+  Status s = WriteAll(temp->fd, bytes, temp->path);
+  if (s.ok() && sync && ::fsync(temp->fd) != 0) s = Errno("cannot sync", temp->path, errno);
+  if (::close(temp->fd) != 0 && s.ok()) s = Errno("cannot close", temp->path, errno);
+  if (s.ok() && ::renameat(dir_fd, temp->name.c_str(), dir_fd, name.c_str()) != 0) {
+    s = Errno("cannot rename " + temp->path + " to", path, errno);
+  }
+  if (!s.ok()) {
+    ::unlinkat(dir_fd, temp->name.c_str(), 0);
+    return s;
+  }
+  return sync ? SyncFolderAt(dir_fd, folder) : Status::Ok();
 }
 
 Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
@@ -105,7 +130,7 @@ Result<AtomicFileWriter> AtomicFileWriter::Create(const std::string& path) {
   const size_t slash = path.rfind('/');
   std::string folder = slash == std::string::npos ? "." : path.substr(0, slash + (slash == 0));
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  Result<TempFile> temp = CreateTemp(folder, name);
+  Result<TempFile> temp = CreateTemp(AT_FDCWD, folder, name);
   if (!temp.ok()) return temp.status();
   return AtomicFileWriter(path, std::move(folder), std::move(temp->path), temp->fd);
 }

@@ -32,6 +32,13 @@ Status WriteFileAtomically(const std::string& path, std::string_view bytes, bool
 // fsyncs `folder` itself, so names created or renamed in it survive a power loss.
 Status SyncFolder(const std::string& folder);
 
+// WriteFileAtomically and SyncFolder for a folder open as `dir_fd` (shown as `folder` in
+// messages), with `name` a plain name in it: whatever later replaces the folder's path (a
+// symlink swapped in), the file is written in the folder that was opened.
+Status WriteFileAtomicallyAt(int dir_fd, const std::string& folder, const std::string& name,
+                             std::string_view bytes, bool sync);
+Status SyncFolderAt(int dir_fd, const std::string& folder);
+
 // True for the names of this file's temporary files, ".<name>.<16 hex digits>.tmp": what a
 // process killed mid-write leaves behind, and nothing else.
 bool IsAtomicTempName(std::string_view name);

@@ -93,11 +93,30 @@ std::optional<uint64_t> ParseByteSize(std::string_view text) {
     }
   }
   if (shift > 0) text.remove_suffix(1);
+  // A whole part and an optional fraction ("1.5G"), each at least one digit.
+  const size_t dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
   uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  if (value == 0 || value > (UINT64_MAX >> shift)) return std::nullopt;
-  return value << shift;
+  const auto [end, error] = std::from_chars(whole.data(), whole.data() + whole.size(), value);
+  if (whole.empty() || error != std::errc() || end != whole.data() + whole.size()) {
+    return std::nullopt;
+  }
+  if (dot != std::string_view::npos &&
+      (fraction.empty() || fraction.find_first_not_of("0123456789") != std::string_view::npos)) {
+    return std::nullopt;
+  }
+  if (value > (UINT64_MAX >> shift)) return std::nullopt;
+  // The fraction's bytes, rounded down; nine digits are finer than one byte of a G.
+  uint64_t digits = 0, scale = 1;
+  for (size_t i = 0; i < fraction.size() && i < 9; ++i) {
+    digits = digits * 10 + static_cast<uint64_t>(fraction[i] - '0');
+    scale *= 10;
+  }
+  const uint64_t bytes = (value << shift) + (digits << shift) / scale;
+  if (bytes == 0) return std::nullopt;
+  return bytes;
 }
 
 }  // namespace pixelmill

@@ -80,8 +80,9 @@ class ByteLease {
   uint64_t bytes_ = 0;
 };
 
-// A byte count as given on a command line: digits, optionally followed by K, M or G (1024-based,
-// either case), e.g. "1048576", "512M", "2G". nullopt for anything else, 0, or an overflow.
+// A byte count as given on a command line: digits with an optional decimal fraction, optionally
+// followed by K, M or G (1024-based, either case), rounded down to whole bytes, e.g. "1048576",
+// "512M", "2G", "1.5G" (1.5 * 1024^3). nullopt for anything else, 0, or an overflow.
 std::optional<uint64_t> ParseByteSize(std::string_view text);
 
 }  // namespace pixelmill

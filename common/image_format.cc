@@ -41,14 +41,18 @@ namespace {
 
 struct FormatNames {
   OutputFormat format;
+  std::string_view name;  // as --format and the manifest's "format" say it
   std::string_view extension;
   std::string_view content_type;
 };
 
 constexpr FormatNames kNames[] = {
-    {OutputFormat::kJpeg, "jpg", "image/jpeg"},  {OutputFormat::kPng, "png", "image/png"},
-    {OutputFormat::kWebp, "webp", "image/webp"}, {OutputFormat::kGif, "gif", "image/gif"},
-    {OutputFormat::kAvif, "avif", "image/avif"}, {OutputFormat::kTiff, "tif", "image/tiff"},
+    {OutputFormat::kJpeg, "jpeg", "jpg", "image/jpeg"},
+    {OutputFormat::kPng, "png", "png", "image/png"},
+    {OutputFormat::kWebp, "webp", "webp", "image/webp"},
+    {OutputFormat::kGif, "gif", "gif", "image/gif"},
+    {OutputFormat::kAvif, "avif", "avif", "image/avif"},
+    {OutputFormat::kTiff, "tiff", "tif", "image/tiff"},
 };
 
 const FormatNames* NamesOf(OutputFormat format) {
@@ -68,6 +72,18 @@ std::string_view ExtensionFor(OutputFormat format) {
 OutputFormat FormatFromExtension(std::string_view extension) {
   for (const FormatNames& n : kNames) {
     if (n.extension == extension) return n.format;
+  }
+  return OutputFormat::kUnknown;
+}
+
+std::string_view FormatName(OutputFormat format) {
+  const FormatNames* names = NamesOf(format);
+  return names != nullptr ? names->name : "unknown";
+}
+
+OutputFormat FormatFromName(std::string_view name) {
+  for (const FormatNames& n : kNames) {
+    if (n.name == name || n.extension == name) return n.format;
   }
   return OutputFormat::kUnknown;
 }

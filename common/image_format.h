@@ -16,6 +16,14 @@ std::string_view ExtensionFor(OutputFormat format);
 // The format whose ExtensionFor() is `extension` ("jpg" -> kJpeg), or kUnknown.
 OutputFormat FormatFromExtension(std::string_view extension);
 
+// The format's name as --format and the manifest's "format" say it: "jpeg", "png", "webp",
+// "gif", "avif", "tiff"; "unknown" for kUnknown/kBin.
+std::string_view FormatName(OutputFormat format);
+
+// The format named `name`, by its name or its extension (a manifest of an older version says
+// "jpg", "tif"), or kUnknown.
+OutputFormat FormatFromName(std::string_view name);
+
 // The format the bytes start with, or kUnknown. Needs at most the first 12 bytes.
 OutputFormat SniffImageFormat(std::string_view bytes);
 

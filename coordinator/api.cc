@@ -33,11 +33,18 @@ class ErrorKeeper final : public Observer {
     if (level == LogLevel::kError) last_error_ = message;
     if (observer_ != nullptr) observer_->OnEvent(level, message);
   }
+  void OnStructuredEvent(const Event& event) override {
+    if (event.level == LogLevel::kError) last_error_ = event.message;
+    if (observer_ != nullptr) observer_->OnStructuredEvent(event);
+  }
   void OnProgress(const ProgressSample& progress) override {
     if (observer_ != nullptr) observer_->OnProgress(progress);
   }
   void OnSummary(const std::string& text) override {
     if (observer_ != nullptr) observer_->OnSummary(text);
+  }
+  void OnSummaryEvent(const std::string& table, const Event& done) override {
+    if (observer_ != nullptr) observer_->OnSummaryEvent(table, done);
   }
 
   const std::string& last_error() const { return last_error_; }

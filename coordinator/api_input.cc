@@ -17,20 +17,12 @@
 #include "common/input_file.h"
 #include "common/user_loader.h"
 #include "coordinator/api_parts.h"
+#include "coordinator/run_state.h"
 
 namespace pixelmill {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-uint64_t Fnv1a(uint64_t hash, std::string_view bytes) {
-  for (const char c : bytes) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL;
 
 // Loads a JSON array or JSONL file with the coordinator's loader.
 Result<LoadedUsers> FromFile(const std::string& path, const std::string& shown_as,
@@ -60,7 +52,6 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users) {
   loaded.stats.format = InputFormat::kJsonArray;
   std::unordered_map<int64_t, size_t> seen;
   seen.reserve(users.size());
-  uint64_t hash = kFnvBasis;
   for (size_t i = 0; i < users.size(); ++i) {
     const User& user = users[i];
     const std::string where = "users[" + std::to_string(i) + "]: ";
@@ -73,16 +64,11 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users) {
                                             std::to_string(it->second) + ")");
     }
     loaded.store.Add(user.id, user.name, user.image_url);
-    const std::string id = std::to_string(user.id);
-    hash = Fnv1a(Fnv1a(Fnv1a(hash, id + '\0'), user.name + '\0'), user.image_url + '\0');
   }
   loaded.stats.users = users.size();
   loaded.stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   // A vector has no file to stat: it is known by its count and its hashed fields.
-  loaded.identity.path = "<users>";
-  loaded.identity.size = users.size();
-  loaded.identity.head_hash = hash;
-  loaded.identity.tail_hash = hash;
+  loaded.identity = IdentifyUsers(loaded.store, "<users>");
   return loaded;
 }
 
@@ -110,13 +96,7 @@ Result<LoadedUsers> FromStream(std::istream& in, size_t max_bad_records) {
   Result<LoadedUsers> loaded = FromFile(path, "<stream>", max_bad_records);
   ::unlink(path.c_str());
   if (!loaded.ok()) return loaded;
-  constexpr size_t kHashed = size_t{1} << 20;  // as run.json hashes a file: each end's MiB
-  const std::string_view all(text);
-  loaded->identity.path = "<stream>";
-  loaded->identity.size = text.size();
-  loaded->identity.head_hash = Fnv1a(kFnvBasis, all.substr(0, kHashed));
-  loaded->identity.tail_hash =
-      Fnv1a(kFnvBasis, all.substr(text.size() - std::min(text.size(), kHashed)));
+  loaded->identity = IdentifyBytes(text, "<stream>");
   return loaded;
 }
 

@@ -119,6 +119,12 @@ Status CheckWorkers(const RunOptions& in, Options& out) {
   out.job_timeout_ms = static_cast<uint64_t>(in.job_timeout_s * 1000);
   out.remote_wait_ms = static_cast<uint64_t>(in.remote_wait_s * 1000);
   out.worker_memory_mb = in.worker_memory_mb;
+  // Silently ignored, a --bind would leave the user waiting for remote workers to help.
+  if (!out.bind.empty() && !out.dry_run && (out.filter_spec.IsNone() || out.sequential)) {
+    return Usage("--bind " + out.bind + " accepts remote workers, but " +
+                 (out.sequential ? "--sequential" : "--filter none") +
+                 " runs no worker: drop --bind, or choose a filter (--filter SPEC)");
+  }
   if (out.filter_spec.IsNone() || out.dry_run || out.sequential) return Status::Ok();
   if (!out.bind.empty() && !IsLoopbackEndpoint(out.bind) && !out.insecure) {
     return Usage("--bind " + out.bind +

@@ -3,14 +3,19 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/user_store.h"
+#include "coordinator/bind_check.h"
+#include "coordinator/event.h"
 #include "coordinator/input_stage.h"
+#include "coordinator/iso_time.h"
 #include "coordinator/manifest_replay.h"
 #include "coordinator/output_dir.h"
 #include "coordinator/pipeline.h"
@@ -103,6 +108,21 @@ void PrintReplay(const ReplayStats& r, size_t users, RunObserver& observer) {
        static_cast<unsigned long long>(r.redo), unknown.c_str());
 }
 
+// "done: 120 users, 118 ok, 2 failed in 3.52 s (120 requests, 4 retries)", with the skipped
+// users of a resumed run, and "; interrupted, N left" when a stop request ended it.
+Event DoneEvent(size_t users, const PipelineResult& run, const ReplayStats& replay, bool resuming) {
+  EventBuilder done(EventLevel::kInfo, "done");
+  done.Text("done: ").Field("users", users).Text(" users, ");
+  done.Field("ok", uint64_t{run.ok} + replay.skipped).Text(" ok");
+  if (resuming) done.Text(" (").Field("skipped", replay.skipped).Text(" skipped)");
+  done.Text(", ").Field("failed", uint64_t{run.failed} + replay.failed_kept).Text(" failed in ");
+  done.Field("wall_s", run.wall_seconds, "%.2f").Text(" s (");
+  done.Field("requests", run.downloads.requests).Text(" requests, ");
+  done.Field("retries", run.downloads.retries).Text(" retries)");
+  if (run.interrupted) done.Text("; interrupted, ").Field("left", run.left).Text(" left");
+  return done.Hidden("interrupted", run.interrupted).Done();
+}
+
 // Makes the manifest one line per user (when `lines` says it is not) and marks the run
 // complete in run.json.
 Status Conclude(const std::string& out_dir, const UserStore& store, uint64_t lines,
@@ -113,26 +133,59 @@ Status Conclude(const std::string& out_dir, const UserStore& store, uint64_t lin
   return MarkRunComplete(out_dir, state);
 }
 
-// Claims options.output (locked until the run is over) before anything is written to it,
-// rejects.jsonl included; nullopt when it cannot be (said why).
+// What can refuse the run before its output folder is claimed: the --report path and --bind.
+// The exit code when refused (said why), else kExitOk; `report` gets the report's path, links
+// resolved.
+int Preflight(const Options& options, std::string& report, RunObserver& observer) {
+  if (!options.report.empty()) {
+    Result<std::string> checked =
+        CheckSideFile("--report", options.report, options.output, /*regular_only=*/true);
+    if (!checked.ok()) {
+      Fatal(observer, checked.status());
+      return checked.status().code() == "usage" ? kExitUsage : kExitFatal;
+    }
+    report = checked.value();
+  }
+  const bool workers = !options.filter_spec.IsNone() && !options.sequential;
+  if (workers && !options.bind.empty()) {
+    if (Status s = CheckBindable(options.bind); !s.ok()) return Fatal(observer, s);
+  }
+  return kExitOk;
+}
+
+// Claims options.output (locked until the run is over) without changing anything in it yet;
+// nullopt when it cannot be (said why).
 std::optional<OutputDir> ClaimOutput(const Options& options, RunObserver& observer) {
-  Result<OutputDir> claimed = OutputDir::Prepare(options.output, ModeOf(options));
+  Result<OutputDir> claimed = OutputDir::Claim(options.output, ModeOf(options));
   if (!claimed.ok()) {
     Fatal(observer, claimed.status());
     return std::nullopt;
   }
-  if (options.resume && !claimed->resuming()) {
+  return std::move(claimed).value();
+}
+
+// Everything that could refuse the run has passed: the earlier run is deleted (--overwrite),
+// images/ made, the rejects named. False when that fails (said why).
+bool BeginOutput(const Options& options, OutputDir& output, Rejects* rejects,
+                 RunObserver& observer) {
+  if (Status s = output.Begin(); !s.ok()) return Fatal(observer, s), false;
+  if (rejects != nullptr) {
+    if (Status s = rejects->Publish(); !s.ok()) return Fatal(observer, s), false;
+  }
+  if (options.resume && !output.resuming()) {
     observer.OnEvent(EventLevel::kInfo,
                      options.output + " holds no earlier run to resume; starting afresh");
   }
-  return std::move(claimed).value();
+  return true;
 }
 
 // The run from its loaded users on: replays the manifest when resuming, runs the pipeline,
 // concludes the manifest, writes the report and the summary.
 RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunState& state,
-                     UserStore& store, const LoadStats& stats, RunObserver& observer,
-                     StopRequest* stop) {
+                     UserStore& store, const LoadStats& stats, const std::string& report,
+                     RunObserver& observer, StopRequest* stop) {
+  const ReportContext context{IsoUtcTime(std::chrono::system_clock::now()), options.command_line,
+                              &options};
   ReplayStats replay;
   if (output.resuming()) {
     Result<ReplayStats> replayed = ReplayManifest(options.output, store, options.retry_failed);
@@ -179,54 +232,78 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
   run.peak_rss_bytes = PeakRssBytes();
   // The report first: if stderr is gone (a closed pipe), the summary line is what is lost.
   int exit_code = run.exit_code;
-  if (!options.report.empty()) {
-    if (Status s = WriteReport(options.report, stats, run, replay); !s.ok()) {
+  if (!report.empty()) {
+    std::error_code ignored;  // checked at the start; WriteReport says what is wrong
+    std::filesystem::create_directories(std::filesystem::path(report).parent_path(), ignored);
+    if (Status s = WriteReport(report, stats, run, replay, context); !s.ok()) {
       exit_code = Fatal(observer, s);
     }
   }
-  const std::string skipped =
-      output.resuming() ? " (" + std::to_string(replay.skipped) + " skipped)" : "";
-  char done[256];
-  std::snprintf(done, sizeof done,
-                "done: %zu users, %llu ok%s, %llu failed in %.2f s (%llu requests, %llu retries)",
-                store.size(), static_cast<unsigned long long>(run.ok + replay.skipped),
-                skipped.c_str(), static_cast<unsigned long long>(run.failed + replay.failed_kept),
-                run.wall_seconds, static_cast<unsigned long long>(run.downloads.requests),
-                static_cast<unsigned long long>(run.downloads.retries));
   // The table (when the pipeline ran), then the one-line summary scripts read.
-  observer.OnSummary((ran ? SummaryTable(run, replay) : std::string()) + done);
+  observer.OnSummaryEvent(ran ? SummaryTable(run, replay) : std::string(),
+                          DoneEvent(store.size(), run, replay, output.resuming()));
   return {exit_code, run.ok + replay.skipped, run.failed + replay.failed_kept, true};
+}
+
+// --dry-run: loads and checks the input; with --output, the skipped records are written to
+// OUT/rejects.jsonl (nothing else is).
+RunOutcome DryRun(const Options& options, LoadedUsers& users, RunObserver& observer,
+                  const StopRequest* stop) {
+  std::string rejects_path;
+  if (!options.output.empty() && options.max_bad_records > 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.output, ec);
+    if (ec) {
+      return {Fatal(observer, Status::Error("io", "cannot create output folder " + options.output +
+                                                      ": " + ec.message()))};
+    }
+    rejects_path = (std::filesystem::path(options.output) / "rejects.jsonl").string();
+  }
+  Rejects rejects(rejects_path);
+  Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer, stop);
+  if (!stats.ok()) return {Fatal(observer, stats.status())};
+  users.stats = stats.value();
+  if (Status s = rejects.Publish(); !s.ok()) return {Fatal(observer, s)};
+  return {kExitOk};
 }
 
 }  // namespace
 
 RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserver& observer,
                           StopRequest* stop) {
-  std::optional<OutputDir> output = options.dry_run ? std::nullopt : ClaimOutput(options, observer);
-  RunState state;
-  if (!options.dry_run) {
-    if (!output) return {};
-    Result<RunState> current = CurrentRunState(options);
-    if (!current.ok()) return {Fatal(observer, current.status())};
-    state = std::move(current).value();
-    // Checked before loading: loading rewrites rejects.jsonl.
-    if (output->resuming() && !MayResume(options, options.output, state, observer)) return {};
+  if (options.dry_run) return DryRun(options, users, observer, stop);
+  std::string report;
+  if (const int refused = Preflight(options, report, observer); refused != kExitOk) {
+    return {refused};
   }
-  Result<LoadStats> stats = LoadInput(options, users.store, observer, stop);
+  // A missing or unreadable input is found before the folder is claimed.
+  Result<InputIdentity> identity = IdentifyInput(options.input);
+  if (!identity.ok()) return {Fatal(observer, identity.status())};
+  std::optional<OutputDir> output = ClaimOutput(options, observer);
+  if (!output) return {};
+  Rejects rejects((std::filesystem::path(options.output) / "rejects.jsonl").string());
+  Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer, stop);
   if (!stats.ok()) return {Fatal(observer, stats.status())};
   users.stats = stats.value();
-  users.identity = state.input;
-  if (options.dry_run) return {kExitOk};
-  return RunLoaded(options, *output, state, users.store, users.stats, observer, stop);
+  users.identity = identity->is_stdin() ? IdentifyUsers(users.store, "-") : identity.value();
+  const RunState state = RunStateFor(options, users.identity);
+  if (output->resuming() && !MayResume(options, options.output, state, observer)) return {};
+  if (!BeginOutput(options, *output, &rejects, observer)) return {};
+  return RunLoaded(options, *output, state, users.store, users.stats, report, observer, stop);
 }
 
 RunOutcome RunLoadedUsers(const Options& options, LoadedUsers& users, RunObserver& observer,
                           StopRequest* stop) {
+  std::string report;
+  if (const int refused = Preflight(options, report, observer); refused != kExitOk) {
+    return {refused};
+  }
   std::optional<OutputDir> output = ClaimOutput(options, observer);
   if (!output) return {};
   const RunState state = RunStateFor(options, users.identity);
   if (output->resuming() && !MayResume(options, options.output, state, observer)) return {};
-  return RunLoaded(options, *output, state, users.store, users.stats, observer, stop);
+  if (!BeginOutput(options, *output, nullptr, observer)) return {};
+  return RunLoaded(options, *output, state, users.store, users.stats, report, observer, stop);
 }
 
 }  // namespace pixelmill

@@ -11,6 +11,7 @@
 #include "common/hostname.h"
 #include "common/image_probe.h"
 #include "common/version.h"
+#include "coordinator/event.h"
 
 namespace pixelmill {
 namespace {
@@ -156,8 +157,14 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
   }
   if (!refusal.empty()) {
     ++stats_.rejected;
-    Emit(*observer_, EventLevel::kWarning, "rejected worker %s (pid %u): %s",
-         hello.worker_id().c_str(), hello.pid(), refusal.c_str());
+    observer_->OnStructuredEvent(EventBuilder(EventLevel::kWarning, "worker_rejected")
+                                     .Text("rejected worker ")
+                                     .Field("worker", hello.worker_id())
+                                     .Text(" (pid ")
+                                     .Field("pid", hello.pid())
+                                     .Text("): ")
+                                     .Field("reason", refusal)
+                                     .Done());
     reply.mutable_reject()->set_reason(refusal);
     Send(identity, reply);
     return;
@@ -170,8 +177,15 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
   info.pid = hello.pid();
   info.capacity = hello.capacity();
   info.last_heard = uv_now(&loop_) / 1000.0;
-  Emit(*observer_, EventLevel::kDebug, "worker %s joined (pid %u, capacity %u)",
-       hello.worker_id().c_str(), hello.pid(), hello.capacity());
+  observer_->OnStructuredEvent(EventBuilder(EventLevel::kDebug, "worker_joined")
+                                   .Text("worker ")
+                                   .Field("worker", hello.worker_id())
+                                   .Text(" joined (pid ")
+                                   .Field("pid", hello.pid())
+                                   .Text(", capacity ")
+                                   .Field("capacity", hello.capacity())
+                                   .Text(")")
+                                   .Done());
   pool_.Add(std::move(info));
   ++stats_.workers_joined;
   if (options_.on_local_join && hello.host() == hostname_) options_.on_local_join(hello.pid());
@@ -339,8 +353,17 @@ void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
   const size_t held = worker->jobs.size();
   const uint32_t pid = worker->pid;
   const bool local = worker->host == hostname_;
-  Emit(*observer_, EventLevel::kWarning, "lost worker %s (pid %u): %s; %zu job(s) to retry",
-       worker->worker_id.c_str(), pid, why.c_str(), held);
+  observer_->OnStructuredEvent(EventBuilder(EventLevel::kWarning, "worker_lost")
+                                   .Text("lost worker ")
+                                   .Field("worker", worker->worker_id)
+                                   .Text(" (pid ")
+                                   .Field("pid", pid)
+                                   .Text("): ")
+                                   .Field("reason", why)
+                                   .Text("; ")
+                                   .Field("jobs_to_retry", held)
+                                   .Text(" job(s) to retry")
+                                   .Done());
   std::vector<JobRecord> given_up = pool_.Remove(identity);
   ++stats_.workers_lost;
   // A local process that may still be running (frozen, hung) is killed and replaced; the

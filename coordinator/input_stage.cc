@@ -1,13 +1,8 @@
 #include "coordinator/input_stage.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <memory>
+#include <string>
 
 #include "common/json_writer.h"
 #include "common/memory_limit.h"
@@ -15,82 +10,52 @@
 #include "coordinator/url_policy.h"
 
 namespace pixelmill {
-namespace {
 
-struct FileCloser {
-  void operator()(FILE* f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<FILE, FileCloser>;
-
-// rejects.jsonl: one line per skipped record, opened on the first one.
-class RejectsFile {
- public:
-  explicit RejectsFile(std::string path) : path_(std::move(path)) {}
-
-  void Write(const BadRecord& bad) {
-    if (!file_ && error_.empty()) Open();
-    if (!file_) return;
-    JsonObject line;
-    line.Add(bad.by_line ? "line" : "index", bad.position);
-    if (!bad.field.empty()) line.Add("field", bad.field);
-    line.Add("error", bad.message);
-    // A bad record may hold URLs with credentials: redacted as every other written URL.
-    if (!bad.raw.empty()) line.Add("record", RedactUrlsInText(bad.raw));
-    std::string text = line.Done();
-    text.push_back('\n');
-    if (std::fwrite(text.data(), 1, text.size(), file_.get()) != text.size()) {
-      error_ = "cannot write " + path_ + ": " + std::strerror(errno);
-    }
-  }
-
-  const std::string& path() const { return path_; }
-
-  Status Close() {
-    if (file_ && std::fclose(file_.release()) != 0 && error_.empty()) {
-      error_ = "cannot write " + path_ + ": " + std::strerror(errno);
-    }
-    return error_.empty() ? Status::Ok() : Status::Error("io", error_);
-  }
-
- private:
-  // O_NOFOLLOW: a symlink planted at the name is refused, not written through.
-  void Open() {
-    const int fd =
-        ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == ELOOP) {
+void Rejects::Write(const BadRecord& bad) {
+  if (!error_.empty()) return;
+  if (!file_) {
+    struct stat st;
+    if (::lstat(path_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
       error_ = "refusing to write " + path_ +
                ": it is a symbolic link (pixelmill does not write through symbolic links); "
                "remove it or choose another --output";
       return;
     }
-    if (fd >= 0) file_.reset(::fdopen(fd, "w"));
-    if (file_) return;
-    error_ = "cannot write " + path_ + ": " + std::strerror(errno);
-    if (fd >= 0) ::close(fd);
+    Result<AtomicFileWriter> file = AtomicFileWriter::Create(path_);
+    if (!file.ok()) {
+      error_ = file.status().message();
+      return;
+    }
+    file_.emplace(std::move(file).value());
   }
+  JsonObject line;
+  line.Add(bad.by_line ? "line" : "index", bad.position);
+  if (!bad.field.empty()) line.Add("field", bad.field);
+  line.Add("error", bad.message);
+  // A bad record may hold URLs with credentials: redacted as every other written URL.
+  if (!bad.raw.empty()) line.Add("record", RedactUrlsInText(bad.raw));
+  std::string text = line.Done();
+  text.push_back('\n');
+  if (Status s = file_->Append(text); !s.ok()) error_ = s.message();
+}
 
-  std::string path_;
-  FilePtr file_;
-  std::string error_;
-};
+Status Rejects::status() const {
+  return error_.empty() ? Status::Ok() : Status::Error("io", error_);
+}
 
-}  // namespace
+Status Rejects::Publish() {
+  if (!error_.empty() || !file_) return status();
+  Status s = file_->Commit(/*sync=*/false);
+  file_.reset();
+  return s;
+}
 
-Result<LoadStats> LoadInput(const Options& options, UserStore& store, RunObserver& observer,
-                            const StopRequest* stop) {
+Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& rejects,
+                            RunObserver& observer, const StopRequest* stop) {
   Result<InputFile> input = InputFile::Open(options.input);
   if (!input.ok()) return input.status();
 
-  const bool keep_rejects = options.max_bad_records > 0 && !options.output.empty();
-  if (keep_rejects) {
-    std::error_code ec;
-    std::filesystem::create_directories(options.output, ec);
-    if (ec) {
-      return Status::Error("io",
-                           "cannot create output folder " + options.output + ": " + ec.message());
-    }
-  }
-  RejectsFile rejects((std::filesystem::path(options.output) / "rejects.jsonl").string());
+  const bool keep_rejects = options.max_bad_records > 0 && !rejects.path().empty();
   size_t printed = 0;
   LoadOptions load_options;
   load_options.max_bad_records = options.max_bad_records;
@@ -108,7 +73,7 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store, RunObserve
     }
   };
   Result<LoadStats> stats = LoadUsers(input.value(), load_options, store, on_bad);
-  if (Status s = rejects.Close(); !s.ok() && stats.ok()) return s;
+  if (Status s = rejects.status(); !s.ok() && stats.ok()) return s;
   if (!stats.ok() && stats.status().code() == "interrupted" && stop != nullptr) {
     return Status::Error("interrupted", std::string("interrupted by ") +
                                             StopSignalName(stop->first_signal()) + ": " +

@@ -18,12 +18,14 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "common/byte_budget.h"
 #include "common/filter.h"
 #include "common/version.h"
+#include "coordinator/nearest_flag.h"
 #include "coordinator/terminal_output.h"
 #include "pixelmill/pixelmill.h"
 
@@ -39,8 +41,30 @@ void RaiseFileLimit() {
 }
 
 int Usage(const std::string& message) {
-  std::fprintf(stderr, "error: %s\nRun with --help for more information.\n", message.c_str());
+  std::fprintf(stderr, "coordinator: error: %s\nRun with --help for more information.\n",
+               message.c_str());
   return pixelmill::kExitUsage;
+}
+
+// The usage error for the arguments `app` did not expect: each unknown flag with the nearest
+// known one, e.g. "unknown flag --wokers (did you mean --workers?)".
+int UnexpectedArguments(const CLI::App& app) {
+  std::vector<std::string> known;
+  for (const CLI::Option* option : app.get_options()) {
+    for (const std::string& name : option->get_lnames()) known.push_back("--" + name);
+  }
+  std::string message;
+  for (const std::string& arg : app.remaining()) {
+    if (!message.empty()) message += "; ";
+    if (arg.size() < 2 || arg[0] != '-') {
+      message += "unexpected argument '" + arg + "'";
+      continue;
+    }
+    message += "unknown flag " + arg;
+    const std::string nearest = pixelmill::NearestFlag(arg, known);
+    if (!nearest.empty()) message += " (did you mean " + nearest + "?)";
+  }
+  return Usage(message.empty() ? "unexpected arguments" : message);
 }
 
 // The `worker` beside this executable (an install's bin/), or the build tree's worker/worker;
@@ -209,7 +233,7 @@ int main(int argc, char** argv) {
       ->group("Downloads");
   std::string max_memory = "512M";
   app.add_option("--max-memory", max_memory,
-                 "image bytes held at once (downloading, waiting, filtered), e.g. 512M or 2G "
+                 "image bytes held at once (downloading, waiting, filtered), e.g. 512M, 2G or 1.5G "
                  "(K, M, G: 1024-based); downloads wait or pause at the limit")
       ->capture_default_str()
       ->group("Memory");
@@ -242,7 +266,9 @@ int main(int argc, char** argv) {
   app.add_option("--report", options.report_path, "write a JSON report of the run to this file")
       ->group("Input and output");
   pixelmill::TerminalOptions terminal;
-  app.add_flag("--quiet", terminal.quiet, "print only errors and the final summary")
+  app.add_flag("--quiet", terminal.quiet,
+               "print only errors and the last line (\"done: ...\"); the summary's "
+               "figures are in --report")
       ->group("Progress and logs");
   app.add_option("--log-level", terminal.log_level, "debug, info, warning, error or off")
       ->capture_default_str()
@@ -260,9 +286,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str()
       ->group("Progress and logs");
-  app.add_option("--grace", options.grace_s,
-                 "after the first SIGINT/SIGTERM, seconds for the downloads and filters in "
-                 "flight to finish and be saved; a second signal stops at once")
+  app.add_option(
+         "--grace", options.grace_s,
+         "after the first SIGINT, SIGTERM or SIGHUP, seconds for the downloads and filters in "
+         "flight to finish and be saved; a second signal stops at once")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str()
       ->group("Input and output");
@@ -276,9 +303,12 @@ int main(int argc, char** argv) {
       ->group("Workers");
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ExtrasError&) {
+    return UnexpectedArguments(app);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? pixelmill::kExitOk : pixelmill::kExitUsage;
+    if (e.get_exit_code() != static_cast<int>(CLI::ExitCodes::Success)) return Usage(e.what());
+    app.exit(e);  // --help or --version
+    return pixelmill::kExitOk;
   }
   options.command_line.assign(argv, argv + argc);
   options.collect_results = false;  // the counts and the manifest are all the command shows
@@ -286,7 +316,8 @@ int main(int argc, char** argv) {
     options.max_memory = *bytes;
   } else {
     return Usage("--max-memory: '" + max_memory +
-                 "' is not a byte count above 0 (plain bytes, or K, M, G: e.g. 512M)");
+                 "' is not a byte count above 0 (plain bytes, or K, M, G, decimals allowed: e.g. "
+                 "512M or 1.5G)");
   }
   // The API reads workers 0 without bind as "the hardware threads"; the flag means remote only.
   if (options.workers == 0 && options.bind.empty() && options.filter != "none" &&
@@ -296,6 +327,7 @@ int main(int argc, char** argv) {
   // Never a PATH search: any executable named "worker" earlier on PATH would be run.
   if (options.worker_binary.empty()) options.worker_binary = WorkerBesideThisProgram();
   terminal.json_logs = log_format == "json";
+  terminal.output_dir = options.output_dir;
   const char* term = std::getenv("TERM");
   terminal.interactive = ::isatty(STDERR_FILENO) == 1 && term != nullptr &&
                          std::string(term) != "dumb" && log_format == "text";
@@ -303,7 +335,7 @@ int main(int argc, char** argv) {
   auto output = pixelmill::TerminalOutput::Create(terminal);
   if (!output.ok()) {
     if (output.status().code() == "usage") return Usage(output.status().message());
-    std::fprintf(stderr, "error: %s\n", output.status().message().c_str());
+    std::fprintf(stderr, "coordinator: error: %s\n", output.status().message().c_str());
     return pixelmill::kExitFatal;
   }
   pixelmill::Runner runner(options, output.value().get());

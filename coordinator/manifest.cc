@@ -10,14 +10,15 @@ std::string OkLine(const OkLineInfo& info) {
       .Add("status", "ok")
       .Add("output", info.output)
       .Add("bytes", info.bytes)
-      .Add("format", ExtensionFor(info.format))
+      .Add("format", FormatName(info.format))
       .Add("content_type", ContentTypeFor(info.format))
       .Add("width", uint64_t{info.width})
       .Add("height", uint64_t{info.height})
-      .Add("attempts", uint64_t{info.filtered ? info.filter_attempts : info.download_attempts})
+      .Add("attempts", uint64_t{TotalAttempts(info)})
+      .Add("download_attempts", uint64_t{info.download_attempts})
       .Add("download_ms", info.download_ms);
   if (info.filtered) {
-    line.Add("download_attempts", uint64_t{info.download_attempts})
+    line.Add("filter_attempts", uint64_t{info.filter_attempts})
         .Add("filter", info.filter)
         .Add("cpu_ms", static_cast<double>(info.cpu_micros) / 1000)
         .Add("worker", info.worker);
@@ -43,7 +44,11 @@ uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes, 
   info.output = store.OutputPath(user);
   info.bytes = bytes.size();
   info.format = format;
-  return info.filtered ? info.filter_attempts : info.download_attempts;
+  return TotalAttempts(info);
+}
+
+uint32_t TotalAttempts(const OkLineInfo& info) {
+  return info.download_attempts + (info.filtered ? info.filter_attempts : 0);
 }
 
 }  // namespace pixelmill

@@ -3,6 +3,10 @@
 //   {"id":7,"status":"ok","output":"images/7.jpg","bytes":1234,"format":"jpeg",...}
 // A failed line carries a machine-readable code and a human message:
 //   {"id":8,"status":"failed","error":{"code":"http_status","message":"..."},"attempts":3}
+// "format" uses --format's words (jpeg, png, webp, gif...; earlier versions wrote the
+// extension, "jpg": readers take both, FormatFromName). "attempts" is every try pixelmill made for
+// the user on either line: its download attempts plus its dispatches to a worker (ok lines also
+// carry "download_attempts" and, when filtered, "filter_attempts").
 //
 // Plain functions; any thread.
 #pragma once
@@ -39,11 +43,14 @@ std::string OkLine(const OkLineInfo& info);
 
 // Before `user` of `store` is committed with `bytes`: marks it pending under the image's format
 // (which names its file) and fills `info`'s id, output path, size and format. Returns the
-// attempts its line counts (the filter's dispatches if filtered, else the download's).
+// attempts its line counts (TotalAttempts).
 uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes, OkLineInfo& info);
 
+// The user's "attempts": download attempts plus, when filtered, dispatches to a worker.
+uint32_t TotalAttempts(const OkLineInfo& info);
+
 // The line (without its newline) of a user that failed with `code` (e.g. "http_status") and a
-// human `message`, after `attempts` attempts.
+// human `message`, after `attempts` attempts (download attempts plus dispatches, as above).
 std::string FailedLine(int64_t id, const std::string& code, const std::string& message,
                        uint32_t attempts);
 

@@ -9,5 +9,9 @@ Observer::~Observer() = default;
 void Observer::OnEvent(LogLevel, const std::string&) {}
 void Observer::OnProgress(const ProgressSample&) {}
 void Observer::OnSummary(const std::string&) {}
+void Observer::OnStructuredEvent(const Event& event) { OnEvent(event.level, event.message); }
+void Observer::OnSummaryEvent(const std::string& table, const Event& done) {
+  OnSummary(table + done.message);
+}
 
 }  // namespace pixelmill

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -53,30 +54,58 @@ std::string LockHolder(int fd) {
   return "pid " + std::to_string(pid);
 }
 
-// Opens and locks OUT/.lock and writes our pid into it; returns the descriptor.
-Result<int> LockFolder(const std::string& folder) {
+// OUT/.lock, opened and flock()ed, with our pid written into it.
+struct LockFile {
+  int fd = -1;
+  bool created = false;  // by this call: removed again if the run never begins
+};
+
+// True when `fd` is still the file at `path`: a run that never began unlinks its .lock, and a
+// run that opened that file just before must not take the unlinked one for the lock.
+bool StillAt(int fd, const std::string& path) {
+  struct stat held, named;
+  return ::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+         held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+// Opens and locks OUT/.lock and writes our pid into it.
+Result<LockFile> LockFolder(const std::string& folder) {
   const std::string path = folder + "/.lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0 && errno == ELOOP) {
-    return Status::Error("io", "refusing to use " + path + ": it is a symbolic link");
+  for (int tries = 0;; ++tries) {
+    LockFile lock;
+    lock.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    lock.created = lock.fd >= 0;
+    if (lock.fd < 0 && errno == EEXIST) {
+      lock.fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+      if (lock.fd < 0 && errno == ENOENT && tries < 100) continue;  // just removed
+    }
+    if (lock.fd < 0 && errno == ELOOP) {
+      return Status::Error("io", "refusing to use " + path + ": it is a symbolic link");
+    }
+    if (lock.fd < 0) return Errno("cannot open", path, errno);
+    if (::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      const std::string holder = LockHolder(lock.fd);
+      ::close(lock.fd);
+      if (error != EWOULDBLOCK) return Errno("cannot lock", path, error);
+      return Status::Error("busy", "output folder " + folder +
+                                       " is in use by another pixelmill run (" + holder +
+                                       "); wait for it to finish or choose another --output");
+    }
+    if (!StillAt(lock.fd, path) && tries < 100) {
+      ::close(lock.fd);
+      continue;
+    }
+    Status written =
+        ::ftruncate(lock.fd, 0) == 0 ? Status::Ok() : Errno("cannot write", path, errno);
+    if (written.ok()) written = WriteAll(lock.fd, std::to_string(::getpid()) + "\n", path);
+    if (!written.ok()) {
+      ::close(lock.fd);
+      if (lock.created) ::unlink(path.c_str());
+      return written;
+    }
+    return lock;
   }
-  if (fd < 0) return Errno("cannot open", path, errno);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int error = errno;
-    const std::string holder = LockHolder(fd);
-    ::close(fd);
-    if (error != EWOULDBLOCK) return Errno("cannot lock", path, error);
-    return Status::Error("busy", "output folder " + folder +
-                                     " is in use by another pixelmill run (" + holder +
-                                     "); wait for it to finish or choose another --output");
-  }
-  Status written = ::ftruncate(fd, 0) == 0 ? Status::Ok() : Errno("cannot write", path, errno);
-  if (written.ok()) written = WriteAll(fd, std::to_string(::getpid()) + "\n", path);
-  if (!written.ok()) {
-    ::close(fd);
-    return written;
-  }
-  return fd;
 }
 
 struct DirCloser {
@@ -129,6 +158,18 @@ Result<size_t> VisitFiles(const std::string& folder, bool follow, Visit visit) {
   }
   if (errno != 0) return Errno("cannot read", folder, errno);
   return files;
+}
+
+// The outermost folder of `path` (itself included) that does not exist yet; "" if it exists.
+std::filesystem::path FirstMissing(const std::filesystem::path& path) {
+  std::filesystem::path missing;
+  std::error_code ec;
+  for (std::filesystem::path p = path.lexically_normal(); !p.empty() && !exists(p, ec) && !ec;
+       p = p.parent_path()) {
+    missing = p;
+    if (p == p.parent_path()) break;
+  }
+  return missing;
 }
 
 std::string ImagesFolder(const std::string& folder) { return folder + "/images"; }
@@ -188,50 +229,139 @@ Status MakeImagesFolder(const std::string& folder) {
 
 }  // namespace
 
-Result<OutputDir> OutputDir::Prepare(const std::string& path, OutputMode mode) {
+Result<OutputDir> OutputDir::Claim(const std::string& path, OutputMode mode) {
+  OutputDir dir(path, mode);  // from here on, returning early undoes what was made
+  dir.made_from_ = FirstMissing(path);
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) return Status::Error("io", "cannot create output folder " + path + ": " + ec.message());
-  Result<int> lock = LockFolder(path);
+  Result<LockFile> lock = LockFolder(path);
   if (!lock.ok()) return lock.status();
-  OutputDir dir(path, lock.value());  // from here on, returning early releases the lock
+  dir.lock_fd_ = lock->fd;
+  dir.made_lock_ = lock->created;
 
   Result<std::vector<std::string>> found = FindEarlierRun(path);
   if (!found.ok()) return found.status();
-  const bool earlier = !found->empty();
-  if (earlier && mode == OutputMode::kFresh) {
+  dir.earlier_ = !found->empty();
+  if (dir.earlier_ && mode == OutputMode::kFresh) {
     std::string what;
     for (const std::string& item : found.value()) what += (what.empty() ? "" : ", ") + item;
     return Status::Error("exists", "output folder " + path + " already holds a run (" + what +
                                        "); pass --resume to continue it, --overwrite to delete " +
                                        "it and start afresh, or choose another --output");
   }
-  if (earlier && mode == OutputMode::kOverwrite) {
-    if (Status s = RemoveEarlierRun(path); !s.ok()) return s;
-  }
+  // Before anything of this run's is written (the rejects' temporary file is, while loading).
   if (Status s = RemoveTempFiles(path); !s.ok()) return s;
-  if (Status s = MakeImagesFolder(path); !s.ok()) return s;
-  dir.resuming_ = earlier && mode == OutputMode::kResume;
   return dir;
+}
+
+Status OutputDir::Begin() {
+  assert(!begun_ && lock_fd_ >= 0);
+  if (earlier_ && mode_ == OutputMode::kOverwrite) {
+    if (Status s = RemoveEarlierRun(path_); !s.ok()) return s;
+  }
+  if (Status s = MakeImagesFolder(path_); !s.ok()) return s;
+  begun_ = true;
+  return Status::Ok();
+}
+
+Result<OutputDir> OutputDir::Prepare(const std::string& path, OutputMode mode) {
+  Result<OutputDir> dir = Claim(path, mode);
+  if (!dir.ok()) return dir;
+  if (Status s = dir->Begin(); !s.ok()) return s;
+  return dir;
+}
+
+Result<std::string> CheckSideFile(const std::string& flag, const std::string& path,
+                                  const std::string& out_dir, bool regular_only) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path file = fs::weakly_canonical(path, ec);
+  if (ec) return Status::Error("usage", flag + ": cannot resolve " + path + ": " + ec.message());
+  if (!out_dir.empty()) {
+    const fs::path out = fs::weakly_canonical(out_dir, ec);
+    if (ec)
+      return Status::Error("usage", "--output: cannot resolve " + out_dir + ": " + ec.message());
+    std::vector<fs::path> own = {out, out / ".lock", out / "images"};
+    for (const char* name : kRunFiles) own.push_back(out / name);
+    struct stat target;
+    const bool exists = ::stat(file.c_str(), &target) == 0;
+    for (const fs::path& run_file : own) {
+      struct stat st;
+      const bool same_inode = exists && ::lstat(run_file.c_str(), &st) == 0 &&
+                              st.st_dev == target.st_dev && st.st_ino == target.st_ino;
+      if (file == run_file || same_inode || file.parent_path() == out / "images") {
+        return Status::Error("usage", flag + " " + path + " is one of the run's own files (" +
+                                          run_file.string() +
+                                          "); writing it would destroy the run: choose a path "
+                                          "outside " +
+                                          (out / "images").string() +
+                                          " and not named manifest.jsonl, rejects.jsonl, "
+                                          "run.json or .lock in --output");
+      }
+    }
+  }
+  struct stat st;
+  if (regular_only && ::stat(file.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return Status::Error("usage", flag + " " + path +
+                                      " exists and is not a regular file (a device, a pipe or a "
+                                      "folder); give the path of a file to write");
+  }
+  // Its folder is made when the file is written; what exists of it now must let us.
+  fs::path folder = file.parent_path();
+  while (!folder.empty() && ::stat(folder.c_str(), &st) != 0 && folder != folder.parent_path()) {
+    folder = folder.parent_path();
+  }
+  if (!S_ISDIR(st.st_mode) || ::access(folder.c_str(), W_OK | X_OK) != 0) {
+    return Status::Error("usage",
+                         flag + " " + path + ": cannot write in " + folder.string() +
+                             (S_ISDIR(st.st_mode) ? " (no permission)" : " (not a folder)"));
+  }
+  return file.string();
 }
 
 OutputDir::OutputDir(OutputDir&& other) noexcept
     : path_(std::move(other.path_)),
+      mode_(other.mode_),
       lock_fd_(std::exchange(other.lock_fd_, -1)),
-      resuming_(other.resuming_) {}
+      earlier_(other.earlier_),
+      begun_(other.begun_),
+      made_lock_(std::exchange(other.made_lock_, false)),
+      made_from_(std::exchange(other.made_from_, {})) {}
 
 OutputDir& OutputDir::operator=(OutputDir&& other) noexcept {
   if (this != &other) {
-    if (lock_fd_ >= 0) ::close(lock_fd_);
+    Release();
     path_ = std::move(other.path_);
+    mode_ = other.mode_;
     lock_fd_ = std::exchange(other.lock_fd_, -1);
-    resuming_ = other.resuming_;
+    earlier_ = other.earlier_;
+    begun_ = other.begun_;
+    made_from_ = std::exchange(other.made_from_, {});
+    made_lock_ = std::exchange(other.made_lock_, false);
   }
   return *this;
 }
 
-OutputDir::~OutputDir() {
+OutputDir::~OutputDir() { Release(); }
+
+void OutputDir::Release() {
+  if (!begun_) {
+    // Unlinked while still locked: a run waiting on this file sees it gone (StillAt) and
+    // retries on a fresh one.
+    if (made_lock_ && lock_fd_ >= 0) ::unlink((path_ + "/.lock").c_str());
+    // Only empty folders go: never anything of the user's.
+    if (!made_from_.empty()) {
+      for (std::filesystem::path p = std::filesystem::path(path_).lexically_normal();
+           ::rmdir(p.c_str()) == 0 && p != made_from_;) {
+        p = p.parent_path();
+      }
+    }
+  }
   if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
+  made_lock_ = false;
+  made_from_.clear();
 }
 
 }  // namespace pixelmill

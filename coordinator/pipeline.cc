@@ -110,13 +110,11 @@ PipelineResult Pipeline::Run() {
   while (HandleEvents()) {
   }
 
-  result.ok = ok_;
-  result.failed = failed_;
-  result.failed_by_code = failed_by_code_;
+  static_cast<LineCounts&>(result) = lines_;
   result.filter_cpu_us = filter_cpu_us_;
   result.end_to_end_us = end_to_end_us_;
   result.workers = most_workers_;
-  result.left = todo - ok_ - failed_;
+  result.left = todo - lines_.ok - lines_.failed;
   result.downloads = downloader_.stats();
   if (dispatcher_) result.dispatch = dispatcher_->stats();
   if (supervisor_) result.worker_restarts = supervisor_->restarts();
@@ -127,8 +125,9 @@ PipelineResult Pipeline::Run() {
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   observer_.OnProgress(Snapshot());
-  result.exit_code = EndOfRun(observer_, stop_requested_, stop_signal_, fatal_, ok_, failed_,
-                              result.left, options_.command_line, result.interrupted);
+  result.exit_code =
+      EndOfRun(observer_, stop_requested_, stop_signal_, fatal_, lines_.ok, lines_.failed,
+               result.left, options_.command_line, result.interrupted);
   return result;
 }
 
@@ -378,7 +377,9 @@ void Pipeline::HandleDownload(Download& d) {
     info.height = header->height;
     return Commit(user, std::move(d.body), std::move(info));
   }
-  if (!dispatcher_->gave_up().empty()) return Fail(user, "no_workers", dispatcher_->gave_up(), 0);
+  if (!dispatcher_->gave_up().empty()) {
+    return Fail(user, "no_workers", dispatcher_->gave_up(), d.attempts);
+  }
   fetched_[user] = fetched;
   dispatcher_->Submit(user, std::move(d.body));
 }
@@ -390,7 +391,9 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
     info.download_ms = it->second.ms;
     fetched_.erase(it);
   }
-  if (!o.error_code.empty()) return Fail(o.user, o.error_code, o.error_message, o.attempts);
+  if (!o.error_code.empty()) {
+    return Fail(o.user, o.error_code, o.error_message, info.download_attempts + o.attempts);
+  }
   filter_cpu_us_.Record(o.cpu_micros);
   info.filtered = true;
   info.filter_attempts = o.attempts;
@@ -433,8 +436,7 @@ void Pipeline::HandleWritten(Written& w) {
       assert(busy_ > 0);
       --busy_;
       store_.SetOutcome(w.user, w.status, store_.format(w.user));
-      (w.status == UserStatus::kOk ? ok_ : failed_)++;
-      if (w.status == UserStatus::kFailed) ++failed_by_code_[w.code];
+      lines_.Count(w.status, w.code);
       if (auto it = download_started_ns_.find(w.user); it != download_started_ns_.end()) {
         end_to_end_us_.Record((uv_hrtime() - it->second) / 1000);
         download_started_ns_.erase(it);
@@ -498,8 +500,8 @@ Progress Pipeline::Snapshot() const {
   p.elapsed_s = static_cast<double>(uv_now(const_cast<uv_loop_t*>(&loop_)) - started_ms_) / 1000;
   p.total = store_.size();
   p.skipped = skipped_;
-  p.ok = ok_;
-  p.failed = failed_;
+  p.ok = lines_.ok;
+  p.failed = lines_.failed;
   p.downloads_in_flight = downloader_.in_flight();
   p.downloads_waiting = downloader_.pending() - downloader_.in_flight();
   if (dispatcher_) {

@@ -49,6 +49,7 @@
 #include "coordinator/callback_guard.h"
 #include "coordinator/dispatcher.h"
 #include "coordinator/downloader.h"
+#include "coordinator/line_counts.h"
 #include "coordinator/manifest.h"
 #include "coordinator/options.h"
 #include "coordinator/run_observer.h"
@@ -65,13 +66,12 @@ struct StageWaits {
   double results_waiting_s = 0;    // results waited for the disk (every writer busy)
 };
 
-struct PipelineResult {
+// The lines this run wrote (ok, failed, failed_by_code) are its LineCounts.
+struct PipelineResult : LineCounts {
   int exit_code = kExitFatal;
   bool started = false;      // false when the output could not even be opened
   bool interrupted = false;  // a signal stopped the run; it can be resumed
-  size_t ok = 0, failed = 0;
-  std::map<std::string, uint64_t> failed_by_code;  // this run's failed lines, by error code
-  size_t left = 0;  // users with no line from this run (interrupted or fatal)
+  size_t left = 0;           // users with no line from this run (interrupted or fatal)
   double wall_seconds = 0;
   DownloadStats downloads;
   DispatchStats dispatch;
@@ -177,7 +177,7 @@ class Pipeline {
   std::unordered_map<size_t, Fetched> fetched_;  // users being filtered
   size_t next_ = 0;                              // next user to start
   size_t busy_ = 0;  // users started whose manifest line is not written yet
-  size_t ok_ = 0, failed_ = 0;
+  LineCounts lines_;
   bool pumping_ = false;
   bool draining_ = false;  // a first signal came: nothing new starts
   bool stopping_ = false;  // nothing more will be started or committed
@@ -191,7 +191,6 @@ class Pipeline {
   uint64_t storm_window_ms_ = 0, storm_requests_ = 0, storm_retries_ = 0;
   std::string fatal_;  // why the run stopped early, if it did
   StageWaits waits_;
-  std::map<std::string, uint64_t> failed_by_code_;
   Histogram filter_cpu_us_, end_to_end_us_;
   // uv_hrtime() at which each user's download started, from the download's end to its line:
   // downstream users only, so at most about kMaxDownstream entries.

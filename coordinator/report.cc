@@ -6,27 +6,33 @@
 #include "common/atomic_file.h"
 #include "common/json_writer.h"
 #include "common/string_printf.h"
+#include "common/version.h"
 #include "coordinator/verdict.h"
 
 namespace pixelmill {
 namespace {
 
 double Ms(const Histogram& h, double q) { return h.Percentile(q) / 1000; }
+double Seconds(const Histogram& h, double q) { return h.Percentile(q) / 1e6; }
 
-// p50/p99 (and the count) of a latency histogram in microseconds, as milliseconds.
-std::string LatencyJson(const Histogram& h) {
-  return JsonObject()
-      .Add("count", h.Count())
-      .Add("p50_ms", Ms(h, 0.50))
-      .Add("p99_ms", Ms(h, 0.99))
-      .Done();
+// p50/p90/p99 of a latency histogram in microseconds, as seconds, into `json`.
+JsonObject& AddPercentiles(JsonObject& json, const Histogram& h) {
+  return json.Add("p50_s", Seconds(h, 0.50))
+      .Add("p90_s", Seconds(h, 0.90))
+      .Add("p99_s", Seconds(h, 0.99));
 }
 
-// "850 ms", "12.3 s".
-std::string Duration(double ms) {
-  if (ms < 10) return StringPrintf("%.1f ms", ms);
-  if (ms < 1000) return StringPrintf("%.0f ms", ms);
-  return StringPrintf("%.2f s", ms / 1000);
+// The count and percentiles of a latency histogram; "p50_ms"/"p99_ms" kept for old readers.
+std::string LatencyJson(const Histogram& h) {
+  JsonObject json;
+  json.Add("count", h.Count());
+  return AddPercentiles(json, h).Add("p50_ms", Ms(h, 0.50)).Add("p99_ms", Ms(h, 0.99)).Done();
+}
+
+// "p50 0.050 s, p90 0.120 s, p99 1.300 s": one unit for every duration.
+std::string PercentilesText(const Histogram& h) {
+  return StringPrintf("p50 %.3f s, p90 %.3f s, p99 %.3f s", Seconds(h, 0.5), Seconds(h, 0.9),
+                      Seconds(h, 0.99));
 }
 
 std::string Bytes(uint64_t bytes) {
@@ -44,8 +50,8 @@ double UsersPerSecond(const PipelineResult& run) {
   return static_cast<double>(run.ok + run.failed) / run.wall_seconds;
 }
 
-std::string BuildReport(const LoadStats& load, const PipelineResult& run,
-                        const ReplayStats& replay) {
+std::string BuildReport(const LoadStats& load, const PipelineResult& run, const ReplayStats& replay,
+                        const ReportContext& context) {
   const DownloadStats& d = run.downloads;
   std::string load_json = JsonObject()
                               .Add("format", InputFormatName(load.format))
@@ -54,12 +60,13 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run,
                               .Add("bytes", load.bytes)
                               .Add("seconds", load.seconds)
                               .Done();
-  std::string download_json = JsonObject()
-                                  .Add("requests", d.requests)
-                                  .Add("retries", d.retries)
-                                  .Add("ok", d.ok)
-                                  .Add("failed", d.failed)
-                                  .Add("bytes", d.bytes)
+  JsonObject download;
+  download.Add("requests", d.requests)
+      .Add("retries", d.retries)
+      .Add("ok", d.ok)
+      .Add("failed", d.failed)
+      .Add("bytes", d.bytes);
+  std::string download_json = AddPercentiles(download, d.latency_us)
                                   .Add("p50_ms", Ms(d.latency_us, 0.50))
                                   .Add("p90_ms", Ms(d.latency_us, 0.90))
                                   .Add("p99_ms", Ms(d.latency_us, 0.99))
@@ -98,8 +105,15 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run,
   const Verdict verdict = Judge(run);
   std::string verdict_json =
       JsonObject().Add("bound", BoundName(verdict.bound)).Add("evidence", verdict.evidence).Done();
-  return JsonObject()
-      .Add("users_total", load.users)
+  JsonObject report;
+  if (!context.started_at.empty()) {
+    report.Add("pixelmill", kVersion).Add("started_at", context.started_at);
+  }
+  if (!context.command_line.empty()) {
+    report.AddRaw("command_line", RedactedCommandLineJson(context.command_line));
+  }
+  if (context.options != nullptr) report.AddRaw("options", OptionsJson(*context.options));
+  return report.Add("users_total", load.users)
       .Add("ok", uint64_t{run.ok} + replay.skipped)
       .Add("failed", uint64_t{run.failed} + replay.failed_kept)
       .Add("skipped", replay.skipped)
@@ -142,16 +156,12 @@ std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay) {
   row("users", std::to_string(run.ok + replay.skipped) + " ok" + skipped + ", " +
                    std::to_string(run.failed + replay.failed_kept) + " failed" + codes);
   row("wall", StringPrintf("%.2f s, %.1f users/s", run.wall_seconds, UsersPerSecond(run)));
-  row("download", "p50 " + Duration(Ms(d.latency_us, 0.5)) + ", p90 " +
-                      Duration(Ms(d.latency_us, 0.9)) + ", p99 " +
-                      Duration(Ms(d.latency_us, 0.99)) + "; " + Bytes(d.bytes) + " in " +
+  row("download", PercentilesText(d.latency_us) + "; " + Bytes(d.bytes) + " in " +
                       std::to_string(d.requests) + " requests");
   if (run.filter_cpu_us.Count() > 0) {
-    row("filter CPU", "p50 " + Duration(Ms(run.filter_cpu_us, 0.5)) + ", p99 " +
-                          Duration(Ms(run.filter_cpu_us, 0.99)) + " a user");
+    row("filter CPU", PercentilesText(run.filter_cpu_us) + " a user");
   }
-  row("end to end", "p50 " + Duration(Ms(run.end_to_end_us, 0.5)) + ", p99 " +
-                        Duration(Ms(run.end_to_end_us, 0.99)) + " (download start to line)");
+  row("end to end", PercentilesText(run.end_to_end_us) + " (download start to line)");
   if (run.workers > 0) {
     row("workers", StringPrintf("%zu, CPU busy %.0f%%", run.workers, WorkerUtilisation(run) * 100));
   }
@@ -161,16 +171,17 @@ std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay) {
                    run.waits.images_waiting_s, run.waits.results_waiting_s,
                    std::max(run.waits.downloads_waiting_s, d.budget_wait_seconds)));
   const Verdict verdict = Judge(run);
-  const std::string bound = verdict.bound == Bound::kBalanced
-                                ? std::string("balanced")
-                                : std::string(BoundName(verdict.bound)) + "-bound";
+  const bool named = verdict.bound == Bound::kBalanced || verdict.bound == Bound::kInconclusive;
+  const std::string bound = named ? std::string(BoundName(verdict.bound))
+                                  : std::string(BoundName(verdict.bound)) + "-bound";
   row("verdict", bound + ": " + verdict.evidence);
   return table;
 }
 
 Status WriteReport(const std::string& path, const LoadStats& load, const PipelineResult& run,
-                   const ReplayStats& replay) {
-  Status s = WriteFileAtomically(path, BuildReport(load, run, replay) + "\n", /*sync=*/true);
+                   const ReplayStats& replay, const ReportContext& context) {
+  Status s =
+      WriteFileAtomically(path, BuildReport(load, run, replay, context) + "\n", /*sync=*/true);
   if (!s.ok()) return Status::Error("io", "cannot write report: " + s.message());
   return Status::Ok();
 }

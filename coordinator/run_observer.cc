@@ -11,9 +11,9 @@ namespace {
 class Stderr final : public RunObserver {
  public:
   void OnEvent(EventLevel level, const std::string& message) override {
-    const char* prefix = level == EventLevel::kError     ? "error: "
-                         : level == EventLevel::kWarning ? "warning: "
-                                                         : "pixelmill: ";
+    const char* prefix = level == EventLevel::kError     ? "coordinator: error: "
+                         : level == EventLevel::kWarning ? "coordinator: warning: "
+                                                         : "coordinator: ";
     std::fprintf(stderr, "%s%s\n", prefix, message.c_str());
   }
   void OnProgress(const Progress&) override {}

@@ -22,8 +22,8 @@ using RunObserver = Observer;
 void Emit(RunObserver& observer, EventLevel level, const char* format, ...)
     __attribute__((format(printf, 3, 4)));
 
-// Writes events to stderr as "pixelmill: <message>" and ignores progress: the default for
-// stages and tests that are given no observer.
+// Writes events to stderr as "coordinator: [error: |warning: ]<message>" and ignores progress: the
+// default for stages and tests that are given no observer.
 RunObserver& StderrObserver();
 
 }  // namespace pixelmill

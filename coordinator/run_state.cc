@@ -29,10 +29,11 @@ Status Errno(const std::string& what, const std::string& path, int error) {
   return Status::Error("io", what + " " + path + ": " + std::strerror(error));
 }
 
-uint64_t Fnv1a(const char* p, size_t n) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < n; ++i) {
-    hash ^= static_cast<unsigned char>(p[i]);
+constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL;
+
+uint64_t Fnv1a(std::string_view bytes, uint64_t hash = kFnvBasis) {
+  for (const char c : bytes) {
+    hash ^= static_cast<unsigned char>(c);
     hash *= 0x100000001b3ULL;
   }
   return hash;
@@ -49,7 +50,7 @@ Result<uint64_t> HashRange(int fd, uint64_t offset, uint64_t length, const std::
     if (n == 0) return Status::Error("io", "cannot read " + path + ": it shrank while read");
     done += static_cast<uint64_t>(n);
   }
-  return Fnv1a(buffer.get(), length);
+  return Fnv1a(std::string_view(buffer.get(), length));
 }
 
 std::string FormatFlag(OutputFormat format) {
@@ -165,6 +166,31 @@ Result<InputIdentity> IdentifyInput(const std::string& input) {
   return id;
 }
 
+InputIdentity IdentifyUsers(const UserStore& store, std::string path) {
+  InputIdentity id;
+  id.path = std::move(path);
+  id.size = store.size();
+  uint64_t hash = kFnvBasis;
+  for (size_t i = 0; i < store.size(); ++i) {
+    const UserView user = store.Get(i);
+    hash = Fnv1a(std::string_view("\0", 1), Fnv1a(std::to_string(user.id), hash));
+    hash = Fnv1a(std::string_view("\0", 1), Fnv1a(user.name, hash));
+    hash = Fnv1a(std::string_view("\0", 1), Fnv1a(user.image_url, hash));
+  }
+  id.head_hash = id.tail_hash = hash;
+  return id;
+}
+
+InputIdentity IdentifyBytes(std::string_view bytes, std::string path) {
+  InputIdentity id;
+  id.path = std::move(path);
+  id.size = bytes.size();
+  const size_t length = std::min<size_t>(bytes.size(), kHashedBytes);
+  id.head_hash = Fnv1a(bytes.substr(0, length));
+  id.tail_hash = Fnv1a(bytes.substr(bytes.size() - length));
+  return id;
+}
+
 Result<RunState> CurrentRunState(const Options& options) {
   Result<InputIdentity> input = IdentifyInput(options.input);
   if (!input.ok()) return input.status();
@@ -201,6 +227,13 @@ Result<RunState> ReadRunState(const std::string& out_dir) {
     return Errno("cannot inspect", path, errno);
   }
   if (!S_ISREG(st.st_mode)) return Status::Error("bad_state", path + " is not a regular file");
+  // A run state is a few hundred bytes: anything far larger is not one, and is not read.
+  constexpr off_t kMaxStateBytes = 64 << 10;
+  if (st.st_size > kMaxStateBytes) {
+    return Status::Error("bad_state", path + " is not a run state pixelmill wrote (" +
+                                          std::to_string(st.st_size) + " bytes; one is under " +
+                                          std::to_string(kMaxStateBytes) + ")");
+  }
   simdjson::padded_string text;
   if (auto e = simdjson::padded_string::load(path).get(text)) {
     return Status::Error("io", "cannot read " + path + ": " + simdjson::error_message(e));
@@ -218,17 +251,19 @@ std::vector<std::string> DescribeChanges(const RunState& recorded, const RunStat
   std::vector<std::string> out;
   const InputIdentity& was = recorded.input;
   const InputIdentity& now = current.input;
-  if (was.is_stdin() || now.is_stdin()) {
-    out.push_back(std::string(was.is_stdin() ? "the earlier run" : "this run") +
-                  " read its users from standard input, which cannot be checked");
+  if (was.is_stdin() && now.is_stdin() && was.head_hash == 0) {
+    out.push_back("the earlier run read its users from standard input, which it could not check");
   } else {
-    // The C++ API's inputs have no file: "<users>" (a vector: its size is the count of users)
-    // and "<stream>".
-    const bool vector = was.path == "<users>" && now.path == "<users>";
+    // Inputs without a file: standard input and the C++ API's "<users>" (a vector), whose size
+    // is the count of users, and "<stream>".
+    const bool vector =
+        (was.path == "<users>" && now.path == "<users>") || (was.is_stdin() && now.is_stdin());
     const bool stream = was.path == "<stream>" && now.path == "<stream>";
-    const std::string what = vector   ? "the users changed: "
-                             : stream ? "input stream changed: "
-                                      : "input file changed: ";
+    const std::string what = was.is_stdin() && now.is_stdin() ? "the users on standard input "
+                                                                "changed: "
+                             : vector                         ? "the users changed: "
+                             : stream                         ? "input stream changed: "
+                                                              : "input file changed: ";
     Compare(out, "input file changed: path", was.path, now.path);
     Compare(out, what + (vector ? "count" : "size"), std::to_string(was.size),
             std::to_string(now.size));

@@ -2,7 +2,7 @@
 // and refuses another one. It names the input file (absolute path, size, modification time and
 // a hash of its first and last MiB: cheap even for a file of GBs) and everything that shapes a
 // result (the filter spec's canonical text, output format, quality, metadata policy, pixel
-// limit), and says whether the run completed. Standard input cannot be identified.
+// limit), and says whether the run completed. Standard input is known by the users read from it.
 //
 // Plain blocking functions; the coordinator calls them on its main thread, while it holds the
 // output folder's lock.
@@ -10,17 +10,20 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/filter.h"
 #include "common/status.h"
+#include "common/user_store.h"
 #include "coordinator/options.h"
 
 namespace pixelmill {
 
 struct InputIdentity {
-  std::string path;  // absolute; "-" for standard input (then nothing else is known)
-  uint64_t size = 0;
+  // absolute; "-" for standard input, "<users>" and "<stream>" for the C++ API's inputs
+  std::string path;
+  uint64_t size = 0;  // bytes of a file or stream; users of standard input or a vector
   int64_t mtime_ns = 0;
   uint64_t head_hash = 0;  // FNV-1a 64 of the first MiB (the whole file if smaller)
   uint64_t tail_hash = 0;  // FNV-1a 64 of the last MiB
@@ -38,9 +41,16 @@ struct RunState {
   bool complete = false;
 };
 
-// Stats and hashes the input file `input` ("-": standard input, of which nothing is known).
-// Code "io" when it cannot be inspected.
+// Stats and hashes the input file `input` ("-": standard input, which is identified by its
+// users once loaded: see IdentifyUsers). Code "io" when it cannot be inspected.
 Result<InputIdentity> IdentifyInput(const std::string& input);
+
+// The identity of users that have no file to stat (standard input "-", the C++ API's vector
+// "<users>"): `path`, their count as the size, and FNV-1a 64 of every id, name and URL.
+InputIdentity IdentifyUsers(const UserStore& store, std::string path);
+// The identity of a whole input held in memory (the C++ API's "<stream>"): its size and the
+// hashes of its first and last MiB, as a file's.
+InputIdentity IdentifyBytes(std::string_view bytes, std::string path);
 
 // The state of the run `options` describe (not complete): stats and hashes the input file.
 // Code "io" when the input cannot be inspected.

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include "coordinator/event.h"
 #include "coordinator/options.h"
 
 namespace pixelmill {
@@ -41,24 +42,41 @@ const char* StopSignalName(int signum) {
 
 std::string ResumeCommand(const std::vector<std::string>& command_line) {
   std::string command;
-  bool has_resume = false;
-  for (const std::string& arg : command_line) {
+  bool has_resume = false, from_stdin = false;
+  for (size_t i = 0; i < command_line.size(); ++i) {
+    const std::string& arg = command_line[i];
     if (arg == "--overwrite") continue;
     has_resume |= arg == "--resume";
+    from_stdin |= arg == "--input=-" ||
+                  (arg == "--input" && i + 1 < command_line.size() && command_line[i + 1] == "-");
     if (!command.empty()) command += ' ';
     command += ShellQuote(arg);
   }
   if (command.empty()) command = "coordinator ...";
-  return has_resume ? command : command + " --resume";
+  if (!has_resume) command += " --resume";
+  // Standard input is known by its users: a resume must be given the same ones.
+  return from_stdin ? command + "  # fed the same users on standard input" : command;
+}
+
+Event InterruptedEvent(int signum, size_t ok, size_t failed, size_t left,
+                       const std::vector<std::string>& command_line) {
+  return EventBuilder(EventLevel::kError, "interrupted")
+      .Text("interrupted by ")
+      .Field("signal", StopSignalName(signum))
+      .Text(": ")
+      .Field("ok", ok)
+      .Text(" ok and ")
+      .Field("failed", failed)
+      .Text(" failed saved in this run, ")
+      .Field("left", left)
+      .Text(" user(s) left; every saved user is in the manifest. Resume with:\n  ")
+      .Field("resume_command", ResumeCommand(command_line))
+      .Done();
 }
 
 std::string InterruptedMessage(int signum, size_t ok, size_t failed, size_t left,
                                const std::vector<std::string>& command_line) {
-  return "interrupted by " + std::string(StopSignalName(signum)) + ": " + std::to_string(ok) +
-         " ok and " + std::to_string(failed) + " failed saved in this run, " +
-         std::to_string(left) +
-         " user(s) left; every saved user is in the manifest. Resume with:\n  " +
-         ResumeCommand(command_line);
+  return InterruptedEvent(signum, ok, failed, left, command_line).message;
 }
 
 int EndOfRun(RunObserver& observer, bool stopped, int signum, const std::string& fatal, size_t ok,
@@ -66,8 +84,7 @@ int EndOfRun(RunObserver& observer, bool stopped, int signum, const std::string&
              bool& interrupted) {
   if (stopped && fatal.empty()) {
     interrupted = true;
-    observer.OnEvent(EventLevel::kError,
-                     InterruptedMessage(signum, ok, failed, left, command_line));
+    observer.OnStructuredEvent(InterruptedEvent(signum, ok, failed, left, command_line));
     return kExitFatal;
   }
   if (!fatal.empty()) {

@@ -26,7 +26,10 @@ const char* StopSignalName(int signum);
 std::string ResumeCommand(const std::vector<std::string>& command_line);
 
 // "interrupted by SIGINT: 3 ok and 1 failed saved in this run, 7 user(s) left; ... Resume
-// with:\n  <ResumeCommand>".
+// with:\n  <ResumeCommand>", as an event (kind "interrupted"; fields signal, ok, failed, left,
+// resume_command) and as its text.
+Event InterruptedEvent(int signum, size_t ok, size_t failed, size_t left,
+                       const std::vector<std::string>& command_line);
 std::string InterruptedMessage(int signum, size_t ok, size_t failed, size_t left,
                                const std::vector<std::string>& command_line);
 

@@ -96,7 +96,7 @@ class SequentialRun {
   Sink sink_;
   BlockingFetch fetch_;
   const std::string worker_id_;
-  size_t ok_ = 0, failed_ = 0;
+  LineCounts lines_;            // as the Pipeline counts them
   double first_signal_at_ = 0;  // when the first stop signal was seen (0: none yet)
   std::string fatal_;           // why the run stopped early, if it did
 };
@@ -148,16 +148,15 @@ PipelineResult SequentialRun::Run() {
   RunLoopUntil(closed);
   uv_run(&loop_, UV_RUN_DEFAULT);  // the sink's closing handles
 
-  result.ok = ok_;
-  result.failed = failed_;
-  result.left = todo - ok_ - failed_;
+  static_cast<LineCounts&>(result) = lines_;
+  result.left = todo - lines_.ok - lines_.failed;
   result.downloads = fetch_.stats();
   result.manifest_syncs = sink_.syncs();
   result.wall_seconds = NowSeconds() - started;
   // A stop that came after the last user started leaves nothing undone: the run completed.
   result.exit_code =
-      EndOfRun(observer_, StopRequests() > 0 && result.left > 0, StopSignal(), fatal_, ok_, failed_,
-               result.left, options_.command_line, result.interrupted);
+      EndOfRun(observer_, StopRequests() > 0 && result.left > 0, StopSignal(), fatal_, lines_.ok,
+               lines_.failed, result.left, options_.command_line, result.interrupted);
   return result;
 }
 
@@ -193,7 +192,9 @@ void SequentialRun::RunUser(size_t user) {
                                  "filter '" + options_.filter_spec.text + "' failed: " + e.what()));
   }
   info.cpu_micros = ProcessCpuMicros() - cpu_start;
-  if (!output->ok()) return Fail(user, output->status().code(), output->status().message(), 1);
+  if (!output->ok()) {
+    return Fail(user, output->status().code(), output->status().message(), d->attempts + 1);
+  }
   ImageBuffer image =
       output->value().bytes ? std::move(*output->value().bytes) : std::move(d->body);
   // Checked as the Dispatcher checks a worker's result.
@@ -201,7 +202,8 @@ void SequentialRun::RunUser(size_t user) {
   std::string problem =
       result.ok() ? UnexpectedFormat(options_, result->format) : result.status().message();
   if (!problem.empty()) {
-    return Fail(user, "bad_result", "the filter returned an invalid image: " + problem, 1);
+    return Fail(user, "bad_result", "the filter returned an invalid image: " + problem,
+                d->attempts + 1);
   }
   image.set_format(result->format);
   info.filtered = true;
@@ -228,7 +230,7 @@ void SequentialRun::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
   switch (how) {
     case CommitResult::kCommitted:
       store_.SetOutcome(user, UserStatus::kOk, info.format);
-      ++ok_;
+      lines_.Count(UserStatus::kOk, {});
       return;
     case CommitResult::kImageFailed:
       // No room is the output's failure, not the user's: stop, and leave the user for a resume.
@@ -258,7 +260,7 @@ void SequentialRun::Fail(size_t user, const std::string& code, const std::string
     return;
   }
   store_.SetOutcome(user, UserStatus::kFailed, store_.format(user));
-  ++failed_;
+  lines_.Count(UserStatus::kFailed, code);
 }
 
 bool SequentialRun::RunLoopUntil(const bool& done) {

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <set>
+#include <string_view>
 
 #include "common/atomic_file.h"
 #include "coordinator/callback_guard.h"
@@ -27,9 +27,9 @@ Status ImageWriteError(const Status& s) {
 
 }  // namespace
 
-// One file on its way to disk.
+// One file on its way to disk: `name` in OUT/images (the folder open as images_fd_).
 struct Sink::FileWrite {
-  std::string directory, final_path;
+  std::string name, final_path;
   ImageBuffer bytes;
   Status result;  // set on the pool thread, read on the loop thread after it
   DoneFn done;
@@ -48,17 +48,20 @@ namespace {
 
 // Portable path: a temporary name in the same folder, then rename over the final name. The
 // folder itself is synced by the caller, once per batch.
-Status WriteByRename(std::string_view bytes, const std::string& final_path, bool durable) {
-  Status s = WriteFileAtomically(final_path, bytes, durable);
+Status WriteByRename(int dir_fd, const std::string& folder, const std::string& name,
+                     std::string_view bytes, bool durable) {
+  Status s = WriteFileAtomicallyAt(dir_fd, folder, name, bytes, durable);
   return s.ok() ? s : ImageWriteError(s);
 }
 
-// Runs on a pool thread: the file appears under its final name complete, or not at all; with
-// `durable` its bytes are on disk before it is named.
-Status WriteFileNow(const std::string& directory, const std::string& final_path,
+// Runs on a pool thread: the file `name` appears in the folder open as `dir_fd` (shown as
+// `folder`) complete, or not at all; with `durable` its bytes are on disk before it is named.
+// Only through the descriptor: a symlink swapped in for the folder's path is never followed.
+Status WriteFileNow(int dir_fd, const std::string& folder, const std::string& name,
                     std::string_view bytes, bool durable) {
-  const int fd = ::open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0) return WriteByRename(bytes, final_path, durable);  // no O_TMPFILE here
+  const std::string final_path = folder + "/" + name;
+  const int fd = ::openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) return WriteByRename(dir_fd, folder, name, bytes, durable);  // no O_TMPFILE here
   Status s = WriteAll(fd, bytes, final_path);
   if (s.ok() && durable && ::fsync(fd) != 0) {
     s = Status::Error(errno == ENOSPC || errno == EDQUOT ? "full" : "write",
@@ -67,10 +70,10 @@ Status WriteFileNow(const std::string& directory, const std::string& final_path,
   if (s.ok()) {
     const std::string proc = "/proc/self/fd/" + std::to_string(fd);
     // linkat never follows a symlink at the final name: it fails with EEXIST instead.
-    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, final_path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    if (::linkat(AT_FDCWD, proc.c_str(), dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
       // EEXIST (a file from an earlier run, a planted symlink) or no /proc: replace atomically
       // by rename instead.
-      s = WriteByRename(bytes, final_path, durable);
+      s = WriteByRename(dir_fd, folder, name, bytes, durable);
     }
   } else {
     s = ImageWriteError(s);
@@ -83,14 +86,24 @@ Status WriteFileNow(const std::string& directory, const std::string& final_path,
 
 Sink::Sink(uv_loop_t& loop, SinkOptions options) : loop_(loop), options_(std::move(options)) {}
 
-Sink::~Sink() { assert(manifest_ < 0 && files_pending_ == 0 && !timer_open_); }
+Sink::~Sink() {
+  assert(manifest_ < 0 && files_pending_ == 0 && !timer_open_);
+  if (images_fd_ >= 0) ::close(images_fd_);
+}
 
 Status Sink::Open() {
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(output_dir()) / "images", ec);
-  if (ec) {
-    return Status::Error(
-        "io", "cannot create output folder " + output_dir() + "/images: " + ec.message());
+  std::filesystem::create_directories(ImagesFolder(), ec);
+  if (ec)
+    return Status::Error("io",
+                         "cannot create output folder " + ImagesFolder() + ": " + ec.message());
+  // Opened once: every image is written through this descriptor, never through the path.
+  images_fd_ = ::open(ImagesFolder().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (images_fd_ < 0) {
+    return Status::Error("io", "cannot open " + ImagesFolder() + ": " + std::strerror(errno) +
+                                   (errno == ELOOP || errno == ENOTDIR
+                                        ? " (it must be a folder, not a symbolic link)"
+                                        : ""));
   }
   const std::string path = ManifestPath();
   uv_fs_t req;
@@ -136,10 +149,13 @@ void Sink::Commit(std::string relative_path, ImageBuffer bytes, std::string line
 }
 
 void Sink::WriteFile(std::string relative_path, ImageBuffer bytes, DoneFn done) {
-  assert(!closing_);
+  assert(!closing_ && images_fd_ >= 0);
+  constexpr std::string_view kImages = "images/";
+  assert(relative_path.starts_with(kImages) &&
+         relative_path.find('/', kImages.size()) == std::string::npos);
   FileWrite& w = waiting_files_.emplace_back();
   w.final_path = output_dir() + "/" + relative_path;
-  w.directory = w.final_path.substr(0, w.final_path.rfind('/'));
+  w.name = relative_path.substr(kImages.size());
   w.bytes = std::move(bytes);
   w.done = std::move(done);
   ++files_pending_;
@@ -163,20 +179,19 @@ void Sink::StartBatches() {
         &loop_, &batch.work,
         [](uv_work_t* work) {
           auto* b = static_cast<Batch*>(work->data);
-          const bool durable = b->sink->options_.durable;
-          std::set<std::string> folders;
+          const Sink& sink = *b->sink;
+          const bool durable = sink.options_.durable;
+          const std::string folder = sink.ImagesFolder();
+          bool named = false;
           for (FileWrite& w : b->files) {
-            w.result = WriteFileNow(w.directory, w.final_path, w.bytes.view(), durable);
-            if (w.result.ok() && durable) folders.insert(w.directory);
+            w.result = WriteFileNow(sink.images_fd_, folder, w.name, w.bytes.view(), durable);
+            named |= w.result.ok();
           }
-          // The new names themselves, once per folder, before any of the lines is appended.
-          for (const std::string& folder : folders) {
-            Status synced = SyncFolder(folder);
-            if (synced.ok()) continue;
+          // The new names themselves, once, before any of the lines is appended.
+          if (durable && named) {
+            Status synced = SyncFolderAt(sink.images_fd_, folder);
             for (FileWrite& w : b->files) {
-              if (w.result.ok() && w.directory == folder) {
-                w.result = ImageWriteError(synced);
-              }
+              if (w.result.ok() && !synced.ok()) w.result = ImageWriteError(synced);
             }
           }
         },
@@ -217,7 +232,8 @@ void Sink::FinishBatch(Batch& batch, int status) {
   batches_.erase(&batch);
   for (FileWrite& w : owned->files) {
     if (status < 0 && w.result.ok()) w.result = FsError("cannot write", w.final_path, status);
-    Remember(w.result);
+    // Not Remember()ed: a failed image is its user's failure, told to `done`; the sink's own
+    // error (what Close reports) is the manifest's.
     --files_pending_;
     w.done(w.result);
   }

@@ -14,7 +14,9 @@
 // at close). A failed append (disk full, file too large, any error) is final: the manifest is
 // cut back to its last complete line, the lines of that write and every line appended later get
 // the error, and nothing more is written to it. So a line whose done callback got ok is in the
-// file, and a line that got an error is not. No output file is opened through a symlink.
+// file, and a line that got an error is not. No output file is opened through a symlink, and
+// images are written through a descriptor of OUT/images opened once, so a symlink swapped in
+// for the folder during the run is never written through.
 //
 // Owned and used by the loop thread only; completion callbacks run on the loop thread, never
 // from within the call that queued them.
@@ -71,6 +73,7 @@ class Sink {
   Status Open();
   // The commit step: writes `bytes` to OUT/<relative_path> (complete, then named), releases the
   // buffer, then appends `line`. `done` runs once, with how far it got.
+  // REQUIRES: relative_path is "images/<name>" (written in the images/ folder opened by Open()).
   void Commit(std::string relative_path, ImageBuffer bytes, std::string line, CommitFn done);
   // Appends `line` and a newline to the manifest. `done` gets ok once the line is in the file,
   // or an error if it is not (and never will be): the first failed append's, for it and for
@@ -86,7 +89,8 @@ class Sink {
   uint64_t lines_written() const { return lines_written_; }
   uint64_t syncs() const { return syncs_; }
   // Once every pending write has finished, flushes and closes the manifest; `done` gets the
-  // first error seen over the sink's life, if any.
+  // manifest's first error over the sink's life, if any (a failed image is told to its
+  // Commit's callback only: it is that user's failure, not the run's).
   void Close(DoneFn done);
 
   const std::string& output_dir() const { return options_.output_dir; }
@@ -105,6 +109,7 @@ class Sink {
   // commit_delay_ms_for_tests: finishes `batch` that much later.
   void FinishBatchLate(Batch& batch, int status);
   std::string ManifestPath() const { return options_.output_dir + "/manifest.jsonl"; }
+  std::string ImagesFolder() const { return options_.output_dir + "/images"; }
   void MaybeSync(bool now);
   void OnSynced(ssize_t result);
   void WriteQueuedLines();
@@ -120,6 +125,7 @@ class Sink {
   uv_loop_t& loop_;
   const SinkOptions options_;
   uv_file manifest_ = -1;
+  int images_fd_ = -1;  // OUT/images, opened once (O_NOFOLLOW); every image is written in it
   uv_fs_t manifest_req_{};
   uv_work_t refuse_req_{};               // delivers manifest_error_ to lines appended after it
   uint64_t manifest_size_ = 0;           // bytes of complete lines in the manifest

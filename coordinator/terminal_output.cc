@@ -1,5 +1,8 @@
 #include "coordinator/terminal_output.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -13,6 +16,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "common/json_writer.h"
+#include "common/string_printf.h"
+#include "coordinator/iso_time.h"
+#include "coordinator/output_dir.h"
 
 namespace pixelmill {
 namespace {
@@ -66,6 +72,21 @@ spdlog::level::level_enum ToSpdlog(EventLevel level) {
   return spdlog::level::err;
 }
 
+// "coordinator: error: ", "coordinator: warning: ", "coordinator: debug: ", "coordinator: ".
+const char* MessagePrefix(EventLevel level) {
+  switch (level) {
+    case EventLevel::kDebug:
+      return "coordinator: debug: ";
+    case EventLevel::kInfo:
+      return "coordinator: ";
+    case EventLevel::kWarning:
+      return "coordinator: warning: ";
+    case EventLevel::kError:
+      break;
+  }
+  return "coordinator: error: ";
+}
+
 const char* LevelName(EventLevel level) {
   switch (level) {
     case EventLevel::kDebug:
@@ -80,18 +101,31 @@ const char* LevelName(EventLevel level) {
   return "error";
 }
 
-std::string IsoTime() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[96];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(ms));
-  return text;
+// Window width of the terminal on stderr, asked at each redraw (cheap) so that a resized
+// window is followed without a SIGWINCH handler; 80 when it cannot be told.
+size_t TerminalWidth() {
+  winsize size{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 80;
+}
+
+std::string IsoTime() { return IsoUtcTime(std::chrono::system_clock::now()); }
+
+// One JSON object: the time, level, kind and message of `event`, then its fields.
+std::string JsonLine(const Event& event) {
+  JsonObject line;
+  line.Add("time", IsoTime())
+      .Add("level", LevelName(event.level))
+      .Add("event", event.kind)
+      .Add("message", event.message);
+  for (const EventField& field : event.fields) {
+    if (field.literal) {
+      line.AddRaw(field.key, field.value);
+    } else {
+      line.Add(field.key, field.value);
+    }
+  }
+  return line.Done();
 }
 
 }  // namespace
@@ -113,35 +147,32 @@ Result<std::unique_ptr<TerminalOutput>> TerminalOutput::Create(const TerminalOpt
                                         : level.value());
   out->logger_->flush_on(spdlog::level::trace);
   if (!options.progress_file.empty()) {
-    // Its folder may be the --output folder the run has not made yet.
-    const std::filesystem::path parent = std::filesystem::path(options.progress_file).parent_path();
-    std::error_code ignored;  // fopen says what is wrong
-    if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
-    out->progress_file_ = std::fopen(options.progress_file.c_str(), "we");
-    if (out->progress_file_ == nullptr) {
-      return Status::Error("io", "cannot create --progress-file " + options.progress_file + ": " +
-                                     std::strerror(errno));
-    }
+    // A pipe or a device is a fine place for a stream of samples; the run's files are not.
+    Result<std::string> path = CheckSideFile("--progress-file", options.progress_file,
+                                             options.output_dir, /*regular_only=*/false);
+    if (!path.ok()) return path.status();
+    out->progress_path_ = path.value();
   }
   return out;
 }
 
 void TerminalOutput::OnEvent(EventLevel level, const std::string& message) {
-  if (!logger_->should_log(ToSpdlog(level))) return;
+  Event event;
+  event.level = level;
+  event.message = message;
+  Log(event);
+}
+
+void TerminalOutput::OnStructuredEvent(const Event& event) { Log(event); }
+
+void TerminalOutput::Log(const Event& event) {
+  if (!logger_->should_log(ToSpdlog(event.level))) return;
   ClearLine();
   if (options_.json_logs) {
-    logger_->log(ToSpdlog(level), JsonObject()
-                                      .Add("time", IsoTime())
-                                      .Add("level", LevelName(level))
-                                      .Add("message", message)
-                                      .Done());
+    logger_->log(ToSpdlog(event.level), JsonLine(event));
     return;
   }
-  const char* prefix = level == EventLevel::kError     ? "error: "
-                       : level == EventLevel::kWarning ? "warning: "
-                       : level == EventLevel::kDebug   ? "debug: "
-                                                       : "pixelmill: ";
-  logger_->log(ToSpdlog(level), std::string(prefix) + message);
+  logger_->log(ToSpdlog(event.level), std::string(MessagePrefix(event.level)) + event.message);
 }
 
 void TerminalOutput::OnProgress(const Progress& p) {
@@ -155,12 +186,13 @@ void TerminalOutput::OnProgress(const Progress& p) {
     rate_at_s_ = p.elapsed_s;
     rate_done_ = done;
   }
-  if (progress_file_ != nullptr && p.elapsed_s - last_sample_s_ >= 1.0) WriteSample(p);
+  if (!progress_path_.empty() && p.elapsed_s - last_sample_s_ >= 1.0) WriteSample(p);
   if (options_.quiet) return;
   if (options_.interactive) {
     if (last_draw_s_ >= 0 && p.elapsed_s - last_draw_s_ < 0.1) return;
     last_draw_s_ = p.elapsed_s;
-    std::fprintf(stderr, "\r%s\033[K", Line(p, rate_).c_str());
+    // One column spare: a line that fills the last column wraps on some terminals.
+    std::fprintf(stderr, "\r%s\033[K", Line(p, rate_, TerminalWidth() - 1).c_str());
     std::fflush(stderr);
     line_shown_ = true;
   } else if (options_.progress_interval_s > 0 &&
@@ -171,9 +203,29 @@ void TerminalOutput::OnProgress(const Progress& p) {
 }
 
 void TerminalOutput::OnSummary(const std::string& text) {
+  // Without a done event (an Observer caller of the plain hook): its last line stands for it.
+  const size_t last = text.rfind('\n');
+  Event done;
+  done.kind = "done";
+  done.message = last == std::string::npos ? text : text.substr(last + 1);
+  OnSummaryEvent(last == std::string::npos ? std::string() : text.substr(0, last + 1), done);
+}
+
+void TerminalOutput::OnSummaryEvent(const std::string& table, const Event& done) {
   ClearLine();
-  if (progress_file_ != nullptr && have_last_) WriteSample(last_);  // the end state
-  std::fprintf(stderr, "%s\n", text.c_str());
+  if (!progress_path_.empty() && have_last_) WriteSample(last_);  // the end state
+  if (options_.json_logs) {
+    // Printed whatever --log-level says, as in text.
+    if (!options_.quiet && !table.empty()) {
+      Event summary;
+      summary.kind = "summary";
+      summary.message = table;
+      std::fprintf(stderr, "%s\n", JsonLine(summary).c_str());
+    }
+    std::fprintf(stderr, "%s\n", JsonLine(done).c_str());
+  } else {
+    std::fprintf(stderr, "%s%s\n", options_.quiet ? "" : table.c_str(), done.message.c_str());
+  }
   std::fflush(stderr);
 }
 
@@ -183,27 +235,60 @@ void TerminalOutput::ClearLine() {
   line_shown_ = false;
 }
 
-std::string TerminalOutput::Line(const Progress& p, double rate) {
+std::string TerminalOutput::Line(const Progress& p, double rate, size_t width) {
   const size_t done = p.skipped + p.ok + p.failed;
   const double percent =
       p.total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(p.total) : 100.0;
   const double eta = rate > 0 ? static_cast<double>(p.total - done) / rate : -1;
-  char text[512];
-  std::snprintf(text, sizeof text,
-                "%3.0f%% %s/%s users, %s failed [%s<%s, %s users/s] downloads %zu+%zu waiting | "
-                "images waiting %zu | jobs %zu on %zu workers | memory %.1f/%.0f MiB",
-                percent, Count(static_cast<double>(done)).c_str(),
-                Count(static_cast<double>(p.total)).c_str(),
-                Count(static_cast<double>(p.failed)).c_str(), Clock(p.elapsed_s).c_str(),
-                Clock(eta).c_str(), Count(rate).c_str(), p.downloads_in_flight, p.downloads_waiting,
-                p.images_waiting, p.jobs_in_flight, p.workers,
-                static_cast<double>(p.budget_used) / (1 << 20),
-                static_cast<double>(p.budget_limit) / (1 << 20));
-  return text;
+  struct Part {
+    std::string text;
+    int rank;  // 0 is kept longest
+  };
+  Part parts[] = {
+      {StringPrintf("%3.0f%% %s/%s users", percent, Count(static_cast<double>(done)).c_str(),
+                    Count(static_cast<double>(p.total)).c_str()),
+       0},
+      {", " + Count(static_cast<double>(p.failed)) + " failed", 1},
+      {" [" + Clock(p.elapsed_s) + "<" + Clock(eta) + ", " + Count(rate) + " users/s]", 2},
+      {StringPrintf(" downloads %zu+%zu waiting", p.downloads_in_flight, p.downloads_waiting), 3},
+      {StringPrintf(" | images waiting %zu", p.images_waiting), 5},
+      {StringPrintf(" | jobs %zu on %zu workers", p.jobs_in_flight, p.workers), 4},
+      {StringPrintf(" | memory %.1f/%.0f MiB", static_cast<double>(p.budget_used) / (1 << 20),
+                    static_cast<double>(p.budget_limit) / (1 << 20)),
+       6},
+  };
+  size_t length = 0;
+  for (const Part& part : parts) length += part.text.size();
+  for (int rank = 6; rank > 0 && length > width; --rank) {
+    for (Part& part : parts) {
+      if (part.rank != rank) continue;
+      length -= part.text.size();
+      part.text.clear();
+    }
+  }
+  std::string line;
+  for (const Part& part : parts) line += part.text;
+  if (line.size() > width) line.resize(width);
+  return line;
+}
+
+bool TerminalOutput::ProgressFileReady() {
+  if (progress_file_ != nullptr) return true;
+  if (progress_failed_) return false;
+  // Its folder may be inside the --output folder, which the run has made by now.
+  std::error_code ignored;  // fopen says what is wrong
+  std::filesystem::create_directories(std::filesystem::path(progress_path_).parent_path(), ignored);
+  progress_file_ = std::fopen(progress_path_.c_str(), "we");
+  if (progress_file_ != nullptr) return true;
+  progress_failed_ = true;
+  OnEvent(EventLevel::kWarning, "cannot create --progress-file " + options_.progress_file + ": " +
+                                    std::strerror(errno) + "; the run goes on without samples");
+  return false;
 }
 
 void TerminalOutput::WriteSample(const Progress& p) {
   last_sample_s_ = p.elapsed_s;
+  if (!ProgressFileReady()) return;
   const std::string line =
       JsonObject()
           .Add("t", p.elapsed_s)
@@ -230,8 +315,15 @@ void TerminalOutput::WriteSample(const Progress& p) {
                    ? p.filter_cpu_s / (static_cast<double>(p.workers) * p.elapsed_s)
                    : 0.0)
           .Done();
-  std::fprintf(progress_file_, "%s\n", line.c_str());
-  std::fflush(progress_file_);
+  errno = 0;
+  if (std::fprintf(progress_file_, "%s\n", line.c_str()) < 0 || std::fflush(progress_file_) != 0) {
+    const int error = errno;
+    std::fclose(progress_file_);
+    progress_file_ = nullptr;
+    progress_failed_ = true;
+    OnEvent(EventLevel::kWarning, "cannot write --progress-file " + options_.progress_file + ": " +
+                                      std::strerror(error) + "; no more samples are written");
+  }
 }
 
 }  // namespace pixelmill

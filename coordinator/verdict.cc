@@ -1,11 +1,35 @@
 #include "coordinator/verdict.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <utility>
 
 #include "common/string_printf.h"
 
 namespace pixelmill {
-namespace {}  // namespace
+namespace {
+
+// The code most failed lines carry, and how many ("" when none failed).
+std::pair<std::string, uint64_t> TopFailure(const PipelineResult& run) {
+  std::pair<std::string, uint64_t> top{"", 0};
+  for (const auto& [code, count] : run.failed_by_code) {
+    if (count > top.second) top = {code, count};
+  }
+  return top;
+}
+
+// What to do about downloads that mostly failed with `code`.
+std::string FailureAdvice(const std::string& code) {
+  if (code == "blocked_address") {
+    return "the image URLs resolve to loopback, private or link-local addresses, which are "
+           "refused by default: if the image server is meant to be on such a network, pass "
+           "--allow-private-networks";
+  }
+  return "the failing downloads bound the run; check the image server and the URLs (the "
+         "manifest's error lines, README Troubleshooting) before tuning";
+}
+
+}  // namespace
 
 const char* BoundName(Bound bound) {
   switch (bound) {
@@ -13,6 +37,10 @@ const char* BoundName(Bound bound) {
       return "network";
     case Bound::kCpu:
       return "cpu";
+    case Bound::kWorkers:
+      return "workers";
+    case Bound::kInconclusive:
+      return "inconclusive";
     case Bound::kDisk:
       return "disk";
     case Bound::kMemory:
@@ -33,6 +61,15 @@ Verdict Judge(const PipelineResult& run) {
   const double wall = run.wall_seconds;
   if (wall <= 0 || run.ok + run.failed == 0) {
     return {Bound::kBalanced, "no user was processed in this run: nothing to judge"};
+  }
+  const uint64_t users = uint64_t{run.ok} + run.failed;
+  if (wall < kMinJudgedSeconds || users < kMinJudgedUsers) {
+    return {Bound::kInconclusive,
+            StringPrintf("the run was too short to judge (%.2f s, %llu user(s) with a line; a "
+                         "verdict needs %.0f s and %zu users): start-up dominates it; judge a "
+                         "longer run",
+                         wall, static_cast<unsigned long long>(users), kMinJudgedSeconds,
+                         kMinJudgedUsers)};
   }
   struct Wait {
     Bound bound;
@@ -67,6 +104,17 @@ Verdict Judge(const PipelineResult& run) {
                                               utilisation * 100, run.workers)
                                : std::string();
   if (longest->seconds >= kWaitShare * wall) {
+    if (longest->bound == Bound::kCpu && run.workers > 0 && utilisation < kBusyShare) {
+      // Waiting for workers that are not computing: more of them would mostly wait too.
+      return {Bound::kWorkers,
+              std::string(longest->what) +
+                  StringPrintf(" %.0f%% of the run (%.1f of %.1f s)", longest->seconds / wall * 100,
+                               longest->seconds, wall) +
+                  busy +
+                  ": the workers' time went to something other than computing (starting up, "
+                  "moving images, or a filter that waits such as sleep); more workers help a "
+                  "filter that waits, a longer run tells start-up apart"};
+    }
     return {longest->bound,
             std::string(longest->what) +
                 StringPrintf(" %.0f%% of the run (%.1f of %.1f s)", longest->seconds / wall * 100,
@@ -82,14 +130,7 @@ Verdict Judge(const PipelineResult& run) {
   }
   if (run.downloads.failed > run.downloads.ok) {
     // Failures, not speed, bound such a run: more concurrency would only fail faster.
-    std::string top;
-    uint64_t top_count = 0;
-    for (const auto& [code, count] : run.failed_by_code) {
-      if (count > top_count) {
-        top = code;
-        top_count = count;
-      }
-    }
+    const auto [top, top_count] = TopFailure(run);
     return {Bound::kNetwork,
             waited + busy +
                 StringPrintf(
@@ -97,8 +138,18 @@ Verdict Judge(const PipelineResult& run) {
                     static_cast<unsigned long long>(run.downloads.failed),
                     static_cast<unsigned long long>(run.downloads.ok + run.downloads.failed),
                     top.empty() ? "?" : top.c_str(), static_cast<unsigned long long>(top_count)) +
-                ": the failing downloads bound the run; check the image server and the URLs "
-                "(the manifest's error lines, README Troubleshooting) before tuning"};
+                ": " + FailureAdvice(top)};
+  }
+  const double slowest_s = static_cast<double>(run.end_to_end_us.Max()) / 1e6;
+  if (slowest_s >= kTailShare * wall) {
+    // One user's download (hung until its timeout, or retried for long) is the run's length:
+    // more downloads at once would not shorten it.
+    return {Bound::kNetwork,
+            waited + busy +
+                StringPrintf("; the slowest user took %.1f s of the %.1f s run (p50 %.0f ms)",
+                             slowest_s, wall, run.end_to_end_us.Percentile(0.5) / 1000) +
+                ": a few slow or hung URLs bound the run, not the download rate; a lower "
+                "--timeout (or --retries) gives up on them sooner"};
   }
   const double p50_ms = run.downloads.latency_us.Percentile(0.5) / 1000;
   return {Bound::kNetwork,

@@ -124,7 +124,7 @@ void ComputeThread::Main() noexcept {
       if (!zmq::send_multipart(pair, frames)) throw std::runtime_error("result hand-off failed");
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "worker: compute thread failed: %s\n", e.what());
+    std::fprintf(stderr, "worker: error: compute thread failed: %s\n", e.what());
     std::_Exit(1);
   }
 }
@@ -137,7 +137,7 @@ bool ReceiveFinished(zmq::socket_t& pair, FinishedJob& out) {
   }
   // The compute thread is ours; a differently shaped message is a bug, not untrusted input.
   if (frames.size() < 2 || frames[0].size() != sizeof out.session) {
-    std::fprintf(stderr, "worker: internal error: bad finished-job message\n");
+    std::fprintf(stderr, "worker: error: internal error: bad finished-job message\n");
     std::abort();
   }
   std::memcpy(&out.session, frames[0].data(), sizeof out.session);

@@ -91,12 +91,12 @@ int main(int argc, char** argv) {
   ::mallopt(M_ARENA_MAX, 2);
   if (address_space_mb > 0) {
     if (pixelmill::Status s = CapAddressSpace(address_space_mb); !s.ok()) {
-      std::fprintf(stderr, "worker: %s\n", s.message().c_str());
+      std::fprintf(stderr, "worker: error: %s\n", s.message().c_str());
       return 1;
     }
   }
   if (pixelmill::Status s = pixelmill::InitFilters(); !s.ok()) {
-    std::fprintf(stderr, "worker: %s\n", s.message().c_str());
+    std::fprintf(stderr, "worker: error: %s\n", s.message().c_str());
     return 1;
   }
   pixelmill::worker::WorkerLoop loop(std::move(options));

@@ -136,7 +136,7 @@ int WorkerLoop::Run() {
   try {
     code = Serve();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "worker: fatal error: %s\n", e.what());
+    std::fprintf(stderr, "worker: error: %s\n", e.what());
   }
   CloseSocket();
   if (malformed_ > 0 || ignored_ > 0) {
@@ -265,7 +265,7 @@ std::optional<int> WorkerLoop::Handle(Message& message) {
       return 0;
     case proto::Envelope::kReject:
       if (state_ != State::kHandshake) break;
-      std::fprintf(stderr, "worker: rejected by coordinator: %s\n",
+      std::fprintf(stderr, "worker: error: rejected by coordinator: %s\n",
                    Printable(envelope.reject().reason()).c_str());
       return 1;
     case proto::Envelope::kWelcome:
@@ -286,7 +286,7 @@ std::optional<int> WorkerLoop::Handle(Message& message) {
 
 std::optional<int> WorkerLoop::HandleWelcome(const proto::Welcome& welcome) {
   if (welcome.protocol_version() != 0 && welcome.protocol_version() != kProtocolVersion) {
-    std::fprintf(stderr, "worker: coordinator speaks protocol version %u, this worker %u\n",
+    std::fprintf(stderr, "worker: error: coordinator speaks protocol version %u, this worker %u\n",
                  welcome.protocol_version(), kProtocolVersion);
     return 1;
   }

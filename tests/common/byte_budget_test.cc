@@ -116,8 +116,20 @@ TEST(ParseByteSizeTest, PlainBytesAndBinarySuffixes) {
 }
 
 TEST(ParseByteSizeTest, RefusesZeroGarbageAndOverflow) {
-  for (const char* bad : {"", "0", "0M", "M", "-1", "+5", "1.5G", "12MB", "1T", " 1M", "1M ", "abc",
+  for (const char* bad : {"", "0", "0M", "M", "-1", "+5", "12MB", "1T", " 1M", "1M ", "abc",
                           "18446744073709551616", "17179869184G"}) {
+    EXPECT_FALSE(ParseByteSize(bad).has_value()) << bad;
+  }
+}
+
+// "1.5G" was refused; a decimal is that many K, M or G rounded down to whole bytes.
+TEST(ParseByteSizeTest, DecimalsRoundDownToWholeBytes) {
+  EXPECT_EQ(ParseByteSize("1.5G"), (3ull << 30) / 2);
+  EXPECT_EQ(ParseByteSize("0.5M"), 512ull << 10);
+  EXPECT_EQ(ParseByteSize("1.0001K"), 1024u);  // 1024.1024 bytes
+  EXPECT_EQ(ParseByteSize("2.25"), 2u);
+  for (const char* bad : {"0.0G", "0.0000000001K", "1.G", ".5G", "1..5G", "1.5.0G", "-1.5G", "1,5G",
+                          "1.5e3M", "17179869184.5G"}) {
     EXPECT_FALSE(ParseByteSize(bad).has_value()) << bad;
   }
 }

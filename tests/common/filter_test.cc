@@ -55,8 +55,10 @@ TEST(FilterTest, SleepAndSpinTakeTheirTimeAndKeepTheImage) {
             .count();
     ASSERT_TRUE(out.ok());
     EXPECT_FALSE(out->bytes.has_value()) << "unchanged";
+    // At least its 60 ms (a busy machine can only add to that); far less than the 60 s that
+    // reading MS as seconds would take. Not a speed bound.
     EXPECT_GE(ms, 55) << spec;
-    EXPECT_LT(ms, 2000) << spec;
+    EXPECT_LT(ms, 30'000) << spec;
   }
 }
 

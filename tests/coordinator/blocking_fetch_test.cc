@@ -3,7 +3,6 @@
 // and a stop request that abandons the download.
 #include "coordinator/blocking_fetch.h"
 
-#include <chrono>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -143,14 +142,14 @@ TEST_F(BlockingFetchTest, DeadHostGoesDown) {
   EXPECT_LT(fetch.stats().requests, 12u);
 }
 
+// Fetch() gives nullopt only when stopped; one that ignored the stop would return the download
+// (its answer comes after 3 s, within the 5 s timeout).
 TEST_F(BlockingFetchTest, StopAbandonsTheDownload) {
   bool stop = false;
   BlockingFetch fetch(TestOptions(), [&] { return stop; });
   ASSERT_TRUE(fetch.Init().ok());
-  const auto started = std::chrono::steady_clock::now();
   stop = true;
   EXPECT_FALSE(fetch.Fetch(api_.Url("/img/1.jpg?latency=3000")).has_value());
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
 }  // namespace

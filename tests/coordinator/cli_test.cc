@@ -7,9 +7,11 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "coordinator/nearest_flag.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -98,15 +100,91 @@ TEST_F(CliTest, BadFilterSpecsExitTwoNamingTheBadPart) {
 
 TEST_F(CliTest, MaxMemoryTakesBytesOrBinarySuffixesAndRefusesTheRest) {
   const std::string run = kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run";
-  for (const char* good : {"1048576", "512M", "2G", "64k"}) {
+  for (const char* good : {"1048576", "512M", "2G", "64k", "1.5G", "0.25M"}) {
     Ran r = Sh(run + " --max-memory " + good);
     EXPECT_EQ(r.code, 0) << good << ": " << r.err;
   }
-  for (const char* bad : {"0", "lots", "1.5G", "12MB", "-1", "''"}) {
+  for (const char* bad :
+       {"0", "0.0G", "lots", "12MB", "-1", "-1.5G", "1.G", "99999999999G", "''"}) {
     Ran r = Sh(run + " --max-memory " + bad);
     EXPECT_EQ(r.code, 2) << bad;
     EXPECT_NE(r.err.find("--max-memory"), std::string::npos) << bad << ": " << r.err;
   }
+}
+
+// An unknown flag was "not expected: 2 --wokers" with no hint: now the nearest flag is named.
+TEST_F(CliTest, AnUnknownFlagNamesTheNearestOne) {
+  const std::string run = kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run";
+  Ran r = Sh(run + " --wokers 2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("coordinator: error: unknown flag --wokers (did you mean --workers?)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("unexpected argument '2'"), std::string::npos) << r.err;
+  Ran eq = Sh(run + " --max-memroy=1G");
+  EXPECT_EQ(eq.code, 2);
+  EXPECT_NE(eq.err.find("did you mean --max-memory?"), std::string::npos) << eq.err;
+  Ran far = Sh(run + " --zzzzzzzz");
+  EXPECT_EQ(far.code, 2);
+  EXPECT_NE(far.err.find("unknown flag --zzzzzzzz"), std::string::npos) << far.err;
+  EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
+}
+
+TEST(NearestFlagTest, EditDistanceAndTheCutOff) {
+  EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
+  EXPECT_EQ(EditDistance("", "abc"), 3u);
+  EXPECT_EQ(EditDistance("same", "same"), 0u);
+  const std::vector<std::string> known = {"--workers", "--format", "--filter", "--quiet"};
+  EXPECT_EQ(NearestFlag("--wokers", known), "--workers");
+  EXPECT_EQ(NearestFlag("--fromat=png", known), "--format");
+  EXPECT_EQ(NearestFlag("--filtre", known), "--filter");
+  EXPECT_EQ(NearestFlag("--verbose", known), "");
+}
+
+// Every message of the coordinator starts "coordinator: ", errors "coordinator: error: ".
+TEST_F(CliTest, MessagesShareOnePrefixScheme) {
+  Ran usage = Sh(kCoordinator + " --input " + Write("u.jsonl", kUsers));
+  EXPECT_EQ(usage.err.rfind("coordinator: error: ", 0), 0u) << usage.err;
+  Ran missing = Sh(kCoordinator + " --input " + (dir_ / "missing").string() + " --dry-run");
+  EXPECT_EQ(missing.err.rfind("coordinator: error: ", 0), 0u) << missing.err;
+  Ran parse = Sh(kCoordinator + " --input x --workers lots");
+  EXPECT_EQ(parse.code, 2);
+  EXPECT_EQ(parse.err.rfind("coordinator: error: ", 0), 0u) << parse.err;
+  const std::string path = Write("bad.jsonl", kUsers + "{\"id\": 3}\n");
+  Ran skipped = Sh(kCoordinator + " --input " + path + " --dry-run --max-bad-records 1");
+  EXPECT_NE(skipped.err.find("coordinator: warning: skipping"), std::string::npos) << skipped.err;
+}
+
+// --bind with --filter none was ignored: no worker runs, so a remote one would never help.
+TEST_F(CliTest, BindWithoutAFilterIsAUsageError) {
+  const std::string run = kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --output " +
+                          (dir_ / "o").string() + " --bind tcp://127.0.0.1:0";
+  for (const char* flags : {"", " --filter none", " --filter blur:2 --sequential"}) {
+    Ran r = Sh(run + flags);
+    EXPECT_EQ(r.code, 2) << flags << ": " << r.err;
+    EXPECT_NE(r.err.find("runs no worker: drop --bind"), std::string::npos) << flags << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "o" / "manifest.jsonl"));
+  }
+}
+
+// scripts/gen_users.py --help crashed with a traceback (int("--help")).
+TEST_F(CliTest, GenUsersHasHelpAndRefusesBadCounts) {
+  const std::string script =
+      (fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" / "gen_users.py")
+          .string();
+  Ran help = Sh("python3 " + script + " --help");
+  EXPECT_EQ(help.code, 0) << help.err;
+  EXPECT_NE(help.out.find("usage: gen_users.py"), std::string::npos) << help.out;
+  EXPECT_EQ(help.err.find("Traceback"), std::string::npos) << help.err;
+  Ran bad = Sh("python3 " + script + " lots");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(bad.err.find("Traceback"), std::string::npos) << bad.err;
+  Ran two = Sh("python3 " + script + " 2 http://h/img");
+  EXPECT_EQ(two.code, 0) << two.err;
+  EXPECT_EQ(two.out, R"({"name": "user0", "id": 0, "image_url": "http://h/img/0.jpg"})"
+                     "\n"
+                     R"({"name": "user1", "id": 1, "image_url": "http://h/img/1.jpg"})"
+                     "\n");
 }
 
 TEST_F(CliTest, DryRunPrintsTheSummary) {

@@ -332,19 +332,22 @@ TEST_F(CrashResumeTest, SigintDrainsThenThePrintedCommandFinishesTheRun) {
   // Each worker filters one image at a time: 2 workers do 10 images a second, so the 2 s of
   // grace end with work still in flight.
   auto run = Start({"--filter", "sleep:200", "--workers", "2", "--grace", "2"});
-  SleepMs(500);
+  // The signal comes once the first user is saved: the other 39 (about 4 s of filtering) are
+  // then in flight or waiting.
+  ASSERT_TRUE(WaitFor([&] { return ManifestLines() >= 1; }, 60)) << Stderr();
+  const size_t at_signal = ManifestLines();
   const auto signalled = Clock::now();
   ASSERT_EQ(::kill(run->pid(), SIGINT), 0);
-  const int status = run->Wait(2 + 5);
-  ASSERT_NE(status, -1) << "still running 5 s after the grace ended: " << Stderr();
+  const int status = run->Wait(60);
+  ASSERT_NE(status, -1) << "still running a minute after a SIGINT with 2 s of grace: " << Stderr();
   const double stop_s = Seconds(signalled);
   EXPECT_EQ(ExitCode(status), 1) << Stderr();
   EXPECT_NE(Stderr().find("interrupted by SIGINT"), std::string::npos) << Stderr();
   EXPECT_TRUE(NoWorkersLeft(run->pid()));
   ExpectOnlyCompleteLines();
   const size_t saved = ManifestLines();
-  EXPECT_LT(saved, static_cast<size_t>(kUsers)) << "finished before the signal: proved nothing";
-  EXPECT_GT(saved, 0u) << "the drain finished nothing in flight: " << Stderr();
+  EXPECT_LT(saved, static_cast<size_t>(kUsers)) << "it drained everything, past its grace";
+  EXPECT_GT(saved, at_signal) << "the drain finished nothing in flight: " << Stderr();
   EXPECT_TRUE(TempFiles().empty());
 
   const std::vector<std::string> command = ResumeCommand();
@@ -374,22 +377,25 @@ TEST_F(CrashResumeTest, ASecondSigintStopsAtOnceAndTheRunStillResumes) {
   first.insert(first.end(), {"--workers", "2"});
   auto run = Start(first);
   // Once the first results are saved, with the rest in flight or waiting.
-  ASSERT_TRUE(WaitFor([&] { return ManifestLines() >= 1; }, 20)) << Stderr();
+  ASSERT_TRUE(WaitFor([&] { return ManifestLines() >= 1; }, 60)) << Stderr();
   ASSERT_EQ(::kill(run->pid(), SIGINT), 0);
-  SleepMs(100);
+  // The second signal once the first is seen to be handled (the run says it is draining).
+  ASSERT_TRUE(
+      WaitFor([&] { return Stderr().find("send it again to stop now") != std::string::npos; }, 60))
+      << Stderr();
   const auto second = Clock::now();
   ASSERT_EQ(::kill(run->pid(), SIGINT), 0);
-  const int status = run->Wait(30);
+  const int status = run->Wait(60);
   ASSERT_NE(status, -1) << Stderr();
   const double stop_s = Seconds(second);
   EXPECT_EQ(ExitCode(status), 1) << Stderr();
-  EXPECT_LT(stop_s, 6) << "the second SIGINT did not stop the run at once: " << Stderr();
   EXPECT_NE(Stderr().find("interrupted by SIGINT"), std::string::npos) << Stderr();
   EXPECT_NE(Stderr().find("--resume"), std::string::npos) << Stderr();
   EXPECT_TRUE(NoWorkersLeft(run->pid()));
   ExpectOnlyCompleteLines();
   const size_t saved = ManifestLines();
   EXPECT_GE(saved, 1u);
+  // Draining would have saved all 16 (its grace is 60 s): stopping at once leaves most undone.
   EXPECT_LE(saved, static_cast<size_t>(kUsers) / 2) << "it drained instead of stopping";
   EXPECT_NE(ReadFile(Out() / "run.json").find("\"complete\":false"), std::string::npos);
 

@@ -10,7 +10,7 @@
 #include <cctype>
 #include <cstdlib>
 
-#include <chrono>
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,7 +30,8 @@ const std::string kImageApi = PIXELMILL_IMAGE_API;
 
 struct Fetched {
   std::map<size_t, Download> results;  // by index into the URL list
-  double seconds = 0;
+  // The most downloads on the wire at once, seen as each one ended (itself included).
+  size_t most_on_wire = 0;
   DownloadStats stats;
 };
 
@@ -56,15 +57,13 @@ Fetched FetchAll(const std::vector<std::string>& urls, const DownloadOptions& op
   size_t next = 0;
   bool closed = false;
   std::unique_ptr<Downloader> downloader;
-  const auto started = std::chrono::steady_clock::now();
   std::function<void()> pump;
   auto on_done = [&](Download&& d) {
     if (budget != nullptr) d.body = ImageBuffer::FromString(std::string(d.body.view()));
+    out.most_on_wire = std::max(out.most_on_wire, downloader->in_flight() + 1);
     out.results[d.tag] = std::move(d);
     if (budget != nullptr) downloader->OnBudgetFreed();
     if (out.results.size() == urls.size()) {
-      out.seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       out.stats = downloader->stats();
       downloader->Close([&] { closed = true; });
       return;
@@ -110,8 +109,10 @@ class DownloaderTest : public ::testing::Test {
 };
 ImageApiProcess* DownloaderTest::server_ = nullptr;
 
-// The seed's test case 2: 10 images at 100 ms latency download together, not one by one.
-TEST(DownloaderLatencyTest, TenImagesAt100msTakeWellUnderOneSecond) {
+// The seed's test case 2: 10 images at 100 ms latency download together, not one by one: when
+// the first one ends, the other nine are still on the wire. (The speed: `scripts/bench.sh
+// proof` and `downloads`.)
+TEST(DownloaderLatencyTest, TenImagesAt100msAreOnTheWireTogether) {
   ImageApiProcess server(kImageApi, {"--latency-ms", "100"});
   ASSERT_TRUE(server.ok());
   std::vector<std::string> urls;
@@ -124,8 +125,7 @@ TEST(DownloaderLatencyTest, TenImagesAt100msTakeWellUnderOneSecond) {
     EXPECT_EQ(d.content_type, "image/jpeg");
     EXPECT_EQ(d.attempts, 1u);
   }
-  EXPECT_GE(f.seconds, 0.09);
-  EXPECT_LT(f.seconds, 0.5);
+  EXPECT_EQ(f.most_on_wire, 10u);
 }
 
 TEST_F(DownloaderTest, FaultsEndWithTheirCodeAndAttempts) {
@@ -195,14 +195,12 @@ TEST_F(DownloaderTest, TransientFaultsSucceedOnRetry) {
 TEST_F(DownloaderTest, RetryAfterIsHonoured) {
   DownloadOptions options = TestOptions();
   options.retry.retries = 1;
-  const auto started = std::chrono::steady_clock::now();
   Download d = FetchOne(server_->Url("/img/6.jpg?status=429&retry_after=1&fail_times=1"), options);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_FALSE(d.failure.has_value()) << d.failure->message;
   EXPECT_EQ(d.attempts, 2u);
-  EXPECT_GE(seconds, 0.9);
-  EXPECT_LT(seconds, 5.0);
+  // The retry waited the server's second, not the 10 ms backoff: a lower bound, which a busy
+  // machine can only make longer.
+  EXPECT_GE(d.seconds, 0.9);
 }
 
 TEST_F(DownloaderTest, BadUrlsFailAtOnceWithoutASlot) {
@@ -312,8 +310,8 @@ TEST_F(DownloaderTest, ManyTransfersInFlightOnOneLoop) {
   for (auto& [i, d] : f.results) ASSERT_FALSE(d.failure.has_value()) << d.failure->message;
   EXPECT_EQ(f.stats.requests, 2000u);
   EXPECT_EQ(f.stats.ok, 2000u);
-  // 2000 at 50 ms, 500 at a time: ~0.2 s ideal; one at a time would be 100 s.
-  EXPECT_LT(f.seconds, 10.0);
+  // 500 at a time on one loop, and never more.
+  EXPECT_EQ(f.most_on_wire, 500u);
 }
 
 TEST_F(DownloaderTest, OnlyA200IsACompleteImage) {
@@ -344,7 +342,7 @@ TEST(DownloaderQueueTest, WaitingForAConnectionDoesNotCountAgainstTheTimeout) {
   ASSERT_TRUE(server.ok());
   DownloadOptions options = TestOptions();
   options.per_host = 2;
-  options.timeout_ms = 800;
+  options.timeout_ms = 1000;  // the last of five waves of 300 ms ends after 1.5 s
   options.retry.retries = 0;
   std::vector<std::string> urls;
   for (int i = 0; i < 10; ++i) urls.push_back(server.Url("/img/" + std::to_string(i) + ".jpg"));
@@ -353,7 +351,7 @@ TEST(DownloaderQueueTest, WaitingForAConnectionDoesNotCountAgainstTheTimeout) {
     EXPECT_FALSE(d.failure.has_value()) << d.failure->message;
   }
   EXPECT_EQ(f.stats.requests, 10u);
-  EXPECT_GE(f.seconds, 1.4);  // five waves of two: the limit really held
+  EXPECT_EQ(f.most_on_wire, 2u) << "the limit did not hold: no download waited in the queue";
 }
 
 // Thousands of users on a host that refuses connections: the host is paused, probed and
@@ -380,7 +378,6 @@ TEST(DownloaderDeadHostTest, ADeadHostFailsItsUsersFastWithoutARequestEach) {
   }
   EXPECT_GT(host_down, 2500u);
   EXPECT_LT(f.stats.requests, 1000u);  // one each (4 with retries) would be 3000 to 12000
-  EXPECT_LT(f.seconds, 10);
 }
 
 // A proxy set in the environment is not used: the private-network guard would check the proxy

@@ -3,6 +3,7 @@
 #include "coordinator/input_stage.h"
 
 #include <filesystem>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -29,13 +30,18 @@ Options RejectsOptions(const TempDir& dir) {
   return options;
 }
 
+std::string RejectsPath(const TempDir& dir) { return (dir / "out" / "rejects.jsonl").string(); }
+
 TEST(InputStageTest, BadRecordsGoToRejects) {
   TempDir dir;
+  fs::create_directory(dir / "out");
   UserStore store;
-  Result<LoadStats> stats = LoadInput(RejectsOptions(dir), store);
+  Rejects rejects(RejectsPath(dir));
+  Result<LoadStats> stats = LoadInput(RejectsOptions(dir), store, rejects);
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->users, 1u);
   EXPECT_EQ(stats->bad_records, 1u);
+  ASSERT_TRUE(rejects.Publish().ok());
   EXPECT_NE(ReadFile(dir / "out" / "rejects.jsonl").find(R"("line":2)"), std::string::npos);
 }
 
@@ -53,10 +59,13 @@ TEST(InputStageTest, RejectsHideTheSecretsOfUrlsInBadRecords) {
                      "\n"
                      R"({"id": 4, "name": "c", "image_url": "http://ok.example/4.jpg"})"
                      "\n");
+  fs::create_directory(dir / "out");
   UserStore store;
-  Result<LoadStats> stats = LoadInput(options, store);
+  Rejects file(RejectsPath(dir));
+  Result<LoadStats> stats = LoadInput(options, store, file);
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->bad_records, 3u);
+  ASSERT_TRUE(file.Publish().ok());
   const std::string rejects = ReadFile(dir / "out" / "rejects.jsonl");
   for (const char* secret : {"secret", "abc", "frag-secret", "pw2", "s3cr3t", "tk9q"}) {
     EXPECT_EQ(rejects.find(secret), std::string::npos) << secret << " in " << rejects;
@@ -66,13 +75,30 @@ TEST(InputStageTest, RejectsHideTheSecretsOfUrlsInBadRecords) {
   EXPECT_NE(rejects.find("sig=***&k=***"), std::string::npos) << rejects;
 }
 
+// A run refused after loading (e.g. --overwrite with a --bind in use) must leave the earlier
+// run's rejects.jsonl as it was: the new one is a temporary file until published.
+TEST(InputStageTest, RejectsReplaceTheEarlierOnlyWhenPublished) {
+  TempDir dir;
+  fs::create_directory(dir / "out");
+  const std::string earlier = dir.Write("out/rejects.jsonl", "earlier\n");
+  {
+    UserStore store;
+    Rejects rejects(RejectsPath(dir));
+    ASSERT_TRUE(LoadInput(RejectsOptions(dir), store, rejects).ok());
+    EXPECT_EQ(ReadFile(earlier), "earlier\n");
+  }  // never published: the temporary file goes
+  EXPECT_EQ(ReadFile(earlier), "earlier\n");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir / "out"), fs::directory_iterator()), 1);
+}
+
 TEST(InputStageTest, RefusesARejectsSymlink) {
   TempDir dir;
   const std::string victim = dir.Write("victim", "precious");
   fs::create_directory(dir / "out");
   fs::create_symlink(victim, dir / "out" / "rejects.jsonl");
   UserStore store;
-  Result<LoadStats> stats = LoadInput(RejectsOptions(dir), store);
+  Rejects rejects(RejectsPath(dir));
+  Result<LoadStats> stats = LoadInput(RejectsOptions(dir), store, rejects);
   ASSERT_FALSE(stats.ok());
   EXPECT_EQ(stats.status().code(), "io");
   EXPECT_NE(stats.status().message().find("symbolic link"), std::string::npos)

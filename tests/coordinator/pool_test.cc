@@ -7,17 +7,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -38,6 +39,7 @@ using testing::ChildProcess;
 using testing::ExitCode;
 using testing::Gone;
 using testing::ImageApiProcess;
+using testing::LineField;
 using testing::ReadFile;
 using testing::TempDir;
 using testing::WaitFor;
@@ -50,35 +52,55 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-class PoolTest : public testing::CoordinatorRun {};
+class PoolTest : public testing::CoordinatorRun {
+ protected:
+  // Runs with a --progress-file (one sample a second, at Progress()).
+  std::unique_ptr<ChildProcess> StartSampled(std::vector<std::string> flags) {
+    flags.insert(flags.end(), {"--progress-file", Progress().string()});
+    return Start(flags);
+  }
+  fs::path Progress() const { return dir_ / "progress.jsonl"; }
+  // The largest value of `field` over the progress samples.
+  size_t MostInProgress(const std::string& field) const {
+    size_t most = 0;
+    std::istringstream lines(ReadFile(Progress()));
+    for (std::string line; std::getline(lines, line);) {
+      const std::string value = LineField(line, field);
+      if (!value.empty()) most = std::max<size_t>(most, std::stoul(value));
+    }
+    return most;
+  }
+  // The workers named by the manifest's lines.
+  std::set<std::string> WorkersInManifest() const {
+    std::set<std::string> workers;
+    for (const auto& [id, line] : Manifest()) workers.insert(LineField(line, "worker"));
+    return workers;
+  }
+};
 
-// The seed's test case 3: four 200 ms filters on four workers take ~0.2 s, spawn included.
+// The seed's test case 3: four filters on four workers run together. All four jobs are held by
+// workers at once (a progress sample sees them: each filter sleeps 4 s, so a sample a second
+// falls in that window), on more than one worker (a worker holds at most 2). One after another,
+// a sample would see one. (The speed: `scripts/bench.sh proof`.)
 TEST_F(PoolTest, FourSleepsOnFourWorkersRunTogether) {
   Users(4);
-  const auto start = Clock::now();
-  auto run = Start({"--filter", "sleep:200", "--workers", "4"});
-  const int status = run->Wait(30);
-  const double seconds = SecondsSince(start);
-  ASSERT_EQ(ExitCode(status), 0) << Stderr();
+  auto run = StartSampled({"--filter", "sleep:4000", "--workers", "4"});
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
   EXPECT_EQ(Manifest().size(), 4u);
-  EXPECT_LT(seconds, 0.78);  // one after another: at least 0.8 s
-  EXPECT_GE(seconds, 0.2);
+  EXPECT_EQ(MostInProgress("jobs_in_flight"), 4u) << ReadFile(Progress());
+  EXPECT_GE(WorkersInManifest().size(), 2u) << ReadFile(dir_ / "out" / "manifest.jsonl");
 }
 
-TEST_F(PoolTest, SpinOnTwoWorkersTakesAboutHalfTheTimeOfOne) {
+// CPU-bound filters spread over both worker processes: both filter users, and jobs are held by
+// workers together (a worker holds at most 2; 8 filters of 0.5 s last long enough for a sample
+// a second to see them). The speed-up is measured by `scripts/bench.sh proof`.
+TEST_F(PoolTest, SpinJobsAreSharedByTwoWorkers) {
   Users(8);
-  double seconds[2] = {};
-  for (int workers : {1, 2}) {
-    fs::remove_all(dir_ / "out");
-    const auto start = Clock::now();
-    auto run = Start({"--filter", "spin:150", "--workers", std::to_string(workers)});
-    ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
-    seconds[workers - 1] = SecondsSince(start);
-    EXPECT_EQ(Manifest().size(), 8u);
-  }
-  EXPECT_GT(seconds[0], 1.1);  // 8 x 150 ms of CPU on one core
-  EXPECT_LT(seconds[1], seconds[0] * 0.8)
-      << "1 worker " << seconds[0] << " s, 2 workers " << seconds[1] << " s";
+  auto run = StartSampled({"--filter", "spin:500", "--workers", "2"});
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+  EXPECT_EQ(Manifest().size(), 8u);
+  EXPECT_EQ(WorkersInManifest().size(), 2u) << ReadFile(dir_ / "out" / "manifest.jsonl");
+  EXPECT_GE(MostInProgress("jobs_in_flight"), 3u) << ReadFile(Progress());
 }
 
 // Chaos: workers are SIGKILLed again and again during a run of 1,200 jobs; every user still
@@ -87,19 +109,28 @@ TEST_F(PoolTest, WorkersKilledRepeatedlyLoseNothing) {
   Users(1200);
   auto run = Start({"--filter", "spin:4", "--workers", "3", "--max-attempts", "20"});
   std::mt19937 rng(99);
-  int kills = 0;
   std::set<pid_t> victims;
-  const auto start = Clock::now();
-  while (kills < 15 && SecondsSince(start) < 30 && !Gone(run->pid())) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(120));
-    std::vector<pid_t> workers = run->Children();
-    if (workers.empty() || ManifestLines() < 20) continue;
+  // Kill k comes once 20 + 60 k lines are written, paced by the run's own progress: all 15 land
+  // before its end (the last at 860 of 1,200 lines), on a fast machine or a busy one.
+  for (size_t k = 0; k < 15; ++k) {
+    std::vector<pid_t> workers;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          workers.clear();
+          for (pid_t pid : run->Children()) {
+            if (victims.count(pid) == 0) workers.push_back(pid);
+          }
+          return Gone(run->pid()) || (!workers.empty() && ManifestLines() >= 20 + 60 * k);
+        },
+        60))
+        << "kill " << k << ": no worker, or no progress: " << Stderr();
+    ASSERT_FALSE(Gone(run->pid())) << "the run ended before kill " << k << ": " << Stderr();
     const pid_t victim = workers[rng() % workers.size()];
-    if (::kill(victim, SIGKILL) == 0) ++kills, victims.insert(victim);
+    ASSERT_EQ(::kill(victim, SIGKILL), 0);
+    victims.insert(victim);
   }
   const int status = run->Wait(60);
   ASSERT_EQ(ExitCode(status), 0) << Stderr();
-  EXPECT_GE(kills, 5) << "the run ended before the chaos got going";
   std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 1200u);
   for (auto& [id, line] : lines)
@@ -122,7 +153,8 @@ TEST_F(PoolTest, PoisonImageFailsAfterMaxAttemptsAndTheRunCompletes) {
     if (id == 7 || id == 23) {
       EXPECT_NE(line.find("\"code\":\"worker_died\""), std::string::npos) << line;
       EXPECT_NE(line.find("signal 9"), std::string::npos) << line;
-      EXPECT_NE(line.find("\"attempts\":3"), std::string::npos) << line;
+      // One download and three dispatches.
+      EXPECT_NE(line.find("\"attempts\":4"), std::string::npos) << line;
     } else {
       EXPECT_NE(line.find("\"status\":\"ok\""), std::string::npos) << line;
     }
@@ -160,11 +192,11 @@ TEST_F(PoolTest, FrozenRemoteWorkerIsDeclaredDeadAndItsJobsMove) {
   ASSERT_EQ(::kill(a->pid(), SIGSTOP), 0);
   const auto frozen_at = Clock::now();
   ASSERT_TRUE(
-      WaitFor([&] { return Stderr().find("missed 3 heartbeats") != std::string::npos; }, 10))
+      WaitFor([&] { return Stderr().find("missed 3 heartbeats") != std::string::npos; }, 60))
       << Stderr();
-  const double detected = SecondsSince(frozen_at);
-  EXPECT_GT(detected, 2.0);
-  EXPECT_LT(detected, 6.0);
+  // Not before 3 intervals of silence (1 s each): a lower bound, which a busy machine can only
+  // make longer. The silence rule itself is tested without a clock (WorkerPoolTest).
+  EXPECT_GT(SecondsSince(frozen_at), 2.0);
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
   std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 120u);
@@ -200,7 +232,7 @@ TEST_F(PoolTest, HostileFramesAndWrongVersionsDoNotDisturbTheRun) {
   zmq::pollitem_t item{peer.handle(), 0, ZMQ_POLLIN, 0};
   std::string reason;
   const auto start = Clock::now();
-  while (reason.empty() && SecondsSince(start) < 10) {
+  while (reason.empty() && SecondsSince(start) < 60) {
     zmq::poll(&item, 1, std::chrono::milliseconds(100));
     std::vector<zmq::message_t> frames;
     while (ReceiveFrames(peer, frames)) {

@@ -24,6 +24,70 @@ TEST(ReportTest, DownloadPercentilesComeFromTheLatencyHistogram) {
       << report;
 }
 
+// The report lacked the start time, the version and the options; a URL's credentials and
+// query values and a --proxy's password must not reach it.
+TEST(ReportTest, TheHeaderSaysWhoRanWhatWhenWithSecretsRedacted) {
+  Options options;
+  options.filter_spec.text = "blur:2";
+  options.download.proxy = "http://user:hunter2@proxy.example:3128";
+  options.download.concurrency = 17;
+  options.max_memory = 3ull << 29;
+  ReportContext context;
+  context.started_at = "2026-01-02T03:04:05.678Z";
+  context.command_line = {"coordinator",
+                          "--proxy",
+                          "alice:s3cret@proxy:3128",
+                          "--proxy=http://bob:pa55@p:1",
+                          "--input",
+                          "https://h/u.jsonl?token=abc",
+                          "--filter",
+                          "blur:2"};
+  context.options = &options;
+  const std::string report = BuildReport(LoadStats{}, PipelineResult{}, {}, context);
+  for (const char* expected : {
+           R"({"pixelmill":"0.1.0","started_at":"2026-01-02T03:04:05.678Z",)",
+           R"("command_line":["coordinator","--proxy","alice:***@proxy:3128",)"
+           R"("--proxy=http://bob:***@p:1","--input","https://h/u.jsonl?token=***",)"
+           R"("--filter","blur:2"],)",
+           R"("filter":"blur:2","format":"input",)",
+           R"("concurrency":17,)",
+           R"("proxy":"http://user:***@proxy.example:3128",)",
+           R"("max_memory":1610612736,)",
+       }) {
+    EXPECT_NE(report.find(expected), std::string::npos) << expected << "\nin:\n" << report;
+  }
+  for (const char* secret : {"hunter2", "s3cret", "pa55", "abc"}) {
+    EXPECT_EQ(report.find(secret), std::string::npos) << secret << " in " << report;
+  }
+}
+
+// Filter CPU and end to end lacked p90; every duration is in seconds, the old millisecond
+// keys kept beside them.
+TEST(ReportTest, LatenciesHaveP90InSecondsAndKeepTheirMillisecondKeys) {
+  PipelineResult run;
+  for (uint64_t us : {50, 10, 40, 20, 30}) {  // exact buckets
+    run.filter_cpu_us.Record(us);
+    run.end_to_end_us.Record(us);
+  }
+  const std::string report = BuildReport(LoadStats{}, run);
+  for (const char* key : {"filter_cpu", "end_to_end"}) {
+    EXPECT_NE(report.find("\"" + std::string(key) +
+                          R"(":{"count":5,"p50_s":3e-05,"p90_s":5e-05,"p99_s":5e-05,)"
+                          R"("p50_ms":0.03,"p99_ms":0.05})"),
+              std::string::npos)
+        << key << " in " << report;
+  }
+  EXPECT_NE(report.find(R"("download":{"requests":0,"retries":0,"ok":0,"failed":0,"bytes":0,)"
+                        R"("p50_s":0,"p90_s":0,"p99_s":0,"p50_ms":0,"p90_ms":0,"p99_ms":0})"),
+            std::string::npos)
+      << report;
+  const std::string table = SummaryTable(run);
+  EXPECT_NE(table.find("filter CPU   p50 0.000 s, p90 0.000 s, p99 0.000 s a user"),
+            std::string::npos)
+      << table;
+  EXPECT_EQ(table.find(" ms"), std::string::npos) << "one unit for durations:\n" << table;
+}
+
 TEST(ReportTest, WritesTheReportWithANewline) {
   TempDir dir;
   LoadStats load;

@@ -154,7 +154,9 @@ TEST_F(ResumeTest, UsersDroppedFromTheInputLoseTheirLinesWithResumeAnyway) {
   EXPECT_EQ(ManifestLines(), 4u);
 }
 
-TEST_F(ResumeTest, StandardInputCannotBeResumedWithoutResumeAnyway) {
+// The resume command printed for a run that read standard input works when fed the same users,
+// and is refused for other users.
+TEST_F(ResumeTest, StandardInputResumesWithTheSameUsers) {
   Users(3);
   const std::string command = testing::kCoordinatorBinary + " --input - --output " +
                               (dir_ / "out").string() +
@@ -165,10 +167,12 @@ TEST_F(ResumeTest, StandardInputCannotBeResumedWithoutResumeAnyway) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   };
   ASSERT_EQ(run(""), 0) << Stderr();
-  EXPECT_EQ(run("--resume"), 1);
-  EXPECT_TRUE(StderrHas("standard input, which cannot be checked")) << Stderr();
-  EXPECT_EQ(run("--resume-anyway"), 0) << Stderr();
+  EXPECT_EQ(run("--resume"), 0) << Stderr();
   EXPECT_TRUE(StderrHas("nothing to resume")) << Stderr();
+  Users(4);
+  EXPECT_EQ(run("--resume"), 1);
+  EXPECT_TRUE(StderrHas("the users on standard input changed: count 3 -> 4")) << Stderr();
+  EXPECT_EQ(run("--resume-anyway"), 0) << Stderr();
 }
 
 TEST_F(ResumeTest, ResumeOfAnEmptyFolderStartsAfresh) {

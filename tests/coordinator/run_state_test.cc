@@ -171,18 +171,40 @@ TEST(RunStateTest, ATouchedFileIsAChange) {
             "22:15:00.000000000 UTC");
 }
 
-TEST(RunStateTest, StandardInputCannotBeChecked) {
-  Result<RunState> piped = CurrentRunState(OptionsFor("-"));
-  ASSERT_TRUE(piped.ok());
-  EXPECT_TRUE(piped->input.is_stdin());
-  const std::vector<std::string> changes = DescribeChanges(piped.value(), piped.value());
-  ASSERT_EQ(changes.size(), 1u);
-  EXPECT_TRUE(Has(changes, "standard input, which cannot be checked")) << changes[0];
+// Standard input is known by the users read from it, so a resume fed the same users again is
+// the same run (the printed resume command works), and other users are refused.
+TEST(RunStateTest, StandardInputIsKnownByItsUsers) {
+  UserStore same_a, same_b, other;
+  for (UserStore* store : {&same_a, &same_b, &other}) store->Add(1, "a", "http://h/1.jpg");
+  other.Add(2, "b", "http://h/2.jpg");
+  const Options options = OptionsFor("-");
+  const RunState a = RunStateFor(options, IdentifyUsers(same_a, "-"));
+  const RunState b = RunStateFor(options, IdentifyUsers(same_b, "-"));
+  const RunState c = RunStateFor(options, IdentifyUsers(other, "-"));
+  EXPECT_TRUE(a.input.is_stdin());
+  EXPECT_TRUE(DescribeChanges(a, b).empty());
+  EXPECT_TRUE(Has(DescribeChanges(a, c), "the users on standard input changed: count 1 -> 2"));
+
+  RunState unchecked = a;  // what an older pixelmill recorded for standard input
+  unchecked.input.head_hash = unchecked.input.tail_hash = 0;
+  EXPECT_TRUE(Has(DescribeChanges(unchecked, a), "which it could not check"));
 
   TempDir dir;
   Result<RunState> file = CurrentRunState(OptionsFor(dir.Write("users.jsonl", "{}\n")));
   ASSERT_TRUE(file.ok());
-  EXPECT_TRUE(Has(DescribeChanges(file.value(), piped.value()), "this run read its users from"));
+  EXPECT_TRUE(Has(DescribeChanges(file.value(), a), "input file changed: path"));
+}
+
+// A huge run.json is refused from its size, without being read (a sparse 3 GB file here).
+TEST(RunStateTest, AHugeRunStateIsRefusedUnread) {
+  TempDir dir;
+  const std::string path = dir.Write("run.json", "{");
+  std::filesystem::resize_file(path, uint64_t{3} << 30);
+  Result<RunState> state = ReadRunState(dir.path().string());
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.status().code(), "bad_state");
+  EXPECT_NE(state.status().message().find("3221225472 bytes"), std::string::npos)
+      << state.status().message();
 }
 
 TEST(RunStateTest, AMissingInputIsAnIoError) {

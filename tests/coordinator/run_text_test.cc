@@ -28,6 +28,8 @@ TEST(RunTextTest, ResumeCommand) {
       "coordinator --input 'my users.jsonl' --sequential --resume");
   EXPECT_EQ(ResumeCommand({"c", "--resume", "--output", "it's"}), "c --resume --output 'it'\\''s'");
   EXPECT_EQ(ResumeCommand({}), "coordinator ... --resume");
+  EXPECT_EQ(ResumeCommand({"c", "--input", "-", "--output", "o"}),
+            "c --input - --output o --resume  # fed the same users on standard input");
 }
 
 }  // namespace

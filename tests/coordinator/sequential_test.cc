@@ -151,7 +151,7 @@ TEST_F(SequentialTest, SignalStopsInOrderAndResumeCompletes) {
   ASSERT_EQ(lines.size(), 40u);
   for (const auto& [id, line] : lines) {
     ASSERT_EQ(LineField(line, "status"), "ok") << line;
-    EXPECT_EQ(LineField(line, "format"), "jpg") << line;
+    EXPECT_EQ(LineField(line, "format"), "jpeg") << line;
     EXPECT_TRUE(fs::is_regular_file(dir_ / "out" / LineField(line, "output"))) << line;
   }
 }

@@ -79,8 +79,15 @@ TEST(VerdictTest, AMemoryWaitAsLongAsTheDiskWaitIsTheDisksDoing) {
   EXPECT_EQ(Judge(run).bound, Bound::kMemory) << Judge(run).evidence;
 }
 
+// 300 s of filter CPU over 400 worker-seconds: 75 % busy.
+void BusyWorkers(PipelineResult& run) {
+  run.filter_cpu_us = Histogram();
+  run.filter_cpu_us.Record(300'000, 1000);
+}
+
 TEST(VerdictTest, SlowFilterIsCpuBound) {
   PipelineResult run = Quiet();
+  BusyWorkers(run);
   run.waits.images_waiting_s = 90;
   // Images waiting filled the budget too: the cause is still the filter.
   run.waits.downloads_waiting_s = 60;
@@ -117,6 +124,73 @@ TEST(VerdictTest, BusyWorkersWithNothingWaitingAreBalanced) {
   EXPECT_EQ(Judge(run).bound, Bound::kBalanced);
 }
 
+// Every download refused as a private address: the cure is a flag, not the image server.
+TEST(VerdictTest, BlockedAddressesNameTheFlagThatAllowsThem) {
+  PipelineResult run = Quiet();
+  run.ok = 0;
+  run.failed = 1000;
+  run.downloads.ok = 0;
+  run.downloads.failed = 1000;
+  run.downloads.latency_us = Histogram();
+  run.failed_by_code = {{"blocked_address", 1000}};
+  const Verdict v = Judge(run);
+  EXPECT_EQ(v.bound, Bound::kNetwork);
+  EXPECT_NE(v.evidence.find("(most: blocked_address, 1000)"), std::string::npos) << v.evidence;
+  EXPECT_NE(v.evidence.find("pass --allow-private-networks"), std::string::npos) << v.evidence;
+  EXPECT_EQ(v.evidence.find("check the image server"), std::string::npos) << v.evidence;
+}
+
+// Images waited for workers whose CPUs were 21 % busy: "add workers" was the wrong advice.
+TEST(VerdictTest, WaitingForIdleWorkersIsNotCpuBound) {
+  PipelineResult run = Quiet();
+  run.ok = 100;
+  run.wall_seconds = 10;
+  run.filter_cpu_us = Histogram();
+  run.filter_cpu_us.Record(84'000, 100);  // 8.4 s over 40 worker-seconds: 21 %
+  run.waits.images_waiting_s = 6;
+  const Verdict v = Judge(run);
+  EXPECT_EQ(v.bound, Bound::kWorkers) << v.evidence;
+  EXPECT_STREQ(BoundName(v.bound), "workers");
+  EXPECT_NE(v.evidence.find("workers' CPU busy 21%"), std::string::npos) << v.evidence;
+  EXPECT_EQ(v.evidence.find("add workers"), std::string::npos) << v.evidence;
+  EXPECT_NE(v.evidence.find("starting up"), std::string::npos) << v.evidence;
+}
+
+// One URL hung until its timeout: the run lasted as long as it did, whatever the concurrency.
+TEST(VerdictTest, OneHungUrlIsNamedInsteadOfAdvisingConcurrency) {
+  PipelineResult run = Quiet();
+  run.wall_seconds = 31;
+  run.failed = 1;
+  run.downloads.failed = 1;
+  run.failed_by_code = {{"timeout", 1}};
+  run.end_to_end_us.Record(30'000'000);  // the hung one, 30 s
+  const Verdict v = Judge(run);
+  EXPECT_EQ(v.bound, Bound::kNetwork);
+  EXPECT_NE(v.evidence.find("the slowest user took 30.0 s of the 31.0 s run"), std::string::npos)
+      << v.evidence;
+  EXPECT_NE(v.evidence.find("--timeout"), std::string::npos) << v.evidence;
+  EXPECT_EQ(v.evidence.find("--concurrency"), std::string::npos) << v.evidence;
+}
+
+TEST(VerdictTest, ARunTooShortOrTooSmallIsInconclusive) {
+  PipelineResult brief = Quiet();
+  brief.wall_seconds = 0.4;
+  brief.waits.images_waiting_s = 0.3;
+  Verdict v = Judge(brief);
+  EXPECT_EQ(v.bound, Bound::kInconclusive) << v.evidence;
+  EXPECT_STREQ(BoundName(v.bound), "inconclusive");
+  EXPECT_NE(v.evidence.find("too short to judge (0.40 s, 1000 user(s)"), std::string::npos)
+      << v.evidence;
+  PipelineResult few = Quiet();
+  few.ok = 5;
+  EXPECT_EQ(Judge(few).bound, Bound::kInconclusive);
+  EXPECT_NE(SummaryTable(few).find("verdict      inconclusive: the run was too short"),
+            std::string::npos)
+      << SummaryTable(few);
+  few.ok = kMinJudgedUsers;
+  EXPECT_EQ(Judge(few).bound, Bound::kNetwork) << Judge(few).evidence;
+}
+
 TEST(VerdictTest, ARunWithNoUserHasNothingToJudge) {
   const Verdict v = Judge(PipelineResult{});
   EXPECT_EQ(v.bound, Bound::kBalanced);
@@ -125,6 +199,7 @@ TEST(VerdictTest, ARunWithNoUserHasNothingToJudge) {
 
 TEST(VerdictTest, TheTableHoldsEveryFigure) {
   PipelineResult run = Quiet();
+  BusyWorkers(run);
   run.ok = 990;
   run.failed = 10;
   run.failed_by_code = {{"http_status", 7}, {"timeout", 3}};
@@ -136,10 +211,10 @@ TEST(VerdictTest, TheTableHoldsEveryFigure) {
   for (const char* expected : {
            "users        995 ok (5 skipped), 10 failed (http_status 7, timeout 3)\n",
            "wall         100.00 s, 10.0 users/s\n",
-           "download     p50 50 ms, p90 50 ms, p99 50 ms; 12.3 MB in 1000 requests\n",
-           "filter CPU   p50 20 ms, p99 20 ms a user\n",
-           "end to end   p50 80 ms, p99 80 ms (download start to line)\n",
-           "workers      4, CPU busy 5%\n",
+           "download     p50 0.050 s, p90 0.050 s, p99 0.050 s; 12.3 MB in 1000 requests\n",
+           "filter CPU   p50 0.300 s, p90 0.300 s, p99 0.300 s a user\n",
+           "end to end   p50 0.080 s, p90 0.080 s, p99 0.080 s (download start to line)\n",
+           "workers      4, CPU busy 75%\n",
            "stage waits  images for a worker 90.0 s, results for the disk 1.5 s, downloads for "
            "memory 0.0 s\n",
            "verdict      cpu-bound: images waited for a worker 90% of the run",
@@ -150,6 +225,7 @@ TEST(VerdictTest, TheTableHoldsEveryFigure) {
 
 TEST(VerdictTest, TheReportHoldsTheNewKeys) {
   PipelineResult run = Quiet();
+  BusyWorkers(run);
   run.failed = 2;
   run.failed_by_code = {{"timeout", 2}};
   run.waits.images_waiting_s = 90;
@@ -158,9 +234,11 @@ TEST(VerdictTest, TheReportHoldsTheNewKeys) {
            R"("failed_by_code":{"timeout":2},)",
            R"("users_per_second":10.02,)",
            R"("p90_ms":50,"p99_ms":50})",
-           R"("filter_cpu":{"count":1000,"p50_ms":20,"p99_ms":20},)",
-           R"("end_to_end":{"count":1000,"p50_ms":80,"p99_ms":80},)",
-           R"("worker_utilisation":0.05,)",
+           R"("filter_cpu":{"count":1000,"p50_s":0.3,"p90_s":0.3,"p99_s":0.3,"p50_ms":300,)"
+           R"("p99_ms":300},)",
+           R"("end_to_end":{"count":1000,"p50_s":0.08,"p90_s":0.08,"p99_s":0.08,"p50_ms":80,)"
+           R"("p99_ms":80},)",
+           R"("worker_utilisation":0.75,)",
            R"("verdict":{"bound":"cpu","evidence":"images waited for a worker 90%)",
        }) {
     EXPECT_NE(report.find(expected), std::string::npos) << expected << "\nin:\n" << report;
@@ -169,13 +247,15 @@ TEST(VerdictTest, TheReportHoldsTheNewKeys) {
 
 class VerdictRunTest : public testing::CoordinatorRun {};
 
-// One worker, a 200 ms filter, instant downloads: images queue for the worker.
-TEST_F(VerdictRunTest, ASlowFilterOnOneWorkerIsCpuBound) {
+// One worker, a 200 ms filter that sleeps, instant downloads: images queue for the worker,
+// whose CPU is idle (a CPU-bound filter: SlowFilterIsCpuBound).
+TEST_F(VerdictRunTest, ASlowFilterOnOneWorkerIsWorkersBound) {
   Users(15);
   auto run = Start({"--filter", "sleep:200", "--workers", "1"});
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
-  EXPECT_NE(Report().find(R"("verdict":{"bound":"cpu")"), std::string::npos) << Report();
-  EXPECT_NE(Stderr().find("verdict      cpu-bound: images waited for a worker"), std::string::npos)
+  EXPECT_NE(Report().find(R"("verdict":{"bound":"workers")"), std::string::npos) << Report();
+  EXPECT_NE(Stderr().find("verdict      workers-bound: images waited for a worker"),
+            std::string::npos)
       << Stderr();
   EXPECT_NE(Stderr().find("done: 15 users, 15 ok"), std::string::npos) << Stderr();
 }
@@ -187,6 +267,16 @@ TEST_F(VerdictRunTest, SlowDownloadsWithNoFilterAreNetworkBound) {
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
   EXPECT_NE(Report().find(R"("verdict":{"bound":"network")"), std::string::npos) << Report();
   EXPECT_NE(Stderr().find("verdict      network-bound: "), std::string::npos) << Stderr();
+}
+
+// --sequential's report had an empty failed_by_code and a verdict "(most: ?, 0)".
+TEST_F(VerdictRunTest, TheSequentialReportCountsFailuresByCode) {
+  Users(12, [](int id) { return id < 8 ? std::string("?status=404") : std::string(); });
+  auto run = Start({"--sequential", "--retries", "0"});
+  ASSERT_EQ(ExitCode(run->Wait(60)), 3) << Stderr();
+  EXPECT_NE(Report().find(R"("failed_by_code":{"http_status":8},)"), std::string::npos) << Report();
+  EXPECT_NE(Stderr().find("4 ok, 8 failed (http_status 8)"), std::string::npos) << Stderr();
+  EXPECT_EQ(Report().find("most: ?"), std::string::npos) << Report();
 }
 
 // Keeps the end-of-run summary (the table with its verdict line); drops the rest.

@@ -163,6 +163,23 @@ struct ProgressSample {
   double filter_cpu_s = 0;  // worker CPU time of the filters so far
 };
 
+// One figure of an event: its key and its value as text. A `literal` value is a JSON number,
+// true or false (written unquoted in a JSON log), else it is a string.
+struct EventField {
+  std::string key;
+  std::string value;
+  bool literal = false;
+};
+
+// A notable event with the fields its message was made of, for structured logs: `message` is
+// the text line, `kind` names the event ("done", "worker_lost", ...; "log" for a plain line).
+struct Event {
+  LogLevel level = LogLevel::kInfo;
+  std::string kind = "log";
+  std::string message;
+  std::vector<EventField> fields;
+};
+
 // How a run speaks while it goes. Without one, Run() is silent. Called on Run()'s thread;
 // do not block for long. The `coordinator` command's progress line, logs and summary table are
 // one such observer.
@@ -172,9 +189,14 @@ class PIXELMILL_API Observer {
   // A notable event (a worker lost, a fatal error...), one line of text; never one per user
   // at kInfo and above.
   virtual void OnEvent(LogLevel level, const std::string& message);
+  // The same with the event's kind and fields. The default passes level and message to OnEvent.
+  virtual void OnStructuredEvent(const Event& event);
   virtual void OnProgress(const ProgressSample& progress);
   // The run's end: a few lines, the last one "done: ...".
   virtual void OnSummary(const std::string& text);
+  // The same as a table (the lines before "done: ", may be empty) and the done event. The
+  // default passes the table and the done line to OnSummary.
+  virtual void OnSummaryEvent(const std::string& table, const Event& done);
 };
 
 struct UserResult {
