@@ -1,5 +1,7 @@
 #include "common/record_parser.h"
 
+#include <utility>
+
 namespace pixelmill {
 namespace {
 
@@ -62,8 +64,24 @@ bool ReadString(od::value& v, const char* field, std::string_view& out, RecordPr
   return Syntax(p, e, field);
 }
 
-// Unknown fields are ignored, but their scalars are still checked so a record with broken JSON
-// anywhere is refused as a whole.
+// An unknown field's name for a message (the key as written, escapes and all, cut short).
+std::string KeyForMessage(od::raw_json_string key) {
+  constexpr size_t kMaxShown = 64;
+  const char* p = key.raw();
+  std::string out;
+  // Stage 1 has matched the key's quotes: its closing quote is there.
+  for (size_t backslashes = 0; *p != '"' || backslashes % 2 == 1; ++p) {
+    backslashes = *p == '\\' ? backslashes + 1 : 0;
+    if (out.size() < kMaxShown) out += *p;
+  }
+  if (out.size() == kMaxShown) out += "...";
+  return out;
+}
+
+// Unknown fields are ignored, but their values are still checked, nested ones too, so a record
+// with broken JSON anywhere is refused as a whole (stage 1 only matched brackets and quotes:
+// "[1,,2]", {"a" 1} and a "tru" would otherwise pass). Most records have no nested unknown
+// values, so this costs nothing for them.
 bool SkipValue(od::value& v, RecordProblem& p) {
   od::json_type type;
   if (auto e = v.type().get(type)) return Syntax(p, e);
@@ -72,18 +90,38 @@ bool SkipValue(od::value& v, RecordProblem& p) {
     case od::json_type::boolean:
       e = v.get_bool().error();
       break;
-    case od::json_type::null:
-      e = v.is_null().error();
+    case od::json_type::null: {
+      bool is_null = false;
+      e = v.is_null().get(is_null);
+      if (e == simdjson::SUCCESS && !is_null) e = simdjson::N_ATOM_ERROR;
       break;
+    }
     case od::json_type::number:
       e = v.get_number().error();
       break;
     case od::json_type::string:
       e = v.get_string().error();
       break;
-    case od::json_type::object:
-    case od::json_type::array:
-      break;  // structure was checked by stage 1; skipped when the iterator moves on
+    case od::json_type::array: {
+      od::array array;
+      if ((e = v.get_array().get(array))) break;
+      for (auto element : array) {
+        od::value item;
+        if ((e = std::move(element).get(item))) break;
+        if (!SkipValue(item, p)) return false;
+      }
+      break;
+    }
+    case od::json_type::object: {
+      od::object object;
+      if ((e = v.get_object().get(object))) break;
+      for (auto member : object) {
+        od::field inner;
+        if ((e = std::move(member).get(inner))) break;
+        if (!SkipValue(inner.value(), p)) return false;
+      }
+      break;
+    }
   }
   return e == simdjson::SUCCESS || Syntax(p, e);
 }
@@ -106,7 +144,10 @@ bool ParseUserObject(od::object object, RawUser& user, RecordProblem& p) {
     } else if (key == "image_url") {
       seen = &has_url, name = "image_url";
     } else {
-      if (!SkipValue(value, p)) return false;
+      if (!SkipValue(value, p)) {
+        p.field = KeyForMessage(key);
+        return false;
+      }
       continue;
     }
     if (*seen) return Bad(p, name, "field appears twice in the record");

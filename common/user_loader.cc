@@ -1,5 +1,6 @@
 #include "common/user_loader.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "common/id_index.h"
 #include "common/json_writer.h"
+#include "common/memory_limit.h"
 #include "common/record_parser.h"
 
 namespace pixelmill {
@@ -15,9 +17,13 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-constexpr size_t kMinChunkBytes = 4 << 20;  // JSONL is read in chunks of this size
-constexpr size_t kBatchBytes = 1 << 20;     // iterate_many batch (records are smaller)
-constexpr size_t kRawKept = 4096;           // bytes of a bad record passed to the callback
+constexpr size_t kMinChunkBytes = 4 << 20;       // JSONL is read in chunks of this size
+constexpr size_t kBatchBytes = 1 << 20;          // iterate_many batch (records are smaller)
+constexpr size_t kRawKept = 4096;                // bytes of a bad record passed to the callback
+constexpr uint64_t kStopCheckRecords = 1 << 16;  // records between two looks at stop_requested
+// A JSON array is parsed whole: simdjson's structural index (4 bytes per input byte) and string
+// buffer (5/3 bytes per byte) besides the text itself.
+constexpr uint64_t kArrayParseBytesPerByte = 6;
 
 bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -83,7 +89,11 @@ class Loader {
   Status LoadArray(size_t start, size_t have, bool eof);
   Status ReadMore(size_t& have, bool& eof);
   Status SkipLongLine(size_t& start, size_t& have, bool& eof);
-  void ReserveForInput(size_t bytes_seen);
+  Status ReserveForInput(size_t bytes_seen);
+  bool StopRequested() const { return options_.stop_requested && options_.stop_requested(); }
+  Status Interrupted() const;
+  Status CheckMemory(uint64_t needed, const std::string& what, const char* hint = "") const;
+  uint64_t LoadedBytes() const;
 
   void ProcessSpan(const char* data, size_t len, bool final);
   bool StreamLines(const char* data, size_t len, size_t& pos);
@@ -91,7 +101,7 @@ class Loader {
   bool HasTrailingContent(const char* p, size_t n);
 
   bool Accept(const RawUser& user, uint64_t position, std::string_view raw);
-  void RemoveDuplicates();
+  Status RemoveDuplicates();
   void Reject(uint64_t position, std::string field, std::string message, std::string_view raw);
   Status Fatal(uint64_t position, const std::string& message) const;
 
@@ -126,8 +136,15 @@ Result<LoadStats> Loader::Run() {
   if (have >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) start = 3;  // UTF-8 BOM
   size_t first = start;
   while (first < have && IsBlank(data[first])) ++first;
+  // Blanks before the first record may fill any number of chunks: drop each, counting its lines.
+  while (first == have && !eof) {
+    line_ += CountNewlines(data, have);
+    have = start = first = 0;
+    if (Status s = ReadMore(have, eof); !s.ok()) return s;
+    while (first < have && IsBlank(data[first])) ++first;
+  }
   if (first == have) {
-    if (have == 0) {
+    if (stats_.bytes == 0) {
       return Status::Error("bad_input", input_.name() + ": empty file: no users to load");
     }
     return Status::Error("bad_input", input_.name() + ": no JSON in the file (only whitespace)");
@@ -141,12 +158,12 @@ Result<LoadStats> Loader::Run() {
     status = LoadArray(first, have, eof);
   } else {
     return Status::Error(
-        "bad_input", input_.name() + ":" + std::to_string(1 + CountNewlines(data, first)) +
+        "bad_input", input_.name() + ":" + std::to_string(line_ + CountNewlines(data, first)) +
                          ": not JSON: expected a JSON array ('[') or JSONL objects ('{'), found " +
                          ByteForMessage(static_cast<unsigned char>(data[first])));
   }
   if (!status.ok()) return status;
-  RemoveDuplicates();
+  if (Status s = RemoveDuplicates(); !s.ok()) return s;
   stats_.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (stats_.bad_records > options_.max_bad_records) {
@@ -162,8 +179,9 @@ Result<LoadStats> Loader::Run() {
 }
 
 Status Loader::ReadMore(size_t& have, bool& eof) {
-  Result<size_t> got = input_.Read(buffer_.data() + have, buffer_.capacity() - have);
-  if (!got.ok()) return got.status();
+  Result<size_t> got =
+      input_.Read(buffer_.data() + have, buffer_.capacity() - have, options_.stop_requested);
+  if (!got.ok()) return got.status().code() == "interrupted" ? Interrupted() : got.status();
   stats_.bytes += got.value();
   eof = have + got.value() < buffer_.capacity();
   have += got.value();
@@ -184,8 +202,16 @@ Status Loader::LoadJsonl(size_t start, size_t have, bool eof) {
       end = last == nullptr ? start : static_cast<const char*>(last) - data + 1;
     }
     ProcessSpan(data + start, end - start, eof);
+    if (StopRequested()) return Interrupted();
+    // The store grows by doubling its arrays: it must be able to double once more.
+    if (Status s = CheckMemory(2 * LoadedBytes() + buffer_.capacity(), "the users loaded so far");
+        !s.ok()) {
+      return s;
+    }
     if (eof) break;
-    if (stats_.bytes == buffer_.capacity()) ReserveForInput(end);
+    if (stats_.bytes == buffer_.capacity()) {
+      if (Status s = ReserveForInput(end); !s.ok()) return s;
+    }
     std::memmove(data, data + end, have - end);
     have -= end;
     start = 0;
@@ -196,14 +222,43 @@ Status Loader::LoadJsonl(size_t start, size_t have, bool eof) {
 
 // After the first chunk: size the store and the id index for the whole file, extrapolating
 // from what the chunk held, so loading does not reallocate and copy as it grows.
-void Loader::ReserveForInput(size_t bytes_seen) {
+Status Loader::ReserveForInput(size_t bytes_seen) {
   const uint64_t total = input_.size_hint();
-  if (total <= bytes_seen || bytes_seen == 0 || store_.empty()) return;
+  if (total <= bytes_seen || bytes_seen == 0 || store_.empty()) return Status::Ok();
   const double scale = static_cast<double>(total) / static_cast<double>(bytes_seen) * 1.02;
   const auto users = static_cast<size_t>(static_cast<double>(store_.size()) * scale);
-  const size_t string_bytes = store_.FieldBytes() - store_.size() * sizeof(int64_t);
-  store_.Reserve(users, static_cast<size_t>(static_cast<double>(string_bytes) * scale));
+  const auto string_bytes = static_cast<size_t>(
+      static_cast<double>(store_.FieldBytes() - store_.size() * sizeof(int64_t)) * scale);
+  const uint64_t per_user = sizeof(int64_t) + UserStore::kFixedOverheadPerUser + sizeof(uint64_t);
+  if (Status s = CheckMemory(users * per_user + string_bytes + buffer_.capacity(),
+                             "the whole file (" + std::to_string(users) + " users expected)");
+      !s.ok()) {
+    return s;
+  }
+  store_.Reserve(users, string_bytes);
   positions_.reserve(users);
+  return Status::Ok();
+}
+
+// The store's bytes and the loader's own per user.
+uint64_t Loader::LoadedBytes() const {
+  return store_.MemoryBytes() + positions_.capacity() * sizeof(uint64_t);
+}
+
+Status Loader::Interrupted() const {
+  return Status::Error("interrupted", "loading " + input_.name() + " was interrupted after " +
+                                          HumanBytes(stats_.bytes) + " (" +
+                                          std::to_string(stats_.users) + " users loaded)");
+}
+
+// Fails when `what` would take `needed` bytes, more than options.max_memory_bytes.
+Status Loader::CheckMemory(uint64_t needed, const std::string& what, const char* hint) const {
+  if (options_.max_memory_bytes == 0 || needed <= options_.max_memory_bytes) return Status::Ok();
+  return Status::Error(
+      "bad_input",
+      input_.name() + ": loading stopped after " + HumanBytes(stats_.bytes) + " read: " + what +
+          " would need about " + HumanBytes(needed) + " of memory, more than loading may use (" +
+          HumanBytes(options_.max_memory_bytes) + ", " + options_.memory_limit_why + ")" + hint);
 }
 
 // A line fills the whole buffer: refuse it and read on to its end without keeping it.
@@ -345,12 +400,29 @@ bool Loader::ParseLine(const char* p, size_t n, bool unterminated) {
 
 // A JSON array is parsed whole: the rest of the input is read into one buffer first.
 Status Loader::LoadArray(size_t start, size_t have, bool eof) {
+  constexpr const char* kArrayHint =
+      "; a JSON array is parsed whole, taking about 7 times its size: JSONL (one user a line) is "
+      "read in chunks";
   while (!eof) {
     if (have == buffer_.capacity()) {
       const uint64_t hint = input_.size_hint();
-      buffer_.Grow(hint > have ? hint + 1 : have * 2, have);
+      const size_t capacity = hint > have ? hint + 1 : have * 2;
+      // The text read so far, parsed, besides the grown buffer.
+      const uint64_t expected = std::max<uint64_t>(hint, have);
+      if (Status s = CheckMemory(
+              buffer_.capacity() + capacity + kArrayParseBytesPerByte * expected + LoadedBytes(),
+              "the JSON array", kArrayHint);
+          !s.ok()) {
+        return s;
+      }
+      buffer_.Grow(capacity, have);
     }
     if (Status s = ReadMore(have, eof); !s.ok()) return s;
+  }
+  if (Status s = CheckMemory(buffer_.capacity() + kArrayParseBytesPerByte * have + LoadedBytes(),
+                             "the JSON array", kArrayHint);
+      !s.ok()) {
+    return s;
   }
   od::document doc;
   od::array array;
@@ -379,12 +451,13 @@ Status Loader::LoadArray(size_t start, size_t have, bool eof) {
     } else if (ParseUserObject(object, user, problem)) {
       Accept(user, index, {});
     } else if (problem.kind == RecordProblem::kSyntax) {
-      return Fatal(index, problem.message);
+      return Fatal(index, (problem.field.empty() ? "" : "field \"" + problem.field + "\": ") +
+                              problem.message);
     } else {
       Reject(index, std::move(problem.field), std::move(problem.message), {});
     }
     if (stop_) return Status::Ok();
-    ++index;
+    if (++index % kStopCheckRecords == 0 && StopRequested()) return Interrupted();
   }
   if (!AtEnd(doc)) {
     return Status::Error("bad_input", input_.name() + ": trailing content after the JSON array");
@@ -402,13 +475,14 @@ Status Loader::Fatal(uint64_t position, const std::string& message) const {
 // goes through a hash index, prefetching the slot a few ids ahead so the cache misses overlap
 // instead of queueing. The first record of an id stays; later ones are rejected (in line order)
 // and taken out of the store.
-void Loader::RemoveDuplicates() {
+Status Loader::RemoveDuplicates() {
   constexpr size_t kAhead = 8;
   const size_t n = positions_.size();
-  if (increasing_ || n < 2) return;
+  if (increasing_ || n < 2) return Status::Ok();
   IdIndex index(n);
   std::vector<size_t> drop;
   for (size_t k = 0; k < n; ++k) {
+    if (k % kStopCheckRecords == 0 && StopRequested()) return Interrupted();
     if (k + kAhead < n) index.Prefetch(store_.id(first_index_ + k + kAhead));
     const UserView user = store_.Get(first_index_ + k);
     const std::optional<uint64_t> first = index.InsertOrFind(user.id, k);
@@ -424,9 +498,10 @@ void Loader::RemoveDuplicates() {
                (by_line_ ? "line " : "index ") + std::to_string(positions_[*first]) + ")",
            record);
   }
-  if (drop.empty()) return;
+  if (drop.empty()) return Status::Ok();
   store_.RemoveSorted(drop);
   stats_.users -= drop.size();
+  return Status::Ok();
 }
 
 bool Loader::Accept(const RawUser& user, uint64_t position, std::string_view raw) {

@@ -34,6 +34,13 @@ struct LoadOptions {
   size_t max_record_bytes = 1 << 20;
   // How many bad records a failed load describes in its message.
   size_t max_errors_shown = 10;
+  // Asked between chunks and records and while waiting for input (see InputFile::Read): true
+  // stops the load with code "interrupted".
+  std::function<bool()> stop_requested = nullptr;
+  // Memory the load may take (the store, the read buffer, a JSON array's parse); 0: no limit.
+  // Past it the load fails with code "bad_input", naming the limit and `memory_limit_why`.
+  uint64_t max_memory_bytes = 0;
+  std::string memory_limit_why = {};
 };
 
 struct BadRecord {
@@ -59,8 +66,9 @@ struct LoadStats {
 using BadRecordFn = std::function<void(const BadRecord&)>;
 
 // Appends the users of `input` to `store`. Fails with code "bad_input" when the input is not
-// usable (not JSON, empty, too many bad records: the message lists the first few, one a line)
-// and "io" when it cannot be read. On failure the store holds what was loaded so far.
+// usable (not JSON, empty, too many bad records: the message lists the first few, one a line;
+// over options.max_memory_bytes), "io" when it cannot be read and "interrupted" when
+// options.stop_requested said so. On failure the store holds what was loaded so far.
 Result<LoadStats> LoadUsers(InputFile& input, const LoadOptions& options, UserStore& store,
                             const BadRecordFn& on_bad = nullptr);
 

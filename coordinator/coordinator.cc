@@ -247,7 +247,8 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
 
 // --dry-run: loads and checks the input; with --output, the skipped records are written to
 // OUT/rejects.jsonl (nothing else is).
-RunOutcome DryRun(const Options& options, LoadedUsers& users, RunObserver& observer) {
+RunOutcome DryRun(const Options& options, LoadedUsers& users, RunObserver& observer,
+                  const StopRequest* stop) {
   std::string rejects_path;
   if (!options.output.empty() && options.max_bad_records > 0) {
     std::error_code ec;
@@ -259,7 +260,7 @@ RunOutcome DryRun(const Options& options, LoadedUsers& users, RunObserver& obser
     rejects_path = (std::filesystem::path(options.output) / "rejects.jsonl").string();
   }
   Rejects rejects(rejects_path);
-  Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer);
+  Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer, stop);
   if (!stats.ok()) return {Fatal(observer, stats.status())};
   users.stats = stats.value();
   if (Status s = rejects.Publish(); !s.ok()) return {Fatal(observer, s)};
@@ -270,7 +271,7 @@ RunOutcome DryRun(const Options& options, LoadedUsers& users, RunObserver& obser
 
 RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserver& observer,
                           StopRequest* stop) {
-  if (options.dry_run) return DryRun(options, users, observer);
+  if (options.dry_run) return DryRun(options, users, observer, stop);
   std::string report;
   if (const int refused = Preflight(options, report, observer); refused != kExitOk) {
     return {refused};
@@ -281,7 +282,7 @@ RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserve
   std::optional<OutputDir> output = ClaimOutput(options, observer);
   if (!output) return {};
   Rejects rejects((std::filesystem::path(options.output) / "rejects.jsonl").string());
-  Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer);
+  Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer, stop);
   if (!stats.ok()) return {Fatal(observer, stats.status())};
   users.stats = stats.value();
   users.identity = identity->is_stdin() ? IdentifyUsers(users.store, "-") : identity.value();

@@ -5,6 +5,9 @@
 #include <string>
 
 #include "common/json_writer.h"
+#include "common/memory_limit.h"
+#include "coordinator/run_text.h"
+#include "coordinator/url_policy.h"
 
 namespace pixelmill {
 
@@ -29,7 +32,8 @@ void Rejects::Write(const BadRecord& bad) {
   line.Add(bad.by_line ? "line" : "index", bad.position);
   if (!bad.field.empty()) line.Add("field", bad.field);
   line.Add("error", bad.message);
-  if (!bad.raw.empty()) line.Add("record", bad.raw);
+  // A bad record may hold URLs with credentials: redacted as every other written URL.
+  if (!bad.raw.empty()) line.Add("record", RedactUrlsInText(bad.raw));
   std::string text = line.Done();
   text.push_back('\n');
   if (Status s = file_->Append(text); !s.ok()) error_ = s.message();
@@ -47,7 +51,7 @@ Status Rejects::Publish() {
 }
 
 Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& rejects,
-                            RunObserver& observer) {
+                            RunObserver& observer, const StopRequest* stop) {
   Result<InputFile> input = InputFile::Open(options.input);
   if (!input.ok()) return input.status();
 
@@ -55,6 +59,10 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& r
   size_t printed = 0;
   LoadOptions load_options;
   load_options.max_bad_records = options.max_bad_records;
+  if (stop != nullptr) load_options.stop_requested = [stop] { return stop->requests() > 0; };
+  const MemoryLimit memory = LoadingMemoryLimit();
+  load_options.max_memory_bytes = memory.bytes;
+  load_options.memory_limit_why = memory.why;
   const std::string& name = input->name();
   BadRecordFn on_bad = [&](const BadRecord& bad) {
     if (keep_rejects) rejects.Write(bad);
@@ -66,6 +74,11 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& r
   };
   Result<LoadStats> stats = LoadUsers(input.value(), load_options, store, on_bad);
   if (Status s = rejects.status(); !s.ok() && stats.ok()) return s;
+  if (!stats.ok() && stats.status().code() == "interrupted" && stop != nullptr) {
+    return Status::Error("interrupted", std::string("interrupted by ") +
+                                            StopSignalName(stop->first_signal()) + ": " +
+                                            stats.status().message() + "; nothing was downloaded");
+  }
   if (stats.ok() && stats->bad_records > 0) {
     const std::string where = keep_rejects ? ", listed in " + rejects.path() : "";
     Emit(observer, EventLevel::kWarning, "skipped %llu bad record(s)%s",

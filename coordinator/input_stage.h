@@ -12,6 +12,7 @@
 #include "common/user_store.h"
 #include "coordinator/options.h"
 #include "coordinator/run_observer.h"
+#include "coordinator/stop_request.h"
 
 namespace pixelmill {
 
@@ -38,7 +39,11 @@ class Rejects {
 // Loads options.input into `store`. Fails with a message that lists the first bad records;
 // skipped ones are reported to `observer` as warnings and, with options.max_bad_records > 0,
 // written to `rejects` unless its path is empty (the caller publishes it once the run begins).
+// A request on `stop` (if given) ends the load within InputFile::kStopCheckMs or one chunk
+// (code "interrupted": "interrupted by SIGTERM: loading ... was interrupted ..."); a load that
+// would take more memory than LoadingMemoryLimit() fails naming the limit.
 Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& rejects,
-                            RunObserver& observer = StderrObserver());
+                            RunObserver& observer = StderrObserver(),
+                            const StopRequest* stop = nullptr);
 
 }  // namespace pixelmill

@@ -44,6 +44,15 @@ std::optional<uint64_t> ParseRetryAfter(std::string_view value, int64_t now_unix
                             options.max_retry_after_ms);
 }
 
+namespace {
+
+// Whether curl's error text says `what`: some of its codes cover faults of different parties.
+bool Mentions(const AttemptFacts& f, std::string_view what) {
+  return f.curl_error.find(what) != std::string::npos;
+}
+
+}  // namespace
+
 std::optional<Failure> ClassifyAttempt(const AttemptFacts& f) {
   const auto fail = [&](std::string code, std::string message, bool retryable) {
     if (!f.curl_error.empty() && f.curl != CURLE_OK && code != "blocked_address" && !f.too_large) {
@@ -60,8 +69,26 @@ std::optional<Failure> ClassifyAttempt(const AttemptFacts& f) {
     case CURLE_OK:
       break;
     case CURLE_UNSUPPORTED_PROTOCOL:
+      // The URL's scheme was checked before: here curl refuses what the server sent.
+      if (Mentions(f, "HTTP/0.9")) {
+        return Failure{"bad_response", "the server answered with HTTP/0.9 (no status line)", false};
+      }
+      return fail("bad_url", "URL refused", false);
     case CURLE_URL_MALFORMAT:
       return fail("bad_url", "URL refused", false);
+    case CURLE_OUT_OF_MEMORY:
+      // What libcurl (before 8.6) says of one header line past its 100 KB limit; nothing
+      // else in a transfer of ours allocates enough to fail.
+      return Failure{"bad_response",
+                     "the server sent a response header over libcurl's 100 KB limit (curl: "
+                     "Out of memory)",
+                     false};
+    case CURLE_WEIRD_SERVER_REPLY:
+      return fail("bad_response", "the server's answer is not valid HTTP", false);
+#if LIBCURL_VERSION_NUM >= 0x080600
+    case CURLE_TOO_LARGE:
+      return fail("bad_response", "the server sent response headers over libcurl's limits", false);
+#endif
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
       return fail("dns", "host name did not resolve", false);
@@ -71,8 +98,13 @@ std::optional<Failure> ClassifyAttempt(const AttemptFacts& f) {
       return fail("timeout", "timed out after " + Seconds(f.seconds) + " on the wire", true);
     case CURLE_PARTIAL_FILE:
       return fail("truncated", "body ended before its Content-Length", true);
-    case CURLE_GOT_NOTHING:
     case CURLE_RECV_ERROR:
+      if (Mentions(f, "Too large response headers")) {
+        return fail("bad_response", "the server sent response headers over libcurl's 300 KB limit",
+                    false);
+      }
+      return fail("connect", "connection reset or closed without a response", true);
+    case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:

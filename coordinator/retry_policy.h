@@ -41,7 +41,7 @@ struct AttemptFacts {
 
 struct Failure {
   std::string code;  // bad_url, blocked_address, dns, connect, timeout, http_status, too_large,
-                     // truncated, too_many_redirects, tls, network
+                     // truncated, too_many_redirects, tls, bad_response, network
   std::string message;
   bool retryable = false;
 };

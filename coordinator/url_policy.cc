@@ -8,7 +8,9 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
+#include <utility>
 
 namespace pixelmill {
 namespace {
@@ -40,16 +42,51 @@ uint32_t V4At(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 
+bool AllZero(const uint8_t* p, size_t n) {
+  return std::all_of(p, p + n, [](uint8_t byte) { return byte == 0; });
+}
+
+// The local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215) may be used at any RFC 6052 length from
+// /48 to /96, with the IPv4 address at a different place in each (skipping byte 8, the
+// "u" octet, which is always zero). Every length whose other bits are zero is a reading the
+// translator may make, so each is judged; an address with no such reading is not a
+// translation at all, and the prefix is not globally reachable anyway.
+std::optional<std::string_view> BlockedLocalNat64(const uint8_t* b) {
+  static constexpr int kPlaces[][4] = {
+      {6, 7, 9, 10}, {7, 9, 10, 11}, {9, 10, 11, 12}, {12, 13, 14, 15}};  // /48 /56 /64 /96
+  bool any = false;
+  for (const auto& place : kPlaces) {
+    uint8_t rest[16];
+    std::memcpy(rest, b, 16);
+    uint8_t v4[4];
+    for (int i = 0; i < 4; ++i) v4[i] = std::exchange(rest[place[i]], 0);
+    if (!AllZero(rest + 6, 10)) continue;  // bits outside this reading are set
+    any = true;
+    if (auto range = BlockedV4(V4At(v4))) return range;
+  }
+  if (!any) return "reserved (local-use NAT64 without an IPv4 address)";
+  return std::nullopt;
+}
+
 std::optional<std::string_view> BlockedV6(const uint8_t* b) {
-  static const uint8_t kZero[16] = {};
   static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static const uint8_t kSiit[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};  // ::ffff:0:0:0/96
   static const uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-  if (std::memcmp(b, kZero, 15) == 0 && b[15] <= 1) return b[15] ? "loopback" : "unspecified";
-  if (std::memcmp(b, kMapped, 12) == 0 || std::memcmp(b, kNat64, 12) == 0 ||
-      std::memcmp(b, kZero, 12) == 0) {  // mapped, NAT64, IPv4-compatible
+  static const uint8_t kLocalNat64[6] = {0, 0x64, 0xff, 0x9b, 0, 0x01};
+  static const uint8_t kTeredo[4] = {0x20, 0x01, 0, 0};
+  if (AllZero(b, 15) && b[15] <= 1) return b[15] ? "loopback" : "unspecified";
+  if (std::memcmp(b, kMapped, 12) == 0 || std::memcmp(b, kSiit, 12) == 0 ||
+      std::memcmp(b, kNat64, 12) == 0 || AllZero(b, 12)) {  // mapped, SIIT, NAT64, compatible
     return BlockedV4(V4At(b + 12));
   }
+  if (std::memcmp(b, kLocalNat64, 6) == 0) return BlockedLocalNat64(b);
   if (b[0] == 0x20 && b[1] == 0x02) return BlockedV4(V4At(b + 2));  // 6to4
+  if (std::memcmp(b, kTeredo, 4) == 0) {
+    // Teredo 2001::/32: the server's IPv4 address in bits 32-63, the client's (obfuscated by
+    // XOR with all ones) in the last 32; either may be the target of a tunnelled packet.
+    if (auto range = BlockedV4(V4At(b + 4))) return range;
+    return BlockedV4(~V4At(b + 12));
+  }
   if ((b[0] & 0xfe) == 0xfc) return "private (unique local)";
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local";
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "site-local";
@@ -171,6 +208,37 @@ std::string RedactUrl(std::string_view url, size_t max_bytes) {
     }
   }
   if (used < plain.size()) out += "...(" + std::to_string(url.size()) + " bytes)";
+  return out;
+}
+
+std::string RedactUrlsInText(std::string_view text) {
+  const auto is_scheme_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  };
+  std::string out;
+  out.reserve(text.size());
+  size_t copied = 0;
+  for (size_t at = text.find(':'); at != std::string_view::npos; at = text.find(':', at + 1)) {
+    const std::string_view after = text.substr(at + 1);
+    if (after.substr(0, 2) != "//" && after.substr(0, 4) != "\\/\\/") continue;
+    size_t start = at;
+    while (start > copied && is_scheme_char(text[start - 1])) --start;
+    while (start < at && !std::isalpha(static_cast<unsigned char>(text[start]))) ++start;
+    if (start == at) continue;  // no scheme before "://"
+    // The URL ends at a quote that is not escaped (an even run of backslashes before it), a
+    // blank or a control byte.
+    size_t end = at + 1;
+    for (size_t backslashes = 0; end < text.size(); ++end) {
+      const auto byte = static_cast<unsigned char>(text[end]);
+      if (byte <= 0x20 || byte == 0x7f || (byte == '"' && backslashes % 2 == 0)) break;
+      backslashes = byte == '\\' ? backslashes + 1 : 0;
+    }
+    out.append(text.substr(copied, start - copied));
+    out += RedactUrl(text.substr(start, end - start), std::numeric_limits<size_t>::max());
+    copied = end;
+    at = end - 1;
+  }
+  out.append(text.substr(copied));
   return out;
 }
 

@@ -1,13 +1,19 @@
 #include "common/user_loader.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -210,7 +216,7 @@ TEST_F(UserLoaderTest, EachBadRecordNamesLineFieldAndReason) {
       "f:1: malformed JSON: raw control character (e.g. a NUL byte) inside a string");
   EXPECT_EQ(OnlyError(R"({"id": 1, "name": "a", "image_url": "u", "x": tru})"
                       "\n")
-                .rfind("f:1: malformed JSON: ", 0),
+                .rfind("f:1: field \"x\": malformed JSON: ", 0),
             0u);
 }
 
@@ -413,6 +419,137 @@ TEST_F(UserLoaderTest, LineNumbersStayExactAcrossChunks) {
     ASSERT_EQ(u.image_url, "http://api.example.com/img/" + std::to_string(u.id) + ".jpg");
   }
   EXPECT_EQ(l.stats->bytes, text.size());
+}
+
+// Ignored fields must still be valid JSON, nested values included: each such record is a bad
+// record naming its line and the field, and the records around it load.
+TEST_F(UserLoaderTest, InvalidJsonInsideIgnoredFieldsIsABadRecord) {
+  const std::string good = R"({"id": 1, "name": "a", "image_url": "u", "x": [1, {"y": [true]}]})";
+  struct Case {
+    std::string field_value, field;
+  };
+  for (const Case& c :
+       {Case{"[1,,2]", "note"}, Case{R"({"a" 1})", "meta"}, Case{"[tru]", "flags"},
+        Case{"[1, nul]", "n"}, Case{R"({"a": {"b": [1 2]}})", "deep"}, Case{R"([{"k": -}])", "neg"},
+        Case{R"({"a": 1,})", "tail"}, Case{"[1,]", "tail2"}}) {
+    const std::string bad =
+        R"({"id": 2, "name": "b", "image_url": "u", ")" + c.field + R"(": )" + c.field_value + "}";
+    Loaded l =
+        Load(good + "\n" + bad + "\n" + R"({"id": 3, "name": "c", "image_url": "u"})" + "\n", 1);
+    ASSERT_TRUE(l.stats.ok()) << c.field_value << ": " << l.stats.status().ToString();
+    ASSERT_EQ(l.bad.size(), 1u) << c.field_value;
+    EXPECT_EQ(l.bad[0].rfind("f:2: field \"" + c.field + "\": malformed JSON", 0), 0u)
+        << c.field_value << ": " << l.bad[0];
+    EXPECT_EQ(l.store.size(), 2u) << c.field_value;
+  }
+  // In a JSON array the broken element ends the load, naming its index and field.
+  Loaded array = LoadPath(Write(
+      R"([{"id": 1, "name": "a", "image_url": "u"}, {"id": 2, "name": "b", "image_url": "u", "x": [1,,2]}])",
+      "nested.json"));
+  ASSERT_FALSE(array.stats.ok());
+  EXPECT_NE(array.stats.status().message().find("[1]: field \"x\": malformed JSON"),
+            std::string::npos)
+      << array.stats.status().message();
+}
+
+// Whitespace before the first record is skipped whatever its length (here past the 4 MiB read
+// chunk), and line numbers count its newlines.
+TEST_F(UserLoaderTest, AnyAmountOfLeadingWhitespaceIsSkipped) {
+  const std::string blanks = std::string(5 << 20, ' ') + std::string(3, '\n') +
+                             std::string(4 << 20, '\t') + "\n";  // line 5 is the first record
+  Loaded l = Load(blanks + R"({"id": 1, "name": "a", "image_url": "u"})" + "\n" +
+                      R"({"id": 2, "image_url": "u"})" + "\n",
+                  1);
+  ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
+  EXPECT_EQ(l.store.size(), 1u);
+  ASSERT_EQ(l.bad.size(), 1u);
+  EXPECT_EQ(l.bad[0], "f:6: field \"name\": missing field");
+  Loaded array =
+      LoadPath(Write(blanks + R"([{"id": 1, "name": "a", "image_url": "u"}])", "a.json"));
+  ASSERT_TRUE(array.stats.ok()) << array.stats.status().ToString();
+  EXPECT_EQ(array.store.size(), 1u);
+  EXPECT_EQ(array.stats->format, InputFormat::kJsonArray);
+  Loaded only = Load(std::string(9 << 20, '\n'));
+  ASSERT_FALSE(only.stats.ok());
+  EXPECT_NE(only.stats.status().message().find("only whitespace"), std::string::npos);
+  Loaded text = Load(blanks + "name,id\n");
+  ASSERT_FALSE(text.stats.ok());
+  EXPECT_NE(text.stats.status().message().find(":5: not JSON"), std::string::npos)
+      << text.stats.status().message();
+}
+
+// A stop request ends a load that waits on a pipe sending nothing more, promptly and with code
+// "interrupted"; the writer is still there (a watchdog closes it after 30 s, which only a load
+// that ignores the request would wait for).
+TEST_F(UserLoaderTest, AStopRequestEndsALoadWaitingOnAPipe) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ASSERT_EQ(::write(fds[1], kGood, sizeof(kGood) - 1), static_cast<ssize_t>(sizeof(kGood) - 1));
+  std::mutex mutex;
+  std::condition_variable loaded;
+  bool finished = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mutex);
+    loaded.wait_for(lock, std::chrono::seconds(30), [&] { return finished; });
+    ::close(fds[1]);
+  });
+  const std::string path = "/dev/fd/" + std::to_string(fds[0]);
+  Result<InputFile> input = InputFile::Open(path);
+  ASSERT_TRUE(input.ok()) << input.status().ToString();
+  std::atomic<int> asked{0};
+  LoadOptions options;
+  options.stop_requested = [&] { return ++asked > 3; };
+  UserStore store;
+  Result<LoadStats> stats = LoadUsers(input.value(), options, store);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    finished = true;
+  }
+  loaded.notify_all();
+  watchdog.join();
+  ::close(fds[0]);
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.status().code(), "interrupted") << stats.status().ToString();
+  EXPECT_NE(stats.status().message().find("loading " + path + " was interrupted"),
+            std::string::npos)
+      << stats.status().message();
+}
+
+// Past LoadOptions::max_memory_bytes a load fails naming the limit and how it was derived:
+// JSONL when the store would outgrow it, a JSON array when its parse would.
+TEST_F(UserLoaderTest, ALoadOverTheMemoryLimitFailsNamingIt) {
+  std::string lines, array = "[";
+  for (int i = 0; i < 200000; ++i) {
+    const std::string record = R"({"id": )" + std::to_string(i) +
+                               R"(, "name": "user", "image_url": "http://a.example/)" +
+                               std::to_string(i) + ".jpg\"}";
+    lines += record + "\n";
+    array += (i ? "," : "") + record;
+  }
+  array += "]";
+  LoadOptions options;
+  options.max_memory_bytes = 8 << 20;
+  options.memory_limit_why = "as the test says";
+  for (const std::string& path : {Write(lines), Write(array, "users.json")}) {
+    Result<InputFile> input = InputFile::Open(path);
+    ASSERT_TRUE(input.ok());
+    UserStore store;
+    Result<LoadStats> stats = LoadUsers(input.value(), options, store);
+    ASSERT_FALSE(stats.ok()) << path;
+    EXPECT_EQ(stats.status().code(), "bad_input");
+    EXPECT_NE(stats.status().message().find("more than loading may use (8 MiB, as the test says)"),
+              std::string::npos)
+        << stats.status().message();
+  }
+  options.max_memory_bytes = 1ull << 30;  // the same inputs fit in 1 GiB
+  for (const std::string& path : {Write(lines, "b.jsonl"), Write(array, "b.json")}) {
+    Result<InputFile> input = InputFile::Open(path);
+    ASSERT_TRUE(input.ok());
+    UserStore store;
+    Result<LoadStats> stats = LoadUsers(input.value(), options, store);
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(store.size(), 200000u);
+  }
 }
 
 }  // namespace

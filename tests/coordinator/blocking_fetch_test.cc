@@ -89,6 +89,18 @@ TEST_F(BlockingFetchTest, ImagesFailuresRetriesAndRedirects) {
   EXPECT_EQ(fetch.stats().failed, 5u);
 }
 
+// --sequential names a server's malformed answers as the downloader does: bad_response, once.
+TEST_F(BlockingFetchTest, MalformedAnswersAreBadResponsesNotRetried) {
+  BlockingFetch fetch(TestOptions());
+  ASSERT_TRUE(fetch.Init().ok());
+  for (const char* fault : {"huge_header", "huge_headers", "http09"}) {
+    Download d = Get(fetch, std::string("/img/1.jpg?fault=") + fault);
+    ASSERT_TRUE(d.failure) << fault;
+    EXPECT_EQ(d.failure->code, "bad_response") << fault << ": " << d.failure->message;
+    EXPECT_EQ(d.attempts, 1u) << fault;
+  }
+}
+
 TEST_F(BlockingFetchTest, ByteCapAndAddressCheck) {
   DownloadOptions capped = TestOptions();
   capped.max_image_bytes = 100'000;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 
 #include <algorithm>
@@ -148,6 +149,9 @@ TEST_F(DownloaderTest, FaultsEndWithTheirCodeAndAttempts) {
       {"?redirect=7", "too_many_redirects", 1},
       {"?fault=huge&bytes=5000000", "too_large", 1},
       {"?fault=huge_chunked&bytes=5000000", "too_large", 1},
+      {"?fault=huge_header", "bad_response", 1},
+      {"?fault=huge_headers", "bad_response", 1},
+      {"?fault=http09", "bad_response", 1},
   };
   std::vector<std::string> urls;
   for (const Case& c : cases) urls.push_back(server_->Url("/img/1.jpg" + c.query));
@@ -208,6 +212,24 @@ TEST_F(DownloaderTest, BadUrlsFailAtOnceWithoutASlot) {
   EXPECT_EQ(f.stats.requests, 0u);
 }
 
+// The real address check for every address but the fixture's own (127.0.0.1 on its port).
+// An address the check passes is refused too, as "public (...)", so that nothing ever leaves
+// the machine, whatever the check says.
+DownloadOptions OnlyTheFixtureAllowed(int port) {
+  DownloadOptions options = TestOptions();
+  options.allow_private_networks = false;
+  options.address_check = [port](const sockaddr& a) -> std::optional<std::string> {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(a);
+    if (a.sa_family == AF_INET && ntohl(v4.sin_addr.s_addr) == INADDR_LOOPBACK &&
+        ntohs(v4.sin_port) == port) {
+      return std::nullopt;
+    }
+    auto range = BlockedRange(a);
+    return range ? std::string(*range) : "public (this test connects to nothing else)";
+  };
+  return options;
+}
+
 // Without --allow-private-networks, loopback and private addresses are refused, also when
 // reached through a redirect or a host name; with it they are fetched.
 TEST_F(DownloaderTest, PrivateAddressesRefusedUnlessAllowed) {
@@ -224,17 +246,8 @@ TEST_F(DownloaderTest, PrivateAddressesRefusedUnlessAllowed) {
   }
   // Redirects: only the fixture itself is let through, every other address gets the real
   // check. Nothing is ever sent to 10.255.255.1: the refusal happens before connecting.
-  DownloadOptions one_server = strict;
+  const DownloadOptions one_server = OnlyTheFixtureAllowed(server_->port());
   const int port = server_->port();
-  one_server.address_check = [port](const sockaddr& a) -> std::optional<std::string> {
-    const auto& v4 = reinterpret_cast<const sockaddr_in&>(a);
-    if (a.sa_family == AF_INET && ntohl(v4.sin_addr.s_addr) == INADDR_LOOPBACK &&
-        ntohs(v4.sin_port) == port) {
-      return std::nullopt;
-    }
-    auto range = BlockedRange(a);
-    return range ? std::optional<std::string>(*range) : std::nullopt;
-  };
   Download private_hop = FetchOne(
       server_->Url("/img/1.jpg?redirect_to=http%3A%2F%2F10.255.255.1%2Fx.jpg"), one_server);
   ASSERT_TRUE(private_hop.failure.has_value());
@@ -254,6 +267,33 @@ TEST_F(DownloaderTest, PrivateAddressesRefusedUnlessAllowed) {
   for (const std::string& url : {direct, by_name, to_loopback}) {
     Download d = FetchOne(url, TestOptions());
     EXPECT_FALSE(d.failure.has_value()) << url << ": " << d.failure->message;
+  }
+}
+
+// IPv6 forms that carry the metadata service's or loopback's IPv4 address (local-use NAT64,
+// SIIT, Teredo, 6to4, IPv4-compatible) are refused before connecting, as a direct URL and as a
+// redirect's target. Nothing is sent to them: the open-socket check refuses first.
+TEST_F(DownloaderTest, Ipv6FormsOfInternalAddressesRefusedDirectAndByRedirect) {
+  const DownloadOptions one_server = OnlyTheFixtureAllowed(server_->port());
+  for (const std::string host : {"[64:ff9b:1::a9fe:a9fe]", "[::ffff:0:a9fe:a9fe]",
+                                 "[::ffff:0:7f00:1]", "[2001:0:a9fe:a9fe::]", "[2002:7f00:1::]"}) {
+    const std::string target = "http://" + host + ":" + std::to_string(server_->port()) + "/x.jpg";
+    Download direct = FetchOne(target, one_server);
+    ASSERT_TRUE(direct.failure.has_value()) << target;
+    EXPECT_EQ(direct.failure->code, "blocked_address") << direct.failure->message;
+    std::string escaped;
+    for (char c : target) {
+      escaped += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'
+                     ? std::string(1, c)
+                     : "%" + std::string(1, "0123456789ABCDEF"[(c >> 4) & 15]) +
+                           "0123456789ABCDEF"[c & 15];
+    }
+    Download hop = FetchOne(server_->Url("/img/1.jpg?redirect_to=" + escaped), one_server);
+    ASSERT_TRUE(hop.failure.has_value()) << target;
+    EXPECT_EQ(hop.failure->code, "blocked_address") << hop.failure->message;
+    for (const Download* d : {&direct, &hop}) {
+      EXPECT_EQ(d->failure->message.find("public"), std::string::npos) << d->failure->message;
+    }
   }
 }
 

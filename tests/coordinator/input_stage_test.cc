@@ -45,6 +45,36 @@ TEST(InputStageTest, BadRecordsGoToRejects) {
   EXPECT_NE(ReadFile(dir / "out" / "rejects.jsonl").find(R"("line":2)"), std::string::npos);
 }
 
+// A bad record's URLs are written redacted: passwords, query values and fragments, in valid
+// and invalid JSON alike, and in JSON's escaped-slash spelling.
+TEST(InputStageTest, RejectsHideTheSecretsOfUrlsInBadRecords) {
+  TempDir dir;
+  Options options = RejectsOptions(dir);
+  options.input = dir.Write(
+      "users.jsonl", R"({"id": 1, "image_url": "http://user:secret@host/x?token=abc"})"
+                     "\n"
+                     R"({"id": "two", "name": "b", "image_url": "https://h/y#frag-secret"})"
+                     "\n"
+                     R"({"id": 3, "image_url": "http:\/\/u:pw2@h\/z?sig=s3cr3t&k=tk9q", broken)"
+                     "\n"
+                     R"({"id": 4, "name": "c", "image_url": "http://ok.example/4.jpg"})"
+                     "\n");
+  fs::create_directory(dir / "out");
+  UserStore store;
+  Rejects file(RejectsPath(dir));
+  Result<LoadStats> stats = LoadInput(options, store, file);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->bad_records, 3u);
+  ASSERT_TRUE(file.Publish().ok());
+  const std::string rejects = ReadFile(dir / "out" / "rejects.jsonl");
+  for (const char* secret : {"secret", "abc", "frag-secret", "pw2", "s3cr3t", "tk9q"}) {
+    EXPECT_EQ(rejects.find(secret), std::string::npos) << secret << " in " << rejects;
+  }
+  EXPECT_NE(rejects.find("http://user:***@host/x?token=***"), std::string::npos) << rejects;
+  EXPECT_NE(rejects.find("https://h/y#***"), std::string::npos) << rejects;
+  EXPECT_NE(rejects.find("sig=***&k=***"), std::string::npos) << rejects;
+}
+
 // A run refused after loading (e.g. --overwrite with a --bind in use) must leave the earlier
 // run's rejects.jsonl as it was: the new one is a temporary file until published.
 TEST(InputStageTest, RejectsReplaceTheEarlierOnlyWhenPublished) {

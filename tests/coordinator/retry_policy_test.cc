@@ -85,5 +85,35 @@ TEST(RetryPolicyTest, ClassifiesAttempts) {
   EXPECT_EQ(Classify(CURLE_WRITE_ERROR, 200, "", true)->code, "too_large");
 }
 
+// Limits libcurl puts on what a server sends are the server's fault, named as such and not
+// retried: neither "network: Out of memory", nor a bad URL, nor a connect error.
+TEST(RetryPolicyTest, ServerFaultsCurlRefusesAreBadResponses) {
+  struct Case {
+    CURLcode curl;
+    const char* curl_error;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{CURLE_OUT_OF_MEMORY, "", "over libcurl's 100 KB limit"},
+           Case{CURLE_RECV_ERROR, "Too large response headers: 307802 > 307200",
+                "over libcurl's 300 KB limit"},
+           Case{CURLE_UNSUPPORTED_PROTOCOL, "Received HTTP/0.9 when not allowed",
+                "answered with HTTP/0.9 (no status line)"},
+           Case{CURLE_WEIRD_SERVER_REPLY, "Invalid status line", "not valid HTTP"},
+       }) {
+    AttemptFacts facts;
+    facts.curl = c.curl;
+    facts.curl_error = c.curl_error;
+    std::optional<Failure> f = ClassifyAttempt(facts);
+    ASSERT_TRUE(f.has_value()) << c.message;
+    EXPECT_EQ(f->code, "bad_response") << c.message;
+    EXPECT_NE(f->message.find(c.message), std::string::npos) << f->message;
+    EXPECT_FALSE(f->retryable) << c.message;
+  }
+  // The same codes for other reasons keep their meaning.
+  EXPECT_EQ(Classify(CURLE_RECV_ERROR, 0)->code, "connect");
+  EXPECT_EQ(Classify(CURLE_UNSUPPORTED_PROTOCOL, 0)->code, "bad_url");
+}
+
 }  // namespace
 }  // namespace pixelmill

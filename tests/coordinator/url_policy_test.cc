@@ -66,6 +66,38 @@ TEST(UrlPolicyTest, RefusesInternalIpv6RangesAndEmbeddedIpv4) {
   EXPECT_FALSE(Blocked("::ffff:8.8.8.8").has_value());
 }
 
+// Every IPv6 form that carries an IPv4 address is judged by that address: the cloud metadata
+// service and loopback hide in each of them.
+TEST(UrlPolicyTest, RefusesEveryIpv6FormOfAnInternalIpv4Address) {
+  for (const char* hostile : {
+           "64:ff9b:1::a9fe:a9fe",        // local-use NAT64 (RFC 8215), /96 form
+           "64:ff9b:1::169.254.169.254",  // the same, written with its IPv4 address
+           "64:ff9b:1:a9fe:a9:fe00::",    // local-use NAT64 at /48 (bytes 6-7, 9-10)
+           "64:ff9b:1:a9:fe:a9fe::",      // /56 (bytes 7, 9-11)
+           "64:ff9b:1:0:a9:fea9:fe00::",  // /64 (bytes 9-12)
+           "::ffff:0:a9fe:a9fe",          // SIIT (::ffff:0:0:0/96)
+           "::ffff:0:7f00:1",             // SIIT of 127.0.0.1
+           "2001:0:a9fe:a9fe::",          // Teredo whose server is 169.254.169.254
+           "2001:0:808:808::80ff:fffe",   // Teredo whose client is 127.0.0.1 (XOR all ones)
+           "2002:a9fe:a9fe::",            // 6to4
+           "::a9fe:a9fe",                 // IPv4-compatible
+           "::127.0.0.1",                 // IPv4-compatible loopback
+       }) {
+    EXPECT_TRUE(Blocked(hostile).has_value()) << hostile;
+  }
+  EXPECT_EQ(Blocked("::ffff:0:7f00:1"), "loopback");
+  EXPECT_EQ(Blocked("::ffff:0:a00:1"), "private");
+  EXPECT_EQ(Blocked("64:ff9b:1::7f00:1"), "loopback");
+  EXPECT_EQ(Blocked("2001:0:7f00:1::"), "loopback");
+  // A local-use NAT64 address that is no translation of any IPv4 address is refused too.
+  EXPECT_TRUE(Blocked("64:ff9b:1:1:1:1:1:1").has_value());
+  // Public addresses in the same forms stay allowed.
+  for (const char* fine : {"64:ff9b:1::808:808", "64:ff9b::8.8.8.8", "::ffff:0:808:808",
+                           "2001:0:808:808::f7f7:f7f7", "2002:808:808::1", "::8.8.8.8"}) {
+    EXPECT_FALSE(Blocked(fine).has_value()) << fine << ": " << *Blocked(fine);
+  }
+}
+
 TEST(UrlPolicyTest, ControlBytesAreBadUrlsNotCutShort) {
   const std::string with_nul("http://example.com/a.jpg\0http://10.0.0.1/", 42);
   Status s = CheckUrl(with_nul);

@@ -47,11 +47,13 @@ inline int ExitCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status)
 
 class ChildProcess {
  public:
-  // Starts argv[0] with argv; empty paths leave stdout/stderr as they are.
+  // Starts argv[0] with argv; empty paths leave stdout/stderr as they are; `stdin_fd` (if not
+  // -1) becomes its standard input.
   ChildProcess(std::vector<std::string> argv, const std::filesystem::path& out = {},
-               const std::filesystem::path& err = {}) {
+               const std::filesystem::path& err = {}, int stdin_fd = -1) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
+    if (stdin_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
     const int mode = O_WRONLY | O_CREAT | O_TRUNC;
     if (!out.empty()) posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), mode, 0644);
     if (!err.empty()) posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), mode, 0644);

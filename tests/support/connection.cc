@@ -240,6 +240,7 @@ void Connection::SendResponse() {
 }
 
 std::string Connection::BuildHead() const {
+  if (plan_.http09) return {};
   std::string head = "HTTP/1.1 " + std::to_string(plan_.status) + " ";
   head.append(ReasonPhrase(plan_.status)).append("\r\nContent-Type: ");
   head.append(plan_.content_type).append("\r\n");

@@ -10,6 +10,8 @@ constexpr uint64_t kMaxLatencyMs = 3'600'000;
 constexpr uint64_t kMaxHugeBytes = 1ull << 40;
 constexpr uint64_t kMaxRedirects = 100;
 constexpr uint64_t kMaxCount = 1'000'000'000;
+constexpr size_t kHugeHeaderBytes = 150'000;
+constexpr size_t kHugeHeadersLines = 400;
 
 ResponsePlan Text(int status, std::string body) {
   ResponsePlan plan;
@@ -41,7 +43,8 @@ const QueryParam* Find(const std::vector<QueryParam>& params, std::string_view k
 bool IsKnownFault(std::string_view fault) {
   for (std::string_view known :
        {"reset", "truncate", "drip", "hang", "huge", "huge_chunked", "wrongtype", "html", "corrupt",
-        "corrupt_png", "bomb", "close", "poison", "header_only", "redirect_loop"}) {
+        "corrupt_png", "bomb", "close", "poison", "header_only", "redirect_loop", "huge_header",
+        "huge_headers", "http09"}) {
     if (fault == known) return true;
   }
   return FindHostile(fault) != nullptr;
@@ -253,6 +256,18 @@ ResponsePlan Planner::Plan(const Request& request) {
     plan.pad_to = *numbers.pad;
   }
   if (numbers.chunked.value_or(0) == 1) plan.chunked = true;
+  if (fault == "huge_header") {  // one header line past libcurl's 100 KB limit for a header
+    plan.headers.emplace_back("X-Filler", std::string(kHugeHeaderBytes, 'h'));
+  }
+  if (fault == "huge_headers") {  // lines of 1 KB, together past libcurl's 300 KB limit
+    for (size_t i = 0; i < kHugeHeadersLines; ++i) {
+      plan.headers.emplace_back("X-Filler-" + std::to_string(i), std::string(1000, 'h'));
+    }
+  }
+  if (fault == "http09") {  // the body alone, no status line or headers; the end is the close
+    plan.http09 = true;
+    plan.close = true;
+  }
   if (numbers.latency) {
     plan.latency_ms = *numbers.latency;
   } else {

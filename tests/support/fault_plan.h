@@ -60,6 +60,7 @@ struct ResponsePlan {
   uint64_t drip_rate = 100;  // bytes per second when delivery == kDrip
   uint64_t latency_ms = 0;   // delay before anything is sent
   bool close = false;        // send "Connection: close" and close after the response
+  bool http09 = false;       // an HTTP/0.9 answer: no status line, no headers, only the body
 };
 
 struct PlannerConfig {

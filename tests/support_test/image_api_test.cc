@@ -282,6 +282,13 @@ class Client {
     return Send("GET " + target + " HTTP/1.1\r\nHost: " + host_ + "\r\n" + extra_headers + "\r\n");
   }
 
+  // Every byte until the server closes, as sent.
+  std::string ReadToEof() {
+    while (Fill()) {
+    }
+    return std::move(buffer_);
+  }
+
   // Reads one response: the head, then Content-Length bytes, chunks, or bytes until EOF.
   Response Read() {
     Response response;
@@ -525,6 +532,26 @@ TEST_F(ServerTest, OtherFaults) {
   Response slow = Fetch("/health?fault=drip&rate=20");  // 2 bytes: about 0.1 s
   EXPECT_EQ(slow.body, "ok");
   EXPECT_LT(Clock::now() - start, kWait);
+}
+
+// Answers libcurl refuses: one 150 KB header line, 400 KB of header lines, and an HTTP/0.9
+// answer (the body alone, ended by the close).
+TEST_F(ServerTest, MalformedAnswerFaults) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Response one = Fetch("/img/1.jpg?fault=huge_header");
+  EXPECT_EQ(one.status, 200);
+  EXPECT_EQ(one.Header("x-filler").size(), 150000u);
+  EXPECT_EQ(one.body.substr(0, 2), "\xff\xd8");
+  Response many = Fetch("/img/1.jpg?fault=huge_headers");
+  EXPECT_EQ(many.status, 200);
+  size_t header_bytes = 0;
+  for (const auto& [name, value] : many.headers) header_bytes += name.size() + value.size();
+  EXPECT_GT(header_bytes, 300u * 1024);
+  EXPECT_LT(many.Header("x-filler-0").size(), 100u * 1024);
+  Client client(port_);
+  ASSERT_TRUE(client.Get("/img/1.jpg?fault=http09"));
+  const std::string raw = client.ReadToEof();
+  EXPECT_EQ(raw.substr(0, 2), "\xff\xd8") << raw.substr(0, 40);
 }
 
 TEST_F(ServerTest, GarbageGets400AndServerKeepsServing) {
