@@ -17,6 +17,7 @@
 // thread at a time per process (workers run one filter at a time).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,6 +31,11 @@
 namespace pixelmill {
 
 inline constexpr std::string_view kCrashMarker = "pixelmill:crash";
+
+// Steps in one filter chain at most. libvips evaluates a chain as nested calls, so a very long
+// one overflows the stack of the process running it; chains of this length run everywhere
+// (tests/common/vips_filters_test.cc runs the longest chain of every filter).
+inline constexpr size_t kMaxFilterSteps = 32;
 
 struct FilterStep {
   std::string name;
@@ -46,8 +52,9 @@ struct FilterSpec {
   bool IsStandIn() const;
 };
 
-// Parses and checks a spec. An unknown filter ("unknown_filter"), a missing or out-of-range
-// argument, or a bad chain ("bad_filter_argument") fails with one line naming the bad part.
+// Parses and checks a spec. An unknown filter ("unknown_filter"), a missing, non-finite or
+// out-of-range argument, or a bad chain (over kMaxFilterSteps steps, say: "bad_filter_argument")
+// fails with one line naming the bad part.
 // `default_argument` (the seed's --intensity) fills in a step given without its argument.
 Result<FilterSpec> ParseFilterSpec(std::string_view spec,
                                    std::optional<double> default_argument = std::nullopt);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -73,6 +74,10 @@ Status CheckOutput(const RunOptions& in, Options& out) {
 }
 
 Status CheckFilter(const RunOptions& in, Options& out) {
+  // Refused even when no step uses it: a NaN would otherwise pass every range check.
+  if (in.intensity && !std::isfinite(*in.intensity)) {
+    return Usage("--intensity: " + std::to_string(*in.intensity) + " is not a finite number");
+  }
   Result<FilterSpec> spec = ParseFilterSpec(in.filter, in.intensity);
   if (!spec.ok()) return Usage("--filter: " + spec.status().message());
   out.filter = in.filter;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <iterator>
 #include <sstream>
@@ -236,6 +237,12 @@ TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFlag) {
          o.intensity = 500;
        },
        2, "--filter:"},
+      {"intensity not a number",
+       [](RunOptions& o) {
+         o.filter = "blur";
+         o.intensity = std::nan("");
+       },
+       2, "--intensity: nan is not a finite number"},
       {"format", [](RunOptions& o) { o.format = "gif"; }, 2, "--format: 'gif'"},
       {"quality", [](RunOptions& o) { o.quality = 0; }, 2, "--quality"},
       {"remote workers in the clear", [](RunOptions& o) { o.bind = "tcp://0.0.0.0:5555"; }, 2,
