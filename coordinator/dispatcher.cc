@@ -8,7 +8,6 @@
 #include <cassert>
 #include <cstdio>
 
-#include "common/hostname.h"
 #include "common/image_probe.h"
 #include "common/version.h"
 
@@ -43,8 +42,7 @@ Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done,
       on_done_(std::move(on_done)),
       budget_(budget),
       observer_(options_.observer != nullptr ? options_.observer : &StderrObserver()),
-      pool_(options_.max_attempts),
-      hostname_(Hostname()) {}
+      pool_(options_.max_attempts) {}
 
 Dispatcher::~Dispatcher() { assert(!handles_open_ || closing_handles_.done()); }
 
@@ -117,10 +115,12 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
   if (frames.size() < 2) return Malformed("message without a routing id or envelope");
   const std::string identity = frames[0].to_string();
   frames.erase(frames.begin());
+  // Read before decoding takes the frames apart: the kernel's word, not the peer's.
+  const uint32_t local_pid = IpcPeerPid(frames[0]);
   Result<Message> decoded = DecodeMessage(frames, Sender::kWorker, options_.max_payload_bytes);
   if (!decoded.ok()) return Malformed(decoded.status().message());
   Message& message = decoded.value();
-  if (message.envelope.has_hello()) return OnHello(identity, message.envelope.hello());
+  if (message.envelope.has_hello()) return OnHello(identity, message.envelope.hello(), local_pid);
   WorkerInfo* worker = pool_.Find(identity);
   if (worker == nullptr && message.envelope.has_result()) {
     ++late_results_;  // from a worker we stopped or declared dead: its jobs went elsewhere
@@ -135,7 +135,8 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
   if (message.envelope.has_result()) OnResult(identity, message);
 }
 
-void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello) {
+void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
+                         uint32_t local_pid) {
   proto::Envelope reply;
   std::string refusal;
   if (hello.protocol_version() != kProtocolVersion) {
@@ -168,13 +169,14 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
   info.worker_id = hello.worker_id();
   info.host = hello.host();
   info.pid = hello.pid();
+  info.local_pid = local_pid;
   info.capacity = hello.capacity();
   info.last_heard = uv_now(&loop_) / 1000.0;
   Emit(*observer_, EventLevel::kDebug, "worker %s joined (pid %u, capacity %u)",
        hello.worker_id().c_str(), hello.pid(), hello.capacity());
   pool_.Add(std::move(info));
   ++stats_.workers_joined;
-  if (options_.on_local_join && hello.host() == hostname_) options_.on_local_join(hello.pid());
+  if (options_.on_local_join && local_pid > 0) options_.on_local_join(local_pid);
   reply.mutable_welcome()->set_heartbeat_ms(options_.heartbeat_ms);
   reply.mutable_welcome()->set_protocol_version(kProtocolVersion);
   if (Send(identity, reply)) Dispatch();
@@ -313,19 +315,18 @@ void Dispatcher::Heartbeat() {
 }
 
 void Dispatcher::WorkerExited(uint32_t pid, const std::string& how) {
-  if (auto identity = pool_.FindByPid(pid, hostname_)) WorkerDead(*identity, "worker " + how);
+  if (auto identity = pool_.FindLocal(pid)) WorkerDead(*identity, "worker " + how);
   Drain();
 }
 
-// The worker's connection is gone. A process on this host that still exists is most likely
+// The worker's connection is gone. A local worker whose process still exists is most likely
 // dying right now: send it nothing more and let its exit status (from the supervisor, within
 // milliseconds) or the heartbeat deadline say why, so a user who fails because of it gets the
 // real reason ("signal 9"), not just "unreachable".
 void Dispatcher::Unreachable(const std::string& identity) {
   WorkerInfo* worker = pool_.Find(identity);
   if (worker == nullptr) return;
-  if (worker->host == hostname_ && worker->pid > 0 &&
-      ::kill(static_cast<pid_t>(worker->pid), 0) == 0) {
+  if (worker->local_pid > 0 && ::kill(static_cast<pid_t>(worker->local_pid), 0) == 0) {
     worker->credits = 0;
     return;
   }
@@ -338,14 +339,14 @@ void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
   if (worker == nullptr) return;
   const size_t held = worker->jobs.size();
   const uint32_t pid = worker->pid;
-  const bool local = worker->host == hostname_;
+  const uint32_t local_pid = worker->local_pid;
   Emit(*observer_, EventLevel::kWarning, "lost worker %s (pid %u): %s; %zu job(s) to retry",
        worker->worker_id.c_str(), pid, why.c_str(), held);
   std::vector<JobRecord> given_up = pool_.Remove(identity);
   ++stats_.workers_lost;
   // A local process that may still be running (frozen, hung) is killed and replaced; the
   // supervisor ignores pids that are not its own children.
-  if (local && pid > 0 && options_.on_local_lost) options_.on_local_lost(pid);
+  if (local_pid > 0 && options_.on_local_lost) options_.on_local_lost(local_pid);
   for (JobRecord& job : given_up) GiveUp(job, code, why);
   // Jobs requeued after the dispatcher gave up would wait for a worker that never comes.
   if (!gave_up_.empty()) FailQueued("no_workers", gave_up_);

@@ -57,10 +57,12 @@ struct DispatchOptions {
   // worker already busy gets no second job, so the first jobs spread over the whole pool.
   size_t expected_workers = 0;
   uint64_t fill_grace_ms = 1000;
-  // Called with the pid of every worker on this host that joins (for the supervisor).
+  // Called with the pid of every worker that joins through an ipc:// endpoint (the pid the
+  // kernel reports for the connection, never the one a Hello states), for the supervisor.
   std::function<void(uint32_t pid)> on_local_join;
-  // Called with the pid of a worker on this host that was declared dead or stopped while its
-  // process may still run (frozen, hung): the supervisor kills it if it is one of its own.
+  // Called with that pid when such a worker was declared dead or stopped while its process may
+  // still run (frozen, hung): the supervisor kills it if it is one of its own. A TCP peer never
+  // leads to this call, whatever host and pid its Hello names.
   std::function<void(uint32_t pid)> on_local_lost;
   uint64_t job_timeout_ms = 300'000;  // a job held longer is taken back (attempt + 1)
   uint64_t remote_wait_ms = 60'000;   // see NoLocalWorkers()
@@ -101,7 +103,7 @@ class Dispatcher {
   Status Init();
   // Queues a user's image; it goes out as soon as a worker has credit.
   void Submit(size_t user, ImageBuffer image);
-  // The supervisor saw a local worker process end: that worker is dead at once.
+  // The supervisor saw a local worker process end: the worker of that local_pid is dead at once.
   void WorkerExited(uint32_t pid, const std::string& how);
   // Fails every queued job with `code` (e.g. when no worker can ever come).
   void FailQueued(const std::string& code, const std::string& message);
@@ -129,7 +131,8 @@ class Dispatcher {
 
   void Drain();
   void Handle(std::vector<zmq::message_t>& frames);
-  void OnHello(const std::string& identity, const proto::Hello& hello);
+  // `local_pid`: the sender's process when it came through an ipc:// endpoint, else 0.
+  void OnHello(const std::string& identity, const proto::Hello& hello, uint32_t local_pid);
   void OnResult(const std::string& identity, Message& message);
   void Dispatch();
   // False when the worker cannot be reached (it disconnected).
@@ -157,7 +160,6 @@ class Dispatcher {
   uv_timer_t heartbeat_{};
   WorkerPool pool_;
   DispatchStats stats_;
-  std::string hostname_;
   std::vector<zmq::message_t> frames_;
   proto::Envelope job_envelope_;  // reused for every Job
   std::vector<std::string> bound_;

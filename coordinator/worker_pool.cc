@@ -55,10 +55,10 @@ std::vector<std::string> WorkerPool::SilentSince(double deadline) const {
   return silent;
 }
 
-std::optional<std::string> WorkerPool::FindByPid(uint32_t pid, const std::string& host) const {
+std::optional<std::string> WorkerPool::FindLocal(uint32_t pid) const {
+  if (pid == 0) return std::nullopt;
   for (const std::string& id : order_) {
-    const WorkerInfo& w = workers_.at(id);
-    if (w.pid == pid && w.host == host) return id;
+    if (workers_.at(id).local_pid == pid) return id;
   }
   return std::nullopt;
 }

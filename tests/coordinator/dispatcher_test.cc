@@ -3,6 +3,7 @@
 // of a worker that dies give their reservations back.
 #include "coordinator/dispatcher.h"
 
+#include <unistd.h>
 #include <vips/vips.h>
 
 #include <chrono>
@@ -13,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/hostname.h"
+#include "common/version.h"
 #include "tests/support/fake_worker.h"
 
 namespace pixelmill {
@@ -49,7 +52,7 @@ class DispatcherBudgetTest : public ::testing::Test {
     EXPECT_EQ(uv_loop_close(&loop_), 0) << "leaked libuv handles";
   }
 
-  void Start(uint32_t max_attempts) {
+  void Start(uint32_t max_attempts, const std::function<void(DispatchOptions&)>& tune = {}) {
     DispatchOptions d;
     Result<FilterSpec> spec = ParseFilterSpec("sleep:0", std::nullopt);
     ASSERT_TRUE(spec.ok());
@@ -57,6 +60,7 @@ class DispatcherBudgetTest : public ::testing::Test {
     d.max_attempts = max_attempts;
     d.heartbeat_ms = 50;
     d.endpoints = {"tcp://127.0.0.1:*"};
+    if (tune) tune(d);
     dispatcher_ = std::make_unique<Dispatcher>(
         loop_, std::move(d), [this](JobOutcome&& o) { outcomes_.push_back(std::move(o)); },
         &budget_);
@@ -117,6 +121,60 @@ TEST_F(DispatcherBudgetTest, ADeadWorkersJobsGiveTheirReservationBack) {
   ASSERT_TRUE(RunUntil([&] { return outcomes_.size() == 1; }));
   EXPECT_EQ(outcomes_[0].error_code, "worker_died");
   EXPECT_EQ(budget_.used(), 0u);
+}
+
+// Which workers are local (the supervisor's to kill and replace) is decided by the endpoint they
+// came through, never by the host and pid their Hello states: a TCP peer naming this host and
+// a local worker's pid, then falling silent, got that real worker SIGKILLed.
+class DispatcherPeerTest : public DispatcherBudgetTest {
+ protected:
+  void Start() {
+    DispatcherBudgetTest::Start(3, [this](DispatchOptions& d) {
+      d.endpoints = {local_, "tcp://127.0.0.1:*"};
+      d.on_local_join = [this](uint32_t pid) { joined_.push_back(pid); };
+      d.on_local_lost = [this](uint32_t pid) { lost_.push_back(pid); };
+    });
+  }
+  // A peer that says Hello claiming `host` and `pid`, then stays silent.
+  zmq::socket_t Hello(const std::string& endpoint, const std::string& host, uint32_t pid) {
+    zmq::socket_t peer(context_, zmq::socket_type::dealer);
+    peer.set(zmq::sockopt::linger, 0);
+    peer.connect(endpoint);
+    proto::Envelope hello;
+    hello.mutable_hello()->set_protocol_version(kProtocolVersion);
+    hello.mutable_hello()->set_worker_id(host + ":" + std::to_string(pid));
+    hello.mutable_hello()->set_host(host);
+    hello.mutable_hello()->set_pid(pid);
+    hello.mutable_hello()->set_capacity(1);
+    for (const std::string& name : FilterNames()) hello.mutable_hello()->add_filters(name);
+    EXPECT_TRUE(SendMessage(peer, nullptr, hello, nullptr));
+    return peer;
+  }
+
+  const std::string local_ = "ipc://@pixelmill-dispatcher-test-" + std::to_string(::getpid());
+  zmq::context_t context_;
+  std::vector<uint32_t> joined_, lost_;
+};
+
+TEST_F(DispatcherPeerTest, ATcpPeerClaimingALocalPidGetsNothingKilled) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const uint32_t victim = static_cast<uint32_t>(::getpid());  // a real process on this host
+  zmq::socket_t peer = Hello(dispatcher_->bound()[1], Hostname(), victim);
+  ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_joined == 1; }));
+  ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_lost == 1; }));  // silent
+  EXPECT_TRUE(joined_.empty()) << "a TCP peer was taken for a local worker";
+  EXPECT_TRUE(lost_.empty()) << "the supervisor was asked to kill pid " << lost_[0];
+  dispatcher_->WorkerExited(victim, "exited with status 0");  // nothing of it in the pool
+  EXPECT_EQ(dispatcher_->stats().workers_lost, 1u);
+}
+
+TEST_F(DispatcherPeerTest, AnIpcPeerIsLocalUnderTheKernelsPidNotTheOneItStates) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  zmq::socket_t peer = Hello(local_, "elsewhere", 1);
+  ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_joined == 1; }));
+  EXPECT_EQ(joined_, std::vector<uint32_t>{static_cast<uint32_t>(::getpid())});
+  ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_lost == 1; }));  // silent
+  EXPECT_EQ(lost_, std::vector<uint32_t>{static_cast<uint32_t>(::getpid())});
 }
 
 }  // namespace

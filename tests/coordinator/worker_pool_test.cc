@@ -102,11 +102,14 @@ TEST(WorkerPoolTest, GivesUpAfterMaxAttempts) {
 
 TEST(WorkerPoolTest, SilenceAndPidLookups) {
   WorkerPool pool(3);
-  pool.Add(Worker("a", 1, 100)).last_heard = 5;
-  pool.Add(Worker("b", 1, 200)).last_heard = 9;
+  WorkerInfo local = Worker("a", 1, 100);
+  local.local_pid = 100;
+  pool.Add(std::move(local)).last_heard = 5;
+  pool.Add(Worker("b", 1, 200)).last_heard = 9;  // a TCP peer: it only says its pid is 200
   EXPECT_EQ(pool.SilentSince(6), std::vector<std::string>{"a"});
-  EXPECT_EQ(pool.FindByPid(200, "h"), std::optional<std::string>("b"));
-  EXPECT_FALSE(pool.FindByPid(200, "other-host").has_value());
+  EXPECT_EQ(pool.FindLocal(100), std::optional<std::string>("a"));
+  EXPECT_FALSE(pool.FindLocal(200).has_value()) << "a stated pid is never looked up";
+  EXPECT_FALSE(pool.FindLocal(0).has_value());
   pool.Unassign(12345);  // unknown job: no effect
   EXPECT_EQ(pool.queued(), 0u);
 }
