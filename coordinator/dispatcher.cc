@@ -84,8 +84,8 @@ Status Dispatcher::Init() {
   return Status::Ok();
 }
 
-void Dispatcher::Submit(size_t user, ImageBuffer image) {
-  pool_.Submit(user, std::make_shared<const ImageBuffer>(std::move(image)));
+void Dispatcher::Submit(size_t user, int64_t user_id, ImageBuffer image) {
+  pool_.Submit(user, user_id, std::make_shared<const ImageBuffer>(std::move(image)));
   Dispatch();
   Drain();
 }
@@ -270,7 +270,7 @@ void Dispatcher::Dispatch() {
     const JobRecord& job = *pool_.job(job_id);
     proto::Job* j = job_envelope_.mutable_job();  // reused: filter and limits stay set
     j->set_job_id(job_id);
-    j->set_user_id(static_cast<int64_t>(job.user));
+    j->set_user_id(job.user_id);
     j->set_attempt(job.attempt);
     zmq::message_t payload = job.image->size() < kShareAbove
                                  ? zmq::message_t(job.image->data(), job.image->size())

@@ -380,7 +380,7 @@ void Pipeline::HandleDownload(Download& d) {
   }
   if (!dispatcher_->gave_up().empty()) return Fail(user, "no_workers", dispatcher_->gave_up(), 0);
   fetched_[user] = fetched;
-  dispatcher_->Submit(user, std::move(d.body));
+  dispatcher_->Submit(user, store_.id(user), std::move(d.body));
 }
 
 void Pipeline::HandleFiltered(JobOutcome& o) {

@@ -40,7 +40,8 @@ struct WorkerInfo {
 };
 
 struct JobRecord {
-  size_t user = 0;
+  size_t user = 0;      // the user's index in the run's store
+  int64_t user_id = 0;  // the user's id, as the input gave it (sent with the job)
   uint32_t attempt = 1;
   ImageBytes image;
   std::string worker;  // identity of the worker holding it; empty while queued
@@ -71,7 +72,7 @@ class WorkerPool {
   std::optional<std::string> FindLocal(uint32_t pid) const;
 
   // Queues a new job for a user (attempt 1).
-  void Submit(size_t user, ImageBytes image);
+  void Submit(size_t user, int64_t user_id, ImageBytes image);
   // Takes the next queued job and assigns it to `worker` under a fresh job id at `now` (seconds);
   // the job holds `result_estimate` while the worker holds it.
   std::optional<uint64_t> AssignNext(WorkerInfo& worker, double now = 0,

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,7 +90,7 @@ TEST_F(DispatcherBudgetTest, AResultHoldsItsRealSizeAndTheEstimateGoesBack) {
   ASSERT_NO_FATAL_FAILURE(Start(3));
   FakeWorker worker(endpoint(), FakeWorker::Answer::kEcho, 2);
   for (size_t user = 0; user < 4; ++user) {
-    dispatcher_->Submit(user, ImageBuffer::FromString(jpeg_));
+    dispatcher_->Submit(user, static_cast<int64_t>(user), ImageBuffer::FromString(jpeg_));
   }
   ASSERT_TRUE(RunUntil([&] { return outcomes_.size() == 4; }));
   for (const JobOutcome& o : outcomes_) {
@@ -107,7 +108,7 @@ TEST_F(DispatcherBudgetTest, AResultHoldsItsRealSizeAndTheEstimateGoesBack) {
 TEST_F(DispatcherBudgetTest, ADeadWorkersJobsGiveTheirReservationBack) {
   ASSERT_NO_FATAL_FAILURE(Start(2));
   auto silent = std::make_unique<FakeWorker>(endpoint(), FakeWorker::Answer::kNever, 1);
-  dispatcher_->Submit(7, ImageBuffer::FromString(jpeg_));
+  dispatcher_->Submit(7, 7, ImageBuffer::FromString(jpeg_));
   ASSERT_TRUE(RunUntil([&] { return silent->jobs() == 1; }));
   EXPECT_EQ(budget_.used(), jpeg_.size()) << "the job in flight reserves its result";
   silent.reset();  // it stops heartbeating: dead after 3 intervals, its job requeued
@@ -175,6 +176,24 @@ TEST_F(DispatcherPeerTest, AnIpcPeerIsLocalUnderTheKernelsPidNotTheOneItStates) 
   EXPECT_EQ(joined_, std::vector<uint32_t>{static_cast<uint32_t>(::getpid())});
   ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_lost == 1; }));  // silent
   EXPECT_EQ(lost_, std::vector<uint32_t>{static_cast<uint32_t>(::getpid())});
+}
+
+// The Job names the user by its id from the input, not by its index in the coordinator's store.
+TEST_F(DispatcherPeerTest, AJobCarriesTheUsersIdNotItsStoreIndex) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  zmq::socket_t peer = Hello(dispatcher_->bound()[1], "remote", 7);
+  ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_joined == 1; }));
+  dispatcher_->Submit(2, 9'000'000'001, ImageBuffer::FromString(jpeg_));
+  std::optional<proto::Job> job;
+  std::vector<zmq::message_t> frames;
+  ASSERT_TRUE(RunUntil([&] {
+    while (!job && ReceiveFrames(peer, frames)) {
+      Result<Message> m = DecodeMessage(frames, Sender::kCoordinator, 1 << 20);
+      if (m.ok() && m->envelope.has_job()) job = m->envelope.job();
+    }
+    return job.has_value();
+  }));
+  EXPECT_EQ(job->user_id(), 9'000'000'001);
 }
 
 }  // namespace
