@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "common/image_probe.h"
+#include "common/peer_text.h"
 #include "common/version.h"
 
 namespace pixelmill {
@@ -137,6 +138,8 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
 
 void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
                          uint32_t local_pid) {
+  // Peer text, escaped once here: every log line and manifest line uses these copies.
+  const std::string worker_id = PeerText(hello.worker_id());
   proto::Envelope reply;
   std::string refusal;
   if (hello.protocol_version() != kProtocolVersion) {
@@ -157,8 +160,8 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
   }
   if (!refusal.empty()) {
     ++stats_.rejected;
-    Emit(*observer_, EventLevel::kWarning, "rejected worker %s (pid %u): %s",
-         hello.worker_id().c_str(), hello.pid(), refusal.c_str());
+    Emit(*observer_, EventLevel::kWarning, "rejected worker %s (pid %u): %s", worker_id.c_str(),
+         hello.pid(), refusal.c_str());
     reply.mutable_reject()->set_reason(refusal);
     Send(identity, reply);
     return;
@@ -166,14 +169,14 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
   if (pool_.Find(identity) != nullptr) WorkerDead(identity, "said Hello again");
   WorkerInfo info;
   info.identity = identity;
-  info.worker_id = hello.worker_id();
-  info.host = hello.host();
+  info.worker_id = worker_id;
+  info.host = PeerText(hello.host());
   info.pid = hello.pid();
   info.local_pid = local_pid;
   info.capacity = hello.capacity();
   info.last_heard = uv_now(&loop_) / 1000.0;
-  Emit(*observer_, EventLevel::kDebug, "worker %s joined (pid %u, capacity %u)",
-       hello.worker_id().c_str(), hello.pid(), hello.capacity());
+  Emit(*observer_, EventLevel::kDebug, "worker %s joined (pid %u, capacity %u)", worker_id.c_str(),
+       hello.pid(), hello.capacity());
   pool_.Add(std::move(info));
   ++stats_.workers_joined;
   if (options_.on_local_join && local_pid > 0) options_.on_local_join(local_pid);
@@ -195,8 +198,8 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
   outcome.cpu_micros = result.cpu_micros();
   outcome.worker = worker_id;
   if (result.has_error()) {
-    outcome.error_code = result.error().code().empty() ? "filter" : result.error().code();
-    outcome.error_message = result.error().message();
+    outcome.error_code = result.error().code().empty() ? "filter" : PeerText(result.error().code());
+    outcome.error_message = PeerText(result.error().message());
   } else {
     // A worker's bytes are checked like a download's: an empty or garbled result is not saved.
     const std::string_view bytes(static_cast<const char*>(message.payload.data()),

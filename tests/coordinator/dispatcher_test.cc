@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "common/hostname.h"
+#include "common/peer_text.h"
 #include "common/version.h"
 #include "tests/support/fake_worker.h"
 
@@ -134,16 +135,19 @@ class DispatcherPeerTest : public DispatcherBudgetTest {
       d.endpoints = {local_, "tcp://127.0.0.1:*"};
       d.on_local_join = [this](uint32_t pid) { joined_.push_back(pid); };
       d.on_local_lost = [this](uint32_t pid) { lost_.push_back(pid); };
+      d.observer = &events_;
     });
   }
   // A peer that says Hello claiming `host` and `pid`, then stays silent.
-  zmq::socket_t Hello(const std::string& endpoint, const std::string& host, uint32_t pid) {
+  zmq::socket_t Hello(const std::string& endpoint, const std::string& host, uint32_t pid,
+                      const std::string& worker_id = "") {
     zmq::socket_t peer(context_, zmq::socket_type::dealer);
     peer.set(zmq::sockopt::linger, 0);
     peer.connect(endpoint);
     proto::Envelope hello;
     hello.mutable_hello()->set_protocol_version(kProtocolVersion);
-    hello.mutable_hello()->set_worker_id(host + ":" + std::to_string(pid));
+    hello.mutable_hello()->set_worker_id(worker_id.empty() ? host + ":" + std::to_string(pid)
+                                                           : worker_id);
     hello.mutable_hello()->set_host(host);
     hello.mutable_hello()->set_pid(pid);
     hello.mutable_hello()->set_capacity(1);
@@ -152,7 +156,27 @@ class DispatcherPeerTest : public DispatcherBudgetTest {
     return peer;
   }
 
+  // The next Job the peer got, within the loop's 10 s.
+  std::optional<proto::Job> NextJob(zmq::socket_t& peer) {
+    std::optional<proto::Job> job;
+    std::vector<zmq::message_t> frames;
+    EXPECT_TRUE(RunUntil([&] {
+      while (!job && ReceiveFrames(peer, frames)) {
+        Result<Message> m = DecodeMessage(frames, Sender::kCoordinator, 1 << 20);
+        if (m.ok() && m->envelope.has_job()) job = m->envelope.job();
+      }
+      return job.has_value();
+    }));
+    return job;
+  }
+
+  struct EventLog : RunObserver {
+    void OnEvent(EventLevel, const std::string& message) override { lines.push_back(message); }
+    std::vector<std::string> lines;
+  };
+
   const std::string local_ = "ipc://@pixelmill-dispatcher-test-" + std::to_string(::getpid());
+  EventLog events_;
   zmq::context_t context_;
   std::vector<uint32_t> joined_, lost_;
 };
@@ -184,16 +208,36 @@ TEST_F(DispatcherPeerTest, AJobCarriesTheUsersIdNotItsStoreIndex) {
   zmq::socket_t peer = Hello(dispatcher_->bound()[1], "remote", 7);
   ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_joined == 1; }));
   dispatcher_->Submit(2, 9'000'000'001, ImageBuffer::FromString(jpeg_));
-  std::optional<proto::Job> job;
-  std::vector<zmq::message_t> frames;
-  ASSERT_TRUE(RunUntil([&] {
-    while (!job && ReceiveFrames(peer, frames)) {
-      Result<Message> m = DecodeMessage(frames, Sender::kCoordinator, 1 << 20);
-      if (m.ok() && m->envelope.has_job()) job = m->envelope.job();
-    }
-    return job.has_value();
-  }));
+  std::optional<proto::Job> job = NextJob(peer);
+  ASSERT_TRUE(job);
   EXPECT_EQ(job->user_id(), 9'000'000'001);
+}
+
+// A peer's strings reach text logs and the manifest escaped: a worker_id with a newline and
+// ANSI escapes forged a "done:" line and cleared the terminal.
+TEST_F(DispatcherPeerTest, APeersTextIsEscapedInEveryEventAndOutcome) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string forged = "w1\n12:00:00 pixelmill: done: 999 users, 999 ok\x1b[2J";
+  zmq::socket_t peer = Hello(dispatcher_->bound()[1], "h\r\x1b[1A", 7, forged);
+  ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_joined == 1; }));
+  dispatcher_->Submit(0, 1, ImageBuffer::FromString(jpeg_));
+  std::optional<proto::Job> job = NextJob(peer);
+  ASSERT_TRUE(job);
+  proto::Envelope result;
+  result.mutable_result()->set_job_id(job->job_id());
+  result.mutable_result()->mutable_error()->set_code("decode\n");
+  result.mutable_result()->mutable_error()->set_message("bad\x1b[2J\ndone: forged");
+  ASSERT_TRUE(SendMessage(peer, nullptr, result, nullptr));
+  ASSERT_TRUE(RunUntil([&] { return outcomes_.size() == 1; }));
+  EXPECT_EQ(outcomes_[0].error_code, "decode\\n");
+  EXPECT_EQ(outcomes_[0].error_message, "bad\\x1b[2J\\ndone: forged");
+  ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_lost == 1; }));  // silent
+  bool named = false;
+  for (const std::string& line : events_.lines) {
+    EXPECT_EQ(line.find_first_of("\n\r\x1b"), std::string::npos) << line;
+    named = named || line.find(PeerText(forged)) != std::string::npos;
+  }
+  EXPECT_TRUE(named) << "no event names the worker";
 }
 
 }  // namespace
