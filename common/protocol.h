@@ -22,6 +22,8 @@ namespace pixelmill {
 namespace proto = ::pixelmill::v1;
 
 inline constexpr size_t kMaxEnvelopeBytes = 64 * 1024;
+// Longest Hello.worker_id a coordinator accepts (a worker refuses a longer --id at start).
+inline constexpr size_t kMaxWorkerIdBytes = 256;
 // Frames in one message beyond which we stop reading it (ROUTER identity + envelope + payload).
 inline constexpr size_t kMaxFrames = 4;
 

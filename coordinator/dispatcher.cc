@@ -119,7 +119,15 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
   // Read before decoding takes the frames apart: the kernel's word, not the peer's.
   const uint32_t local_pid = IpcPeerPid(frames[0]);
   Result<Message> decoded = DecodeMessage(frames, Sender::kWorker, options_.max_payload_bytes);
-  if (!decoded.ok()) return Malformed(decoded.status().message());
+  if (!decoded.ok()) {
+    // Most likely a Hello we cannot read (too big, another encoding): without an answer the
+    // worker would wait for a Welcome forever, so it hears why and exits.
+    if (pool_.Find(identity) == nullptr) {
+      RejectPeer(identity,
+                 "the coordinator dropped this worker's message: " + decoded.status().message());
+    }
+    return Malformed(decoded.status().message());
+  }
   Message& message = decoded.value();
   if (message.envelope.has_hello()) return OnHello(identity, message.envelope.hello(), local_pid);
   WorkerInfo* worker = pool_.Find(identity);
@@ -142,7 +150,10 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
   const std::string worker_id = PeerText(hello.worker_id());
   proto::Envelope reply;
   std::string refusal;
-  if (hello.protocol_version() != kProtocolVersion) {
+  if (hello.worker_id().size() > kMaxWorkerIdBytes) {
+    refusal = "worker id of " + std::to_string(hello.worker_id().size()) +
+              " bytes is over the limit of " + std::to_string(kMaxWorkerIdBytes) + " (worker --id)";
+  } else if (hello.protocol_version() != kProtocolVersion) {
     refusal = "protocol version " + std::to_string(hello.protocol_version()) +
               " is not supported; this coordinator speaks version " +
               std::to_string(kProtocolVersion);
@@ -432,6 +443,16 @@ void Dispatcher::FailQueued(const std::string& code, const std::string& message)
     outcome.error_message = message;
     on_done_(std::move(outcome));
   }
+}
+
+void Dispatcher::RejectPeer(const std::string& identity, const std::string& why) {
+  // Once per connection: a peer that floods garbage and never reads gets one answer, not a
+  // queue of them. The set only grows with connections; it is cleared when large.
+  if (rejected_peers_.size() >= 4096) rejected_peers_.clear();
+  if (!rejected_peers_.insert(identity).second) return;
+  proto::Envelope reply;
+  reply.mutable_reject()->set_reason(why);
+  Send(identity, reply);
 }
 
 void Dispatcher::Malformed(const std::string& why) {

@@ -14,7 +14,11 @@
 // on another worker; a worker with 3 invalid results in a row is stopped. With no worker connected
 // and none that can start locally, the dispatcher says so every 10 s and, after the remote wait,
 // fails the waiting jobs with "no_workers". Malformed or unexpected messages are counted and
-// dropped; late results count as duplicates.
+// dropped; a peer that has not joined is also told why (Reject), so a worker whose Hello cannot
+// be read exits instead of waiting for a Welcome. Late results count as duplicates. A worker is
+// local (its process the supervisor's) only when it came through an ipc:// endpoint: the pid
+// acted on is the kernel's, never the one a Hello states; every string a peer sends is escaped
+// (PeerText) before it is logged or kept.
 //
 // Memory: with a ByteBudget, each job sent reserves room for its result (Take: never blocks;
 // the estimate is the input image's size, as filters mostly keep or shrink an image) held with
@@ -31,6 +35,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <zmq.hpp>
@@ -148,6 +153,8 @@ class Dispatcher {
   void StopWorker(const std::string& identity, const std::string& why, const std::string& code);
   void CheckRemoteWait(double now);
   void Refuse(const std::string& identity, JobRecord& job, const std::string& why);
+  // Answers a peer that has not joined with Reject{why}.
+  void RejectPeer(const std::string& identity, const std::string& why);
   void Malformed(const std::string& why);
 
   uv_loop_t& loop_;
@@ -168,6 +175,7 @@ class Dispatcher {
   CloseGroup closing_handles_;
   bool draining_ = false;
   bool closing_ = false;
+  std::unordered_set<std::string> rejected_peers_;  // identities answered by RejectPeer
   double last_malformed_log_ = 0;
   double last_bad_result_log_ = 0;
   uint64_t late_results_ = 0;

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/filter.h"
+#include "common/protocol.h"
 #include "common/version.h"
 #include "worker/worker_loop.h"
 
@@ -74,7 +75,16 @@ int main(int argc, char** argv) {
   app.add_flag("--local", options.local,
                "spawned by a coordinator on this machine: die with it, and exit instead of "
                "reconnecting when it goes silent");
-  app.add_option("--id", options.worker_id, "worker id (default: <hostname>:<pid>:<random hex>)");
+  const CLI::Validator id_check(
+      [](std::string& id) {
+        return id.size() <= pixelmill::kMaxWorkerIdBytes
+                   ? std::string()
+                   : "is " + std::to_string(id.size()) + " bytes, over the limit of " +
+                         std::to_string(pixelmill::kMaxWorkerIdBytes);
+      },
+      "at most " + std::to_string(pixelmill::kMaxWorkerIdBytes) + " bytes");
+  app.add_option("--id", options.worker_id, "worker id (default: <hostname>:<pid>:<random hex>)")
+      ->check(id_check);
   uint64_t address_space_mb = 0;
   app.add_option("--max-address-space-mb", address_space_mb,
                  "cap this process's address space (RLIMIT_AS), so a decoder that runs away "

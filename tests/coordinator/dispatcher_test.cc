@@ -213,6 +213,36 @@ TEST_F(DispatcherPeerTest, AJobCarriesTheUsersIdNotItsStoreIndex) {
   EXPECT_EQ(job->user_id(), 9'000'000'001);
 }
 
+// A Hello the coordinator drops (too big to read, an over-long id) is answered with a Reject
+// saying why: a worker with a 70 KB --id waited for a Welcome forever.
+TEST_F(DispatcherPeerTest, AHelloThatIsDroppedIsAnsweredWithTheReason) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const auto reject_of = [&](zmq::socket_t& peer) {
+    std::string reason;
+    std::vector<zmq::message_t> frames;
+    EXPECT_TRUE(RunUntil([&] {
+      while (reason.empty() && ReceiveFrames(peer, frames)) {
+        Result<Message> m = DecodeMessage(frames, Sender::kCoordinator, 1 << 20);
+        if (m.ok() && m->envelope.has_reject()) reason = m->envelope.reject().reason();
+      }
+      return !reason.empty();
+    }));
+    return reason;
+  };
+  zmq::socket_t huge = Hello(dispatcher_->bound()[1], "remote", 7, std::string(70 * 1024, 'x'));
+  EXPECT_NE(reject_of(huge).find("over the limit"), std::string::npos);
+  zmq::socket_t long_id =
+      Hello(dispatcher_->bound()[1], "remote", 8, std::string(kMaxWorkerIdBytes + 1, 'y'));
+  const std::string reason = reject_of(long_id);
+  EXPECT_NE(
+      reason.find("over the limit of " + std::to_string(kMaxWorkerIdBytes) + " (worker --id)"),
+      std::string::npos)
+      << reason;
+  EXPECT_EQ(dispatcher_->stats().workers_joined, 0u);
+  EXPECT_EQ(dispatcher_->stats().malformed, 1u);
+  EXPECT_EQ(dispatcher_->stats().rejected, 1u);
+}
+
 // A peer's strings reach text logs and the manifest escaped: a worker_id with a newline and
 // ANSI escapes forged a "done:" line and cleared the terminal.
 TEST_F(DispatcherPeerTest, APeersTextIsEscapedInEveryEventAndOutcome) {

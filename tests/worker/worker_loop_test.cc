@@ -456,6 +456,13 @@ TEST_F(WorkerLoopTest, BadFlagsAreUsageErrors) {
     WorkerProcess worker(args, StderrPath());
     EXPECT_EQ(worker.WaitExit(5s), 2) << args.size();
   }
+  // An id the coordinator would refuse is refused at start, naming the limit.
+  WorkerProcess long_id({"--connect", Endpoint(), "--id", std::string(kMaxWorkerIdBytes + 1, 'x')},
+                        StderrPath());
+  EXPECT_EQ(long_id.WaitExit(5s), 2);
+  EXPECT_NE(Stderr().find("over the limit of " + std::to_string(kMaxWorkerIdBytes)),
+            std::string::npos)
+      << Stderr();
   WorkerProcess version({"--version"}, StderrPath());
   EXPECT_EQ(version.WaitExit(5s), 0);
 }
