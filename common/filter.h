@@ -71,6 +71,10 @@ struct FilterOutput {
   std::optional<ImageBuffer> bytes;              // nullopt: the output is the input, unchanged
   OutputFormat format = OutputFormat::kUnknown;  // of bytes
   uint32_t width = 0, height = 0;                // 0 when not decoded
+  // libvips' warnings about this image (damaged but readable: a bad ICC profile, a short scan),
+  // and the first of them as text. A failed image's warnings are part of its error message.
+  uint32_t warnings = 0;
+  std::string warning_text;
 };
 
 // Sets up the image library for an untrusted batch worker (once per process; later calls are
