@@ -203,6 +203,7 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
   if (!job) return;  // late or foreign: counted by the pool, dropped
   ++stats_.results;
   stats_.cpu_micros += result.cpu_micros();
+  stats_.image_warnings += result.warnings();
   JobOutcome outcome;
   outcome.user = job->user;
   outcome.attempts = job->attempt;

@@ -90,6 +90,8 @@ struct DispatchStats {
   uint64_t workers_joined = 0, workers_lost = 0, rejected = 0;
   uint64_t bad_results = 0, timed_out = 0;
   uint64_t cpu_micros = 0;  // worker CPU time of the results accepted
+  // libvips warnings about the images of the results accepted (damaged but readable).
+  uint64_t image_warnings = 0;
 };
 
 class Dispatcher {

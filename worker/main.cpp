@@ -85,6 +85,12 @@ int main(int argc, char** argv) {
       "at most " + std::to_string(pixelmill::kMaxWorkerIdBytes) + " bytes");
   app.add_option("--id", options.worker_id, "worker id (default: <hostname>:<pid>:<random hex>)")
       ->check(id_check);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level,
+                 "info, or debug: also print libvips' warnings about damaged images (each "
+                 "result counts them either way)")
+      ->check(CLI::IsMember({"debug", "info"}))
+      ->capture_default_str();
   uint64_t address_space_mb = 0;
   app.add_option("--max-address-space-mb", address_space_mb,
                  "cap this process's address space (RLIMIT_AS), so a decoder that runs away "
@@ -96,6 +102,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  options.debug = log_level == "debug";
   // Two malloc arenas: measured flattest over 10,000 images (scripts/bench.sh filters_memory),
   // lower than glibc's default (8 per core) and than jemalloc.
   ::mallopt(M_ARENA_MAX, 2);

@@ -308,8 +308,9 @@ void WorkerLoop::HandleJob(Message& message) {
     SendError(job.job_id(), spec.status().code(), spec.status().message());
     return;
   }
-  ComputeTask task{session_, job.job_id(), spec.value(), ContextOf(job),
-                   std::move(message.payload)};
+  ComputeTask task{
+      session_,      job.job_id(), spec.value(), ContextOf(job), std::move(message.payload),
+      options_.debug};
   if (IsInstant(task.spec)) {
     // Nothing to wait for: answer at once, without two thread hand-offs.
     std::vector<zmq::message_t> frames = RunTask(task);

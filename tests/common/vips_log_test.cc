@@ -25,25 +25,6 @@ std::string Encode(const VImage& image, const char* suffix) {
   return out;
 }
 
-// A JPEG carrying libvips' own sRGB profile with its tag count damaged in the file: readable,
-// and libvips converts it without the profile.
-std::string DamagedIccJpeg() {
-  VipsBlob* blob = nullptr;
-  EXPECT_EQ(vips_profile_load("srgb", &blob, nullptr), 0);
-  size_t length = 0;
-  const void* data = vips_blob_get(blob, &length);
-  VImage image = VImage::black(32, 24, VImage::option()->set("bands", 3))
-                     .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-  vips_image_set_blob_copy(image.get_image(), "icc-profile-data", data, length);
-  vips_area_unref(reinterpret_cast<VipsArea*>(blob));
-  std::string jpeg = Encode(image, ".jpg");
-  // The APP2 segment: "ICC_PROFILE\0", sequence number, count, then the profile.
-  const size_t profile = jpeg.find(std::string("ICC_PROFILE\0", 12));
-  EXPECT_NE(profile, std::string::npos) << "the profile was not embedded";
-  if (profile != std::string::npos) jpeg.replace(profile + 14 + 128, 4, "\x7f\x7f\x7f\x7f");
-  return jpeg;
-}
-
 class VipsLogTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ASSERT_TRUE(InitFilters().ok()); }
@@ -52,7 +33,7 @@ class VipsLogTest : public ::testing::Test {
     return RunFilter(ParseFilterSpec("invert").value(), context, input);
   }
 
-  const std::string damaged_icc_ = DamagedIccJpeg();
+  const std::string damaged_icc_ = fixture::MakeDamagedIccJpeg();
 };
 
 TEST_F(VipsLogTest, ADamagedProfileIsAWarningOfThatImage) {

@@ -213,6 +213,26 @@ TEST_F(DispatcherPeerTest, AJobCarriesTheUsersIdNotItsStoreIndex) {
   EXPECT_EQ(job->user_id(), 9'000'000'001);
 }
 
+// Each Result's count of libvips warnings (a damaged but readable image) adds up in the stats.
+TEST_F(DispatcherPeerTest, ImageWarningsOfResultsAreSummed) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  zmq::socket_t peer = Hello(dispatcher_->bound()[1], "remote", 7);
+  ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_joined == 1; }));
+  for (size_t user = 0; user < 2; ++user) {
+    dispatcher_->Submit(user, static_cast<int64_t>(user), ImageBuffer::FromString(jpeg_));
+    std::optional<proto::Job> job = NextJob(peer);
+    ASSERT_TRUE(job);
+    proto::Envelope result;
+    result.mutable_result()->set_job_id(job->job_id());
+    result.mutable_result()->set_warnings(3);
+    zmq::message_t image(jpeg_.data(), jpeg_.size());
+    ASSERT_TRUE(SendMessage(peer, nullptr, result, &image));
+    ASSERT_TRUE(RunUntil([&] { return outcomes_.size() == user + 1; }));
+    EXPECT_TRUE(outcomes_.back().error_code.empty()) << outcomes_.back().error_message;
+  }
+  EXPECT_EQ(dispatcher_->stats().image_warnings, 6u);
+}
+
 // A Hello the coordinator drops (too big to read, an over-long id) is answered with a Reject
 // saying why: a worker with a 70 KB --id waited for a Welcome forever.
 TEST_F(DispatcherPeerTest, AHelloThatIsDroppedIsAnsweredWithTheReason) {

@@ -19,10 +19,12 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <vips/vips.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include "common/protocol.h"
+#include "tests/support/hostile_images.h"
 #include "tests/support/temp_dir.h"
 
 extern char** environ;
@@ -292,6 +294,35 @@ TEST_F(WorkerLoopTest, UnknownFilterIsAnErrorResultWithoutPayload) {
   EXPECT_EQ(message->envelope.result().job_id(), 5u);
   EXPECT_EQ(message->envelope.result().error().code(), "unknown_filter");
   EXPECT_FALSE(message->has_payload);
+}
+
+// libvips' warnings about a damaged but readable image are counted in its Result and stay off
+// the worker's stderr unless it runs with --log-level debug.
+TEST_F(WorkerLoopTest, ImageWarningsAreCountedNotPrinted) {
+  ASSERT_EQ(VIPS_INIT("worker_test"), 0);
+  const std::string damaged = fixture::MakeDamagedIccJpeg();
+  for (const bool debug : {false, true}) {
+    StartWelcomed(debug ? std::vector<std::string>{"--log-level", "debug"}
+                        : std::vector<std::string>{});
+    zmq::message_t payload(damaged.data(), damaged.size());
+    coordinator_.Send(Job(4, "invert"), &payload);
+    std::optional<Message> message = coordinator_.ReceiveBody(Body::kResult, 10s);
+    ASSERT_TRUE(message) << Stderr();
+    const proto::Result& result = message->envelope.result();
+    EXPECT_FALSE(result.has_error()) << result.error().message();
+    EXPECT_GE(result.warnings(), 1u);
+    if (debug) {
+      EXPECT_NE(Stderr().find("libvips warning(s): corrupt profile"), std::string::npos)
+          << Stderr();
+    } else {
+      EXPECT_EQ(Stderr(), "") << "printed at the default level";
+    }
+    proto::Envelope shutdown;
+    shutdown.mutable_shutdown();
+    coordinator_.Send(shutdown);
+    coordinator_.set_keepalive(0ms);  // that worker is gone
+    EXPECT_EQ(worker_->WaitExit(5s), 0) << Stderr();
+  }
 }
 
 TEST_F(WorkerLoopTest, RunsHeldJobsAndReportsTheirCpuTime) {
