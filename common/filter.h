@@ -67,6 +67,11 @@ struct FilterContext {
   uint64_t max_pixels = 40'000'000;              // larger images are refused from the header
 };
 
+// The smallest address-space cap, in MB, under which a worker process starts and filters
+// (measured: below 192 MB its threads cannot start, and GLib aborts it with SIGTRAP; below
+// 256 MB libvips cannot start its own, so every image fails).
+inline constexpr uint64_t kMinWorkerAddressSpaceMb = 256;
+
 struct FilterOutput {
   std::optional<ImageBuffer> bytes;              // nullopt: the output is the input, unchanged
   OutputFormat format = OutputFormat::kUnknown;  // of bytes

@@ -123,6 +123,11 @@ Status CheckWorkers(const RunOptions& in, Options& out) {
   out.heartbeat_ms = in.heartbeat_ms;
   out.job_timeout_ms = static_cast<uint64_t>(in.job_timeout_s * 1000);
   out.remote_wait_ms = static_cast<uint64_t>(in.remote_wait_s * 1000);
+  if (in.worker_memory_mb != 0 && in.worker_memory_mb < kMinWorkerAddressSpaceMb) {
+    return Usage("--worker-memory-mb " + std::to_string(in.worker_memory_mb) +
+                 " is below the minimum of " + std::to_string(kMinWorkerAddressSpaceMb) +
+                 " a worker needs to start and filter");
+  }
   out.worker_memory_mb = in.worker_memory_mb;
   if (out.filter_spec.IsNone() || out.dry_run || out.sequential) return Status::Ok();
   if (!out.bind.empty() && !IsLoopbackEndpoint(out.bind) && !out.insecure) {

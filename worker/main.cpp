@@ -94,8 +94,23 @@ int main(int argc, char** argv) {
   uint64_t address_space_mb = 0;
   app.add_option("--max-address-space-mb", address_space_mb,
                  "cap this process's address space (RLIMIT_AS), so a decoder that runs away "
-                 "kills only this worker's current job; 0 = no cap")
-      ->capture_default_str();
+                 "kills only this worker's current job; 0 = no cap, else at least " +
+                     std::to_string(pixelmill::kMinWorkerAddressSpaceMb))
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            // Not a number: the conversion after this check says so.
+            const bool number =
+                !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+            return !number || text == "0" ||
+                           std::strtoull(text.c_str(), nullptr, 10) >=
+                               pixelmill::kMinWorkerAddressSpaceMb
+                       ? std::string()
+                       : "is below the minimum of " +
+                             std::to_string(pixelmill::kMinWorkerAddressSpaceMb) +
+                             " a worker needs to start";
+          },
+          "0 or MB >= " + std::to_string(pixelmill::kMinWorkerAddressSpaceMb)));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

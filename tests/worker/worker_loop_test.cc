@@ -23,6 +23,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "common/filter.h"
 #include "common/protocol.h"
 #include "tests/support/hostile_images.h"
 #include "tests/support/temp_dir.h"
@@ -487,6 +488,12 @@ TEST_F(WorkerLoopTest, BadFlagsAreUsageErrors) {
     WorkerProcess worker(args, StderrPath());
     EXPECT_EQ(worker.WaitExit(5s), 2) << args.size();
   }
+  // An address-space cap the worker cannot even start under (GLib aborted it with SIGTRAP).
+  WorkerProcess small_cap({"--connect", Endpoint(), "--max-address-space-mb", "128"}, StderrPath());
+  EXPECT_EQ(small_cap.WaitExit(5s), 2);
+  EXPECT_NE(Stderr().find("below the minimum of " + std::to_string(kMinWorkerAddressSpaceMb)),
+            std::string::npos)
+      << Stderr();
   // An id the coordinator would refuse is refused at start, naming the limit.
   WorkerProcess long_id({"--connect", Endpoint(), "--id", std::string(kMaxWorkerIdBytes + 1, 'x')},
                         StderrPath());
