@@ -211,7 +211,7 @@ std::string MakePngBomb(uint32_t side) {
   return png;
 }
 
-std::string MakeDamagedIccJpeg() {
+std::string MakeDamagedIccJpeg(bool damaged) {
   VipsBlob* blob = nullptr;
   if (vips_profile_load("srgb", &blob, nullptr) != 0) throw vips::VError();
   size_t length = 0;
@@ -224,7 +224,7 @@ std::string MakeDamagedIccJpeg() {
   // count (at offset 128) becomes absurd.
   const size_t profile = jpeg.find(std::string("ICC_PROFILE\0", 12));
   if (profile == std::string::npos) throw vips::VError("jpegsave embedded no ICC profile");
-  jpeg.replace(profile + 14 + 128, 4, "\x7f\x7f\x7f\x7f");
+  if (damaged) jpeg.replace(profile + 14 + 128, 4, "\x7f\x7f\x7f\x7f");
   return jpeg;
 }
 
