@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -51,10 +52,12 @@ const Entry* Find(std::string_view name) {
 
 Status Bad(const std::string& message) { return Status::Error("bad_filter_argument", message); }
 
+// The shortest text that reads back as exactly `value`: a message about 0.09999999999999999
+// must not say 0.1.
 std::string Number(double value) {
   char text[32];
-  std::snprintf(text, sizeof(text), "%g", value);
-  return text;
+  const auto [end, ec] = std::to_chars(text, text + sizeof(text), value);
+  return ec == std::errc() ? std::string(text, end) : std::string("?");
 }
 
 Result<FilterStep> ParseStep(std::string_view text, std::optional<double> default_argument) {
@@ -84,8 +87,13 @@ Result<FilterStep> ParseStep(std::string_view text, std::optional<double> defaul
       return Bad("filter '" + step.name + "' needs its " + entry->argument + ", e.g. " + step.name +
                  ":" + Number(entry->max > 10 ? 10 : entry->max) + " (or --intensity)");
     }
+    if (!std::isfinite(*step.argument)) {
+      return Bad("filter '" + step.name + "': --intensity " + Number(*step.argument) +
+                 " is not a finite number");
+    }
   }
-  if (step.argument && (*step.argument < entry->min || *step.argument > entry->max)) {
+  // Written so that NaN, which fails every comparison, is out of range too.
+  if (step.argument && !(*step.argument >= entry->min && *step.argument <= entry->max)) {
     return Bad("filter '" + step.name + "': " + entry->argument + " " + Number(*step.argument) +
                " is outside " + Number(entry->min) + ".." + Number(entry->max));
   }
@@ -127,6 +135,12 @@ bool FilterSpec::IsStandIn() const {
 }
 
 Result<FilterSpec> ParseFilterSpec(std::string_view text, std::optional<double> default_argument) {
+  // Counted before any step is parsed, so a spec of a million steps costs one pass.
+  const size_t steps = static_cast<size_t>(std::count(text.begin(), text.end(), ',')) + 1;
+  if (steps > kMaxFilterSteps) {
+    return Bad("a filter chain of " + std::to_string(steps) + " steps is over the limit of " +
+               std::to_string(kMaxFilterSteps) + " steps");
+  }
   FilterSpec spec;
   for (size_t start = 0;;) {
     const size_t comma = std::min(text.find(',', start), text.size());
@@ -179,6 +193,7 @@ std::string FilterHelp() {
         e.argument != nullptr ? (" (" + Number(e.min) + ".." + Number(e.max) + ")").c_str() : "");
     help += line;
   }
+  help += "  (a chain has at most " + std::to_string(kMaxFilterSteps) + " steps)\n";
   return help;
 }
 

@@ -17,6 +17,7 @@
 // thread at a time per process (workers run one filter at a time).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,6 +31,11 @@
 namespace pixelmill {
 
 inline constexpr std::string_view kCrashMarker = "pixelmill:crash";
+
+// Steps in one filter chain at most. libvips evaluates a chain as nested calls, so a very long
+// one overflows the stack of the process running it; chains of this length run everywhere
+// (tests/common/vips_filters_test.cc runs the longest chain of every filter).
+inline constexpr size_t kMaxFilterSteps = 32;
 
 struct FilterStep {
   std::string name;
@@ -46,8 +52,9 @@ struct FilterSpec {
   bool IsStandIn() const;
 };
 
-// Parses and checks a spec. An unknown filter ("unknown_filter"), a missing or out-of-range
-// argument, or a bad chain ("bad_filter_argument") fails with one line naming the bad part.
+// Parses and checks a spec. An unknown filter ("unknown_filter"), a missing, non-finite or
+// out-of-range argument, or a bad chain (over kMaxFilterSteps steps, say: "bad_filter_argument")
+// fails with one line naming the bad part.
 // `default_argument` (the seed's --intensity) fills in a step given without its argument.
 Result<FilterSpec> ParseFilterSpec(std::string_view spec,
                                    std::optional<double> default_argument = std::nullopt);
@@ -60,10 +67,19 @@ struct FilterContext {
   uint64_t max_pixels = 40'000'000;              // larger images are refused from the header
 };
 
+// The smallest address-space cap, in MB, under which a worker process starts and filters
+// (measured: below 192 MB its threads cannot start, and GLib aborts it with SIGTRAP; below
+// 256 MB libvips cannot start its own, so every image fails).
+inline constexpr uint64_t kMinWorkerAddressSpaceMb = 256;
+
 struct FilterOutput {
   std::optional<ImageBuffer> bytes;              // nullopt: the output is the input, unchanged
   OutputFormat format = OutputFormat::kUnknown;  // of bytes
   uint32_t width = 0, height = 0;                // 0 when not decoded
+  // libvips' warnings about this image (damaged but readable: a bad ICC profile, a short scan),
+  // and the first of them as text. A failed image's warnings are part of its error message.
+  uint32_t warnings = 0;
+  std::string warning_text;
 };
 
 // Sets up the image library for an untrusted batch worker (once per process; later calls are

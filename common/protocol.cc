@@ -1,6 +1,10 @@
 #include "common/protocol.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <string_view>
 
 namespace pixelmill {
 namespace {
@@ -117,6 +121,25 @@ bool SendMessage(zmq::socket_t& socket, const zmq::message_t* identity,
     if (e.num() == EHOSTUNREACH) return false;
     throw;
   }
+}
+
+uint32_t IpcPeerPid(const zmq::message_t& frame) {
+  const char* address = zmq_msg_gets(frame.handle(), "Peer-Address");
+  if (address == nullptr) return 0;
+  // A TCP peer's address is numeric (127.0.0.1, ::1): only a Unix socket's reads "localhost".
+  constexpr std::string_view kUnix = "localhost:";
+  const std::string_view text(address);
+  if (!text.starts_with(kUnix)) return 0;
+  std::string_view fields = text.substr(kUnix.size());  // UID:GID:PID
+  uint64_t values[3] = {};
+  for (uint64_t& value : values) {
+    const size_t colon = std::min(fields.find(':'), fields.size());
+    const std::string_view field = fields.substr(0, colon);
+    auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
+    if (field.empty() || ec != std::errc() || end != field.data() + field.size()) return 0;
+    fields.remove_prefix(std::min(colon + 1, fields.size()));
+  }
+  return values[2] > 0 && values[2] <= UINT32_MAX ? static_cast<uint32_t>(values[2]) : 0;
 }
 
 const char* BodyName(const proto::Envelope& envelope) {

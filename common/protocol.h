@@ -22,6 +22,8 @@ namespace pixelmill {
 namespace proto = ::pixelmill::v1;
 
 inline constexpr size_t kMaxEnvelopeBytes = 64 * 1024;
+// Longest Hello.worker_id a coordinator accepts (a worker refuses a longer --id at start).
+inline constexpr size_t kMaxWorkerIdBytes = 256;
 // Frames in one message beyond which we stop reading it (ROUTER identity + envelope + payload).
 inline constexpr size_t kMaxFrames = 4;
 
@@ -55,6 +57,12 @@ int SocketEvents(zmq::socket_t& socket);
 // Returns false if the socket would block or the peer is unroutable (EHOSTUNREACH).
 bool SendMessage(zmq::socket_t& socket, const zmq::message_t* identity,
                  const proto::Envelope& envelope, zmq::message_t* payload);
+
+// The process at the other end of the ipc:// connection `frame` came through, as the kernel
+// reports it (SO_PEERCRED: ZeroMQ's "Peer-Address" property of a frame received over ipc:// is
+// "localhost:UID:GID:PID"), or 0 for a frame that came over TCP or whose sender is unknown.
+// Unlike the pid a Hello states, a peer cannot choose it.
+uint32_t IpcPeerPid(const zmq::message_t& frame);
 
 // The wire's output format and ours (IMAGE_FORMAT_UNSPECIFIED <-> kUnknown: keep the input's).
 OutputFormat FromWire(proto::ImageFormat format);

@@ -11,6 +11,7 @@
 #include <vips/vips8>
 
 #include "common/image_probe.h"
+#include "common/vips_log.h"
 
 namespace pixelmill {
 namespace {
@@ -19,15 +20,6 @@ using vips::VImage;
 using vips::VOption;
 
 Status Error(const char* code, const std::string& message) { return Status::Error(code, message); }
-
-// libvips reports through an exception carrying its error buffer; take the text and clear it.
-std::string VipsMessage(const vips::VError& e) {
-  std::string text = e.what();
-  vips_error_clear();
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  std::replace(text.begin(), text.end(), '\n', ';');
-  return text;
-}
 
 // Runs `colour` on the colour bands only, keeping an alpha band as it is.
 template <typename Fn>
@@ -137,6 +129,7 @@ Status InitVips() {
       return;
     }
     // Leak checks: libvips reads VIPS_LEAK=1 from the environment in VIPS_INIT (any build).
+    CaptureVipsWarnings();    // kept per job, not printed on stderr
     vips_concurrency_set(1);  // one pixel thread: a worker process is the unit of parallelism
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);
@@ -153,8 +146,11 @@ Status InitVips() {
   return result;
 }
 
-Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& context,
-                                  std::string_view input) {
+namespace {
+
+// RunVipsChain without the job's log.
+Result<FilterOutput> FilterImage(const FilterSpec& spec, const FilterContext& context,
+                                 std::string_view input) {
   Result<ImageHeader> header = ProbeImage(input);
   if (!header.ok()) {
     // Bytes of no known format (SVG, HEIC, HTML) are unsupported; a known one that does not
@@ -209,7 +205,8 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
       try {
         image = image.icc_transform("srgb", VImage::option()->set("embedded", true));
       } catch (const vips::VError&) {
-        vips_error_clear();  // an unusable embedded profile: convert without it
+        // An unusable embedded profile: convert without it. Its error stays in the buffer,
+        // where EndVipsJob() counts it as a warning.
       }
     }
     if (image.interpretation() != VIPS_INTERPRETATION_B_W &&
@@ -235,8 +232,22 @@ Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& c
     output.height = static_cast<uint32_t>(image.height());
     return output;
   } catch (const vips::VError& e) {
-    return Error("decode_error", VipsMessage(e));
+    return Error("decode_error", EndFailedVipsJob(e.what()));
   }
+}
+
+}  // namespace
+
+Result<FilterOutput> RunVipsChain(const FilterSpec& spec, const FilterContext& context,
+                                  std::string_view input) {
+  BeginVipsJob();
+  Result<FilterOutput> output = FilterImage(spec, context, input);
+  if (output.ok()) {
+    VipsWarnings warnings = EndVipsJob();
+    output->warnings = warnings.count;
+    output->warning_text = std::move(warnings.text);
+  }
+  return output;
 }
 
 }  // namespace pixelmill

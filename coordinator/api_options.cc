@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -73,6 +74,10 @@ Status CheckOutput(const RunOptions& in, Options& out) {
 }
 
 Status CheckFilter(const RunOptions& in, Options& out) {
+  // Refused even when no step uses it: a NaN would otherwise pass every range check.
+  if (in.intensity && !std::isfinite(*in.intensity)) {
+    return Usage("--intensity: " + std::to_string(*in.intensity) + " is not a finite number");
+  }
   Result<FilterSpec> spec = ParseFilterSpec(in.filter, in.intensity);
   if (!spec.ok()) return Usage("--filter: " + spec.status().message());
   out.filter = in.filter;
@@ -118,6 +123,11 @@ Status CheckWorkers(const RunOptions& in, Options& out) {
   out.heartbeat_ms = in.heartbeat_ms;
   out.job_timeout_ms = static_cast<uint64_t>(in.job_timeout_s * 1000);
   out.remote_wait_ms = static_cast<uint64_t>(in.remote_wait_s * 1000);
+  if (in.worker_memory_mb != 0 && in.worker_memory_mb < kMinWorkerAddressSpaceMb) {
+    return Usage("--worker-memory-mb " + std::to_string(in.worker_memory_mb) +
+                 " is below the minimum of " + std::to_string(kMinWorkerAddressSpaceMb) +
+                 " a worker needs to start and filter");
+  }
   out.worker_memory_mb = in.worker_memory_mb;
   // Silently ignored, a --bind would leave the user waiting for remote workers to help.
   if (!out.bind.empty() && !out.dry_run && (out.filter_spec.IsNone() || out.sequential)) {

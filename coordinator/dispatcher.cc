@@ -8,8 +8,8 @@
 #include <cassert>
 #include <cstdio>
 
-#include "common/hostname.h"
 #include "common/image_probe.h"
+#include "common/peer_text.h"
 #include "common/version.h"
 #include "coordinator/event.h"
 
@@ -44,8 +44,7 @@ Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done,
       on_done_(std::move(on_done)),
       budget_(budget),
       observer_(options_.observer != nullptr ? options_.observer : &StderrObserver()),
-      pool_(options_.max_attempts),
-      hostname_(Hostname()) {}
+      pool_(options_.max_attempts) {}
 
 Dispatcher::~Dispatcher() { assert(!handles_open_ || closing_handles_.done()); }
 
@@ -87,8 +86,8 @@ Status Dispatcher::Init() {
   return Status::Ok();
 }
 
-void Dispatcher::Submit(size_t user, ImageBuffer image) {
-  pool_.Submit(user, std::make_shared<const ImageBuffer>(std::move(image)));
+void Dispatcher::Submit(size_t user, int64_t user_id, ImageBuffer image) {
+  pool_.Submit(user, user_id, std::make_shared<const ImageBuffer>(std::move(image)));
   Dispatch();
   Drain();
 }
@@ -118,10 +117,20 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
   if (frames.size() < 2) return Malformed("message without a routing id or envelope");
   const std::string identity = frames[0].to_string();
   frames.erase(frames.begin());
+  // Read before decoding takes the frames apart: the kernel's word, not the peer's.
+  const uint32_t local_pid = IpcPeerPid(frames[0]);
   Result<Message> decoded = DecodeMessage(frames, Sender::kWorker, options_.max_payload_bytes);
-  if (!decoded.ok()) return Malformed(decoded.status().message());
+  if (!decoded.ok()) {
+    // Most likely a Hello we cannot read (too big, another encoding): without an answer the
+    // worker would wait for a Welcome forever, so it hears why and exits.
+    if (pool_.Find(identity) == nullptr) {
+      RejectPeer(identity,
+                 "the coordinator dropped this worker's message: " + decoded.status().message());
+    }
+    return Malformed(decoded.status().message());
+  }
   Message& message = decoded.value();
-  if (message.envelope.has_hello()) return OnHello(identity, message.envelope.hello());
+  if (message.envelope.has_hello()) return OnHello(identity, message.envelope.hello(), local_pid);
   WorkerInfo* worker = pool_.Find(identity);
   if (worker == nullptr && message.envelope.has_result()) {
     ++late_results_;  // from a worker we stopped or declared dead: its jobs went elsewhere
@@ -136,10 +145,16 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
   if (message.envelope.has_result()) OnResult(identity, message);
 }
 
-void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello) {
+void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
+                         uint32_t local_pid) {
+  // Peer text, escaped once here: every log line and manifest line uses these copies.
+  const std::string worker_id = PeerText(hello.worker_id());
   proto::Envelope reply;
   std::string refusal;
-  if (hello.protocol_version() != kProtocolVersion) {
+  if (hello.worker_id().size() > kMaxWorkerIdBytes) {
+    refusal = "worker id of " + std::to_string(hello.worker_id().size()) +
+              " bytes is over the limit of " + std::to_string(kMaxWorkerIdBytes) + " (worker --id)";
+  } else if (hello.protocol_version() != kProtocolVersion) {
     refusal = "protocol version " + std::to_string(hello.protocol_version()) +
               " is not supported; this coordinator speaks version " +
               std::to_string(kProtocolVersion);
@@ -159,7 +174,7 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
     ++stats_.rejected;
     observer_->OnStructuredEvent(EventBuilder(EventLevel::kWarning, "worker_rejected")
                                      .Text("rejected worker ")
-                                     .Field("worker", hello.worker_id())
+                                     .Field("worker", worker_id)
                                      .Text(" (pid ")
                                      .Field("pid", hello.pid())
                                      .Text("): ")
@@ -172,14 +187,15 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
   if (pool_.Find(identity) != nullptr) WorkerDead(identity, "said Hello again");
   WorkerInfo info;
   info.identity = identity;
-  info.worker_id = hello.worker_id();
-  info.host = hello.host();
+  info.worker_id = worker_id;
+  info.host = PeerText(hello.host());
   info.pid = hello.pid();
+  info.local_pid = local_pid;
   info.capacity = hello.capacity();
   info.last_heard = uv_now(&loop_) / 1000.0;
   observer_->OnStructuredEvent(EventBuilder(EventLevel::kDebug, "worker_joined")
                                    .Text("worker ")
-                                   .Field("worker", hello.worker_id())
+                                   .Field("worker", worker_id)
                                    .Text(" joined (pid ")
                                    .Field("pid", hello.pid())
                                    .Text(", capacity ")
@@ -188,7 +204,7 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello)
                                    .Done());
   pool_.Add(std::move(info));
   ++stats_.workers_joined;
-  if (options_.on_local_join && hello.host() == hostname_) options_.on_local_join(hello.pid());
+  if (options_.on_local_join && local_pid > 0) options_.on_local_join(local_pid);
   reply.mutable_welcome()->set_heartbeat_ms(options_.heartbeat_ms);
   reply.mutable_welcome()->set_protocol_version(kProtocolVersion);
   if (Send(identity, reply)) Dispatch();
@@ -201,14 +217,15 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
   if (!job) return;  // late or foreign: counted by the pool, dropped
   ++stats_.results;
   stats_.cpu_micros += result.cpu_micros();
+  stats_.image_warnings += result.warnings();
   JobOutcome outcome;
   outcome.user = job->user;
   outcome.attempts = job->attempt;
   outcome.cpu_micros = result.cpu_micros();
   outcome.worker = worker_id;
   if (result.has_error()) {
-    outcome.error_code = result.error().code().empty() ? "filter" : result.error().code();
-    outcome.error_message = result.error().message();
+    outcome.error_code = result.error().code().empty() ? "filter" : PeerText(result.error().code());
+    outcome.error_message = PeerText(result.error().message());
   } else {
     // A worker's bytes are checked like a download's: an empty or garbled result is not saved.
     const std::string_view bytes(static_cast<const char*>(message.payload.data()),
@@ -282,7 +299,7 @@ void Dispatcher::Dispatch() {
     const JobRecord& job = *pool_.job(job_id);
     proto::Job* j = job_envelope_.mutable_job();  // reused: filter and limits stay set
     j->set_job_id(job_id);
-    j->set_user_id(static_cast<int64_t>(job.user));
+    j->set_user_id(job.user_id);
     j->set_attempt(job.attempt);
     zmq::message_t payload = job.image->size() < kShareAbove
                                  ? zmq::message_t(job.image->data(), job.image->size())
@@ -327,19 +344,18 @@ void Dispatcher::Heartbeat() {
 }
 
 void Dispatcher::WorkerExited(uint32_t pid, const std::string& how) {
-  if (auto identity = pool_.FindByPid(pid, hostname_)) WorkerDead(*identity, "worker " + how);
+  if (auto identity = pool_.FindLocal(pid)) WorkerDead(*identity, "worker " + how);
   Drain();
 }
 
-// The worker's connection is gone. A process on this host that still exists is most likely
+// The worker's connection is gone. A local worker whose process still exists is most likely
 // dying right now: send it nothing more and let its exit status (from the supervisor, within
 // milliseconds) or the heartbeat deadline say why, so a user who fails because of it gets the
 // real reason ("signal 9"), not just "unreachable".
 void Dispatcher::Unreachable(const std::string& identity) {
   WorkerInfo* worker = pool_.Find(identity);
   if (worker == nullptr) return;
-  if (worker->host == hostname_ && worker->pid > 0 &&
-      ::kill(static_cast<pid_t>(worker->pid), 0) == 0) {
+  if (worker->local_pid > 0 && ::kill(static_cast<pid_t>(worker->local_pid), 0) == 0) {
     worker->credits = 0;
     return;
   }
@@ -352,7 +368,7 @@ void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
   if (worker == nullptr) return;
   const size_t held = worker->jobs.size();
   const uint32_t pid = worker->pid;
-  const bool local = worker->host == hostname_;
+  const uint32_t local_pid = worker->local_pid;
   observer_->OnStructuredEvent(EventBuilder(EventLevel::kWarning, "worker_lost")
                                    .Text("lost worker ")
                                    .Field("worker", worker->worker_id)
@@ -368,7 +384,7 @@ void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
   ++stats_.workers_lost;
   // A local process that may still be running (frozen, hung) is killed and replaced; the
   // supervisor ignores pids that are not its own children.
-  if (local && pid > 0 && options_.on_local_lost) options_.on_local_lost(pid);
+  if (local_pid > 0 && options_.on_local_lost) options_.on_local_lost(local_pid);
   for (JobRecord& job : given_up) GiveUp(job, code, why);
   // Jobs requeued after the dispatcher gave up would wait for a worker that never comes.
   if (!gave_up_.empty()) FailQueued("no_workers", gave_up_);
@@ -451,6 +467,16 @@ void Dispatcher::FailQueued(const std::string& code, const std::string& message)
     outcome.error_message = message;
     on_done_(std::move(outcome));
   }
+}
+
+void Dispatcher::RejectPeer(const std::string& identity, const std::string& why) {
+  // Once per connection: a peer that floods garbage and never reads gets one answer, not a
+  // queue of them. The set only grows with connections; it is cleared when large.
+  if (rejected_peers_.size() >= 4096) rejected_peers_.clear();
+  if (!rejected_peers_.insert(identity).second) return;
+  proto::Envelope reply;
+  reply.mutable_reject()->set_reason(why);
+  Send(identity, reply);
 }
 
 void Dispatcher::Malformed(const std::string& why) {

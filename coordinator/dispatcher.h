@@ -14,7 +14,11 @@
 // on another worker; a worker with 3 invalid results in a row is stopped. With no worker connected
 // and none that can start locally, the dispatcher says so every 10 s and, after the remote wait,
 // fails the waiting jobs with "no_workers". Malformed or unexpected messages are counted and
-// dropped; late results count as duplicates.
+// dropped; a peer that has not joined is also told why (Reject), so a worker whose Hello cannot
+// be read exits instead of waiting for a Welcome. Late results count as duplicates. A worker is
+// local (its process the supervisor's) only when it came through an ipc:// endpoint: the pid
+// acted on is the kernel's, never the one a Hello states; every string a peer sends is escaped
+// (PeerText) before it is logged or kept.
 //
 // Memory: with a ByteBudget, each job sent reserves room for its result (Take: never blocks;
 // the estimate is the input image's size, as filters mostly keep or shrink an image) held with
@@ -31,6 +35,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <zmq.hpp>
@@ -57,10 +62,12 @@ struct DispatchOptions {
   // worker already busy gets no second job, so the first jobs spread over the whole pool.
   size_t expected_workers = 0;
   uint64_t fill_grace_ms = 1000;
-  // Called with the pid of every worker on this host that joins (for the supervisor).
+  // Called with the pid of every worker that joins through an ipc:// endpoint (the pid the
+  // kernel reports for the connection, never the one a Hello states), for the supervisor.
   std::function<void(uint32_t pid)> on_local_join;
-  // Called with the pid of a worker on this host that was declared dead or stopped while its
-  // process may still run (frozen, hung): the supervisor kills it if it is one of its own.
+  // Called with that pid when such a worker was declared dead or stopped while its process may
+  // still run (frozen, hung): the supervisor kills it if it is one of its own. A TCP peer never
+  // leads to this call, whatever host and pid its Hello names.
   std::function<void(uint32_t pid)> on_local_lost;
   uint64_t job_timeout_ms = 300'000;  // a job held longer is taken back (attempt + 1)
   uint64_t remote_wait_ms = 60'000;   // see NoLocalWorkers()
@@ -83,6 +90,8 @@ struct DispatchStats {
   uint64_t workers_joined = 0, workers_lost = 0, rejected = 0;
   uint64_t bad_results = 0, timed_out = 0;
   uint64_t cpu_micros = 0;  // worker CPU time of the results accepted
+  // libvips warnings about the images of the results accepted (damaged but readable).
+  uint64_t image_warnings = 0;
 };
 
 class Dispatcher {
@@ -99,9 +108,10 @@ class Dispatcher {
 
   // Creates the socket, binds every endpoint, starts watching it and the heartbeat timer.
   Status Init();
-  // Queues a user's image; it goes out as soon as a worker has credit.
-  void Submit(size_t user, ImageBuffer image);
-  // The supervisor saw a local worker process end: that worker is dead at once.
+  // Queues the image of a user (`user`: its index in the store, which JobOutcome names;
+  // `user_id`: its id, which the Job carries); it goes out as soon as a worker has credit.
+  void Submit(size_t user, int64_t user_id, ImageBuffer image);
+  // The supervisor saw a local worker process end: the worker of that local_pid is dead at once.
   void WorkerExited(uint32_t pid, const std::string& how);
   // Fails every queued job with `code` (e.g. when no worker can ever come).
   void FailQueued(const std::string& code, const std::string& message);
@@ -129,7 +139,8 @@ class Dispatcher {
 
   void Drain();
   void Handle(std::vector<zmq::message_t>& frames);
-  void OnHello(const std::string& identity, const proto::Hello& hello);
+  // `local_pid`: the sender's process when it came through an ipc:// endpoint, else 0.
+  void OnHello(const std::string& identity, const proto::Hello& hello, uint32_t local_pid);
   void OnResult(const std::string& identity, Message& message);
   void Dispatch();
   // False when the worker cannot be reached (it disconnected).
@@ -144,6 +155,8 @@ class Dispatcher {
   void StopWorker(const std::string& identity, const std::string& why, const std::string& code);
   void CheckRemoteWait(double now);
   void Refuse(const std::string& identity, JobRecord& job, const std::string& why);
+  // Answers a peer that has not joined with Reject{why}.
+  void RejectPeer(const std::string& identity, const std::string& why);
   void Malformed(const std::string& why);
 
   uv_loop_t& loop_;
@@ -157,7 +170,6 @@ class Dispatcher {
   uv_timer_t heartbeat_{};
   WorkerPool pool_;
   DispatchStats stats_;
-  std::string hostname_;
   std::vector<zmq::message_t> frames_;
   proto::Envelope job_envelope_;  // reused for every Job
   std::vector<std::string> bound_;
@@ -165,6 +177,7 @@ class Dispatcher {
   CloseGroup closing_handles_;
   bool draining_ = false;
   bool closing_ = false;
+  std::unordered_set<std::string> rejected_peers_;  // identities answered by RejectPeer
   double last_malformed_log_ = 0;
   double last_bad_result_log_ = 0;
   uint64_t late_results_ = 0;

@@ -381,7 +381,7 @@ void Pipeline::HandleDownload(Download& d) {
     return Fail(user, "no_workers", dispatcher_->gave_up(), d.attempts);
   }
   fetched_[user] = fetched;
-  dispatcher_->Submit(user, std::move(d.body));
+  dispatcher_->Submit(user, store_.id(user), std::move(d.body));
 }
 
 void Pipeline::HandleFiltered(JobOutcome& o) {

@@ -83,6 +83,7 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
                                  .Add("rejected", w.rejected)
                                  .Add("bad_results", w.bad_results)
                                  .Add("timed_out", w.timed_out)
+                                 .Add("image_warnings", w.image_warnings)
                                  .Add("restarts", run.worker_restarts)
                                  .Add("most_connected", uint64_t{run.workers})
                                  .Done();

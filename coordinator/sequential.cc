@@ -96,9 +96,10 @@ class SequentialRun {
   Sink sink_;
   BlockingFetch fetch_;
   const std::string worker_id_;
-  LineCounts lines_;            // as the Pipeline counts them
-  double first_signal_at_ = 0;  // when the first stop signal was seen (0: none yet)
-  std::string fatal_;           // why the run stopped early, if it did
+  LineCounts lines_;             // as the Pipeline counts them
+  uint64_t image_warnings_ = 0;  // libvips warnings about the images filtered here
+  double first_signal_at_ = 0;   // when the first stop signal was seen (0: none yet)
+  std::string fatal_;            // why the run stopped early, if it did
 };
 
 bool SequentialRun::ShouldStop() {
@@ -152,6 +153,7 @@ PipelineResult SequentialRun::Run() {
   result.left = todo - lines_.ok - lines_.failed;
   result.downloads = fetch_.stats();
   result.manifest_syncs = sink_.syncs();
+  result.dispatch.image_warnings = image_warnings_;
   result.wall_seconds = NowSeconds() - started;
   // A stop that came after the last user started leaves nothing undone: the run completed.
   result.exit_code =
@@ -194,6 +196,12 @@ void SequentialRun::RunUser(size_t user) {
   info.cpu_micros = ProcessCpuMicros() - cpu_start;
   if (!output->ok()) {
     return Fail(user, output->status().code(), output->status().message(), d->attempts + 1);
+  }
+  if (output->value().warnings > 0) {
+    image_warnings_ += output->value().warnings;
+    Emit(observer_, EventLevel::kDebug, "user %lld: %u libvips warning(s): %s",
+         static_cast<long long>(store_.id(user)), output->value().warnings,
+         output->value().warning_text.c_str());
   }
   ImageBuffer image =
       output->value().bytes ? std::move(*output->value().bytes) : std::move(d->body);

@@ -55,17 +55,18 @@ std::vector<std::string> WorkerPool::SilentSince(double deadline) const {
   return silent;
 }
 
-std::optional<std::string> WorkerPool::FindByPid(uint32_t pid, const std::string& host) const {
+std::optional<std::string> WorkerPool::FindLocal(uint32_t pid) const {
+  if (pid == 0) return std::nullopt;
   for (const std::string& id : order_) {
-    const WorkerInfo& w = workers_.at(id);
-    if (w.pid == pid && w.host == host) return id;
+    if (workers_.at(id).local_pid == pid) return id;
   }
   return std::nullopt;
 }
 
-void WorkerPool::Submit(size_t user, ImageBytes image) {
+void WorkerPool::Submit(size_t user, int64_t user_id, ImageBytes image) {
   JobRecord job;
   job.user = user;
+  job.user_id = user_id;
   job.image = std::move(image);
   queue_.push_back(std::move(job));
 }

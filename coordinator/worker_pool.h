@@ -27,8 +27,11 @@ using ImageBytes = std::shared_ptr<const ImageBuffer>;
 struct WorkerInfo {
   std::string identity;  // ZeroMQ routing id
   std::string worker_id;
-  std::string host;
-  uint32_t pid = 0;
+  std::string host;  // as its Hello states: for logs only
+  uint32_t pid = 0;  // as its Hello states: for logs only, never acted on
+  // The worker's process as the kernel reports it when it came through an ipc:// endpoint (the
+  // local workers' one), else 0: the only pid the dispatcher acts on (kill, exit, supervisor).
+  uint32_t local_pid = 0;
   uint32_t capacity = 0;
   uint32_t credits = 0;     // jobs it may still be sent
   double last_heard = 0;    // seconds, any message
@@ -37,7 +40,8 @@ struct WorkerInfo {
 };
 
 struct JobRecord {
-  size_t user = 0;
+  size_t user = 0;      // the user's index in the run's store
+  int64_t user_id = 0;  // the user's id, as the input gave it (sent with the job)
   uint32_t attempt = 1;
   ImageBytes image;
   std::string worker;  // identity of the worker holding it; empty while queued
@@ -64,11 +68,11 @@ class WorkerPool {
   std::vector<std::string> HoldingSince(double deadline) const;
   // Identities of workers not heard from since `deadline`.
   std::vector<std::string> SilentSince(double deadline) const;
-  // Identity of the worker with this pid and host, if any.
-  std::optional<std::string> FindByPid(uint32_t pid, const std::string& host) const;
+  // Identity of the worker whose local_pid is `pid` (never 0), if any.
+  std::optional<std::string> FindLocal(uint32_t pid) const;
 
   // Queues a new job for a user (attempt 1).
-  void Submit(size_t user, ImageBytes image);
+  void Submit(size_t user, int64_t user_id, ImageBytes image);
   // Takes the next queued job and assigns it to `worker` under a fresh job id at `now` (seconds);
   // the job holds `result_estimate` while the worker holds it.
   std::optional<uint64_t> AssignNext(WorkerInfo& worker, double now = 0,

@@ -117,8 +117,15 @@ void WorkerSupervisor::Restart(Slot& slot, const std::string& last) {
     slot.gave_up = true;
     const bool all =
         std::all_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->gave_up; });
-    if (all)
-      on_all_gave_up_("every local worker keeps dying before it can join (last: " + last + ")");
+    if (all) {
+      std::string why = "every local worker keeps dying before it can join (last: " + last + ")";
+      if (options_.address_space_mb > 0) {
+        why += "; each ran with an address-space cap of " +
+               std::to_string(options_.address_space_mb) +
+               " MB (--worker-memory-mb): raise it if they die at start-up";
+      }
+      on_all_gave_up_(why);
+    }
     return;
   }
   ++restarts_;

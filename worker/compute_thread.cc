@@ -13,6 +13,7 @@
 
 #include <zmq_addon.hpp>
 
+#include "common/peer_text.h"
 #include "common/protocol.h"
 
 namespace pixelmill::worker {
@@ -60,6 +61,12 @@ std::vector<zmq::message_t> RunTask(ComputeTask& task) {
     return frames;
   }
   FilterOutput& out = output.value();
+  result.set_warnings(out.warnings);
+  if (task.log_warnings && out.warnings > 0) {
+    std::fprintf(stderr, "worker: debug: job %llu: %u libvips warning(s): %s\n",
+                 static_cast<unsigned long long>(task.job_id), out.warnings,
+                 PeerText(out.warning_text).c_str());
+  }
   if (out.bytes.has_value()) result.set_content_type(std::string(ContentTypeFor(out.format)));
   result.set_width(out.width);
   result.set_height(out.height);

@@ -34,7 +34,8 @@ struct ComputeTask {
   uint64_t job_id = 0;
   FilterSpec spec;
   FilterContext context;
-  zmq::message_t payload;  // the source image
+  zmq::message_t payload;     // the source image
+  bool log_warnings = false;  // print libvips' warnings about the image (--log-level debug)
 };
 
 // One finished job as read from the PAIR socket.

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/filter.h"
+#include "common/protocol.h"
 #include "common/version.h"
 #include "worker/worker_loop.h"
 
@@ -74,18 +75,49 @@ int main(int argc, char** argv) {
   app.add_flag("--local", options.local,
                "spawned by a coordinator on this machine: die with it, and exit instead of "
                "reconnecting when it goes silent");
-  app.add_option("--id", options.worker_id, "worker id (default: <hostname>:<pid>:<random hex>)");
+  const CLI::Validator id_check(
+      [](std::string& id) {
+        return id.size() <= pixelmill::kMaxWorkerIdBytes
+                   ? std::string()
+                   : "is " + std::to_string(id.size()) + " bytes, over the limit of " +
+                         std::to_string(pixelmill::kMaxWorkerIdBytes);
+      },
+      "at most " + std::to_string(pixelmill::kMaxWorkerIdBytes) + " bytes");
+  app.add_option("--id", options.worker_id, "worker id (default: <hostname>:<pid>:<random hex>)")
+      ->check(id_check);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level,
+                 "info, or debug: also print libvips' warnings about damaged images (each "
+                 "result counts them either way)")
+      ->check(CLI::IsMember({"debug", "info"}))
+      ->capture_default_str();
   uint64_t address_space_mb = 0;
   app.add_option("--max-address-space-mb", address_space_mb,
                  "cap this process's address space (RLIMIT_AS), so a decoder that runs away "
-                 "kills only this worker's current job; 0 = no cap")
-      ->capture_default_str();
+                 "kills only this worker's current job; 0 = no cap, else at least " +
+                     std::to_string(pixelmill::kMinWorkerAddressSpaceMb))
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            // Not a number: the conversion after this check says so.
+            const bool number =
+                !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+            return !number || text == "0" ||
+                           std::strtoull(text.c_str(), nullptr, 10) >=
+                               pixelmill::kMinWorkerAddressSpaceMb
+                       ? std::string()
+                       : "is below the minimum of " +
+                             std::to_string(pixelmill::kMinWorkerAddressSpaceMb) +
+                             " a worker needs to start";
+          },
+          "0 or MB >= " + std::to_string(pixelmill::kMinWorkerAddressSpaceMb)));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  options.debug = log_level == "debug";
   // Two malloc arenas: measured flattest over 10,000 images (scripts/bench.sh filters_memory),
   // lower than glibc's default (8 per core) and than jemalloc.
   ::mallopt(M_ARENA_MAX, 2);

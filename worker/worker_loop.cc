@@ -10,11 +10,11 @@
 #include <cstring>
 #include <exception>
 #include <random>
-#include <string_view>
 #include <utility>
 
 #include "common/filter.h"
 #include "common/hostname.h"
+#include "common/peer_text.h"
 #include "common/version.h"
 
 namespace pixelmill::worker {
@@ -48,15 +48,6 @@ std::string DefaultWorkerId(const std::string& host) {
   char nonce[9];
   std::snprintf(nonce, sizeof nonce, "%08x", static_cast<unsigned>(random()));
   return host + ":" + std::to_string(::getpid()) + ":" + nonce;
-}
-
-// Text from the peer, made safe for one line of stderr.
-std::string Printable(std::string_view text) {
-  constexpr size_t kMax = 300;
-  std::string out;
-  for (char c : text.substr(0, kMax)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (text.size() > kMax) out += "...";
-  return out;
 }
 
 long long Millis(std::chrono::steady_clock::duration d) {
@@ -266,7 +257,7 @@ std::optional<int> WorkerLoop::Handle(Message& message) {
     case proto::Envelope::kReject:
       if (state_ != State::kHandshake) break;
       std::fprintf(stderr, "worker: error: rejected by coordinator: %s\n",
-                   Printable(envelope.reject().reason()).c_str());
+                   PeerText(envelope.reject().reason()).c_str());
       return 1;
     case proto::Envelope::kWelcome:
       if (state_ != State::kHandshake) break;
@@ -317,8 +308,9 @@ void WorkerLoop::HandleJob(Message& message) {
     SendError(job.job_id(), spec.status().code(), spec.status().message());
     return;
   }
-  ComputeTask task{session_, job.job_id(), spec.value(), ContextOf(job),
-                   std::move(message.payload)};
+  ComputeTask task{
+      session_,      job.job_id(), spec.value(), ContextOf(job), std::move(message.payload),
+      options_.debug};
   if (IsInstant(task.spec)) {
     // Nothing to wait for: answer at once, without two thread hand-offs.
     std::vector<zmq::message_t> frames = RunTask(task);

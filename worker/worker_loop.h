@@ -40,6 +40,8 @@ struct Options {
   bool local = false;
   // Unique per process; empty means "<hostname>:<pid>:<random hex>".
   std::string worker_id;
+  // Print libvips' warnings about damaged images (counted in each Result either way).
+  bool debug = false;
   // Largest image frame accepted in a Job.
   size_t max_payload_bytes = size_t{256} << 20;
 };

@@ -104,7 +104,10 @@ class Pool {
   double startup_seconds() const { return startup_seconds_; }
 
  private:
-  void SubmitOne() { dispatcher_->Submit(submitted_++, ImageBuffer::FromString(*payload_)); }
+  void SubmitOne() {
+    const size_t user = submitted_++;
+    dispatcher_->Submit(user, static_cast<int64_t>(user), ImageBuffer::FromString(*payload_));
+  }
 
   template <typename Done>
   void RunUntil(Done done) {

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -44,6 +46,56 @@ TEST(FilterTest, BadSpecsNameTheBadPart) {
   }
   EXPECT_NE(ParseFilterSpec("blur:101").status().message().find("0.1..100"), std::string::npos);
   EXPECT_NE(ParseFilterSpec("blur").status().message().find("--intensity"), std::string::npos);
+}
+
+// NaN fails every comparison, so a range check written as "below min or above max" let it
+// through: an --intensity nan run downloaded every image, then failed every user.
+TEST(FilterTest, NonFiniteArgumentsAreRefused) {
+  for (const char* bad : {"blur:nan", "blur:-nan", "blur:inf", "sepia:-inf", "blur:1e999"}) {
+    Result<FilterSpec> r = ParseFilterSpec(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), "bad_filter_argument") << bad;
+    }
+  }
+  for (double intensity : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
+    Result<FilterSpec> r = ParseFilterSpec("blur", intensity);
+    ASSERT_FALSE(r.ok()) << intensity;
+    EXPECT_NE(r.status().message().find("is not a finite number"), std::string::npos)
+        << r.status().message();
+  }
+}
+
+// A range error prints the value as given, not rounded to six digits: "SIGMA 0.1 is outside
+// 0.1..100" was a false statement.
+TEST(FilterTest, RangeErrorsPrintTheValueAsGiven) {
+  Result<FilterSpec> r = ParseFilterSpec("blur:0.09999999999999999");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("SIGMA 0.09999999999999999 is outside 0.1..100"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_NE(ParseFilterSpec("thumbnail:10000.000001").status().message().find("10000.000001"),
+            std::string::npos);
+  EXPECT_EQ(ParseFilterSpec("blur:0.30000000000000004")->text, "blur:0.30000000000000004");
+}
+
+// 2,000 steps overflowed the stack of every worker (and of the coordinator with --sequential):
+// a longer chain is refused when the spec is parsed, naming the limit.
+TEST(FilterTest, ChainsOverTheLimitAreRefused) {
+  std::string chain = "invert";
+  for (size_t i = 1; i < kMaxFilterSteps; ++i) chain += ",invert";
+  EXPECT_TRUE(ParseFilterSpec(chain).ok());
+  Result<FilterSpec> over = ParseFilterSpec(chain + ",invert");
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), "bad_filter_argument");
+  EXPECT_NE(over.status().message().find("limit of " + std::to_string(kMaxFilterSteps)),
+            std::string::npos)
+      << over.status().message();
+  std::string huge = "blur:1";
+  for (int i = 0; i < 100'000; ++i) huge += ",blur:1";
+  EXPECT_FALSE(ParseFilterSpec(huge).ok());
+  EXPECT_NE(FilterHelp().find("at most " + std::to_string(kMaxFilterSteps) + " steps"),
+            std::string::npos);
 }
 
 TEST(FilterTest, SleepAndSpinTakeTheirTimeAndKeepTheImage) {

@@ -1,7 +1,12 @@
 #include "common/protocol.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <random>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -13,6 +18,32 @@ std::vector<zmq::message_t> Frames(const proto::Envelope& e, const std::string* 
   frames.push_back(EncodeEnvelope(e));
   if (payload != nullptr) frames.emplace_back(payload->data(), payload->size());
   return frames;
+}
+
+// The pid of an ipc:// peer comes from the kernel; a TCP peer has none.
+TEST(ProtocolTest, IpcPeerPidIsTheSendersProcessAndZeroOverTcp) {
+  zmq::context_t context;
+  zmq::socket_t router(context, zmq::socket_type::router);
+  const std::string ipc = "ipc://@pixelmill-protocol-test-" + std::to_string(::getpid());
+  router.bind(ipc);
+  router.bind("tcp://127.0.0.1:*");
+  const std::string tcp = router.get(zmq::sockopt::last_endpoint);
+  for (const std::string& endpoint : {ipc, tcp}) {
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(endpoint);
+    proto::Envelope beat;
+    beat.mutable_heartbeat();
+    ASSERT_TRUE(SendMessage(dealer, nullptr, beat, nullptr));
+    std::vector<zmq::message_t> frames;
+    zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
+    ASSERT_EQ(zmq::poll(&item, 1, std::chrono::seconds(10)), 1) << endpoint;
+    ASSERT_TRUE(ReceiveFrames(router, frames));
+    ASSERT_EQ(frames.size(), 2u);
+    EXPECT_EQ(IpcPeerPid(frames[1]), endpoint == ipc ? static_cast<uint32_t>(::getpid()) : 0u)
+        << endpoint;
+  }
+  EXPECT_EQ(IpcPeerPid(zmq::message_t(std::string("not received"))), 0u);
 }
 
 TEST(ProtocolTest, RoundTripsAJobWithItsPayload) {

@@ -285,6 +285,18 @@ TEST_F(VipsFiltersTest, AGifFrameLargerThanItsScreenIsRefused) {
 }
 
 // thumbnail only shrinks: a 1x1 image stays 1x1 instead of becoming SIZE x SIZE.
+// Every chain the parser accepts runs: the longest one of each filter (libvips nests one call
+// per operation, and a chain of 2,000 overflowed the stack).
+TEST_F(VipsFiltersTest, TheLongestChainOfEveryFilterRuns) {
+  for (const char* step : {"blur:1", "sharpen:1", "grayscale", "sepia:0.5", "edge", "invert",
+                           "brightness:1", "contrast:1", "pixelate:2", "thumbnail:64"}) {
+    std::string chain = step;
+    for (size_t i = 1; i < kMaxFilterSteps; ++i) chain += std::string(",") + step;
+    Result<FilterOutput> out = Run(chain, Noise());
+    EXPECT_TRUE(out.ok()) << step << ": " << (out.ok() ? "" : out.status().message());
+  }
+}
+
 TEST_F(VipsFiltersTest, ThumbnailNeverEnlarges) {
   Result<FilterOutput> out = Run("thumbnail:256", Hostile(HostileKind::kTiny));
   ASSERT_TRUE(out.ok()) << out.status().message();

@@ -6,6 +6,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <iterator>
 #include <sstream>
@@ -223,6 +225,12 @@ TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFlag) {
          o.intensity = 500;
        },
        2, "--filter:"},
+      {"intensity not a number",
+       [](RunOptions& o) {
+         o.filter = "blur";
+         o.intensity = std::nan("");
+       },
+       2, "--intensity: nan is not a finite number"},
       {"format", [](RunOptions& o) { o.format = "gif"; }, 2, "--format: 'gif'"},
       {"quality", [](RunOptions& o) { o.quality = 0; }, 2, "--quality"},
       {"remote workers in the clear", [](RunOptions& o) { o.bind = "tcp://0.0.0.0:5555"; }, 2,
@@ -237,6 +245,8 @@ TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFlag) {
        "/nonexistent/worker is not executable"},
       {"zero concurrency", [](RunOptions& o) { o.concurrency = 0; }, 2, "--concurrency"},
       {"zero attempts", [](RunOptions& o) { o.max_attempts = 0; }, 2, "--max-attempts"},
+      {"worker memory too small to start", [](RunOptions& o) { o.worker_memory_mb = 128; }, 2,
+       "--worker-memory-mb 128 is below the minimum of 256"},
   };
   for (const Case& c : cases) {
     RunOptions options = TestOptions((dir / "out").string());

@@ -91,9 +91,22 @@ TEST_F(CliTest, BadFilterSpecsExitTwoNamingTheBadPart) {
     EXPECT_FALSE(fs::exists(dir_ / "o" / "manifest.jsonl")) << "a user was processed";
   }
   EXPECT_EQ(Sh(run + " --filter blur --intensity 500").code, 2);
+  // NaN passed the range check: every image was downloaded, then every user failed.
+  for (const char* intensity : {"nan", "inf"}) {
+    Ran r = Sh(run + " --filter blur --intensity " + intensity);
+    EXPECT_EQ(r.code, 2) << intensity;
+    EXPECT_NE(r.err.find("--intensity"), std::string::npos) << r.err;
+  }
+  std::string chain = "invert";
+  for (int i = 1; i < 33; ++i) chain += ",invert";
+  Ran too_long = Sh(run + " --filter " + chain);
+  EXPECT_EQ(too_long.code, 2);
+  EXPECT_NE(too_long.err.find("over the limit of 32 steps"), std::string::npos) << too_long.err;
+  EXPECT_FALSE(fs::exists(dir_ / "o" / "manifest.jsonl")) << "a user was processed";
   EXPECT_EQ(Sh(run + " --filter blur:2 --format gif").code, 2);
   Ran help = Sh(kCoordinator + " --help");
-  for (const char* line : {"blur:SIGMA", "0.1..100", "pixelate:BLOCK", "thumbnail:SIZE", "sepia"}) {
+  for (const char* line : {"blur:SIGMA", "0.1..100", "pixelate:BLOCK", "thumbnail:SIZE", "sepia",
+                           "at most 32 steps"}) {
     EXPECT_NE(help.out.find(line), std::string::npos) << line;
   }
 }

@@ -134,6 +134,8 @@ TEST_F(PoolFaultsTest, LocalWorkersThatCannotStartThenNoRemoteEndsTheRun) {
   EXPECT_EQ(Count("\"code\":\"no_workers\""), 5u);
   EXPECT_NE(Stderr().find("keeps dying before it can join"), std::string::npos) << Stderr();
   EXPECT_NE(Stderr().find("waiting for a remote worker"), std::string::npos) << Stderr();
+  // A cap too small to start under (a GLib abort) was never named: the give-up names it.
+  EXPECT_NE(Stderr().find("MB (--worker-memory-mb)"), std::string::npos) << Stderr();
 }
 
 // The worker binary comes from next to the coordinator or --worker-binary, never from PATH.

@@ -113,6 +113,13 @@ TEST(ReportTest, MemoryHoldsTheBudgetAndThePeakRss) {
   EXPECT_NE(report.find("\"peak_rss_bytes\":56789012}"), std::string::npos) << report;
 }
 
+TEST(ReportTest, WorkersCountTheImageWarnings) {
+  PipelineResult run;
+  run.dispatch.image_warnings = 7;
+  const std::string report = BuildReport(LoadStats{}, run);
+  EXPECT_NE(report.find("\"image_warnings\":7"), std::string::npos) << report;
+}
+
 // The old code wrote "<FILE>.tmp" with a plain open: a symlink planted there was followed.
 TEST(ReportTest, PlantedSymlinksAtTheReportAndItsOldTempNameAreNotWrittenThrough) {
   TempDir dir;

@@ -24,7 +24,7 @@ ImageBytes Image(const std::string& s) {
 TEST(WorkerPoolTest, CreditsBoundWhatEachWorkerHolds) {
   WorkerPool pool(3);
   WorkerInfo& a = pool.Add(Worker("a", 2));
-  for (int user = 0; user < 5; ++user) pool.Submit(user, Image("x"));
+  for (int user = 0; user < 5; ++user) pool.Submit(user, 1000 + user, Image("x"));
   EXPECT_TRUE(pool.AssignNext(a).has_value());
   EXPECT_TRUE(pool.AssignNext(a).has_value());
   EXPECT_FALSE(pool.AssignNext(a).has_value()) << "no credit left";
@@ -37,11 +37,11 @@ TEST(WorkerPoolTest, PicksTheWorkerWithMostCredit) {
   WorkerPool pool(3);
   pool.Add(Worker("a", 2));
   pool.Add(Worker("b", 4));
-  pool.Submit(0, Image("x"));
+  pool.Submit(0, 1000 + 0, Image("x"));
   EXPECT_EQ(pool.PickLeastLoaded()->identity, "b");
   pool.AssignNext(*pool.Find("b"));
   pool.AssignNext(*pool.Find("b"));
-  pool.Submit(1, Image("x"));
+  pool.Submit(1, 1000 + 1, Image("x"));
   pool.AssignNext(*pool.Find("b"));
   // b has 1 credit left, a has 2.
   EXPECT_EQ(pool.PickLeastLoaded()->identity, "a");
@@ -51,7 +51,7 @@ TEST(WorkerPoolTest, ResultsReturnCreditAndDuplicatesAreDropped) {
   WorkerPool pool(3);
   WorkerInfo& a = pool.Add(Worker("a", 1));
   pool.Add(Worker("b", 1));
-  pool.Submit(7, Image("img"));
+  pool.Submit(7, 1000 + 7, Image("img"));
   const uint64_t job = *pool.AssignNext(a);
   EXPECT_FALSE(pool.Complete("b", job).has_value()) << "b never held it";
   std::optional<JobRecord> done = pool.Complete("a", job);
@@ -67,7 +67,7 @@ TEST(WorkerPoolTest, DeadWorkerJobsAreRequeuedWithTheNextAttemptOthersUntouched)
   WorkerPool pool(3);
   WorkerInfo& a = pool.Add(Worker("a", 2));
   WorkerInfo& b = pool.Add(Worker("b", 2));
-  for (int user = 0; user < 4; ++user) pool.Submit(user, Image("x"));
+  for (int user = 0; user < 4; ++user) pool.Submit(user, 1000 + user, Image("x"));
   const uint64_t a1 = *pool.AssignNext(a), a2 = *pool.AssignNext(a);
   const uint64_t b1 = *pool.AssignNext(b);
   (void)a1, (void)a2;
@@ -88,7 +88,7 @@ TEST(WorkerPoolTest, DeadWorkerJobsAreRequeuedWithTheNextAttemptOthersUntouched)
 
 TEST(WorkerPoolTest, GivesUpAfterMaxAttempts) {
   WorkerPool pool(2);
-  pool.Submit(9, Image("x"));
+  pool.Submit(9, 1000 + 9, Image("x"));
   pool.AssignNext(pool.Add(Worker("a", 1)));
   EXPECT_TRUE(pool.Remove("a").empty());  // attempt 1 -> requeued as attempt 2
   pool.AssignNext(pool.Add(Worker("b", 1)));
@@ -102,11 +102,14 @@ TEST(WorkerPoolTest, GivesUpAfterMaxAttempts) {
 
 TEST(WorkerPoolTest, SilenceAndPidLookups) {
   WorkerPool pool(3);
-  pool.Add(Worker("a", 1, 100)).last_heard = 5;
-  pool.Add(Worker("b", 1, 200)).last_heard = 9;
+  WorkerInfo local = Worker("a", 1, 100);
+  local.local_pid = 100;
+  pool.Add(std::move(local)).last_heard = 5;
+  pool.Add(Worker("b", 1, 200)).last_heard = 9;  // a TCP peer: it only says its pid is 200
   EXPECT_EQ(pool.SilentSince(6), std::vector<std::string>{"a"});
-  EXPECT_EQ(pool.FindByPid(200, "h"), std::optional<std::string>("b"));
-  EXPECT_FALSE(pool.FindByPid(200, "other-host").has_value());
+  EXPECT_EQ(pool.FindLocal(100), std::optional<std::string>("a"));
+  EXPECT_FALSE(pool.FindLocal(200).has_value()) << "a stated pid is never looked up";
+  EXPECT_FALSE(pool.FindLocal(0).has_value());
   pool.Unassign(12345);  // unknown job: no effect
   EXPECT_EQ(pool.queued(), 0u);
 }
@@ -115,7 +118,7 @@ TEST(WorkerPoolTest, AFailedAttemptIsRetriedOnAnotherWorkerThenGivenUp) {
   WorkerPool pool(2);
   WorkerInfo& a = pool.Add(Worker("a", 4));
   pool.Add(Worker("b", 1));
-  pool.Submit(0, Image("x"));
+  pool.Submit(0, 1000 + 0, Image("x"));
   const uint64_t first = *pool.AssignNext(a, 1.0);
   std::optional<JobRecord> job = pool.Complete("a", first);
   ASSERT_TRUE(job.has_value());
@@ -125,7 +128,7 @@ TEST(WorkerPoolTest, AFailedAttemptIsRetriedOnAnotherWorkerThenGivenUp) {
   EXPECT_EQ(pool.PickLeastLoaded(pool.NextQueued()->avoid)->identity, "b");
   WorkerInfo& b = *pool.Find("b");
   const uint64_t second = *pool.AssignNext(b, 2.0);
-  pool.Submit(1, Image("y"));
+  pool.Submit(1, 1000 + 1, Image("y"));
   pool.Unassign(*pool.AssignNext(a, 2.0));  // (the next job could go to a)
   job = pool.Complete("b", second);
   ASSERT_TRUE(job.has_value());
@@ -148,7 +151,7 @@ TEST(WorkerPoolTest, HoldingSinceFindsWorkersWithOverdueJobs) {
   WorkerPool pool(3);
   WorkerInfo& a = pool.Add(Worker("a", 2));
   WorkerInfo& b = pool.Add(Worker("b", 2));
-  for (int user = 0; user < 3; ++user) pool.Submit(user, Image("x"));
+  for (int user = 0; user < 3; ++user) pool.Submit(user, 1000 + user, Image("x"));
   pool.AssignNext(a, 10.0);
   pool.AssignNext(b, 20.0);
   pool.AssignNext(b, 30.0);
@@ -163,7 +166,7 @@ TEST(WorkerPoolTest, ResultEstimatesAreHeldOnlyWhileAWorkerHoldsTheJob) {
   ByteBudget budget(1 << 20);
   WorkerPool pool(2);
   pool.Add(Worker("a", 3));
-  for (int user = 0; user < 3; ++user) pool.Submit(user, Image("x"));
+  for (int user = 0; user < 3; ++user) pool.Submit(user, 1000 + user, Image("x"));
   const uint64_t j0 = *pool.AssignNext(*pool.Find("a"), 0, budget.Take(100));
   const uint64_t j1 = *pool.AssignNext(*pool.Find("a"), 0, budget.Take(10));
   const uint64_t j2 = *pool.AssignNext(*pool.Find("a"), 0, budget.Take(1));

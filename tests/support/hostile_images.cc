@@ -211,6 +211,23 @@ std::string MakePngBomb(uint32_t side) {
   return png;
 }
 
+std::string MakeDamagedIccJpeg(bool damaged) {
+  VipsBlob* blob = nullptr;
+  if (vips_profile_load("srgb", &blob, nullptr) != 0) throw vips::VError();
+  size_t length = 0;
+  const void* data = vips_blob_get(blob, &length);
+  VImage image = Gradient(32, 24);
+  vips_image_set_blob_copy(image.get_image(), "icc-profile-data", data, length);
+  vips_area_unref(reinterpret_cast<VipsArea*>(blob));
+  std::string jpeg = Encode(image, ".jpg");
+  // The APP2 segment: "ICC_PROFILE\0", sequence number, count, then the profile, whose tag
+  // count (at offset 128) becomes absurd.
+  const size_t profile = jpeg.find(std::string("ICC_PROFILE\0", 12));
+  if (profile == std::string::npos) throw vips::VError("jpegsave embedded no ICC profile");
+  if (damaged) jpeg.replace(profile + 14 + 128, 4, "\x7f\x7f\x7f\x7f");
+  return jpeg;
+}
+
 std::vector<std::string> MakeHostileImages() {
   std::vector<std::string> out(kHostileSpecs.size());
   auto at = [&](HostileKind kind) -> std::string& { return out[static_cast<size_t>(kind)]; };

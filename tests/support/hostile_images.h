@@ -104,6 +104,11 @@ uint32_t Crc32(std::string_view bytes);
 // never finishes, and IEND. Decoders must refuse it on the header alone.
 std::string MakePngBomb(uint32_t side);
 
+// A 32x24 JPEG with libvips' sRGB profile embedded, its tag count damaged in the file unless
+// `damaged` is false: readable, but libvips warns and converts it without the profile. Throws
+// vips::VError.
+std::string MakeDamagedIccJpeg(bool damaged = true);
+
 // Every body, indexed by HostileKind. Throws vips::VError when libvips fails.
 // REQUIRES: VIPS_INIT succeeded.
 std::vector<std::string> MakeHostileImages();

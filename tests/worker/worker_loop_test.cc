@@ -19,10 +19,13 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <vips/vips.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "common/filter.h"
 #include "common/protocol.h"
+#include "tests/support/hostile_images.h"
 #include "tests/support/temp_dir.h"
 
 extern char** environ;
@@ -294,6 +297,35 @@ TEST_F(WorkerLoopTest, UnknownFilterIsAnErrorResultWithoutPayload) {
   EXPECT_FALSE(message->has_payload);
 }
 
+// libvips' warnings about a damaged but readable image are counted in its Result and stay off
+// the worker's stderr unless it runs with --log-level debug.
+TEST_F(WorkerLoopTest, ImageWarningsAreCountedNotPrinted) {
+  ASSERT_EQ(VIPS_INIT("worker_test"), 0);
+  const std::string damaged = fixture::MakeDamagedIccJpeg();
+  for (const bool debug : {false, true}) {
+    StartWelcomed(debug ? std::vector<std::string>{"--log-level", "debug"}
+                        : std::vector<std::string>{});
+    zmq::message_t payload(damaged.data(), damaged.size());
+    coordinator_.Send(Job(4, "invert"), &payload);
+    std::optional<Message> message = coordinator_.ReceiveBody(Body::kResult, 10s);
+    ASSERT_TRUE(message) << Stderr();
+    const proto::Result& result = message->envelope.result();
+    EXPECT_FALSE(result.has_error()) << result.error().message();
+    EXPECT_GE(result.warnings(), 1u);
+    if (debug) {
+      EXPECT_NE(Stderr().find("libvips warning(s): corrupt profile"), std::string::npos)
+          << Stderr();
+    } else {
+      EXPECT_EQ(Stderr(), "") << "printed at the default level";
+    }
+    proto::Envelope shutdown;
+    shutdown.mutable_shutdown();
+    coordinator_.Send(shutdown);
+    coordinator_.set_keepalive(0ms);  // that worker is gone
+    EXPECT_EQ(worker_->WaitExit(5s), 0) << Stderr();
+  }
+}
+
 TEST_F(WorkerLoopTest, RunsHeldJobsAndReportsTheirCpuTime) {
   StartWelcomed({"--capacity", "2"});
   for (uint64_t id : {1, 2}) {
@@ -461,6 +493,19 @@ TEST_F(WorkerLoopTest, BadFlagsAreUsageErrors) {
     WorkerProcess worker(args, StderrPath());
     EXPECT_EQ(worker.WaitExit(5s), 2) << args.size();
   }
+  // An address-space cap the worker cannot even start under (GLib aborted it with SIGTRAP).
+  WorkerProcess small_cap({"--connect", Endpoint(), "--max-address-space-mb", "128"}, StderrPath());
+  EXPECT_EQ(small_cap.WaitExit(5s), 2);
+  EXPECT_NE(Stderr().find("below the minimum of " + std::to_string(kMinWorkerAddressSpaceMb)),
+            std::string::npos)
+      << Stderr();
+  // An id the coordinator would refuse is refused at start, naming the limit.
+  WorkerProcess long_id({"--connect", Endpoint(), "--id", std::string(kMaxWorkerIdBytes + 1, 'x')},
+                        StderrPath());
+  EXPECT_EQ(long_id.WaitExit(5s), 2);
+  EXPECT_NE(Stderr().find("over the limit of " + std::to_string(kMaxWorkerIdBytes)),
+            std::string::npos)
+      << Stderr();
   WorkerProcess version({"--version"}, StderrPath());
   EXPECT_EQ(version.WaitExit(5s), 0);
 }
