@@ -4,8 +4,10 @@
 
 namespace pixelmill {
 
+// A quarter of a small budget at most, so that even a tiny one keeps a few transfers going (one
+// at a time would hide which stage holds the run up).
 uint64_t DownloadBudget::Opening() const {
-  return budget_ != nullptr ? std::min(kStep, budget_->limit()) : kStep;
+  return budget_ != nullptr ? std::min(kStep, std::max<uint64_t>(1, budget_->limit() / 4)) : kStep;
 }
 
 size_t DownloadBudget::Admissible(size_t max) const {

@@ -2,8 +2,8 @@
 // promise: the image bytes held never pass the budget by more than one image, whatever the
 // servers send (with or without a Content-Length, truthful or not).
 //
-// Admission: a transfer goes on the wire only with an opening reservation (kStep, or the whole
-// budget when that is smaller), and only while no body waits for room. At its first write a body
+// Admission: a transfer goes on the wire only with an opening reservation (kStep, or a quarter of
+// a small budget), and only while no body waits for room. At its first write a body
 // reserves its whole Content-Length, or, when the length is unknown, what recent bodies of
 // unknown length turned out to need (at least kStep); past that it grows in kStep blocks. A body
 // the budget cannot grant now is paused (its transfer's write callback returns

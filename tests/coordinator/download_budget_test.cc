@@ -35,13 +35,14 @@ TEST(DownloadBudgetTest, ATransferGoesOnTheWireOnlyWithAnOpeningReservation) {
   EXPECT_FALSE(policy.MayStart());
   bodies.clear();  // their transfers ended
   EXPECT_EQ(policy.Admissible(100), 4u);
-  // A budget smaller than one opening still runs one transfer at a time.
+  // A budget smaller than four openings opens with a quarter of it: four transfers at a time.
   ByteBudget tiny(12 << 10);
   DownloadBudget small(&tiny, kCap);
-  EXPECT_EQ(small.Admissible(5), 1u);
-  BodyLease a = Body(small, 1);
-  small.Admit(a);
-  EXPECT_EQ(a.lease.bytes(), 12u << 10) << "the opening is the whole budget";
+  EXPECT_EQ(small.Admissible(5), 4u);
+  std::vector<BodyLease> few;
+  for (uint32_t i = 0; i < 4; ++i) few.push_back(Body(small, i));
+  for (BodyLease& body : few) small.Admit(body);
+  EXPECT_EQ(few[0].lease.bytes(), 3u << 10) << "the opening is a quarter of the budget";
   EXPECT_EQ(small.Admissible(5), 0u);
 }
 

@@ -103,7 +103,7 @@ TEST_F(FilterPipelineTest, RealImagesFilteredHostileOnesRefusedWorkersSurvive) {
     ASSERT_TRUE(header.ok()) << line;
     EXPECT_EQ(std::to_string(header->width), LineField(line, "width")) << line;
     EXPECT_EQ(std::to_string(header->height), LineField(line, "height")) << line;
-    EXPECT_EQ(std::string(ExtensionFor(header->format)), LineField(line, "format")) << line;
+    EXPECT_EQ(std::string(FormatName(header->format)), LineField(line, "format")) << line;
     // GIF input is written as PNG; the rest keep their format.
     if (what == "image") {
       const std::string source = ExtensionFor(header->format) == std::string("png") && id % 4 == 3
