@@ -284,7 +284,8 @@ void Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::
 // Sends queued jobs while some worker has credit, the least loaded first.
 void Dispatcher::Dispatch() {
   while (!closing_ && pool_.queued() > 0) {
-    WorkerInfo* worker = pool_.PickLeastLoaded(pool_.NextQueued()->avoid);
+    const JobRecord& next = *pool_.NextQueued();
+    WorkerInfo* worker = pool_.PickLeastLoaded(next.avoid, next.alone);
     if (worker == nullptr) return;
     if (!worker->jobs.empty() && pool_.workers() < options_.expected_workers &&
         uv_now(&loop_) < started_ms_ + options_.fill_grace_ms) {

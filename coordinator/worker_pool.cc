@@ -18,12 +18,12 @@ WorkerInfo* WorkerPool::Find(const std::string& identity) {
   return it == workers_.end() ? nullptr : &it->second;
 }
 
-WorkerInfo* WorkerPool::PickLeastLoaded(const std::string& avoid) {
+WorkerInfo* WorkerPool::PickLeastLoaded(const std::string& avoid, bool alone) {
   WorkerInfo* best = nullptr;
   WorkerInfo* avoided = nullptr;
   for (const std::string& id : order_) {
     WorkerInfo& w = workers_.at(id);
-    if (w.credits == 0) continue;
+    if (w.credits == 0 || w.alone_job != 0 || (alone && !w.jobs.empty())) continue;
     if (!avoid.empty() && id == avoid) {
       avoided = &w;
     } else if (best == nullptr || w.credits > best->credits) {
@@ -80,6 +80,7 @@ std::optional<uint64_t> WorkerPool::AssignNext(WorkerInfo& worker, double now,
   job.worker = worker.identity;
   job.sent_at = now;
   job.result_estimate = std::move(result_estimate);
+  if (job.alone) worker.alone_job = job_id;
   jobs_.emplace(job_id, std::move(job));
   worker.jobs.insert(job_id);
   --worker.credits;
@@ -96,6 +97,7 @@ std::optional<JobRecord> WorkerPool::Complete(const std::string& identity, uint6
   jobs_.erase(it);
   if (WorkerInfo* w = Find(identity)) {
     w->jobs.erase(job_id);
+    if (w->alone_job == job_id) w->alone_job = 0;
     ++w->credits;
   }
   return job;
@@ -108,6 +110,7 @@ void WorkerPool::Unassign(uint64_t job_id) {
   jobs_.erase(it);
   if (WorkerInfo* w = Find(job.worker)) {
     w->jobs.erase(job_id);
+    if (w->alone_job == job_id) w->alone_job = 0;
     ++w->credits;
   }
   job.worker.clear();
@@ -127,6 +130,7 @@ std::vector<JobRecord> WorkerPool::Remove(const std::string& identity) {
     if (job_it == jobs_.end()) continue;
     JobRecord job = std::move(job_it->second);
     jobs_.erase(job_it);
+    job.alone |= held.size() > 1;
     if (auto out = Retry(std::move(job), identity)) given_up.push_back(std::move(*out));
   }
   workers_.erase(it);

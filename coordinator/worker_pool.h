@@ -37,6 +37,7 @@ struct WorkerInfo {
   double last_heard = 0;    // seconds, any message
   uint32_t bad_streak = 0;  // invalid results in a row
   std::unordered_set<uint64_t> jobs;
+  uint64_t alone_job = 0;  // the job it holds alone (JobRecord::alone), 0 if none
 };
 
 struct JobRecord {
@@ -46,6 +47,9 @@ struct JobRecord {
   ImageBytes image;
   std::string worker;  // identity of the worker holding it; empty while queued
   std::string avoid;   // a worker that failed it: another one is preferred for the retry
+  // Its worker died holding other jobs too: which one killed it is unknown, so each runs alone
+  // on a worker from then on, and only the one that kills its worker again is blamed again.
+  bool alone = false;
   double sent_at = 0;  // seconds, when it was assigned
   // Room reserved in the byte budget for its result while a worker holds it (see Dispatcher);
   // given back when the job is requeued, fails or completes.
@@ -61,7 +65,8 @@ class WorkerPool {
   WorkerInfo* Find(const std::string& identity);
   // The worker with the most credit (ties: the first registered), or nullptr if none has any.
   // `avoid` (a worker that failed the job) is picked only when it is the only worker connected.
-  WorkerInfo* PickLeastLoaded(const std::string& avoid = {});
+  // A worker holding a job alone gets no other; an `alone` job goes only to an idle worker.
+  WorkerInfo* PickLeastLoaded(const std::string& avoid = {}, bool alone = false);
   // The next queued job (to choose its worker), or nullptr.
   const JobRecord* NextQueued() const { return queue_.empty() ? nullptr : &queue_.front(); }
   // Identities of workers holding a job assigned before `deadline` (seconds).
@@ -88,8 +93,8 @@ class WorkerPool {
   // back and queues it again with attempt + 1, preferring another worker than `avoid`, or
   // returns it when it has had max attempts.
   std::optional<JobRecord> Retry(JobRecord job, const std::string& avoid);
-  // Removes a dead worker. Its jobs go back to the queue with attempt + 1, except those that
-  // reached max attempts, which are returned as given up.
+  // Removes a dead worker. Its jobs go back to the queue with attempt + 1 (to run alone when it
+  // held several), except those that reached max attempts, which are returned as given up.
   std::vector<JobRecord> Remove(const std::string& identity);
   // Empties the queue, returning what was waiting.
   std::vector<JobRecord> DrainQueue();

@@ -86,6 +86,37 @@ TEST(WorkerPoolTest, DeadWorkerJobsAreRequeuedWithTheNextAttemptOthersUntouched)
   EXPECT_EQ(queue[2].attempt, 1u);
 }
 
+// A worker died holding a poison job and an innocent one: each then runs alone, so the innocent
+// one is not blamed again with the poison (it had been failing worker_died beside it).
+TEST(WorkerPoolTest, JobsOfAWorkerThatDiedHoldingSeveralRunAlone) {
+  WorkerPool pool(3);
+  WorkerInfo& a = pool.Add(Worker("a", 2));
+  pool.Submit(0, 1000, Image("poison"));
+  pool.Submit(1, 1001, Image("innocent"));
+  pool.Submit(2, 1002, Image("later"));
+  ASSERT_TRUE(pool.AssignNext(a).has_value());
+  ASSERT_TRUE(pool.AssignNext(a).has_value());
+  EXPECT_TRUE(pool.Remove("a").empty());
+  ASSERT_TRUE(pool.NextQueued()->alone);
+  WorkerInfo& b = pool.Add(Worker("b", 2));
+  WorkerInfo& c = pool.Add(Worker("c", 2));
+  WorkerInfo* first = pool.PickLeastLoaded(pool.NextQueued()->avoid, pool.NextQueued()->alone);
+  ASSERT_NE(first, nullptr);
+  const std::string first_id = first->identity;
+  ASSERT_TRUE(pool.AssignNext(*first).has_value());
+  WorkerInfo* second = pool.PickLeastLoaded(pool.NextQueued()->avoid, pool.NextQueued()->alone);
+  ASSERT_NE(second, nullptr);
+  EXPECT_NE(second->identity, first_id) << "two suspects on one worker";
+  ASSERT_TRUE(pool.AssignNext(*second).has_value());
+  // Both workers hold a job alone: the next (ordinary) job waits for one of them to finish.
+  EXPECT_FALSE(pool.NextQueued()->alone);
+  EXPECT_EQ(pool.PickLeastLoaded(), nullptr);
+  const uint64_t held = *b.jobs.begin();
+  ASSERT_TRUE(pool.Complete("b", held).has_value());
+  EXPECT_EQ(pool.PickLeastLoaded(), &b);
+  EXPECT_NE(c.alone_job, 0u);
+}
+
 TEST(WorkerPoolTest, GivesUpAfterMaxAttempts) {
   WorkerPool pool(2);
   pool.Submit(9, 1000 + 9, Image("x"));
