@@ -146,6 +146,10 @@ TEST_F(LoadInterruptTest, ASecondSigintDuringASlowLoadStopsAtOnce) {
 // runs out, with exit 1 and a message naming the limit (it used to grow until allocation
 // failed, or on a big machine for minutes and gigabytes).
 TEST_F(LoadInterruptTest, AnEndlessArrayEndsWithTheMemoryLimitNamed) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer cannot start under an address-space limit (its shadow "
+                  "memory alone is terabytes of address space)";
+#endif
   IgnoreSigpipe ignore_sigpipe;
   Pipe pipe;
   ASSERT_TRUE(pipe.Write("["));
