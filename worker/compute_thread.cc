@@ -13,8 +13,8 @@
 
 #include <zmq_addon.hpp>
 
-#include "common/peer_text.h"
-#include "common/protocol.h"
+#include "common/base/peer_text.h"
+#include "common/wire/protocol.h"
 
 namespace pixelmill::worker {
 namespace {

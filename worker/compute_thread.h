@@ -25,7 +25,7 @@
 
 #include <zmq.hpp>
 
-#include "common/filter.h"
+#include "common/filters/filter.h"
 
 namespace pixelmill::worker {
 

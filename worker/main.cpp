@@ -12,9 +12,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "common/filter.h"
-#include "common/protocol.h"
-#include "common/version.h"
+#include "common/base/version.h"
+#include "common/filters/filter.h"
+#include "common/wire/protocol.h"
 #include "worker/worker_loop.h"
 
 namespace {

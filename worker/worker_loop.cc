@@ -12,10 +12,10 @@
 #include <random>
 #include <utility>
 
-#include "common/filter.h"
-#include "common/hostname.h"
-#include "common/peer_text.h"
-#include "common/version.h"
+#include "common/base/hostname.h"
+#include "common/base/peer_text.h"
+#include "common/base/version.h"
+#include "common/filters/filter.h"
 
 namespace pixelmill::worker {
 namespace {

@@ -24,8 +24,8 @@
 
 #include <zmq.hpp>
 
-#include "common/filter.h"
-#include "common/protocol.h"
+#include "common/filters/filter.h"
+#include "common/wire/protocol.h"
 #include "worker/compute_thread.h"
 
 namespace pixelmill::worker {

@@ -18,8 +18,8 @@
 #include <benchmark/benchmark.h>
 #include <zmq.hpp>
 
-#include "coordinator/dispatcher.h"
-#include "coordinator/worker_supervisor.h"
+#include "coordinator/workers/dispatcher.h"
+#include "coordinator/workers/worker_supervisor.h"
 
 namespace pixelmill {
 namespace {

@@ -23,7 +23,7 @@
 #include <benchmark/benchmark.h>
 #include <vips/vips8>
 
-#include "common/filter.h"
+#include "common/filters/filter.h"
 
 namespace pixelmill {
 namespace {

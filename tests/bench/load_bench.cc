@@ -7,7 +7,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "common/user_loader.h"
+#include "coordinator/input/user_loader.h"
 
 namespace pixelmill {
 namespace {

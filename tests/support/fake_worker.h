@@ -13,9 +13,9 @@
 
 #include <zmq.hpp>
 
-#include "common/filter.h"
-#include "common/protocol.h"
-#include "common/version.h"
+#include "common/base/version.h"
+#include "common/filters/filter.h"
+#include "common/wire/protocol.h"
 
 namespace pixelmill::testing {
 

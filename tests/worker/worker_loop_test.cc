@@ -23,8 +23,8 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "common/filter.h"
-#include "common/protocol.h"
+#include "common/filters/filter.h"
+#include "common/wire/protocol.h"
 #include "tests/support/hostile_images.h"
 #include "tests/support/temp_dir.h"
 

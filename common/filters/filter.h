@@ -1,0 +1,104 @@
+// Filters: what a worker (or --sequential) does to an image. A filter spec is a chain of steps
+// separated by commas, each "name" or "name:argument", e.g. "blur:5" or "thumbnail:256,sharpen:1".
+// Steps run left to right on the decoded image, which is encoded once at the end.
+//
+// Image filters (libvips, one pixel thread per process; see FilterHelp() for ranges):
+//   blur:SIGMA  sharpen:SIGMA  grayscale  sepia:STRENGTH  edge  invert  brightness:F
+//   contrast:F  pixelate:BLOCK  thumbnail:SIZE
+// Stand-ins that pass the image on unchanged (each must be the whole spec):
+//   none       the image unchanged, no decoding (the downloaded bytes are saved)
+//   sleep:MS   sleeps MS milliseconds (the seed's simulated filter)
+//   spin:MS    burns MS milliseconds of CPU (an honest CPU-bound stand-in)
+//   crash      kills the process running it with SIGKILL when the image contains kCrashMarker:
+//              a poison image for crash-recovery tests
+//
+// The spec is parsed once (ParseFilterSpec) into a FilterSpec; everything else uses the parsed
+// form. InitFilters() once per process before RunFilter(); then RunFilter is safe from one
+// thread at a time per process (workers run one filter at a time).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/image/image_buffer.h"
+#include "common/image/image_format.h"
+
+namespace pixelmill {
+
+inline constexpr std::string_view kCrashMarker = "pixelmill:crash";
+
+// Steps in one filter chain at most. libvips evaluates a chain as nested calls, so a very long
+// one overflows the stack of the process running it; chains of this length run everywhere
+// (tests/common/filters/vips_filters_test.cc runs the longest chain of every filter).
+inline constexpr size_t kMaxFilterSteps = 32;
+
+struct FilterStep {
+  std::string name;
+  std::optional<double> argument;
+};
+
+struct FilterSpec {
+  std::vector<FilterStep> steps;
+  std::string text;  // canonical form, e.g. "thumbnail:256,sharpen:1"
+
+  // True for "none": the downloaded bytes are saved as they are, no worker is needed.
+  bool IsNone() const;
+  // True when no step decodes the image (none, sleep, spin, crash).
+  bool IsStandIn() const;
+};
+
+// Parses and checks a spec. An unknown filter ("unknown_filter"), a missing, non-finite or
+// out-of-range argument, or a bad chain (over kMaxFilterSteps steps, say: "bad_filter_argument")
+// fails with one line naming the bad part.
+// `default_argument` (the seed's --intensity) fills in a step given without its argument.
+Result<FilterSpec> ParseFilterSpec(std::string_view spec,
+                                   std::optional<double> default_argument = std::nullopt);
+
+// What a job needs beyond the spec.
+struct FilterContext {
+  OutputFormat format = OutputFormat::kUnknown;  // kUnknown: the input's (GIF input -> PNG)
+  int quality = 85;                              // JPEG/WebP quality, 1..100
+  bool keep_metadata = false;                    // else EXIF (GPS too), XMP, IPTC are stripped
+  uint64_t max_pixels = 40'000'000;              // larger images are refused from the header
+};
+
+// The smallest address-space cap, in MB, under which a worker process starts and filters
+// (measured: below 192 MB its threads cannot start, and GLib aborts it with SIGTRAP; below
+// 256 MB libvips cannot start its own, so every image fails).
+inline constexpr uint64_t kMinWorkerAddressSpaceMb = 256;
+
+struct FilterOutput {
+  std::optional<ImageBuffer> bytes;              // nullopt: the output is the input, unchanged
+  OutputFormat format = OutputFormat::kUnknown;  // of bytes
+  uint32_t width = 0, height = 0;                // 0 when not decoded
+  // libvips' warnings about this image (damaged but readable: a bad ICC profile, a short scan),
+  // and the first of them as text. A failed image's warnings are part of its error message.
+  uint32_t warnings = 0;
+  std::string warning_text;
+};
+
+// Sets up the image library for an untrusted batch worker (once per process; later calls are
+// no-ops): one pixel thread, no operation cache, only the allowed loaders.
+Status InitFilters();
+
+// Runs the filter on `input`. Failures are values with a code ("decode_error",
+// "unsupported_format", "too_many_pixels", ...), never exceptions.
+Result<FilterOutput> RunFilter(const FilterSpec& spec, const FilterContext& context,
+                               std::string_view input);
+
+// True for filters that finish at once and cannot block ("none"): a worker runs them without
+// handing them to its compute thread.
+bool IsInstant(const FilterSpec& spec);
+
+// Names of every registered filter, for Hello and checks against a worker's Hello.
+std::vector<std::string> FilterNames();
+
+// One line per filter: name, argument, range; for --help and the README.
+std::string FilterHelp();
+
+}  // namespace pixelmill

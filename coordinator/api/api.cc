@@ -1,0 +1,175 @@
+// The C++ API (include/pixelmill/pixelmill.h): RunOptions become Options (api_options.cc), the
+// users a LoadedUsers (a file through RunCoordinator, as the `coordinator` command reads it; a
+// vector or a stream through api_input.cc), and the records are read back from the finished
+// run's manifest (the contract), one per user in input order.
+#include <chrono>
+#include <functional>
+#include <istream>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "coordinator/api/api_parts.h"
+#include "coordinator/engine/options.h"
+#include "coordinator/events/run_observer.h"
+#include "coordinator/events/stop_request.h"
+#include "coordinator/input/user_loader.h"
+#include "coordinator/run/coordinator.h"
+#include "pixelmill/pixelmill.h"
+
+namespace pixelmill {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Passes everything to the caller's Observer (if any), keeping the last error for
+// RunSummary::error.
+class ErrorKeeper final : public Observer {
+ public:
+  explicit ErrorKeeper(Observer* observer) : observer_(observer) {}
+
+  void OnEvent(LogLevel level, const std::string& message) override {
+    if (level == LogLevel::kError) last_error_ = message;
+    if (observer_ != nullptr) observer_->OnEvent(level, message);
+  }
+  void OnStructuredEvent(const Event& event) override {
+    if (event.level == LogLevel::kError) last_error_ = event.message;
+    if (observer_ != nullptr) observer_->OnStructuredEvent(event);
+  }
+  void OnProgress(const ProgressSample& progress) override {
+    if (observer_ != nullptr) observer_->OnProgress(progress);
+  }
+  void OnSummary(const std::string& text) override {
+    if (observer_ != nullptr) observer_->OnSummary(text);
+  }
+  void OnSummaryEvent(const std::string& table, const Event& done) override {
+    if (observer_ != nullptr) observer_->OnSummaryEvent(table, done);
+  }
+
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  Observer* observer_;
+  std::string last_error_;
+};
+
+InputSummary Describe(const LoadedUsers& users) {
+  InputSummary input;
+  input.format = std::string(InputFormatName(users.stats.format));
+  input.users = users.stats.users;
+  input.bad_records = users.stats.bad_records;
+  input.bytes = users.stats.bytes;
+  input.load_seconds = users.stats.seconds;
+  input.store_bytes = users.store.MemoryBytes();
+  input.store_field_bytes = users.store.FieldBytes();
+  return input;
+}
+
+// One record per user of `store`, in its order: the manifest's, else kNotDone.
+std::vector<UserResult> Records(const std::string& out_dir, const UserStore& store) {
+  std::unordered_map<int64_t, UserResult> lines = ReadRecords(out_dir);
+  std::vector<UserResult> results;
+  results.reserve(store.size());
+  for (size_t i = 0; i < store.size(); ++i) {
+    auto it = lines.find(store.id(i));
+    if (it != lines.end()) {
+      results.push_back(std::move(it->second));
+      continue;
+    }
+    UserResult r;
+    r.id = store.id(i);
+    r.state = UserResult::State::kNotDone;
+    r.error_code = "not_done";
+    r.error_message = "no manifest line: the run stopped before this user was done";
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+// A vector's or a stream's users, run as RunCoordinator runs a file's.
+RunOutcome RunGiven(Result<LoadedUsers> loaded, const Options& options, LoadedUsers& users,
+                    Observer& observer, StopRequest& stop) {
+  if (!loaded.ok()) {
+    observer.OnEvent(LogLevel::kError, loaded.status().message());
+    return {};
+  }
+  users = std::move(loaded).value();
+  if (options.dry_run) return {kExitOk};
+  return RunLoadedUsers(options, users, observer, &stop);
+}
+
+}  // namespace
+
+class Runner::Impl {
+ public:
+  // Loads the users and runs them (one of RunCoordinator, RunGiven).
+  using RunFn = std::function<RunOutcome(const Options&, LoadedUsers&, Observer&, StopRequest&)>;
+
+  Impl(RunOptions options, Observer* observer)
+      : options_(std::move(options)), observer_(observer) {}
+
+  RunSummary Run(const RunFn& run) {
+    const Clock::time_point start = Clock::now();
+    RunSummary summary;
+    ErrorKeeper keeper(observer_);
+    Result<Options> options = ToOptions(options_);
+    if (!options.ok()) {
+      summary.exit_code = options.status().code() == "usage" ? kExitUsage : kExitFatal;
+      keeper.OnEvent(LogLevel::kError, options.status().message());
+    } else {
+      LoadedUsers users;
+      const RunOutcome outcome = run(options.value(), users, keeper, stop_);
+      summary.exit_code = outcome.exit_code;
+      summary.input = Describe(users);
+      if (outcome.started) {  // else the folder's manifest is an earlier run's, not this one's
+        summary.ok = outcome.ok;
+        summary.failed = outcome.failed;
+        summary.not_done =
+            users.store.size() - std::min<size_t>(users.store.size(), outcome.ok + outcome.failed);
+        if (options_.collect_results) summary.results = Records(options_.output_dir, users.store);
+      }
+    }
+    if (summary.exit_code == kExitFatal || summary.exit_code == kExitUsage) {
+      summary.error = keeper.last_error();
+    }
+    summary.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return summary;
+  }
+
+  void Cancel(int signum) noexcept { stop_.Request(signum); }
+
+ private:
+  const RunOptions options_;
+  Observer* observer_;
+  StopRequest stop_;
+};
+
+Runner::Runner(RunOptions options, Observer* observer)
+    : impl_(std::make_unique<Impl>(std::move(options), observer)) {}
+Runner::~Runner() = default;
+
+RunSummary Runner::Run(const std::vector<User>& users) {
+  return impl_->Run([&](const Options& o, LoadedUsers& u, Observer& obs, StopRequest& stop) {
+    return RunGiven(FromVector(users), o, u, obs, stop);
+  });
+}
+
+RunSummary Runner::Run(const std::string& path) {
+  return impl_->Run([&](const Options& o, LoadedUsers& u, Observer& obs, StopRequest& stop) {
+    Options with_input = o;
+    with_input.input = path;
+    return RunCoordinator(with_input, u, obs, &stop);
+  });
+}
+
+RunSummary Runner::Run(std::istream& in) {
+  return impl_->Run([&](const Options& o, LoadedUsers& u, Observer& obs, StopRequest& stop) {
+    return RunGiven(FromStream(in, o.max_bad_records), o, u, obs, stop);
+  });
+}
+
+void Runner::Cancel() noexcept { impl_->Cancel(0); }
+void Runner::Cancel(int signum) noexcept { impl_->Cancel(signum); }
+
+}  // namespace pixelmill

@@ -1,0 +1,35 @@
+// The pieces of the C++ API (api.cc) that are not the Runner: RunOptions checked and turned
+// into the internal Options, users from a vector or a stream turned into a LoadedUsers, and a
+// finished run's manifest read back into records.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/base/status.h"
+#include "coordinator/engine/options.h"
+#include "coordinator/run/coordinator.h"
+#include "pixelmill/pixelmill.h"
+
+namespace pixelmill {
+
+// RunOptions as Options, every check of the `coordinator` command's flags included (errors name
+// the flag). Code "usage" for a bad option (exit code 2), "io" for a worker executable that
+// cannot be found or run (exit code 1).
+Result<Options> ToOptions(const RunOptions& in);
+
+// Users checked as the loader checks records: unique ids, a URL each.
+Result<LoadedUsers> FromVector(const std::vector<User>& users);
+
+// A JSON array or JSONL read whole from `in`; bad records as the loader treats them (up to
+// `max_bad_records` skipped).
+Result<LoadedUsers> FromStream(std::istream& in, size_t max_bad_records);
+
+// The manifest of the run in `out_dir` as id -> record (the last line of an id wins, as for a
+// resume).
+std::unordered_map<int64_t, UserResult> ReadRecords(const std::string& out_dir);
+
+}  // namespace pixelmill

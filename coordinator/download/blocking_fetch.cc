@@ -1,0 +1,244 @@
+#include "coordinator/download/blocking_fetch.h"
+
+#include <netdb.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/image/image_buffer.h"
+#include "coordinator/download/url_policy.h"
+
+namespace pixelmill {
+namespace {
+
+constexpr uint32_t kId = 0;      // the gate's id of the one download at a time
+constexpr double kPollMs = 100;  // should_stop is asked at least this often while waiting
+
+double NowMs() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+HostGateOptions GateOptions(const DownloadOptions& o) {
+  HostGateOptions h = o.health;
+  h.per_host = 1;  // one download at a time anyway
+  return h;
+}
+
+}  // namespace
+
+// What the callbacks of one attempt see.
+struct BlockingFetch::Attempt {
+  BlockingFetch* owner = nullptr;
+  std::string body;
+  std::string blocked;  // set by OnOpenSocket when it refuses an address
+  bool too_large = false;
+  bool stopped = false;  // OnProgress aborted the transfer for a stop
+};
+
+BlockingFetch::BlockingFetch(const DownloadOptions& options, std::function<bool()> should_stop)
+    : options_(options),
+      should_stop_(std::move(should_stop)),
+      gate_(GateOptions(options)),
+      rng_(options.seed) {}
+
+BlockingFetch::~BlockingFetch() {
+  if (easy_ != nullptr) curl_easy_cleanup(easy_);
+}
+
+Status BlockingFetch::Init() {
+  CurlGlobalInitOnce();
+  easy_ = curl_easy_init();
+  if (easy_ == nullptr) return Status::Error("internal", "curl_easy_init failed");
+  ConfigureEasy(easy_, options_, error_);
+  curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &BlockingFetch::OnBody);
+  curl_easy_setopt(easy_, CURLOPT_OPENSOCKETFUNCTION, &BlockingFetch::OnOpenSocket);
+  curl_easy_setopt(easy_, CURLOPT_XFERINFOFUNCTION, &BlockingFetch::OnProgress);
+  curl_easy_setopt(easy_, CURLOPT_NOPROGRESS, should_stop_ ? 0L : 1L);
+  return Status::Ok();
+}
+
+std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
+  const double started_ms = NowMs();
+  std::string url(url_text), host;
+  // Refused before any attempt (a bad URL, a host known to be down), as Downloader::Start
+  // refuses it: the message names the URL, and no attempt is counted.
+  const auto refused = [&](std::string code, std::string message) {
+    Download d;
+    d.failure = Failure{std::move(code), std::move(message), false};
+    d.url = RedactUrl(url);
+    ++stats_.failed;
+    return d;
+  };
+  if (Status s = CheckUrl(url, &host); !s.ok()) {
+    return refused(s.code(), s.message() + ": " + RedactUrl(url));
+  }
+  uint32_t attempts = 0, redirects = 0;
+  bool first = false;  // the next wait for the host queues at its head (a hop, a paused retry)
+  for (bool initial = true;; initial = false) {
+    if (auto down = gate_.Push(host, kId, NowMs(), first)) {
+      if (initial) return refused("connect", *down + " at " + RedactUrl(url));
+      return Deliver(url, attempts, started_ms, Failure{"connect", *down, false}, {}, {});
+    }
+    bool stopped = false;
+    if (auto down = WaitForHost(url, stopped)) {
+      return Deliver(url, attempts, started_ms, std::move(down), {}, {});
+    }
+    if (stopped) return std::nullopt;
+    ++attempts;
+    ++stats_.requests;
+    Attempt attempt;
+    attempt.owner = this;
+    std::optional<Failure> failure;
+    HostGate::Outcome outcome = HostGate::Outcome::kOk;
+    std::optional<uint64_t> retry_after_ms;
+    std::string location, content_type;
+    // Through a proxy, curl connects only to the proxy: the target's addresses are checked
+    // here, before the request, as OpenCheckedSocket checks a direct connection.
+    if (!options_.proxy.empty()) {
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* found = nullptr;
+      const std::string name = UrlHost(url);
+      if (int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &found); rc != 0) {
+        failure = Failure{
+            "dns", "host name did not resolve (" + std::string(gai_strerror(rc)) + ")", false};
+        outcome = HostGate::Outcome::kConnectFailed;
+      } else {
+        std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(found, &::freeaddrinfo);
+        failure = CheckTarget(options_, found);
+      }
+    }
+    if (!failure) {
+      error_[0] = '\0';
+      curl_easy_setopt(easy_, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(easy_, CURLOPT_WRITEDATA, &attempt);
+      curl_easy_setopt(easy_, CURLOPT_OPENSOCKETDATA, &attempt);
+      curl_easy_setopt(easy_, CURLOPT_XFERINFODATA, &attempt);
+      const CURLcode result = curl_easy_perform(easy_);
+      if (attempt.stopped) return std::nullopt;
+      AttemptEnd end = ReadAttempt(easy_, result, options_, error_, attempt.blocked,
+                                   attempt.too_large, attempt.body.size());
+      stats_.bytes += attempt.body.size();
+      outcome = end.outcome;
+      retry_after_ms = end.retry_after_ms;
+      location = std::move(end.location);
+      content_type = std::move(end.content_type);
+      if (location.empty()) failure = ClassifyAttempt(end.facts);
+    }
+    if (!location.empty()) {
+      gate_.Finished(host, kId, outcome, std::nullopt, NowMs());
+      if (auto hop_refused = FollowRedirect(location, redirects, url, host)) {
+        return Deliver(url, attempts, started_ms, std::move(hop_refused), {}, {});
+      }
+      --attempts;  // a hop is part of the same attempt
+      first = true;
+      continue;
+    }
+    gate_.Finished(host, kId, outcome, retry_after_ms, NowMs());
+    if (failure && ShouldRetry(options_, *failure, attempts)) {
+      ++stats_.retries;
+      // A paused host (connection failures, Retry-After) makes the retry wait for the host,
+      // not on a backoff of its own.
+      first = gate_.Paused(host);
+      if (!first &&
+          !SleepUntil(NowMs() + static_cast<double>(BackoffMs(options_.retry, attempts, rng_)))) {
+        return std::nullopt;
+      }
+      continue;
+    }
+    return Deliver(url, attempts, started_ms, std::move(failure), std::move(attempt.body),
+                   std::move(content_type));
+  }
+}
+
+std::optional<Failure> BlockingFetch::WaitForHost(const std::string& url, bool& stopped) {
+  std::vector<uint32_t> ready;
+  for (;;) {
+    const double now = NowMs();
+    gate_.TakeReady(now, 1, ready);
+    if (!ready.empty()) return std::nullopt;
+    for (auto& [id, why] : gate_.TakeFailed()) {
+      return Failure{"connect", why + " at " + RedactUrl(url), false};
+    }
+    const double wake = gate_.NextWakeMs().value_or(now + kPollMs);
+    if (!SleepUntil(wake)) {
+      stopped = true;
+      return std::nullopt;
+    }
+  }
+}
+
+bool BlockingFetch::SleepUntil(double until_ms) {
+  for (;;) {
+    if (should_stop_ && should_stop_()) return false;
+    const double left = until_ms - NowMs();
+    if (left <= 0) return true;
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(std::min(left, kPollMs)));
+  }
+}
+
+Download BlockingFetch::Deliver(std::string_view url, uint32_t attempts, double started_ms,
+                                std::optional<Failure> failure, std::string body,
+                                std::string content_type) {
+  Download d;
+  d.url = RedactUrl(url);
+  if (failure) {
+    FinishFailureMessage(*failure, d.url, attempts);
+    ++stats_.failed;
+  } else {
+    d.body = ImageBuffer::FromString(std::move(body));
+    ++stats_.ok;
+  }
+  d.failure = std::move(failure);
+  d.attempts = attempts;
+  d.seconds = (NowMs() - started_ms) / 1000;
+  if (!d.failure) stats_.latency_us.Record(static_cast<uint64_t>(d.seconds * 1e6));
+  d.content_type = std::move(content_type);
+  return d;
+}
+
+// --- curl callbacks: nothing here throws (a failed append returns short: CURLE_WRITE_ERROR).
+
+size_t BlockingFetch::OnBody(char* data, size_t size, size_t count, void* userp) {
+  auto* a = static_cast<Attempt*>(userp);
+  const size_t n = size * count;
+  if (!WithinCap(a->owner->options_, a->body.size() + n)) {
+    a->too_large = true;  // returning short aborts the transfer
+    return 0;
+  }
+  try {
+    a->body.append(data, n);
+  } catch (...) {
+    return 0;
+  }
+  return n;
+}
+
+curl_socket_t BlockingFetch::OnOpenSocket(void* clientp, curlsocktype purpose,
+                                          curl_sockaddr* address) {
+  auto* a = static_cast<Attempt*>(clientp);
+  try {
+    return OpenCheckedSocket(a->owner->options_, purpose, address, a->blocked);
+  } catch (...) {
+    return CURL_SOCKET_BAD;
+  }
+}
+
+int BlockingFetch::OnProgress(void* clientp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* a = static_cast<Attempt*>(clientp);
+  try {
+    a->stopped = a->owner->should_stop_ && a->owner->should_stop_();
+  } catch (...) {
+    a->stopped = true;
+  }
+  return a->stopped ? 1 : 0;
+}
+
+}  // namespace pixelmill

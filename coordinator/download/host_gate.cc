@@ -1,0 +1,163 @@
+#include "coordinator/download/host_gate.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+namespace pixelmill {
+
+std::optional<std::string> HostGate::Push(const std::string& name, uint32_t id, double now_ms,
+                                          bool first) {
+  Host& host = hosts_[name];
+  if (host.state == State::kDown) {
+    if (now_ms < host.until_ms) return DownMessage(host);
+    host.state = State::kProbing;  // time to look again: this download is the probe
+  }
+  if (first) {
+    host.queue.push_front(id);
+  } else {
+    host.queue.push_back(id);
+  }
+  ++waiting_;
+  List(name, host);
+  return std::nullopt;
+}
+
+void HostGate::TakeReady(double now_ms, size_t max, std::vector<uint32_t>& out) {
+  for (size_t i = 0; i < paused_.size();) {
+    Host& host = hosts_[paused_[i]];
+    if (now_ms < host.until_ms) {
+      ++i;
+      continue;
+    }
+    Wake(host);
+    List(paused_[i], host);
+    paused_[i] = std::move(paused_.back());
+    paused_.pop_back();
+  }
+  while (out.size() < max && !runnable_.empty()) {
+    std::string name = std::move(runnable_.front());
+    runnable_.pop_front();
+    auto it = hosts_.find(name);
+    if (it == hosts_.end()) continue;
+    Host& host = it->second;
+    host.listed = false;
+    if (host.queue.empty() || host.active >= Limit(host)) continue;
+    out.push_back(host.queue.front());
+    host.queue.pop_front();
+    if (host.state == State::kProbing) {
+      host.probe_out = true;
+      host.probe_id = out.back();
+    }
+    --waiting_;
+    ++host.active;
+    List(name, host);
+  }
+}
+
+void HostGate::Finished(const std::string& name, uint32_t id, Outcome outcome,
+                        std::optional<uint64_t> retry_after_ms, double now_ms) {
+  auto it = hosts_.find(name);
+  assert(it != hosts_.end() && it->second.active > 0);
+  Host& host = it->second;
+  --host.active;
+  const bool probe = host.probe_out && host.probe_id == id;
+  if (probe) host.probe_out = false;
+  if (outcome == Outcome::kOk) {
+    host.consecutive_failures = 0;
+    if (host.state == State::kProbing || host.state == State::kDown) {
+      host.state = State::kOpen;
+      host.probes_failed = 0;
+      host.pause_ms = 0;
+      host.probe_out = false;
+    }
+    if (retry_after_ms && host.state == State::kOpen) Pause(host, *retry_after_ms, now_ms, false);
+  } else {
+    ++host.consecutive_failures;
+    if (host.state == State::kProbing && probe) {
+      if (++host.probes_failed >= options_.failed_probes) {
+        GoDown(host, now_ms);
+      } else {
+        Pause(host, host.pause_ms * 2, now_ms, true);
+      }
+    } else if (host.state == State::kOpen && host.consecutive_failures >= options_.pause_after) {
+      Pause(host, options_.first_pause_ms, now_ms, true);
+    }
+  }
+  if (host.state == State::kPaused &&
+      std::find(paused_.begin(), paused_.end(), name) == paused_.end()) {
+    paused_.push_back(name);
+  }
+  List(name, host);
+  Forget(name);
+}
+
+std::vector<std::pair<uint32_t, std::string>> HostGate::TakeFailed() {
+  return std::exchange(failed_, {});
+}
+
+std::optional<double> HostGate::NextWakeMs() const {
+  std::optional<double> next;
+  for (const std::string& name : paused_) {
+    const Host& host = hosts_.at(name);
+    if (!next || host.until_ms < *next) next = host.until_ms;
+  }
+  return next;
+}
+
+bool HostGate::Paused(const std::string& name) const {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end()) return false;
+  return it->second.state != State::kOpen;
+}
+
+void HostGate::Pause(Host& host, uint64_t ms, double now_ms, bool probe) {
+  host.state = State::kPaused;
+  host.pause_ms = std::max<uint64_t>(ms, 1);
+  host.until_ms = now_ms + static_cast<double>(host.pause_ms);
+  host.probe_next = probe;
+}
+
+void HostGate::GoDown(Host& host, double now_ms) {
+  host.state = State::kDown;
+  host.until_ms = now_ms + static_cast<double>(options_.down_recheck_ms);
+  const std::string why = DownMessage(host);
+  for (uint32_t id : host.queue) failed_.emplace_back(id, why);
+  waiting_ -= host.queue.size();
+  host.queue.clear();
+}
+
+void HostGate::Wake(Host& host) { host.state = host.probe_next ? State::kProbing : State::kOpen; }
+
+size_t HostGate::Limit(const Host& host) const {
+  switch (host.state) {
+    case State::kOpen:
+      return options_.per_host;
+    case State::kProbing:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+void HostGate::List(const std::string& name, Host& host) {
+  if (host.listed || host.queue.empty() || host.active >= Limit(host)) return;
+  host.listed = true;
+  runnable_.push_back(name);
+}
+
+void HostGate::Forget(const std::string& name) {
+  auto it = hosts_.find(name);
+  const Host& host = it->second;
+  if (host.state == State::kOpen && host.active == 0 && host.queue.empty() &&
+      host.consecutive_failures == 0 && !host.listed) {
+    hosts_.erase(it);
+  }
+}
+
+std::string HostGate::DownMessage(const Host& host) const {
+  return "host down: " + std::to_string(host.consecutive_failures) +
+         " consecutive connection failures";
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,44 @@
+// What the downloader may fetch: URL checks before a request, and the address check curl calls
+// for every connection it opens (redirects included), so a hostile URL cannot reach the
+// coordinator's own network (SSRF). Pure functions; any thread.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/base/status.h"
+
+namespace pixelmill {
+
+// Ok for an absolute http:// or https:// URL with a host and no control byte (a NUL would cut
+// it short); else code "bad_url" and why. Sets `host_key` (if given) to the URL's
+// "scheme://host:port", the unit of per-host limits and health.
+Status CheckUrl(std::string_view url, std::string* host_key = nullptr);
+
+// `url` as pixelmill may write it (manifest, report, logs): the password of user:password@,
+// every query value and the fragment replaced by ***, control bytes %-escaped, and cut to
+// `max_bytes` with a note of the full length. Works on malformed URLs too.
+std::string RedactUrl(std::string_view url, size_t max_bytes = 256);
+
+// `text` (a raw, possibly malformed record) with every URL-shaped substring in it redacted as
+// RedactUrl does: "scheme://" (or a JSON-escaped "scheme:\/\/") up to an unescaped '"', a blank
+// or a control byte. Everything else is kept byte for byte.
+std::string RedactUrlsInText(std::string_view text);
+
+// The host name of an http(s) URL (punycode for an internationalised one), or "" if none.
+std::string UrlHost(std::string_view url);
+
+// Why connecting to `address` is refused ("loopback", "private", "link-local", ...), or nullopt
+// when it is a public unicast address. IPv6 forms that carry an IPv4 address are judged by it:
+// mapped (::ffff:0:0/96), SIIT (::ffff:0:0:0/96), IPv4-compatible (::/96), NAT64 (64:ff9b::/96,
+// and local-use 64:ff9b:1::/48 at each RFC 6052 length), 6to4 (2002::/16) and Teredo
+// (2001::/32: its server and its client address).
+std::optional<std::string_view> BlockedRange(const sockaddr& address);
+
+// "10.1.2.3" / "fe80::1" for messages.
+std::string AddressToString(const sockaddr& address);
+
+}  // namespace pixelmill

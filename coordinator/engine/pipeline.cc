@@ -1,0 +1,544 @@
+#include "coordinator/engine/pipeline.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <utility>
+
+#include "common/image/image_probe.h"
+#include "coordinator/events/run_text.h"
+
+namespace pixelmill {
+namespace {
+
+SinkOptions SinkOptionsOf(const Options& options) {
+  SinkOptions sink;
+  sink.output_dir = options.output;
+  sink.durable = options.durable;
+  sink.commit_delay_ms_for_tests = options.commit_delay_ms_for_tests;  // 0 but in tests
+  return sink;
+}
+
+}  // namespace
+
+Pipeline::Pipeline(const Options& options, UserStore& store, RunObserver& observer,
+                   StopRequest* stop)
+    : options_(options),
+      store_(store),
+      observer_(observer),
+      stop_(stop),
+      budget_(options.max_memory),
+      downloader_(
+          loop_, options.download, [this](Download&& d) { Record(downloaded_, std::move(d)); },
+          &budget_),
+      sink_(loop_, SinkOptionsOf(options)) {
+  uv_loop_init(&loop_);
+  on_fatal_ = [this](const char* where, const char* what) {
+    if (fatal_event_.empty()) {
+      fatal_event_ = std::string("internal error in ") + where + ": " + what;
+    }
+    Wake();
+  };
+  InstallFatalHandler(loop_, &on_fatal_);
+}
+
+Pipeline::~Pipeline() {
+  // A handle still open here is a bug; say so loudly, in release builds too.
+  if (const int rc = uv_loop_close(&loop_); rc != 0) {
+    std::fprintf(stderr, "internal error: libuv loop closed with handles open (%s)\n",
+                 uv_strerror(rc));
+    std::abort();
+  }
+}
+
+PipelineResult Pipeline::Run() {
+  const auto started = std::chrono::steady_clock::now();
+  PipelineResult result;
+  size_t todo = 0;
+  for (size_t i = 0; i < store_.size(); ++i) todo += store_.status(i) == UserStatus::kPending;
+  skipped_ = store_.size() - todo;
+  // Stop requests (main's signal handler, a Cancel() from another thread) first: one that came
+  // while the input loaded or comes while workers are being spawned stops the run in order.
+  if (stop_ != nullptr) stop_->Attach(loop_, [this] { Wake(); });
+  uv_check_init(&loop_, &pump_);
+  pump_.data = this;
+  uv_check_start(&pump_, [](uv_check_t* h) {
+    Guarded(h->loop, "pump", [&] { static_cast<Pipeline*>(h->data)->Pump(); });
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&pump_));
+  uv_idle_init(&loop_, &wake_);
+  wake_.data = this;
+  uv_timer_init(&loop_, &grace_);
+  grace_.data = this;
+  uv_timer_init(&loop_, &budget_poll_);
+  budget_poll_.data = this;
+  uv_timer_init(&loop_, &progress_);
+  progress_.data = this;
+  uv_timer_start(
+      &progress_,
+      [](uv_timer_t* t) {
+        Guarded(t->loop, "progress", [&] {
+          auto* self = static_cast<Pipeline*>(t->data);
+          self->observer_.OnProgress(self->Snapshot());
+        });
+      },
+      100, 100);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&progress_));
+  started_ms_ = uv_now(&loop_);
+
+  if (Status s = sink_.Open(); !s.ok()) {
+    observer_.OnEvent(EventLevel::kError, s.message());
+    CloseLoopHandles();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    return result;
+  }
+  result.started = true;
+  if (Status s = downloader_.Init(); !s.ok()) fatal_ = s.message();
+  if (fatal_.empty() && !options_.filter_spec.IsNone()) {
+    if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();
+  }
+  if (!fatal_.empty()) stopping_ = true;  // nothing started: close everything, report fatal_
+  Pump();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  // The sink's last commits ended while the stages closed (the pump may be closed by then).
+  while (HandleEvents()) {
+  }
+
+  static_cast<LineCounts&>(result) = lines_;
+  result.filter_cpu_us = filter_cpu_us_;
+  result.end_to_end_us = end_to_end_us_;
+  result.workers = most_workers_;
+  result.left = todo - lines_.ok - lines_.failed;
+  result.downloads = downloader_.stats();
+  if (dispatcher_) result.dispatch = dispatcher_->stats();
+  if (supervisor_) result.worker_restarts = supervisor_->restarts();
+  result.waits = waits_;
+  result.manifest_syncs = sink_.syncs();
+  result.budget_limit = budget_.limit();
+  result.budget_peak = budget_.peak();
+  result.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  observer_.OnProgress(Snapshot());
+  result.exit_code =
+      EndOfRun(observer_, stop_requested_, stop_signal_, fatal_, lines_.ok, lines_.failed,
+               result.left, options_.command_line, result.interrupted);
+  return result;
+}
+
+// The loop's order, once per iteration (after the poll phase) and once at the start:
+//   1. handle what the callbacks recorded: a fatal error, signals, ended commits, gathered
+//      results (committed, or failed), finished downloads (probed, then dispatched or
+//      committed);
+//   2. start downloads while the downloader accepts more, the byte budget is not full and
+//      fewer than kMaxDownstream downloaded users wait to be filtered or written;
+//   3. after a first signal, stop once nothing is in flight (or the grace time is over);
+//   4. shut down when every user has its line or the run is stopping.
+void Pipeline::Pump() {
+  if (pumping_) return;  // a stage called from here recorded an event: the loop below sees it
+  pumping_ = true;
+  while (HandleEvents()) {
+  }
+  if (!shut_down_) {
+    // Bytes freed since the last pass (images written, results gathered): paused bodies
+    // resume, waiting transfers go on the wire.
+    downloader_.OnBudgetFreed();
+    if (downloader_.paused() > 0) {
+      if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&budget_poll_))) {
+        uv_timer_start(
+            &budget_poll_,
+            [](uv_timer_t* t) {
+              Guarded(t->loop, "budget poll", [&] { static_cast<Pipeline*>(t->data)->Wake(); });
+            },
+            100, 100);
+      }
+    } else {
+      uv_timer_stop(&budget_poll_);
+    }
+  }
+  if (!stopping_ && !draining_) {
+    StartDownloads();
+    while (HandleEvents()) {
+    }
+  }
+  if (draining_ && !stopping_ && (grace_over_ || !InFlight())) Abandon("");
+  if (!shut_down_ && busy_ == 0 && (stopping_ || next_ == store_.size())) ShutDown();
+  SampleWaits();
+  if (!shut_down_) WatchForTrouble();
+  if (!closing_.done()) uv_idle_stop(&wake_);
+  pumping_ = false;
+}
+
+// Notable conditions worth one log line each (never one per user): the memory budget full for
+// 10 s at a stretch, and a retry storm (many of the last 10 s of requests were retries).
+void Pipeline::WatchForTrouble() {
+  const uint64_t now = uv_now(&loop_);
+  if (budget_.full() || downloader_.paused() > 0) {
+    if (budget_full_since_ms_ == 0) budget_full_since_ms_ = now;
+    if (!budget_warned_ && now - budget_full_since_ms_ >= 10'000) {
+      budget_warned_ = true;
+      Emit(observer_, EventLevel::kWarning,
+           "the memory budget (--max-memory %llu MiB) has been full for 10 s: downloads wait "
+           "for images to be filtered and written; more workers or a larger budget would help",
+           static_cast<unsigned long long>(budget_.limit() >> 20));
+    }
+  } else {
+    budget_full_since_ms_ = 0;
+    budget_warned_ = false;
+  }
+  if (now - storm_window_ms_ < 10'000) return;
+  const DownloadStats d = downloader_.stats();
+  const uint64_t requests = d.requests - storm_requests_, retries = d.retries - storm_retries_;
+  if (storm_window_ms_ != 0 && retries >= 50 && retries * 5 >= requests) {
+    Emit(observer_, EventLevel::kWarning,
+         "retry storm: %llu of the last %llu requests were retries (servers failing or slow; "
+         "see the manifest's error codes)",
+         static_cast<unsigned long long>(retries), static_cast<unsigned long long>(requests));
+  }
+  storm_window_ms_ = now;
+  storm_requests_ = d.requests;
+  storm_retries_ = d.retries;
+}
+
+// An event was recorded: the loop must reach the pump without blocking in its poll phase (an
+// active idle handle makes the poll return at once; the pump stops it again).
+void Pipeline::Wake() {
+  if (!closing_.done()) uv_idle_start(&wake_, [](uv_idle_t*) {});
+}
+
+void Pipeline::CloseLoopHandles() {
+  if (stop_ != nullptr) stop_->Detach();
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&pump_), reinterpret_cast<uv_handle_t*>(&wake_),
+        reinterpret_cast<uv_handle_t*>(&grace_), reinterpret_cast<uv_handle_t*>(&budget_poll_),
+        reinterpret_cast<uv_handle_t*>(&progress_)}) {
+    uv_close(h, nullptr);
+  }
+}
+
+bool Pipeline::HandleEvents() {
+  bool any = false;
+  if (!fatal_event_.empty()) {
+    std::string why = std::move(fatal_event_);
+    fatal_event_.clear();
+    Abandon(why);
+    any = true;
+  }
+  while (stop_ != nullptr && stops_handled_ < stop_->requests()) {
+    ++stops_handled_;
+    HandleStop(stop_->first_signal());
+    any = true;
+  }
+  while (!written_.empty()) {
+    Written w = std::move(written_.front());
+    written_.pop_front();
+    HandleWritten(w);
+    any = true;
+  }
+  while (!filtered_.empty()) {
+    JobOutcome o = std::move(filtered_.front());
+    filtered_.pop_front();
+    if (!stopping_) HandleFiltered(o);  // else abandoned: the user is left for a resume
+    any = true;
+  }
+  while (!downloaded_.empty()) {
+    Download d = std::move(downloaded_.front());
+    downloaded_.pop_front();
+    if (!stopping_) HandleDownload(d);
+    any = true;
+  }
+  return any;
+}
+
+void Pipeline::StartDownloads() {
+  // A user is the downloader's until its body arrives, then downstream until its manifest line
+  // is written. The byte budget bounds what downloads hold (the downloader puts nothing on the
+  // wire while it is full); kMaxDownstream bounds the bookkeeping.
+  while (next_ < store_.size() && downloader_.accepting() && !budget_.full() &&
+         busy_ - downloader_.pending() < kMaxDownstream) {
+    const size_t user = next_++;
+    if (store_.status(user) != UserStatus::kPending) continue;
+    ++busy_;
+    if (dispatcher_ && !dispatcher_->gave_up().empty()) {
+      // No worker will ever come: fail the rest without downloading their images.
+      Fail(user, "no_workers", dispatcher_->gave_up(), 0);
+      continue;
+    }
+    if (auto refused = downloader_.Start(user, store_.Get(user).image_url)) {
+      Fail(user, refused->code, refused->message, 0);
+    }
+  }
+}
+
+bool Pipeline::InFlight() const {
+  return downloader_.in_flight() > 0 || (dispatcher_ && dispatcher_->pending() > 0) ||
+         !downloaded_.empty() || !filtered_.empty();
+}
+
+// Adds the time since the last call to each wait that held then, and notes which hold now.
+void Pipeline::SampleWaits() {
+  const uint64_t now = uv_now(&loop_);
+  const double seconds = static_cast<double>(now - last_sample_ms_) / 1000;
+  last_sample_ms_ = now;
+  double* totals[3] = {&waits_.downloads_waiting_s, &waits_.images_waiting_s,
+                       &waits_.results_waiting_s};
+  for (size_t i = 0; i < 3; ++i) {
+    if (was_waiting_[i]) *totals[i] += seconds;
+  }
+  const bool running = !stopping_ && !draining_;
+  was_waiting_[0] =
+      running && next_ < store_.size() && (budget_.full() || downloader_.paused() > 0);
+  was_waiting_[1] = running && dispatcher_ && dispatcher_->queued() > 0;
+  was_waiting_[2] = running && sink_.files_waiting() > 0;
+  if (dispatcher_) most_workers_ = std::max(most_workers_, dispatcher_->workers());
+}
+
+// Local workers connect over an abstract-namespace ipc:// endpoint (Linux: no file, so nothing
+// is left behind whatever ends the run; peers of another user id are refused), remote ones to
+// --bind. The supervisor spawns the local ones; their exit reports reach the dispatcher.
+Status Pipeline::StartWorkers() {
+  std::random_device random;
+  char name[64];
+  std::snprintf(name, sizeof(name), "ipc://@pixelmill-%d-%08x%08x", static_cast<int>(::getpid()),
+                random(), random());
+  const std::string endpoint = name;
+  DispatchOptions d;
+  d.filter = options_.filter_spec;
+  d.output = options_.filter_output;
+  d.max_attempts = options_.max_attempts;
+  d.heartbeat_ms = options_.heartbeat_ms;
+  d.endpoints = {endpoint};
+  if (!options_.bind.empty()) d.endpoints.push_back(options_.bind);
+  d.max_payload_bytes = options_.download.max_image_bytes * 4 + (1 << 20);
+  d.expected_workers = options_.workers;
+  d.job_timeout_ms = options_.job_timeout_ms;
+  d.remote_wait_ms = options_.remote_wait_ms;
+  d.observer = &observer_;
+  d.on_local_join = [this](uint32_t pid) {
+    if (supervisor_) supervisor_->MarkReady(static_cast<pid_t>(pid));
+  };
+  d.on_local_lost = [this](uint32_t pid) {
+    if (supervisor_) supervisor_->Kill(static_cast<pid_t>(pid));
+  };
+  dispatcher_ = std::make_unique<Dispatcher>(
+      loop_, std::move(d), [this](JobOutcome&& o) { Record(filtered_, std::move(o)); }, &budget_);
+  if (Status s = dispatcher_->Init(); !s.ok()) return s;
+  if (!options_.bind.empty()) {
+    observer_.OnEvent(EventLevel::kInfo,
+                      "remote workers may connect to " + dispatcher_->bound().back());
+  }
+  if (options_.workers == 0) {
+    dispatcher_->NoLocalWorkers("no local workers (--workers 0)");
+    return Status::Ok();
+  }
+  SupervisorOptions sup;
+  sup.workers = options_.workers;
+  sup.worker_binary = options_.worker_binary;
+  sup.endpoint = endpoint;
+  sup.observer = &observer_;
+  sup.address_space_mb = options_.worker_memory_mb > 0
+                             ? options_.worker_memory_mb
+                             : WorkerAddressSpaceMb(options_.filter_output.max_pixels);
+  supervisor_ = std::make_unique<WorkerSupervisor>(
+      loop_, std::move(sup),
+      [this](pid_t pid, const std::string& how) {
+        if (!shut_down_) dispatcher_->WorkerExited(static_cast<uint32_t>(pid), how);
+      },
+      [this](const std::string& why) { dispatcher_->NoLocalWorkers(why); });
+  return supervisor_->Start();
+}
+
+void Pipeline::HandleDownload(Download& d) {
+  const size_t user = d.tag;
+  download_started_ns_[user] = uv_hrtime() - static_cast<uint64_t>(d.seconds * 1e9);
+  if (d.failure) return Fail(user, d.failure->code, d.failure->message, d.attempts);
+  // The bytes decide, not the Content-Type header: a JPEG sent as text/html is still a JPEG,
+  // and an HTML page sent as image/jpeg is not an image.
+  // A header that parses, declares its dimensions and is followed by image data is required
+  // even when nothing decodes the image (--filter none).
+  Result<ImageHeader> header = ProbeImage(d.body.view());
+  if (!header.ok()) {
+    return Fail(user, "not_image",
+                NotImageMessage(d.url, header.status().message(), d.content_type, d.body.size()),
+                d.attempts);
+  }
+  const Fetched fetched{d.attempts, d.seconds * 1000};
+  if (!dispatcher_) {
+    d.body.set_format(header->format);
+    OkLineInfo info;
+    info.download_attempts = fetched.attempts;
+    info.download_ms = fetched.ms;
+    info.width = header->width;
+    info.height = header->height;
+    return Commit(user, std::move(d.body), std::move(info));
+  }
+  if (!dispatcher_->gave_up().empty()) {
+    return Fail(user, "no_workers", dispatcher_->gave_up(), d.attempts);
+  }
+  fetched_[user] = fetched;
+  dispatcher_->Submit(user, store_.id(user), std::move(d.body));
+}
+
+void Pipeline::HandleFiltered(JobOutcome& o) {
+  OkLineInfo info;
+  if (auto it = fetched_.find(o.user); it != fetched_.end()) {
+    info.download_attempts = it->second.attempts;
+    info.download_ms = it->second.ms;
+    fetched_.erase(it);
+  }
+  if (!o.error_code.empty()) {
+    return Fail(o.user, o.error_code, o.error_message, info.download_attempts + o.attempts);
+  }
+  filter_cpu_us_.Record(o.cpu_micros);
+  info.filtered = true;
+  info.filter_attempts = o.attempts;
+  info.filter = options_.filter_spec.text;
+  info.cpu_micros = o.cpu_micros;
+  info.worker = std::move(o.worker);
+  info.width = o.width;
+  info.height = o.height;
+  Commit(o.user, std::move(o.image), std::move(info));
+}
+
+void Pipeline::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
+  const uint32_t attempts = PrepareOkLine(store_, user, bytes, info);
+  std::string path = info.output;
+  sink_.Commit(std::move(path), std::move(bytes), OkLine(info),
+               [this, user, attempts](CommitResult result, const Status& status) {
+                 Record(written_, Written{user, UserStatus::kOk, result, status, attempts, {}});
+               });
+}
+
+void Pipeline::Fail(size_t user, const std::string& code, const std::string& message,
+                    uint32_t attempts) {
+  if (shut_down_) {
+    --busy_;  // the sink is closing: the user is left for a resume
+    return;
+  }
+  sink_.AppendManifest(
+      FailedLine(store_.id(user), code, message, attempts),
+      [this, user, code](const Status& status) {
+        Record(written_, Written{user, UserStatus::kFailed,
+                                 status.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed,
+                                 status, 0, code});
+      });
+}
+
+// Counts only what the manifest holds: a line that could not be written is not a result.
+void Pipeline::HandleWritten(Written& w) {
+  switch (w.result) {
+    case CommitResult::kCommitted:
+      assert(busy_ > 0);
+      --busy_;
+      store_.SetOutcome(w.user, w.status, store_.format(w.user));
+      lines_.Count(w.status, w.code);
+      if (auto it = download_started_ns_.find(w.user); it != download_started_ns_.end()) {
+        end_to_end_us_.Record((uv_hrtime() - it->second) / 1000);
+        download_started_ns_.erase(it);
+      }
+      return;
+    case CommitResult::kImageFailed:
+      if (w.error.code() == "full") {
+        // Not the user's failure: a failed line would be kept by --resume, and every later
+        // image would fail the same way. Stop; the user is left without a line, for a resume.
+        assert(busy_ > 0);
+        --busy_;
+        return Abandon(w.error.message() + " (the manifest holds every line before this error)");
+      }
+      return Fail(w.user, w.error.code(), w.error.message(), w.attempts);
+    case CommitResult::kLineFailed:
+      assert(busy_ > 0);
+      --busy_;
+      // Nothing more can be recorded: stop at once instead of finishing work that is then lost.
+      return Abandon(w.error.message() + " (the manifest holds every line before this error)");
+  }
+}
+
+void Pipeline::HandleStop(int signum) {
+  if (shut_down_) return;  // already closing: a Ctrl-C now must not kill the cleanup
+  stop_requested_ = true;
+  stop_signal_ = signum;
+  if (draining_ || options_.grace_ms == 0) return Abandon("");  // the second one: stop now
+  draining_ = true;
+  downloader_.StopStarting();
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "%s: starting no new downloads; finishing the work in flight for up to %.1f s "
+                "(send it again to stop now)",
+                StopSignalName(signum), static_cast<double>(options_.grace_ms) / 1000);
+  observer_.OnEvent(EventLevel::kWarning, text);
+  uv_timer_start(
+      &grace_,
+      [](uv_timer_t* t) {
+        Guarded(t->loop, "grace timer", [&] {
+          auto* self = static_cast<Pipeline*>(t->data);
+          self->grace_over_ = true;
+          self->Wake();
+        });
+      },
+      options_.grace_ms, 0);
+}
+
+void Pipeline::Abandon(const std::string& why) {
+  if (shut_down_) return;  // already closing (or every user is done)
+  stopping_ = true;
+  if (fatal_.empty()) fatal_ = why;  // "" for a signal: Run() says how to resume
+  // Downloads and jobs in flight are abandoned; their users get no line, like the ones never
+  // started, and are redone by a resume.
+  downloaded_.clear();
+  filtered_.clear();
+  ShutDown();
+}
+
+Progress Pipeline::Snapshot() const {
+  Progress p;
+  p.elapsed_s = static_cast<double>(uv_now(const_cast<uv_loop_t*>(&loop_)) - started_ms_) / 1000;
+  p.total = store_.size();
+  p.skipped = skipped_;
+  p.ok = lines_.ok;
+  p.failed = lines_.failed;
+  p.downloads_in_flight = downloader_.in_flight();
+  p.downloads_waiting = downloader_.pending() - downloader_.in_flight();
+  if (dispatcher_) {
+    p.images_waiting = dispatcher_->queued();
+    p.jobs_in_flight = dispatcher_->pending() - dispatcher_->queued();
+    p.workers = dispatcher_->workers();
+    p.filter_cpu_s = static_cast<double>(dispatcher_->stats().cpu_micros) / 1e6;
+  }
+  p.writes_pending = sink_.pending();
+  p.budget_used = budget_.used();
+  p.budget_limit = budget_.limit();
+  p.bytes_downloaded = downloader_.stats().bytes;
+  p.downloads_waiting_for_memory_s = waits_.downloads_waiting_s;
+  p.images_waiting_for_workers_s = waits_.images_waiting_s;
+  p.results_waiting_for_disk_s = waits_.results_waiting_s;
+  return p;
+}
+
+void Pipeline::ShutDown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  stopping_ = true;
+  uv_timer_stop(&grace_);
+  uv_timer_stop(&budget_poll_);
+  // The pump, the signals and the grace timer stay until every stage has closed: the sink's
+  // last commits are still counted, and a Ctrl-C while workers are being stopped is ignored
+  // instead of killing the coordinator mid-cleanup.
+  closing_.Start([this] { CloseLoopHandles(); });
+  downloader_.Close(closing_.Member());
+  // Workers get Shutdown first, then two seconds to go before SIGKILL.
+  if (dispatcher_) dispatcher_->Close(closing_.Member());
+  if (supervisor_) supervisor_->Close(2000, closing_.Member());
+  sink_.Close([this, closed = closing_.Member()](const Status& s) {
+    if (!s.ok() && fatal_.empty()) fatal_ = s.message();
+    closed();
+  });
+  closing_.Seal();
+}
+
+}  // namespace pixelmill

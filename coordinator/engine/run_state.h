@@ -1,0 +1,80 @@
+// RunState: the identity of a run, kept in OUT/run.json so that --resume continues the same job
+// and refuses another one. It names the input file (absolute path, size, modification time and
+// a hash of its first and last MiB: cheap even for a file of GBs) and everything that shapes a
+// result (the filter spec's canonical text, output format, quality, metadata policy, pixel
+// limit), and says whether the run completed. Standard input is known by the users read from it.
+//
+// Plain blocking functions; the coordinator calls them on its main thread, while it holds the
+// output folder's lock.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/filters/filter.h"
+#include "coordinator/engine/options.h"
+#include "coordinator/input/user_store.h"
+
+namespace pixelmill {
+
+struct InputIdentity {
+  // absolute; "-" for standard input, "<users>" and "<stream>" for the C++ API's inputs
+  std::string path;
+  uint64_t size = 0;  // bytes of a file or stream; users of standard input or a vector
+  int64_t mtime_ns = 0;
+  uint64_t head_hash = 0;  // FNV-1a 64 of the first MiB (the whole file if smaller)
+  uint64_t tail_hash = 0;  // FNV-1a 64 of the last MiB
+
+  bool is_stdin() const { return path == "-"; }
+};
+
+struct RunState {
+  InputIdentity input;
+  std::string filter = "none";   // canonical spec text
+  std::string format = "input";  // as --format takes it: input, jpeg, png, webp
+  int quality = 85;
+  bool keep_metadata = false;
+  uint64_t max_pixels = 0;
+  bool complete = false;
+};
+
+// Stats and hashes the input file `input` ("-": standard input, which is identified by its
+// users once loaded: see IdentifyUsers). Code "io" when it cannot be inspected.
+Result<InputIdentity> IdentifyInput(const std::string& input);
+
+// The identity of users that have no file to stat (standard input "-", the C++ API's vector
+// "<users>"): `path`, their count as the size, and FNV-1a 64 of every id, name and URL.
+InputIdentity IdentifyUsers(const UserStore& store, std::string path);
+// The identity of a whole input held in memory (the C++ API's "<stream>"): its size and the
+// hashes of its first and last MiB, as a file's.
+InputIdentity IdentifyBytes(std::string_view bytes, std::string path);
+
+// The state of the run `options` describe (not complete): stats and hashes the input file.
+// Code "io" when the input cannot be inspected.
+Result<RunState> CurrentRunState(const Options& options);
+// The state of the run `options` describe for an input already identified (users loaded by a
+// caller of the C++ API).
+RunState RunStateFor(const Options& options, InputIdentity input);
+
+// OUT/run.json.
+std::string RunStatePath(const std::string& out_dir);
+
+// Replaces OUT/run.json by `state`, atomically and durably (fsynced). Code "io" on failure.
+Status WriteRunState(const std::string& out_dir, const RunState& state);
+
+// Writes `state` with complete = true: the run ended with every user's line in the manifest.
+Status MarkRunComplete(const std::string& out_dir, RunState state);
+
+// Reads OUT/run.json. Code "missing" when there is none, "bad_state" when it is not a run
+// state this version wrote, "io" when it cannot be read.
+Result<RunState> ReadRunState(const std::string& out_dir);
+
+// What differs between a recorded run and the current one, one human phrase each
+// ("input file changed: size 1200 -> 1300", "filter changed: blur:5 -> blur:3"); empty when
+// it is the same run. A run on standard input (either one) always differs: it cannot be checked.
+std::vector<std::string> DescribeChanges(const RunState& recorded, const RunState& current);
+
+}  // namespace pixelmill

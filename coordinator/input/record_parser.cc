@@ -1,0 +1,239 @@
+#include "coordinator/input/record_parser.h"
+
+#include <utility>
+
+namespace pixelmill {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+bool Syntax(RecordProblem& p, simdjson::error_code e, std::string field = {}) {
+  p.kind = RecordProblem::kSyntax;
+  p.field = std::move(field);
+  p.message = DescribeJsonError(e);
+  return false;
+}
+
+bool Bad(RecordProblem& p, std::string field, std::string message) {
+  p.kind = RecordProblem::kRecord;
+  p.field = std::move(field);
+  p.message = std::move(message);
+  return false;
+}
+
+// Errors that mean the value exists but has another type (the record is wrong, the JSON fine).
+bool IsTypeError(simdjson::error_code e) {
+  return e == simdjson::INCORRECT_TYPE || e == simdjson::NUMBER_OUT_OF_RANGE;
+}
+
+// Fast path first: the getters fail cheaply on a wrong type, and only then is the reason
+// worked out for the message.
+bool ReadId(od::value& v, int64_t& out, RecordProblem& p) {
+  const simdjson::error_code e = v.get_int64().get(out);
+  if (e == simdjson::SUCCESS) return true;
+  od::json_type type;
+  if (auto te = v.type().get(type)) return Syntax(p, te, "id");
+  if (type != od::json_type::number) {
+    return Bad(p, "id", "expected an integer, got " + std::string(JsonTypeName(type)));
+  }
+  std::string_view token = v.raw_json_token();
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\r' ||
+                            token.back() == '\n')) {
+    token.remove_suffix(1);
+  }
+  if (token.find_first_of(".eE") != std::string_view::npos) {
+    return Bad(p, "id", "expected an integer, got " + std::string(token));
+  }
+  if (IsTypeError(e)) {
+    return Bad(
+        p, "id",
+        "integer " + std::string(token) + " out of range (must fit in a signed 64-bit integer)");
+  }
+  return Syntax(p, e, "id");
+}
+
+bool ReadString(od::value& v, const char* field, std::string_view& out, RecordProblem& p) {
+  const simdjson::error_code e = v.get_string().get(out);
+  if (e == simdjson::SUCCESS) return true;
+  if (e == simdjson::STRING_ERROR) return Bad(p, field, "invalid escape sequence in string");
+  od::json_type type;
+  if (auto te = v.type().get(type)) return Syntax(p, te, field);
+  if (type != od::json_type::string) {
+    return Bad(p, field, "expected a string, got " + std::string(JsonTypeName(type)));
+  }
+  return Syntax(p, e, field);
+}
+
+// An unknown field's name for a message (the key as written, escapes and all, cut short).
+std::string KeyForMessage(od::raw_json_string key) {
+  constexpr size_t kMaxShown = 64;
+  const char* p = key.raw();
+  std::string out;
+  // Stage 1 has matched the key's quotes: its closing quote is there.
+  for (size_t backslashes = 0; *p != '"' || backslashes % 2 == 1; ++p) {
+    backslashes = *p == '\\' ? backslashes + 1 : 0;
+    if (out.size() < kMaxShown) out += *p;
+  }
+  if (out.size() == kMaxShown) out += "...";
+  return out;
+}
+
+// Unknown fields are ignored, but their values are still checked, nested ones too, so a record
+// with broken JSON anywhere is refused as a whole (stage 1 only matched brackets and quotes:
+// "[1,,2]", {"a" 1} and a "tru" would otherwise pass). Most records have no nested unknown
+// values, so this costs nothing for them.
+bool SkipValue(od::value& v, RecordProblem& p) {
+  od::json_type type;
+  if (auto e = v.type().get(type)) return Syntax(p, e);
+  simdjson::error_code e = simdjson::SUCCESS;
+  switch (type) {
+    case od::json_type::boolean:
+      e = v.get_bool().error();
+      break;
+    case od::json_type::null: {
+      bool is_null = false;
+      e = v.is_null().get(is_null);
+      if (e == simdjson::SUCCESS && !is_null) e = simdjson::N_ATOM_ERROR;
+      break;
+    }
+    case od::json_type::number:
+      e = v.get_number().error();
+      break;
+    case od::json_type::string:
+      e = v.get_string().error();
+      break;
+    case od::json_type::array: {
+      od::array array;
+      if ((e = v.get_array().get(array))) break;
+      for (auto element : array) {
+        od::value item;
+        if ((e = std::move(element).get(item))) break;
+        if (!SkipValue(item, p)) return false;
+      }
+      break;
+    }
+    case od::json_type::object: {
+      od::object object;
+      if ((e = v.get_object().get(object))) break;
+      for (auto member : object) {
+        od::field inner;
+        if ((e = std::move(member).get(inner))) break;
+        if (!SkipValue(inner.value(), p)) return false;
+      }
+      break;
+    }
+  }
+  return e == simdjson::SUCCESS || Syntax(p, e);
+}
+
+}  // namespace
+
+bool ParseUserObject(od::object object, RawUser& user, RecordProblem& p) {
+  bool has_id = false, has_name = false, has_url = false;
+  for (auto field_result : object) {
+    od::field field;
+    if (auto e = std::move(field_result).get(field)) return Syntax(p, e);
+    const od::raw_json_string key = field.key();
+    od::value& value = field.value();
+    bool* seen = nullptr;
+    const char* name = nullptr;
+    if (key == "id") {
+      seen = &has_id, name = "id";
+    } else if (key == "name") {
+      seen = &has_name, name = "name";
+    } else if (key == "image_url") {
+      seen = &has_url, name = "image_url";
+    } else {
+      if (!SkipValue(value, p)) {
+        p.field = KeyForMessage(key);
+        return false;
+      }
+      continue;
+    }
+    if (*seen) return Bad(p, name, "field appears twice in the record");
+    *seen = true;
+    const bool ok = seen == &has_id     ? ReadId(value, user.id, p)
+                    : seen == &has_name ? ReadString(value, name, user.name, p)
+                                        : ReadString(value, name, user.image_url, p);
+    if (!ok) return false;
+  }
+  if (!has_id) return Bad(p, "id", "missing field");
+  if (!has_name) return Bad(p, "name", "missing field");
+  if (!has_url) return Bad(p, "image_url", "missing field");
+  return true;
+}
+
+bool ParseUserDocument(od::document_reference doc, RawUser& user, RecordProblem& p) {
+  od::json_type type;
+  if (auto e = doc.type().get(type)) return Syntax(p, e);
+  if (type != od::json_type::object) {
+    // The type comes from the first byte only: make sure the scalar is real JSON ("nonsense"
+    // is malformed JSON, not null).
+    simdjson::error_code e = simdjson::SUCCESS;
+    if (type == od::json_type::null) {
+      bool is_null = false;
+      e = doc.is_null().get(is_null);
+      if (e == simdjson::SUCCESS && !is_null) e = simdjson::N_ATOM_ERROR;
+    }
+    if (type == od::json_type::boolean) e = doc.get_bool().error();
+    if (type == od::json_type::number) e = doc.get_number().error();
+    if (type == od::json_type::string) e = doc.get_string().error();
+    if (e != simdjson::SUCCESS) return Syntax(p, e);
+    return Bad(p, "", "expected a JSON object, got " + std::string(JsonTypeName(type)));
+  }
+  od::object object;
+  if (auto e = doc.get_object().get(object)) return Syntax(p, e);
+  return ParseUserObject(object, user, p);
+}
+
+std::string DescribeJsonError(simdjson::error_code e) {
+  switch (e) {
+    case simdjson::UTF8_ERROR:
+      return "invalid UTF-8";
+    case simdjson::UNCLOSED_STRING:
+      return "malformed JSON: unclosed string";
+    case simdjson::UNESCAPED_CHARS:
+      return "malformed JSON: raw control character (e.g. a NUL byte) inside a string";
+    case simdjson::DEPTH_ERROR:
+      return "malformed JSON: nested too deeply";
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+      return "malformed JSON: unclosed object or array";
+    case simdjson::TRAILING_CONTENT:
+      return "malformed JSON: trailing content after the record";
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR:
+      return "malformed JSON: invalid literal (expected true, false or null)";
+    case simdjson::NUMBER_ERROR:
+      return "malformed JSON: invalid number";
+    case simdjson::STRING_ERROR:
+      return "malformed JSON: invalid string escape";
+    case simdjson::EMPTY:
+      return "malformed JSON: empty document";
+    case simdjson::TAPE_ERROR:
+    case simdjson::INCORRECT_TYPE:
+      return "malformed JSON: unexpected character or missing ',', ':', '}' or ']'";
+    default:
+      return std::string("malformed JSON: ") + simdjson::error_message(e);
+  }
+}
+
+std::string_view JsonTypeName(od::json_type type) {
+  switch (type) {
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::object:
+      return "an object";
+    case od::json_type::number:
+      return "a number";
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
+  }
+  return "a value";
+}
+
+}  // namespace pixelmill

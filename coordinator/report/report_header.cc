@@ -1,0 +1,69 @@
+#include "coordinator/report/report_header.h"
+
+#include "common/base/json_writer.h"
+#include "common/image/image_format.h"
+#include "coordinator/download/url_policy.h"
+
+namespace pixelmill {
+namespace {
+
+// `arg` without its secrets: a URL (a word with "://", or any value of --proxy, which curl
+// also takes as user:password@host) redacted, anything else as it is.
+std::string RedactArg(const std::string& arg, bool after_proxy) {
+  const size_t eq = arg.find('=');
+  if (!after_proxy && arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+    const bool proxy = arg.compare(0, eq, "--proxy") == 0;
+    return arg.substr(0, eq + 1) + RedactArg(arg.substr(eq + 1), proxy);
+  }
+  if (after_proxy || arg.find("://") != std::string::npos) return RedactUrl(arg, 4096);
+  return arg;
+}
+
+}  // namespace
+
+std::string RedactedCommandLineJson(const std::vector<std::string>& command_line) {
+  std::string json = "[";
+  bool after_proxy = false;
+  for (const std::string& arg : command_line) {
+    if (json.size() > 1) json += ',';
+    AppendJsonString(json, RedactArg(arg, after_proxy));
+    after_proxy = arg == "--proxy";
+  }
+  return json + "]";
+}
+
+std::string OptionsJson(const Options& o) {
+  const DownloadOptions& d = o.download;
+  return JsonObject()
+      .Add("input", o.input)
+      .Add("output", o.output)
+      .Add("filter", o.filter_spec.text)
+      .Add("format", o.filter_output.format == OutputFormat::kUnknown
+                         ? std::string_view("input")
+                         : FormatName(o.filter_output.format))
+      .Add("quality", int64_t{o.filter_output.quality})
+      .Add("keep_metadata", o.filter_output.keep_metadata)
+      .Add("max_pixels", o.filter_output.max_pixels)
+      .Add("workers", uint64_t{o.workers})
+      .Add("bind", o.bind)
+      .Add("max_attempts", uint64_t{o.max_attempts})
+      .Add("job_timeout_s", static_cast<double>(o.job_timeout_ms) / 1000)
+      .Add("concurrency", uint64_t{d.concurrency})
+      .Add("per_host", uint64_t{d.per_host})
+      .Add("timeout_s", static_cast<double>(d.timeout_ms) / 1000)
+      .Add("retries", uint64_t{d.retry.retries})
+      .Add("max_image_bytes", d.max_image_bytes)
+      .Add("allow_private_networks", d.allow_private_networks)
+      .Add("proxy", d.proxy.empty() ? std::string() : RedactUrl(d.proxy, 4096))
+      .Add("max_memory", o.max_memory)
+      .Add("max_bad_records", uint64_t{o.max_bad_records})
+      .Add("resume", o.resume)
+      .Add("retry_failed", o.retry_failed)
+      .Add("overwrite", o.overwrite)
+      .Add("sequential", o.sequential)
+      .Add("durable", o.durable)
+      .Add("grace_s", static_cast<double>(o.grace_ms) / 1000)
+      .Done();
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,17 @@
+// CheckBindable: --bind tried before the output folder is claimed, so a mistyped endpoint or a
+// port in use is an error that leaves the folder as it was. Blocking; any thread.
+#pragma once
+
+#include <string>
+
+#include "common/base/status.h"
+
+namespace pixelmill {
+
+// Binds `endpoint` with a throwaway ZeroMQ ROUTER socket and closes it again. Code "bind" with
+// a message saying what to change (an IP address instead of a host name, another port).
+// TODO(race): the port is free again until the dispatcher binds it; another process may take
+// it in between, which the dispatcher then reports the same way.
+Status CheckBindable(const std::string& endpoint);
+
+}  // namespace pixelmill

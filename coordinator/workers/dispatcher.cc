@@ -1,0 +1,518 @@
+#include "coordinator/workers/dispatcher.h"
+#include "coordinator/events/callback_guard.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+
+#include "common/base/peer_text.h"
+#include "common/base/version.h"
+#include "common/image/image_probe.h"
+#include "coordinator/events/event.h"
+
+namespace pixelmill {
+namespace {
+
+// Invalid results in a row after which a worker is stopped.
+constexpr uint32_t kMaxBadResults = 3;
+
+// Below this size a copy is cheaper than sharing (two allocations and a cross-thread free).
+constexpr size_t kShareAbove = 8 * 1024;
+
+// A payload frame that shares the job's image instead of copying it: ZeroMQ frees its
+// reference (from its I/O thread) once the frame is sent.
+zmq::message_t SharedFrame(const ImageBytes& image) {
+  auto holder = std::make_unique<ImageBytes>(image);
+  zmq::message_t frame(
+      const_cast<char*>(image->data()), image->size(),
+      [](void*, void* hint) {
+        std::unique_ptr<ImageBytes> release(static_cast<ImageBytes*>(hint));
+      },
+      holder.get());
+  holder.release();  // now owned by the frame's free function
+  return frame;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done, ByteBudget* budget)
+    : loop_(loop),
+      options_(std::move(options)),
+      on_done_(std::move(on_done)),
+      budget_(budget),
+      observer_(options_.observer != nullptr ? options_.observer : &StderrObserver()),
+      pool_(options_.max_attempts) {}
+
+Dispatcher::~Dispatcher() { assert(!handles_open_ || closing_handles_.done()); }
+
+Status Dispatcher::Init() {
+  try {
+    // Made here, not in the constructor: creating them can throw (zmq::error_t).
+    context_ = std::make_unique<zmq::context_t>(1);
+    socket_ = zmq::socket_t(*context_, zmq::socket_type::router);
+    socket_.set(zmq::sockopt::router_mandatory, 1);
+    socket_.set(zmq::sockopt::linger, 200);
+    socket_.set(zmq::sockopt::sndhwm, 0);  // credits bound what is queued, not the HWM
+    socket_.set(zmq::sockopt::maxmsgsize,
+                static_cast<int64_t>(options_.max_payload_bytes + kMaxEnvelopeBytes));
+    // ipc peers must run as our user (an abstract-namespace endpoint has no file permissions).
+    const int uid = static_cast<int>(::getuid());
+    zmq_setsockopt(socket_.handle(), ZMQ_IPC_FILTER_UID, &uid, sizeof(uid));
+    for (const std::string& endpoint : options_.endpoints) {
+      socket_.bind(endpoint);
+      bound_.push_back(socket_.get(zmq::sockopt::last_endpoint));
+    }
+  } catch (const zmq::error_t& e) {
+    return Status::Error("bind", "cannot listen for workers: " + std::string(e.what()));
+  }
+  started_ms_ = uv_now(&loop_);
+  proto::Job& job = *job_envelope_.mutable_job();
+  job.set_filter(options_.filter.text);
+  job.set_output_format(ToWire(options_.output.format));
+  job.set_quality(static_cast<uint32_t>(options_.output.quality));
+  job.set_keep_metadata(options_.output.keep_metadata);
+  job.set_max_pixels(options_.output.max_pixels);
+  uv_poll_init(&loop_, &poll_, socket_.get(zmq::sockopt::fd));
+  poll_.data = this;
+  uv_poll_start(&poll_, UV_READABLE, &Dispatcher::OnReadable);
+  uv_timer_init(&loop_, &heartbeat_);
+  heartbeat_.data = this;
+  uv_timer_start(&heartbeat_, &Dispatcher::OnHeartbeat, options_.heartbeat_ms,
+                 options_.heartbeat_ms);
+  handles_open_ = true;
+  return Status::Ok();
+}
+
+void Dispatcher::Submit(size_t user, int64_t user_id, ImageBuffer image) {
+  pool_.Submit(user, user_id, std::make_shared<const ImageBuffer>(std::move(image)));
+  Dispatch();
+  Drain();
+}
+
+void Dispatcher::OnReadable(uv_poll_t* poll, int, int) {
+  Guarded(poll->loop, "worker socket", [&] { static_cast<Dispatcher*>(poll->data)->Drain(); });
+}
+
+// ZMQ_FD only says "something changed": receive until nothing is left, then read ZMQ_EVENTS,
+// which re-arms the edge-triggered fd (sends made while handling may have consumed the edge)
+// and tells whether more arrived meanwhile. Reading ZMQ_EVENTS costs a system call, so it is
+// read once per burst, not once per message.
+void Dispatcher::Drain() {
+  if (draining_ || closing_) return;
+  draining_ = true;
+  while (!closing_) {
+    if (ReceiveFrames(socket_, frames_)) {
+      Handle(frames_);
+      continue;
+    }
+    if (!(SocketEvents(socket_) & ZMQ_POLLIN)) break;
+  }
+  draining_ = false;
+}
+
+void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
+  if (frames.size() < 2) return Malformed("message without a routing id or envelope");
+  const std::string identity = frames[0].to_string();
+  frames.erase(frames.begin());
+  // Read before decoding takes the frames apart: the kernel's word, not the peer's.
+  const uint32_t local_pid = IpcPeerPid(frames[0]);
+  Result<Message> decoded = DecodeMessage(frames, Sender::kWorker, options_.max_payload_bytes);
+  if (!decoded.ok()) {
+    // Most likely a Hello we cannot read (too big, another encoding): without an answer the
+    // worker would wait for a Welcome forever, so it hears why and exits.
+    if (pool_.Find(identity) == nullptr) {
+      RejectPeer(identity,
+                 "the coordinator dropped this worker's message: " + decoded.status().message());
+    }
+    return Malformed(decoded.status().message());
+  }
+  Message& message = decoded.value();
+  if (message.envelope.has_hello()) return OnHello(identity, message.envelope.hello(), local_pid);
+  WorkerInfo* worker = pool_.Find(identity);
+  if (worker == nullptr && message.envelope.has_result()) {
+    ++late_results_;  // from a worker we stopped or declared dead: its jobs went elsewhere
+    return;
+  }
+  if (worker == nullptr) {
+    // A worker we declared dead (e.g. it was frozen) or never greeted: it gets no heartbeats
+    // from us, notices, and says Hello again.
+    return Malformed(std::string("a ") + BodyName(message.envelope) + " from an unknown worker");
+  }
+  worker->last_heard = uv_now(&loop_) / 1000.0;
+  if (message.envelope.has_result()) OnResult(identity, message);
+}
+
+void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
+                         uint32_t local_pid) {
+  // Peer text, escaped once here: every log line and manifest line uses these copies.
+  const std::string worker_id = PeerText(hello.worker_id());
+  proto::Envelope reply;
+  std::string refusal;
+  if (hello.worker_id().size() > kMaxWorkerIdBytes) {
+    refusal = "worker id of " + std::to_string(hello.worker_id().size()) +
+              " bytes is over the limit of " + std::to_string(kMaxWorkerIdBytes) + " (worker --id)";
+  } else if (hello.protocol_version() != kProtocolVersion) {
+    refusal = "protocol version " + std::to_string(hello.protocol_version()) +
+              " is not supported; this coordinator speaks version " +
+              std::to_string(kProtocolVersion);
+  } else if (hello.capacity() == 0 || hello.capacity() > 1024) {
+    refusal = "capacity " + std::to_string(hello.capacity()) + " is outside 1..1024";
+  } else {
+    // A worker of another version may lack a filter: refuse it now rather than fail jobs.
+    for (const FilterStep& step : options_.filter.steps) {
+      if (std::find(hello.filters().begin(), hello.filters().end(), step.name) ==
+          hello.filters().end()) {
+        refusal = "this run's filter needs '" + step.name + "', which the worker does not have";
+        break;
+      }
+    }
+  }
+  if (!refusal.empty()) {
+    ++stats_.rejected;
+    observer_->OnStructuredEvent(EventBuilder(EventLevel::kWarning, "worker_rejected")
+                                     .Text("rejected worker ")
+                                     .Field("worker", worker_id)
+                                     .Text(" (pid ")
+                                     .Field("pid", hello.pid())
+                                     .Text("): ")
+                                     .Field("reason", refusal)
+                                     .Done());
+    reply.mutable_reject()->set_reason(refusal);
+    Send(identity, reply);
+    return;
+  }
+  if (pool_.Find(identity) != nullptr) WorkerDead(identity, "said Hello again");
+  WorkerInfo info;
+  info.identity = identity;
+  info.worker_id = worker_id;
+  info.host = PeerText(hello.host());
+  info.pid = hello.pid();
+  info.local_pid = local_pid;
+  info.capacity = hello.capacity();
+  info.last_heard = uv_now(&loop_) / 1000.0;
+  observer_->OnStructuredEvent(EventBuilder(EventLevel::kDebug, "worker_joined")
+                                   .Text("worker ")
+                                   .Field("worker", worker_id)
+                                   .Text(" joined (pid ")
+                                   .Field("pid", hello.pid())
+                                   .Text(", capacity ")
+                                   .Field("capacity", hello.capacity())
+                                   .Text(")")
+                                   .Done());
+  pool_.Add(std::move(info));
+  ++stats_.workers_joined;
+  if (options_.on_local_join && local_pid > 0) options_.on_local_join(local_pid);
+  reply.mutable_welcome()->set_heartbeat_ms(options_.heartbeat_ms);
+  reply.mutable_welcome()->set_protocol_version(kProtocolVersion);
+  if (Send(identity, reply)) Dispatch();
+}
+
+void Dispatcher::OnResult(const std::string& identity, Message& message) {
+  const proto::Result& result = message.envelope.result();
+  const std::string worker_id = pool_.Find(identity)->worker_id;
+  std::optional<JobRecord> job = pool_.Complete(identity, result.job_id());
+  if (!job) return;  // late or foreign: counted by the pool, dropped
+  ++stats_.results;
+  stats_.cpu_micros += result.cpu_micros();
+  stats_.image_warnings += result.warnings();
+  JobOutcome outcome;
+  outcome.user = job->user;
+  outcome.attempts = job->attempt;
+  outcome.cpu_micros = result.cpu_micros();
+  outcome.worker = worker_id;
+  if (result.has_error()) {
+    outcome.error_code = result.error().code().empty() ? "filter" : PeerText(result.error().code());
+    outcome.error_message = PeerText(result.error().message());
+  } else {
+    // A worker's bytes are checked like a download's: an empty or garbled result is not saved.
+    const std::string_view bytes(static_cast<const char*>(message.payload.data()),
+                                 message.payload.size());
+    Result<ImageHeader> header = ProbeImage(bytes);
+    WorkerInfo& worker = *pool_.Find(identity);
+    std::string problem =
+        header.ok() ? UnexpectedFormat(header->format) : header.status().message();
+    if (!problem.empty()) {
+      const std::string why = "worker " + worker_id + " returned an invalid image: " + problem;
+      Refuse(identity, *job, why);
+      if (++worker.bad_streak >= kMaxBadResults) StopWorker(identity, why, "bad_result");
+      return Dispatch();
+    }
+    worker.bad_streak = 0;
+    job->result_estimate.Reset();  // the result's real size replaces the estimate
+    ByteLease lease(budget_);
+    lease.Grow(message.payload.size());
+    outcome.image = ImageBuffer::FromMessage(std::move(message.payload));
+    outcome.image.set_lease(std::move(lease));
+    outcome.image.set_format(header->format);
+    outcome.width = header->width;
+    outcome.height = header->height;
+  }
+  on_done_(std::move(outcome));
+  Dispatch();
+}
+
+// Why a filtered result in `format` is not what the run asked for, or "". Stand-in filters pass
+// the downloaded image on, whatever format it had.
+std::string Dispatcher::UnexpectedFormat(OutputFormat format) const {
+  if (options_.filter.IsStandIn()) return {};
+  const OutputFormat asked = options_.output.format;
+  const bool ok = asked != OutputFormat::kUnknown
+                      ? format == asked
+                      : format == OutputFormat::kJpeg || format == OutputFormat::kPng ||
+                            format == OutputFormat::kWebp;
+  return ok ? std::string() : std::string(ExtensionFor(format)) + " is not the format asked for";
+}
+
+// A result failed its check: that attempt failed; the job goes to another worker if it may.
+void Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::string& why) {
+  ++stats_.bad_results;
+  const double now = uv_now(&loop_) / 1000.0;
+  if (now - last_bad_result_log_ >= 1.0) {
+    last_bad_result_log_ = now;
+    Emit(*observer_, EventLevel::kWarning, "%s (%llu so far)", why.c_str(),
+         static_cast<unsigned long long>(stats_.bad_results));
+  }
+  if (std::optional<JobRecord> out = pool_.Retry(std::move(job), identity)) {
+    GiveUp(*out, "bad_result", why);
+  }
+  if (!gave_up_.empty()) FailQueued("no_workers", gave_up_);
+}
+
+// Sends queued jobs while some worker has credit, the least loaded first.
+void Dispatcher::Dispatch() {
+  while (!closing_ && pool_.queued() > 0) {
+    const JobRecord& next = *pool_.NextQueued();
+    WorkerInfo* worker = pool_.PickLeastLoaded(next.avoid, next.alone);
+    if (worker == nullptr) return;
+    if (!worker->jobs.empty() && pool_.workers() < options_.expected_workers &&
+        uv_now(&loop_) < started_ms_ + options_.fill_grace_ms) {
+      // The pool is still filling: wait for the next Hello (or the heartbeat after the grace).
+      return;
+    }
+    const std::string identity = worker->identity;
+    ByteLease estimate(budget_);
+    estimate.Grow(pool_.NextQueued()->image->size());
+    const uint64_t job_id =
+        *pool_.AssignNext(*worker, uv_now(&loop_) / 1000.0, std::move(estimate));
+    const JobRecord& job = *pool_.job(job_id);
+    proto::Job* j = job_envelope_.mutable_job();  // reused: filter and limits stay set
+    j->set_job_id(job_id);
+    j->set_user_id(job.user_id);
+    j->set_attempt(job.attempt);
+    zmq::message_t payload = job.image->size() < kShareAbove
+                                 ? zmq::message_t(job.image->data(), job.image->size())
+                                 : SharedFrame(job.image);
+    if (!Send(identity, job_envelope_, &payload)) {
+      pool_.Unassign(job_id);
+      Unreachable(identity);
+      continue;
+    }
+    ++stats_.jobs_sent;
+  }
+}
+
+bool Dispatcher::Send(const std::string& identity, const proto::Envelope& envelope,
+                      zmq::message_t* payload) {
+  zmq::message_t id(identity.data(), identity.size());
+  return SendMessage(socket_, &id, envelope, payload);
+}
+
+void Dispatcher::OnHeartbeat(uv_timer_t* timer) {
+  Guarded(timer->loop, "heartbeat timer",
+          [&] { static_cast<Dispatcher*>(timer->data)->Heartbeat(); });
+}
+
+void Dispatcher::Heartbeat() {
+  const double now = uv_now(&loop_) / 1000.0;
+  const double deadline = now - 3.0 * options_.heartbeat_ms / 1000.0;
+  for (const std::string& identity : pool_.SilentSince(deadline)) {
+    WorkerDead(identity, "missed 3 heartbeats (silent for " +
+                             std::to_string(3 * options_.heartbeat_ms) + " ms)");
+  }
+  CheckDeadlines(now);
+  CheckRemoteWait(now);
+  Dispatch();  // the pool-filling grace may have ended
+  proto::Envelope beat;
+  beat.mutable_heartbeat();
+  const std::vector<std::string> everyone = pool_.order();
+  for (const std::string& identity : everyone) {
+    if (!Send(identity, beat)) Unreachable(identity);
+  }
+  Drain();
+}
+
+void Dispatcher::WorkerExited(uint32_t pid, const std::string& how) {
+  if (auto identity = pool_.FindLocal(pid)) WorkerDead(*identity, "worker " + how);
+  Drain();
+}
+
+// The worker's connection is gone. A local worker whose process still exists is most likely
+// dying right now: send it nothing more and let its exit status (from the supervisor, within
+// milliseconds) or the heartbeat deadline say why, so a user who fails because of it gets the
+// real reason ("signal 9"), not just "unreachable".
+void Dispatcher::Unreachable(const std::string& identity) {
+  WorkerInfo* worker = pool_.Find(identity);
+  if (worker == nullptr) return;
+  if (worker->local_pid > 0 && ::kill(static_cast<pid_t>(worker->local_pid), 0) == 0) {
+    worker->credits = 0;
+    return;
+  }
+  WorkerDead(identity, "unreachable (its connection is gone)");
+}
+
+void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
+                            const std::string& code) {
+  const WorkerInfo* worker = pool_.Find(identity);
+  if (worker == nullptr) return;
+  const size_t held = worker->jobs.size();
+  const uint32_t pid = worker->pid;
+  const uint32_t local_pid = worker->local_pid;
+  observer_->OnStructuredEvent(EventBuilder(EventLevel::kWarning, "worker_lost")
+                                   .Text("lost worker ")
+                                   .Field("worker", worker->worker_id)
+                                   .Text(" (pid ")
+                                   .Field("pid", pid)
+                                   .Text("): ")
+                                   .Field("reason", why)
+                                   .Text("; ")
+                                   .Field("jobs_to_retry", held)
+                                   .Text(" job(s) to retry")
+                                   .Done());
+  std::vector<JobRecord> given_up = pool_.Remove(identity);
+  ++stats_.workers_lost;
+  // A local process that may still be running (frozen, hung) is killed and replaced; the
+  // supervisor ignores pids that are not its own children.
+  if (local_pid > 0 && options_.on_local_lost) options_.on_local_lost(local_pid);
+  for (JobRecord& job : given_up) GiveUp(job, code, why);
+  // Jobs requeued after the dispatcher gave up would wait for a worker that never comes.
+  if (!gave_up_.empty()) FailQueued("no_workers", gave_up_);
+  Dispatch();
+}
+
+void Dispatcher::GiveUp(JobRecord& job, const std::string& code, const std::string& why) {
+  JobOutcome outcome;
+  outcome.user = job.user;
+  outcome.attempts = job.attempt;
+  outcome.error_code = code;
+  outcome.error_message = why + "; gave up after " + std::to_string(job.attempt) +
+                          (job.attempt == 1 ? " attempt" : " attempts");
+  on_done_(std::move(outcome));
+}
+
+// A worker that heartbeats but holds a job past the job timeout (a hung filter, a buggy or
+// malicious remote worker) is told to shut down and treated as dead: its jobs go elsewhere.
+void Dispatcher::CheckDeadlines(double now) {
+  const double limit = static_cast<double>(options_.job_timeout_ms) / 1000;
+  for (const std::string& identity : pool_.HoldingSince(now - limit)) {
+    char why[128];
+    std::snprintf(why, sizeof(why), "held a job for more than %.1f s (--job-timeout)", limit);
+    stats_.timed_out += pool_.Find(identity)->jobs.size();
+    StopWorker(identity, why, "job_timeout");
+  }
+}
+
+// Tells a worker that misbehaves while alive to leave, and treats it as dead.
+void Dispatcher::StopWorker(const std::string& identity, const std::string& why,
+                            const std::string& code) {
+  proto::Envelope bye;
+  bye.mutable_shutdown()->set_reason(why);
+  Send(identity, bye);
+  WorkerDead(identity, why, code);
+}
+
+void Dispatcher::NoLocalWorkers(const std::string& why) {
+  local_gone_ = why;
+  if (options_.endpoints.size() <= 1) {  // only the local endpoint: nobody else can come
+    gave_up_ = why;
+    FailQueued("no_workers", why);
+  }
+}
+
+void Dispatcher::CheckRemoteWait(double now) {
+  if (local_gone_.empty() || !gave_up_.empty()) return;
+  if (pool_.workers() > 0) {
+    waiting_since_ = -1;
+    return;
+  }
+  if (waiting_since_ < 0) waiting_since_ = now;
+  const double limit = static_cast<double>(options_.remote_wait_ms) / 1000;
+  const double left = limit - (now - waiting_since_);
+  std::string remote;
+  for (size_t i = 1; i < bound_.size(); ++i) remote += (i > 1 ? ", " : "") + bound_[i];
+  if (left <= 0) {
+    char why[160];
+    std::snprintf(why, sizeof(why), "no worker joined within %.0f s (--remote-wait)", limit);
+    gave_up_ = std::string(why) + "; " + local_gone_;
+    Emit(*observer_, EventLevel::kWarning, "%s: giving up", gave_up_.c_str());
+    FailQueued("no_workers", gave_up_);
+    return;
+  }
+  if (last_wait_log_ < 0 || now - last_wait_log_ >= 10) {
+    last_wait_log_ = now;
+    Emit(*observer_, EventLevel::kWarning,
+         "no worker connected (%s); waiting for a remote worker on %s: %zu "
+         "job(s) waiting, giving up in %.0f s",
+         local_gone_.c_str(), remote.c_str(), pool_.queued(), left);
+  }
+}
+
+void Dispatcher::FailQueued(const std::string& code, const std::string& message) {
+  for (JobRecord& job : pool_.DrainQueue()) {
+    JobOutcome outcome;
+    outcome.user = job.user;
+    outcome.attempts = job.attempt - 1;
+    outcome.error_code = code;
+    outcome.error_message = message;
+    on_done_(std::move(outcome));
+  }
+}
+
+void Dispatcher::RejectPeer(const std::string& identity, const std::string& why) {
+  // Once per connection: a peer that floods garbage and never reads gets one answer, not a
+  // queue of them. The set only grows with connections; it is cleared when large.
+  if (rejected_peers_.size() >= 4096) rejected_peers_.clear();
+  if (!rejected_peers_.insert(identity).second) return;
+  proto::Envelope reply;
+  reply.mutable_reject()->set_reason(why);
+  Send(identity, reply);
+}
+
+void Dispatcher::Malformed(const std::string& why) {
+  ++stats_.malformed;
+  const double now = uv_now(&loop_) / 1000.0;
+  if (now - last_malformed_log_ >= 1.0) {  // at most one line a second
+    last_malformed_log_ = now;
+    Emit(*observer_, EventLevel::kWarning, "dropped a worker message: %s (%llu so far)",
+         why.c_str(), static_cast<unsigned long long>(stats_.malformed));
+  }
+}
+
+DispatchStats Dispatcher::stats() const {
+  DispatchStats s = stats_;
+  s.duplicates = pool_.duplicates() + late_results_;
+  s.requeued = pool_.requeued();
+  return s;
+}
+
+void Dispatcher::Close(std::function<void()> on_closed) {
+  if (handles_open_) {
+    proto::Envelope bye;
+    bye.mutable_shutdown()->set_reason("the run is over");
+    for (const std::string& identity : pool_.order()) Send(identity, bye);
+  }
+  closing_ = true;
+  closing_handles_.Start([this, on_closed = std::move(on_closed)] {
+    socket_.close();  // lingers up to 200 ms so the Shutdowns leave
+    if (on_closed) on_closed();
+  });
+  if (handles_open_) {
+    closing_handles_.Close(&poll_);
+    closing_handles_.Close(&heartbeat_);
+  }
+  closing_handles_.Seal();
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,79 @@
+// The manifest's lines: one vocabulary for formats (the --format flag's words), one meaning of
+// "attempts", and --resume still reading the lines older versions wrote ("format":"jpg").
+#include "coordinator/output/manifest.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/coordinator_run.h"
+
+namespace pixelmill {
+namespace {
+
+using testing::ExitCode;
+using testing::ReadFile;
+
+OkLineInfo Filtered() {
+  OkLineInfo info;
+  info.id = 7;
+  info.output = "images/7.jpg";
+  info.format = OutputFormat::kJpeg;
+  info.download_attempts = 2;
+  info.filtered = true;
+  info.filter_attempts = 3;
+  info.filter = "blur:2";
+  return info;
+}
+
+// The line said "format":"jpg" where the flag says jpeg.
+TEST(ManifestTest, FormatsUseTheFlagsWords) {
+  EXPECT_NE(OkLine(Filtered()).find(R"("format":"jpeg","content_type":"image/jpeg")"),
+            std::string::npos)
+      << OkLine(Filtered());
+  EXPECT_EQ(FormatName(OutputFormat::kTiff), "tiff");
+  EXPECT_EQ(FormatName(OutputFormat::kPng), "png");
+  EXPECT_EQ(FormatFromName("jpeg"), OutputFormat::kJpeg);
+  EXPECT_EQ(FormatFromName("jpg"), OutputFormat::kJpeg);  // older manifests
+  EXPECT_EQ(FormatFromName("tif"), OutputFormat::kTiff);
+  EXPECT_EQ(FormatFromName("bmp"), OutputFormat::kUnknown);
+}
+
+// "attempts" counted dispatches on a filtered line and downloads on an unfiltered one: now it
+// is always download attempts plus dispatches, with both parts beside it.
+TEST(ManifestTest, AttemptsAreDownloadsPlusDispatchesEverywhere) {
+  const std::string filtered = OkLine(Filtered());
+  EXPECT_NE(filtered.find(R"("attempts":5,"download_attempts":2,)"), std::string::npos) << filtered;
+  EXPECT_NE(filtered.find(R"("filter_attempts":3,)"), std::string::npos) << filtered;
+  OkLineInfo plain = Filtered();
+  plain.filtered = false;
+  const std::string unfiltered = OkLine(plain);
+  EXPECT_NE(unfiltered.find(R"("attempts":2,"download_attempts":2,)"), std::string::npos)
+      << unfiltered;
+  EXPECT_EQ(unfiltered.find("filter_attempts"), std::string::npos) << unfiltered;
+  EXPECT_EQ(TotalAttempts(Filtered()), 5u);
+}
+
+class ManifestRunTest : public testing::CoordinatorRun {};
+
+// A run of an older version wrote "format":"jpg": --resume keeps its users.
+TEST_F(ManifestRunTest, ResumeReadsManifestsWithTheOldFormatNames) {
+  Users(3);
+  ASSERT_EQ(ExitCode(Start({})->Wait(60)), 0) << Stderr();
+  const std::filesystem::path manifest = dir_ / "out" / "manifest.jsonl";
+  std::string text = ReadFile(manifest);
+  for (size_t at = text.find(R"("format":"jpeg")"); at != std::string::npos;
+       at = text.find(R"("format":"jpeg")")) {
+    text.replace(at, 15, R"("format":"jpg")");
+  }
+  ASSERT_EQ(text.find(R"("format":"jpeg")"), std::string::npos) << text;
+  ASSERT_NE(text.find(R"("format":"jpg")"), std::string::npos) << text;
+  dir_.Write("out/manifest.jsonl", text);
+  ASSERT_EQ(ExitCode(Start({"--resume"})->Wait(60)), 0) << Stderr();
+  EXPECT_NE(Stderr().find("nothing to resume: every user already has its line (3 ok, 0 failed)"),
+            std::string::npos)
+      << Stderr();
+}
+
+}  // namespace
+}  // namespace pixelmill

@@ -1,0 +1,145 @@
+// The run report: its JSON and a write that never goes through a planted symlink (the new
+// keys and the summary table: verdict_test.cc; percentiles: common/histogram_test.cc).
+#include "coordinator/report/report.h"
+
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace pixelmill {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ReadFile;
+using testing::TempDir;
+
+TEST(ReportTest, DownloadPercentilesComeFromTheLatencyHistogram) {
+  PipelineResult run;
+  for (uint64_t us : {50, 10, 40, 20, 30}) run.downloads.latency_us.Record(us);  // exact buckets
+  const std::string report = BuildReport(LoadStats{}, run);
+  EXPECT_NE(report.find(R"("p50_ms":0.03,"p90_ms":0.05,"p99_ms":0.05})"), std::string::npos)
+      << report;
+}
+
+// The report lacked the start time, the version and the options; a URL's credentials and
+// query values and a --proxy's password must not reach it.
+TEST(ReportTest, TheHeaderSaysWhoRanWhatWhenWithSecretsRedacted) {
+  Options options;
+  options.filter_spec.text = "blur:2";
+  options.download.proxy = "http://user:hunter2@proxy.example:3128";
+  options.download.concurrency = 17;
+  options.max_memory = 3ull << 29;
+  ReportContext context;
+  context.started_at = "2026-01-02T03:04:05.678Z";
+  context.command_line = {"coordinator",
+                          "--proxy",
+                          "alice:s3cret@proxy:3128",
+                          "--proxy=http://bob:pa55@p:1",
+                          "--input",
+                          "https://h/u.jsonl?token=abc",
+                          "--filter",
+                          "blur:2"};
+  context.options = &options;
+  const std::string report = BuildReport(LoadStats{}, PipelineResult{}, {}, context);
+  for (const char* expected : {
+           R"({"pixelmill":"0.1.0","started_at":"2026-01-02T03:04:05.678Z",)",
+           R"("command_line":["coordinator","--proxy","alice:***@proxy:3128",)"
+           R"("--proxy=http://bob:***@p:1","--input","https://h/u.jsonl?token=***",)"
+           R"("--filter","blur:2"],)",
+           R"("filter":"blur:2","format":"input",)",
+           R"("concurrency":17,)",
+           R"("proxy":"http://user:***@proxy.example:3128",)",
+           R"("max_memory":1610612736,)",
+       }) {
+    EXPECT_NE(report.find(expected), std::string::npos) << expected << "\nin:\n" << report;
+  }
+  for (const char* secret : {"hunter2", "s3cret", "pa55", "abc"}) {
+    EXPECT_EQ(report.find(secret), std::string::npos) << secret << " in " << report;
+  }
+}
+
+// Filter CPU and end to end lacked p90; every duration is in seconds, the old millisecond
+// keys kept beside them.
+TEST(ReportTest, LatenciesHaveP90InSecondsAndKeepTheirMillisecondKeys) {
+  PipelineResult run;
+  for (uint64_t us : {50, 10, 40, 20, 30}) {  // exact buckets
+    run.filter_cpu_us.Record(us);
+    run.end_to_end_us.Record(us);
+  }
+  const std::string report = BuildReport(LoadStats{}, run);
+  for (const char* key : {"filter_cpu", "end_to_end"}) {
+    EXPECT_NE(report.find("\"" + std::string(key) +
+                          R"(":{"count":5,"p50_s":3e-05,"p90_s":5e-05,"p99_s":5e-05,)"
+                          R"("p50_ms":0.03,"p99_ms":0.05})"),
+              std::string::npos)
+        << key << " in " << report;
+  }
+  EXPECT_NE(report.find(R"("download":{"requests":0,"retries":0,"ok":0,"failed":0,"bytes":0,)"
+                        R"("p50_s":0,"p90_s":0,"p99_s":0,"p50_ms":0,"p90_ms":0,"p99_ms":0})"),
+            std::string::npos)
+      << report;
+  const std::string table = SummaryTable(run);
+  EXPECT_NE(table.find("filter CPU   p50 0.000 s, p90 0.000 s, p99 0.000 s a user"),
+            std::string::npos)
+      << table;
+  EXPECT_EQ(table.find(" ms"), std::string::npos) << "one unit for durations:\n" << table;
+}
+
+TEST(ReportTest, WritesTheReportWithANewline) {
+  TempDir dir;
+  LoadStats load;
+  load.users = 3;
+  PipelineResult run;
+  run.ok = 2;
+  run.failed = 1;
+  const fs::path path = dir / "report.json";
+  ASSERT_TRUE(WriteReport(path.string(), load, run).ok());
+  EXPECT_EQ(ReadFile(path), BuildReport(load, run) + "\n");
+  EXPECT_NE(ReadFile(path).find("\"users_total\":3"), std::string::npos) << ReadFile(path);
+}
+
+TEST(ReportTest, MemoryHoldsTheBudgetAndThePeakRss) {
+  PipelineResult run;
+  run.budget_limit = 16 << 20;
+  run.budget_peak = 1234;
+  run.peak_rss_bytes = 56789012;
+  const std::string report = BuildReport(LoadStats{}, run);
+  EXPECT_NE(report.find("\"memory\":{\"budget_bytes\":16777216,\"peak_image_bytes\":1234,"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("\"peak_rss_bytes\":56789012}"), std::string::npos) << report;
+}
+
+TEST(ReportTest, WorkersCountTheImageWarnings) {
+  PipelineResult run;
+  run.dispatch.image_warnings = 7;
+  const std::string report = BuildReport(LoadStats{}, run);
+  EXPECT_NE(report.find("\"image_warnings\":7"), std::string::npos) << report;
+}
+
+// The old code wrote "<FILE>.tmp" with a plain open: a symlink planted there was followed.
+TEST(ReportTest, PlantedSymlinksAtTheReportAndItsOldTempNameAreNotWrittenThrough) {
+  TempDir dir;
+  const std::string victim = dir.Write("victim", "precious");
+  const fs::path path = dir / "report.json";
+  fs::create_symlink(victim, dir / "report.json.tmp");
+  fs::create_symlink(victim, path);
+  ASSERT_TRUE(WriteReport(path.string(), LoadStats{}, PipelineResult{}).ok());
+  EXPECT_EQ(ReadFile(victim), "precious");
+  EXPECT_FALSE(fs::is_symlink(path));
+  EXPECT_EQ(ReadFile(path), BuildReport(LoadStats{}, PipelineResult{}) + "\n");
+}
+
+TEST(ReportTest, AnUnwritableReportIsAnIoError) {
+  TempDir dir;
+  Status s = WriteReport((dir / "missing" / "report.json").string(), LoadStats{}, PipelineResult{});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), "io");
+  EXPECT_NE(s.message().find("cannot write report"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace pixelmill
