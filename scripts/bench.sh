@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with its baseline in the same run, printed as ratios so a slow
-# machine does not change the verdict. One file per benchmark in scripts/bench/ (NAME.sh, its
-# analysis in Python files beside it); this script only sets up and dispatches.
+# machine does not change the verdict. One file per benchmark in scripts/bench/ (e.g. proof.sh,
+# its analysis in proof.py beside it); this script only sets up and dispatches.
 # Usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|all]
 # (hosts, streaming: COORDINATOR=PATH runs another build, e.g. an older one, for a before/after
 # figure; its worker must sit next to it.

@@ -11,6 +11,8 @@ bash scripts/setup.sh
 echo "== format check (clang-format, .clang-format)"
 mapfile -t sources < <(find common coordinator worker tests -name '*.cc' -o -name '*.cpp' -o -name '*.h' | sort)
 clang-format --dry-run -Werror "${sources[@]}"
+echo "== citations: every file and README section a source comment names exists"
+python3 scripts/check_citations.py
 
 jobs=$(nproc)
 echo "== tests (Release)"

@@ -1,5 +1,5 @@
 // The run report: its JSON and a write that never goes through a planted symlink (the new
-// keys and the summary table: verdict_test.cc; percentiles: common/histogram_test.cc).
+// keys and the summary table: verdict_test.cc; percentiles: tests/common/base/histogram_test.cc).
 #include "coordinator/report/report.h"
 
 #include <filesystem>
