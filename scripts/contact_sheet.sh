@@ -13,8 +13,9 @@ fi
 sheet=$1
 across=$2
 shift 2
-work=$(mktemp -d "${TMPDIR:-/tmp}/pixelmill-sheet-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# lib.sh without moving to the repository root: SHEET and the pictures may be relative paths.
+. "$(dirname "$0")/lib.sh"
+temp_dir work sheet "${TMPDIR:-/tmp}"
 
 # Scales FILE into the 240x240 box as OUT.v: 3 bands, or 1 for a grey picture.
 fit() {

@@ -12,9 +12,9 @@
 # DEMO_USERS=N sets the number of users, DEMO_FILTER=SPEC the filter; BUILD_DIR as in setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 users=${DEMO_USERS:-5000}
 filter=${DEMO_FILTER:-thumbnail:256,sepia:0.8,sharpen:1}
-build=${BUILD_DIR:-build}
 ((users >= 16)) || { echo "demo: DEMO_USERS must be at least 16" >&2; exit 2; }
 
 echo "== set-up: scripts/setup.sh (Debian packages, Release build in $build/; minutes the first time)"
@@ -22,15 +22,11 @@ bash scripts/setup.sh >/dev/null
 started=$(date +%s.%N)
 seconds_since() { echo "$(date +%s.%N) - $1" | bc | xargs printf '%.1f'; }
 
+# Kept afterwards (not a temp_dir): the run's output is in it.
 work=$(mktemp -d /tmp/pixelmill-demo-XXXXXX)
 out=$work/out
-"$build/tests/support/image-api" --port 0 --port-file "$work/port" --latency-ms 50 \
-  --jitter-ms 100 --size 512x512 &
-api=$!
-trap 'kill $api 2>/dev/null || true; wait $api 2>/dev/null || true' EXIT
-for _ in $(seq 600); do [ -s "$work/port" ] && break; sleep 0.05; done
-[ -s "$work/port" ] || { echo "demo: image-api did not start" >&2; exit 1; }
-base="http://127.0.0.1:$(cat "$work/port")/img"
+start_api "$work" --latency-ms 50 --jitter-ms 100 --size 512x512
+base="http://127.0.0.1:$api_port/img"
 
 # Every URL of this run is on loopback, redirects included: the run needs
 # --allow-private-networks to reach the local API, which turns the address guard off.
@@ -68,25 +64,7 @@ if ((code != 0 && code != 3)); then
   echo "demo: the coordinator stopped (see its error above); output in $out" >&2
   exit "$code"
 fi
-python3 - "$out/manifest.jsonl" "$out/report.json" <<'PY'
-import json, sys
-lines = [json.loads(line) for line in open(sys.argv[1])]
-ok = sum(1 for l in lines if l["status"] == "ok")
-print(f"== manifest.jsonl: {len(lines)} lines, {ok} ok, {len(lines) - ok} failed:")
-for l in sorted((l for l in lines if l["status"] != "ok"), key=lambda l: l["id"]):
-    print(f"   {l['id']}: {l['error']['code']}: {l['error']['message'][:160]}")
-try:
-    r = json.load(open(sys.argv[2]))
-    d, w = r["download"], r["workers"]
-    print(f"== report.json: {r['wall_seconds']:.1f} s; downloads: {d['requests']} requests, "
-          f"{d['retries']} retries, p50 {d['p50_ms']:.0f} ms, p99 {d['p99_ms']:.0f} ms; "
-          f"workers: {w['joined']} joined, {w['jobs_sent']} jobs; "
-          f"coordinator peak RSS {r['memory']['peak_rss_bytes'] / 2**20:.0f} MiB")
-    print("   seconds each stage waited on the next: " +
-          ", ".join(f"{k} {v:.1f}" for k, v in r["waits"].items()))
-except (OSError, KeyError, ValueError) as e:
-    print(f"== report.json: cannot summarise it ({e!r})")
-PY
+python3 scripts/demo_summary.py "$out/manifest.jsonl" "$out/report.json"
 
 echo "== the address guard on (no --allow-private-networks): refused before connecting"
 cat >"$work/guard.jsonl" <<JSON
@@ -96,12 +74,7 @@ cat >"$work/guard.jsonl" <<JSON
 JSON
 "$build/coordinator/coordinator" --input "$work/guard.jsonl" --output "$work/guard" \
   --filter none || true
-python3 - "$work/guard/manifest.jsonl" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    l = json.loads(line)
-    print(f"   {l['id']}: {l['error']['code']}: {l['error']['message']}")
-PY
+python3 scripts/demo_guard.py "$work/guard/manifest.jsonl"
 
 echo "== contact sheet: inputs (from image-api) beside their outputs (from OUT/images)"
 sheet_started=$(date +%s.%N)

@@ -4,32 +4,30 @@
 # then the same suite built with AddressSanitizer and UndefinedBehaviorSanitizer. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 bash scripts/setup.sh
 
 echo "== format check (clang-format, .clang-format)"
 mapfile -t sources < <(find common coordinator worker tests -name '*.cc' -o -name '*.cpp' -o -name '*.h' | sort)
 clang-format --dry-run -Werror "${sources[@]}"
+echo "== citations: every file and README section a source comment names exists"
+python3 scripts/check_citations.py
 
 jobs=$(nproc)
 echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 300
 
 echo "== C++ API: install, then build tests/api_example against the installed tree and run it"
-api_tmp=$(mktemp -d)
-api_pid=
-trap '[ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null; rm -rf "$api_tmp"' EXIT
+temp_dir api_tmp test
 cmake --install build --prefix "$api_tmp/prefix" >/dev/null
 cmake -S tests/api_example -B "$api_tmp/example" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$api_tmp/prefix" >/dev/null
 cmake --build "$api_tmp/example"
-build/tests/support/image-api --port 0 --port-file "$api_tmp/port" >/dev/null 2>&1 &
-api_pid=$!
-for _ in $(seq 100); do [ -s "$api_tmp/port" ] && break; sleep 0.1; done
-"$api_tmp/example/api_example" "$api_tmp/out" "http://127.0.0.1:$(cat "$api_tmp/port")" \
+start_api "$api_tmp"
+"$api_tmp/example/api_example" "$api_tmp/out" "http://127.0.0.1:$api_port" \
   | tee "$api_tmp/example.txt"
-kill "$api_pid"
-api_pid=
+stop_api
 grep -qx "1 ok $api_tmp/out/images/1.jpg" "$api_tmp/example.txt"
 grep -q "^2 http_status " "$api_tmp/example.txt"
 grep -qx "3 ok $api_tmp/out/images/3.png" "$api_tmp/example.txt"

@@ -1,4 +1,4 @@
-// WorkerLoop: the worker process's side of the wire protocol (DESIGN.md "Wire protocol").
+// WorkerLoop: the worker process's side of the wire protocol (proto/README.md).
 //
 // Run() connects a DEALER socket to the coordinator, says Hello, and waits for Welcome (exit 1
 // on Reject). Then it takes Jobs, up to `capacity` held at once (running + queued), hands them

@@ -1,6 +1,6 @@
 // The wire protocol codec: the one place ZeroMQ frames become protocol structs and back
-// (proto/pixelmill.proto, DESIGN.md "Wire protocol"). Every message is one Envelope frame,
-// optionally followed by one payload frame with raw image bytes.
+// (proto/pixelmill.proto; frames, versions and limits: proto/README.md). Every message is one
+// Envelope frame, optionally followed by one payload frame with raw image bytes.
 //
 // Decoding untrusted frames never throws and never aborts: a bad message is a Status with code
 // "malformed" and a reason, so the caller counts and drops it. Stateless; any thread (sockets

@@ -24,8 +24,8 @@ Result<Options> ToOptions(const RunOptions& in);
 // Users checked as the loader checks records: unique ids, a URL each.
 Result<LoadedUsers> FromVector(const std::vector<User>& users);
 
-// A JSON array or JSONL read whole from `in`; bad records as the loader treats them (up to
-// `max_bad_records` skipped).
+// A JSON array or JSONL read from `in` as the loader asks for it (never copied whole); bad records
+// as the loader treats them (up to `max_bad_records` skipped).
 Result<LoadedUsers> FromStream(std::istream& in, size_t max_bad_records);
 
 // The manifest of the run in `out_dir` as id -> record (the last line of an id wins, as for a

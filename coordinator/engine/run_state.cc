@@ -23,7 +23,7 @@ namespace {
 namespace od = simdjson::ondemand;
 
 constexpr int64_t kStateVersion = 1;
-constexpr uint64_t kHashedBytes = uint64_t{1} << 20;  // hashed at each end of the input
+constexpr uint64_t kHashedBytes = kIdentityEndBytes;  // hashed at each end of the input
 
 Status Errno(const std::string& what, const std::string& path, int error) {
   return Status::Error("io", what + " " + path + ": " + std::strerror(error));
@@ -181,13 +181,13 @@ InputIdentity IdentifyUsers(const UserStore& store, std::string path) {
   return id;
 }
 
-InputIdentity IdentifyBytes(std::string_view bytes, std::string path) {
+InputIdentity IdentifyEnds(std::string_view head, std::string_view tail, uint64_t size,
+                           std::string path) {
   InputIdentity id;
   id.path = std::move(path);
-  id.size = bytes.size();
-  const size_t length = std::min<size_t>(bytes.size(), kHashedBytes);
-  id.head_hash = Fnv1a(bytes.substr(0, length));
-  id.tail_hash = Fnv1a(bytes.substr(bytes.size() - length));
+  id.size = size;
+  id.head_hash = Fnv1a(head);
+  id.tail_hash = Fnv1a(tail);
   return id;
 }
 

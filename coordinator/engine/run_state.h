@@ -8,6 +8,7 @@
 // output folder's lock.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -48,9 +49,12 @@ Result<InputIdentity> IdentifyInput(const std::string& input);
 // The identity of users that have no file to stat (standard input "-", the C++ API's vector
 // "<users>"): `path`, their count as the size, and FNV-1a 64 of every id, name and URL.
 InputIdentity IdentifyUsers(const UserStore& store, std::string path);
-// The identity of a whole input held in memory (the C++ API's "<stream>"): its size and the
-// hashes of its first and last MiB, as a file's.
-InputIdentity IdentifyBytes(std::string_view bytes, std::string path);
+// The identity of an input read once (the C++ API's "<stream>"), as a file's: its `size` and
+// the hashes of its first and last kIdentityEndBytes, `head` and `tail` (each the whole input
+// when it is shorter).
+inline constexpr size_t kIdentityEndBytes = size_t{1} << 20;
+InputIdentity IdentifyEnds(std::string_view head, std::string_view tail, uint64_t size,
+                           std::string path);
 
 // The state of the run `options` describe (not complete): stats and hashes the input file.
 // Code "io" when the input cannot be inspected.

@@ -1,4 +1,5 @@
-// InputFile: a file or stdin ("-") opened for sequential reading of untrusted input.
+// InputFile: a file or stdin ("-") opened for sequential reading of untrusted input; the
+// ByteSource the coordinator's loader reads.
 //
 // Opening refuses directories and other non-regular, non-pipe inputs with an error naming the
 // path. Reads retry on EINTR and can be stopped: a pipe or terminal that sends nothing is waited
@@ -12,10 +13,11 @@
 #include <string>
 
 #include "common/base/status.h"
+#include "coordinator/input/byte_source.h"
 
 namespace pixelmill {
 
-class InputFile {
+class InputFile final : public ByteSource {
  public:
   // Opens `path`; "-" means standard input.
   static Result<InputFile> Open(const std::string& path);
@@ -29,11 +31,11 @@ class InputFile {
   // bytes read (fewer than n only at end of input). `stop` (if set) is asked between reads and
   // at least every kStopCheckMs while waiting for input; once it says true the read fails with
   // code "interrupted".
-  Result<size_t> Read(char* dst, size_t n, const std::function<bool()>& stop = nullptr);
+  Result<size_t> Read(char* dst, size_t n, const std::function<bool()>& stop = nullptr) override;
   static constexpr int kStopCheckMs = 100;
   // Size in bytes for regular files, 0 if unknown (pipes, stdin).
-  uint64_t size_hint() const { return size_hint_; }
-  const std::string& name() const { return name_; }
+  uint64_t size_hint() const override { return size_hint_; }
+  const std::string& name() const override { return name_; }
 
  private:
   InputFile(int fd, bool owned, bool regular, uint64_t size_hint, std::string name)

@@ -74,7 +74,7 @@ class Buffer {
 
 class Loader {
  public:
-  Loader(InputFile& input, const LoadOptions& options, UserStore& store, const BadRecordFn& on_bad)
+  Loader(ByteSource& input, const LoadOptions& options, UserStore& store, const BadRecordFn& on_bad)
       : input_(input),
         options_(options),
         store_(store),
@@ -105,7 +105,7 @@ class Loader {
   void Reject(uint64_t position, std::string field, std::string message, std::string_view raw);
   Status Fatal(uint64_t position, const std::string& message) const;
 
-  InputFile& input_;
+  ByteSource& input_;
   const LoadOptions& options_;
   UserStore& store_;
   const BadRecordFn& on_bad_;
@@ -546,7 +546,7 @@ std::string BadRecord::Describe(std::string_view source) const {
   return out;
 }
 
-Result<LoadStats> LoadUsers(InputFile& input, const LoadOptions& options, UserStore& store,
+Result<LoadStats> LoadUsers(ByteSource& input, const LoadOptions& options, UserStore& store,
                             const BadRecordFn& on_bad) {
   try {
     Loader loader(input, options, store, on_bad);

@@ -19,7 +19,8 @@
 #include <vector>
 
 #include "common/base/status.h"
-#include "coordinator/input/input_file.h"
+#include "coordinator/input/byte_source.h"
+#include "coordinator/input/input_file.h"  // the ByteSource of a file or stdin
 #include "coordinator/input/user_store.h"
 
 namespace pixelmill {
@@ -34,7 +35,7 @@ struct LoadOptions {
   size_t max_record_bytes = 1 << 20;
   // How many bad records a failed load describes in its message.
   size_t max_errors_shown = 10;
-  // Asked between chunks and records and while waiting for input (see InputFile::Read): true
+  // Asked between chunks and records and while waiting for input (see ByteSource::Read): true
   // stops the load with code "interrupted".
   std::function<bool()> stop_requested = nullptr;
   // Memory the load may take (the store, the read buffer, a JSON array's parse); 0: no limit.
@@ -69,7 +70,7 @@ using BadRecordFn = std::function<void(const BadRecord&)>;
 // usable (not JSON, empty, too many bad records: the message lists the first few, one a line;
 // over options.max_memory_bytes), "io" when it cannot be read and "interrupted" when
 // options.stop_requested said so. On failure the store holds what was loaded so far.
-Result<LoadStats> LoadUsers(InputFile& input, const LoadOptions& options, UserStore& store,
+Result<LoadStats> LoadUsers(ByteSource& input, const LoadOptions& options, UserStore& store,
                             const BadRecordFn& on_bad = nullptr);
 
 }  // namespace pixelmill

@@ -1,4 +1,4 @@
-// The manifest's lines (contract: README, "What every user ends with"): one JSON object per
+// The manifest's lines (contract: README.md, "Output"): one JSON object per
 // line, built here and nowhere else. An ok line names the image that is already in place:
 //   {"id":7,"status":"ok","output":"images/7.jpg","bytes":1234,"format":"jpeg",...}
 // A failed line carries a machine-readable code and a human message:

@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <iterator>
 #include <sstream>
+#include <streambuf>
 #include <string>
 #include <thread>
 #include <utility>
@@ -110,6 +113,46 @@ TEST(ApiTest, RunsAJsonArrayStream) {
   std::istringstream in(AsJsonArray(users));
   Runner runner(TestOptions((dir / "out").string()));
   ExpectMixedResults(runner.Run(in), users);
+}
+
+// A stream of `total` bytes of JSONL records with no name and no URL; counts the bytes it hands
+// out.
+class BadRecordsBuf : public std::streambuf {
+ public:
+  explicit BadRecordsBuf(size_t total) : left_(total) {}
+  size_t served() const { return served_; }
+
+ protected:
+  int_type underflow() override {
+    if (left_ == 0) return traits_type::eof();
+    line_ = "{\"id\": " + std::to_string(next_id_++) + "}\n";
+    line_.resize(std::min(line_.size(), left_));
+    left_ -= line_.size();
+    served_ += line_.size();
+    setg(line_.data(), line_.data(), line_.data() + line_.size());
+    return traits_type::to_int_type(line_[0]);
+  }
+
+ private:
+  size_t left_;
+  size_t served_ = 0;
+  int64_t next_id_ = 1;
+  std::string line_;
+};
+
+TEST(ApiTest, AStreamIsReadAsTheLoaderAsksNotCopiedWholeFirst) {
+  constexpr size_t kTotal = size_t{64} << 20;
+  BadRecordsBuf buf(kTotal);
+  std::istream in(&buf);
+  RunOptions options = TestOptions("");
+  options.dry_run = true;
+  const RunSummary s = Runner(options).Run(in);
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_NE(s.error.find("<stream>:1: field \"name\": missing field"), std::string::npos)
+      << s.error;
+  // Past the bad records it describes, the loader stops: the rest of the stream is never read
+  // (it reads JSONL in chunks of a few MiB).
+  EXPECT_LT(buf.served(), kTotal / 4);
 }
 
 TEST(ApiTest, BadInputAndBadOptionsRunNothing) {

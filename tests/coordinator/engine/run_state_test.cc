@@ -12,12 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/json_at.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::JsonAt;
 using testing::ReadFile;
 using testing::TempDir;
 
@@ -78,7 +80,7 @@ TEST(RunStateTest, RoundTripsThroughRunJsonAndMarksComplete) {
   ASSERT_TRUE(state.ok());
   state->max_pixels = 123456789012ULL;
   ASSERT_TRUE(WriteRunState(dir.path().string(), state.value()).ok());
-  EXPECT_NE(ReadFile(dir / "run.json").find("\"complete\":false"), std::string::npos);
+  EXPECT_EQ(JsonAt(ReadFile(dir / "run.json"), "/complete"), "false");
 
   Result<RunState> read = ReadRunState(dir.path().string());
   ASSERT_TRUE(read.ok()) << read.status().ToString();

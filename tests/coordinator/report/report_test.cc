@@ -1,5 +1,5 @@
 // The run report: its JSON and a write that never goes through a planted symlink (the new
-// keys and the summary table: verdict_test.cc; percentiles: common/histogram_test.cc).
+// keys and the summary table: verdict_test.cc; percentiles: tests/common/base/histogram_test.cc).
 #include "coordinator/report/report.h"
 
 #include <filesystem>
@@ -7,12 +7,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/json_at.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::JsonAt;
 using testing::ReadFile;
 using testing::TempDir;
 
@@ -98,7 +100,7 @@ TEST(ReportTest, WritesTheReportWithANewline) {
   const fs::path path = dir / "report.json";
   ASSERT_TRUE(WriteReport(path.string(), load, run).ok());
   EXPECT_EQ(ReadFile(path), BuildReport(load, run) + "\n");
-  EXPECT_NE(ReadFile(path).find("\"users_total\":3"), std::string::npos) << ReadFile(path);
+  EXPECT_EQ(JsonAt(ReadFile(path), "/users_total"), "3") << ReadFile(path);
 }
 
 TEST(ReportTest, MemoryHoldsTheBudgetAndThePeakRss) {
@@ -107,17 +109,16 @@ TEST(ReportTest, MemoryHoldsTheBudgetAndThePeakRss) {
   run.budget_peak = 1234;
   run.peak_rss_bytes = 56789012;
   const std::string report = BuildReport(LoadStats{}, run);
-  EXPECT_NE(report.find("\"memory\":{\"budget_bytes\":16777216,\"peak_image_bytes\":1234,"),
-            std::string::npos)
-      << report;
-  EXPECT_NE(report.find("\"peak_rss_bytes\":56789012}"), std::string::npos) << report;
+  EXPECT_EQ(JsonAt(report, "/memory/budget_bytes"), "16777216") << report;
+  EXPECT_EQ(JsonAt(report, "/memory/peak_image_bytes"), "1234") << report;
+  EXPECT_EQ(JsonAt(report, "/memory/peak_rss_bytes"), "56789012") << report;
 }
 
 TEST(ReportTest, WorkersCountTheImageWarnings) {
   PipelineResult run;
   run.dispatch.image_warnings = 7;
   const std::string report = BuildReport(LoadStats{}, run);
-  EXPECT_NE(report.find("\"image_warnings\":7"), std::string::npos) << report;
+  EXPECT_EQ(JsonAt(report, "/workers/image_warnings"), "7") << report;
 }
 
 // The old code wrote "<FILE>.tmp" with a plain open: a symlink planted there was followed.
