@@ -46,7 +46,7 @@ std::string UnexpectedFormat(const Options& options, OutputFormat format) {
 
 class SequentialRun {
  public:
-  SequentialRun(const Options& options, UserStore& store, RunObserver& observer, StopRequest* stop)
+  SequentialRun(const Options& options, UserStore& store, Observer& observer, StopRequest* stop)
       : options_(options),
         store_(store),
         observer_(observer),
@@ -89,7 +89,7 @@ class SequentialRun {
 
   const Options& options_;
   UserStore& store_;
-  RunObserver& observer_;
+  Observer& observer_;
   StopRequest* stop_;
   uv_loop_t loop_{};
   FatalHandler on_fatal_;
@@ -113,7 +113,7 @@ bool SequentialRun::ShouldStop() {
 void SequentialRun::NoteSignal() {
   if (first_signal_at_ != 0) return;
   first_signal_at_ = NowSeconds();
-  Emit(observer_, EventLevel::kWarning,
+  Emit(observer_, LogLevel::kWarning,
        "%s: starting no new user; finishing the one in flight for up to %.1f s (send it again "
        "to stop now)",
        StopSignalName(StopSignal()), static_cast<double>(options_.grace_ms) / 1000);
@@ -125,7 +125,7 @@ PipelineResult SequentialRun::Run() {
   size_t todo = 0;
   for (size_t i = 0; i < store_.size(); ++i) todo += store_.status(i) == UserStatus::kPending;
   if (Status s = sink_.Open(); !s.ok()) {
-    observer_.OnEvent(EventLevel::kError, s.message());
+    observer_.OnEvent(LogLevel::kError, s.message());
     return result;
   }
   result.started = true;
@@ -199,7 +199,7 @@ void SequentialRun::RunUser(size_t user) {
   }
   if (output->value().warnings > 0) {
     image_warnings_ += output->value().warnings;
-    Emit(observer_, EventLevel::kDebug, "user %lld: %u libvips warning(s): %s",
+    Emit(observer_, LogLevel::kDebug, "user %lld: %u libvips warning(s): %s",
          static_cast<long long>(store_.id(user)), output->value().warnings,
          output->value().warning_text.c_str());
   }
@@ -285,7 +285,7 @@ bool SequentialRun::RunLoopUntil(const bool& done) {
 
 }  // namespace
 
-PipelineResult RunSequential(const Options& options, UserStore& store, RunObserver& observer,
+PipelineResult RunSequential(const Options& options, UserStore& store, Observer& observer,
                              StopRequest* stop) {
   SequentialRun run(options, store, observer, stop);
   return run.Run();

@@ -31,7 +31,7 @@ struct SupervisorOptions {
   std::string endpoint;             // what workers connect to
   uint32_t capacity = 2;            // --capacity for each worker
   uint64_t address_space_mb = 0;    // --max-address-space-mb for each worker; 0 = none
-  RunObserver* observer = nullptr;  // where events go (nullptr: stderr)
+  Observer* observer = nullptr;  // where events go (nullptr: stderr)
 };
 
 // The default address-space cap for a worker filtering images of up to `max_pixels`: the
@@ -71,7 +71,7 @@ class WorkerSupervisor {
 
   Status Spawn(Slot& slot);
   void Respawn(Slot& slot);
-  RunObserver& Observer() const {
+  Observer& observer() const {
     return options_.observer != nullptr ? *options_.observer : StderrObserver();
   }
   void Restart(Slot& slot, const std::string& last);
