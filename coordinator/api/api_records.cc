@@ -9,6 +9,7 @@
 
 #include "coordinator/api/api_parts.h"
 #include "coordinator/output/manifest_reader.h"
+#include "coordinator/output/output_layout.h"
 
 namespace pixelmill {
 
@@ -41,7 +42,7 @@ void ReadOkFields(od::object& object, UserResult& r) {
 
 std::unordered_map<int64_t, UserResult> ReadRecords(const std::string& out_dir) {
   std::unordered_map<int64_t, UserResult> records;
-  Result<ManifestReader> reader = ManifestReader::Open(out_dir + "/manifest.jsonl", false);
+  Result<ManifestReader> reader = ManifestReader::Open(OutputLayout(out_dir).manifest(), false);
   if (!reader.ok()) return records;
   od::parser parser;
   ManifestLine line;

@@ -282,7 +282,7 @@ bool TerminalOutput::ProgressFileReady() {
   if (progress_file_ != nullptr) return true;
   progress_failed_ = true;
   OnEvent(LogLevel::kWarning, "cannot create --progress-file " + options_.progress_file + ": " +
-                                    std::strerror(errno) + "; the run goes on without samples");
+                                  std::strerror(errno) + "; the run goes on without samples");
   return false;
 }
 
@@ -322,7 +322,7 @@ void TerminalOutput::WriteSample(const ProgressSample& p) {
     progress_file_ = nullptr;
     progress_failed_ = true;
     OnEvent(LogLevel::kWarning, "cannot write --progress-file " + options_.progress_file + ": " +
-                                      std::strerror(error) + "; no more samples are written");
+                                    std::strerror(error) + "; no more samples are written");
   }
 }
 

@@ -27,8 +27,7 @@ SinkOptions SinkOptionsOf(const Options& options) {
 
 }  // namespace
 
-Pipeline::Pipeline(const Options& options, UserStore& store, Observer& observer,
-                   StopRequest* stop)
+Pipeline::Pipeline(const Options& options, UserStore& store, Observer& observer, StopRequest* stop)
     : options_(options),
       store_(store),
       observer_(observer),
@@ -98,7 +97,7 @@ PipelineResult Pipeline::Run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     return result;
   }
-  result.started = true;
+  result.output_opened = true;
   if (Status s = downloader_.Init(); !s.ok()) fatal_ = s.message();
   if (fatal_.empty() && !options_.filter_spec.IsNone()) {
     if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();

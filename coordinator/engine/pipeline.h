@@ -69,9 +69,9 @@ struct StageWaits {
 // The lines this run wrote (ok, failed, failed_by_code) are its LineCounts.
 struct PipelineResult : LineCounts {
   int exit_code = kExitFatal;
-  bool started = false;      // false when the output could not even be opened
-  bool interrupted = false;  // a signal stopped the run; it can be resumed
-  size_t left = 0;           // users with no line from this run (interrupted or fatal)
+  bool output_opened = false;  // false when the output could not even be opened
+  bool interrupted = false;    // a signal stopped the run; it can be resumed
+  size_t left = 0;             // users with no line from this run (interrupted or fatal)
   double wall_seconds = 0;
   DownloadStats downloads;
   DispatchStats dispatch;

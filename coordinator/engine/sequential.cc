@@ -128,7 +128,7 @@ PipelineResult SequentialRun::Run() {
     observer_.OnEvent(LogLevel::kError, s.message());
     return result;
   }
-  result.started = true;
+  result.output_opened = true;
   if (Status s = fetch_.Init(); !s.ok()) fatal_ = s.message();
   if (fatal_.empty() && !options_.filter_spec.IsNone()) {
     if (Status s = InitFilters(); !s.ok()) fatal_ = s.message();

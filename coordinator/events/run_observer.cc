@@ -13,7 +13,7 @@ class Stderr final : public Observer {
   void OnEvent(LogLevel level, const std::string& message) override {
     const char* prefix = level == LogLevel::kError     ? "coordinator: error: "
                          : level == LogLevel::kWarning ? "coordinator: warning: "
-                                                         : "coordinator: ";
+                                                       : "coordinator: ";
     std::fprintf(stderr, "%s%s\n", prefix, message.c_str());
   }
   void OnProgress(const ProgressSample&) override {}

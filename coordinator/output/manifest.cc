@@ -1,6 +1,7 @@
 #include "coordinator/output/manifest.h"
 
 #include "common/base/json_writer.h"
+#include "coordinator/output/output_layout.h"
 
 namespace pixelmill {
 
@@ -41,7 +42,7 @@ uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes, 
   const OutputFormat format = bytes.format();
   store.SetOutcome(user, UserStatus::kPending, format);
   info.id = store.id(user);
-  info.output = store.OutputPath(user);
+  info.output = OutputLayout::ImagePath(info.id, format);
   info.bytes = bytes.size();
   info.format = format;
   return TotalAttempts(info);

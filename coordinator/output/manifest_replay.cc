@@ -12,13 +12,12 @@
 #include "common/base/atomic_file.h"
 #include "coordinator/input/id_index.h"
 #include "coordinator/output/manifest_reader.h"
+#include "coordinator/output/output_layout.h"
 
 namespace pixelmill {
 namespace {
 
 constexpr uint64_t kNoLine = std::numeric_limits<uint64_t>::max();
-
-std::string ManifestFile(const std::string& out_dir) { return out_dir + "/manifest.jsonl"; }
 
 IdIndex IndexStore(const UserStore& store) {
   IdIndex index(store.size());
@@ -38,11 +37,10 @@ OutputFormat ResultOnDisk(const std::string& out_dir, const ManifestEntry& entry
   if (dot == std::string_view::npos || !entry.has_bytes) return OutputFormat::kUnknown;
   const OutputFormat format = FormatFromExtension(entry.output.substr(dot + 1));
   if (format == OutputFormat::kUnknown) return OutputFormat::kUnknown;
-  const std::string expected =
-      "images/" + std::to_string(entry.id) + "." + std::string(ExtensionFor(format));
+  const std::string expected = OutputLayout::ImagePath(entry.id, format);
   if (entry.output != expected) return OutputFormat::kUnknown;
   struct stat st;
-  const std::string path = out_dir + "/" + expected;
+  const std::string path = OutputLayout(out_dir).Path(expected);
   if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
       static_cast<uint64_t>(st.st_size) != entry.bytes) {
     return OutputFormat::kUnknown;
@@ -86,7 +84,8 @@ void CountOutcomes(const UserStore& store, const std::vector<bool>& has_line, Re
 Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store,
                                    bool retry_failed) {
   ReplayStats stats;
-  Result<ManifestReader> reader = ManifestReader::Open(ManifestFile(out_dir), /*writable=*/true);
+  Result<ManifestReader> reader =
+      ManifestReader::Open(OutputLayout(out_dir).manifest(), /*writable=*/true);
   if (!reader.ok() && reader.status().code() == "missing") return stats;
   if (!reader.ok()) return reader.status();
   const IdIndex index = IndexStore(store);
@@ -133,7 +132,7 @@ Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store,
 }
 
 Status CompactManifest(const std::string& out_dir, const UserStore& store) {
-  const std::string path = ManifestFile(out_dir);
+  const std::string path = OutputLayout(out_dir).manifest();
   std::vector<uint64_t> kept;  // offsets of the lines to keep
   uint64_t lines = 0;
   {

@@ -20,6 +20,7 @@
 #include "coordinator/input/user_store.h"
 #include "coordinator/output/manifest_replay.h"
 #include "coordinator/output/output_dir.h"
+#include "coordinator/output/output_layout.h"
 #include "coordinator/report/report.h"
 #include "coordinator/workers/bind_check.h"
 
@@ -47,7 +48,7 @@ OutputMode ModeOf(const Options& options) {
 // True when the folder's manifest holds at least one byte.
 bool HasManifest(const std::string& out_dir) {
   struct stat st;
-  return ::lstat((out_dir + "/manifest.jsonl").c_str(), &st) == 0 && st.st_size > 0;
+  return ::lstat(OutputLayout(out_dir).manifest().c_str(), &st) == 0 && st.st_size > 0;
 }
 
 // What stands in the way of resuming the earlier run in `out_dir` with `current`, one phrase
@@ -166,8 +167,7 @@ std::optional<OutputDir> ClaimOutput(const Options& options, Observer& observer)
 
 // Everything that could refuse the run has passed: the earlier run is deleted (--overwrite),
 // images/ made, the rejects named. False when that fails (said why).
-bool BeginOutput(const Options& options, OutputDir& output, Rejects* rejects,
-                 Observer& observer) {
+bool BeginOutput(const Options& options, OutputDir& output, Rejects* rejects, Observer& observer) {
   if (Status s = output.Begin(); !s.ok()) return Fatal(observer, s), false;
   if (rejects != nullptr) {
     if (Status s = rejects->Publish(); !s.ok()) return Fatal(observer, s), false;
@@ -203,7 +203,7 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
     if (Status s = Conclude(options.output, store, replay.lines, state); !s.ok()) {
       return {Fatal(observer, s), replay.skipped, replay.failed_kept, true};
     }
-    run.started = true;
+    run.output_opened = true;
     run.exit_code = kExitOk;
   } else {
     if (Status s = WriteRunState(options.output, state); !s.ok()) {
@@ -216,7 +216,7 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
       run = pipeline.Run();
     }
     ran = true;
-    if (!run.started) {  // the output folder could not be opened: said why
+    if (!run.output_opened) {  // the output folder could not be opened: said why
       return {kExitFatal, replay.skipped, replay.failed_kept, true};
     }
     if (run.exit_code != kExitFatal) {
@@ -257,7 +257,7 @@ RunOutcome DryRun(const Options& options, LoadedUsers& users, Observer& observer
       return {Fatal(observer, Status::Error("io", "cannot create output folder " + options.output +
                                                       ": " + ec.message()))};
     }
-    rejects_path = (std::filesystem::path(options.output) / "rejects.jsonl").string();
+    rejects_path = (std::filesystem::path(options.output) / OutputLayout::kRejects).string();
   }
   Rejects rejects(rejects_path);
   Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer, stop);
@@ -281,7 +281,7 @@ RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, Observer& 
   if (!identity.ok()) return {Fatal(observer, identity.status())};
   std::optional<OutputDir> output = ClaimOutput(options, observer);
   if (!output) return {};
-  Rejects rejects((std::filesystem::path(options.output) / "rejects.jsonl").string());
+  Rejects rejects((std::filesystem::path(options.output) / OutputLayout::kRejects).string());
   Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer, stop);
   if (!stats.ok()) return {Fatal(observer, stats.status())};
   users.stats = stats.value();

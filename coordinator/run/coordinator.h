@@ -25,7 +25,7 @@ struct RunOutcome {
   uint64_t ok = 0, failed = 0;
   // The run got past its checks (options, input, the output folder, resume) and the manifest
   // is this run's: false when it was refused before doing anything.
-  bool started = false;
+  bool began = false;
 };
 
 // Loads options.input into `users` (left there for the caller: the dry run's figures, the

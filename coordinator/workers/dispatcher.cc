@@ -485,8 +485,8 @@ void Dispatcher::Malformed(const std::string& why) {
   const double now = uv_now(&loop_) / 1000.0;
   if (now - last_malformed_log_ >= 1.0) {  // at most one line a second
     last_malformed_log_ = now;
-    Emit(*observer_, LogLevel::kWarning, "dropped a worker message: %s (%llu so far)",
-         why.c_str(), static_cast<unsigned long long>(stats_.malformed));
+    Emit(*observer_, LogLevel::kWarning, "dropped a worker message: %s (%llu so far)", why.c_str(),
+         static_cast<unsigned long long>(stats_.malformed));
   }
 }
 

@@ -2,6 +2,7 @@
 // wins, a result whose file is missing, resized or a symlink is redone, failed users are kept
 // unless retried, unknown ids are counted, and compaction keeps one line per user in order.
 #include "coordinator/output/manifest_replay.h"
+#include "coordinator/output/output_layout.h"
 
 #include <sys/stat.h>
 
@@ -76,7 +77,7 @@ TEST_F(ManifestReplayTest, IntactResultsAreSkippedFailedKeptTheRestRedone) {
   const ReplayStats stats = Replay();
   EXPECT_EQ(store_.status(0), UserStatus::kSkipped);
   EXPECT_EQ(store_.format(0), OutputFormat::kJpeg);
-  EXPECT_EQ(store_.OutputPath(0), "images/0.jpg");
+  EXPECT_EQ(OutputLayout::ImagePath(store_.id(0), store_.format(0)), "images/0.jpg");
   EXPECT_EQ(store_.status(1), UserStatus::kSkipped);
   EXPECT_EQ(store_.format(1), OutputFormat::kPng);
   EXPECT_EQ(store_.status(2), UserStatus::kPending);

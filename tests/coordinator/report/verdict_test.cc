@@ -21,7 +21,7 @@ using testing::ExitCode;
 PipelineResult Quiet() {
   PipelineResult run;
   run.exit_code = kExitOk;
-  run.started = true;
+  run.output_opened = true;
   run.ok = 1000;
   run.wall_seconds = 100;
   run.workers = 4;
