@@ -369,7 +369,7 @@ void Pipeline::HandleDownload(Download& d) {
   const Fetched fetched{d.attempts, d.seconds * 1000};
   if (!dispatcher_) {
     d.body.set_format(header->format);
-    OkLineInfo info;
+    ManifestRecord info;
     info.download_attempts = fetched.attempts;
     info.download_ms = fetched.ms;
     info.width = header->width;
@@ -384,7 +384,7 @@ void Pipeline::HandleDownload(Download& d) {
 }
 
 void Pipeline::HandleFiltered(JobOutcome& o) {
-  OkLineInfo info;
+  ManifestRecord info;
   if (auto it = fetched_.find(o.user); it != fetched_.end()) {
     info.download_attempts = it->second.attempts;
     info.download_ms = it->second.ms;
@@ -404,10 +404,10 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
   Commit(o.user, std::move(o.image), std::move(info));
 }
 
-void Pipeline::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
+void Pipeline::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
   const uint32_t attempts = PrepareOkLine(store_, user, bytes, info);
   std::string path = info.output;
-  sink_.Commit(std::move(path), std::move(bytes), OkLine(info),
+  sink_.Commit(std::move(path), std::move(bytes), ToLine(info),
                [this, user, attempts](CommitResult result, const Status& status) {
                  Record(written_, Written{user, UserStatus::kOk, result, status, attempts, {}});
                });

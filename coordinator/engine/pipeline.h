@@ -131,7 +131,7 @@ class Pipeline {
   void HandleFiltered(JobOutcome& outcome);
   void HandleWritten(Written& written);
   // REQUIRES: bytes.format() is known (probed). Writes the image, then `info`'s line.
-  void Commit(size_t user, ImageBuffer bytes, OkLineInfo info);
+  void Commit(size_t user, ImageBuffer bytes, ManifestRecord info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
   void HandleStop(int signum);
   ProgressSample Snapshot() const;

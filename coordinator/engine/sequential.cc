@@ -78,7 +78,7 @@ class SequentialRun {
   // The first stop signal was seen: notes when, and says so once.
   void NoteSignal();
   void RunUser(size_t user);
-  void Commit(size_t user, ImageBuffer bytes, OkLineInfo info);
+  void Commit(size_t user, ImageBuffer bytes, ManifestRecord info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
   // Runs the private loop until `done` is true (the sink's callback ran); false (and fatal_ set)
   // if the loop ran out of work first.
@@ -175,7 +175,7 @@ void SequentialRun::RunUser(size_t user) {
                 NotImageMessage(d->url, header.status().message(), d->content_type, d->body.size()),
                 d->attempts);
   }
-  OkLineInfo info;
+  ManifestRecord info;
   info.download_attempts = d->attempts;
   info.download_ms = d->seconds * 1000;
   if (options_.filter_spec.IsNone()) {
@@ -223,12 +223,12 @@ void SequentialRun::RunUser(size_t user) {
   Commit(user, std::move(image), std::move(info));
 }
 
-void SequentialRun::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
+void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
   const uint32_t attempts = PrepareOkLine(store_, user, bytes, info);
   bool done = false;
   CommitResult how = CommitResult::kCommitted;
   Status error;
-  sink_.Commit(info.output, std::move(bytes), OkLine(info),
+  sink_.Commit(info.output, std::move(bytes), ToLine(info),
                [&](CommitResult result, const Status& status) {
                  how = result;
                  error = status;

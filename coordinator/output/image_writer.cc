@@ -122,6 +122,8 @@ void ImageWriter::Write(std::string relative_path, ImageBuffer bytes, DoneFn don
   StartJobs();
 }
 
+size_t ImageWriter::waiting() const { return waiting_.size(); }
+
 void ImageWriter::StartJobs() {
   while (!waiting_.empty() && jobs_.size() < kMaxJobs) {
     auto owned = std::make_unique<Job>();

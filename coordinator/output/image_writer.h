@@ -51,7 +51,7 @@ class ImageWriter {
   void Write(std::string relative_path, ImageBuffer bytes, DoneFn done);
   // Images not yet written, and those waiting for a free pool job (every job busy).
   size_t pending() const { return pending_; }
-  size_t waiting() const { return waiting_.size(); }
+  size_t waiting() const;
   // Runs `idle` once no image is pending (at once if none is): after the done callbacks of the
   // last ones. No Write() may follow.
   void WhenIdle(std::function<void()> idle);
