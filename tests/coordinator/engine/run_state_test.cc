@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "coordinator/output/output_layout.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -78,7 +79,7 @@ TEST(RunStateTest, RoundTripsThroughRunJsonAndMarksComplete) {
   ASSERT_TRUE(state.ok());
   state->max_pixels = 123456789012ULL;
   ASSERT_TRUE(WriteRunState(dir.path().string(), state.value()).ok());
-  EXPECT_NE(ReadFile(dir / "run.json").find("\"complete\":false"), std::string::npos);
+  EXPECT_NE(ReadFile(dir / OutputLayout::kRunState).find("\"complete\":false"), std::string::npos);
 
   Result<RunState> read = ReadRunState(dir.path().string());
   ASSERT_TRUE(read.ok()) << read.status().ToString();

@@ -37,7 +37,7 @@ std::string Failed(int64_t id) {
 
 class ManifestReplayTest : public ::testing::Test {
  protected:
-  void SetUp() override { fs::create_directory(dir_ / "images"); }
+  void SetUp() override { fs::create_directory(dir_ / OutputLayout::kImages); }
 
   void AddUsers(int64_t count) {
     for (int64_t id = 0; id < count; ++id) store_.Add(id, "u", "http://x/" + std::to_string(id));
@@ -46,7 +46,7 @@ class ManifestReplayTest : public ::testing::Test {
   void Image(int64_t id, const std::string& ext, size_t bytes) {
     dir_.Write("images/" + std::to_string(id) + "." + ext, std::string(bytes, 'i'));
   }
-  std::string Manifest() const { return ReadFile(dir_ / "manifest.jsonl"); }
+  std::string Manifest() const { return ReadFile(dir_ / OutputLayout::kManifest); }
   ReplayStats Replay(bool retry_failed = false) {
     Result<ReplayStats> stats = ReplayManifest(dir_.path().string(), store_, retry_failed);
     EXPECT_TRUE(stats.ok()) << stats.status().ToString();
@@ -107,7 +107,7 @@ TEST_F(ManifestReplayTest, RetryFailedRedoesFailedUsers) {
 TEST_F(ManifestReplayTest, ASymlinkOrAForeignPathIsNotAResult) {
   AddUsers(3);
   const std::string elsewhere = dir_.Write("elsewhere.jpg", std::string(10, 'i'));
-  fs::create_symlink(elsewhere, dir_ / "images" / "0.jpg");
+  fs::create_symlink(elsewhere, dir_ / OutputLayout::kImages / "0.jpg");
   Image(1, "jpg", 10);
   Image(2, "bin", 10);
   dir_.Write(
@@ -218,7 +218,7 @@ TEST_F(ManifestReplayTest, ACompactManifestIsNotRewritten) {
   dir_.Write("manifest.jsonl", Failed(1) + Failed(0));
   const auto inode = [&] {
     struct stat st;
-    EXPECT_EQ(::stat((dir_ / "manifest.jsonl").c_str(), &st), 0);
+    EXPECT_EQ(::stat((dir_ / OutputLayout::kManifest).c_str(), &st), 0);
     return st.st_ino;
   };
   const ino_t before = inode();
@@ -232,7 +232,7 @@ TEST_F(ManifestReplayTest, ACompactManifestIsNotRewritten) {
 TEST_F(ManifestReplayTest, CompactionReplacesTheManifestAtomically) {
   AddUsers(1);
   dir_.Write("manifest.jsonl", Failed(0) + Failed(0));
-  std::ifstream old(dir_ / "manifest.jsonl");
+  std::ifstream old(dir_ / OutputLayout::kManifest);
   ASSERT_TRUE(CompactManifest(dir_.path().string(), store_).ok());
   std::stringstream held;
   held << old.rdbuf();
