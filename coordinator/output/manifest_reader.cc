@@ -53,7 +53,7 @@ ManifestReader::ManifestReader(ManifestReader&& other) noexcept
       begin_(other.begin_),
       end_(other.end_),
       base_offset_(other.base_offset_),
-      eof_(other.eof_)) {}
+      eof_(other.eof_) {}
 
 ManifestReader::~ManifestReader() {
   if (fd_ >= 0) ::close(fd_);
