@@ -122,7 +122,7 @@ class Runner::Impl {
       const RunOutcome outcome = run(options.value(), users, keeper, stop_);
       summary.exit_code = outcome.exit_code;
       summary.input = Describe(users);
-      if (outcome.started) {  // else the folder's manifest is an earlier run's, not this one's
+      if (outcome.began) {  // else the folder's manifest is an earlier run's, not this one's
         summary.ok = outcome.ok;
         summary.failed = outcome.failed;
         summary.not_done =

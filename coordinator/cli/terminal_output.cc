@@ -58,44 +58,44 @@ Result<spdlog::level::level_enum> ParseLevel(const std::string& name) {
       "usage", "--log-level: '" + name + "' is not one of debug, info, warning, error, off");
 }
 
-spdlog::level::level_enum ToSpdlog(EventLevel level) {
+spdlog::level::level_enum ToSpdlog(LogLevel level) {
   switch (level) {
-    case EventLevel::kDebug:
+    case LogLevel::kDebug:
       return spdlog::level::debug;
-    case EventLevel::kInfo:
+    case LogLevel::kInfo:
       return spdlog::level::info;
-    case EventLevel::kWarning:
+    case LogLevel::kWarning:
       return spdlog::level::warn;
-    case EventLevel::kError:
+    case LogLevel::kError:
       break;
   }
   return spdlog::level::err;
 }
 
 // "coordinator: error: ", "coordinator: warning: ", "coordinator: debug: ", "coordinator: ".
-const char* MessagePrefix(EventLevel level) {
+const char* MessagePrefix(LogLevel level) {
   switch (level) {
-    case EventLevel::kDebug:
+    case LogLevel::kDebug:
       return "coordinator: debug: ";
-    case EventLevel::kInfo:
+    case LogLevel::kInfo:
       return "coordinator: ";
-    case EventLevel::kWarning:
+    case LogLevel::kWarning:
       return "coordinator: warning: ";
-    case EventLevel::kError:
+    case LogLevel::kError:
       break;
   }
   return "coordinator: error: ";
 }
 
-const char* LevelName(EventLevel level) {
+const char* LevelName(LogLevel level) {
   switch (level) {
-    case EventLevel::kDebug:
+    case LogLevel::kDebug:
       return "debug";
-    case EventLevel::kInfo:
+    case LogLevel::kInfo:
       return "info";
-    case EventLevel::kWarning:
+    case LogLevel::kWarning:
       return "warning";
-    case EventLevel::kError:
+    case LogLevel::kError:
       break;
   }
   return "error";
@@ -156,7 +156,7 @@ Result<std::unique_ptr<TerminalOutput>> TerminalOutput::Create(const TerminalOpt
   return out;
 }
 
-void TerminalOutput::OnEvent(EventLevel level, const std::string& message) {
+void TerminalOutput::OnEvent(LogLevel level, const std::string& message) {
   Event event;
   event.level = level;
   event.message = message;
@@ -175,7 +175,7 @@ void TerminalOutput::Log(const Event& event) {
   logger_->log(ToSpdlog(event.level), std::string(MessagePrefix(event.level)) + event.message);
 }
 
-void TerminalOutput::OnProgress(const Progress& p) {
+void TerminalOutput::OnProgress(const ProgressSample& p) {
   last_ = p;
   have_last_ = true;
   const size_t done = p.skipped + p.ok + p.failed;
@@ -235,7 +235,7 @@ void TerminalOutput::ClearLine() {
   line_shown_ = false;
 }
 
-std::string TerminalOutput::Line(const Progress& p, double rate, size_t width) {
+std::string TerminalOutput::Line(const ProgressSample& p, double rate, size_t width) {
   const size_t done = p.skipped + p.ok + p.failed;
   const double percent =
       p.total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(p.total) : 100.0;
@@ -281,12 +281,12 @@ bool TerminalOutput::ProgressFileReady() {
   progress_file_ = std::fopen(progress_path_.c_str(), "we");
   if (progress_file_ != nullptr) return true;
   progress_failed_ = true;
-  OnEvent(EventLevel::kWarning, "cannot create --progress-file " + options_.progress_file + ": " +
-                                    std::strerror(errno) + "; the run goes on without samples");
+  OnEvent(LogLevel::kWarning, "cannot create --progress-file " + options_.progress_file + ": " +
+                                  std::strerror(errno) + "; the run goes on without samples");
   return false;
 }
 
-void TerminalOutput::WriteSample(const Progress& p) {
+void TerminalOutput::WriteSample(const ProgressSample& p) {
   last_sample_s_ = p.elapsed_s;
   if (!ProgressFileReady()) return;
   const std::string line =
@@ -321,8 +321,8 @@ void TerminalOutput::WriteSample(const Progress& p) {
     std::fclose(progress_file_);
     progress_file_ = nullptr;
     progress_failed_ = true;
-    OnEvent(EventLevel::kWarning, "cannot write --progress-file " + options_.progress_file + ": " +
-                                      std::strerror(error) + "; no more samples are written");
+    OnEvent(LogLevel::kWarning, "cannot write --progress-file " + options_.progress_file + ": " +
+                                    std::strerror(error) + "; no more samples are written");
   }
 }
 

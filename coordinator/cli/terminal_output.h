@@ -1,4 +1,4 @@
-// TerminalOutput: what main() plugs into a run as its RunObserver.
+// TerminalOutput: what main() plugs into a run as its Observer.
 //   - Events become log lines through spdlog on stderr, filtered by --log-level, as text
 //     ("coordinator: warning: ...") or, with --log-format json, one JSON object a line carrying
 //     the event's kind and fields (EventBuilder) beside its time, level and message.
@@ -42,15 +42,15 @@ struct TerminalOptions {
   bool interactive = false;
 };
 
-class TerminalOutput final : public RunObserver {
+class TerminalOutput final : public Observer {
  public:
   // Fails on a bad log level or a progress file that must not be written (code "usage").
   static Result<std::unique_ptr<TerminalOutput>> Create(const TerminalOptions& options);
   ~TerminalOutput() override;
 
-  void OnEvent(EventLevel level, const std::string& message) override;
+  void OnEvent(LogLevel level, const std::string& message) override;
   void OnStructuredEvent(const Event& event) override;
-  void OnProgress(const Progress& progress) override;
+  void OnProgress(const ProgressSample& progress) override;
   void OnSummary(const std::string& text) override;
   void OnSummaryEvent(const std::string& table, const Event& done) override;
 
@@ -58,14 +58,14 @@ class TerminalOutput final : public RunObserver {
   // " 42% 4200/10.0k users, 3 failed [00:42<00:58, 100 users/s] downloads 64+10 waiting | ..."
   // in at most `width` characters: the least important parts are dropped first (memory, then
   // images waiting, jobs, downloads, time and rate, the failed count), and what is left is cut.
-  static std::string Line(const Progress& p, double rate, size_t width = SIZE_MAX);
+  static std::string Line(const ProgressSample& p, double rate, size_t width = SIZE_MAX);
 
  private:
   explicit TerminalOutput(const TerminalOptions& options);
   void ClearLine();
   // Writes one event (a log line or a JSON object) if its level passes.
   void Log(const Event& event);
-  void WriteSample(const Progress& p);
+  void WriteSample(const ProgressSample& p);
   // Opens the progress file at the first sample; false (warned once) when it cannot be written.
   bool ProgressFileReady();
 
@@ -79,7 +79,7 @@ class TerminalOutput final : public RunObserver {
   // Smoothed rate (users a second): an exponential moving average of the recent samples.
   double rate_ = 0, rate_at_s_ = 0;
   size_t rate_done_ = 0;
-  Progress last_;
+  ProgressSample last_;
   bool have_last_ = false;
 };
 

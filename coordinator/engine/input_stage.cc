@@ -51,7 +51,7 @@ Status Rejects::Publish() {
 }
 
 Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& rejects,
-                            RunObserver& observer, const StopRequest* stop) {
+                            Observer& observer, const StopRequest* stop) {
   Result<InputFile> input = InputFile::Open(options.input);
   if (!input.ok()) return input.status();
 
@@ -68,7 +68,7 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& r
     if (keep_rejects) rejects.Write(bad);
     // With a tolerance, warn about the first few as they go; without, the failure lists them.
     if (options.max_bad_records > 0 && printed < load_options.max_errors_shown) {
-      observer.OnEvent(EventLevel::kWarning, "skipping " + bad.Describe(name));
+      observer.OnEvent(LogLevel::kWarning, "skipping " + bad.Describe(name));
       ++printed;
     }
   };
@@ -81,7 +81,7 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& r
   }
   if (stats.ok() && stats->bad_records > 0) {
     const std::string where = keep_rejects ? ", listed in " + rejects.path() : "";
-    Emit(observer, EventLevel::kWarning, "skipped %llu bad record(s)%s",
+    Emit(observer, LogLevel::kWarning, "skipped %llu bad record(s)%s",
          static_cast<unsigned long long>(stats->bad_records), where.c_str());
   }
   return stats;

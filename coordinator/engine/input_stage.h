@@ -43,7 +43,7 @@ class Rejects {
 // (code "interrupted": "interrupted by SIGTERM: loading ... was interrupted ..."); a load that
 // would take more memory than LoadingMemoryLimit() fails naming the limit.
 Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& rejects,
-                            RunObserver& observer = StderrObserver(),
+                            Observer& observer = StderrObserver(),
                             const StopRequest* stop = nullptr);
 
 }  // namespace pixelmill

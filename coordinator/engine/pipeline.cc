@@ -27,8 +27,7 @@ SinkOptions SinkOptionsOf(const Options& options) {
 
 }  // namespace
 
-Pipeline::Pipeline(const Options& options, UserStore& store, RunObserver& observer,
-                   StopRequest* stop)
+Pipeline::Pipeline(const Options& options, UserStore& store, Observer& observer, StopRequest* stop)
     : options_(options),
       store_(store),
       observer_(observer),
@@ -93,12 +92,12 @@ PipelineResult Pipeline::Run() {
   started_ms_ = uv_now(&loop_);
 
   if (Status s = sink_.Open(); !s.ok()) {
-    observer_.OnEvent(EventLevel::kError, s.message());
+    observer_.OnEvent(LogLevel::kError, s.message());
     CloseLoopHandles();
     uv_run(&loop_, UV_RUN_DEFAULT);
     return result;
   }
-  result.started = true;
+  result.output_opened = true;
   if (Status s = downloader_.Init(); !s.ok()) fatal_ = s.message();
   if (fatal_.empty() && !options_.filter_spec.IsNone()) {
     if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();
@@ -182,7 +181,7 @@ void Pipeline::WatchForTrouble() {
     if (budget_full_since_ms_ == 0) budget_full_since_ms_ = now;
     if (!budget_warned_ && now - budget_full_since_ms_ >= 10'000) {
       budget_warned_ = true;
-      Emit(observer_, EventLevel::kWarning,
+      Emit(observer_, LogLevel::kWarning,
            "the memory budget (--max-memory %llu MiB) has been full for 10 s: downloads wait "
            "for images to be filtered and written; more workers or a larger budget would help",
            static_cast<unsigned long long>(budget_.limit() >> 20));
@@ -195,7 +194,7 @@ void Pipeline::WatchForTrouble() {
   const DownloadStats d = downloader_.stats();
   const uint64_t requests = d.requests - storm_requests_, retries = d.retries - storm_retries_;
   if (storm_window_ms_ != 0 && retries >= 50 && retries * 5 >= requests) {
-    Emit(observer_, EventLevel::kWarning,
+    Emit(observer_, LogLevel::kWarning,
          "retry storm: %llu of the last %llu requests were retries (servers failing or slow; "
          "see the manifest's error codes)",
          static_cast<unsigned long long>(retries), static_cast<unsigned long long>(requests));
@@ -329,7 +328,7 @@ Status Pipeline::StartWorkers() {
       loop_, std::move(d), [this](JobOutcome&& o) { Record(filtered_, std::move(o)); }, &budget_);
   if (Status s = dispatcher_->Init(); !s.ok()) return s;
   if (!options_.bind.empty()) {
-    observer_.OnEvent(EventLevel::kInfo,
+    observer_.OnEvent(LogLevel::kInfo,
                       "remote workers may connect to " + dispatcher_->bound().back());
   }
   if (options_.workers == 0) {
@@ -370,7 +369,7 @@ void Pipeline::HandleDownload(Download& d) {
   const Fetched fetched{d.attempts, d.seconds * 1000};
   if (!dispatcher_) {
     d.body.set_format(header->format);
-    OkLineInfo info;
+    ManifestRecord info;
     info.download_attempts = fetched.attempts;
     info.download_ms = fetched.ms;
     info.width = header->width;
@@ -385,7 +384,7 @@ void Pipeline::HandleDownload(Download& d) {
 }
 
 void Pipeline::HandleFiltered(JobOutcome& o) {
-  OkLineInfo info;
+  ManifestRecord info;
   if (auto it = fetched_.find(o.user); it != fetched_.end()) {
     info.download_attempts = it->second.attempts;
     info.download_ms = it->second.ms;
@@ -405,10 +404,10 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
   Commit(o.user, std::move(o.image), std::move(info));
 }
 
-void Pipeline::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
+void Pipeline::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
   const uint32_t attempts = PrepareOkLine(store_, user, bytes, info);
   std::string path = info.output;
-  sink_.Commit(std::move(path), std::move(bytes), OkLine(info),
+  sink_.Commit(std::move(path), std::move(bytes), ToLine(info),
                [this, user, attempts](CommitResult result, const Status& status) {
                  Record(written_, Written{user, UserStatus::kOk, result, status, attempts, {}});
                });
@@ -471,7 +470,7 @@ void Pipeline::HandleStop(int signum) {
                 "%s: starting no new downloads; finishing the work in flight for up to %.1f s "
                 "(send it again to stop now)",
                 StopSignalName(signum), static_cast<double>(options_.grace_ms) / 1000);
-  observer_.OnEvent(EventLevel::kWarning, text);
+  observer_.OnEvent(LogLevel::kWarning, text);
   uv_timer_start(
       &grace_,
       [](uv_timer_t* t) {
@@ -495,8 +494,8 @@ void Pipeline::Abandon(const std::string& why) {
   ShutDown();
 }
 
-Progress Pipeline::Snapshot() const {
-  Progress p;
+ProgressSample Pipeline::Snapshot() const {
+  ProgressSample p;
   p.elapsed_s = static_cast<double>(uv_now(const_cast<uv_loop_t*>(&loop_)) - started_ms_) / 1000;
   p.total = store_.size();
   p.skipped = skipped_;

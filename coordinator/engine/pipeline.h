@@ -69,9 +69,9 @@ struct StageWaits {
 // The lines this run wrote (ok, failed, failed_by_code) are its LineCounts.
 struct PipelineResult : LineCounts {
   int exit_code = kExitFatal;
-  bool started = false;      // false when the output could not even be opened
-  bool interrupted = false;  // a signal stopped the run; it can be resumed
-  size_t left = 0;           // users with no line from this run (interrupted or fatal)
+  bool output_opened = false;  // false when the output could not even be opened
+  bool interrupted = false;    // a signal stopped the run; it can be resumed
+  size_t left = 0;             // users with no line from this run (interrupted or fatal)
   double wall_seconds = 0;
   DownloadStats downloads;
   DispatchStats dispatch;
@@ -89,7 +89,7 @@ class Pipeline {
  public:
   // `observer` hears every event and progress sample; `stop` (may be null) is how the caller
   // asks the run to stop (signals, another thread). Both must outlive Run().
-  Pipeline(const Options& options, UserStore& store, RunObserver& observer,
+  Pipeline(const Options& options, UserStore& store, Observer& observer,
            StopRequest* stop = nullptr);
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -131,10 +131,10 @@ class Pipeline {
   void HandleFiltered(JobOutcome& outcome);
   void HandleWritten(Written& written);
   // REQUIRES: bytes.format() is known (probed). Writes the image, then `info`'s line.
-  void Commit(size_t user, ImageBuffer bytes, OkLineInfo info);
+  void Commit(size_t user, ImageBuffer bytes, ManifestRecord info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
   void HandleStop(int signum);
-  Progress Snapshot() const;
+  ProgressSample Snapshot() const;
   void WatchForTrouble();
   // Stops the run now with `why` as its fatal error, abandoning work in flight.
   void Abandon(const std::string& why);
@@ -143,7 +143,7 @@ class Pipeline {
 
   const Options& options_;
   UserStore& store_;
-  RunObserver& observer_;
+  Observer& observer_;
   StopRequest* stop_;
   uv_loop_t loop_{};
   FatalHandler on_fatal_;
@@ -155,7 +155,7 @@ class Pipeline {
   uv_check_t pump_{};
   uv_idle_t wake_{};  // active while events wait for the pump
   uv_timer_t grace_{};
-  uv_timer_t progress_{};     // a Progress sample for the observer every 100 ms
+  uv_timer_t progress_{};     // a ProgressSample sample for the observer every 100 ms
   uv_timer_t budget_poll_{};  // while downloads are paused: a lease released on a ZeroMQ
                               // thread does not wake the loop by itself
   CloseGroup closing_;

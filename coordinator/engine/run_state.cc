@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 
 #include "common/base/atomic_file.h"
 #include "common/base/json_writer.h"
+#include "coordinator/output/output_layout.h"
 
 namespace pixelmill {
 namespace {
@@ -39,18 +41,32 @@ uint64_t Fnv1a(std::string_view bytes, uint64_t hash = kFnvBasis) {
   return hash;
 }
 
-// FNV-1a of `length` bytes of `fd` from `offset`.
-Result<uint64_t> HashRange(int fd, uint64_t offset, uint64_t length, const std::string& path) {
-  std::unique_ptr<char[]> buffer(new char[length]);
+// `length` bytes of `fd` from `offset`.
+Result<std::string> ReadRange(int fd, uint64_t offset, uint64_t length, const std::string& path) {
+  std::string bytes(length, '\0');
   for (uint64_t done = 0; done < length;) {
     const ssize_t n =
-        ::pread(fd, buffer.get() + done, length - done, static_cast<off_t>(offset + done));
+        ::pread(fd, bytes.data() + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Errno("cannot read", path, errno);
     if (n == 0) return Status::Error("io", "cannot read " + path + ": it shrank while read");
     done += static_cast<uint64_t>(n);
   }
-  return Fnv1a(std::string_view(buffer.get(), length));
+  return bytes;
+}
+
+// The one rule for an input of bytes (a file, a stream): hashed at each end, never whole.
+// `ends(offset, length)` gives `length` of its `size` bytes from `offset`.
+template <typename Ends>
+Status HashEnds(uint64_t size, Ends ends, InputIdentity& id) {
+  const uint64_t length = std::min(size, kHashedBytes);
+  Result<std::string> head = ends(0, length);
+  if (!head.ok()) return head.status();
+  id.head_hash = Fnv1a(head.value());
+  Result<std::string> tail = ends(size - length, length);
+  if (!tail.ok()) return tail.status();
+  id.tail_hash = Fnv1a(tail.value());
+  return Status::Ok();
 }
 
 std::string FormatFlag(OutputFormat format) {
@@ -152,14 +168,9 @@ Result<InputIdentity> IdentifyInput(const std::string& input) {
   if (s.ok()) {
     id.size = static_cast<uint64_t>(st.st_size);
     id.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-    const uint64_t length = std::min(id.size, kHashedBytes);
-    Result<uint64_t> head = HashRange(fd, 0, length, input);
-    Result<uint64_t> tail = head.ok() ? HashRange(fd, id.size - length, length, input) : head;
-    if (!tail.ok()) s = tail.status();
-    if (s.ok()) {
-      id.head_hash = head.value();
-      id.tail_hash = tail.value();
-    }
+    s = HashEnds(
+        id.size,
+        [&](uint64_t offset, uint64_t length) { return ReadRange(fd, offset, length, input); }, id);
   }
   ::close(fd);
   if (!s.ok()) return s;
@@ -186,8 +197,14 @@ InputIdentity IdentifyEnds(std::string_view head, std::string_view tail, uint64_
   InputIdentity id;
   id.path = std::move(path);
   id.size = size;
-  id.head_hash = Fnv1a(head);
-  id.tail_hash = Fnv1a(tail);
+  // The ends are already in memory: the same rule as a file's, reading never fails.
+  const Status hashed = HashEnds(
+      size,
+      [&](uint64_t offset, uint64_t) -> Result<std::string> {
+        return std::string(offset == 0 ? head : tail);
+      },
+      id);
+  (void)hashed;
   return id;
 }
 
@@ -208,10 +225,9 @@ RunState RunStateFor(const Options& options, InputIdentity input) {
   return state;
 }
 
-std::string RunStatePath(const std::string& out_dir) { return out_dir + "/run.json"; }
-
 Status WriteRunState(const std::string& out_dir, const RunState& state) {
-  return WriteFileAtomically(RunStatePath(out_dir), ToJson(state) + "\n", /*sync=*/true);
+  return WriteFileAtomically(OutputLayout(out_dir).run_state(), ToJson(state) + "\n",
+                             /*sync=*/true);
 }
 
 Status MarkRunComplete(const std::string& out_dir, RunState state) {
@@ -220,7 +236,7 @@ Status MarkRunComplete(const std::string& out_dir, RunState state) {
 }
 
 Result<RunState> ReadRunState(const std::string& out_dir) {
-  const std::string path = RunStatePath(out_dir);
+  const std::string path = OutputLayout(out_dir).run_state();
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return Status::Error("missing", path + " does not exist");

@@ -63,10 +63,8 @@ Result<RunState> CurrentRunState(const Options& options);
 // caller of the C++ API).
 RunState RunStateFor(const Options& options, InputIdentity input);
 
-// OUT/run.json.
-std::string RunStatePath(const std::string& out_dir);
-
-// Replaces OUT/run.json by `state`, atomically and durably (fsynced). Code "io" on failure.
+// Replaces OUT/run.json (OutputLayout::kRunState) by `state`, atomically and durably (fsynced).
+// Code "io" on failure.
 Status WriteRunState(const std::string& out_dir, const RunState& state);
 
 // Writes `state` with complete = true: the run ended with every user's line in the manifest.

@@ -46,7 +46,7 @@ std::string UnexpectedFormat(const Options& options, OutputFormat format) {
 
 class SequentialRun {
  public:
-  SequentialRun(const Options& options, UserStore& store, RunObserver& observer, StopRequest* stop)
+  SequentialRun(const Options& options, UserStore& store, Observer& observer, StopRequest* stop)
       : options_(options),
         store_(store),
         observer_(observer),
@@ -78,7 +78,7 @@ class SequentialRun {
   // The first stop signal was seen: notes when, and says so once.
   void NoteSignal();
   void RunUser(size_t user);
-  void Commit(size_t user, ImageBuffer bytes, OkLineInfo info);
+  void Commit(size_t user, ImageBuffer bytes, ManifestRecord info);
   void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
   // Runs the private loop until `done` is true (the sink's callback ran); false (and fatal_ set)
   // if the loop ran out of work first.
@@ -89,7 +89,7 @@ class SequentialRun {
 
   const Options& options_;
   UserStore& store_;
-  RunObserver& observer_;
+  Observer& observer_;
   StopRequest* stop_;
   uv_loop_t loop_{};
   FatalHandler on_fatal_;
@@ -113,7 +113,7 @@ bool SequentialRun::ShouldStop() {
 void SequentialRun::NoteSignal() {
   if (first_signal_at_ != 0) return;
   first_signal_at_ = NowSeconds();
-  Emit(observer_, EventLevel::kWarning,
+  Emit(observer_, LogLevel::kWarning,
        "%s: starting no new user; finishing the one in flight for up to %.1f s (send it again "
        "to stop now)",
        StopSignalName(StopSignal()), static_cast<double>(options_.grace_ms) / 1000);
@@ -125,10 +125,10 @@ PipelineResult SequentialRun::Run() {
   size_t todo = 0;
   for (size_t i = 0; i < store_.size(); ++i) todo += store_.status(i) == UserStatus::kPending;
   if (Status s = sink_.Open(); !s.ok()) {
-    observer_.OnEvent(EventLevel::kError, s.message());
+    observer_.OnEvent(LogLevel::kError, s.message());
     return result;
   }
-  result.started = true;
+  result.output_opened = true;
   if (Status s = fetch_.Init(); !s.ok()) fatal_ = s.message();
   if (fatal_.empty() && !options_.filter_spec.IsNone()) {
     if (Status s = InitFilters(); !s.ok()) fatal_ = s.message();
@@ -175,7 +175,7 @@ void SequentialRun::RunUser(size_t user) {
                 NotImageMessage(d->url, header.status().message(), d->content_type, d->body.size()),
                 d->attempts);
   }
-  OkLineInfo info;
+  ManifestRecord info;
   info.download_attempts = d->attempts;
   info.download_ms = d->seconds * 1000;
   if (options_.filter_spec.IsNone()) {
@@ -199,7 +199,7 @@ void SequentialRun::RunUser(size_t user) {
   }
   if (output->value().warnings > 0) {
     image_warnings_ += output->value().warnings;
-    Emit(observer_, EventLevel::kDebug, "user %lld: %u libvips warning(s): %s",
+    Emit(observer_, LogLevel::kDebug, "user %lld: %u libvips warning(s): %s",
          static_cast<long long>(store_.id(user)), output->value().warnings,
          output->value().warning_text.c_str());
   }
@@ -223,12 +223,12 @@ void SequentialRun::RunUser(size_t user) {
   Commit(user, std::move(image), std::move(info));
 }
 
-void SequentialRun::Commit(size_t user, ImageBuffer bytes, OkLineInfo info) {
+void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
   const uint32_t attempts = PrepareOkLine(store_, user, bytes, info);
   bool done = false;
   CommitResult how = CommitResult::kCommitted;
   Status error;
-  sink_.Commit(info.output, std::move(bytes), OkLine(info),
+  sink_.Commit(info.output, std::move(bytes), ToLine(info),
                [&](CommitResult result, const Status& status) {
                  how = result;
                  error = status;
@@ -285,7 +285,7 @@ bool SequentialRun::RunLoopUntil(const bool& done) {
 
 }  // namespace
 
-PipelineResult RunSequential(const Options& options, UserStore& store, RunObserver& observer,
+PipelineResult RunSequential(const Options& options, UserStore& store, Observer& observer,
                              StopRequest* stop) {
   SequentialRun run(options, store, observer, stop);
   return run.Run();

@@ -28,7 +28,7 @@ namespace pixelmill {
 
 // Runs every pending user of `store` to its manifest line, as Pipeline::Run() does, and returns
 // the same result (no dispatch figures, no byte budget).
-PipelineResult RunSequential(const Options& options, UserStore& store, RunObserver& observer,
+PipelineResult RunSequential(const Options& options, UserStore& store, Observer& observer,
                              StopRequest* stop);
 
 }  // namespace pixelmill

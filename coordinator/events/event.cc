@@ -4,7 +4,7 @@
 
 namespace pixelmill {
 
-EventBuilder::EventBuilder(EventLevel level, std::string kind) {
+EventBuilder::EventBuilder(LogLevel level, std::string kind) {
   event_.level = level;
   event_.kind = std::move(kind);
 }

@@ -1,7 +1,7 @@
 // EventBuilder: one notable event's text line and its fields, made by the same calls, so that a
 // structured log (--log-format json) carries exactly the figures the text line shows:
 //
-//   observer.OnStructuredEvent(EventBuilder(EventLevel::kWarning, "worker_lost")
+//   observer.OnStructuredEvent(EventBuilder(LogLevel::kWarning, "worker_lost")
 //                                  .Text("lost worker ").Field("worker", id)
 //                                  .Text(" (pid ").Field("pid", pid).Text(")")
 //                                  .Done());
@@ -23,7 +23,7 @@ namespace pixelmill {
 class EventBuilder {
  public:
   // `kind` names the event in a structured log, e.g. "done" or "worker_lost".
-  EventBuilder(EventLevel level, std::string kind);
+  EventBuilder(LogLevel level, std::string kind);
 
   // Words of the message that are no field.
   EventBuilder& Text(std::string_view words);

@@ -8,21 +8,21 @@
 namespace pixelmill {
 namespace {
 
-class Stderr final : public RunObserver {
+class Stderr final : public Observer {
  public:
-  void OnEvent(EventLevel level, const std::string& message) override {
-    const char* prefix = level == EventLevel::kError     ? "coordinator: error: "
-                         : level == EventLevel::kWarning ? "coordinator: warning: "
-                                                         : "coordinator: ";
+  void OnEvent(LogLevel level, const std::string& message) override {
+    const char* prefix = level == LogLevel::kError     ? "coordinator: error: "
+                         : level == LogLevel::kWarning ? "coordinator: warning: "
+                                                       : "coordinator: ";
     std::fprintf(stderr, "%s%s\n", prefix, message.c_str());
   }
-  void OnProgress(const Progress&) override {}
+  void OnProgress(const ProgressSample&) override {}
   void OnSummary(const std::string& text) override { std::fprintf(stderr, "%s\n", text.c_str()); }
 };
 
 }  // namespace
 
-void Emit(RunObserver& observer, EventLevel level, const char* format, ...) {
+void Emit(Observer& observer, LogLevel level, const char* format, ...) {
   va_list args;
   va_start(args, format);
   const std::string text = StringPrintfV(format, args);
@@ -30,7 +30,7 @@ void Emit(RunObserver& observer, EventLevel level, const char* format, ...) {
   observer.OnEvent(level, text);
 }
 
-RunObserver& StderrObserver() {
+Observer& StderrObserver() {
   static Stderr observer;
   return observer;
 }

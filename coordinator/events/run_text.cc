@@ -59,7 +59,7 @@ std::string ResumeCommand(const std::vector<std::string>& command_line) {
 
 Event InterruptedEvent(int signum, size_t ok, size_t failed, size_t left,
                        const std::vector<std::string>& command_line) {
-  return EventBuilder(EventLevel::kError, "interrupted")
+  return EventBuilder(LogLevel::kError, "interrupted")
       .Text("interrupted by ")
       .Field("signal", StopSignalName(signum))
       .Text(": ")
@@ -78,7 +78,7 @@ std::string InterruptedMessage(int signum, size_t ok, size_t failed, size_t left
   return InterruptedEvent(signum, ok, failed, left, command_line).message;
 }
 
-int EndOfRun(RunObserver& observer, bool stopped, int signum, const std::string& fatal, size_t ok,
+int EndOfRun(Observer& observer, bool stopped, int signum, const std::string& fatal, size_t ok,
              size_t failed, size_t left, const std::vector<std::string>& command_line,
              bool& interrupted) {
   if (stopped && fatal.empty()) {
@@ -89,7 +89,7 @@ int EndOfRun(RunObserver& observer, bool stopped, int signum, const std::string&
   if (!fatal.empty()) {
     std::string message = fatal;
     if (left > 0) message += "\nresume with:\n  " + ResumeCommand(command_line);
-    observer.OnEvent(EventLevel::kError, message);
+    observer.OnEvent(LogLevel::kError, message);
     return kExitFatal;
   }
   return failed > 0 ? kExitSomeFailed : kExitOk;

@@ -37,7 +37,7 @@ std::string InterruptedMessage(int signum, size_t ok, size_t failed, size_t left
 // `signum` when `stopped` and no `fatal` error, else `fatal` and, with users left, how to
 // resume) through `observer`, and returns the exit code (kExitFatal, or kExitOk /
 // kExitSomeFailed by `failed`). Sets `interrupted` when a stop request ended the run.
-int EndOfRun(RunObserver& observer, bool stopped, int signum, const std::string& fatal, size_t ok,
+int EndOfRun(Observer& observer, bool stopped, int signum, const std::string& fatal, size_t ok,
              size_t failed, size_t left, const std::vector<std::string>& command_line,
              bool& interrupted);
 

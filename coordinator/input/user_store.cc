@@ -90,12 +90,6 @@ void UserStore::SetOutcome(size_t index, UserStatus status, OutputFormat format)
       static_cast<uint8_t>(static_cast<uint8_t>(status) | (static_cast<uint8_t>(format) << 4));
 }
 
-std::string UserStore::OutputPath(size_t index) const {
-  std::string path = "images/" + std::to_string(ids_[index]) + ".";
-  path += ExtensionFor(format(index));
-  return path;
-}
-
 size_t UserStore::MemoryBytes() const {
   return ids_.capacity() * sizeof(int64_t) + records_.capacity() * sizeof(Record) +
          outcomes_.capacity() * sizeof(uint8_t) + arena_.capacity();

@@ -4,8 +4,8 @@
 // Layout (the C++ answer to Python's `slots=True`): ids live in one contiguous int64 array;
 // name and URL bytes live back to back in one arena; a 16-byte Record per user holds the arena
 // offset and the two lengths; the outcome is one byte per user (status + output format), so
-// the output path "images/<id>.<ext>" is derived, never stored. Per user that is 8 (id) +
-// 16 (record) + 1 (outcome) bytes plus the string bytes themselves.
+// the output path (OutputLayout::ImagePath) is derived from id and format, never stored. Per user
+// that is 8 (id) + 16 (record) + 1 (outcome) bytes plus the string bytes themselves.
 //
 // Views returned by Get() point into the arena and stay valid until the next Add() or
 // ShrinkToFit(). Not thread-safe: one owner (the coordinator's loop thread) uses it.
@@ -68,8 +68,6 @@ class UserStore {
     return static_cast<OutputFormat>(outcomes_[index] >> 4);
   }
   void SetOutcome(size_t index, UserStatus status, OutputFormat format);
-  // "images/<id>.<ext>" for a user whose format is known.
-  std::string OutputPath(size_t index) const;
 
   // Bytes the store holds on the heap (capacities, not sizes: what the allocator gave us).
   size_t MemoryBytes() const;

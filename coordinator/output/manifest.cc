@@ -1,54 +1,164 @@
 #include "coordinator/output/manifest.h"
 
+#include <cmath>
+
+#include <simdjson.h>
+
 #include "common/base/json_writer.h"
+#include "coordinator/output/output_layout.h"
 
 namespace pixelmill {
+namespace {
 
-std::string OkLine(const OkLineInfo& info) {
+namespace od = simdjson::ondemand;
+
+// `value` into `out` if it is a string, else "".
+void ReadString(od::value value, std::string& out) {
+  std::string_view text;
+  if (value.get_string().get(text)) text = {};
+  out.assign(text);
+}
+
+// `value` into `out` if it is an unsigned integer; true if it was.
+template <typename Unsigned>
+bool ReadUnsigned(od::value value, Unsigned& out) {
+  uint64_t number = 0;
+  if (value.get_uint64().get(number)) return false;
+  out = static_cast<Unsigned>(number);
+  return true;
+}
+
+void ReadError(od::value value, ManifestRecord& record) {
+  od::object error;
+  if (value.get_object().get(error)) return;
+  for (auto field : error) {
+    std::string_view key;
+    od::value inner;
+    if (field.unescaped_key().get(key) || field.value().get(inner)) return;
+    if (key == "code") ReadString(inner, record.error_code);
+    if (key == "message") ReadString(inner, record.error_message);
+  }
+}
+
+// One field of a line into `record`; a key it does not know is skipped.
+void ReadField(std::string_view key, od::value value, ManifestRecord& record, bool& has_id) {
+  double number = 0;
+  std::string text;
+  if (key == "id") {
+    has_id = !value.get_int64().get(record.id);
+  } else if (key == "status") {
+    ReadString(value, record.status);
+  } else if (key == "output") {
+    ReadString(value, record.output);
+  } else if (key == "bytes") {
+    record.has_bytes = ReadUnsigned(value, record.bytes);
+  } else if (key == "format") {
+    ReadString(value, text);
+    record.format = FormatFromName(text);
+  } else if (key == "width") {
+    ReadUnsigned(value, record.width);
+  } else if (key == "height") {
+    ReadUnsigned(value, record.height);
+  } else if (key == "attempts") {
+    ReadUnsigned(value, record.attempts);
+  } else if (key == "download_attempts") {
+    ReadUnsigned(value, record.download_attempts);
+  } else if (key == "download_ms") {
+    if (!value.get_double().get(number)) record.download_ms = number;
+  } else if (key == "filter_attempts") {
+    ReadUnsigned(value, record.filter_attempts);
+  } else if (key == "filter") {
+    record.filtered = true;
+    ReadString(value, record.filter);
+  } else if (key == "cpu_ms") {
+    if (!value.get_double().get(number)) {
+      record.cpu_micros = static_cast<uint64_t>(std::llround(number * 1000));
+    }
+  } else if (key == "worker") {
+    ReadString(value, record.worker);
+  } else if (key == "error") {
+    ReadError(value, record);
+  }
+}
+
+}  // namespace
+
+std::string ToLine(const ManifestRecord& record) {
   JsonObject line;
-  line.Add("id", info.id)
+  if (!record.ok()) {
+    std::string error =
+        JsonObject().Add("code", record.error_code).Add("message", record.error_message).Done();
+    return line.Add("id", record.id)
+        .Add("status", "failed")
+        .AddRaw("error", error)
+        .Add("attempts", uint64_t{record.attempts})
+        .Done();
+  }
+  line.Add("id", record.id)
       .Add("status", "ok")
-      .Add("output", info.output)
-      .Add("bytes", info.bytes)
-      .Add("format", FormatName(info.format))
-      .Add("content_type", ContentTypeFor(info.format))
-      .Add("width", uint64_t{info.width})
-      .Add("height", uint64_t{info.height})
-      .Add("attempts", uint64_t{TotalAttempts(info)})
-      .Add("download_attempts", uint64_t{info.download_attempts})
-      .Add("download_ms", info.download_ms);
-  if (info.filtered) {
-    line.Add("filter_attempts", uint64_t{info.filter_attempts})
-        .Add("filter", info.filter)
-        .Add("cpu_ms", static_cast<double>(info.cpu_micros) / 1000)
-        .Add("worker", info.worker);
+      .Add("output", record.output)
+      .Add("bytes", record.bytes)
+      .Add("format", FormatName(record.format))
+      .Add("content_type", ContentTypeFor(record.format))
+      .Add("width", uint64_t{record.width})
+      .Add("height", uint64_t{record.height})
+      .Add("attempts", uint64_t{TotalAttempts(record)})
+      .Add("download_attempts", uint64_t{record.download_attempts})
+      .Add("download_ms", record.download_ms);
+  if (record.filtered) {
+    line.Add("filter_attempts", uint64_t{record.filter_attempts})
+        .Add("filter", record.filter)
+        .Add("cpu_ms", static_cast<double>(record.cpu_micros) / 1000)
+        .Add("worker", record.worker);
   }
   return line.Done();
 }
 
+bool ReadRecord(std::string_view line, size_t capacity, ManifestRecord& record) {
+  record = ManifestRecord();
+  record.status.clear();
+  if (line.empty()) return false;
+  // One parser per thread: a line is parsed in place, without a copy.
+  thread_local od::parser parser;
+  od::document doc;
+  od::object object;
+  if (parser.iterate(line.data(), line.size(), capacity).get(doc)) return false;
+  if (doc.get_object().get(object)) return false;
+  bool has_id = false;
+  for (auto field : object) {
+    std::string_view key;
+    od::value value;
+    if (field.unescaped_key().get(key) || field.value().get(value)) return false;
+    ReadField(key, value, record, has_id);
+  }
+  // Nothing may follow the object ("{...} {...}" is two records glued together, not one).
+  return has_id && doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+}
+
 std::string FailedLine(int64_t id, const std::string& code, const std::string& message,
                        uint32_t attempts) {
-  std::string error = JsonObject().Add("code", code).Add("message", message).Done();
-  return JsonObject()
-      .Add("id", id)
-      .Add("status", "failed")
-      .AddRaw("error", error)
-      .Add("attempts", uint64_t{attempts})
-      .Done();
+  ManifestRecord record;
+  record.id = id;
+  record.status = "failed";
+  record.error_code = code;
+  record.error_message = message;
+  record.attempts = attempts;
+  return ToLine(record);
 }
 
-uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes, OkLineInfo& info) {
+uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes,
+                       ManifestRecord& record) {
   const OutputFormat format = bytes.format();
   store.SetOutcome(user, UserStatus::kPending, format);
-  info.id = store.id(user);
-  info.output = store.OutputPath(user);
-  info.bytes = bytes.size();
-  info.format = format;
-  return TotalAttempts(info);
+  record.id = store.id(user);
+  record.output = OutputLayout::ImagePath(record.id, format);
+  record.bytes = bytes.size();
+  record.format = format;
+  return TotalAttempts(record);
 }
 
-uint32_t TotalAttempts(const OkLineInfo& info) {
-  return info.download_attempts + (info.filtered ? info.filter_attempts : 0);
+uint32_t TotalAttempts(const ManifestRecord& record) {
+  return record.download_attempts + (record.filtered ? record.filter_attempts : 0);
 }
 
 }  // namespace pixelmill

@@ -1,18 +1,16 @@
-// The manifest's lines (contract: README.md, "Output"): one JSON object per
-// line, built here and nowhere else. An ok line names the image that is already in place:
+// The manifest's lines (contract: coordinator/output/README.md): one JSON object per line,
+// a ManifestRecord, written by ToLine() and read back by ReadRecord() -- here and nowhere else.
+// An ok line names the image that is already in place:
 //   {"id":7,"status":"ok","output":"images/7.jpg","bytes":1234,"format":"jpeg",...}
 // A failed line carries a machine-readable code and a human message:
 //   {"id":8,"status":"failed","error":{"code":"http_status","message":"..."},"attempts":3}
-// "format" uses --format's words (jpeg, png, webp, gif...; earlier versions wrote the
-// extension, "jpg": readers take both, FormatFromName). "attempts" is every try pixelmill made for
-// the user on either line: its download attempts plus its dispatches to a worker (ok lines also
-// carry "download_attempts" and, when filtered, "filter_attempts").
 //
 // Plain functions; any thread.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/image/image_buffer.h"
 #include "common/image/image_format.h"
@@ -20,34 +18,52 @@
 
 namespace pixelmill {
 
-// How a user's image was obtained and filtered, for its ok line.
-struct OkLineInfo {
+// One manifest line. Written: every field of its status (ok or failed); read: a field that is
+// missing or of another type keeps its default.
+struct ManifestRecord {
   int64_t id = 0;
-  std::string output;  // relative to OUT, e.g. images/7.jpg
+  // "ok" or "failed" when written; read as found ("" when absent or not a string).
+  std::string status = "ok";
+  // ok: the image, relative to OUT (OutputLayout::ImagePath), and how it was obtained.
+  std::string output;
   uint64_t bytes = 0;
+  bool has_bytes = false;  // read: the line gave "bytes"
   OutputFormat format = OutputFormat::kUnknown;
   uint32_t width = 0, height = 0;
   uint32_t download_attempts = 0;
   double download_ms = 0;
-  // Set when a worker filtered the image; the line then names the filter, the worker and the
-  // dispatches it took.
+  // ok and filtered by a worker: the line then names the filter, the worker and the dispatches
+  // it took.
   bool filtered = false;
   uint32_t filter_attempts = 0;
   std::string filter;  // canonical spec text
   uint64_t cpu_micros = 0;
   std::string worker;
+  // failed: why.
+  std::string error_code, error_message;
+  // Every try pixelmill made for the user: download attempts plus dispatches to a worker. An
+  // ok line's is TotalAttempts(); a failed line's is given.
+  uint32_t attempts = 0;
+
+  bool ok() const { return status == "ok"; }
 };
 
-// The line (without its newline) of a user whose image was saved.
-std::string OkLine(const OkLineInfo& info);
+// The line (without its newline) of `record`.
+std::string ToLine(const ManifestRecord& record);
+
+// Reads `line` (one JSON object, nothing after it) into `record`; false unless it has an
+// integer "id". `line` must be followed by simdjson::SIMDJSON_PADDING readable bytes
+// (`capacity` counts them).
+bool ReadRecord(std::string_view line, size_t capacity, ManifestRecord& record);
 
 // Before `user` of `store` is committed with `bytes`: marks it pending under the image's format
-// (which names its file) and fills `info`'s id, output path, size and format. Returns the
+// (which names its file) and fills `record`'s id, output path, size and format. Returns the
 // attempts its line counts (TotalAttempts).
-uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes, OkLineInfo& info);
+uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes,
+                       ManifestRecord& record);
 
-// The user's "attempts": download attempts plus, when filtered, dispatches to a worker.
-uint32_t TotalAttempts(const OkLineInfo& info);
+// An ok record's "attempts": download attempts plus, when filtered, dispatches to a worker.
+uint32_t TotalAttempts(const ManifestRecord& record);
 
 // The line (without its newline) of a user that failed with `code` (e.g. "http_status") and a
 // human `message`, after `attempts` attempts (download attempts plus dispatches, as above).

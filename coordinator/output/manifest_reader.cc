@@ -8,10 +8,10 @@
 #include <cstring>
 #include <utility>
 
+#include <simdjson.h>
+
 namespace pixelmill {
 namespace {
-
-namespace od = simdjson::ondemand;
 
 constexpr size_t kBufferBytes = size_t{4} << 20;
 // A line longer than this without its newline is not kept whole (no line pixelmill writes is).
@@ -19,27 +19,6 @@ constexpr size_t kMaxLineBytes = size_t{1} << 20;
 
 Status Errno(const std::string& what, const std::string& path, int error) {
   return Status::Error("io", what + " " + path + ": " + std::strerror(error));
-}
-
-// Reads the fields of `object` that --resume needs, consuming all of it.
-bool ReadEntry(od::object object, ManifestEntry& entry) {
-  bool has_id = false;
-  for (auto field : object) {
-    std::string_view key;
-    od::value value;
-    if (field.unescaped_key().get(key) || field.value().get(value)) return false;
-    if (key == "id") {
-      if (value.get_int64().get(entry.id)) return false;
-      has_id = true;
-    } else if (key == "status") {
-      if (value.get_string().get(entry.status)) entry.status = {};
-    } else if (key == "output") {
-      if (value.get_string().get(entry.output)) entry.output = {};
-    } else if (key == "bytes") {
-      entry.has_bytes = !value.get_uint64().get(entry.bytes);
-    }
-  }
-  return has_id;
 }
 
 }  // namespace
@@ -74,8 +53,7 @@ ManifestReader::ManifestReader(ManifestReader&& other) noexcept
       begin_(other.begin_),
       end_(other.end_),
       base_offset_(other.base_offset_),
-      eof_(other.eof_),
-      parser_(std::move(other.parser_)) {}
+      eof_(other.eof_) {}
 
 ManifestReader::~ManifestReader() {
   if (fd_ >= 0) ::close(fd_);
@@ -123,18 +101,27 @@ Status ManifestReader::Refill() {
   }
 }
 
-bool ManifestReader::Parse(const ManifestLine& line, ManifestEntry& entry) {
-  entry = ManifestEntry();
-  if (line.too_long || line.text.empty()) return false;
+bool ManifestReader::Parse(const ManifestLine& line, ManifestRecord& record) {
+  if (line.too_long || !line.terminated || line.text.empty()) {
+    record = ManifestRecord();
+    return false;
+  }
   // The text lies in buffer_, which has simdjson's padding past its last byte.
   const size_t room = static_cast<size_t>(buffer_.get() + kBufferBytes +
                                           simdjson::SIMDJSON_PADDING - line.text.data());
-  od::document doc;
-  od::object object;
-  if (parser_.iterate(line.text.data(), line.text.size(), room).get(doc)) return false;
-  if (doc.get_object().get(object) || !ReadEntry(object, entry)) return false;
-  // Nothing may follow the object ("{...} {...}" is two records glued together, not one).
-  return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+  return ReadRecord(line.text, room, record);
+}
+
+Status ManifestReader::ForEach(
+    const std::function<bool(const ManifestLine&, const ManifestRecord*)>& each) {
+  ManifestLine line;
+  ManifestRecord record;
+  for (;;) {
+    Result<bool> more = Next(line);
+    if (!more.ok()) return more.status();
+    if (!more.value()) return Status::Ok();
+    if (!each(line, Parse(line, record) ? &record : nullptr)) return Status::Ok();
+  }
 }
 
 Status ManifestReader::Truncate(uint64_t size) {

@@ -1,20 +1,21 @@
 // ManifestReader: reads an earlier run's OUT/manifest.jsonl line by line, with each line's byte
 // offset, in fixed-size chunks so that memory stays bounded however large the file is (10M users
-// make GBs). Parse() reads the fields --resume needs from the current line; a line that is not a
-// JSON object with an integer "id" (torn by a crash, damaged) is not an entry.
+// make GBs). Parse() reads the current line as a ManifestRecord (manifest.h); a line that is
+// not a JSON object with an integer "id" (torn by a crash, damaged) is not an entry. ForEach()
+// is the one loop over a manifest's lines.
 //
 // Owns its file descriptor; move-only. Blocking reads; one thread.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
-#include <simdjson.h>
-
 #include "common/base/status.h"
+#include "coordinator/output/manifest.h"
 
 namespace pixelmill {
 
@@ -25,15 +26,6 @@ struct ManifestLine {
   // The bytes, valid until the next Next(); empty for a line longer than the reader keeps.
   std::string_view text;
   bool too_long = false;
-};
-
-// What --resume reads from a line. Views are valid until the next Parse().
-struct ManifestEntry {
-  int64_t id = 0;
-  std::string_view status;  // "ok", "failed"; empty when absent or not a string
-  std::string_view output;  // "images/7.jpg"; empty when absent
-  uint64_t bytes = 0;
-  bool has_bytes = false;
 };
 
 class ManifestReader {
@@ -50,9 +42,12 @@ class ManifestReader {
 
   // Reads the next line into `line`; false at the end of the file.
   Result<bool> Next(ManifestLine& line);
-  // Reads `line` (the one Next() returned last) as an entry: false unless it is one JSON object
-  // with an integer "id" and nothing after it.
-  bool Parse(const ManifestLine& line, ManifestEntry& entry);
+  // Reads `line` (the one Next() returned last) as a record: false unless it is whole
+  // (terminated, not too long) and one JSON object with an integer "id" and nothing after it.
+  bool Parse(const ManifestLine& line, ManifestRecord& record);
+  // Reads every line left: `each(line, record)` gets each, with its record when Parse() read
+  // one (else null), and returns false to stop. Code "io" when the file cannot be read.
+  Status ForEach(const std::function<bool(const ManifestLine&, const ManifestRecord*)>& each);
   // Cuts the file to `size` bytes and makes that durable. REQUIRES: opened writable.
   Status Truncate(uint64_t size);
 
@@ -72,7 +67,6 @@ class ManifestReader {
   const char* end_ = nullptr;
   uint64_t base_offset_ = 0;  // file offset of buffer_[0]
   bool eof_ = false;
-  simdjson::ondemand::parser parser_;
 };
 
 }  // namespace pixelmill

@@ -12,13 +12,12 @@
 #include "common/base/atomic_file.h"
 #include "coordinator/input/id_index.h"
 #include "coordinator/output/manifest_reader.h"
+#include "coordinator/output/output_layout.h"
 
 namespace pixelmill {
 namespace {
 
 constexpr uint64_t kNoLine = std::numeric_limits<uint64_t>::max();
-
-std::string ManifestFile(const std::string& out_dir) { return out_dir + "/manifest.jsonl"; }
 
 IdIndex IndexStore(const UserStore& store) {
   IdIndex index(store.size());
@@ -33,16 +32,15 @@ IdIndex IndexStore(const UserStore& store) {
 // The format of an ok entry's image if it is on disk as recorded: `output` is exactly the path
 // the store derives ("images/<id>.<ext>"; nothing else is ever trusted as a path) and names a
 // regular file of exactly `bytes` bytes. kUnknown otherwise.
-OutputFormat ResultOnDisk(const std::string& out_dir, const ManifestEntry& entry) {
+OutputFormat ResultOnDisk(const std::string& out_dir, const ManifestRecord& entry) {
   const size_t dot = entry.output.rfind('.');
   if (dot == std::string_view::npos || !entry.has_bytes) return OutputFormat::kUnknown;
   const OutputFormat format = FormatFromExtension(entry.output.substr(dot + 1));
   if (format == OutputFormat::kUnknown) return OutputFormat::kUnknown;
-  const std::string expected =
-      "images/" + std::to_string(entry.id) + "." + std::string(ExtensionFor(format));
+  const std::string expected = OutputLayout::ImagePath(entry.id, format);
   if (entry.output != expected) return OutputFormat::kUnknown;
   struct stat st;
-  const std::string path = out_dir + "/" + expected;
+  const std::string path = OutputLayout(out_dir).Path(expected);
   if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
       static_cast<uint64_t>(st.st_size) != entry.bytes) {
     return OutputFormat::kUnknown;
@@ -51,7 +49,7 @@ OutputFormat ResultOnDisk(const std::string& out_dir, const ManifestEntry& entry
 }
 
 // Applies one entry to its user; a later entry of the same user overrides it.
-void Apply(const std::string& out_dir, const ManifestEntry& entry, bool retry_failed, size_t user,
+void Apply(const std::string& out_dir, const ManifestRecord& entry, bool retry_failed, size_t user,
            UserStore& store) {
   if (entry.status == "ok") {
     const OutputFormat format = ResultOnDisk(out_dir, entry);
@@ -86,7 +84,8 @@ void CountOutcomes(const UserStore& store, const std::vector<bool>& has_line, Re
 Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store,
                                    bool retry_failed) {
   ReplayStats stats;
-  Result<ManifestReader> reader = ManifestReader::Open(ManifestFile(out_dir), /*writable=*/true);
+  Result<ManifestReader> reader =
+      ManifestReader::Open(OutputLayout(out_dir).manifest(), /*writable=*/true);
   if (!reader.ok() && reader.status().code() == "missing") return stats;
   if (!reader.ok()) return reader.status();
   const IdIndex index = IndexStore(store);
@@ -94,37 +93,36 @@ Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store,
   uint64_t good_end = 0;        // the end of the last entry, newline included
   uint64_t lines_after = 0;     // complete or not, since that entry
   uint64_t complete_lines = 0;  // with their newline
-  ManifestLine line;
-  ManifestEntry entry;
-  for (;;) {
-    Result<bool> more = reader->Next(line);
-    if (!more.ok()) return more.status();
-    if (!more.value()) break;
+  ManifestLine last;
+  Status read = reader->ForEach([&](const ManifestLine& line, const ManifestRecord* entry) {
+    last = line;
     complete_lines += line.terminated;
-    if (!line.terminated || !reader->Parse(line, entry)) {
+    if (entry == nullptr) {
       ++lines_after;
       ++stats.bad_lines;
-      continue;
+      return true;
     }
     good_end = line.offset + line.size + 1;
     lines_after = 0;
-    const std::optional<uint64_t> user = index.Find(entry.id);
+    const std::optional<uint64_t> user = index.Find(entry->id);
     if (!user.has_value()) {
       ++stats.unknown_ids;
-      continue;
+      return true;
     }
     if (has_line[*user]) stats.compact = false;
     has_line[*user] = true;
-    Apply(out_dir, entry, retry_failed, *user, store);
-  }
+    Apply(out_dir, *entry, retry_failed, *user, store);
+    return true;
+  });
+  if (!read.ok()) return read;
   if (lines_after > 0) {
     // A crash mid-append leaves a torn end; the users on it are redone.
-    const uint64_t size = line.offset + line.size + (line.terminated ? 1 : 0);
+    const uint64_t size = last.offset + last.size + (last.terminated ? 1 : 0);
     if (Status s = reader->Truncate(good_end); !s.ok()) return s;
     stats.torn_cut = lines_after;
     stats.torn_bytes = size - good_end;
     stats.bad_lines -= lines_after;
-    complete_lines -= line.terminated ? lines_after : lines_after - 1;
+    complete_lines -= last.terminated ? lines_after : lines_after - 1;
   }
   stats.lines = complete_lines;
   if (stats.unknown_ids > 0 || stats.bad_lines > 0) stats.compact = false;
@@ -133,7 +131,7 @@ Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store,
 }
 
 Status CompactManifest(const std::string& out_dir, const UserStore& store) {
-  const std::string path = ManifestFile(out_dir);
+  const std::string path = OutputLayout(out_dir).manifest();
   std::vector<uint64_t> kept;  // offsets of the lines to keep
   uint64_t lines = 0;
   {
@@ -141,16 +139,13 @@ Status CompactManifest(const std::string& out_dir, const UserStore& store) {
     if (!reader.ok()) return reader.status();
     const IdIndex index = IndexStore(store);
     std::vector<uint64_t> last(store.size(), kNoLine);
-    ManifestLine line;
-    ManifestEntry entry;
-    for (;;) {
-      Result<bool> more = reader->Next(line);
-      if (!more.ok()) return more.status();
-      if (!more.value()) break;
+    Status read = reader->ForEach([&](const ManifestLine& line, const ManifestRecord* entry) {
       ++lines;
-      if (!line.terminated || !reader->Parse(line, entry)) continue;
-      if (const std::optional<uint64_t> user = index.Find(entry.id)) last[*user] = line.offset;
-    }
+      if (entry == nullptr) return true;
+      if (const std::optional<uint64_t> user = index.Find(entry->id)) last[*user] = line.offset;
+      return true;
+    });
+    if (!read.ok()) return read;
     std::copy_if(last.begin(), last.end(), std::back_inserter(kept),
                  [](uint64_t offset) { return offset != kNoLine; });
   }
@@ -162,16 +157,18 @@ Status CompactManifest(const std::string& out_dir, const UserStore& store) {
   Result<AtomicFileWriter> writer = AtomicFileWriter::Create(path);
   if (!writer.ok()) return writer.status();
   auto next = kept.begin();
-  ManifestLine line;
-  while (next != kept.end()) {
-    Result<bool> more = reader->Next(line);
-    if (!more.ok()) return more.status();
-    if (!more.value()) return Status::Error("io", path + " changed while it was compacted");
-    if (line.offset != *next) continue;
+  Status copied;
+  Status read = reader->ForEach([&](const ManifestLine& line, const ManifestRecord*) {
+    if (next == kept.end()) return false;
+    if (line.offset != *next) return true;
     ++next;
-    if (Status s = writer->Append(line.text); !s.ok()) return s;
-    if (Status s = writer->Append("\n"); !s.ok()) return s;
-  }
+    copied = writer->Append(line.text);
+    if (copied.ok()) copied = writer->Append("\n");
+    return copied.ok() && next != kept.end();
+  });
+  if (!read.ok()) return read;
+  if (!copied.ok()) return copied;
+  if (next != kept.end()) return Status::Error("io", path + " changed while it was compacted");
   return writer->Commit(/*sync=*/true);
 }
 

@@ -16,12 +16,11 @@
 #include <vector>
 
 #include "common/base/atomic_file.h"
+#include "coordinator/output/output_layout.h"
 
 namespace pixelmill {
 namespace {
 
-// The files a run leaves directly in OUT; images/ is handled apart.
-constexpr const char* kRunFiles[] = {"manifest.jsonl", "rejects.jsonl", "run.json"};
 // Files in images/ counted for the message before giving up counting (a folder may hold
 // millions).
 constexpr size_t kMaxCounted = 10000;
@@ -70,7 +69,7 @@ bool StillAt(int fd, const std::string& path) {
 
 // Opens and locks OUT/.lock and writes our pid into it.
 Result<LockFile> LockFolder(const std::string& folder) {
-  const std::string path = folder + "/.lock";
+  const std::string path = OutputLayout(folder).lock();
   for (int tries = 0;; ++tries) {
     LockFile lock;
     lock.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -172,13 +171,14 @@ std::filesystem::path FirstMissing(const std::filesystem::path& path) {
   return missing;
 }
 
-std::string ImagesFolder(const std::string& folder) { return folder + "/images"; }
+std::string ImagesFolder(const std::string& folder) { return OutputLayout(folder).images(); }
+const std::string kImagesShown = std::string(OutputLayout::kImages) + "/";  // in messages
 
 // What of an earlier run OUT holds, e.g. {"manifest.jsonl of 4.1 MB", "118 files in images/"}.
 Result<std::vector<std::string>> FindEarlierRun(const std::string& folder) {
   std::vector<std::string> found;
-  for (const char* name : kRunFiles) {
-    const std::string path = folder + "/" + name;
+  for (std::string_view name : OutputLayout::kRunFiles) {
+    const std::string path = OutputLayout(folder).Path(name);
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) {
       if (errno == ENOENT) continue;
@@ -190,16 +190,16 @@ Result<std::vector<std::string>> FindEarlierRun(const std::string& folder) {
   Result<size_t> images = VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kCount);
   if (!images.ok()) return images.status();
   if (images.value() > kMaxCounted) {
-    found.push_back("more than " + std::to_string(kMaxCounted) + " files in images/");
+    found.push_back("more than " + std::to_string(kMaxCounted) + " files in " + kImagesShown);
   } else if (images.value() > 0) {
-    found.push_back(std::to_string(images.value()) + " file(s) in images/");
+    found.push_back(std::to_string(images.value()) + " file(s) in " + kImagesShown);
   }
   return found;
 }
 
 Status RemoveEarlierRun(const std::string& folder) {
-  for (const char* name : kRunFiles) {
-    const std::string path = folder + "/" + name;
+  for (std::string_view name : OutputLayout::kRunFiles) {
+    const std::string path = OutputLayout(folder).Path(name);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot delete", path, errno);
   }
   Result<size_t> removed = VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kRemoveAll);
@@ -225,6 +225,14 @@ Status MakeImagesFolder(const std::string& folder) {
                                    "away or choose another --output");
   }
   return Status::Ok();
+}
+
+// "manifest.jsonl, rejects.jsonl, run.json or .lock": the names a side file may not take.
+std::string OwnFileNames() {
+  std::string names;
+  for (std::string_view name : OutputLayout::kRunFiles) names.append(name).append(", ");
+  names.resize(names.size() - 2);
+  return names.append(" or ").append(OutputLayout::kLock);
 }
 
 }  // namespace
@@ -282,22 +290,21 @@ Result<std::string> CheckSideFile(const std::string& flag, const std::string& pa
     const fs::path out = fs::weakly_canonical(out_dir, ec);
     if (ec)
       return Status::Error("usage", "--output: cannot resolve " + out_dir + ": " + ec.message());
-    std::vector<fs::path> own = {out, out / ".lock", out / "images"};
-    for (const char* name : kRunFiles) own.push_back(out / name);
+    const fs::path images = out / OutputLayout::kImages;
+    std::vector<fs::path> own = {out, out / OutputLayout::kLock, images};
+    for (std::string_view name : OutputLayout::kRunFiles) own.push_back(out / name);
     struct stat target;
     const bool exists = ::stat(file.c_str(), &target) == 0;
     for (const fs::path& run_file : own) {
       struct stat st;
       const bool same_inode = exists && ::lstat(run_file.c_str(), &st) == 0 &&
                               st.st_dev == target.st_dev && st.st_ino == target.st_ino;
-      if (file == run_file || same_inode || file.parent_path() == out / "images") {
-        return Status::Error("usage", flag + " " + path + " is one of the run's own files (" +
-                                          run_file.string() +
-                                          "); writing it would destroy the run: choose a path "
-                                          "outside " +
-                                          (out / "images").string() +
-                                          " and not named manifest.jsonl, rejects.jsonl, "
-                                          "run.json or .lock in --output");
+      if (file == run_file || same_inode || file.parent_path() == images) {
+        return Status::Error(
+            "usage", flag + " " + path + " is one of the run's own files (" + run_file.string() +
+                         "); writing it would destroy the run: choose a path "
+                         "outside " +
+                         images.string() + " and not named " + OwnFileNames() + " in --output");
       }
     }
   }
@@ -349,7 +356,7 @@ void OutputDir::Release() {
   if (!begun_) {
     // Unlinked while still locked: a run waiting on this file sees it gone (StillAt) and
     // retries on a fresh one.
-    if (made_lock_ && lock_fd_ >= 0) ::unlink((path_ + "/.lock").c_str());
+    if (made_lock_ && lock_fd_ >= 0) ::unlink(OutputLayout(path_).lock().c_str());
     // Only empty folders go: never anything of the user's.
     if (!made_from_.empty()) {
       for (std::filesystem::path p = std::filesystem::path(path_).lexically_normal();

@@ -1,5 +1,5 @@
-// OutputDir: the output folder OUT, claimed for one run, in two steps so that a run refused
-// before it starts leaves the folder as it found it.
+// OutputDir: the output folder OUT (layout and contract: coordinator/output/README.md), claimed
+// for one run, in two steps so that a run refused before it starts leaves the folder as found.
 //   - Claim() creates OUT if needed, locks it against a second pixelmill run (flock on
 //     OUT/.lock, which holds the holder's pid), refuses to mix a new run into an earlier one's
 //     output unless told to delete it or to continue it, and deletes the temporary files a

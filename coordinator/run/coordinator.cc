@@ -20,6 +20,7 @@
 #include "coordinator/input/user_store.h"
 #include "coordinator/output/manifest_replay.h"
 #include "coordinator/output/output_dir.h"
+#include "coordinator/output/output_layout.h"
 #include "coordinator/report/report.h"
 #include "coordinator/workers/bind_check.h"
 
@@ -34,8 +35,8 @@ uint64_t PeakRssBytes() {
   return static_cast<uint64_t>(usage.ru_maxrss) * 1024;
 }
 
-int Fatal(RunObserver& observer, const Status& status) {
-  observer.OnEvent(EventLevel::kError, status.message());
+int Fatal(Observer& observer, const Status& status) {
+  observer.OnEvent(LogLevel::kError, status.message());
   return kExitFatal;
 }
 
@@ -47,7 +48,7 @@ OutputMode ModeOf(const Options& options) {
 // True when the folder's manifest holds at least one byte.
 bool HasManifest(const std::string& out_dir) {
   struct stat st;
-  return ::lstat((out_dir + "/manifest.jsonl").c_str(), &st) == 0 && st.st_size > 0;
+  return ::lstat(OutputLayout(out_dir).manifest().c_str(), &st) == 0 && st.st_size > 0;
 }
 
 // What stands in the way of resuming the earlier run in `out_dir` with `current`, one phrase
@@ -67,7 +68,7 @@ Result<std::vector<std::string>> ResumeObstacles(const std::string& out_dir,
 
 // Refuses (false) to resume a run that differs from the current one, unless told to go on.
 bool MayResume(const Options& options, const std::string& out_dir, const RunState& current,
-               RunObserver& observer) {
+               Observer& observer) {
   Result<std::vector<std::string>> obstacles = ResumeObstacles(out_dir, current);
   if (!obstacles.ok()) {
     Fatal(observer, obstacles.status());
@@ -79,19 +80,19 @@ bool MayResume(const Options& options, const std::string& out_dir, const RunStat
                             : "cannot resume the run in " + out_dir + ": it differs from this one:";
   for (const std::string& obstacle : obstacles.value()) message += "\n  - " + obstacle;
   if (options.resume_anyway) {
-    observer.OnEvent(EventLevel::kWarning, message);
+    observer.OnEvent(LogLevel::kWarning, message);
     return true;
   }
-  observer.OnEvent(EventLevel::kError,
+  observer.OnEvent(LogLevel::kError,
                    message +
                        "\npass --resume-anyway to continue it with this input and these "
                        "settings, or --overwrite to start afresh");
   return false;
 }
 
-void PrintReplay(const ReplayStats& r, size_t users, RunObserver& observer) {
+void PrintReplay(const ReplayStats& r, size_t users, Observer& observer) {
   if (r.torn_cut > 0) {
-    Emit(observer, EventLevel::kWarning,
+    Emit(observer, LogLevel::kWarning,
          "resume: cut a torn end off manifest.jsonl (%llu line(s), %llu bytes)",
          static_cast<unsigned long long>(r.torn_cut),
          static_cast<unsigned long long>(r.torn_bytes));
@@ -100,7 +101,7 @@ void PrintReplay(const ReplayStats& r, size_t users, RunObserver& observer) {
   const std::string unknown = r.unknown_ids > 0 ? "; " + std::to_string(r.unknown_ids) +
                                                       " line(s) of ids not in the input will go"
                                                 : "";
-  Emit(observer, EventLevel::kInfo,
+  Emit(observer, LogLevel::kInfo,
        "resume: %llu line(s) in manifest.jsonl: %llu ok kept, %llu failed kept, %llu "
        "user(s) to do (%llu redone)%s",
        static_cast<unsigned long long>(r.lines), static_cast<unsigned long long>(r.skipped),
@@ -111,7 +112,7 @@ void PrintReplay(const ReplayStats& r, size_t users, RunObserver& observer) {
 // "done: 120 users, 118 ok, 2 failed in 3.52 s (120 requests, 4 retries)", with the skipped
 // users of a resumed run, and "; interrupted, N left" when a stop request ended it.
 Event DoneEvent(size_t users, const PipelineResult& run, const ReplayStats& replay, bool resuming) {
-  EventBuilder done(EventLevel::kInfo, "done");
+  EventBuilder done(LogLevel::kInfo, "done");
   done.Text("done: ").Field("users", users).Text(" users, ");
   done.Field("ok", uint64_t{run.ok} + replay.skipped).Text(" ok");
   if (resuming) done.Text(" (").Field("skipped", replay.skipped).Text(" skipped)");
@@ -136,7 +137,7 @@ Status Conclude(const std::string& out_dir, const UserStore& store, uint64_t lin
 // What can refuse the run before its output folder is claimed: the --report path and --bind.
 // The exit code when refused (said why), else kExitOk; `report` gets the report's path, links
 // resolved.
-int Preflight(const Options& options, std::string& report, RunObserver& observer) {
+int Preflight(const Options& options, std::string& report, Observer& observer) {
   if (!options.report.empty()) {
     Result<std::string> checked =
         CheckSideFile("--report", options.report, options.output, /*regular_only=*/true);
@@ -155,7 +156,7 @@ int Preflight(const Options& options, std::string& report, RunObserver& observer
 
 // Claims options.output (locked until the run is over) without changing anything in it yet;
 // nullopt when it cannot be (said why).
-std::optional<OutputDir> ClaimOutput(const Options& options, RunObserver& observer) {
+std::optional<OutputDir> ClaimOutput(const Options& options, Observer& observer) {
   Result<OutputDir> claimed = OutputDir::Claim(options.output, ModeOf(options));
   if (!claimed.ok()) {
     Fatal(observer, claimed.status());
@@ -166,14 +167,13 @@ std::optional<OutputDir> ClaimOutput(const Options& options, RunObserver& observ
 
 // Everything that could refuse the run has passed: the earlier run is deleted (--overwrite),
 // images/ made, the rejects named. False when that fails (said why).
-bool BeginOutput(const Options& options, OutputDir& output, Rejects* rejects,
-                 RunObserver& observer) {
+bool BeginOutput(const Options& options, OutputDir& output, Rejects* rejects, Observer& observer) {
   if (Status s = output.Begin(); !s.ok()) return Fatal(observer, s), false;
   if (rejects != nullptr) {
     if (Status s = rejects->Publish(); !s.ok()) return Fatal(observer, s), false;
   }
   if (options.resume && !output.resuming()) {
-    observer.OnEvent(EventLevel::kInfo,
+    observer.OnEvent(LogLevel::kInfo,
                      options.output + " holds no earlier run to resume; starting afresh");
   }
   return true;
@@ -183,7 +183,7 @@ bool BeginOutput(const Options& options, OutputDir& output, Rejects* rejects,
 // concludes the manifest, writes the report and the summary.
 RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunState& state,
                      UserStore& store, const LoadStats& stats, const std::string& report,
-                     RunObserver& observer, StopRequest* stop) {
+                     Observer& observer, StopRequest* stop) {
   const ReportContext context{IsoUtcTime(std::chrono::system_clock::now()), options.command_line,
                               &options};
   ReplayStats replay;
@@ -196,14 +196,14 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
   PipelineResult run;
   bool ran = false;  // the pipeline ran (not "nothing to resume")
   if (output.resuming() && replay.skipped + replay.failed_kept == store.size()) {
-    Emit(observer, EventLevel::kInfo,
+    Emit(observer, LogLevel::kInfo,
          "nothing to resume: every user already has its line (%llu ok, %llu failed)",
          static_cast<unsigned long long>(replay.skipped),
          static_cast<unsigned long long>(replay.failed_kept));
     if (Status s = Conclude(options.output, store, replay.lines, state); !s.ok()) {
       return {Fatal(observer, s), replay.skipped, replay.failed_kept, true};
     }
-    run.started = true;
+    run.output_opened = true;
     run.exit_code = kExitOk;
   } else {
     if (Status s = WriteRunState(options.output, state); !s.ok()) {
@@ -216,7 +216,7 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
       run = pipeline.Run();
     }
     ran = true;
-    if (!run.started) {  // the output folder could not be opened: said why
+    if (!run.output_opened) {  // the output folder could not be opened: said why
       return {kExitFatal, replay.skipped, replay.failed_kept, true};
     }
     if (run.exit_code != kExitFatal) {
@@ -247,7 +247,7 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
 
 // --dry-run: loads and checks the input; with --output, the skipped records are written to
 // OUT/rejects.jsonl (nothing else is).
-RunOutcome DryRun(const Options& options, LoadedUsers& users, RunObserver& observer,
+RunOutcome DryRun(const Options& options, LoadedUsers& users, Observer& observer,
                   const StopRequest* stop) {
   std::string rejects_path;
   if (!options.output.empty() && options.max_bad_records > 0) {
@@ -257,7 +257,7 @@ RunOutcome DryRun(const Options& options, LoadedUsers& users, RunObserver& obser
       return {Fatal(observer, Status::Error("io", "cannot create output folder " + options.output +
                                                       ": " + ec.message()))};
     }
-    rejects_path = (std::filesystem::path(options.output) / "rejects.jsonl").string();
+    rejects_path = (std::filesystem::path(options.output) / OutputLayout::kRejects).string();
   }
   Rejects rejects(rejects_path);
   Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer, stop);
@@ -269,7 +269,7 @@ RunOutcome DryRun(const Options& options, LoadedUsers& users, RunObserver& obser
 
 }  // namespace
 
-RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserver& observer,
+RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, Observer& observer,
                           StopRequest* stop) {
   if (options.dry_run) return DryRun(options, users, observer, stop);
   std::string report;
@@ -281,7 +281,7 @@ RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserve
   if (!identity.ok()) return {Fatal(observer, identity.status())};
   std::optional<OutputDir> output = ClaimOutput(options, observer);
   if (!output) return {};
-  Rejects rejects((std::filesystem::path(options.output) / "rejects.jsonl").string());
+  Rejects rejects((std::filesystem::path(options.output) / OutputLayout::kRejects).string());
   Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer, stop);
   if (!stats.ok()) return {Fatal(observer, stats.status())};
   users.stats = stats.value();
@@ -292,7 +292,7 @@ RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserve
   return RunLoaded(options, *output, state, users.store, users.stats, report, observer, stop);
 }
 
-RunOutcome RunLoadedUsers(const Options& options, LoadedUsers& users, RunObserver& observer,
+RunOutcome RunLoadedUsers(const Options& options, LoadedUsers& users, Observer& observer,
                           StopRequest* stop) {
   std::string report;
   if (const int refused = Preflight(options, report, observer); refused != kExitOk) {

@@ -25,20 +25,20 @@ struct RunOutcome {
   uint64_t ok = 0, failed = 0;
   // The run got past its checks (options, input, the output folder, resume) and the manifest
   // is this run's: false when it was refused before doing anything.
-  bool started = false;
+  bool began = false;
 };
 
 // Loads options.input into `users` (left there for the caller: the dry run's figures, the
 // API's records in input order), then runs them. Every message goes to `observer`; `stop` (may
 // be null) lets the caller stop the run from a signal handler or another thread. A dry run
 // stops after loading.
-RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, RunObserver& observer,
+RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, Observer& observer,
                           StopRequest* stop = nullptr);
 
 // RunCoordinator for users already in `users.store`: options.input and options.dry_run are not
 // read (no rejects.jsonl: loading is the caller's). Same output folder, resume, pipeline,
 // report and summary.
-RunOutcome RunLoadedUsers(const Options& options, LoadedUsers& users, RunObserver& observer,
+RunOutcome RunLoadedUsers(const Options& options, LoadedUsers& users, Observer& observer,
                           StopRequest* stop = nullptr);
 
 }  // namespace pixelmill

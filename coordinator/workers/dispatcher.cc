@@ -172,7 +172,7 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
   }
   if (!refusal.empty()) {
     ++stats_.rejected;
-    observer_->OnStructuredEvent(EventBuilder(EventLevel::kWarning, "worker_rejected")
+    observer_->OnStructuredEvent(EventBuilder(LogLevel::kWarning, "worker_rejected")
                                      .Text("rejected worker ")
                                      .Field("worker", worker_id)
                                      .Text(" (pid ")
@@ -193,7 +193,7 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
   info.local_pid = local_pid;
   info.capacity = hello.capacity();
   info.last_heard = uv_now(&loop_) / 1000.0;
-  observer_->OnStructuredEvent(EventBuilder(EventLevel::kDebug, "worker_joined")
+  observer_->OnStructuredEvent(EventBuilder(LogLevel::kDebug, "worker_joined")
                                    .Text("worker ")
                                    .Field("worker", worker_id)
                                    .Text(" joined (pid ")
@@ -272,7 +272,7 @@ void Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::
   const double now = uv_now(&loop_) / 1000.0;
   if (now - last_bad_result_log_ >= 1.0) {
     last_bad_result_log_ = now;
-    Emit(*observer_, EventLevel::kWarning, "%s (%llu so far)", why.c_str(),
+    Emit(*observer_, LogLevel::kWarning, "%s (%llu so far)", why.c_str(),
          static_cast<unsigned long long>(stats_.bad_results));
   }
   if (std::optional<JobRecord> out = pool_.Retry(std::move(job), identity)) {
@@ -370,7 +370,7 @@ void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
   const size_t held = worker->jobs.size();
   const uint32_t pid = worker->pid;
   const uint32_t local_pid = worker->local_pid;
-  observer_->OnStructuredEvent(EventBuilder(EventLevel::kWarning, "worker_lost")
+  observer_->OnStructuredEvent(EventBuilder(LogLevel::kWarning, "worker_lost")
                                    .Text("lost worker ")
                                    .Field("worker", worker->worker_id)
                                    .Text(" (pid ")
@@ -446,13 +446,13 @@ void Dispatcher::CheckRemoteWait(double now) {
     char why[160];
     std::snprintf(why, sizeof(why), "no worker joined within %.0f s (--remote-wait)", limit);
     gave_up_ = std::string(why) + "; " + local_gone_;
-    Emit(*observer_, EventLevel::kWarning, "%s: giving up", gave_up_.c_str());
+    Emit(*observer_, LogLevel::kWarning, "%s: giving up", gave_up_.c_str());
     FailQueued("no_workers", gave_up_);
     return;
   }
   if (last_wait_log_ < 0 || now - last_wait_log_ >= 10) {
     last_wait_log_ = now;
-    Emit(*observer_, EventLevel::kWarning,
+    Emit(*observer_, LogLevel::kWarning,
          "no worker connected (%s); waiting for a remote worker on %s: %zu "
          "job(s) waiting, giving up in %.0f s",
          local_gone_.c_str(), remote.c_str(), pool_.queued(), left);
@@ -485,8 +485,8 @@ void Dispatcher::Malformed(const std::string& why) {
   const double now = uv_now(&loop_) / 1000.0;
   if (now - last_malformed_log_ >= 1.0) {  // at most one line a second
     last_malformed_log_ = now;
-    Emit(*observer_, EventLevel::kWarning, "dropped a worker message: %s (%llu so far)",
-         why.c_str(), static_cast<unsigned long long>(stats_.malformed));
+    Emit(*observer_, LogLevel::kWarning, "dropped a worker message: %s (%llu so far)", why.c_str(),
+         static_cast<unsigned long long>(stats_.malformed));
   }
 }
 

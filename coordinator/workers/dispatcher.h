@@ -71,7 +71,7 @@ struct DispatchOptions {
   std::function<void(uint32_t pid)> on_local_lost;
   uint64_t job_timeout_ms = 300'000;  // a job held longer is taken back (attempt + 1)
   uint64_t remote_wait_ms = 60'000;   // see NoLocalWorkers()
-  RunObserver* observer = nullptr;    // where events go (nullptr: stderr)
+  Observer* observer = nullptr;       // where events go (nullptr: stderr)
 };
 
 struct JobOutcome {
@@ -163,7 +163,7 @@ class Dispatcher {
   const DispatchOptions options_;
   DoneFn on_done_;
   ByteBudget* const budget_;
-  RunObserver* const observer_;
+  Observer* const observer_;
   std::unique_ptr<zmq::context_t> context_;  // made by Init()
   zmq::socket_t socket_;
   uv_poll_t poll_{};

@@ -129,7 +129,7 @@ void WorkerSupervisor::Restart(Slot& slot, const std::string& last) {
     return;
   }
   ++restarts_;
-  Emit(Observer(), EventLevel::kInfo, "restarting a local worker (%s)", last.c_str());
+  Emit(observer(), LogLevel::kInfo, "restarting a local worker (%s)", last.c_str());
   const uint64_t delay = std::min<uint64_t>(5000, 50ull << std::min(slot.quick_deaths, 7));
   uv_timer_start(
       &slot.restart,
@@ -143,7 +143,7 @@ void WorkerSupervisor::Restart(Slot& slot, const std::string& last) {
 void WorkerSupervisor::Respawn(Slot& slot) {
   if (closing_) return;
   if (Status st = Spawn(slot); !st.ok()) {
-    Observer().OnEvent(EventLevel::kWarning, st.message());
+    observer().OnEvent(LogLevel::kWarning, st.message());
     Restart(slot, st.message());
   }
 }

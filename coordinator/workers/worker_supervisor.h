@@ -27,11 +27,11 @@ namespace pixelmill {
 
 struct SupervisorOptions {
   size_t workers = 1;
-  std::string worker_binary;        // path of the worker executable
-  std::string endpoint;             // what workers connect to
-  uint32_t capacity = 2;            // --capacity for each worker
-  uint64_t address_space_mb = 0;    // --max-address-space-mb for each worker; 0 = none
-  RunObserver* observer = nullptr;  // where events go (nullptr: stderr)
+  std::string worker_binary;      // path of the worker executable
+  std::string endpoint;           // what workers connect to
+  uint32_t capacity = 2;          // --capacity for each worker
+  uint64_t address_space_mb = 0;  // --max-address-space-mb for each worker; 0 = none
+  Observer* observer = nullptr;   // where events go (nullptr: stderr)
 };
 
 // The default address-space cap for a worker filtering images of up to `max_pixels`: the
@@ -71,7 +71,7 @@ class WorkerSupervisor {
 
   Status Spawn(Slot& slot);
   void Respawn(Slot& slot);
-  RunObserver& Observer() const {
+  Observer& observer() const {
     return options_.observer != nullptr ? *options_.observer : StderrObserver();
   }
   void Restart(Slot& slot, const std::string& last);

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "coordinator/output/output_layout.h"
 #include "tests/support/child_process.h"
 #include "tests/support/image_api_process.h"
 #include "tests/support/temp_dir.h"
@@ -64,13 +65,13 @@ class CoordinatorRun : public ::testing::Test {
   std::string Stderr() const { return ReadFile(dir_ / "stderr"); }
   std::string Report() const { return ReadFile(dir_ / "report.json"); }
   size_t ManifestLines() const {
-    const std::string text = ReadFile(dir_ / "out" / "manifest.jsonl");
+    const std::string text = ReadFile(dir_ / "out" / OutputLayout::kManifest);
     return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
   }
   // id -> manifest line; fails on a second line for an id.
   std::map<int64_t, std::string> Manifest() const {
     std::vector<std::string> problems;
-    auto lines = ManifestById(dir_ / "out" / "manifest.jsonl", &problems);
+    auto lines = ManifestById(dir_ / "out" / OutputLayout::kManifest, &problems);
     EXPECT_TRUE(problems.empty()) << "repeated or id-less lines: " << problems.front();
     return lines;
   }

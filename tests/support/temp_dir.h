@@ -31,7 +31,7 @@ class TempDir {
   }
 
   const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  std::filesystem::path operator/(const std::filesystem::path& name) const { return path_ / name; }
 
   // Writes `text` to a file in the directory and returns its path.
   std::string Write(const std::string& name, const std::string& text) const {

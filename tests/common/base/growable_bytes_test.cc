@@ -1,5 +1,5 @@
 // GrowableBytes: a download body that grows write by write, stays contiguous, and whose freed
-// bytes go back to the system (the issue: growing multi-MB strings fragmented the heap, and the
+// bytes go back to the system (growing multi-MB strings fragmented the heap, and the
 // coordinator's RSS stayed far above the bytes it held).
 #include "common/base/growable_bytes.h"
 

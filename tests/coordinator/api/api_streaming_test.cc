@@ -1,4 +1,4 @@
-// The C++ API on the Streaming issue's cases (issue 10): Runner::Run returns one record per user,
+// The C++ API end to end: Runner::Run returns one record per user,
 // in input order, under a tiny byte budget with a slow filter, after a cancelled run and its
 // resume, on a resume of a finished run, on a changed input (refused), on a failing mix and
 // on a full disk then its resume, and with retry_failed. Linked against libpixelmill.so only, like

@@ -169,7 +169,7 @@ TEST_F(ProgressOutputTest, JsonWorkerEventsCarryTheWorkerId) {
 
 // Events built with EventBuilder: the text and the fields come from the same calls.
 TEST(EventBuilderTest, TheMessageIsMadeOfTheFields) {
-  const Event e = EventBuilder(EventLevel::kWarning, "worker_lost")
+  const Event e = EventBuilder(LogLevel::kWarning, "worker_lost")
                       .Text("lost worker ")
                       .Field("worker", "w1")
                       .Text(" (pid ")
@@ -266,8 +266,8 @@ TEST_F(ProgressOutputTest, TheLineFitsTheTerminalsWidth) {
 }
 
 // 4,200 of 10,000 users done after 42 s, with something in every gauge.
-Progress Midway() {
-  Progress p;
+ProgressSample Midway() {
+  ProgressSample p;
   p.elapsed_s = 42;
   p.total = 10000;
   p.ok = 4100;
@@ -294,7 +294,7 @@ TEST(ProgressLineTest, ShowsCountsRateEtaAndGauges) {
 }
 
 TEST(ProgressLineTest, ANarrowWidthDropsTheLeastImportantPartsFirst) {
-  const Progress p = Midway();
+  const ProgressSample p = Midway();
   const std::string full = TerminalOutput::Line(p, 100);
   for (size_t width : {size_t{0}, size_t{10}, size_t{30}, size_t{39}, size_t{79}, full.size()}) {
     EXPECT_LE(TerminalOutput::Line(p, 100, width).size(), width) << width;

@@ -122,7 +122,7 @@ TEST(DownloadBudgetTest, ABodyThatDoesNotFitPausesAndResumesWhenBytesComeBack) {
   EXPECT_EQ(policy.stopped(), 0u);
 }
 
-// The deadlock: bodies of unknown length that together need more than the budget, all
+// A deadlock to avoid: bodies of unknown length that together need more than the budget, all
 // paused. The youngest gives its bytes back (and is fetched again later) instead of one being
 // granted past the limit.
 TEST(DownloadBudgetTest, WhenOnlyPausedBodiesHoldTheBudgetTheYoungestIsStopped) {
@@ -232,8 +232,8 @@ TEST(DownloadBudgetTest, WithoutABudgetNothingEverPauses) {
   EXPECT_EQ(policy.pauses(), 0u);
 }
 
-// The case in miniature, driven write by write in a shuffled order as curl would:
-// 20 bodies of unknown length, each 12 blocks, under a budget of 40 blocks, delivered bodies
+// 20 chunked bodies over a budget, in miniature, driven write by write in a shuffled order as curl
+// would: 20 bodies of unknown length, each 12 blocks, under a budget of 40 blocks, delivered bodies
 // held until "written" a few writes later. Every body ends complete; the budget is passed by
 // no more than one image; stopped transfers start afresh without an attempt counted.
 TEST(DownloadBudgetTest, ManyBodiesOfUnknownLengthNeverPassTheBudgetByMoreThanOneImage) {

@@ -1,4 +1,4 @@
-// Crash safety end to end (issue 9): the real coordinator, real worker processes and the real
+// Crash safety end to end: the real coordinator, real worker processes and the real
 // fixture server on loopback, stopped the hard ways -- SIGKILL at seeded pseudo-random points,
 // a torn manifest line as a power loss leaves it, Ctrl-C once and twice, a file-size limit
 // mid-run -- and then resumed, must end with exactly one manifest line per user, every ok

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "coordinator/output/output_layout.h"
 #include "tests/support/json_at.h"
 #include "tests/support/temp_dir.h"
 
@@ -80,7 +81,7 @@ TEST(RunStateTest, RoundTripsThroughRunJsonAndMarksComplete) {
   ASSERT_TRUE(state.ok());
   state->max_pixels = 123456789012ULL;
   ASSERT_TRUE(WriteRunState(dir.path().string(), state.value()).ok());
-  EXPECT_EQ(JsonAt(ReadFile(dir / "run.json"), "/complete"), "false");
+  EXPECT_EQ(JsonAt(ReadFile(dir / OutputLayout::kRunState), "/complete"), "false");
 
   Result<RunState> read = ReadRunState(dir.path().string());
   ASSERT_TRUE(read.ok()) << read.status().ToString();

@@ -1,4 +1,4 @@
-// Streaming end to end (issue 9): downloads overlap filtering (shown by the order of events), and
+// Streaming end to end: downloads overlap filtering (shown by the order of events), and
 // --max-memory bounds what the coordinator holds while slow filters let downloaded images pile up
 // -- the byte budget's peak and the coordinator's own peak RSS (the report's memory.peak_rss_bytes,
 // RUSAGE_SELF: the rusage wait4 returns would include the workers the coordinator reaped). Real
@@ -169,7 +169,7 @@ TEST_F(StreamingTest, PeakRssIsFlatInUsers) {
 #endif
 }
 
-// The memory budget with bodies of unknown length (the issue's 20 x 30 MB chunked case, in
+// The memory budget with bodies of unknown length (20 x 30 MB chunked bodies, in
 // miniature): 8 JPEGs of 2 MiB + 1 sent chunked, paced so that they arrive together, under
 // --max-memory 4M. Together they need four times the budget; the transfers that only paused
 // bodies held it for are stopped and fetched again instead of one being granted past the limit

@@ -28,13 +28,12 @@ TEST(UserStoreTest, AddAndGetRoundTrip) {
   EXPECT_EQ(store.status(1), UserStatus::kPending);
 }
 
-TEST(UserStoreTest, OutcomeIsOneByteAndDerivesThePath) {
+TEST(UserStoreTest, OutcomeIsOneByte) {
   UserStore store;
   store.Add(42, "n", "u");
   store.SetOutcome(0, UserStatus::kOk, OutputFormat::kWebp);
   EXPECT_EQ(store.status(0), UserStatus::kOk);
   EXPECT_EQ(store.format(0), OutputFormat::kWebp);
-  EXPECT_EQ(store.OutputPath(0), "images/42.webp");
   store.SetOutcome(0, UserStatus::kFailed, OutputFormat::kUnknown);
   EXPECT_EQ(store.status(0), UserStatus::kFailed);
 }

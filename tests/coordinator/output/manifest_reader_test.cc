@@ -27,7 +27,7 @@ std::vector<ManifestLine> ReadAll(ManifestReader& reader, std::vector<std::strin
     Result<bool> more = reader.Next(line);
     EXPECT_TRUE(more.ok());
     if (!more.ok() || !more.value()) break;
-    ManifestEntry entry;
+    ManifestRecord entry;
     ids.push_back(reader.Parse(line, entry) ? entry.id : -1);
     lines.push_back(line);
     texts.push_back(std::string(line.text));
@@ -97,7 +97,7 @@ TEST(ManifestReaderTest, AnOverlongLineIsSkippedWhole) {
   EXPECT_EQ(lines[2].offset, 9 + long_line.size() + 1);
 }
 
-TEST(ManifestReaderTest, ParsesTheFieldsResumeNeeds) {
+TEST(ManifestReaderTest, ParsesALineIntoItsRecord) {
   TempDir dir;
   const std::string text =
       R"({"id":7,"status":"ok","output":"images/7.jpg","bytes":948,"format":"jpeg","x":[1,{}]})"
@@ -107,7 +107,7 @@ TEST(ManifestReaderTest, ParsesTheFieldsResumeNeeds) {
   Result<ManifestReader> reader = ManifestReader::Open(dir.Write("m.jsonl", text), false);
   ASSERT_TRUE(reader.ok());
   ManifestLine line;
-  ManifestEntry entry;
+  ManifestRecord entry;
   ASSERT_TRUE(reader->Next(line).value());
   ASSERT_TRUE(reader->Parse(line, entry));
   EXPECT_EQ(entry.id, 7);
@@ -115,12 +115,15 @@ TEST(ManifestReaderTest, ParsesTheFieldsResumeNeeds) {
   EXPECT_EQ(entry.output, "images/7.jpg");
   EXPECT_TRUE(entry.has_bytes);
   EXPECT_EQ(entry.bytes, 948u);
+  EXPECT_EQ(entry.format, OutputFormat::kJpeg);
   ASSERT_TRUE(reader->Next(line).value());
   ASSERT_TRUE(reader->Parse(line, entry));
   EXPECT_EQ(entry.id, -8);
   EXPECT_EQ(entry.status, "failed");
   EXPECT_TRUE(entry.output.empty());
   EXPECT_FALSE(entry.has_bytes);
+  EXPECT_EQ(entry.error_code, "dns");
+  EXPECT_EQ(entry.error_message, "no \"host\"");
   EXPECT_FALSE(reader->Next(line).value());
 }
 
@@ -147,7 +150,7 @@ TEST(ManifestReaderTest, LinesThatAreNotEntries) {
   for (const std::string& expected : bad) {
     ASSERT_TRUE(reader->Next(line).value());
     ASSERT_EQ(line.text, expected);
-    ManifestEntry entry;
+    ManifestRecord entry;
     EXPECT_FALSE(reader->Parse(line, entry)) << "taken as an entry: " << expected;
   }
 }

@@ -2,6 +2,7 @@
 // wins, a result whose file is missing, resized or a symlink is redone, failed users are kept
 // unless retried, unknown ids are counted, and compaction keeps one line per user in order.
 #include "coordinator/output/manifest_replay.h"
+#include "coordinator/output/output_layout.h"
 
 #include <sys/stat.h>
 
@@ -36,7 +37,7 @@ std::string Failed(int64_t id) {
 
 class ManifestReplayTest : public ::testing::Test {
  protected:
-  void SetUp() override { fs::create_directory(dir_ / "images"); }
+  void SetUp() override { fs::create_directory(dir_ / OutputLayout::kImages); }
 
   void AddUsers(int64_t count) {
     for (int64_t id = 0; id < count; ++id) store_.Add(id, "u", "http://x/" + std::to_string(id));
@@ -45,7 +46,7 @@ class ManifestReplayTest : public ::testing::Test {
   void Image(int64_t id, const std::string& ext, size_t bytes) {
     dir_.Write("images/" + std::to_string(id) + "." + ext, std::string(bytes, 'i'));
   }
-  std::string Manifest() const { return ReadFile(dir_ / "manifest.jsonl"); }
+  std::string Manifest() const { return ReadFile(dir_ / OutputLayout::kManifest); }
   ReplayStats Replay(bool retry_failed = false) {
     Result<ReplayStats> stats = ReplayManifest(dir_.path().string(), store_, retry_failed);
     EXPECT_TRUE(stats.ok()) << stats.status().ToString();
@@ -76,7 +77,7 @@ TEST_F(ManifestReplayTest, IntactResultsAreSkippedFailedKeptTheRestRedone) {
   const ReplayStats stats = Replay();
   EXPECT_EQ(store_.status(0), UserStatus::kSkipped);
   EXPECT_EQ(store_.format(0), OutputFormat::kJpeg);
-  EXPECT_EQ(store_.OutputPath(0), "images/0.jpg");
+  EXPECT_EQ(OutputLayout::ImagePath(store_.id(0), store_.format(0)), "images/0.jpg");
   EXPECT_EQ(store_.status(1), UserStatus::kSkipped);
   EXPECT_EQ(store_.format(1), OutputFormat::kPng);
   EXPECT_EQ(store_.status(2), UserStatus::kPending);
@@ -106,7 +107,7 @@ TEST_F(ManifestReplayTest, RetryFailedRedoesFailedUsers) {
 TEST_F(ManifestReplayTest, ASymlinkOrAForeignPathIsNotAResult) {
   AddUsers(3);
   const std::string elsewhere = dir_.Write("elsewhere.jpg", std::string(10, 'i'));
-  fs::create_symlink(elsewhere, dir_ / "images" / "0.jpg");
+  fs::create_symlink(elsewhere, dir_ / OutputLayout::kImages / "0.jpg");
   Image(1, "jpg", 10);
   Image(2, "bin", 10);
   dir_.Write(
@@ -217,7 +218,7 @@ TEST_F(ManifestReplayTest, ACompactManifestIsNotRewritten) {
   dir_.Write("manifest.jsonl", Failed(1) + Failed(0));
   const auto inode = [&] {
     struct stat st;
-    EXPECT_EQ(::stat((dir_ / "manifest.jsonl").c_str(), &st), 0);
+    EXPECT_EQ(::stat((dir_ / OutputLayout::kManifest).c_str(), &st), 0);
     return st.st_ino;
   };
   const ino_t before = inode();
@@ -231,7 +232,7 @@ TEST_F(ManifestReplayTest, ACompactManifestIsNotRewritten) {
 TEST_F(ManifestReplayTest, CompactionReplacesTheManifestAtomically) {
   AddUsers(1);
   dir_.Write("manifest.jsonl", Failed(0) + Failed(0));
-  std::ifstream old(dir_ / "manifest.jsonl");
+  std::ifstream old(dir_ / OutputLayout::kManifest);
   ASSERT_TRUE(CompactManifest(dir_.path().string(), store_).ok());
   std::stringstream held;
   held << old.rdbuf();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include "tests/support/coordinator_run.h"
 
@@ -14,8 +15,8 @@ namespace {
 using testing::ExitCode;
 using testing::ReadFile;
 
-OkLineInfo Filtered() {
-  OkLineInfo info;
+ManifestRecord Filtered() {
+  ManifestRecord info;
   info.id = 7;
   info.output = "images/7.jpg";
   info.format = OutputFormat::kJpeg;
@@ -28,9 +29,9 @@ OkLineInfo Filtered() {
 
 // The line said "format":"jpg" where the flag says jpeg.
 TEST(ManifestTest, FormatsUseTheFlagsWords) {
-  EXPECT_NE(OkLine(Filtered()).find(R"("format":"jpeg","content_type":"image/jpeg")"),
+  EXPECT_NE(ToLine(Filtered()).find(R"("format":"jpeg","content_type":"image/jpeg")"),
             std::string::npos)
-      << OkLine(Filtered());
+      << ToLine(Filtered());
   EXPECT_EQ(FormatName(OutputFormat::kTiff), "tiff");
   EXPECT_EQ(FormatName(OutputFormat::kPng), "png");
   EXPECT_EQ(FormatFromName("jpeg"), OutputFormat::kJpeg);
@@ -42,16 +43,43 @@ TEST(ManifestTest, FormatsUseTheFlagsWords) {
 // "attempts" counted dispatches on a filtered line and downloads on an unfiltered one: now it
 // is always download attempts plus dispatches, with both parts beside it.
 TEST(ManifestTest, AttemptsAreDownloadsPlusDispatchesEverywhere) {
-  const std::string filtered = OkLine(Filtered());
+  const std::string filtered = ToLine(Filtered());
   EXPECT_NE(filtered.find(R"("attempts":5,"download_attempts":2,)"), std::string::npos) << filtered;
   EXPECT_NE(filtered.find(R"("filter_attempts":3,)"), std::string::npos) << filtered;
-  OkLineInfo plain = Filtered();
+  ManifestRecord plain = Filtered();
   plain.filtered = false;
-  const std::string unfiltered = OkLine(plain);
+  const std::string unfiltered = ToLine(plain);
   EXPECT_NE(unfiltered.find(R"("attempts":2,"download_attempts":2,)"), std::string::npos)
       << unfiltered;
   EXPECT_EQ(unfiltered.find("filter_attempts"), std::string::npos) << unfiltered;
   EXPECT_EQ(TotalAttempts(Filtered()), 5u);
+}
+
+// One record type writes a line and reads it back: every field survives, and the line read
+// back is written again byte for byte.
+TEST(ManifestTest, ALineReadBackIsTheRecordThatWroteIt) {
+  ManifestRecord ok = Filtered();
+  ok.bytes = 948;
+  ok.width = 640;
+  ok.height = 480;
+  ok.download_ms = 12.5;
+  ok.cpu_micros = 1234;
+  ok.worker = "w-1";
+  const std::string failed = FailedLine(-8, "dns", "no \"host\"", 4);
+  for (const std::string& line : {ToLine(ok), failed}) {
+    const simdjson::padded_string padded(line);
+    ManifestRecord read;
+    ASSERT_TRUE(ReadRecord(padded, padded.size() + simdjson::SIMDJSON_PADDING, read)) << line;
+    EXPECT_EQ(ToLine(read), line);
+  }
+  ManifestRecord read;
+  const simdjson::padded_string padded(ToLine(ok));
+  ASSERT_TRUE(ReadRecord(padded, padded.size() + simdjson::SIMDJSON_PADDING, read));
+  EXPECT_TRUE(read.ok());
+  EXPECT_EQ(read.output, "images/7.jpg");
+  EXPECT_EQ(read.attempts, 5u);
+  EXPECT_EQ(read.cpu_micros, 1234u);
+  EXPECT_EQ(read.worker, "w-1");
 }
 
 class ManifestRunTest : public testing::CoordinatorRun {};

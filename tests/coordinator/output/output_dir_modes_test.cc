@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/output/output_dir.h"
+#include "coordinator/output/output_layout.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -22,14 +23,14 @@ TEST(OutputDirModesTest, ResumeKeepsTheEarlierRun) {
   TempDir dir;
   dir.Write("manifest.jsonl", "{\"id\":1}\n");
   dir.Write("run.json", "{}");
-  fs::create_directory(dir / "images");
+  fs::create_directory(dir / OutputLayout::kImages);
   dir.Write("images/1.jpg", "jpeg");
   Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kResume);
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
   EXPECT_TRUE(prepared->resuming());
-  EXPECT_EQ(ReadFile(dir / "manifest.jsonl"), "{\"id\":1}\n");
-  EXPECT_EQ(ReadFile(dir / "run.json"), "{}");
-  EXPECT_EQ(ReadFile(dir / "images" / "1.jpg"), "jpeg");
+  EXPECT_EQ(ReadFile(dir / OutputLayout::kManifest), "{\"id\":1}\n");
+  EXPECT_EQ(ReadFile(dir / OutputLayout::kRunState), "{}");
+  EXPECT_EQ(ReadFile(dir / OutputLayout::kImages / "1.jpg"), "jpeg");
 }
 
 TEST(OutputDirModesTest, ResumeWithoutAnEarlierRunStartsAfresh) {
@@ -37,7 +38,7 @@ TEST(OutputDirModesTest, ResumeWithoutAnEarlierRunStartsAfresh) {
   Result<OutputDir> prepared = OutputDir::Prepare((dir / "out").string(), OutputMode::kResume);
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
   EXPECT_FALSE(prepared->resuming());
-  EXPECT_TRUE(fs::is_directory(dir / "out" / "images"));
+  EXPECT_TRUE(fs::is_directory(dir / "out" / OutputLayout::kImages));
 }
 
 TEST(OutputDirModesTest, OnlyFreshAndOverwriteDoNotResume) {
@@ -62,7 +63,7 @@ TEST(OutputDirModesTest, OnlyFreshAndOverwriteDoNotResume) {
 TEST(OutputDirModesTest, EveryModeDeletesLeftoverTempFilesAndNothingElse) {
   for (OutputMode mode : {OutputMode::kFresh, OutputMode::kOverwrite, OutputMode::kResume}) {
     TempDir dir;
-    fs::create_directory(dir / "images");
+    fs::create_directory(dir / OutputLayout::kImages);
     dir.Write(std::string("images/") + kTempName, "half an image");
     dir.Write(".manifest.jsonl.fedcba9876543210.tmp", "half a manifest");
     dir.Write(".run.json.00000000000000ff.tmp", "{");
@@ -77,7 +78,7 @@ TEST(OutputDirModesTest, EveryModeDeletesLeftoverTempFilesAndNothingElse) {
     Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), mode);
     ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
     EXPECT_FALSE(prepared->resuming()) << "temp files are not an earlier run";
-    EXPECT_FALSE(fs::exists(dir / "images" / kTempName));
+    EXPECT_FALSE(fs::exists(dir / OutputLayout::kImages / kTempName));
     EXPECT_FALSE(fs::exists(dir / ".manifest.jsonl.fedcba9876543210.tmp"));
     EXPECT_FALSE(fs::exists(dir / ".run.json.00000000000000ff.tmp"));
     EXPECT_EQ(ReadFile(dir / ".notes.tmp"), "mine");
@@ -91,25 +92,25 @@ TEST(OutputDirModesTest, EveryModeDeletesLeftoverTempFilesAndNothingElse) {
 TEST(OutputDirModesTest, TempFilesAreDeletedBesideAResumedRun) {
   TempDir dir;
   dir.Write("manifest.jsonl", "{\"id\":7}\n");
-  fs::create_directory(dir / "images");
+  fs::create_directory(dir / OutputLayout::kImages);
   dir.Write("images/7.jpg", "jpeg");
   dir.Write(std::string("images/") + kTempName, "half");
   Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kResume);
   ASSERT_TRUE(prepared.ok());
   EXPECT_TRUE(prepared->resuming());
-  EXPECT_FALSE(fs::exists(dir / "images" / kTempName));
-  EXPECT_EQ(ReadFile(dir / "images" / "7.jpg"), "jpeg");
+  EXPECT_FALSE(fs::exists(dir / OutputLayout::kImages / kTempName));
+  EXPECT_EQ(ReadFile(dir / OutputLayout::kImages / "7.jpg"), "jpeg");
 }
 
 // A folder refused for holding a run is left exactly as it was, temp files included.
 TEST(OutputDirModesTest, ARefusedFolderIsNotTouched) {
   TempDir dir;
   dir.Write("manifest.jsonl", "{\"id\":7}\n");
-  fs::create_directory(dir / "images");
+  fs::create_directory(dir / OutputLayout::kImages);
   dir.Write(std::string("images/") + kTempName, "half");
   Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   ASSERT_FALSE(prepared.ok());
-  EXPECT_TRUE(fs::exists(dir / "images" / kTempName));
+  EXPECT_TRUE(fs::exists(dir / OutputLayout::kImages / kTempName));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "coordinator/output/output_layout.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -29,14 +30,14 @@ TEST(OutputDirTest, CreatesAMissingFolderWithImages) {
   Result<OutputDir> prepared = OutputDir::Prepare(out.string(), OutputMode::kFresh);
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
   EXPECT_EQ(prepared->path(), out.string());
-  EXPECT_TRUE(fs::is_directory(out / "images"));
-  EXPECT_EQ(ReadFile(out / ".lock"), std::to_string(::getpid()) + "\n");
+  EXPECT_TRUE(fs::is_directory(out / OutputLayout::kImages));
+  EXPECT_EQ(ReadFile(out / OutputLayout::kLock), std::to_string(::getpid()) + "\n");
 }
 
 TEST(OutputDirTest, AcceptsAFolderWithOnlyUnrelatedFiles) {
   TempDir dir;
   dir.Write("README", "my notes");
-  fs::create_directory(dir / "images");  // empty: no earlier run
+  fs::create_directory(dir / OutputLayout::kImages);  // empty: no earlier run
   Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
   EXPECT_EQ(ReadFile(dir / "README"), "my notes");
@@ -45,7 +46,7 @@ TEST(OutputDirTest, AcceptsAFolderWithOnlyUnrelatedFiles) {
 TEST(OutputDirTest, RefusesAFolderHoldingARun) {
   TempDir dir;
   dir.Write("manifest.jsonl", "{\"id\":1}\n{\"id\":2}\n");
-  fs::create_directory(dir / "images");
+  fs::create_directory(dir / OutputLayout::kImages);
   dir.Write("images/1.jpg", "jpeg");
   dir.Write("images/2.png", "png");
   Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
@@ -57,14 +58,14 @@ TEST(OutputDirTest, RefusesAFolderHoldingARun) {
   EXPECT_TRUE(Contains(message, "manifest.jsonl of 18 bytes")) << message;
   EXPECT_TRUE(Contains(message, "2 file(s) in images/")) << message;
   EXPECT_TRUE(Contains(message, dir.path().string())) << message;
-  EXPECT_EQ(ReadFile(dir / "manifest.jsonl"), "{\"id\":1}\n{\"id\":2}\n") << "run destroyed";
-  EXPECT_TRUE(fs::exists(dir / "images" / "1.jpg"));
+  EXPECT_EQ(ReadFile(dir / OutputLayout::kManifest), "{\"id\":1}\n{\"id\":2}\n") << "run destroyed";
+  EXPECT_TRUE(fs::exists(dir / OutputLayout::kImages / "1.jpg"));
 }
 
 TEST(OutputDirTest, EachRunFileCountsAsARun) {
   for (const std::string name : {"manifest.jsonl", "rejects.jsonl", "run.json", "images/7.jpg"}) {
     TempDir dir;
-    fs::create_directory(dir / "images");
+    fs::create_directory(dir / OutputLayout::kImages);
     dir.Write(name, "");
     Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
     ASSERT_FALSE(prepared.ok()) << name;
@@ -78,23 +79,25 @@ TEST(OutputDirTest, OverwriteDeletesOnlyTheEarlierRun) {
   dir.Write("rejects.jsonl", "{\"line\":3}\n");
   dir.Write("run.json", "{}");
   dir.Write("README", "my notes");
-  fs::create_directory(dir / "images");
+  fs::create_directory(dir / OutputLayout::kImages);
   dir.Write("images/1.jpg", "jpeg");
-  fs::create_directory(dir / "images" / "mine");  // not pixelmill's: folders are left alone
+  fs::create_directory(dir / OutputLayout::kImages /
+                       "mine");  // not pixelmill's: folders are left alone
   dir.Write("images/mine/keep.txt", "kept");
   const std::string victim = dir.Write("victim", "precious");
-  fs::create_symlink(dir / "victim", dir / "images" / "2.jpg");  // removed, not followed
+  fs::create_symlink(dir / "victim",
+                     dir / OutputLayout::kImages / "2.jpg");  // removed, not followed
 
   Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kOverwrite);
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
-  EXPECT_FALSE(fs::exists(dir / "manifest.jsonl"));
-  EXPECT_FALSE(fs::exists(dir / "rejects.jsonl"));
-  EXPECT_FALSE(fs::exists(dir / "run.json"));
-  EXPECT_FALSE(fs::exists(dir / "images" / "1.jpg"));
-  EXPECT_FALSE(fs::is_symlink(dir / "images" / "2.jpg"));
+  EXPECT_FALSE(fs::exists(dir / OutputLayout::kManifest));
+  EXPECT_FALSE(fs::exists(dir / OutputLayout::kRejects));
+  EXPECT_FALSE(fs::exists(dir / OutputLayout::kRunState));
+  EXPECT_FALSE(fs::exists(dir / OutputLayout::kImages / "1.jpg"));
+  EXPECT_FALSE(fs::is_symlink(dir / OutputLayout::kImages / "2.jpg"));
   EXPECT_EQ(ReadFile(victim), "precious");
   EXPECT_EQ(ReadFile(dir / "README"), "my notes");
-  EXPECT_EQ(ReadFile(dir / "images" / "mine" / "keep.txt"), "kept");
+  EXPECT_EQ(ReadFile(dir / OutputLayout::kImages / "mine" / "keep.txt"), "kept");
 }
 
 TEST(OutputDirTest, ASymlinkedImagesFolderIsRefused) {
@@ -102,7 +105,7 @@ TEST(OutputDirTest, ASymlinkedImagesFolderIsRefused) {
   fs::create_directory(dir / "elsewhere");
   dir.Write("elsewhere/precious.jpg", "precious");
   fs::create_directory(dir / "out");
-  fs::create_directory_symlink(dir / "elsewhere", dir / "out" / "images");
+  fs::create_directory_symlink(dir / "elsewhere", dir / "out" / OutputLayout::kImages);
   for (OutputMode mode : {OutputMode::kFresh, OutputMode::kOverwrite, OutputMode::kResume}) {
     Result<OutputDir> prepared = OutputDir::Prepare((dir / "out").string(), mode);
     ASSERT_FALSE(prepared.ok());
@@ -116,7 +119,7 @@ TEST(OutputDirTest, ASymlinkedLockFileIsRefused) {
   TempDir dir;
   const std::string victim = dir.Write("victim", "precious");
   fs::create_directory(dir / "out");
-  fs::create_symlink(victim, dir / "out" / ".lock");
+  fs::create_symlink(victim, dir / "out" / OutputLayout::kLock);
   Result<OutputDir> prepared = OutputDir::Prepare((dir / "out").string(), OutputMode::kFresh);
   ASSERT_FALSE(prepared.ok());
   EXPECT_TRUE(Contains(prepared.status().message(), "symbolic link"))

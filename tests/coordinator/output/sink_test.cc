@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "coordinator/output/output_layout.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -65,7 +66,7 @@ TEST_F(SinkTest, AppendsToAnExistingManifestInOrder) {
   EXPECT_EQ(ok, 0) << "done ran on the caller's stack";
   EXPECT_TRUE(CloseAndRun(sink).ok());
   EXPECT_EQ(ok, 50);
-  const std::vector<std::string> lines = Lines(ReadFile(dir_ / "manifest.jsonl"));
+  const std::vector<std::string> lines = Lines(ReadFile(dir_ / OutputLayout::kManifest));
   ASSERT_EQ(lines.size(), 51u);
   EXPECT_EQ(lines[0], "{\"id\":0}");
   for (int id = 1; id <= 50; ++id) EXPECT_EQ(lines[id], LineFor(id));
@@ -122,7 +123,7 @@ TEST_F(SinkTest, AFullDiskLeavesNoTornLineAndNoLineWrittenAfterIt) {
   });
   const Status closed = CloseAndRun(sink);
 
-  const std::string text = ReadFile(dir_ / "manifest.jsonl");
+  const std::string text = ReadFile(dir_ / OutputLayout::kManifest);
   EXPECT_LE(text.size(), limit);
   // Whole lines of the batch that hit the limit stay: the file is full to within one line.
   EXPECT_GT(text.size() + LineFor(999).size() + 1, limit) << "complete lines were cut off";
@@ -136,7 +137,7 @@ TEST_F(SinkTest, AFullDiskLeavesNoTornLineAndNoLineWrittenAfterIt) {
     EXPECT_NE(std::find(failed_ids.begin(), failed_ids.end(), id), failed_ids.end()) << id;
   }
   EXPECT_EQ(ok_ids.size() + failed_ids.size(), static_cast<size_t>(next - 1));
-  const std::string path = (dir_ / "manifest.jsonl").string();
+  const std::string path = (dir_ / OutputLayout::kManifest).string();
   for (const std::string& e : errors) {
     EXPECT_EQ(e, errors.front()) << "every failed line gets the first error";
   }
@@ -148,7 +149,7 @@ TEST_F(SinkTest, AFullDiskLeavesNoTornLineAndNoLineWrittenAfterIt) {
 
 TEST_F(SinkTest, RefusesAManifestSymlink) {
   const std::string victim = dir_.Write("victim", "precious");
-  fs::create_symlink(victim, dir_ / "manifest.jsonl");
+  fs::create_symlink(victim, dir_ / OutputLayout::kManifest);
   Sink sink(loop_, SinkOptions{dir_.path().string()});
   Status opened = sink.Open();
   ASSERT_FALSE(opened.ok());
@@ -163,23 +164,23 @@ TEST_F(SinkTest, WritesAnImageOverPlantedSymlinksWithoutWritingThroughThem) {
   const std::string victim = dir_.Write("victim", "precious");
   Sink sink(loop_, SinkOptions{dir_.path().string()});
   ASSERT_TRUE(sink.Open().ok());
-  fs::create_symlink(victim, dir_ / "images" / "1.jpg");
-  fs::create_symlink(victim, dir_ / "images" / ".1.jpg.tmp");
+  fs::create_symlink(victim, dir_ / OutputLayout::kImages / "1.jpg");
+  fs::create_symlink(victim, dir_ / OutputLayout::kImages / ".1.jpg.tmp");
   Status written = Status::Error("test", "never called");
   sink.Commit("images/1.jpg", ImageBuffer::FromString("jpeg"), "{\"id\":1}",
               [&](CommitResult, const Status& s) { written = s; });
   EXPECT_TRUE(CloseAndRun(sink).ok());
   EXPECT_TRUE(written.ok()) << written.ToString();
   EXPECT_EQ(ReadFile(victim), "precious");
-  EXPECT_FALSE(fs::is_symlink(dir_ / "images" / "1.jpg"));
-  EXPECT_EQ(ReadFile(dir_ / "images" / "1.jpg"), "jpeg");
+  EXPECT_FALSE(fs::is_symlink(dir_ / OutputLayout::kImages / "1.jpg"));
+  EXPECT_EQ(ReadFile(dir_ / OutputLayout::kImages / "1.jpg"), "jpeg");
 }
 
 // A folder standing where the image goes fails that image with "write"; the run goes on.
 TEST_F(SinkTest, AFailedImageWriteHasCodeWrite) {
   Sink sink(loop_, SinkOptions{dir_.path().string()});
   ASSERT_TRUE(sink.Open().ok());
-  std::filesystem::create_directory(dir_ / "images" / "1.jpg");
+  std::filesystem::create_directory(dir_ / OutputLayout::kImages / "1.jpg");
   Status written;
   CommitResult result = CommitResult::kCommitted;
   sink.Commit("images/1.jpg", ImageBuffer::FromString("jpeg"), "{\"id\":1}",
@@ -189,7 +190,8 @@ TEST_F(SinkTest, AFailedImageWriteHasCodeWrite) {
               });
   EXPECT_TRUE(CloseAndRun(sink).ok()) << "one user's failure, not the run's";
   EXPECT_EQ(result, CommitResult::kImageFailed);
-  EXPECT_EQ(ReadFile(dir_ / "manifest.jsonl"), "") << "no line for an image that is not there";
+  EXPECT_EQ(ReadFile(dir_ / OutputLayout::kManifest), "")
+      << "no line for an image that is not there";
   ASSERT_FALSE(written.ok());
   EXPECT_EQ(written.code(), "write");
   EXPECT_NE(written.message().find("images/1.jpg"), std::string::npos) << written.message();
@@ -201,8 +203,8 @@ TEST_F(SinkTest, ASymlinkSwappedInForImagesIsNotWrittenThrough) {
   TempDir victim;
   Sink sink(loop_, SinkOptions{dir_.path().string()});
   ASSERT_TRUE(sink.Open().ok());
-  std::filesystem::rename(dir_ / "images", dir_ / "images.opened");
-  std::filesystem::create_directory_symlink(victim.path(), dir_ / "images");
+  std::filesystem::rename(dir_ / OutputLayout::kImages, dir_ / "images.opened");
+  std::filesystem::create_directory_symlink(victim.path(), dir_ / OutputLayout::kImages);
   CommitResult result = CommitResult::kImageFailed;
   sink.Commit("images/1.jpg", ImageBuffer::FromString("jpeg"), "{\"id\":1}",
               [&](CommitResult r, const Status&) { result = r; });
@@ -235,10 +237,10 @@ TEST_F(SinkTest, CommitPublishesTheImageBeforeItsLineAndSyncsInBatches) {
     EXPECT_TRUE(CloseAndRun(sink).ok());
     EXPECT_EQ(committed, kUsers);
     EXPECT_EQ(image_missing, 0);
-    const auto lines = Lines(ReadFile(dir.path() / "manifest.jsonl"));
+    const auto lines = Lines(ReadFile(dir.path() / OutputLayout::kManifest));
     ASSERT_EQ(lines.size(), size_t{kUsers});
     EXPECT_EQ(sink.lines_written(), uint64_t{kUsers});
-    EXPECT_EQ(ReadFile(dir.path() / "images" / "7.jpg"), "jpeg7");
+    EXPECT_EQ(ReadFile(dir.path() / OutputLayout::kImages / "7.jpg"), "jpeg7");
     // Every 1,000 lines or 100 ms: far fewer syncs than lines (the last one comes at close).
     EXPECT_LT(sink.syncs(), uint64_t{kUsers} / 10) << "one fdatasync per line";
   }

@@ -21,7 +21,7 @@ using testing::ExitCode;
 PipelineResult Quiet() {
   PipelineResult run;
   run.exit_code = kExitOk;
-  run.started = true;
+  run.output_opened = true;
   run.ok = 1000;
   run.wall_seconds = 100;
   run.workers = 4;
@@ -280,10 +280,10 @@ TEST_F(VerdictRunTest, TheSequentialReportCountsFailuresByCode) {
 }
 
 // Keeps the end-of-run summary (the table with its verdict line); drops the rest.
-class SummaryKeeper final : public RunObserver {
+class SummaryKeeper final : public Observer {
  public:
-  void OnEvent(EventLevel, const std::string&) override {}
-  void OnProgress(const Progress&) override {}
+  void OnEvent(LogLevel, const std::string&) override {}
+  void OnProgress(const ProgressSample&) override {}
   void OnSummary(const std::string& text) override { summary += text; }
   std::string summary;
 };

@@ -171,8 +171,8 @@ class DispatcherPeerTest : public DispatcherBudgetTest {
     return job;
   }
 
-  struct EventLog : RunObserver {
-    void OnEvent(EventLevel, const std::string& message) override { lines.push_back(message); }
+  struct EventLog : Observer {
+    void OnEvent(LogLevel, const std::string& message) override { lines.push_back(message); }
     std::vector<std::string> lines;
   };
 

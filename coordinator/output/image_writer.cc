@@ -1,0 +1,217 @@
+#include "coordinator/output/image_writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <string_view>
+#include <utility>
+
+#include "common/base/atomic_file.h"
+#include "coordinator/events/callback_guard.h"
+#include "coordinator/output/output_layout.h"
+
+namespace pixelmill {
+
+// One file on its way to disk: `name` in OUT/images (the folder open as images_fd_).
+struct ImageWriter::FileWrite {
+  std::string name, final_path;
+  ImageBuffer bytes;
+  Status result;  // set on the pool thread, read on the loop thread after it
+  DoneFn done;
+};
+
+// A thread-pool job writing several files.
+struct ImageWriter::Job {
+  ImageWriter* writer = nullptr;
+  uv_work_t work{};
+  std::vector<FileWrite> files;
+  uv_timer_t delay{};  // commit_delay_ms_for_tests only
+  int status = 0;      // the job's, kept while the delay runs
+};
+
+namespace {
+
+// An image write error: code "full" (no room: the output's failure, not the user's; the
+// pipeline stops the run) is kept, any other becomes "write".
+Status ImageWriteError(const Status& s) {
+  return s.code() == "full" ? s : Status::Error("write", s.message());
+}
+
+// Portable path: a temporary name in the same folder, then rename over the final name. The
+// folder itself is synced by the caller, once per job.
+Status WriteByRename(int dir_fd, const std::string& folder, const std::string& name,
+                     std::string_view bytes, bool durable) {
+  Status s = WriteFileAtomicallyAt(dir_fd, folder, name, bytes, durable);
+  return s.ok() ? s : ImageWriteError(s);
+}
+
+// Runs on a pool thread: the file `name` appears in the folder open as `dir_fd` (shown as
+// `folder`) complete, or not at all; with `durable` its bytes are on disk before it is named.
+// Only through the descriptor: a symlink swapped in for the folder's path is never followed.
+Status WriteFileNow(int dir_fd, const std::string& folder, const std::string& name,
+                    std::string_view bytes, bool durable) {
+  const std::string final_path = folder + "/" + name;
+  const int fd = ::openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) return WriteByRename(dir_fd, folder, name, bytes, durable);  // no O_TMPFILE here
+  Status s = WriteAll(fd, bytes, final_path);
+  if (s.ok() && durable && ::fsync(fd) != 0) {
+    s = Status::Error(errno == ENOSPC || errno == EDQUOT ? "full" : "write",
+                      "cannot sync " + final_path + ": " + std::strerror(errno));
+  }
+  if (s.ok()) {
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+    // linkat never follows a symlink at the final name: it fails with EEXIST instead.
+    if (::linkat(AT_FDCWD, proc.c_str(), dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      // EEXIST (a file from an earlier run, a planted symlink) or no /proc: replace atomically
+      // by rename instead.
+      s = WriteByRename(dir_fd, folder, name, bytes, durable);
+    }
+  } else {
+    s = ImageWriteError(s);
+  }
+  ::close(fd);
+  return s;
+}
+
+}  // namespace
+
+ImageWriter::ImageWriter(uv_loop_t& loop, std::string out_dir, bool durable,
+                         uint64_t commit_delay_ms_for_tests)
+    : loop_(loop),
+      out_dir_(std::move(out_dir)),
+      images_(OutputLayout(out_dir_).images()),
+      durable_(durable),
+      commit_delay_ms_for_tests_(commit_delay_ms_for_tests) {}
+
+ImageWriter::~ImageWriter() {
+  assert(pending_ == 0);
+  if (images_fd_ >= 0) ::close(images_fd_);
+}
+
+Status ImageWriter::Open() {
+  std::error_code ec;
+  std::filesystem::create_directories(images_, ec);
+  if (ec)
+    return Status::Error("io", "cannot create output folder " + images_ + ": " + ec.message());
+  // Opened once: every image is written through this descriptor, never through the path.
+  images_fd_ = ::open(images_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (images_fd_ < 0) {
+    return Status::Error("io", "cannot open " + images_ + ": " + std::strerror(errno) +
+                                   (errno == ELOOP || errno == ENOTDIR
+                                        ? " (it must be a folder, not a symbolic link)"
+                                        : ""));
+  }
+  return Status::Ok();
+}
+
+void ImageWriter::Write(std::string relative_path, ImageBuffer bytes, DoneFn done) {
+  assert(!on_idle_ && images_fd_ >= 0);
+  const std::string prefix = std::string(OutputLayout::kImages) + "/";
+  assert(relative_path.starts_with(prefix) &&
+         relative_path.find('/', prefix.size()) == std::string::npos);
+  FileWrite& w = waiting_.emplace_back();
+  w.final_path = OutputLayout(out_dir_).Path(relative_path);
+  w.name = relative_path.substr(prefix.size());
+  w.bytes = std::move(bytes);
+  w.done = std::move(done);
+  ++pending_;
+  StartJobs();
+}
+
+size_t ImageWriter::waiting() const { return waiting_.size(); }
+
+void ImageWriter::StartJobs() {
+  while (!waiting_.empty() && jobs_.size() < kMaxJobs) {
+    auto owned = std::make_unique<Job>();
+    Job& job = *owned;
+    jobs_[&job] = std::move(owned);
+    job.writer = this;
+    job.work.data = &job;
+    while (!waiting_.empty() && job.files.size() < kMaxFilesPerJob) {
+      job.files.push_back(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
+    const int rc = uv_queue_work(
+        &loop_, &job.work,
+        [](uv_work_t* work) {
+          auto* j = static_cast<Job*>(work->data);
+          const ImageWriter& writer = *j->writer;
+          const bool durable = writer.durable_;
+          bool named = false;
+          for (FileWrite& w : j->files) {
+            w.result =
+                WriteFileNow(writer.images_fd_, writer.images_, w.name, w.bytes.view(), durable);
+            named |= w.result.ok();
+          }
+          // The new names themselves, once, before any of the images is reported written.
+          if (durable && named) {
+            Status synced = SyncFolderAt(writer.images_fd_, writer.images_);
+            for (FileWrite& w : j->files) {
+              if (w.result.ok() && !synced.ok()) w.result = ImageWriteError(synced);
+            }
+          }
+        },
+        [](uv_work_t* work, int status) {
+          auto* j = static_cast<Job*>(work->data);
+          Guarded(work->loop, "file write", [&] {
+            if (j->writer->commit_delay_ms_for_tests_ > 0) {
+              j->writer->FinishJobLate(*j, status);
+            } else {
+              j->writer->FinishJob(*j, status);
+            }
+          });
+        });
+    if (rc < 0) FinishJob(job, rc);
+  }
+}
+
+// Test-only (SinkOptions::commit_delay_ms_for_tests): the job stays in jobs_ -- its slot busy,
+// so later files wait in waiting_ as behind a slow disk -- until the timer fires; the timer
+// handle is closed before FinishJob frees the job.
+void ImageWriter::FinishJobLate(Job& job, int status) {
+  job.status = status;
+  uv_timer_init(&loop_, &job.delay);
+  job.delay.data = &job;
+  uv_timer_start(
+      &job.delay,
+      [](uv_timer_t* t) {
+        uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) {
+          auto* j = static_cast<Job*>(h->data);
+          Guarded(h->loop, "file write", [&] { j->writer->FinishJob(*j, j->status); });
+        });
+      },
+      commit_delay_ms_for_tests_, 0);
+}
+
+void ImageWriter::FinishJob(Job& job, int status) {
+  std::unique_ptr<Job> owned = std::move(jobs_[&job]);
+  jobs_.erase(&job);
+  for (FileWrite& w : owned->files) {
+    if (status < 0 && w.result.ok()) {
+      w.result =
+          Status::Error("write", "cannot write " + w.final_path + ": " + uv_strerror(status));
+    }
+    --pending_;
+    w.done(w.result);
+  }
+  StartJobs();
+  MaybeIdle();
+}
+
+void ImageWriter::WhenIdle(std::function<void()> idle) {
+  on_idle_ = std::move(idle);
+  MaybeIdle();
+}
+
+void ImageWriter::MaybeIdle() {
+  if (!on_idle_ || pending_ > 0) return;
+  std::function<void()> idle = std::move(on_idle_);
+  on_idle_ = nullptr;
+  idle();
+}
+
+}  // namespace pixelmill
