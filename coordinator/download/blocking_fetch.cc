@@ -198,8 +198,9 @@ Download BlockingFetch::Deliver(std::string_view url, uint32_t attempts, double 
   }
   d.failure = std::move(failure);
   d.attempts = attempts;
-  d.seconds = (NowMs() - started_ms) / 1000;
-  if (!d.failure) stats_.latency_us.Record(static_cast<uint64_t>(d.seconds * 1e6));
+  d.elapsed = std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double, std::milli>(NowMs() - started_ms));
+  if (!d.failure) stats_.latency_us.Record(static_cast<uint64_t>(Seconds(d.elapsed) * 1e6));
   d.content_type = std::move(content_type);
   return d;
 }
