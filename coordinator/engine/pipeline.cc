@@ -504,7 +504,7 @@ void Pipeline::ShutDown() {
   downloader_.Close(closing_.Member());
   // Workers get Shutdown first, then two seconds to go before SIGKILL.
   if (dispatcher_) dispatcher_->Close(closing_.Member());
-  if (supervisor_) supervisor_->Close(2000, closing_.Member());
+  if (supervisor_) supervisor_->Close(std::chrono::seconds(2), closing_.Member());
   sink_.Close([this, closed = closing_.Member()](const Status& s) {
     if (!s.ok() && fatal_.empty()) fatal_ = s.message();
     closed();
