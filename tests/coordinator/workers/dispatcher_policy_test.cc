@@ -186,7 +186,7 @@ TEST_P(DispatcherHelloTest, AHelloItCannotServeIsRejectedWithTheReasonAndGetsNoJ
   EXPECT_TRUE(events_.Has("rejected worker")) << ::testing::PrintToString(events_.lines);
 }
 
-INSTANTIATE_TEST_SUITE_P(EachRefusal, DispatcherHelloTest, ::testing::Range(0, 5));
+INSTANTIATE_TEST_SUITE_P(Dispatcher, DispatcherHelloTest, ::testing::Range(0, 5));
 
 TEST_F(DispatcherPolicyTest, AWorkerSilentForThreeIntervalsIsDeadAndItsJobRequeued) {
   ASSERT_NO_FATAL_FAILURE(Start([](DispatchOptions& d) { d.heartbeat_ms = 1000; }));
