@@ -8,21 +8,18 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/event_log.h"
+
 namespace pixelmill {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-struct EventLog : RunObserver {
-  void OnEvent(EventLevel, const std::string& message) override { lines.push_back(message); }
-  std::vector<std::string> lines;
-};
-
 class RunMetricsTest : public ::testing::Test {
  protected:
   VirtualClock clock_;
-  EventLog events_;
+  testing::EventLog events_;
   RunMetrics metrics_{clock_, events_};
 };
 

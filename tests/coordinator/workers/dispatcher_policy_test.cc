@@ -17,6 +17,8 @@
 
 #include "common/base/version.h"
 #include "coordinator/workers/dispatcher.h"
+#include "tests/coordinator/workers/dispatcher_closing.h"
+#include "tests/support/event_log.h"
 #include "tests/support/image_bank.h"
 
 namespace pixelmill {
@@ -24,17 +26,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-struct EventLog : RunObserver {
-  void OnEvent(EventLevel, const std::string& message) override { lines.push_back(message); }
-  bool Has(const std::string& part) const {
-    for (const std::string& line : lines) {
-      if (line.find(part) != std::string::npos) return true;
-    }
-    return false;
-  }
-  std::vector<std::string> lines;
-};
 
 // A valid JPEG, made once.
 const std::string& Jpeg() {
@@ -53,13 +44,7 @@ class DispatcherPolicyTest : public ::testing::Test {
   void SetUp() override { uv_loop_init(&loop_); }
   void TearDown() override {
     peers_.clear();
-    if (dispatcher_) {
-      bool closed = false;
-      dispatcher_->Close([&] { closed = true; });
-      uv_run(&loop_, UV_RUN_DEFAULT);
-      EXPECT_TRUE(closed);
-      dispatcher_.reset();
-    }
+    testing::CloseOnLoop(dispatcher_, loop_);
     EXPECT_EQ(uv_loop_close(&loop_), 0) << "leaked libuv handles";
   }
 
@@ -144,7 +129,7 @@ class DispatcherPolicyTest : public ::testing::Test {
   }
 
   VirtualClock clock_;
-  EventLog events_;
+  testing::EventLog events_;
   uv_loop_t loop_{};
   zmq::context_t context_;
   std::deque<zmq::socket_t> peers_;  // a deque: references stay valid as peers are added
