@@ -29,6 +29,10 @@
 // every finished line is kept and the run can be resumed. An exception at any callback entry
 // (Guarded) stops the run the same way with a fatal error.
 //
+// Lifecycle: running, draining (after a first stop request), stopping, closing: one Phase that
+// only moves forward (Enter()). Figures and health warnings: RunMetrics, fed from the pump.
+// Time: one Clock (clock.h) for every stage: the downloader, the dispatcher and the metrics.
+//
 // Owns the loop and every stage; single-threaded (libuv's pool does the file I/O).
 #pragma once
 

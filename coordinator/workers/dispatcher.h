@@ -25,6 +25,9 @@
 // the job record; when the result arrives, its ImageBuffer (the received frame) holds a lease
 // of its real size instead. A job requeued, failed or abandoned gives its estimate back.
 //
+// Time: every deadline above reads DispatchOptions::clock (clock.h); the heartbeat timer only
+// says when to look (Heartbeat()), so tests on a VirtualClock run the checks themselves.
+//
 // Owned and used by the loop thread only. Close() before destruction.
 #pragma once
 
