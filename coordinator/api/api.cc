@@ -12,6 +12,7 @@
 
 #include "coordinator/api/api_parts.h"
 #include "coordinator/engine/options.h"
+#include "coordinator/events/clock.h"
 #include "coordinator/events/run_observer.h"
 #include "coordinator/events/stop_request.h"
 #include "coordinator/input/user_loader.h"
@@ -20,8 +21,6 @@
 
 namespace pixelmill {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Passes everything to the caller's Observer (if any), keeping the last error for
 // RunSummary::error.
@@ -110,7 +109,7 @@ class Runner::Impl {
       : options_(std::move(options)), observer_(observer) {}
 
   RunSummary Run(const RunFn& run) {
-    const Clock::time_point start = Clock::now();
+    const TimePoint start = RealClock().Now();
     RunSummary summary;
     ErrorKeeper keeper(observer_);
     Result<Options> options = ToOptions(options_);
@@ -133,7 +132,7 @@ class Runner::Impl {
     if (summary.exit_code == kExitFatal || summary.exit_code == kExitUsage) {
       summary.error = keeper.last_error();
     }
-    summary.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    summary.wall_seconds = Seconds(RealClock().Now() - start);
     return summary;
   }
 

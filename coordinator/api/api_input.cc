@@ -9,17 +9,14 @@
 #include "coordinator/api/api_parts.h"
 #include "coordinator/engine/run_state.h"
 #include "coordinator/input/stream_source.h"
+#include "coordinator/events/clock.h"
+#include "coordinator/input/input_file.h"
 #include "coordinator/input/user_loader.h"
 
 namespace pixelmill {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-}  // namespace
 
 Result<LoadedUsers> FromVector(const std::vector<User>& users) {
-  const Clock::time_point start = Clock::now();
+  const TimePoint start = RealClock().Now();
   LoadedUsers loaded;
   loaded.stats.format = InputFormat::kJsonArray;
   std::unordered_map<int64_t, size_t> seen;
@@ -38,7 +35,7 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users) {
     loaded.store.Add(user.id, user.name, user.image_url);
   }
   loaded.stats.users = users.size();
-  loaded.stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  loaded.stats.seconds = Seconds(RealClock().Now() - start);
   // A vector has no file to stat: it is known by its count and its hashed fields.
   loaded.identity = IdentifyUsers(loaded.store, "<users>");
   return loaded;

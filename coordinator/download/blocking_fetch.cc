@@ -15,14 +15,11 @@
 namespace pixelmill {
 namespace {
 
-constexpr uint32_t kId = 0;      // the gate's id of the one download at a time
-constexpr double kPollMs = 100;  // should_stop is asked at least this often while waiting
+constexpr uint32_t kId = 0;  // the gate's id of the one download at a time
+// should_stop is asked at least this often while waiting.
+constexpr Duration kPoll = std::chrono::milliseconds(100);
 
-double NowMs() {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+TimePoint Now() { return RealClock().Now(); }
 
 HostGateOptions GateOptions(const DownloadOptions& o) {
   HostGateOptions h = o.health;
@@ -64,7 +61,7 @@ Status BlockingFetch::Init() {
 }
 
 std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
-  const double started_ms = NowMs();
+  const TimePoint started = Now();
   std::string url(url_text), host;
   // Refused before any attempt (a bad URL, a host known to be down), as Downloader::Start
   // refuses it: the message names the URL, and no attempt is counted.
@@ -81,13 +78,13 @@ std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
   uint32_t attempts = 0, redirects = 0;
   bool first = false;  // the next wait for the host queues at its head (a hop, a paused retry)
   for (bool initial = true;; initial = false) {
-    if (auto down = gate_.Push(host, kId, NowMs(), first)) {
+    if (auto down = gate_.Push(host, kId, Now(), first)) {
       if (initial) return refused("connect", *down + " at " + RedactUrl(url));
-      return Deliver(url, attempts, started_ms, Failure{"connect", *down, false}, {}, {});
+      return Deliver(url, attempts, started, Failure{"connect", *down, false}, {}, {});
     }
     bool stopped = false;
     if (auto down = WaitForHost(url, stopped)) {
-      return Deliver(url, attempts, started_ms, std::move(down), {}, {});
+      return Deliver(url, attempts, started, std::move(down), {}, {});
     }
     if (stopped) return std::nullopt;
     ++attempts;
@@ -133,27 +130,27 @@ std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
       if (location.empty()) failure = ClassifyAttempt(end.facts);
     }
     if (!location.empty()) {
-      gate_.Finished(host, kId, outcome, std::nullopt, NowMs());
+      gate_.Finished(host, kId, outcome, std::nullopt, Now());
       if (auto hop_refused = FollowRedirect(location, redirects, url, host)) {
-        return Deliver(url, attempts, started_ms, std::move(hop_refused), {}, {});
+        return Deliver(url, attempts, started, std::move(hop_refused), {}, {});
       }
       --attempts;  // a hop is part of the same attempt
       first = true;
       continue;
     }
-    gate_.Finished(host, kId, outcome, retry_after_ms, NowMs());
+    gate_.Finished(host, kId, outcome, retry_after_ms, Now());
     if (failure && ShouldRetry(options_, *failure, attempts)) {
       ++stats_.retries;
       // A paused host (connection failures, Retry-After) makes the retry wait for the host,
       // not on a backoff of its own.
       first = gate_.Paused(host);
-      if (!first &&
-          !SleepUntil(NowMs() + static_cast<double>(BackoffMs(options_.retry, attempts, rng_)))) {
+      if (!first && !SleepUntil(Now() + std::chrono::milliseconds(
+                                            BackoffMs(options_.retry, attempts, rng_)))) {
         return std::nullopt;
       }
       continue;
     }
-    return Deliver(url, attempts, started_ms, std::move(failure), std::move(attempt.body),
+    return Deliver(url, attempts, started, std::move(failure), std::move(attempt.body),
                    std::move(content_type));
   }
 }
@@ -161,13 +158,13 @@ std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
 std::optional<Failure> BlockingFetch::WaitForHost(const std::string& url, bool& stopped) {
   std::vector<uint32_t> ready;
   for (;;) {
-    const double now = NowMs();
+    const TimePoint now = Now();
     gate_.TakeReady(now, 1, ready);
     if (!ready.empty()) return std::nullopt;
     for (auto& [id, why] : gate_.TakeFailed()) {
       return Failure{"connect", why + " at " + RedactUrl(url), false};
     }
-    const double wake = gate_.NextWakeMs().value_or(now + kPollMs);
+    const TimePoint wake = gate_.NextWake().value_or(now + kPoll);
     if (!SleepUntil(wake)) {
       stopped = true;
       return std::nullopt;
@@ -175,16 +172,16 @@ std::optional<Failure> BlockingFetch::WaitForHost(const std::string& url, bool& 
   }
 }
 
-bool BlockingFetch::SleepUntil(double until_ms) {
+bool BlockingFetch::SleepUntil(TimePoint until) {
   for (;;) {
     if (should_stop_ && should_stop_()) return false;
-    const double left = until_ms - NowMs();
-    if (left <= 0) return true;
-    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(std::min(left, kPollMs)));
+    const Duration left = until - Now();
+    if (left <= Duration::zero()) return true;
+    std::this_thread::sleep_for(std::min(left, kPoll));
   }
 }
 
-Download BlockingFetch::Deliver(std::string_view url, uint32_t attempts, double started_ms,
+Download BlockingFetch::Deliver(std::string_view url, uint32_t attempts, TimePoint started,
                                 std::optional<Failure> failure, std::string body,
                                 std::string content_type) {
   Download d;
@@ -198,8 +195,11 @@ Download BlockingFetch::Deliver(std::string_view url, uint32_t attempts, double 
   }
   d.failure = std::move(failure);
   d.attempts = attempts;
-  d.seconds = (NowMs() - started_ms) / 1000;
-  if (!d.failure) stats_.latency_us.Record(static_cast<uint64_t>(d.seconds * 1e6));
+  d.elapsed = Now() - started;
+  if (!d.failure) {
+    stats_.latency_us.Record(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(d.elapsed).count()));
+  }
   d.content_type = std::move(content_type);
   return d;
 }

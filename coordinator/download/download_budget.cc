@@ -118,19 +118,18 @@ bool DownloadBudget::OnlyPausedHold() const {
   return budget_->used() <= held_by_paused;
 }
 
-void DownloadBudget::NoteWaiting(double now_ms, bool held_back) {
+void DownloadBudget::NoteWaiting(TimePoint now, bool held_back) {
   const bool waiting = held_back || !paused_.empty();
-  if (waiting && waiting_since_ms_ < 0) {
-    waiting_since_ms_ = now_ms;
-  } else if (!waiting && waiting_since_ms_ >= 0) {
-    waited_ms_ += now_ms - waiting_since_ms_;
-    waiting_since_ms_ = -1;
+  if (waiting && !waiting_since_) {
+    waiting_since_ = now;
+  } else if (!waiting && waiting_since_) {
+    waited_ += now - *waiting_since_;
+    waiting_since_.reset();
   }
 }
 
-double DownloadBudget::wait_seconds(double now_ms) const {
-  const double open = waiting_since_ms_ >= 0 ? now_ms - waiting_since_ms_ : 0;
-  return (waited_ms_ + open) / 1000;
+Duration DownloadBudget::waited(TimePoint now) const {
+  return waited_ + (waiting_since_ ? now - *waiting_since_ : Duration::zero());
 }
 
 }  // namespace pixelmill

@@ -18,16 +18,18 @@
 // alone): that is the one image by which the budget may be exceeded. The time during which some
 // download waits for budget is accumulated, so the report can say a run was memory-bound.
 //
-// Policy only (no clock: callers pass now_ms); used by the downloader on the loop thread. With
-// no budget (nullptr) every grant succeeds and nothing ever pauses.
+// Policy only (no clock of its own: callers pass `now`); used by the downloader on the loop thread.
+// With no budget (nullptr) every grant succeeds and nothing ever pauses.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <vector>
 
 #include "common/base/byte_budget.h"
+#include "coordinator/events/clock.h"
 
 namespace pixelmill {
 
@@ -80,15 +82,15 @@ class DownloadBudget {
   BudgetGrants TakeResumable();
   // Records at `now_ms` whether some download waits for budget: a paused body, or `held_back`
   // (downloads ready to start that MayStart() keeps waiting).
-  void NoteWaiting(double now_ms, bool held_back);
+  void NoteWaiting(TimePoint now, bool held_back);
 
   size_t paused() const { return paused_.size(); }
   uint64_t pauses() const { return pauses_; }
   uint64_t stopped() const { return stopped_; }
   // What a body of unknown length reserves at its first write now.
   uint64_t estimate() const { return estimate_; }
-  // Seconds some download waited for budget, up to `now_ms`.
-  double wait_seconds(double now_ms) const;
+  // How long some download waited for budget, up to `now`.
+  Duration waited(TimePoint now) const;
 
  private:
   uint64_t Opening() const;
@@ -103,8 +105,8 @@ class DownloadBudget {
   uint64_t estimate_ = kStep;
   uint64_t pauses_ = 0, stopped_ = 0;
   bool settling_ = false;  // a transfer was stopped: admit none until one on the wire ends
-  double waiting_since_ms_ = -1;
-  double waited_ms_ = 0;
+  std::optional<TimePoint> waiting_since_;  // some download waits for budget since then
+  Duration waited_{};                       // closed waits
 };
 
 }  // namespace pixelmill

@@ -10,13 +10,6 @@
 #include "coordinator/events/callback_guard.h"
 
 namespace pixelmill {
-namespace {
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 // One accepted download, from Start() to delivery: waiting (in the gate or a backoff), being
 // resolved (proxy mode), or on the wire with an easy handle.
@@ -26,7 +19,7 @@ struct Downloader::Fetch {
   size_t tag = 0;
   std::string url, host;  // host: HostGate key of url
   uint32_t attempts = 0, redirects = 0;
-  double started_ms = 0;
+  TimePoint started{};
   Easy* easy = nullptr;        // while on the wire
   uv_getaddrinfo_t resolve{};  // proxy mode: the target is resolved and checked first
   bool resolving = false;
@@ -65,8 +58,9 @@ HostGateOptions GateOptions(const DownloadOptions& o) {
 }  // namespace
 
 Downloader::Downloader(uv_loop_t& loop, const DownloadOptions& options, DoneFn on_done,
-                       ByteBudget* budget)
+                       ByteBudget* budget, const Clock& clock)
     : loop_(loop),
+      clock_(clock),
       options_(options),
       concurrency_(options.concurrency),
       backlog_(DefaultBacklog(options)),
@@ -105,8 +99,6 @@ Status Downloader::Init() {
   return Status::Ok();
 }
 
-double Downloader::NowMs() const { return Now() * 1000; }
-
 std::optional<Failure> Downloader::Start(size_t tag, std::string_view url) {
   assert(!closing_);
   std::string host;
@@ -130,31 +122,32 @@ std::optional<Failure> Downloader::Start(size_t tag, std::string_view url) {
   f.url.assign(url);
   f.host = std::move(host);
   f.attempts = f.redirects = 0;
-  f.started_ms = NowMs();
-  if (auto down = gate_.Push(f.host, id, f.started_ms)) {
+  f.started = clock_.Now();
+  if (auto down = gate_.Push(f.host, id, f.started)) {
     free_fetches_.push_back(id);
     return Failure{"connect", *down + " at " + RedactUrl(f.url), false};
   }
   ++pending_;
-  ScheduleWake(0);
+  WakeSoon();
   return std::nullopt;
 }
 
 // Queues a fetch for its host again (a redirect hop, or a retry the host's pause holds back).
 void Downloader::Queue(Fetch& f, bool first) {
-  if (auto down = gate_.Push(f.host, f.id, NowMs(), first)) {
+  if (auto down = gate_.Push(f.host, f.id, clock_.Now(), first)) {
     return Deliver(f, Failure{"connect", *down, false});
   }
-  ScheduleWake(0);
+  WakeSoon();
 }
 
-void Downloader::ScheduleWake(double at_ms) {
+void Downloader::ScheduleWake(TimePoint at) {
   if (closing_) return;
-  const double now = NowMs();
-  at_ms = std::max(at_ms, now);
-  if (wake_at_ >= 0 && wake_at_ <= at_ms) return;  // an earlier wake-up is already set
-  wake_at_ = at_ms;
-  uv_timer_start(&wake_, &Downloader::OnWake, static_cast<uint64_t>(at_ms - now), 0);
+  const TimePoint now = clock_.Now();
+  at = std::max(at, now);
+  if (wake_at_ && *wake_at_ <= at) return;  // an earlier wake-up is already set
+  wake_at_ = at;
+  const auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(at - now);
+  uv_timer_start(&wake_, &Downloader::OnWake, static_cast<uint64_t>(delay.count()), 0);
 }
 
 void Downloader::OnWake(uv_timer_t* timer) {
@@ -164,9 +157,9 @@ void Downloader::OnWake(uv_timer_t* timer) {
 // Resumes what the budget now grants, moves due retries to their hosts, fails the downloads of
 // hosts that went down, and puts on the wire whatever the gate (and the budget) lets start.
 void Downloader::Wake() {
-  wake_at_ = -1;
+  wake_at_.reset();
   Resume();
-  const double now = NowMs();
+  const TimePoint now = clock_.Now();
   while (!backoff_.empty() && backoff_.top().first <= now) {
     Fetch& f = *fetches_[backoff_.top().second];
     backoff_.pop();
@@ -189,15 +182,15 @@ void Downloader::Wake() {
   }
   if (closing_) return;
   if (!backoff_.empty()) ScheduleWake(backoff_.top().first);
-  if (auto next = gate_.NextWakeMs()) ScheduleWake(*next);
+  if (auto next = gate_.NextWake()) ScheduleWake(*next);
   NoteBudgetWait();
 }
 
 void Downloader::OnBudgetFreed() {
   if (closing_ || multi_ == nullptr) return;
-  if (in_curl_) return ScheduleWake(0);
+  if (in_curl_) return WakeSoon();
   Resume();
-  if (gate_.waiting() > 0 && on_wire_ < concurrency_ && budget_.MayStart()) ScheduleWake(0);
+  if (gate_.waiting() > 0 && on_wire_ < concurrency_ && budget_.MayStart()) WakeSoon();
   NoteBudgetWait();
 }
 
@@ -227,21 +220,21 @@ void Downloader::Requeue(Fetch& f) {
   DropBody(f);
   --on_wire_;
   --f.attempts;
-  const double now = NowMs();
+  const TimePoint now = clock_.Now();
   gate_.Finished(f.host, f.id, HostGate::Outcome::kOk, std::nullopt, now);
   backoff_.emplace(now, f.id);  // queued for its host at the next wake-up
-  ScheduleWake(0);
+  WakeSoon();
 }
 
 void Downloader::NoteBudgetWait() {
-  budget_.NoteWaiting(NowMs(), gate_.waiting() > 0 && !budget_.MayStart());
+  budget_.NoteWaiting(clock_.Now(), gate_.waiting() > 0 && !budget_.MayStart());
 }
 
 DownloadStats Downloader::stats() const {
   DownloadStats s = stats_;
   s.budget_pauses = budget_.pauses();
   s.budget_stopped = budget_.stopped();
-  s.budget_wait_seconds = budget_.wait_seconds(NowMs());
+  s.budget_wait_seconds = Seconds(budget_.waited(clock_.Now()));
   return s;
 }
 
@@ -408,7 +401,7 @@ size_t Downloader::TakeBody(Fetch& fetch, const char* data, size_t n) {
     if ((need > held || !f->body_lease.sized) && !budget_.Reserve(f->body_lease, need, length)) {
       // curl keeps this data and delivers it again once resumed. The wake-up decides whether
       // only paused bodies now hold the budget.
-      ScheduleWake(0);
+      WakeSoon();
       return CURL_WRITEFUNC_PAUSE;
     }
     // Room for what is expected: the Content-Length, else what the lease grants.
@@ -490,8 +483,8 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
   if (!end.location.empty()) {
     DropBody(f);
     --on_wire_;
-    gate_.Finished(f.host, f.id, end.outcome, std::nullopt, NowMs());
-    ScheduleWake(0);  // a connection is free again
+    gate_.Finished(f.host, f.id, end.outcome, std::nullopt, clock_.Now());
+    WakeSoon();  // a connection is free again
     if (auto refused = FollowRedirect(end.location, f.redirects, f.url, f.host)) {
       return Deliver(f, std::move(refused));
     }
@@ -505,15 +498,16 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
 void Downloader::EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::Outcome outcome,
                             std::optional<uint64_t> retry_after_ms) {
   --on_wire_;
-  const double now = NowMs();
+  const TimePoint now = clock_.Now();
   gate_.Finished(f.host, f.id, outcome, retry_after_ms, now);
-  ScheduleWake(0);           // a connection is free again
+  WakeSoon();                // a connection is free again
   if (failure) DropBody(f);  // its budget goes back now, not when the retry starts
   if (failure && ShouldRetry(options_, *failure, f.attempts)) {
     ++stats_.retries;
     // A paused host makes all its downloads wait once, together: no timer of this one's own.
     if (gate_.Paused(f.host)) return Queue(f, true);
-    backoff_.emplace(now + static_cast<double>(BackoffMs(options_.retry, f.attempts, rng_)), f.id);
+    backoff_.emplace(now + std::chrono::milliseconds(BackoffMs(options_.retry, f.attempts, rng_)),
+                     f.id);
     return ScheduleWake(backoff_.top().first);
   }
   Deliver(f, std::move(failure));
@@ -538,8 +532,11 @@ void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
   }
   d.failure = std::move(failure);
   d.attempts = f.attempts;
-  d.seconds = (NowMs() - f.started_ms) / 1000;
-  if (!d.failure) stats_.latency_us.Record(static_cast<uint64_t>(d.seconds * 1e6));
+  d.elapsed = clock_.Now() - f.started;
+  if (!d.failure) {
+    stats_.latency_us.Record(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(d.elapsed).count()));
+  }
   d.content_type = std::move(f.content_type);
   DropBody(f);
   f.url = std::string();

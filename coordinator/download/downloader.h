@@ -62,6 +62,7 @@
 #include "coordinator/download/host_gate.h"
 #include "coordinator/download/http_transfer.h"
 #include "coordinator/download/retry_policy.h"
+#include "coordinator/events/clock.h"
 
 namespace pixelmill {
 
@@ -72,7 +73,7 @@ struct Download {
   std::string content_type;        // as the server sent it
   std::string url;                 // the last URL fetched (after redirects), redacted for messages
   uint32_t attempts = 0;
-  double seconds = 0;  // from Start() to the end, waits and retries included
+  Duration elapsed{};  // from Start() to the end, waits and retries included
 };
 
 struct DownloadStats {
@@ -93,9 +94,11 @@ class Downloader {
  public:
   using DoneFn = std::function<void(Download&&)>;
 
-  // `budget` (nullptr = unlimited) counts every body; it must outlive the downloader.
+  // `budget` (nullptr = unlimited) counts every body; it must outlive the downloader. `clock`
+  // times retries' backoffs, host pauses, budget waits and each download; it must outlive the
+  // downloader.
   Downloader(uv_loop_t& loop, const DownloadOptions& options, DoneFn on_done,
-             ByteBudget* budget = nullptr);
+             ByteBudget* budget = nullptr, const Clock& clock = RealClock());
   Downloader(const Downloader&) = delete;
   Downloader& operator=(const Downloader&) = delete;
   ~Downloader();  // REQUIRES: Close() has completed (or Init() was never called)
@@ -146,8 +149,9 @@ class Downloader {
   int WatchSocket(curl_socket_t fd, int what, Socket* socket);
   size_t TakeBody(Fetch& f, const char* data, size_t n);
 
-  double NowMs() const;
-  void ScheduleWake(double at_ms);
+  // Wakes the downloader at `at` (now if it is past), unless an earlier wake-up is set.
+  void ScheduleWake(TimePoint at);
+  void WakeSoon() { ScheduleWake(clock_.Now()); }
   void Wake();
   void Resume();
   void Requeue(Fetch& f);
@@ -167,21 +171,22 @@ class Downloader {
   void HandleClosed();
 
   uv_loop_t& loop_;
+  const Clock& clock_;
   const DownloadOptions options_;
   const size_t concurrency_, backlog_;
   DoneFn on_done_;
   CURLM* multi_ = nullptr;
   uv_timer_t timer_{};  // curl's timeout
   uv_timer_t wake_{};   // due retries, paused hosts, newly accepted downloads
-  double wake_at_ = -1;
+  std::optional<TimePoint> wake_at_;
   HostGate gate_;
   DownloadBudget budget_;
   std::vector<std::unique_ptr<Fetch>> fetches_;  // grows to the most ever accepted at once
   std::vector<uint32_t> free_fetches_;
   std::vector<std::unique_ptr<Easy>> easies_;  // grows to the most ever on the wire at once
   std::vector<Easy*> idle_easies_;
-  // Downloads waiting out a retry backoff, soonest first: (due ms, fetch id).
-  std::priority_queue<std::pair<double, uint32_t>, std::vector<std::pair<double, uint32_t>>,
+  // Downloads waiting out a retry backoff, soonest first: (due, fetch id).
+  std::priority_queue<std::pair<TimePoint, uint32_t>, std::vector<std::pair<TimePoint, uint32_t>>,
                       std::greater<>>
       backoff_;
   std::unordered_map<curl_socket_t, std::unique_ptr<Socket>> sockets_;

@@ -6,11 +6,11 @@
 
 namespace pixelmill {
 
-std::optional<std::string> HostGate::Push(const std::string& name, uint32_t id, double now_ms,
+std::optional<std::string> HostGate::Push(const std::string& name, uint32_t id, TimePoint now,
                                           bool first) {
   Host& host = hosts_[name];
   if (host.state == State::kDown) {
-    if (now_ms < host.until_ms) return DownMessage(host);
+    if (now < host.until) return DownMessage(host);
     host.state = State::kProbing;  // time to look again: this download is the probe
   }
   if (first) {
@@ -23,10 +23,10 @@ std::optional<std::string> HostGate::Push(const std::string& name, uint32_t id, 
   return std::nullopt;
 }
 
-void HostGate::TakeReady(double now_ms, size_t max, std::vector<uint32_t>& out) {
+void HostGate::TakeReady(TimePoint now, size_t max, std::vector<uint32_t>& out) {
   for (size_t i = 0; i < paused_.size();) {
     Host& host = hosts_[paused_[i]];
-    if (now_ms < host.until_ms) {
+    if (now < host.until) {
       ++i;
       continue;
     }
@@ -56,7 +56,7 @@ void HostGate::TakeReady(double now_ms, size_t max, std::vector<uint32_t>& out) 
 }
 
 void HostGate::Finished(const std::string& name, uint32_t id, Outcome outcome,
-                        std::optional<uint64_t> retry_after_ms, double now_ms) {
+                        std::optional<uint64_t> retry_after_ms, TimePoint now) {
   auto it = hosts_.find(name);
   assert(it != hosts_.end() && it->second.active > 0);
   Host& host = it->second;
@@ -71,17 +71,17 @@ void HostGate::Finished(const std::string& name, uint32_t id, Outcome outcome,
       host.pause_ms = 0;
       host.probe_out = false;
     }
-    if (retry_after_ms && host.state == State::kOpen) Pause(host, *retry_after_ms, now_ms, false);
+    if (retry_after_ms && host.state == State::kOpen) Pause(host, *retry_after_ms, now, false);
   } else {
     ++host.consecutive_failures;
     if (host.state == State::kProbing && probe) {
       if (++host.probes_failed >= options_.failed_probes) {
-        GoDown(host, now_ms);
+        GoDown(host, now);
       } else {
-        Pause(host, host.pause_ms * 2, now_ms, true);
+        Pause(host, host.pause_ms * 2, now, true);
       }
     } else if (host.state == State::kOpen && host.consecutive_failures >= options_.pause_after) {
-      Pause(host, options_.first_pause_ms, now_ms, true);
+      Pause(host, options_.first_pause_ms, now, true);
     }
   }
   if (host.state == State::kPaused &&
@@ -96,11 +96,11 @@ std::vector<std::pair<uint32_t, std::string>> HostGate::TakeFailed() {
   return std::exchange(failed_, {});
 }
 
-std::optional<double> HostGate::NextWakeMs() const {
-  std::optional<double> next;
+std::optional<TimePoint> HostGate::NextWake() const {
+  std::optional<TimePoint> next;
   for (const std::string& name : paused_) {
     const Host& host = hosts_.at(name);
-    if (!next || host.until_ms < *next) next = host.until_ms;
+    if (!next || host.until < *next) next = host.until;
   }
   return next;
 }
@@ -111,16 +111,16 @@ bool HostGate::Paused(const std::string& name) const {
   return it->second.state != State::kOpen;
 }
 
-void HostGate::Pause(Host& host, uint64_t ms, double now_ms, bool probe) {
+void HostGate::Pause(Host& host, uint64_t ms, TimePoint now, bool probe) {
   host.state = State::kPaused;
   host.pause_ms = std::max<uint64_t>(ms, 1);
-  host.until_ms = now_ms + static_cast<double>(host.pause_ms);
+  host.until = now + std::chrono::milliseconds(host.pause_ms);
   host.probe_next = probe;
 }
 
-void HostGate::GoDown(Host& host, double now_ms) {
+void HostGate::GoDown(Host& host, TimePoint now) {
   host.state = State::kDown;
-  host.until_ms = now_ms + static_cast<double>(options_.down_recheck_ms);
+  host.until = now + std::chrono::milliseconds(options_.down_recheck_ms);
   const std::string why = DownMessage(host);
   for (uint32_t id : host.queue) failed_.emplace_back(id, why);
   waiting_ -= host.queue.size();

@@ -9,8 +9,8 @@
 // host whose probes keep failing is down, and its users fail at once ("host down: ...") until a
 // later probe (one every `down_recheck_ms`) finds it back.
 //
-// Policy only (no sockets, no clock: callers pass `now_ms`); used by the downloader on the loop
-// thread. Ids are the caller's.
+// Policy only (no sockets, no clock of its own: callers pass `now`); used by the downloader on the
+// loop thread. Ids are the caller's.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +21,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "coordinator/events/clock.h"
 
 namespace pixelmill {
 
@@ -43,21 +45,21 @@ class HostGate {
 
   // Queues download `id` for `host` (at the head with `first`, e.g. a retry that the host's
   // pause already made wait). Returns why it must fail instead when the host is down.
-  std::optional<std::string> Push(const std::string& host, uint32_t id, double now_ms,
+  std::optional<std::string> Push(const std::string& host, uint32_t id, TimePoint now,
                                   bool first = false);
   // Moves up to `max` downloads that may start now into `out` (round-robin over hosts) and counts
   // them as on the wire.
-  void TakeReady(double now_ms, size_t max, std::vector<uint32_t>& out);
+  void TakeReady(TimePoint now, size_t max, std::vector<uint32_t>& out);
   // Download `id`, taken by TakeReady, is done with the wire: `outcome` says how the host
   // behaved; `retry_after_ms` (a 429/503 Retry-After) pauses the host for that long. Only the
   // probe's own outcome counts as a probe (not that of downloads sent before the pause).
   void Finished(const std::string& host, uint32_t id, Outcome outcome,
-                std::optional<uint64_t> retry_after_ms, double now_ms);
+                std::optional<uint64_t> retry_after_ms, TimePoint now);
   // Downloads whose host went down while they waited, with the reason; the caller fails them.
   std::vector<std::pair<uint32_t, std::string>> TakeFailed();
   // When the next paused host may start again (for the caller's timer), if any host is paused
   // with downloads waiting.
-  std::optional<double> NextWakeMs() const;
+  std::optional<TimePoint> NextWake() const;
   // Whether `host` is not fully open (paused, probing or down): a download of it that failed to
   // connect waits for the host instead of on a timer of its own.
   bool Paused(const std::string& host) const;
@@ -73,15 +75,15 @@ class HostGate {
     uint32_t consecutive_failures = 0;
     uint32_t probes_failed = 0;
     uint64_t pause_ms = 0;
-    double until_ms = 0;      // end of a pause, or the next recheck of a down host
+    TimePoint until{};        // end of a pause, or the next recheck of a down host
     bool probe_next = false;  // the pause ends in a probe (connection failures)
     bool probe_out = false;   // the probe (probe_id) is on the wire
     uint32_t probe_id = 0;
     bool listed = false;  // in runnable_
   };
 
-  void Pause(Host& host, uint64_t ms, double now_ms, bool probe);
-  void GoDown(Host& host, double now_ms);
+  void Pause(Host& host, uint64_t ms, TimePoint now, bool probe);
+  void GoDown(Host& host, TimePoint now);
   void Wake(Host& host);
   size_t Limit(const Host& host) const;
   void List(const std::string& name, Host& host);

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -27,15 +26,17 @@ SinkOptions SinkOptionsOf(const Options& options) {
 
 }  // namespace
 
-Pipeline::Pipeline(const Options& options, UserStore& store, Observer& observer, StopRequest* stop)
+Pipeline::Pipeline(const Options& options, UserStore& store, Observer& observer,
+                   StopRequest* stop, const Clock& clock)
     : options_(options),
       store_(store),
       observer_(observer),
       stop_(stop),
+      clock_(clock),
       budget_(options.max_memory),
       downloader_(
           loop_, options.download, [this](Download&& d) { Record(downloaded_, std::move(d)); },
-          &budget_),
+          &budget_, clock),
       sink_(loop_, SinkOptionsOf(options)) {
   uv_loop_init(&loop_);
   on_fatal_ = [this](const char* where, const char* what) {
@@ -57,7 +58,7 @@ Pipeline::~Pipeline() {
 }
 
 PipelineResult Pipeline::Run() {
-  const auto started = std::chrono::steady_clock::now();
+  metrics_.emplace(clock_, observer_);
   PipelineResult result;
   size_t todo = 0;
   for (size_t i = 0; i < store_.size(); ++i) todo += store_.status(i) == UserStatus::kPending;
@@ -89,7 +90,6 @@ PipelineResult Pipeline::Run() {
       },
       100, 100);
   uv_unref(reinterpret_cast<uv_handle_t*>(&progress_));
-  started_ms_ = uv_now(&loop_);
 
   if (Status s = sink_.Open(); !s.ok()) {
     observer_.OnEvent(LogLevel::kError, s.message());
@@ -102,7 +102,7 @@ PipelineResult Pipeline::Run() {
   if (fatal_.empty() && !options_.filter_spec.IsNone()) {
     if (Status s = StartWorkers(); !s.ok()) fatal_ = s.message();
   }
-  if (!fatal_.empty()) stopping_ = true;  // nothing started: close everything, report fatal_
+  if (!fatal_.empty()) Enter(Phase::kStopping);  // nothing started: close everything, report fatal_
   Pump();
   uv_run(&loop_, UV_RUN_DEFAULT);
   // The sink's last commits ended while the stages closed (the pump may be closed by then).
@@ -110,19 +110,14 @@ PipelineResult Pipeline::Run() {
   }
 
   static_cast<LineCounts&>(result) = lines_;
-  result.filter_cpu_us = filter_cpu_us_;
-  result.end_to_end_us = end_to_end_us_;
-  result.workers = most_workers_;
+  static_cast<RunFigures&>(result) = metrics_->Figures();
   result.left = todo - lines_.ok - lines_.failed;
   result.downloads = downloader_.stats();
   if (dispatcher_) result.dispatch = dispatcher_->stats();
   if (supervisor_) result.worker_restarts = supervisor_->restarts();
-  result.waits = waits_;
   result.manifest_syncs = sink_.syncs();
   result.budget_limit = budget_.limit();
   result.budget_peak = budget_.peak();
-  result.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   observer_.OnProgress(Snapshot());
   result.exit_code =
       EndOfRun(observer_, stop_requested_, stop_signal_, fatal_, lines_.ok, lines_.failed,
@@ -138,12 +133,20 @@ PipelineResult Pipeline::Run() {
 //      fewer than kMaxDownstream downloaded users wait to be filtered or written;
 //   3. after a first signal, stop once nothing is in flight (or the grace time is over);
 //   4. shut down when every user has its line or the run is stopping.
+// Phases only go forward: a stop request while draining, an error while stopping, never move
+// the run back.
+bool Pipeline::Enter(Phase next) {
+  if (phase_ >= next) return false;
+  phase_ = next;
+  return true;
+}
+
 void Pipeline::Pump() {
   if (pumping_) return;  // a stage called from here recorded an event: the loop below sees it
   pumping_ = true;
   while (HandleEvents()) {
   }
-  if (!shut_down_) {
+  if (phase_ != Phase::kClosing) {
     // Bytes freed since the last pass (images written, results gathered): paused bodies
     // resume, waiting transfers go on the wire.
     downloader_.OnBudgetFreed();
@@ -160,48 +163,27 @@ void Pipeline::Pump() {
       uv_timer_stop(&budget_poll_);
     }
   }
-  if (!stopping_ && !draining_) {
+  if (phase_ == Phase::kRunning) {
     StartDownloads();
     while (HandleEvents()) {
     }
   }
-  if (draining_ && !stopping_ && (grace_over_ || !InFlight())) Abandon("");
-  if (!shut_down_ && busy_ == 0 && (stopping_ || next_ == store_.size())) ShutDown();
-  SampleWaits();
-  if (!shut_down_) WatchForTrouble();
+  if (phase_ == Phase::kDraining && (grace_over_ || !InFlight())) Abandon("");
+  if (phase_ != Phase::kClosing && busy_ == 0 &&
+      (phase_ == Phase::kStopping || next_ == store_.size())) {
+    ShutDown();
+  }
+  Sample();
+  if (phase_ != Phase::kClosing) WatchForTrouble();
   if (!closing_.done()) uv_idle_stop(&wake_);
   pumping_ = false;
 }
 
-// Notable conditions worth one log line each (never one per user): the memory budget full for
-// 10 s at a stretch, and a retry storm (many of the last 10 s of requests were retries).
+// Notable conditions worth one log line each (never one per user): see RunMetrics::Watch.
 void Pipeline::WatchForTrouble() {
-  const uint64_t now = uv_now(&loop_);
-  if (budget_.full() || downloader_.paused() > 0) {
-    if (budget_full_since_ms_ == 0) budget_full_since_ms_ = now;
-    if (!budget_warned_ && now - budget_full_since_ms_ >= 10'000) {
-      budget_warned_ = true;
-      Emit(observer_, LogLevel::kWarning,
-           "the memory budget (--max-memory %llu MiB) has been full for 10 s: downloads wait "
-           "for images to be filtered and written; more workers or a larger budget would help",
-           static_cast<unsigned long long>(budget_.limit() >> 20));
-    }
-  } else {
-    budget_full_since_ms_ = 0;
-    budget_warned_ = false;
-  }
-  if (now - storm_window_ms_ < 10'000) return;
   const DownloadStats d = downloader_.stats();
-  const uint64_t requests = d.requests - storm_requests_, retries = d.retries - storm_retries_;
-  if (storm_window_ms_ != 0 && retries >= 50 && retries * 5 >= requests) {
-    Emit(observer_, LogLevel::kWarning,
-         "retry storm: %llu of the last %llu requests were retries (servers failing or slow; "
-         "see the manifest's error codes)",
-         static_cast<unsigned long long>(retries), static_cast<unsigned long long>(requests));
-  }
-  storm_window_ms_ = now;
-  storm_requests_ = d.requests;
-  storm_retries_ = d.retries;
+  metrics_->Watch(budget_.full() || downloader_.paused() > 0, budget_.limit(), d.requests,
+                  d.retries);
 }
 
 // An event was recorded: the loop must reach the pump without blocking in its poll phase (an
@@ -242,13 +224,13 @@ bool Pipeline::HandleEvents() {
   while (!filtered_.empty()) {
     JobOutcome o = std::move(filtered_.front());
     filtered_.pop_front();
-    if (!stopping_) HandleFiltered(o);  // else abandoned: the user is left for a resume
+    if (phase_ < Phase::kStopping) HandleFiltered(o);  // else abandoned: left for a resume
     any = true;
   }
   while (!downloaded_.empty()) {
     Download d = std::move(downloaded_.front());
     downloaded_.pop_front();
-    if (!stopping_) HandleDownload(d);
+    if (phase_ < Phase::kStopping) HandleDownload(d);
     any = true;
   }
   return any;
@@ -279,22 +261,15 @@ bool Pipeline::InFlight() const {
          !downloaded_.empty() || !filtered_.empty();
 }
 
-// Adds the time since the last call to each wait that held then, and notes which hold now.
-void Pipeline::SampleWaits() {
-  const uint64_t now = uv_now(&loop_);
-  const double seconds = static_cast<double>(now - last_sample_ms_) / 1000;
-  last_sample_ms_ = now;
-  double* totals[3] = {&waits_.downloads_waiting_s, &waits_.images_waiting_s,
-                       &waits_.results_waiting_s};
-  for (size_t i = 0; i < 3; ++i) {
-    if (was_waiting_[i]) *totals[i] += seconds;
-  }
-  const bool running = !stopping_ && !draining_;
-  was_waiting_[0] =
+// Tells the metrics which stages wait on the next one now (only while the run is running).
+void Pipeline::Sample() {
+  const bool running = phase_ == Phase::kRunning;
+  StagesWaiting waiting;
+  waiting.downloads =
       running && next_ < store_.size() && (budget_.full() || downloader_.paused() > 0);
-  was_waiting_[1] = running && dispatcher_ && dispatcher_->queued() > 0;
-  was_waiting_[2] = running && sink_.files_waiting() > 0;
-  if (dispatcher_) most_workers_ = std::max(most_workers_, dispatcher_->workers());
+  waiting.images = running && dispatcher_ && dispatcher_->queued() > 0;
+  waiting.results = running && sink_.files_waiting() > 0;
+  metrics_->Sample(waiting, dispatcher_ ? dispatcher_->workers() : 0);
 }
 
 // Local workers connect over an abstract-namespace ipc:// endpoint (Linux: no file, so nothing
@@ -311,6 +286,7 @@ Status Pipeline::StartWorkers() {
   d.output = options_.filter_output;
   d.max_attempts = options_.max_attempts;
   d.heartbeat_ms = options_.heartbeat_ms;
+  d.clock = &clock_;
   d.endpoints = {endpoint};
   if (!options_.bind.empty()) d.endpoints.push_back(options_.bind);
   d.max_payload_bytes = options_.download.max_image_bytes * 4 + (1 << 20);
@@ -346,7 +322,7 @@ Status Pipeline::StartWorkers() {
   supervisor_ = std::make_unique<WorkerSupervisor>(
       loop_, std::move(sup),
       [this](pid_t pid, const std::string& how) {
-        if (!shut_down_) dispatcher_->WorkerExited(static_cast<uint32_t>(pid), how);
+        if (phase_ != Phase::kClosing) dispatcher_->WorkerExited(static_cast<uint32_t>(pid), how);
       },
       [this](const std::string& why) { dispatcher_->NoLocalWorkers(why); });
   return supervisor_->Start();
@@ -354,7 +330,7 @@ Status Pipeline::StartWorkers() {
 
 void Pipeline::HandleDownload(Download& d) {
   const size_t user = d.tag;
-  download_started_ns_[user] = uv_hrtime() - static_cast<uint64_t>(d.seconds * 1e9);
+  metrics_->DownloadEnded(user, d.elapsed);
   if (d.failure) return Fail(user, d.failure->code, d.failure->message, d.attempts);
   // The bytes decide, not the Content-Type header: a JPEG sent as text/html is still a JPEG,
   // and an HTML page sent as image/jpeg is not an image.
@@ -366,12 +342,12 @@ void Pipeline::HandleDownload(Download& d) {
                 NotImageMessage(d.url, header.status().message(), d.content_type, d.body.size()),
                 d.attempts);
   }
-  const Fetched fetched{d.attempts, d.seconds * 1000};
+  const Fetched fetched{d.attempts, d.elapsed};
   if (!dispatcher_) {
     d.body.set_format(header->format);
     ManifestRecord info;
     info.download_attempts = fetched.attempts;
-    info.download_ms = fetched.ms;
+    info.download_ms = Millis(fetched.took);
     info.width = header->width;
     info.height = header->height;
     return Commit(user, std::move(d.body), std::move(info));
@@ -387,13 +363,13 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
   ManifestRecord info;
   if (auto it = fetched_.find(o.user); it != fetched_.end()) {
     info.download_attempts = it->second.attempts;
-    info.download_ms = it->second.ms;
+    info.download_ms = Millis(it->second.took);
     fetched_.erase(it);
   }
   if (!o.error_code.empty()) {
     return Fail(o.user, o.error_code, o.error_message, info.download_attempts + o.attempts);
   }
-  filter_cpu_us_.Record(o.cpu_micros);
+  metrics_->Filtered(o.cpu_micros);
   info.filtered = true;
   info.filter_attempts = o.attempts;
   info.filter = options_.filter_spec.text;
@@ -415,7 +391,7 @@ void Pipeline::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
 
 void Pipeline::Fail(size_t user, const std::string& code, const std::string& message,
                     uint32_t attempts) {
-  if (shut_down_) {
+  if (phase_ == Phase::kClosing) {
     --busy_;  // the sink is closing: the user is left for a resume
     return;
   }
@@ -436,10 +412,7 @@ void Pipeline::HandleWritten(Written& w) {
       --busy_;
       store_.SetOutcome(w.user, w.status, store_.format(w.user));
       lines_.Count(w.status, w.code);
-      if (auto it = download_started_ns_.find(w.user); it != download_started_ns_.end()) {
-        end_to_end_us_.Record((uv_hrtime() - it->second) / 1000);
-        download_started_ns_.erase(it);
-      }
+      metrics_->LineWritten(w.user);
       return;
     case CommitResult::kImageFailed:
       if (w.error.code() == "full") {
@@ -459,11 +432,11 @@ void Pipeline::HandleWritten(Written& w) {
 }
 
 void Pipeline::HandleStop(int signum) {
-  if (shut_down_) return;  // already closing: a Ctrl-C now must not kill the cleanup
+  if (phase_ == Phase::kClosing) return;  // a Ctrl-C now must not kill the cleanup
   stop_requested_ = true;
   stop_signal_ = signum;
-  if (draining_ || options_.grace_ms == 0) return Abandon("");  // the second one: stop now
-  draining_ = true;
+  if (phase_ == Phase::kDraining || options_.grace_ms == 0) return Abandon("");  // stop now
+  if (!Enter(Phase::kDraining)) return;                                          // already stopping
   downloader_.StopStarting();
   char text[160];
   std::snprintf(text, sizeof text,
@@ -484,8 +457,8 @@ void Pipeline::HandleStop(int signum) {
 }
 
 void Pipeline::Abandon(const std::string& why) {
-  if (shut_down_) return;  // already closing (or every user is done)
-  stopping_ = true;
+  if (phase_ == Phase::kClosing) return;  // already closing (or every user is done)
+  Enter(Phase::kStopping);
   if (fatal_.empty()) fatal_ = why;  // "" for a signal: Run() says how to resume
   // Downloads and jobs in flight are abandoned; their users get no line, like the ones never
   // started, and are redone by a resume.
@@ -496,7 +469,7 @@ void Pipeline::Abandon(const std::string& why) {
 
 ProgressSample Pipeline::Snapshot() const {
   ProgressSample p;
-  p.elapsed_s = static_cast<double>(uv_now(const_cast<uv_loop_t*>(&loop_)) - started_ms_) / 1000;
+  p.elapsed_s = Seconds(metrics_->elapsed());
   p.total = store_.size();
   p.skipped = skipped_;
   p.ok = lines_.ok;
@@ -513,16 +486,15 @@ ProgressSample Pipeline::Snapshot() const {
   p.budget_used = budget_.used();
   p.budget_limit = budget_.limit();
   p.bytes_downloaded = downloader_.stats().bytes;
-  p.downloads_waiting_for_memory_s = waits_.downloads_waiting_s;
-  p.images_waiting_for_workers_s = waits_.images_waiting_s;
-  p.results_waiting_for_disk_s = waits_.results_waiting_s;
+  const StageWaits& waits = metrics_->waits();
+  p.downloads_waiting_for_memory_s = waits.downloads_waiting_s;
+  p.images_waiting_for_workers_s = waits.images_waiting_s;
+  p.results_waiting_for_disk_s = waits.results_waiting_s;
   return p;
 }
 
 void Pipeline::ShutDown() {
-  if (shut_down_) return;
-  shut_down_ = true;
-  stopping_ = true;
+  if (!Enter(Phase::kClosing)) return;
   uv_timer_stop(&grace_);
   uv_timer_stop(&budget_poll_);
   // The pump, the signals and the grace timer stay until every stage has closed: the sink's
@@ -532,7 +504,7 @@ void Pipeline::ShutDown() {
   downloader_.Close(closing_.Member());
   // Workers get Shutdown first, then two seconds to go before SIGKILL.
   if (dispatcher_) dispatcher_->Close(closing_.Member());
-  if (supervisor_) supervisor_->Close(2000, closing_.Member());
+  if (supervisor_) supervisor_->Close(std::chrono::seconds(2), closing_.Member());
   sink_.Close([this, closed = closing_.Member()](const Status& s) {
     if (!s.ok() && fatal_.empty()) fatal_ = s.message();
     closed();

@@ -29,6 +29,10 @@
 // every finished line is kept and the run can be resumed. An exception at any callback entry
 // (Guarded) stops the run the same way with a fatal error.
 //
+// Lifecycle: running, draining (after a first stop request), stopping, closing: one Phase that
+// only moves forward (Enter()). Figures and health warnings: RunMetrics, fed from the pump.
+// Time: one Clock (clock.h) for every stage: the downloader, the dispatcher and the metrics.
+//
 // Owns the loop and every stage; single-threaded (libuv's pool does the file I/O).
 #pragma once
 
@@ -38,16 +42,18 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 
 #include "common/base/byte_budget.h"
-#include "common/base/histogram.h"
 #include "coordinator/download/downloader.h"
 #include "coordinator/engine/line_counts.h"
 #include "coordinator/engine/options.h"
+#include "coordinator/engine/run_metrics.h"
 #include "coordinator/events/callback_guard.h"
+#include "coordinator/events/clock.h"
 #include "coordinator/events/close_group.h"
 #include "coordinator/events/run_observer.h"
 #include "coordinator/events/stop_request.h"
@@ -59,26 +65,15 @@
 
 namespace pixelmill {
 
-// Seconds a stage spent blocked on the next one: the report's answer to "what bound this run".
-struct StageWaits {
-  double downloads_waiting_s = 0;  // no download could start: the byte budget was full
-  double images_waiting_s = 0;     // downloaded images waited for a worker with credit
-  double results_waiting_s = 0;    // results waited for the disk (every writer busy)
-};
-
-// The lines this run wrote (ok, failed, failed_by_code) are its LineCounts.
-struct PipelineResult : LineCounts {
+// The lines this run wrote (ok, failed, failed_by_code) are its LineCounts; its wall time, stage
+// waits, latencies and most workers its RunFigures.
+struct PipelineResult : LineCounts, RunFigures {
   int exit_code = kExitFatal;
   bool output_opened = false;  // false when the output could not even be opened
-  bool interrupted = false;    // a signal stopped the run; it can be resumed
-  size_t left = 0;             // users with no line from this run (interrupted or fatal)
-  double wall_seconds = 0;
+  bool interrupted = false;  // a signal stopped the run; it can be resumed
+  size_t left = 0;           // users with no line from this run (interrupted or fatal)
   DownloadStats downloads;
   DispatchStats dispatch;
-  StageWaits waits;
-  Histogram filter_cpu_us;  // per filtered user: the worker's CPU time for the filter
-  Histogram end_to_end_us;  // per user with a line: from its download's start to its line
-  size_t workers = 0;       // the most workers connected at once
   uint64_t worker_restarts = 0;
   uint64_t manifest_syncs = 0;
   uint64_t budget_limit = 0, budget_peak = 0;  // bytes
@@ -88,9 +83,10 @@ struct PipelineResult : LineCounts {
 class Pipeline {
  public:
   // `observer` hears every event and progress sample; `stop` (may be null) is how the caller
-  // asks the run to stop (signals, another thread). Both must outlive Run().
+  // asks the run to stop (signals, another thread); `clock` times every stage. All must outlive
+  // Run().
   Pipeline(const Options& options, UserStore& store, Observer& observer,
-           StopRequest* stop = nullptr);
+           StopRequest* stop = nullptr, const Clock& clock = RealClock());
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
   ~Pipeline();
@@ -102,7 +98,14 @@ class Pipeline {
   // How a user's download went, kept while its image is being filtered.
   struct Fetched {
     uint32_t attempts = 0;
-    double ms = 0;
+    Duration took{};
+  };
+  // The run's lifecycle; it only moves forward, through Enter().
+  enum class Phase {
+    kRunning,   // users start, flow through the stages and end in lines
+    kDraining,  // a first stop request: nothing new starts; work in flight finishes (--grace)
+    kStopping,  // nothing more starts or is committed; ShutDown() comes next
+    kClosing,   // ShutDown() ran: every stage is closing
   };
   // A commit or a failed line that ended (recorded by the sink's callback).
   struct Written {
@@ -114,6 +117,8 @@ class Pipeline {
     std::string code;  // a failed line's error code
   };
 
+  // Moves the run to `next` if it is not there or past it yet; false if it was.
+  bool Enter(Phase next);
   void Pump();
   // Records an event for the pump.
   template <typename Queue, typename Event>
@@ -125,7 +130,7 @@ class Pipeline {
   void CloseLoopHandles();
   bool HandleEvents();
   void StartDownloads();
-  void SampleWaits();
+  void Sample();
   Status StartWorkers();
   void HandleDownload(Download& download);
   void HandleFiltered(JobOutcome& outcome);
@@ -145,6 +150,7 @@ class Pipeline {
   UserStore& store_;
   Observer& observer_;
   StopRequest* stop_;
+  const Clock& clock_;
   uv_loop_t loop_{};
   FatalHandler on_fatal_;
   ByteBudget budget_;  // outlives every stage and image below
@@ -166,7 +172,7 @@ class Pipeline {
   std::deque<Written> written_;
   int stops_handled_ = 0;
   std::string fatal_event_;  // an exception caught at a callback entry
-  bool grace_over_ = false;
+  bool grace_over_ = false;  // recorded by the grace timer
 
   // Users between their download and their manifest line, at most: bounds the bookkeeping
   // (fetched_, job records, the sink's waiting files: about 1 KB a user, outside the byte
@@ -178,26 +184,13 @@ class Pipeline {
   size_t next_ = 0;                              // next user to start
   size_t busy_ = 0;  // users started whose manifest line is not written yet
   LineCounts lines_;
-  bool pumping_ = false;
-  bool draining_ = false;  // a first signal came: nothing new starts
-  bool stopping_ = false;  // nothing more will be started or committed
-  bool shut_down_ = false;
+  Phase phase_ = Phase::kRunning;
+  bool pumping_ = false;  // inside Pump(): a nested call returns at once
   bool stop_requested_ = false;
-  int stop_signal_ = 0;  // the signal that asked the first stop (0: not a signal)
-  size_t skipped_ = 0;   // users done before this run (not pending at its start)
-  uint64_t started_ms_ = 0;
-  uint64_t budget_full_since_ms_ = 0;  // 0: not full
-  bool budget_warned_ = false;
-  uint64_t storm_window_ms_ = 0, storm_requests_ = 0, storm_retries_ = 0;
-  std::string fatal_;  // why the run stopped early, if it did
-  StageWaits waits_;
-  Histogram filter_cpu_us_, end_to_end_us_;
-  // uv_hrtime() at which each user's download started, from the download's end to its line:
-  // downstream users only, so at most about kMaxDownstream entries.
-  std::unordered_map<size_t, uint64_t> download_started_ns_;
-  size_t most_workers_ = 0;
-  uint64_t last_sample_ms_ = 0;
-  bool was_waiting_[3] = {false, false, false};
+  int stop_signal_ = 0;                // the signal that asked the first stop (0: not a signal)
+  size_t skipped_ = 0;                 // users done before this run (not pending at its start)
+  std::string fatal_;                  // why the run stopped early, if it did
+  std::optional<RunMetrics> metrics_;  // made when Run() starts the clock
 };
 
 }  // namespace pixelmill

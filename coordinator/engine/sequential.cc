@@ -177,7 +177,7 @@ void SequentialRun::RunUser(size_t user) {
   }
   ManifestRecord info;
   info.download_attempts = d->attempts;
-  info.download_ms = d->seconds * 1000;
+  info.download_ms = Millis(d->elapsed);
   if (options_.filter_spec.IsNone()) {
     d->body.set_format(header->format);
     info.width = header->width;

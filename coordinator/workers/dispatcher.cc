@@ -19,6 +19,26 @@ namespace {
 // Invalid results in a row after which a worker is stopped.
 constexpr uint32_t kMaxBadResults = 3;
 
+// Heartbeat intervals without a word after which a worker is dead.
+constexpr int kMissedHeartbeats = 3;
+
+// At most one warning line this often for a kind of repeated trouble (malformed messages,
+// invalid results).
+constexpr Duration kLogEvery = std::chrono::seconds(1);
+
+// How often the remote wait is announced.
+constexpr Duration kWaitLogEvery = std::chrono::seconds(10);
+
+using std::chrono::milliseconds;
+
+// Whether a line logged `last` (never: nullopt) may be followed by another at `now`, at most
+// one every `every`; if so, `last` becomes `now`.
+bool Due(std::optional<TimePoint>& last, TimePoint now, Duration every) {
+  if (last && now - *last < every) return false;
+  last = now;
+  return true;
+}
+
 // Below this size a copy is cheaper than sharing (two allocations and a cross-thread free).
 constexpr size_t kShareAbove = 8 * 1024;
 
@@ -44,6 +64,7 @@ Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done,
       on_done_(std::move(on_done)),
       budget_(budget),
       observer_(options_.observer != nullptr ? options_.observer : &StderrObserver()),
+      clock_(options_.clock != nullptr ? *options_.clock : RealClock()),
       pool_(options_.max_attempts) {}
 
 Dispatcher::~Dispatcher() { assert(!handles_open_ || closing_handles_.done()); }
@@ -68,7 +89,7 @@ Status Dispatcher::Init() {
   } catch (const zmq::error_t& e) {
     return Status::Error("bind", "cannot listen for workers: " + std::string(e.what()));
   }
-  started_ms_ = uv_now(&loop_);
+  started_ = clock_.Now();
   proto::Job& job = *job_envelope_.mutable_job();
   job.set_filter(options_.filter.text);
   job.set_output_format(ToWire(options_.output.format));
@@ -141,7 +162,7 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
     // from us, notices, and says Hello again.
     return Malformed(std::string("a ") + BodyName(message.envelope) + " from an unknown worker");
   }
-  worker->last_heard = uv_now(&loop_) / 1000.0;
+  worker->last_heard = clock_.Now();
   if (message.envelope.has_result()) OnResult(identity, message);
 }
 
@@ -192,7 +213,7 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
   info.pid = hello.pid();
   info.local_pid = local_pid;
   info.capacity = hello.capacity();
-  info.last_heard = uv_now(&loop_) / 1000.0;
+  info.last_heard = clock_.Now();
   observer_->OnStructuredEvent(EventBuilder(LogLevel::kDebug, "worker_joined")
                                    .Text("worker ")
                                    .Field("worker", worker_id)
@@ -269,9 +290,7 @@ std::string Dispatcher::UnexpectedFormat(OutputFormat format) const {
 // A result failed its check: that attempt failed; the job goes to another worker if it may.
 void Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::string& why) {
   ++stats_.bad_results;
-  const double now = uv_now(&loop_) / 1000.0;
-  if (now - last_bad_result_log_ >= 1.0) {
-    last_bad_result_log_ = now;
+  if (Due(last_bad_result_log_, clock_.Now(), kLogEvery)) {
     Emit(*observer_, LogLevel::kWarning, "%s (%llu so far)", why.c_str(),
          static_cast<unsigned long long>(stats_.bad_results));
   }
@@ -288,15 +307,14 @@ void Dispatcher::Dispatch() {
     WorkerInfo* worker = pool_.PickLeastLoaded(next.avoid, next.alone);
     if (worker == nullptr) return;
     if (!worker->jobs.empty() && pool_.workers() < options_.expected_workers &&
-        uv_now(&loop_) < started_ms_ + options_.fill_grace_ms) {
+        clock_.Now() < started_ + milliseconds(options_.fill_grace_ms)) {
       // The pool is still filling: wait for the next Hello (or the heartbeat after the grace).
       return;
     }
     const std::string identity = worker->identity;
     ByteLease estimate(budget_);
     estimate.Grow(pool_.NextQueued()->image->size());
-    const uint64_t job_id =
-        *pool_.AssignNext(*worker, uv_now(&loop_) / 1000.0, std::move(estimate));
+    const uint64_t job_id = *pool_.AssignNext(*worker, clock_.Now(), std::move(estimate));
     const JobRecord& job = *pool_.job(job_id);
     proto::Job* j = job_envelope_.mutable_job();  // reused: filter and limits stay set
     j->set_job_id(job_id);
@@ -326,11 +344,11 @@ void Dispatcher::OnHeartbeat(uv_timer_t* timer) {
 }
 
 void Dispatcher::Heartbeat() {
-  const double now = uv_now(&loop_) / 1000.0;
-  const double deadline = now - 3.0 * options_.heartbeat_ms / 1000.0;
-  for (const std::string& identity : pool_.SilentSince(deadline)) {
-    WorkerDead(identity, "missed 3 heartbeats (silent for " +
-                             std::to_string(3 * options_.heartbeat_ms) + " ms)");
+  const TimePoint now = clock_.Now();
+  const milliseconds silence = kMissedHeartbeats * milliseconds(options_.heartbeat_ms);
+  for (const std::string& identity : pool_.SilentSince(now - silence)) {
+    WorkerDead(identity,
+               "missed 3 heartbeats (silent for " + std::to_string(silence.count()) + " ms)");
   }
   CheckDeadlines(now);
   CheckRemoteWait(now);
@@ -404,11 +422,12 @@ void Dispatcher::GiveUp(JobRecord& job, const std::string& code, const std::stri
 
 // A worker that heartbeats but holds a job past the job timeout (a hung filter, a buggy or
 // malicious remote worker) is told to shut down and treated as dead: its jobs go elsewhere.
-void Dispatcher::CheckDeadlines(double now) {
-  const double limit = static_cast<double>(options_.job_timeout_ms) / 1000;
+void Dispatcher::CheckDeadlines(TimePoint now) {
+  const milliseconds limit(options_.job_timeout_ms);
   for (const std::string& identity : pool_.HoldingSince(now - limit)) {
     char why[128];
-    std::snprintf(why, sizeof(why), "held a job for more than %.1f s (--job-timeout)", limit);
+    std::snprintf(why, sizeof(why), "held a job for more than %.1f s (--job-timeout)",
+                  Seconds(limit));
     stats_.timed_out += pool_.Find(identity)->jobs.size();
     StopWorker(identity, why, "job_timeout");
   }
@@ -431,31 +450,31 @@ void Dispatcher::NoLocalWorkers(const std::string& why) {
   }
 }
 
-void Dispatcher::CheckRemoteWait(double now) {
+void Dispatcher::CheckRemoteWait(TimePoint now) {
   if (local_gone_.empty() || !gave_up_.empty()) return;
   if (pool_.workers() > 0) {
-    waiting_since_ = -1;
+    waiting_since_.reset();
     return;
   }
-  if (waiting_since_ < 0) waiting_since_ = now;
-  const double limit = static_cast<double>(options_.remote_wait_ms) / 1000;
-  const double left = limit - (now - waiting_since_);
+  if (!waiting_since_) waiting_since_ = now;
+  const milliseconds limit(options_.remote_wait_ms);
+  const Duration left = limit - (now - *waiting_since_);
   std::string remote;
   for (size_t i = 1; i < bound_.size(); ++i) remote += (i > 1 ? ", " : "") + bound_[i];
-  if (left <= 0) {
+  if (left <= Duration::zero()) {
     char why[160];
-    std::snprintf(why, sizeof(why), "no worker joined within %.0f s (--remote-wait)", limit);
+    std::snprintf(why, sizeof(why), "no worker joined within %.0f s (--remote-wait)",
+                  Seconds(limit));
     gave_up_ = std::string(why) + "; " + local_gone_;
     Emit(*observer_, LogLevel::kWarning, "%s: giving up", gave_up_.c_str());
     FailQueued("no_workers", gave_up_);
     return;
   }
-  if (last_wait_log_ < 0 || now - last_wait_log_ >= 10) {
-    last_wait_log_ = now;
+  if (Due(last_wait_log_, now, kWaitLogEvery)) {
     Emit(*observer_, LogLevel::kWarning,
          "no worker connected (%s); waiting for a remote worker on %s: %zu "
          "job(s) waiting, giving up in %.0f s",
-         local_gone_.c_str(), remote.c_str(), pool_.queued(), left);
+         local_gone_.c_str(), remote.c_str(), pool_.queued(), Seconds(left));
   }
 }
 
@@ -482,11 +501,9 @@ void Dispatcher::RejectPeer(const std::string& identity, const std::string& why)
 
 void Dispatcher::Malformed(const std::string& why) {
   ++stats_.malformed;
-  const double now = uv_now(&loop_) / 1000.0;
-  if (now - last_malformed_log_ >= 1.0) {  // at most one line a second
-    last_malformed_log_ = now;
-    Emit(*observer_, LogLevel::kWarning, "dropped a worker message: %s (%llu so far)", why.c_str(),
-         static_cast<unsigned long long>(stats_.malformed));
+  if (Due(last_malformed_log_, clock_.Now(), kLogEvery)) {
+    Emit(*observer_, LogLevel::kWarning, "dropped a worker message: %s (%llu so far)",
+         why.c_str(), static_cast<unsigned long long>(stats_.malformed));
   }
 }
 

@@ -25,6 +25,9 @@
 // the job record; when the result arrives, its ImageBuffer (the received frame) holds a lease
 // of its real size instead. A job requeued, failed or abandoned gives its estimate back.
 //
+// Time: every deadline above reads DispatchOptions::clock (clock.h); the heartbeat timer only
+// says when to look (Heartbeat()), so tests on a VirtualClock run the checks themselves.
+//
 // Owned and used by the loop thread only. Close() before destruction.
 #pragma once
 
@@ -34,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -45,6 +49,7 @@
 #include "common/filters/filter.h"
 #include "common/image/image_format.h"
 #include "common/wire/protocol.h"
+#include "coordinator/events/clock.h"
 #include "coordinator/events/close_group.h"
 #include "coordinator/events/run_observer.h"
 #include "coordinator/workers/worker_pool.h"
@@ -71,7 +76,10 @@ struct DispatchOptions {
   std::function<void(uint32_t pid)> on_local_lost;
   uint64_t job_timeout_ms = 300'000;  // a job held longer is taken back (attempt + 1)
   uint64_t remote_wait_ms = 60'000;   // see NoLocalWorkers()
-  Observer* observer = nullptr;       // where events go (nullptr: stderr)
+  Observer* observer = nullptr;    // where events go (nullptr: stderr)
+  // What time it is for heartbeats, the job timeout, the fill grace and the remote wait
+  // (nullptr: RealClock()). Must outlive the dispatcher.
+  const Clock* clock = nullptr;
 };
 
 struct JobOutcome {
@@ -132,10 +140,16 @@ class Dispatcher {
   size_t queued() const { return pool_.queued(); }
   DispatchStats stats() const;
 
+  // The periodic checks, at the clock's time: workers silent for 3 intervals are dead, workers
+  // holding a job past the job timeout are stopped, the remote wait is counted, jobs held back
+  // by the fill grace go out; then every worker gets a heartbeat. The heartbeat timer calls it
+  // each interval; a test on a VirtualClock calls it after advancing the clock.
+  // REQUIRES: Init() succeeded.
+  void Heartbeat();
+
  private:
   static void OnReadable(uv_poll_t* poll, int status, int events);
   static void OnHeartbeat(uv_timer_t* timer);
-  void Heartbeat();
 
   void Drain();
   void Handle(std::vector<zmq::message_t>& frames);
@@ -151,9 +165,9 @@ class Dispatcher {
                   const std::string& code = "worker_died");
   void GiveUp(JobRecord& job, const std::string& code, const std::string& why);
   std::string UnexpectedFormat(OutputFormat format) const;
-  void CheckDeadlines(double now);
+  void CheckDeadlines(TimePoint now);
   void StopWorker(const std::string& identity, const std::string& why, const std::string& code);
-  void CheckRemoteWait(double now);
+  void CheckRemoteWait(TimePoint now);
   void Refuse(const std::string& identity, JobRecord& job, const std::string& why);
   // Answers a peer that has not joined with Reject{why}.
   void RejectPeer(const std::string& identity, const std::string& why);
@@ -164,6 +178,7 @@ class Dispatcher {
   DoneFn on_done_;
   ByteBudget* const budget_;
   Observer* const observer_;
+  const Clock& clock_;
   std::unique_ptr<zmq::context_t> context_;  // made by Init()
   zmq::socket_t socket_;
   uv_poll_t poll_{};
@@ -178,13 +193,14 @@ class Dispatcher {
   bool draining_ = false;
   bool closing_ = false;
   std::unordered_set<std::string> rejected_peers_;  // identities answered by RejectPeer
-  double last_malformed_log_ = 0;
-  double last_bad_result_log_ = 0;
+  std::optional<TimePoint> last_malformed_log_, last_bad_result_log_;
   uint64_t late_results_ = 0;
   std::string local_gone_;  // why no local worker can come, once none can
   std::string gave_up_;     // why no worker will ever come
-  double waiting_since_ = -1, last_wait_log_ = -1;
-  uint64_t started_ms_ = 0;
+  // Since when no worker is connected while only remote ones can come, and the last time that
+  // was said.
+  std::optional<TimePoint> waiting_since_, last_wait_log_;
+  TimePoint started_{};  // Init()
 };
 
 }  // namespace pixelmill

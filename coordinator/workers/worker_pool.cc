@@ -34,7 +34,7 @@ WorkerInfo* WorkerPool::PickLeastLoaded(const std::string& avoid, bool alone) {
   return best != nullptr ? best : (order_.size() == 1 ? avoided : nullptr);
 }
 
-std::vector<std::string> WorkerPool::HoldingSince(double deadline) const {
+std::vector<std::string> WorkerPool::HoldingSince(TimePoint deadline) const {
   std::vector<std::string> out;
   for (const std::string& id : order_) {
     for (uint64_t job_id : workers_.at(id).jobs) {
@@ -47,7 +47,7 @@ std::vector<std::string> WorkerPool::HoldingSince(double deadline) const {
   return out;
 }
 
-std::vector<std::string> WorkerPool::SilentSince(double deadline) const {
+std::vector<std::string> WorkerPool::SilentSince(TimePoint deadline) const {
   std::vector<std::string> silent;
   for (const std::string& id : order_) {
     if (workers_.at(id).last_heard < deadline) silent.push_back(id);
@@ -71,7 +71,7 @@ void WorkerPool::Submit(size_t user, int64_t user_id, ImageBytes image) {
   queue_.push_back(std::move(job));
 }
 
-std::optional<uint64_t> WorkerPool::AssignNext(WorkerInfo& worker, double now,
+std::optional<uint64_t> WorkerPool::AssignNext(WorkerInfo& worker, TimePoint now,
                                                ByteLease result_estimate) {
   if (queue_.empty() || worker.credits == 0) return std::nullopt;
   const uint64_t job_id = next_job_id_++;

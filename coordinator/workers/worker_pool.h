@@ -18,6 +18,7 @@
 
 #include "common/base/byte_budget.h"
 #include "common/image/image_buffer.h"
+#include "coordinator/events/clock.h"
 
 namespace pixelmill {
 
@@ -34,7 +35,7 @@ struct WorkerInfo {
   uint32_t local_pid = 0;
   uint32_t capacity = 0;
   uint32_t credits = 0;     // jobs it may still be sent
-  double last_heard = 0;    // seconds, any message
+  TimePoint last_heard{};   // any message
   uint32_t bad_streak = 0;  // invalid results in a row
   std::unordered_set<uint64_t> jobs;
   uint64_t alone_job = 0;  // the job it holds alone (JobRecord::alone), 0 if none
@@ -50,7 +51,7 @@ struct JobRecord {
   // Its worker died holding other jobs too: which one killed it is unknown, so each runs alone
   // on a worker from then on, and only the one that kills its worker again is blamed again.
   bool alone = false;
-  double sent_at = 0;  // seconds, when it was assigned
+  TimePoint sent_at{};  // when it was assigned
   // Room reserved in the byte budget for its result while a worker holds it (see Dispatcher);
   // given back when the job is requeued, fails or completes.
   ByteLease result_estimate;
@@ -69,18 +70,18 @@ class WorkerPool {
   WorkerInfo* PickLeastLoaded(const std::string& avoid = {}, bool alone = false);
   // The next queued job (to choose its worker), or nullptr.
   const JobRecord* NextQueued() const { return queue_.empty() ? nullptr : &queue_.front(); }
-  // Identities of workers holding a job assigned before `deadline` (seconds).
-  std::vector<std::string> HoldingSince(double deadline) const;
+  // Identities of workers holding a job assigned before `deadline`.
+  std::vector<std::string> HoldingSince(TimePoint deadline) const;
   // Identities of workers not heard from since `deadline`.
-  std::vector<std::string> SilentSince(double deadline) const;
+  std::vector<std::string> SilentSince(TimePoint deadline) const;
   // Identity of the worker whose local_pid is `pid` (never 0), if any.
   std::optional<std::string> FindLocal(uint32_t pid) const;
 
   // Queues a new job for a user (attempt 1).
   void Submit(size_t user, int64_t user_id, ImageBytes image);
-  // Takes the next queued job and assigns it to `worker` under a fresh job id at `now` (seconds);
+  // Takes the next queued job and assigns it to `worker` under a fresh job id at `now`;
   // the job holds `result_estimate` while the worker holds it.
-  std::optional<uint64_t> AssignNext(WorkerInfo& worker, double now = 0,
+  std::optional<uint64_t> AssignNext(WorkerInfo& worker, TimePoint now = {},
                                      ByteLease result_estimate = {});
   // A result came for job_id from `identity`: returns the job if it was in flight there (and
   // gives the worker its credit back), nullopt for a late or foreign duplicate.

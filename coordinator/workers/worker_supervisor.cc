@@ -34,6 +34,11 @@ std::string Describe(int status) {
 
 uint64_t WorkerAddressSpaceMb(uint64_t max_pixels) { return 1024 + (max_pixels * 4 * 3 >> 20); }
 
+std::chrono::milliseconds RestartDelay(int quick_deaths) {
+  return std::chrono::milliseconds(
+      std::min<uint64_t>(5000, 50ull << std::clamp(quick_deaths, 0, 7)));
+}
+
 struct WorkerSupervisor::Slot {
   WorkerSupervisor* owner = nullptr;
   pid_t pid = 0;       // 0 while not running
@@ -130,7 +135,7 @@ void WorkerSupervisor::Restart(Slot& slot, const std::string& last) {
   }
   ++restarts_;
   Emit(observer(), LogLevel::kInfo, "restarting a local worker (%s)", last.c_str());
-  const uint64_t delay = std::min<uint64_t>(5000, 50ull << std::min(slot.quick_deaths, 7));
+  const auto delay = static_cast<uint64_t>(RestartDelay(slot.quick_deaths).count());
   uv_timer_start(
       &slot.restart,
       [](uv_timer_t* t) {
@@ -169,7 +174,7 @@ std::vector<pid_t> WorkerSupervisor::pids() const {
   return out;
 }
 
-void WorkerSupervisor::Close(uint64_t grace_ms, std::function<void()> on_closed) {
+void WorkerSupervisor::Close(std::chrono::milliseconds grace, std::function<void()> on_closed) {
   closing_ = true;
   closing_handles_.Start(std::move(on_closed));
   if (!handles_open_) return closing_handles_.Seal();
@@ -185,7 +190,7 @@ void WorkerSupervisor::Close(uint64_t grace_ms, std::function<void()> on_closed)
           self->Reap();
         });
       },
-      grace_ms, 0);
+      static_cast<uint64_t>(grace.count()), 0);
   Reap();
 }
 

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -39,6 +40,10 @@ struct SupervisorOptions {
 // plus 1 GiB for the libraries, thread stacks and allocator arenas.
 uint64_t WorkerAddressSpaceMb(uint64_t max_pixels);
 
+// How long a slot waits before it restarts a worker that died `quick_deaths` times in a row
+// before joining (0 after one that had joined): 50 ms doubled per quick death, at most 5 s.
+std::chrono::milliseconds RestartDelay(int quick_deaths);
+
 class WorkerSupervisor {
  public:
   // how: "exited with status 1", "died with signal 9 (Killed)".
@@ -53,9 +58,9 @@ class WorkerSupervisor {
 
   // Starts watching SIGCHLD, then spawns every worker. Fails if the first spawn fails.
   Status Start();
-  // Stops restarting; gives workers `grace_ms` to exit, then SIGKILLs the rest; `on_closed`
+  // Stops restarting; gives workers `grace` to exit, then SIGKILLs the rest; `on_closed`
   // once every worker is reaped and every handle closed.
-  void Close(uint64_t grace_ms, std::function<void()> on_closed);
+  void Close(std::chrono::milliseconds grace, std::function<void()> on_closed);
 
   // The dispatcher heard this local worker's Hello.
   void MarkReady(pid_t pid);

@@ -81,7 +81,7 @@ class Pool {
   ~Pool() {
     int closing = 2;
     dispatcher_->Close([&] { --closing; });
-    supervisor_->Close(2000, [&] { --closing; });
+    supervisor_->Close(std::chrono::seconds(2), [&] { --closing; });
     while (closing > 0) uv_run(&loop_, UV_RUN_ONCE);
     dispatcher_.reset();
     supervisor_.reset();

@@ -13,6 +13,9 @@
 namespace pixelmill {
 namespace {
 
+// A point `ms` milliseconds into the run.
+TimePoint At(int ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+
 constexpr uint64_t kCap = 20 << 20;
 constexpr uint64_t kStep = DownloadBudget::kStep;
 
@@ -208,17 +211,17 @@ TEST(DownloadBudgetTest, ATransferEndingWhilePausedLeavesTheQueue) {
 TEST(DownloadBudgetTest, WaitTimeIsCountedWhileSomeDownloadWaits) {
   ByteBudget budget(kStep);
   DownloadBudget policy(&budget, kCap);
-  policy.NoteWaiting(1000, false);
-  policy.NoteWaiting(2000, true);  // held back
-  policy.NoteWaiting(2500, true);
-  policy.NoteWaiting(3000, false);
-  EXPECT_DOUBLE_EQ(policy.wait_seconds(5000), 1.0);
+  policy.NoteWaiting(At(1000), false);
+  policy.NoteWaiting(At(2000), true);  // held back
+  policy.NoteWaiting(At(2500), true);
+  policy.NoteWaiting(At(3000), false);
+  EXPECT_EQ(policy.waited(At(5000)), std::chrono::milliseconds(1000));
   BodyLease a = Body(policy, 1);
   policy.Admit(a);
   ByteLease downstream = budget.Take(10);
   EXPECT_FALSE(policy.Reserve(a, 10, 2 * kStep));
-  policy.NoteWaiting(6000, false);  // a is paused: still waiting
-  EXPECT_DOUBLE_EQ(policy.wait_seconds(6500), 1.5);
+  policy.NoteWaiting(At(6000), false);  // a is paused: still waiting
+  EXPECT_EQ(policy.waited(At(6500)), std::chrono::milliseconds(1500));
 }
 
 TEST(DownloadBudgetTest, WithoutABudgetNothingEverPauses) {

@@ -18,6 +18,8 @@
 #include "common/base/hostname.h"
 #include "common/base/peer_text.h"
 #include "common/base/version.h"
+#include "tests/coordinator/workers/dispatcher_closing.h"
+#include "tests/support/event_log.h"
 #include "tests/support/fake_worker.h"
 
 namespace pixelmill {
@@ -42,13 +44,7 @@ class DispatcherBudgetTest : public ::testing::Test {
  protected:
   void SetUp() override { uv_loop_init(&loop_); }
   void TearDown() override {
-    if (dispatcher_) {
-      bool closed = false;
-      dispatcher_->Close([&] { closed = true; });
-      uv_run(&loop_, UV_RUN_DEFAULT);
-      EXPECT_TRUE(closed);
-      dispatcher_.reset();
-    }
+    testing::CloseOnLoop(dispatcher_, loop_);
     outcomes_.clear();
     EXPECT_EQ(budget_.used(), 0u) << "a reservation outlived the dispatcher";
     EXPECT_EQ(uv_loop_close(&loop_), 0) << "leaked libuv handles";
@@ -171,13 +167,8 @@ class DispatcherPeerTest : public DispatcherBudgetTest {
     return job;
   }
 
-  struct EventLog : Observer {
-    void OnEvent(LogLevel, const std::string& message) override { lines.push_back(message); }
-    std::vector<std::string> lines;
-  };
-
   const std::string local_ = "ipc://@pixelmill-dispatcher-test-" + std::to_string(::getpid());
-  EventLog events_;
+  testing::EventLog events_;
   zmq::context_t context_;
   std::vector<uint32_t> joined_, lost_;
 };
