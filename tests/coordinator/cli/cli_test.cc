@@ -183,7 +183,8 @@ TEST_F(CliTest, BindWithoutAFilterIsAUsageError) {
 // scripts/gen_users.py --help crashed with a traceback (int("--help")).
 TEST_F(CliTest, GenUsersHasHelpAndRefusesBadCounts) {
   const std::string script =
-      (fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" / "gen_users.py")
+      (fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path() / "scripts" /
+       "gen_users.py")
           .string();
   Ran help = Sh("python3 " + script + " --help");
   EXPECT_EQ(help.code, 0) << help.err;
