@@ -8,9 +8,9 @@
 
 #include "coordinator/api/api_parts.h"
 #include "coordinator/engine/run_state.h"
-#include "coordinator/input/stream_source.h"
 #include "coordinator/events/clock.h"
 #include "coordinator/input/input_file.h"
+#include "coordinator/input/stream_source.h"
 #include "coordinator/input/user_loader.h"
 
 namespace pixelmill {

@@ -26,8 +26,8 @@ SinkOptions SinkOptionsOf(const Options& options) {
 
 }  // namespace
 
-Pipeline::Pipeline(const Options& options, UserStore& store, Observer& observer,
-                   StopRequest* stop, const Clock& clock)
+Pipeline::Pipeline(const Options& options, UserStore& store, Observer& observer, StopRequest* stop,
+                   const Clock& clock)
     : options_(options),
       store_(store),
       observer_(observer),

@@ -70,8 +70,8 @@ namespace pixelmill {
 struct PipelineResult : LineCounts, RunFigures {
   int exit_code = kExitFatal;
   bool output_opened = false;  // false when the output could not even be opened
-  bool interrupted = false;  // a signal stopped the run; it can be resumed
-  size_t left = 0;           // users with no line from this run (interrupted or fatal)
+  bool interrupted = false;    // a signal stopped the run; it can be resumed
+  size_t left = 0;             // users with no line from this run (interrupted or fatal)
   DownloadStats downloads;
   DispatchStats dispatch;
   uint64_t worker_restarts = 0;

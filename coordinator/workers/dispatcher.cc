@@ -502,8 +502,8 @@ void Dispatcher::RejectPeer(const std::string& identity, const std::string& why)
 void Dispatcher::Malformed(const std::string& why) {
   ++stats_.malformed;
   if (Due(last_malformed_log_, clock_.Now(), kLogEvery)) {
-    Emit(*observer_, LogLevel::kWarning, "dropped a worker message: %s (%llu so far)",
-         why.c_str(), static_cast<unsigned long long>(stats_.malformed));
+    Emit(*observer_, LogLevel::kWarning, "dropped a worker message: %s (%llu so far)", why.c_str(),
+         static_cast<unsigned long long>(stats_.malformed));
   }
 }
 

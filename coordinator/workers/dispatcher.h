@@ -76,7 +76,7 @@ struct DispatchOptions {
   std::function<void(uint32_t pid)> on_local_lost;
   uint64_t job_timeout_ms = 300'000;  // a job held longer is taken back (attempt + 1)
   uint64_t remote_wait_ms = 60'000;   // see NoLocalWorkers()
-  Observer* observer = nullptr;    // where events go (nullptr: stderr)
+  Observer* observer = nullptr;       // where events go (nullptr: stderr)
   // What time it is for heartbeats, the job timeout, the fill grace and the remote wait
   // (nullptr: RealClock()). Must outlive the dispatcher.
   const Clock* clock = nullptr;
