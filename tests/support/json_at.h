@@ -6,18 +6,35 @@
 //
 // `pointer` is a JSON Pointer (RFC 6901). A string value is returned as its text, any other value
 // as compact JSON ("true", "3", "{...}"); a missing key or text that is not JSON returns a
-// "<...>" description that no expected value equals. JsonInt is for comparisons ("more than 0").
-// Header-only; any thread.
+// "<...>" description that no expected value equals. JsonInt and JsonDouble are for comparisons
+// ("more than 0"); JsonHas is for a key whose value the test cannot know (a duration), and for
+// an explicit "this key is absent" on the parsed object.
+//
+//   EXPECT_GT(JsonDouble(report, "/waits/download_budget_wait_s"), 0) << report;
+//   EXPECT_TRUE(JsonHas(report, "/download/p99_ms")) << report;
+//   EXPECT_EQ(JsonLinesWith(manifest_text, "/error/code", "no_workers"), 5u);
+//
+// Header-only (links simdjson); any thread.
 #pragma once
 
 #include <simdjson.h>
 
 #include <cstdint>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <string_view>
 
 namespace pixelmill::testing {
+
+// Sets `value` (which lives in `parser`) to the one at `pointer` in `text`; false when `text` is
+// not JSON or has no such value.
+inline bool JsonFind(std::string_view text, std::string_view pointer, simdjson::dom::parser& parser,
+                     simdjson::dom::element& value) {
+  simdjson::dom::element root;
+  return parser.parse(simdjson::padded_string(text)).get(root) == simdjson::SUCCESS &&
+         root.at_pointer(pointer).get(value) == simdjson::SUCCESS;
+}
 
 inline std::string JsonAt(std::string_view text, std::string_view pointer) {
   simdjson::dom::parser parser;
@@ -38,13 +55,42 @@ inline std::string JsonAt(std::string_view text, std::string_view pointer) {
 // key).
 inline int64_t JsonInt(std::string_view text, std::string_view pointer) {
   simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  int64_t value = 0;
-  if (parser.parse(simdjson::padded_string(text)).get(root) != simdjson::SUCCESS ||
-      root.at_pointer(pointer).get(value) != simdjson::SUCCESS) {
+  simdjson::dom::element value;
+  int64_t number = 0;
+  if (!JsonFind(text, pointer, parser, value) || value.get(number) != simdjson::SUCCESS) {
     return std::numeric_limits<int64_t>::min();
   }
-  return value;
+  return number;
+}
+
+// The number (integer or not) at `pointer` in `text`, or NaN when it is missing, not a number or
+// `text` is not JSON: every comparison with NaN but != is false, so compare with EXPECT_GT,
+// EXPECT_GE or EXPECT_DOUBLE_EQ, never EXPECT_NE.
+inline double JsonDouble(std::string_view text, std::string_view pointer) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element value;
+  double number = 0;
+  if (!JsonFind(text, pointer, parser, value) || value.get(number) != simdjson::SUCCESS) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  return number;
+}
+
+// Whether `text` is JSON with a value at `pointer`.
+inline bool JsonHas(std::string_view text, std::string_view pointer) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element value;
+  return JsonFind(text, pointer, parser, value);
+}
+
+// How many lines of the JSONL `text` hold `value` at `pointer`, compared as JsonAt gives it (a
+// torn or non-JSON line holds nothing).
+inline size_t JsonLinesWith(const std::string& text, std::string_view pointer,
+                            std::string_view value) {
+  std::istringstream lines(text);
+  size_t count = 0;
+  for (std::string line; std::getline(lines, line);) count += JsonAt(line, pointer) == value;
+  return count;
 }
 
 }  // namespace pixelmill::testing

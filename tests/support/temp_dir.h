@@ -1,5 +1,5 @@
 // TempDir: a fresh directory under /tmp for one test, removed with everything in it afterwards,
-// plus the file helpers the tests that use one need (ReadFile, ManifestById, LineField).
+// plus the file helpers the tests that use one need (ReadFile, ManifestById).
 // Header-only.
 #pragma once
 
@@ -65,20 +65,6 @@ inline std::map<int64_t, std::string> ManifestById(const std::filesystem::path& 
     if (!fresh && problems != nullptr) problems->push_back(line);
   }
   return lines;
-}
-
-// The value of `"name":` in a manifest (or any flat JSON) line: a string without its quotes, or
-// the text of a number up to the next ',' or '}'; "" when the line has no such field.
-inline std::string LineField(const std::string& line, const std::string& name) {
-  const std::string key = "\"" + name + "\":";
-  const size_t at = line.find(key);
-  if (at == std::string::npos) return "";
-  size_t start = at + key.size();
-  if (start < line.size() && line[start] == '"') {
-    ++start;
-    return line.substr(start, line.find('"', start) - start);
-  }
-  return line.substr(start, line.find_first_of(",}", start) - start);
 }
 
 }  // namespace pixelmill::testing

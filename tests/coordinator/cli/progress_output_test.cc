@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@
 #include "coordinator/cli/terminal_output.h"
 #include "coordinator/events/event.h"
 #include "tests/support/coordinator_run.h"
+#include "tests/support/json_at.h"
 
 namespace pixelmill::testing {
 namespace {
@@ -81,7 +83,7 @@ TEST_F(ProgressOutputTest, QuietPrintsOnlyTheDoneLine) {
   const std::vector<std::string> lines = Lines(Stderr());
   ASSERT_EQ(lines.size(), 1u) << Stderr();
   EXPECT_EQ(lines.back().rfind("done: 120 users, 120 ok", 0), 0u) << Stderr();
-  EXPECT_NE(Report().find("\"verdict\""), std::string::npos) << "the figures stay in --report";
+  EXPECT_TRUE(JsonHas(Report(), "/verdict/bound")) << "the figures stay in --report";
 }
 
 TEST_F(ProgressOutputTest, QuietStillPrintsErrors) {
@@ -116,13 +118,13 @@ TEST_F(ProgressOutputTest, TheProgressFileIsAJsonlTimeSeries) {
   double last_t = -1;
   for (const std::string& sample : samples) {
     ASSERT_EQ(sample.front(), '{') << sample;
-    const double t = std::stod(sample.substr(sample.find("\"t\":") + 4));
+    const double t = JsonDouble(sample, "/t");
     EXPECT_GE(t, last_t) << sample;
     last_t = t;
-    EXPECT_NE(sample.find("\"budget_used\":"), std::string::npos) << sample;
-    EXPECT_NE(sample.find("\"images_waiting_for_workers_s\":"), std::string::npos) << sample;
+    EXPECT_GE(JsonDouble(sample, "/budget_used"), 0) << sample;
+    EXPECT_GE(JsonDouble(sample, "/images_waiting_for_workers_s"), 0) << sample;
   }
-  EXPECT_NE(samples.back().find("\"ok\":120"), std::string::npos) << samples.back();
+  EXPECT_EQ(JsonAt(samples.back(), "/ok"), "120") << samples.back();
 }
 
 // JSON logs carried only time, level and message: now the event's kind and its figures, from
@@ -136,18 +138,24 @@ TEST_F(ProgressOutputTest, JsonLogsAreOneObjectALineWithTheEventsFields) {
   for (const std::string& line : Lines(Stderr())) {
     ASSERT_EQ(line.front(), '{') << line;
     ASSERT_EQ(line.back(), '}') << line;
-    EXPECT_NE(line.find("\"time\":\""), std::string::npos) << line;
-    EXPECT_NE(line.find("\"event\":\""), std::string::npos) << line;
-    note |= line.find("\"level\":\"info\"") != std::string::npos &&
-            line.find("no earlier run to resume") != std::string::npos;
-    if (line.find("\"event\":\"done\"") != std::string::npos) done = line;
+    EXPECT_TRUE(JsonHas(line, "/time")) << line;
+    EXPECT_TRUE(JsonHas(line, "/event")) << line;
+    note |= JsonAt(line, "/level") == "info" &&
+            JsonAt(line, "/message").find("no earlier run to resume") != std::string::npos;
+    if (JsonAt(line, "/event") == "done") done = line;
   }
   EXPECT_TRUE(note) << Stderr();
-  for (const char* field :
-       {R"("message":"done: 3 users, 3 ok, 0 failed in )", R"("users":3,"ok":3,"failed":0,)",
-        R"("wall_s":)", R"("requests":3,"retries":0,"interrupted":false})"}) {
-    EXPECT_NE(done.find(field), std::string::npos) << field << " in " << done;
+  EXPECT_EQ(JsonAt(done, "/message").rfind("done: 3 users, 3 ok, 0 failed in ", 0), 0u) << done;
+  for (const auto& [pointer, value] :
+       std::vector<std::pair<const char*, const char*>>{{"/users", "3"},
+                                                        {"/ok", "3"},
+                                                        {"/failed", "0"},
+                                                        {"/requests", "3"},
+                                                        {"/retries", "0"},
+                                                        {"/interrupted", "false"}}) {
+    EXPECT_EQ(JsonAt(done, pointer), value) << pointer << " in " << done;
   }
+  EXPECT_GT(JsonDouble(done, "/wall_s"), 0) << done;
 }
 
 // A worker event in a JSON log names the worker in a field of its own.
@@ -158,13 +166,14 @@ TEST_F(ProgressOutputTest, JsonWorkerEventsCarryTheWorkerId) {
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
   std::string joined;
   for (const std::string& line : Lines(Stderr())) {
-    if (line.find(R"("event":"worker_joined")") != std::string::npos) joined = line;
+    if (JsonAt(line, "/event") == "worker_joined") joined = line;
   }
   ASSERT_FALSE(joined.empty()) << Stderr();
-  for (const char* field : {R"("level":"debug")", R"("message":"worker )", R"(,"worker":")",
-                            R"(,"pid":)", R"(,"capacity":)"}) {
-    EXPECT_NE(joined.find(field), std::string::npos) << field << " in " << joined;
-  }
+  EXPECT_EQ(JsonAt(joined, "/level"), "debug") << joined;
+  const std::string worker = JsonAt(joined, "/worker");
+  EXPECT_EQ(JsonAt(joined, "/message").rfind("worker " + worker + " joined", 0), 0u) << joined;
+  EXPECT_GT(JsonInt(joined, "/pid"), 0) << joined;
+  EXPECT_GT(JsonInt(joined, "/capacity"), 0) << joined;
 }
 
 // Events built with EventBuilder: the text and the fields come from the same calls.

@@ -15,13 +15,14 @@
 #include "common/filters/filter.h"
 #include "common/image/image_probe.h"
 #include "tests/support/coordinator_run.h"
+#include "tests/support/json_at.h"
 
 namespace pixelmill {
 namespace {
 
 namespace fs = std::filesystem;
 using testing::ExitCode;
-using testing::LineField;
+using testing::JsonAt;
 
 // The code each fixture fault ends with under --filter blur:5 ("" = ok).
 const std::map<std::string, std::string> kExpected = {
@@ -91,19 +92,19 @@ TEST_F(FilterPipelineTest, RealImagesFilteredHostileOnesRefusedWorkersSurvive) {
     const std::string expected = h == hostile.end() ? "" : kExpected.at(h->second);
     const std::string what = h == hostile.end() ? "image" : h->second;
     if (!expected.empty()) {
-      EXPECT_EQ(LineField(line, "code"), expected) << what << ": " << line;
+      EXPECT_EQ(JsonAt(line, "/error/code"), expected) << what << ": " << line;
       continue;
     }
-    ASSERT_EQ(LineField(line, "status"), "ok") << what << ": " << line;
-    workers.insert(LineField(line, "worker"));
-    const fs::path file = dir_ / "out" / LineField(line, "output");
+    ASSERT_EQ(JsonAt(line, "/status"), "ok") << what << ": " << line;
+    workers.insert(JsonAt(line, "/worker"));
+    const fs::path file = dir_ / "out" / JsonAt(line, "/output");
     const std::string bytes = testing::ReadFile(file);
-    EXPECT_EQ(std::to_string(bytes.size()), LineField(line, "bytes")) << line;
+    EXPECT_EQ(std::to_string(bytes.size()), JsonAt(line, "/bytes")) << line;
     Result<ImageHeader> header = ProbeImage(bytes);
     ASSERT_TRUE(header.ok()) << line;
-    EXPECT_EQ(std::to_string(header->width), LineField(line, "width")) << line;
-    EXPECT_EQ(std::to_string(header->height), LineField(line, "height")) << line;
-    EXPECT_EQ(std::string(FormatName(header->format)), LineField(line, "format")) << line;
+    EXPECT_EQ(std::to_string(header->width), JsonAt(line, "/width")) << line;
+    EXPECT_EQ(std::to_string(header->height), JsonAt(line, "/height")) << line;
+    EXPECT_EQ(std::string(FormatName(header->format)), JsonAt(line, "/format")) << line;
     // GIF input is written as PNG; the rest keep their format.
     if (what == "image") {
       const std::string source = ExtensionFor(header->format) == std::string("png") && id % 4 == 3
@@ -115,7 +116,7 @@ TEST_F(FilterPipelineTest, RealImagesFilteredHostileOnesRefusedWorkersSurvive) {
     EXPECT_GT(decoded.copy_memory().avg(), 0.0) << "did not decode: " << line;
   }
   EXPECT_EQ(workers.size(), 2u) << "a worker was replaced";
-  EXPECT_NE(Report().find("\"lost\":0"), std::string::npos) << Report();
+  EXPECT_EQ(JsonAt(Report(), "/workers/lost"), "0") << Report();
 }
 
 }  // namespace

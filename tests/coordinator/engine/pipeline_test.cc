@@ -18,6 +18,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/held_redirect.h"
 #include "tests/support/image_api_process.h"
+#include "tests/support/json_at.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -25,6 +26,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ImageApiProcess;
+using testing::JsonAt;
+using testing::JsonDouble;
+using testing::JsonLinesWith;
 
 const std::string kCoordinator = PIXELMILL_COORDINATOR;
 const std::string kImageApi = PIXELMILL_IMAGE_API;
@@ -84,27 +88,27 @@ TEST_F(PipelineTest, MixedPopulationEndsWithOneLinePerUser) {
   for (auto& [id, line] : lines) {
     auto f = failed.find(id);
     if (f == failed.end()) {
-      EXPECT_NE(line.find("\"status\":\"ok\""), std::string::npos) << line;
+      EXPECT_EQ(JsonAt(line, "/status"), "ok") << line;
       const std::string ext = id == 50 ? "png" : "jpg";
       const std::string path = "images/" + std::to_string(id) + "." + ext;
-      EXPECT_NE(line.find("\"output\":\"" + path + "\""), std::string::npos) << line;
+      EXPECT_EQ(JsonAt(line, "/output"), path) << line;
       EXPECT_GT(fs::file_size(out / path), 100u);
     } else {
-      EXPECT_NE(line.find("\"status\":\"failed\""), std::string::npos) << line;
-      EXPECT_NE(line.find("\"code\":\"" + f->second + "\""), std::string::npos) << line;
+      EXPECT_EQ(JsonAt(line, "/status"), "failed") << line;
+      EXPECT_EQ(JsonAt(line, "/error/code"), f->second) << line;
     }
   }
-  EXPECT_NE(lines[52].find("\"attempts\":2"), std::string::npos) << lines[52];
+  EXPECT_EQ(JsonAt(lines[52], "/attempts"), "2") << lines[52];
   for (const auto& entry : fs::directory_iterator(out / "images")) {
     EXPECT_EQ(entry.path().extension(), entry.path().extension() == ".png" ? ".png" : ".jpg")
         << "leftover " << entry.path();
   }
   const std::string report = Slurp(dir_ / "report.json");
-  EXPECT_NE(report.find("\"users_total\":57"), std::string::npos) << report;
-  EXPECT_NE(report.find("\"ok\":53"), std::string::npos) << report;
-  EXPECT_NE(report.find("\"failed\":4"), std::string::npos) << report;
-  EXPECT_NE(report.find("\"p99_ms\""), std::string::npos) << report;
-  EXPECT_NE(report.find("\"wall_seconds\""), std::string::npos) << report;
+  EXPECT_EQ(JsonAt(report, "/users_total"), "57") << report;
+  EXPECT_EQ(JsonAt(report, "/ok"), "53") << report;
+  EXPECT_EQ(JsonAt(report, "/failed"), "4") << report;
+  EXPECT_GT(JsonDouble(report, "/download/p99_ms"), 0) << report;
+  EXPECT_GT(JsonDouble(report, "/wall_seconds"), 0) << report;
 }
 
 // Downloads overlap: user 0's download is held on the wire (HeldRedirect) until another user's
@@ -115,7 +119,7 @@ TEST_F(PipelineTest, AllOkExitsZeroAndOverlapsDownloads) {
   ASSERT_TRUE(server.ok());
   const fs::path out = dir_ / "out";
   testing::HeldRedirect held(server.Url("/img/0.webp"), [&] {
-    return Slurp(out / "manifest.jsonl").find("\"status\":\"ok\"") != std::string::npos;
+    return JsonLinesWith(Slurp(out / "manifest.jsonl"), "/status", "ok") > 0;
   });
   ASSERT_TRUE(held.ok());
   std::vector<std::string> urls = {held.Url("/img/0.webp")};
@@ -137,7 +141,7 @@ TEST_F(PipelineTest, WithoutTheFlagLoopbackIsRefusedPerUser) {
                                   " --output " + out.string());
   EXPECT_EQ(code, 3);
   const std::string manifest = Slurp(out / "manifest.jsonl");
-  EXPECT_NE(manifest.find("\"code\":\"blocked_address\""), std::string::npos) << manifest;
+  EXPECT_EQ(JsonAt(manifest, "/error/code"), "blocked_address") << manifest;
   EXPECT_NE(manifest.find("--allow-private-networks"), std::string::npos) << manifest;
 }
 
@@ -158,8 +162,11 @@ TEST_F(PipelineTest, ManyInstantFailuresEachGetOneLine) {
   std::map<int64_t, std::string> lines = ManifestById(out / "manifest.jsonl");
   ASSERT_EQ(lines.size(), urls.size());
   for (auto& [id, line] : lines) {
-    const char* expected = id % 10 == 0 ? "\"status\":\"ok\"" : "\"code\":\"bad_url\"";
-    ASSERT_NE(line.find(expected), std::string::npos) << line;
+    if (id % 10 == 0) {
+      ASSERT_EQ(JsonAt(line, "/status"), "ok") << line;
+    } else {
+      ASSERT_EQ(JsonAt(line, "/error/code"), "bad_url") << line;
+    }
   }
 }
 

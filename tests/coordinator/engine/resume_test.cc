@@ -12,19 +12,22 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/coordinator_run.h"
+#include "tests/support/json_at.h"
 
 namespace pixelmill {
 namespace {
 
 namespace fs = std::filesystem;
 using testing::ExitCode;
+using testing::JsonAt;
+using testing::JsonInt;
 using testing::ReadFile;
 using testing::WaitFor;
 
 class ResumeTest : public testing::CoordinatorRun {
  protected:
   bool StderrHas(const std::string& part) const { return Stderr().find(part) != std::string::npos; }
-  bool ReportHas(const std::string& part) const { return Report().find(part) != std::string::npos; }
+  std::string RunState() const { return ReadFile(dir_ / "out" / "run.json"); }
   fs::path Image(int id) const { return dir_ / "out" / "images" / (std::to_string(id) + ".jpg"); }
   int Run(const std::vector<std::string>& flags) {
     std::vector<std::string> all = {"--filter", "none"};
@@ -38,13 +41,13 @@ TEST_F(ResumeTest, DamagedUsersAreRedoneAndEveryUserEndsWithOneLine) {
   ASSERT_EQ(Run({}), 0) << Stderr();
   const std::map<int64_t, std::string> first = Manifest();
   ASSERT_EQ(first.size(), 20u);
-  EXPECT_NE(ReadFile(dir_ / "out" / "run.json").find("\"complete\":true"), std::string::npos);
+  EXPECT_EQ(JsonAt(RunState(), "/complete"), "true") << RunState();
 
   // Damage: the last line torn mid-way (as by a crash mid-append), one image deleted.
   const fs::path manifest = dir_ / "out" / "manifest.jsonl";
   std::string text = ReadFile(manifest);
   const size_t last_start = text.rfind('\n', text.size() - 2) + 1;
-  const int64_t torn_id = std::stoll(text.substr(last_start + 6));
+  const int64_t torn_id = JsonInt(text.substr(last_start), "/id");
   text.resize(last_start + (text.size() - last_start) / 2);
   dir_.Write("out/manifest.jsonl", text);
   const int64_t deleted_id = torn_id == 3 ? 4 : 3;
@@ -61,13 +64,13 @@ TEST_F(ResumeTest, DamagedUsersAreRedoneAndEveryUserEndsWithOneLine) {
     if (id == torn_id || id == deleted_id) continue;
     EXPECT_EQ(second.at(id), line) << "an intact user's line changed";
   }
-  EXPECT_NE(second.at(deleted_id).find("\"status\":\"ok\""), std::string::npos);
+  EXPECT_EQ(JsonAt(second.at(deleted_id), "/status"), "ok") << second.at(deleted_id);
   EXPECT_TRUE(fs::is_regular_file(Image(static_cast<int>(deleted_id)))) << "not redone";
-  EXPECT_TRUE(ReportHas("\"ok\":20,")) << Report();
-  EXPECT_TRUE(ReportHas("\"skipped\":18")) << Report();
-  EXPECT_TRUE(ReportHas("\"requests\":2,"))
+  EXPECT_EQ(JsonAt(Report(), "/ok"), "20") << Report();
+  EXPECT_EQ(JsonAt(Report(), "/skipped"), "18") << Report();
+  EXPECT_EQ(JsonAt(Report(), "/download/requests"), "2")
       << "only the damaged users are downloaded: " << Report();
-  EXPECT_NE(ReadFile(dir_ / "out" / "run.json").find("\"complete\":true"), std::string::npos);
+  EXPECT_EQ(JsonAt(RunState(), "/complete"), "true") << RunState();
 }
 
 TEST_F(ResumeTest, AFinishedRunHasNothingToResumeAndIsNotChanged) {
@@ -82,20 +85,20 @@ TEST_F(ResumeTest, AFinishedRunHasNothingToResumeAndIsNotChanged) {
   EXPECT_TRUE(StderrHas("done: 6 users, 5 ok (5 skipped), 1 failed")) << Stderr();
   EXPECT_EQ(ReadFile(dir_ / "out" / "manifest.jsonl"), manifest);
   EXPECT_EQ(fs::last_write_time(Image(0)), image_time);
-  EXPECT_TRUE(ReportHas("\"requests\":0,")) << Report();
-  EXPECT_TRUE(ReportHas("\"failed\":1,")) << Report();
+  EXPECT_EQ(JsonAt(Report(), "/download/requests"), "0") << Report();
+  EXPECT_EQ(JsonAt(Report(), "/failed"), "1") << Report();
 }
 
 TEST_F(ResumeTest, RetryFailedRedoesOnlyTheFailedUsers) {
   Users(6, [](int id) { return id == 2 ? "?status=503&fail_times=1" : ""; });
   ASSERT_EQ(Run({"--retries", "0"}), 3) << Stderr();
-  ASSERT_NE(Manifest().at(2).find("\"failed\""), std::string::npos);
+  ASSERT_EQ(JsonAt(Manifest().at(2), "/status"), "failed") << Manifest().at(2);
 
   ASSERT_EQ(Run({"--resume", "--retry-failed"}), 0) << Stderr();
   EXPECT_TRUE(StderrHas("done: 6 users, 6 ok (5 skipped), 0 failed")) << Stderr();
   EXPECT_EQ(ManifestLines(), 6u) << "the earlier failed line is not compacted away";
-  EXPECT_NE(Manifest().at(2).find("\"status\":\"ok\""), std::string::npos);
-  EXPECT_TRUE(ReportHas("\"requests\":1,")) << Report();
+  EXPECT_EQ(JsonAt(Manifest().at(2), "/status"), "ok") << Manifest().at(2);
+  EXPECT_EQ(JsonAt(Report(), "/download/requests"), "1") << Report();
 }
 
 // SIGKILL mid-run: whatever it left (a torn line, temporary files, users without a line), a
@@ -108,7 +111,7 @@ TEST_F(ResumeTest, AKilledRunIsFinishedByResume) {
   run->Wait(10);
   const size_t before = ManifestLines();
   ASSERT_LT(before, 40u) << "finished before the kill";
-  EXPECT_NE(ReadFile(dir_ / "out" / "run.json").find("\"complete\":false"), std::string::npos);
+  EXPECT_EQ(JsonAt(RunState(), "/complete"), "false") << RunState();
 
   ASSERT_EQ(Run({"--resume"}), 0) << Stderr();
   EXPECT_EQ(ManifestLines(), 40u);
@@ -137,7 +140,7 @@ TEST_F(ResumeTest, AChangedInputIsRefusedUnlessResumeAnyway) {
   EXPECT_TRUE(StderrHas("resuming anyway")) << Stderr();
   EXPECT_TRUE(StderrHas("input file changed: size")) << Stderr();
   EXPECT_EQ(Manifest().size(), 7u);
-  EXPECT_TRUE(ReportHas("\"skipped\":5")) << Report();
+  EXPECT_EQ(JsonAt(Report(), "/skipped"), "5") << Report();
 
   // run.json now describes the new input: a plain resume of it is accepted.
   ASSERT_EQ(Run({"--resume"}), 0) << Stderr();

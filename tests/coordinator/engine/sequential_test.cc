@@ -12,13 +12,14 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/coordinator_run.h"
+#include "tests/support/json_at.h"
 
 namespace pixelmill {
 namespace {
 
 namespace fs = std::filesystem;
 using testing::ExitCode;
-using testing::LineField;
+using testing::JsonAt;
 using testing::WaitFor;
 
 class SequentialTest : public testing::CoordinatorRun {
@@ -83,15 +84,15 @@ TEST_F(SequentialTest, SameManifestAndPixelsAsThePipeline) {
   ASSERT_EQ(expected.size(), 27u);
   for (const auto& [id, line] : lines) {
     const std::string& want = expected.at(id);
-    for (const char* key : {"status", "code", "output", "bytes", "format", "content_type", "width",
-                            "height", "attempts", "download_attempts", "filter"}) {
-      EXPECT_EQ(LineField(line, key), LineField(want, key))
+    for (const char* key :
+         {"/status", "/error/code", "/error/message", "/output", "/bytes", "/format",
+          "/content_type", "/width", "/height", "/attempts", "/download_attempts", "/filter"}) {
+      EXPECT_EQ(JsonAt(line, key), JsonAt(want, key))
           << key << "\n  sequential: " << line << "\n  pipeline:   " << want;
     }
-    EXPECT_EQ(LineField(line, "message"), LineField(want, "message")) << line;
-    if (LineField(line, "status") != "ok") continue;
-    EXPECT_NE(LineField(line, "worker").find(":sequential"), std::string::npos) << line;
-    const std::string output = LineField(line, "output");
+    if (JsonAt(line, "/status") != "ok") continue;
+    EXPECT_NE(JsonAt(line, "/worker").find(":sequential"), std::string::npos) << line;
+    const std::string output = JsonAt(line, "/output");
     const std::string bytes = testing::ReadFile(dir_ / "out" / output);
     ASSERT_FALSE(bytes.empty()) << line;
     EXPECT_TRUE(bytes == testing::ReadFile(dir_ / "pipeline" / output))
@@ -102,12 +103,11 @@ TEST_F(SequentialTest, SameManifestAndPixelsAsThePipeline) {
       {18, "http_status"}, {19, "bad_url"},   {20, "bad_url"},
       {21, "not_image"},   {22, "not_image"}, {23, "http_status"},
       {24, "too_large"},   {25, "bad_url"},   {26, "too_many_redirects"}};
-  for (const auto& [id, code] : codes) EXPECT_EQ(LineField(lines.at(id), "code"), code) << id;
-  EXPECT_EQ(LineField(lines.at(16), "download_attempts"), "3") << lines.at(16);
-  EXPECT_EQ(LineField(lines.at(23), "attempts"), "3") << lines.at(23);
-  EXPECT_NE(Report().find("\"retries\":4"), std::string::npos) << Report();
-  EXPECT_NE(testing::ReadFile(dir_ / "out" / "run.json").find("\"complete\":true"),
-            std::string::npos);
+  for (const auto& [id, code] : codes) EXPECT_EQ(JsonAt(lines.at(id), "/error/code"), code) << id;
+  EXPECT_EQ(JsonAt(lines.at(16), "/download_attempts"), "3") << lines.at(16);
+  EXPECT_EQ(JsonAt(lines.at(23), "/attempts"), "3") << lines.at(23);
+  EXPECT_EQ(JsonAt(Report(), "/download/retries"), "4") << Report();
+  EXPECT_EQ(JsonAt(testing::ReadFile(dir_ / "out" / "run.json"), "/complete"), "true");
 }
 
 // Without --allow-private-networks the resolved-address check (curl's open-socket callback)
@@ -122,9 +122,9 @@ TEST_F(SequentialTest, AddressCheckApplies) {
   ASSERT_EQ(ExitCode(run.Wait(60)), 3) << Stderr();
   const std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(LineField(lines.at(0), "code"), "blocked_address") << lines.at(0);
+  EXPECT_EQ(JsonAt(lines.at(0), "/error/code"), "blocked_address") << lines.at(0);
   EXPECT_NE(lines.at(0).find("loopback"), std::string::npos) << lines.at(0);
-  EXPECT_EQ(LineField(lines.at(1), "code"), "blocked_address") << lines.at(1);
+  EXPECT_EQ(JsonAt(lines.at(1), "/error/code"), "blocked_address") << lines.at(1);
   EXPECT_NE(lines.at(1).find("pass --allow-private-networks"), std::string::npos) << lines.at(1);
 }
 
@@ -150,9 +150,9 @@ TEST_F(SequentialTest, SignalStopsInOrderAndResumeCompletes) {
   const std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 40u);
   for (const auto& [id, line] : lines) {
-    ASSERT_EQ(LineField(line, "status"), "ok") << line;
-    EXPECT_EQ(LineField(line, "format"), "jpeg") << line;
-    EXPECT_TRUE(fs::is_regular_file(dir_ / "out" / LineField(line, "output"))) << line;
+    ASSERT_EQ(JsonAt(line, "/status"), "ok") << line;
+    EXPECT_EQ(JsonAt(line, "/format"), "jpeg") << line;
+    EXPECT_TRUE(fs::is_regular_file(dir_ / "out" / JsonAt(line, "/output"))) << line;
   }
 }
 

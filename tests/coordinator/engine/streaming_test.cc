@@ -3,7 +3,6 @@
 // -- the byte budget's peak and the coordinator's own peak RSS (the report's memory.peak_rss_bytes,
 // RUSAGE_SELF: the rusage wait4 returns would include the workers the coordinator reaped). Real
 // coordinator, worker and image-api processes; the bounds are generous, CI machines are noisy.
-#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/held_redirect.h"
 #include "tests/support/image_api_process.h"
+#include "tests/support/json_at.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -33,18 +33,8 @@ struct Ran {
   int exit_code = -1;
   std::string report, err;
 
-  // The number after "key": in the report, looking from `section`'s key on (the whole report
-  // when empty); NaN when absent.
-  double Number(const std::string& key, const std::string& section = "") const {
-    size_t from = 0;
-    if (!section.empty() && (from = report.find("\"" + section + "\":")) == std::string::npos) {
-      return std::nan("");
-    }
-    const std::string quoted = "\"" + key + "\":";
-    const size_t at = report.find(quoted, from);
-    if (at == std::string::npos) return std::nan("");
-    return std::strtod(report.c_str() + at + quoted.size(), nullptr);
-  }
+  // The number at `pointer` in the report; NaN when absent.
+  double Number(const std::string& pointer) const { return testing::JsonDouble(report, pointer); }
 };
 
 class StreamingTest : public ::testing::Test {
@@ -97,7 +87,7 @@ TEST_F(StreamingTest, DownloadsOverlapFilters) {
   ASSERT_TRUE(api.ok());
   const fs::path manifest = dir_ / "both" / "manifest.jsonl";
   testing::HeldRedirect held(api.Url("/img/0.jpg"), [&] {
-    return testing::ReadFile(manifest).find("\"status\":\"ok\"") != std::string::npos;
+    return testing::JsonLinesWith(testing::ReadFile(manifest), "/status", "ok") > 0;
   });
   ASSERT_TRUE(held.ok());
   std::string users = testing::ReadFile(Users(api, 60, "jpg"));
@@ -110,10 +100,10 @@ TEST_F(StreamingTest, DownloadsOverlapFilters) {
                                   "held: filters waited for the downloads. "
                                << both.err;
   ASSERT_EQ(both.exit_code, 0) << both.err;
-  EXPECT_EQ(both.Number("ok"), 60) << both.report;
+  EXPECT_EQ(both.Number("/ok"), 60) << both.report;
   const std::map<int64_t, std::string> lines = testing::ManifestById(manifest);
   ASSERT_EQ(lines.count(0), 1u);
-  EXPECT_EQ(testing::LineField(lines.at(0), "status"), "ok") << lines.at(0);
+  EXPECT_EQ(testing::JsonAt(lines.at(0), "/status"), "ok") << lines.at(0);
 }
 
 // 120 images of ~480 KB (58 MB) that take 100 ms each to filter on 2 workers: downloads from
@@ -126,24 +116,25 @@ TEST_F(StreamingTest, MaxMemoryBoundsImagesAndRssWhileFiltersAreSlow) {
   const Ran ran = Run("budget", Users(api, kUsers, "png"),
                       {"--filter", "sleep:100", "--workers", "2", "--max-memory", "16M"});
   ASSERT_EQ(ran.exit_code, 0) << ran.err;
-  EXPECT_EQ(ran.Number("ok"), kUsers) << ran.report;
-  EXPECT_EQ(ran.Number("failed"), 0) << ran.report;
-  const double image = ran.Number("bytes", "download") / kUsers;
+  EXPECT_EQ(ran.Number("/ok"), kUsers) << ran.report;
+  EXPECT_EQ(ran.Number("/failed"), 0) << ran.report;
+  const double image = ran.Number("/download/bytes") / kUsers;
   ASSERT_GT(image, 400e3) << "the fixture's images should be ~480 KB: " << ran.report;
   const double budget = 16 * kMiB;
   // Downloads stay under the limit, but each job sent reserves room for its result whether it
   // fits or not (the dispatcher's Take), so the count may pass the limit by the jobs in flight
   // (2 workers x 2 credits) -- here 16 MiB + 4.15 images -- plus an image or two being written.
   // Without the budget (--max-memory 1G) it reaches the whole population, ~58 MB.
-  EXPECT_LE(ran.Number("peak_image_bytes"), budget + (4 + 2) * image) << ran.report;
-  EXPECT_GT(ran.Number("budget_pauses") + ran.Number("downloads_waiting_for_memory_s") +
-                ran.Number("download_budget_wait_s"),
+  EXPECT_LE(ran.Number("/memory/peak_image_bytes"), budget + (4 + 2) * image) << ran.report;
+  EXPECT_GT(ran.Number("/memory/budget_pauses") +
+                ran.Number("/waits/downloads_waiting_for_memory_s") +
+                ran.Number("/waits/download_budget_wait_s"),
             0)
       << "downloads never waited for memory: " << ran.report;
   // The coordinator's peak RSS is reported, not bounded here: under a loaded machine glibc's
   // per-thread arenas alone moved it from 63 to 109 MB on this run, more than the unbudgeted
   // run's. Memory targets are checked by benchmarks, not here.
-  EXPECT_GT(ran.Number("peak_rss_bytes"), 0) << ran.report;
+  EXPECT_GT(ran.Number("/memory/peak_rss_bytes"), 0) << ran.report;
 }
 
 // Peak RSS beyond the store (~72 bytes a user) is flat in the number of users. With 1 KB images
@@ -160,11 +151,11 @@ TEST_F(StreamingTest, PeakRssIsFlatInUsers) {
   const Ran many = Run("many", Users(api, 40000, "jpg"), flags);
   ASSERT_EQ(few.exit_code, 0) << few.err;
   ASSERT_EQ(many.exit_code, 0) << many.err;
-  EXPECT_EQ(many.Number("ok"), 40000) << many.report;
+  EXPECT_EQ(many.Number("/ok"), 40000) << many.report;
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "AddressSanitizer keeps freed memory in quarantine: RSS is not bounded";
 #else
-  EXPECT_LE(many.Number("peak_rss_bytes") - few.Number("peak_rss_bytes"), 16 * kMiB)
+  EXPECT_LE(many.Number("/memory/peak_rss_bytes") - few.Number("/memory/peak_rss_bytes"), 16 * kMiB)
       << "4,000 users: " << few.report << "\n40,000 users: " << many.report;
 #endif
 }
@@ -191,19 +182,19 @@ TEST_F(StreamingTest, BodiesOfUnknownLengthNeverPassTheBudgetByMoreThanOneImage)
       Run("chunked", users,
           {"--filter", "none", "--max-memory", "4M", "--retries", "0", "--timeout", "60"});
   ASSERT_EQ(ran.exit_code, 0) << ran.err << ran.report;
-  EXPECT_EQ(ran.Number("ok"), kUsers) << ran.report;
+  EXPECT_EQ(ran.Number("/ok"), kUsers) << ran.report;
   std::vector<std::string> problems;
   const auto lines = testing::ManifestById(dir_ / "chunked" / "manifest.jsonl", &problems);
   EXPECT_EQ(lines.size(), static_cast<size_t>(kUsers));
   EXPECT_TRUE(problems.empty()) << "a user has two lines: " << problems.front();
   for (const auto& [id, line] : lines) {
-    EXPECT_EQ(testing::LineField(line, "status"), "ok") << line;
-    EXPECT_EQ(testing::LineField(line, "attempts"), "1") << line;
+    EXPECT_EQ(testing::JsonAt(line, "/status"), "ok") << line;
+    EXPECT_EQ(testing::JsonAt(line, "/attempts"), "1") << line;
   }
   const double budget = 4 * kMiB;
-  EXPECT_LE(ran.Number("peak_image_bytes"), budget + kImage) << ran.report;
-  EXPECT_GT(ran.Number("budget_stopped"), 0) << "nothing was stopped: " << ran.report;
-  EXPECT_EQ(ran.Number("requests", "download"), kUsers + ran.Number("budget_stopped"))
+  EXPECT_LE(ran.Number("/memory/peak_image_bytes"), budget + kImage) << ran.report;
+  EXPECT_GT(ran.Number("/memory/budget_stopped"), 0) << "nothing was stopped: " << ran.report;
+  EXPECT_EQ(ran.Number("/download/requests"), kUsers + ran.Number("/memory/budget_stopped"))
       << "each stopped transfer was fetched once more: " << ran.report;
 }
 

@@ -5,17 +5,22 @@
 #include "coordinator/report/verdict.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "coordinator/report/report.h"
 #include "coordinator/run/coordinator.h"
 #include "tests/support/coordinator_run.h"
+#include "tests/support/json_at.h"
 
 namespace pixelmill {
 namespace {
 
 using testing::ExitCode;
+using testing::JsonAt;
+using testing::JsonDouble;
 
 // A 100 s run of 1,000 users on 4 workers, downloads of 50 ms, where no stage waited.
 PipelineResult Quiet() {
@@ -230,19 +235,24 @@ TEST(VerdictTest, TheReportHoldsTheNewKeys) {
   run.failed_by_code = {{"timeout", 2}};
   run.waits.images_waiting_s = 90;
   const std::string report = BuildReport(LoadStats{}, run);
-  for (const char* expected : {
-           R"("failed_by_code":{"timeout":2},)",
-           R"("users_per_second":10.02,)",
-           R"("p90_ms":50,"p99_ms":50})",
-           R"("filter_cpu":{"count":1000,"p50_s":0.3,"p90_s":0.3,"p99_s":0.3,"p50_ms":300,)"
-           R"("p99_ms":300},)",
-           R"("end_to_end":{"count":1000,"p50_s":0.08,"p90_s":0.08,"p99_s":0.08,"p50_ms":80,)"
-           R"("p99_ms":80},)",
-           R"("worker_utilisation":0.75,)",
-           R"("verdict":{"bound":"cpu","evidence":"images waited for a worker 90%)",
-       }) {
-    EXPECT_NE(report.find(expected), std::string::npos) << expected << "\nin:\n" << report;
+  EXPECT_EQ(JsonAt(report, "/failed_by_code"), R"({"timeout":2})") << report;
+  EXPECT_DOUBLE_EQ(JsonDouble(report, "/users_per_second"), 10.02) << report;
+  EXPECT_DOUBLE_EQ(JsonDouble(report, "/download/p90_ms"), 50) << report;
+  EXPECT_DOUBLE_EQ(JsonDouble(report, "/download/p99_ms"), 50) << report;
+  for (const auto& [section, seconds] :
+       std::vector<std::pair<std::string, double>>{{"/filter_cpu", 0.3}, {"/end_to_end", 0.08}}) {
+    EXPECT_EQ(JsonAt(report, section + "/count"), "1000") << section << " in " << report;
+    for (const char* key : {"/p50_s", "/p90_s", "/p99_s"}) {
+      EXPECT_DOUBLE_EQ(JsonDouble(report, section + key), seconds) << section << key;
+    }
+    for (const char* key : {"/p50_ms", "/p99_ms"}) {
+      EXPECT_DOUBLE_EQ(JsonDouble(report, section + key), seconds * 1000) << section << key;
+    }
   }
+  EXPECT_DOUBLE_EQ(JsonDouble(report, "/worker_utilisation"), 0.75) << report;
+  EXPECT_EQ(JsonAt(report, "/verdict/bound"), "cpu") << report;
+  EXPECT_EQ(JsonAt(report, "/verdict/evidence").rfind("images waited for a worker 90%", 0), 0u)
+      << report;
 }
 
 class VerdictRunTest : public testing::CoordinatorRun {};
@@ -253,7 +263,7 @@ TEST_F(VerdictRunTest, ASlowFilterOnOneWorkerIsWorkersBound) {
   Users(15);
   auto run = Start({"--filter", "sleep:200", "--workers", "1"});
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
-  EXPECT_NE(Report().find(R"("verdict":{"bound":"workers")"), std::string::npos) << Report();
+  EXPECT_EQ(JsonAt(Report(), "/verdict/bound"), "workers") << Report();
   EXPECT_NE(Stderr().find("verdict      workers-bound: images waited for a worker"),
             std::string::npos)
       << Stderr();
@@ -265,7 +275,7 @@ TEST_F(VerdictRunTest, SlowDownloadsWithNoFilterAreNetworkBound) {
   Users(40, [](int) { return std::string("?latency=300"); });
   auto run = Start({"--filter", "none", "--concurrency", "10"});
   ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
-  EXPECT_NE(Report().find(R"("verdict":{"bound":"network")"), std::string::npos) << Report();
+  EXPECT_EQ(JsonAt(Report(), "/verdict/bound"), "network") << Report();
   EXPECT_NE(Stderr().find("verdict      network-bound: "), std::string::npos) << Stderr();
 }
 
@@ -274,7 +284,7 @@ TEST_F(VerdictRunTest, TheSequentialReportCountsFailuresByCode) {
   Users(12, [](int id) { return id < 8 ? std::string("?status=404") : std::string(); });
   auto run = Start({"--sequential", "--retries", "0"});
   ASSERT_EQ(ExitCode(run->Wait(60)), 3) << Stderr();
-  EXPECT_NE(Report().find(R"("failed_by_code":{"http_status":8},)"), std::string::npos) << Report();
+  EXPECT_EQ(JsonAt(Report(), "/failed_by_code"), R"({"http_status":8})") << Report();
   EXPECT_NE(Stderr().find("4 ok, 8 failed (http_status 8)"), std::string::npos) << Stderr();
   EXPECT_EQ(Report().find("most: ?"), std::string::npos) << Report();
 }
@@ -307,14 +317,14 @@ TEST_F(VerdictRunTest, ASlowSinkUnderATinyBudgetIsDiskBound) {
   LoadedUsers users;
   ASSERT_EQ(RunCoordinator(options, users, observer).exit_code, kExitOk) << observer.summary;
   EXPECT_EQ(ManifestLines(), 20u);
-  EXPECT_NE(Report().find(R"("verdict":{"bound":"disk","evidence":"results waited for the disk)"),
-            std::string::npos)
+  EXPECT_EQ(JsonAt(Report(), "/verdict/bound"), "disk") << Report();
+  EXPECT_EQ(JsonAt(Report(), "/verdict/evidence").rfind("results waited for the disk", 0), 0u)
       << Report();
   EXPECT_NE(observer.summary.find("verdict      disk-bound: results waited for the disk"),
             std::string::npos)
       << observer.summary;
   // The tiny budget did make downloads wait: the disk won over a real memory wait.
-  EXPECT_EQ(Report().find(R"("download_budget_wait_s":0,)"), std::string::npos) << Report();
+  EXPECT_GT(JsonDouble(Report(), "/waits/download_budget_wait_s"), 0) << Report();
 }
 
 }  // namespace

@@ -14,12 +14,14 @@
 #include <zmq.hpp>
 
 #include "tests/support/coordinator_run.h"
+#include "tests/support/json_at.h"
 
 namespace pixelmill {
 namespace {
 
 namespace fs = std::filesystem;
 using testing::ExitCode;
+using testing::JsonAt;
 using testing::ReadFile;
 
 class RefusedRunTest : public testing::CoordinatorRun {
@@ -159,8 +161,7 @@ TEST_F(RefusedRunTest, AReportIsAlwaysARegularFile) {
   // A folder that does not exist yet is made, and the run's own exit code is kept.
   flags.back() = (dir_ / "reports" / "deep" / "report.json").string();
   EXPECT_EQ(Run(flags), 0) << Stderr();
-  EXPECT_NE(ReadFile(dir_ / "reports" / "deep" / "report.json").find("\"users\""),
-            std::string::npos);
+  EXPECT_EQ(JsonAt(ReadFile(dir_ / "reports" / "deep" / "report.json"), "/load/users"), "2");
 }
 
 TEST_F(RefusedRunTest, AProgressFileThatCannotBeWrittenIsWarnedAbout) {
@@ -178,9 +179,9 @@ TEST_F(RefusedRunTest, AFolderAtAnImagesNameFailsThatUserOnly) {
   EXPECT_EQ(Run(Flags(users, (dir_ / "out").string())), 3) << Stderr();
   const auto lines = Manifest();
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_NE(lines.at(1).find("\"code\":\"write\""), std::string::npos) << lines.at(1);
-  EXPECT_NE(lines.at(0).find("\"status\":\"ok\""), std::string::npos) << lines.at(0);
-  EXPECT_NE(ReadFile(dir_ / "out" / "run.json").find("\"complete\":true"), std::string::npos);
+  EXPECT_EQ(JsonAt(lines.at(1), "/error/code"), "write") << lines.at(1);
+  EXPECT_EQ(JsonAt(lines.at(0), "/status"), "ok") << lines.at(0);
+  EXPECT_EQ(JsonAt(ReadFile(dir_ / "out" / "run.json"), "/complete"), "true");
 }
 
 }  // namespace

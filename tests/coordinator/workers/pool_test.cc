@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -42,7 +43,6 @@ using testing::Gone;
 using testing::ImageApiProcess;
 using testing::JsonAt;
 using testing::JsonInt;
-using testing::LineField;
 using testing::ReadFile;
 using testing::TempDir;
 using testing::WaitFor;
@@ -68,15 +68,15 @@ class PoolTest : public testing::CoordinatorRun {
     size_t most = 0;
     std::istringstream lines(ReadFile(Progress()));
     for (std::string line; std::getline(lines, line);) {
-      const std::string value = LineField(line, field);
-      if (!value.empty()) most = std::max<size_t>(most, std::stoul(value));
+      const int64_t value = JsonInt(line, "/" + field);  // a torn last line has none
+      if (value >= 0) most = std::max<size_t>(most, static_cast<size_t>(value));
     }
     return most;
   }
   // The workers named by the manifest's lines.
   std::set<std::string> WorkersInManifest() const {
     std::set<std::string> workers;
-    for (const auto& [id, line] : Manifest()) workers.insert(LineField(line, "worker"));
+    for (const auto& [id, line] : Manifest()) workers.insert(JsonAt(line, "/worker"));
     return workers;
   }
 };
