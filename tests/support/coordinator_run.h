@@ -15,6 +15,7 @@
 #include "coordinator/output/output_layout.h"
 #include "tests/support/child_process.h"
 #include "tests/support/image_api_process.h"
+#include "tests/support/json_at.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill::testing {

@@ -13,6 +13,7 @@
 //   EXPECT_GT(JsonDouble(report, "/waits/download_budget_wait_s"), 0) << report;
 //   EXPECT_TRUE(JsonHas(report, "/download/p99_ms")) << report;
 //   EXPECT_EQ(JsonLinesWith(manifest_text, "/error/code", "no_workers"), 5u);
+//   EXPECT_EQ(JsonAt(ManifestById(out / "manifest.jsonl").at(7), "/status"), "ok");
 //
 // Header-only (links simdjson); any thread.
 #pragma once
@@ -20,10 +21,15 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
 
 namespace pixelmill::testing {
 
@@ -91,6 +97,24 @@ inline size_t JsonLinesWith(const std::string& text, std::string_view pointer,
   size_t count = 0;
   for (std::string line; std::getline(lines, line);) count += JsonAt(line, pointer) == value;
   return count;
+}
+
+// A manifest file as id -> its line. Every line must be JSON with an integer "id" and every id
+// appear once: a line without one (or torn) and a second line for an id are returned in
+// `problems`.
+inline std::map<int64_t, std::string> ManifestById(const std::filesystem::path& manifest,
+                                                   std::vector<std::string>* problems = nullptr) {
+  std::map<int64_t, std::string> lines;
+  std::istringstream in(ReadFile(manifest));
+  for (std::string line; std::getline(in, line);) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element id;
+    int64_t value = 0;
+    const bool fresh = JsonFind(line, "/id", parser, id) && id.get(value) == simdjson::SUCCESS &&
+                       lines.emplace(value, line).second;
+    if (!fresh && problems != nullptr) problems->push_back(line);
+  }
+  return lines;
 }
 
 }  // namespace pixelmill::testing

@@ -1,5 +1,5 @@
 // TempDir: a fresh directory under /tmp for one test, removed with everything in it afterwards,
-// plus the file helpers the tests that use one need (ReadFile, ManifestById).
+// plus ReadFile (a manifest by id, parsed: ManifestById in json_at.h).
 // Header-only.
 #pragma once
 
@@ -50,21 +50,6 @@ inline std::string ReadFile(const std::filesystem::path& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// A manifest as id -> its line. Every id must appear once: a second line for an id (or a line
-// without one) is returned in `problems`.
-inline std::map<int64_t, std::string> ManifestById(const std::filesystem::path& manifest,
-                                                   std::vector<std::string>* problems = nullptr) {
-  std::map<int64_t, std::string> lines;
-  std::istringstream in(ReadFile(manifest));
-  for (std::string line; std::getline(in, line);) {
-    const size_t at = line.find("\"id\":");
-    const bool fresh =
-        at != std::string::npos && lines.emplace(std::stoll(line.substr(at + 5)), line).second;
-    if (!fresh && problems != nullptr) problems->push_back(line);
-  }
-  return lines;
 }
 
 }  // namespace pixelmill::testing

@@ -22,6 +22,7 @@
 #include "tests/coordinator/api/api_test_support.h"
 #include "tests/support/child_process.h"
 #include "tests/support/image_api_process.h"
+#include "tests/support/json_at.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {

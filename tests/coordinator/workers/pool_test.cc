@@ -154,7 +154,7 @@ TEST_F(PoolTest, PoisonImageFailsAfterMaxAttemptsAndTheRunCompletes) {
   for (auto& [id, line] : lines) {
     if (id == 7 || id == 23) {
       EXPECT_EQ(JsonAt(line, "/error/code"), "worker_died") << line;
-      EXPECT_NE(line.find("signal 9"), std::string::npos) << line;
+      EXPECT_NE(JsonAt(line, "/error/message").find("signal 9"), std::string::npos) << line;
       // One download and three dispatches.
       EXPECT_EQ(JsonAt(line, "/attempts"), "4") << line;
     } else {
@@ -176,7 +176,9 @@ TEST_F(PoolTest, RemoteWorkerJoinsMidRun) {
   ASSERT_EQ(lines.size(), 150u);
   const std::string marker = ":" + std::to_string(remote->pid()) + ":";
   size_t by_remote = 0;
-  for (auto& [id, line] : lines) by_remote += line.find(marker) != std::string::npos;
+  for (auto& [id, line] : lines) {
+    by_remote += JsonAt(line, "/worker").find(marker) != std::string::npos;
+  }
   EXPECT_GT(by_remote, 10u) << "the remote worker took no share";
   EXPECT_EQ(ExitCode(remote->Wait(5)), 0) << "remote workers leave on Shutdown";
 }
