@@ -56,30 +56,30 @@ inline std::string JsonAt(std::string_view text, std::string_view pointer) {
   return simdjson::minify(value);
 }
 
+// The number of type T at `pointer` in `text`, or `missing` when there is none of that type.
+template <typename T>
+T JsonNumber(std::string_view text, std::string_view pointer, T missing) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element value;
+  T number{};
+  if (!JsonFind(text, pointer, parser, value) || value.get(number) != simdjson::SUCCESS) {
+    return missing;
+  }
+  return number;
+}
+
 // The integer at `pointer` in `text`, or the lowest int64_t when it is missing, not an integer or
 // `text` is not JSON (so EXPECT_GT(JsonInt(report, "/workers/restarts"), 0) fails on a renamed
 // key).
 inline int64_t JsonInt(std::string_view text, std::string_view pointer) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element value;
-  int64_t number = 0;
-  if (!JsonFind(text, pointer, parser, value) || value.get(number) != simdjson::SUCCESS) {
-    return std::numeric_limits<int64_t>::min();
-  }
-  return number;
+  return JsonNumber(text, pointer, std::numeric_limits<int64_t>::min());
 }
 
 // The number (integer or not) at `pointer` in `text`, or NaN when it is missing, not a number or
 // `text` is not JSON: every comparison with NaN but != is false, so compare with EXPECT_GT,
 // EXPECT_GE or EXPECT_DOUBLE_EQ, never EXPECT_NE.
 inline double JsonDouble(std::string_view text, std::string_view pointer) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element value;
-  double number = 0;
-  if (!JsonFind(text, pointer, parser, value) || value.get(number) != simdjson::SUCCESS) {
-    return std::numeric_limits<double>::quiet_NaN();
-  }
-  return number;
+  return JsonNumber(text, pointer, std::numeric_limits<double>::quiet_NaN());
 }
 
 // Whether `text` is JSON with a value at `pointer`.
@@ -107,11 +107,8 @@ inline std::map<int64_t, std::string> ManifestById(const std::filesystem::path& 
   std::map<int64_t, std::string> lines;
   std::istringstream in(ReadFile(manifest));
   for (std::string line; std::getline(in, line);) {
-    simdjson::dom::parser parser;
-    simdjson::dom::element id;
-    int64_t value = 0;
-    const bool fresh = JsonFind(line, "/id", parser, id) && id.get(value) == simdjson::SUCCESS &&
-                       lines.emplace(value, line).second;
+    const int64_t id = JsonInt(line, "/id");
+    const bool fresh = id != std::numeric_limits<int64_t>::min() && lines.emplace(id, line).second;
     if (!fresh && problems != nullptr) problems->push_back(line);
   }
   return lines;
