@@ -51,7 +51,7 @@ class SequentialRun {
         store_(store),
         observer_(observer),
         stop_(stop),
-        sink_(loop_, SinkOptions{options.output, options.durable}),
+        sink_(loop_, SinkOptions{options.output_dir, options.durable}),
         fetch_(options.download, [this] { return ShouldStop(); }),
         worker_id_(Hostname() + ":" + std::to_string(::getpid()) + ":sequential") {
     uv_loop_init(&loop_);
@@ -106,8 +106,8 @@ bool SequentialRun::ShouldStop() {
   const int signals = StopRequests();
   if (signals == 0) return false;
   NoteSignal();
-  return signals >= 2 || options_.grace_ms == 0 ||
-         NowSeconds() - first_signal_at_ > static_cast<double>(options_.grace_ms) / 1000;
+  return signals >= 2 || options_.grace_ms() == 0 ||
+         NowSeconds() - first_signal_at_ > static_cast<double>(options_.grace_ms()) / 1000;
 }
 
 void SequentialRun::NoteSignal() {
@@ -116,7 +116,7 @@ void SequentialRun::NoteSignal() {
   Emit(observer_, LogLevel::kWarning,
        "%s: starting no new user; finishing the one in flight for up to %.1f s (send it again "
        "to stop now)",
-       StopSignalName(StopSignal()), static_cast<double>(options_.grace_ms) / 1000);
+       StopSignalName(StopSignal()), static_cast<double>(options_.grace_ms()) / 1000);
 }
 
 PipelineResult SequentialRun::Run() {
