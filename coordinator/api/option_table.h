@@ -160,8 +160,9 @@ Status CheckAgainst(const std::vector<OptionSpec<Struct>>& table, const Struct& 
         refused =
             ValueText(spec.field, values) + " is not " + spec.range->Text(IsIntegral(spec.field));
       }
-    } else if (!spec.choices.empty()) {
-      refused = RefuseChoice(ValueText(spec.field, values), spec.choices);
+    } else if (auto text = std::get_if<std::string Struct::*>(&spec.field);
+               text && !spec.choices.empty()) {
+      refused = RefuseChoice(values.**text, spec.choices);
     }
     if (!refused.empty()) return Status::Error("usage", std::string(spec.flag) + ": " + refused);
   }
