@@ -56,10 +56,6 @@ Status CheckFilter(Options& out) {
   out.filter_output.quality = out.quality;
   out.filter_output.keep_metadata = out.keep_metadata;
   out.filter_output.max_pixels = out.max_pixels;
-  if (out.sequential && out.filter_spec.steps[0].name == "crash") {
-    return Usage(
-        "--filter crash kills the process that runs it: it needs workers, not --sequential");
-  }
   return Status::Ok();
 }
 

@@ -135,8 +135,8 @@ std::vector<Spec> MakeTable() {
        "the worker executable for local workers (default: the one next to the coordinator)"})
       .default_text = "next to `coordinator`";
   add({"--sequential", &R::sequential, kWorkers,
-       "the legacy pipeline: one user at a time, a blocking download, the filter in this "
-       "process, no workers (a baseline for benchmarks)"});
+       "one user at a time with the filter in this process, no workers (a baseline for "
+       "benchmarks)"});
 
   add({"--concurrency", &R::concurrency, kDownloads, "downloads in flight at most",
        Between(1, 100000)})

@@ -164,7 +164,6 @@ class Dispatcher {
   void WorkerDead(const std::string& identity, const std::string& why,
                   const std::string& code = "worker_died");
   void GiveUp(JobRecord& job, const std::string& code, const std::string& why);
-  std::string UnexpectedFormat(OutputFormat format) const;
   void CheckDeadlines(TimePoint now);
   void StopWorker(const std::string& identity, const std::string& why, const std::string& code);
   void CheckRemoteWait(TimePoint now);
