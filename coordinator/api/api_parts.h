@@ -16,9 +16,10 @@
 
 namespace pixelmill {
 
-// RunOptions as Options, every check of the `coordinator` command's flags included (errors name
-// the flag). Code "usage" for a bad option (exit code 2), "io" for a worker executable that
-// cannot be found or run (exit code 1).
+// RunOptions checked against the option table (option_table.h: the values the command line
+// accepts, with its messages) and the rules between options, as Options with the derived
+// fields filled in. Code "usage" for a bad option (exit code 2), "io" for a worker executable
+// that cannot be found or run (exit code 1).
 Result<Options> ToOptions(const RunOptions& in);
 
 // Users checked as the loader checks records: unique ids, a URL each.

@@ -18,7 +18,7 @@ namespace {
 
 SinkOptions SinkOptionsOf(const Options& options) {
   SinkOptions sink;
-  sink.output_dir = options.output;
+  sink.output_dir = options.output_dir;
   sink.durable = options.durable;
   sink.commit_delay_ms_for_tests = options.commit_delay_ms_for_tests;  // 0 but in tests
   return sink;
@@ -282,8 +282,8 @@ Status Pipeline::StartWorkers() {
   if (!options_.bind.empty()) d.endpoints.push_back(options_.bind);
   d.max_payload_bytes = options_.download.max_image_bytes * 4 + (1 << 20);
   d.expected_workers = options_.workers;
-  d.job_timeout_ms = options_.job_timeout_ms;
-  d.remote_wait_ms = options_.remote_wait_ms;
+  d.job_timeout_ms = options_.job_timeout_ms();
+  d.remote_wait_ms = options_.remote_wait_ms();
   d.observer = &observer_;
   d.on_local_join = [this](uint32_t pid) {
     if (supervisor_) supervisor_->MarkReady(static_cast<pid_t>(pid));
@@ -395,14 +395,14 @@ void Pipeline::HandleStop(int signum) {
   if (phase_ == Phase::kClosing) return;  // a Ctrl-C now must not kill the cleanup
   stop_requested_ = true;
   stop_signal_ = signum;
-  if (phase_ == Phase::kDraining || options_.grace_ms == 0) return Abandon("");  // stop now
-  if (!Enter(Phase::kDraining)) return;                                          // already stopping
+  if (phase_ == Phase::kDraining || options_.grace_ms() == 0) return Abandon("");  // stop now
+  if (!Enter(Phase::kDraining)) return;  // already stopping
   downloader_.StopStarting();
   char text[160];
   std::snprintf(text, sizeof text,
                 "%s: starting no new downloads; finishing the work in flight for up to %.1f s "
                 "(send it again to stop now)",
-                StopSignalName(signum), static_cast<double>(options_.grace_ms) / 1000);
+                StopSignalName(signum), static_cast<double>(options_.grace_ms()) / 1000);
   observer_.OnEvent(LogLevel::kWarning, text);
   uv_timer_start(
       &grace_,
@@ -413,7 +413,7 @@ void Pipeline::HandleStop(int signum) {
           self->Wake();
         });
       },
-      options_.grace_ms, 0);
+      options_.grace_ms(), 0);
 }
 
 void Pipeline::Abandon(const std::string& why) {

@@ -28,7 +28,7 @@ class SequentialRun {
         stop_(stop),
         downloader_(loop_, options.download,
                     [this](Download&& d) { downloaded_.emplace(std::move(d)); }),
-        sink_(loop_, SinkOptions{options.output, options.durable}),
+        sink_(loop_, SinkOptions{options.output_dir, options.durable}),
         worker_id_(Hostname() + ":" + std::to_string(::getpid()) + ":sequential") {
     uv_loop_init(&loop_);
     on_fatal_ = [this](const char* where, const char* what) {
@@ -85,7 +85,7 @@ bool SequentialRun::ShouldStop() {
   const int signals = StopRequests();
   if (signals == 0) return false;
   NoteSignal();
-  return signals >= 2 || options_.grace_ms == 0 || grace_over_;
+  return signals >= 2 || options_.grace_ms() == 0 || grace_over_;
 }
 
 void SequentialRun::NoteSignal() {
@@ -94,15 +94,15 @@ void SequentialRun::NoteSignal() {
   Emit(observer_, LogLevel::kWarning,
        "%s: starting no new user; finishing the one in flight for up to %.1f s (send it again "
        "to stop now)",
-       StopSignalName(StopSignal()), static_cast<double>(options_.grace_ms) / 1000);
-  if (options_.grace_ms == 0) return;
+       StopSignalName(StopSignal()), static_cast<double>(options_.grace_ms()) / 1000);
+  if (options_.grace_ms() == 0) return;
   uv_timer_start(
       &grace_,
       [](uv_timer_t* t) {
         Guarded(t->loop, "grace timer",
                 [&] { static_cast<SequentialRun*>(t->data)->grace_over_ = true; });
       },
-      options_.grace_ms, 0);
+      options_.grace_ms(), 0);
 }
 
 PipelineResult SequentialRun::Run() {

@@ -36,7 +36,7 @@ std::string OptionsJson(const Options& o) {
   const DownloadOptions& d = o.download;
   return JsonObject()
       .Add("input", o.input)
-      .Add("output", o.output)
+      .Add("output", o.output_dir)
       .Add("filter", o.filter_spec.text)
       .Add("format", o.filter_output.format == OutputFormat::kUnknown
                          ? std::string_view("input")
@@ -47,7 +47,7 @@ std::string OptionsJson(const Options& o) {
       .Add("workers", uint64_t{o.workers})
       .Add("bind", o.bind)
       .Add("max_attempts", uint64_t{o.max_attempts})
-      .Add("job_timeout_s", static_cast<double>(o.job_timeout_ms) / 1000)
+      .Add("job_timeout_s", static_cast<double>(o.job_timeout_ms()) / 1000)
       .Add("concurrency", uint64_t{d.concurrency})
       .Add("per_host", uint64_t{d.per_host})
       .Add("timeout_s", static_cast<double>(d.timeout_ms) / 1000)
@@ -62,7 +62,7 @@ std::string OptionsJson(const Options& o) {
       .Add("overwrite", o.overwrite)
       .Add("sequential", o.sequential)
       .Add("durable", o.durable)
-      .Add("grace_s", static_cast<double>(o.grace_ms) / 1000)
+      .Add("grace_s", static_cast<double>(o.grace_ms()) / 1000)
       .Done();
 }
 

@@ -138,9 +138,9 @@ Status Conclude(const std::string& out_dir, const UserStore& store, uint64_t lin
 // The exit code when refused (said why), else kExitOk; `report` gets the report's path, links
 // resolved.
 int Preflight(const Options& options, std::string& report, Observer& observer) {
-  if (!options.report.empty()) {
+  if (!options.report_path.empty()) {
     Result<std::string> checked =
-        CheckSideFile("--report", options.report, options.output, /*regular_only=*/true);
+        CheckSideFile("--report", options.report_path, options.output_dir, /*regular_only=*/true);
     if (!checked.ok()) {
       Fatal(observer, checked.status());
       return checked.status().code() == "usage" ? kExitUsage : kExitFatal;
@@ -154,10 +154,10 @@ int Preflight(const Options& options, std::string& report, Observer& observer) {
   return kExitOk;
 }
 
-// Claims options.output (locked until the run is over) without changing anything in it yet;
+// Claims options.output_dir (locked until the run is over) without changing anything in it yet;
 // nullopt when it cannot be (said why).
 std::optional<OutputDir> ClaimOutput(const Options& options, Observer& observer) {
-  Result<OutputDir> claimed = OutputDir::Claim(options.output, ModeOf(options));
+  Result<OutputDir> claimed = OutputDir::Claim(options.output_dir, ModeOf(options));
   if (!claimed.ok()) {
     Fatal(observer, claimed.status());
     return std::nullopt;
@@ -174,7 +174,7 @@ bool BeginOutput(const Options& options, OutputDir& output, Rejects* rejects, Ob
   }
   if (options.resume && !output.resuming()) {
     observer.OnEvent(LogLevel::kInfo,
-                     options.output + " holds no earlier run to resume; starting afresh");
+                     options.output_dir + " holds no earlier run to resume; starting afresh");
   }
   return true;
 }
@@ -188,7 +188,7 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
                               &options};
   ReplayStats replay;
   if (output.resuming()) {
-    Result<ReplayStats> replayed = ReplayManifest(options.output, store, options.retry_failed);
+    Result<ReplayStats> replayed = ReplayManifest(options.output_dir, store, options.retry_failed);
     if (!replayed.ok()) return {Fatal(observer, replayed.status())};
     replay = replayed.value();
     PrintReplay(replay, store.size(), observer);
@@ -200,13 +200,13 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
          "nothing to resume: every user already has its line (%llu ok, %llu failed)",
          static_cast<unsigned long long>(replay.skipped),
          static_cast<unsigned long long>(replay.failed_kept));
-    if (Status s = Conclude(options.output, store, replay.lines, state); !s.ok()) {
+    if (Status s = Conclude(options.output_dir, store, replay.lines, state); !s.ok()) {
       return {Fatal(observer, s), replay.skipped, replay.failed_kept, true};
     }
     run.output_opened = true;
     run.exit_code = kExitOk;
   } else {
-    if (Status s = WriteRunState(options.output, state); !s.ok()) {
+    if (Status s = WriteRunState(options.output_dir, state); !s.ok()) {
       return {Fatal(observer, s), replay.skipped, replay.failed_kept, true};
     }
     if (options.sequential) {
@@ -221,7 +221,7 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
     }
     if (run.exit_code != kExitFatal) {
       // A redone user's earlier line is still there, before its new one.
-      if (Status s = Conclude(options.output, store, replay.lines + run.ok + run.failed, state);
+      if (Status s = Conclude(options.output_dir, store, replay.lines + run.ok + run.failed, state);
           !s.ok()) {
         run.exit_code = Fatal(observer, s);
       }
@@ -250,14 +250,14 @@ RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunS
 RunOutcome DryRun(const Options& options, LoadedUsers& users, Observer& observer,
                   const StopRequest* stop) {
   std::string rejects_path;
-  if (!options.output.empty() && options.max_bad_records > 0) {
+  if (!options.output_dir.empty() && options.max_bad_records > 0) {
     std::error_code ec;
-    std::filesystem::create_directories(options.output, ec);
+    std::filesystem::create_directories(options.output_dir, ec);
     if (ec) {
-      return {Fatal(observer, Status::Error("io", "cannot create output folder " + options.output +
-                                                      ": " + ec.message()))};
+      return {Fatal(observer, Status::Error("io", "cannot create output folder " +
+                                                      options.output_dir + ": " + ec.message()))};
     }
-    rejects_path = (std::filesystem::path(options.output) / OutputLayout::kRejects).string();
+    rejects_path = (std::filesystem::path(options.output_dir) / OutputLayout::kRejects).string();
   }
   Rejects rejects(rejects_path);
   Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer, stop);
@@ -281,13 +281,13 @@ RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, Observer& 
   if (!identity.ok()) return {Fatal(observer, identity.status())};
   std::optional<OutputDir> output = ClaimOutput(options, observer);
   if (!output) return {};
-  Rejects rejects((std::filesystem::path(options.output) / OutputLayout::kRejects).string());
+  Rejects rejects((std::filesystem::path(options.output_dir) / OutputLayout::kRejects).string());
   Result<LoadStats> stats = LoadInput(options, users.store, rejects, observer, stop);
   if (!stats.ok()) return {Fatal(observer, stats.status())};
   users.stats = stats.value();
   users.identity = identity->is_stdin() ? IdentifyUsers(users.store, "-") : identity.value();
   const RunState state = RunStateFor(options, users.identity);
-  if (output->resuming() && !MayResume(options, options.output, state, observer)) return {};
+  if (output->resuming() && !MayResume(options, options.output_dir, state, observer)) return {};
   if (!BeginOutput(options, *output, &rejects, observer)) return {};
   return RunLoaded(options, *output, state, users.store, users.stats, report, observer, stop);
 }
@@ -301,7 +301,7 @@ RunOutcome RunLoadedUsers(const Options& options, LoadedUsers& users, Observer& 
   std::optional<OutputDir> output = ClaimOutput(options, observer);
   if (!output) return {};
   const RunState state = RunStateFor(options, users.identity);
-  if (output->resuming() && !MayResume(options, options.output, state, observer)) return {};
+  if (output->resuming() && !MayResume(options, options.output_dir, state, observer)) return {};
   if (!BeginOutput(options, *output, nullptr, observer)) return {};
   return RunLoaded(options, *output, state, users.store, users.stats, report, observer, stop);
 }

@@ -290,7 +290,7 @@ TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFlag) {
       {"zero concurrency", [](RunOptions& o) { o.concurrency = 0; }, 2, "--concurrency"},
       {"zero attempts", [](RunOptions& o) { o.max_attempts = 0; }, 2, "--max-attempts"},
       {"worker memory too small to start", [](RunOptions& o) { o.worker_memory_mb = 128; }, 2,
-       "--worker-memory-mb 128 is below the minimum of 256"},
+       "--worker-memory-mb: 128 is not 0 or >= 256"},
   };
   for (const Case& c : cases) {
     RunOptions options = TestOptions((dir / "out").string());

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -70,6 +71,29 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   Ran no_output = Sh(kCoordinator + " --input " + Write("u.jsonl", kUsers));
   EXPECT_EQ(no_output.code, 2);
   EXPECT_NE(no_output.err.find("--output is required"), std::string::npos);
+}
+
+// A value outside a flag's range, a negative count included (--worker-memory-mb -1 used to
+// wrap around to a huge cap), is refused at start-up in the option table's words; --workers 0
+// without --bind is refused when workers would run, and fine when none does.
+TEST_F(CliTest, OutOfRangeValuesAndNegativeCountsAreUsageErrors) {
+  const std::string run = kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run";
+  for (const auto& [flags, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--heartbeat-ms 10", "coordinator: error: --heartbeat-ms: 10 is not 50..60000\n"},
+           {"--worker-memory-mb -1",
+            "coordinator: error: --worker-memory-mb: -1 is not 0 or >= 256"},
+           {"--retries -2", "coordinator: error: --retries: -2 is not 0..100"},
+       }) {
+    Ran r = Sh(run + " " + flags);
+    EXPECT_EQ(r.code, 2) << flags;
+    EXPECT_EQ(r.err.rfind(says, 0), 0u) << flags << ": " << r.err;
+  }
+  const std::string users = Write("v.jsonl", kUsers);
+  Ran remote = Sh(kCoordinator + " --input " + users + " --output " + (dir_ / "o").string() +
+                  " --filter blur:1 --workers 0");
+  EXPECT_EQ(remote.code, 2);
+  EXPECT_NE(remote.err.find("--workers 0 needs --bind"), std::string::npos) << remote.err;
+  EXPECT_EQ(Sh(kCoordinator + " --input " + users + " --workers 0 --dry-run").code, 0);
 }
 
 // A bad filter spec is a usage error at start-up naming the bad part, never a per-user failure;

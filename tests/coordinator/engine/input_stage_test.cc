@@ -27,7 +27,7 @@ const char kUsers[] = R"({"name": "Alice", "id": 1, "image_url": "http://a.examp
 Options RejectsOptions(const TempDir& dir) {
   Options options;
   options.input = dir.Write("users.jsonl", kUsers);
-  options.output = (dir / "out").string();
+  options.output_dir = (dir / "out").string();
   options.max_bad_records = 5;
   return options;
 }

@@ -308,8 +308,8 @@ class SummaryKeeper final : public Observer {
 TEST_F(VerdictRunTest, ASlowSinkUnderATinyBudgetIsDiskBound) {
   Options options;
   options.input = Users(20, [](int) { return std::string("?latency=20"); });
-  options.output = (dir_ / "out").string();
-  options.report = (dir_ / "report.json").string();
+  options.output_dir = (dir_ / "out").string();
+  options.report_path = (dir_ / "report.json").string();
   options.download.allow_private_networks = true;
   options.max_memory = 6 << 10;
   options.commit_delay_ms_for_tests = 300;

@@ -20,12 +20,14 @@
 //   for (const pixelmill::UserResult& r : summary.results) ...
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #define PIXELMILL_API __attribute__((visibility("default")))
@@ -39,8 +41,11 @@ inline constexpr int kExitUsage = 2;       // bad options
 inline constexpr int kExitSomeFailed = 3;  // finished, some users failed
 
 // What a run is told; each field is the `coordinator` flag of the same meaning (README,
-// "Command line"), with the same default. The `coordinator` command is itself a client of this
-// API: it turns its flags into these fields and nothing more. Errors name the flag.
+// "Command line"), with the same default and the same accepted values: both are declared and
+// checked from one option table, so a value the command line refuses, Run() refuses with the
+// same message (exit code 2), e.g. "--heartbeat-ms: 10 is not 50..60000". The `coordinator`
+// command is itself a client of this API: it turns its flags into these fields and nothing
+// more.
 struct RunOptions {
   // --- Input and output ---
   // Output folder (--output): images/, manifest.jsonl, run.json (and rejects.jsonl for a file
@@ -91,9 +96,10 @@ struct RunOptions {
   uint64_t max_pixels = 40'000'000;
 
   // --- Workers ---
-  // Local worker processes (--workers); 0 means the number of hardware threads, unless bind
-  // is set: then 0 means remote workers only.
-  size_t workers = 0;
+  // Local worker processes (--workers), 0..256; by default one per hardware thread. 0 means
+  // remote workers only and needs bind (unless no worker runs: filter "none", dry_run or
+  // sequential), as on the command line.
+  size_t workers = std::max(1u, std::thread::hardware_concurrency());
   // Also accept remote workers on this ZeroMQ endpoint (--bind), e.g. tcp://127.0.0.1:5555; a
   // non-loopback address needs insecure (--insecure) until keys exist.
   std::string bind;
@@ -105,7 +111,7 @@ struct RunOptions {
   std::string worker_binary;
   // Dispatches of one job, worker deaths included, before its user fails (--max-attempts).
   uint32_t max_attempts = 3;
-  // Heartbeat interval with workers, in ms; 3 missed = dead (--heartbeat-ms).
+  // Heartbeat interval with workers, in ms, 50..60000; 3 missed = dead (--heartbeat-ms).
   uint32_t heartbeat_ms = 1000;
   // Seconds a worker may hold one job before it goes to another worker (--job-timeout).
   double job_timeout_s = 300;

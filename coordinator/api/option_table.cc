@@ -1,0 +1,181 @@
+// RunOptionTable(): each RunOptions field that is a `coordinator` flag, once.
+#include "coordinator/api/option_table.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "common/filters/filter.h"
+
+namespace pixelmill {
+
+std::string NumberText(double value, bool integral) {
+  if (integral && value >= -9.2e18 && value <= 1.8e19) {
+    return value < 0 ? std::to_string(static_cast<int64_t>(value))
+                     : std::to_string(static_cast<uint64_t>(value));
+  }
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+std::string OptionRange::Text(bool integral) const {
+  const std::string from = NumberText(lo, integral);
+  if (or_zero) return "0 or >= " + from;
+  return hi ? from + ".." + NumberText(*hi, integral) : ">= " + from;
+}
+
+std::string RefuseNumber(const std::string& text, const OptionRange& range, bool integral) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size()) return "";
+  return range.Contains(value) ? "" : text + " is not " + range.Text(integral);
+}
+
+std::string RefuseChoice(const std::string& text, const std::vector<std::string>& choices) {
+  std::string list;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (choices[i] == text) return "";
+    list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+  }
+  return "'" + text + "' is not " + list;
+}
+
+namespace {
+
+using Spec = OptionSpec<RunOptions>;
+using R = RunOptions;
+
+OptionRange Between(double lo, double hi) { return OptionRange{lo, hi, false}; }
+OptionRange AtLeast(double lo) { return OptionRange{lo, std::nullopt, false}; }
+
+std::vector<Spec> MakeTable() {
+  constexpr const char* kIo = "Input and output";
+  constexpr const char* kFilter = "Filter";
+  constexpr const char* kWorkers = "Workers";
+  constexpr const char* kDownloads = "Downloads";
+  std::vector<Spec> t;
+  auto add = [&t](Spec spec) -> Spec& { return t.emplace_back(std::move(spec)); };
+  add({"--output", &R::output_dir, kIo, "output folder (images/, manifest.jsonl, rejects.jsonl)"});
+  add({"--overwrite", &R::overwrite, kIo,
+       "delete the earlier run in --output (manifest, rejects, images) and start afresh"});
+  add({"--resume", &R::resume, kIo,
+       "continue the earlier run in --output: redo only the users without an intact result "
+       "(refused if the input or output settings changed)"});
+  add({"--retry-failed", &R::retry_failed, kIo, "with --resume: redo the users that failed too"});
+  add({"--resume-anyway", &R::resume_anyway, kIo,
+       "--resume even if the input or output settings changed (says what changed)"});
+  add({"--dry-run", &R::dry_run, kIo,
+       "load and validate the input, print a summary, exit; no network"});
+  add({"--max-bad-records", &R::max_bad_records, kIo,
+       "bad input records to skip (listed in OUT/rejects.jsonl); 0 aborts on the first",
+       AtLeast(0)})
+      .show_default = true;
+  add({"--report", &R::report_path, kIo, "write a JSON report of the run to this file"});
+  add({"--grace", &R::grace_s, kIo,
+       "after the first SIGINT, SIGTERM or SIGHUP, seconds for the downloads and filters in "
+       "flight to finish and be saved; a second signal stops at once",
+       Between(0, 3600)})
+      .show_default = true;
+  add({"--durable", &R::durable, kIo,
+       "fsync every image and the images folder before its manifest line is written (safe "
+       "against power loss; slower)"});
+
+  add({"--filter", &R::filter, kFilter,
+       "filter spec: a step or a chain of steps, e.g. blur:5 or thumbnail:256,sharpen:1:\n" +
+           FilterHelp()})
+      .show_default = true;
+  add({"--format",
+       &R::format,
+       kFilter,
+       "output format: jpeg, png, webp, or input (the input's; GIF becomes PNG)",
+       std::nullopt,
+       {"input", "jpeg", "png", "webp"}})
+      .show_default = true;
+  add({"--quality", &R::quality, kFilter, "JPEG/WebP quality", Between(1, 100)}).show_default =
+      true;
+  add({"--keep-metadata", &R::keep_metadata, kFilter,
+       "keep EXIF (GPS included), XMP and IPTC metadata (stripped by default)"});
+  add({"--max-pixels", &R::max_pixels, kFilter,
+       "largest image filtered, in pixels (width x height, all frames), checked from the header "
+       "before decoding",
+       Between(1, double(uint64_t{1} << 40))})
+      .show_default = true;
+  add({"--intensity", &R::intensity, kFilter,
+       "the filter argument used when the spec gives none (e.g. --filter spin --intensity 200)"});
+
+  Spec& workers = add({"--workers", &R::workers, kWorkers,
+                       "local worker processes (default: hardware threads; 0 = remote workers "
+                       "only)",
+                       Between(0, 256)});
+  workers.show_default = true;
+  workers.default_text = "hardware threads";
+  add({"--bind", &R::bind, kWorkers, "also accept remote workers here, e.g. tcp://127.0.0.1:5555"});
+  add({"--insecure", &R::insecure, kWorkers,
+       "allow --bind on a non-loopback address without encryption"});
+  add({"--max-attempts", &R::max_attempts, kWorkers,
+       "dispatches of one job (worker deaths included) before its user fails", Between(1, 100)})
+      .show_default = true;
+  add({"--heartbeat-ms", &R::heartbeat_ms, kWorkers,
+       "heartbeat interval with workers; 3 missed = dead", Between(50, 60000)})
+      .show_default = true;
+  add({"--job-timeout", &R::job_timeout_s, kWorkers,
+       "seconds a worker may hold one job before it goes to another worker", Between(0.05, 86400)})
+      .show_default = true;
+  add({"--remote-wait", &R::remote_wait_s, kWorkers,
+       "seconds to wait for a remote worker when no worker is connected and none can start "
+       "locally; then the waiting users fail with no_workers",
+       Between(0, 86400)})
+      .show_default = true;
+  add({"--worker-memory-mb", &R::worker_memory_mb, kWorkers,
+       "address space cap of each local worker in MB (default: 1024 + 12 bytes per pixel of "
+       "--max-pixels)",
+       OptionRange{double(kMinWorkerAddressSpaceMb), std::nullopt, /*or_zero=*/true}})
+      .default_text = "from `--max-pixels`";
+  add({"--worker-binary", &R::worker_binary, kWorkers,
+       "the worker executable for local workers (default: the one next to the coordinator)"})
+      .default_text = "next to `coordinator`";
+  add({"--sequential", &R::sequential, kWorkers,
+       "one user at a time with the filter in this process, no workers (a baseline for "
+       "benchmarks)"});
+
+  add({"--concurrency", &R::concurrency, kDownloads, "downloads in flight at most",
+       Between(1, 100000)})
+      .show_default = true;
+  add({"--per-host", &R::per_host, kDownloads, "connections to one host at most",
+       Between(1, 100000)})
+      .show_default = true;
+  add({"--timeout", &R::timeout_s, kDownloads, "seconds one download attempt may take",
+       Between(0.001, 86400)})
+      .show_default = true;
+  add({"--retries", &R::retries, kDownloads,
+       "retries of a download after connect errors, timeouts, 5xx and 429", Between(0, 100)})
+      .show_default = true;
+  Spec& image_bytes =
+      add({"--max-image-bytes", &R::max_image_bytes, kDownloads, "largest image accepted, in bytes",
+           Between(1, double(uint64_t{1} << 34))});
+  image_bytes.show_default = true;
+  image_bytes.default_text = "20 MiB";
+  add({"--allow-private-networks", &R::allow_private_networks, kDownloads,
+       "allow image URLs on loopback, private and link-local addresses"});
+  add({"--proxy", &R::proxy, kDownloads,
+       "send every download through this HTTP proxy (proxy environment variables are ignored); "
+       "targets are still resolved and checked by pixelmill"});
+
+  Spec& memory = add({"--max-memory", &R::max_memory, "Memory",
+                      "image bytes held at once (downloading, waiting, filtered), e.g. 512M, 2G "
+                      "or 1.5G (K, M, G: 1024-based); downloads wait or pause at the limit",
+                      AtLeast(1)});
+  memory.default_text = "512M";
+  memory.show_default = true;
+  memory.byte_size = true;
+  return t;
+}
+
+}  // namespace
+
+const std::vector<OptionSpec<RunOptions>>& RunOptionTable() {
+  static const std::vector<OptionSpec<RunOptions>> table = MakeTable();
+  return table;
+}
+
+}  // namespace pixelmill
