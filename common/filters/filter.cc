@@ -50,7 +50,7 @@ const Entry* Find(std::string_view name) {
   return nullptr;
 }
 
-Status Bad(const std::string& message) { return Status::Error("bad_filter_argument", message); }
+Status Bad(const std::string& message) { return Status::Error(Code::kBadFilterArgument, message); }
 
 // The shortest text that reads back as exactly `value`: a message about 0.09999999999999999
 // must not say 0.1.
@@ -68,7 +68,7 @@ Result<FilterStep> ParseStep(std::string_view text, std::optional<double> defaul
   if (entry == nullptr) {
     std::string known;
     for (const Entry& e : kFilters) known += std::string(known.empty() ? "" : ", ") + e.name;
-    return Status::Error("unknown_filter",
+    return Status::Error(Code::kUnknownFilter,
                          "unknown filter '" + step.name + "' (known: " + known + ")");
   }
   if (colon != std::string_view::npos) {
@@ -121,7 +121,7 @@ Result<FilterOutput> RunStandIn(const FilterStep& step, std::string_view input) 
     Spin(*step.argument, input.size());
   } else if (step.name == "crash" && input.find(kCrashMarker) != std::string_view::npos) {
     ::kill(::getpid(), SIGKILL);
-    return Status::Error("internal", "still alive after SIGKILL");
+    return Status::Error(Code::kInternal, "still alive after SIGKILL");
   }
   return Unchanged();
 }
@@ -166,7 +166,7 @@ Status InitFilters() { return InitVips(); }
 
 Result<FilterOutput> RunFilter(const FilterSpec& spec, const FilterContext& context,
                                std::string_view input) {
-  if (spec.steps.empty()) return Status::Error("unknown_filter", "empty filter spec");
+  if (spec.steps.empty()) return Status::Error(Code::kUnknownFilter, "empty filter spec");
   if (spec.IsStandIn()) return RunStandIn(spec.steps[0], input);
   return RunVipsChain(spec, context, input);
 }

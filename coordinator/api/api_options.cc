@@ -46,7 +46,7 @@ bool IsLoopbackEndpoint(const std::string& endpoint) {
   return false;
 }
 
-Status Usage(const std::string& message) { return Status::Error("usage", message); }
+Status Usage(const std::string& message) { return Status::Error(Code::kUsage, message); }
 
 // --resume-anyway implies --resume; --retry-failed needs it; --overwrite contradicts it.
 Status CheckOutput(const RunOptions& in, Options& out) {
@@ -145,13 +145,12 @@ Status CheckWorkers(const RunOptions& in, Options& out) {
   // Never a PATH search: any executable named "worker" earlier on PATH would be run.
   out.worker_binary = in.worker_binary.empty() ? DefaultWorkerBinary() : in.worker_binary;
   if (out.worker_binary.empty()) {
-    return Status::Error("io",
+    return Status::Error(Code::kIo,
                          "cannot find the worker executable (looked beside the library "
                          "and at " PIXELMILL_INSTALLED_WORKER "); pass --worker-binary PATH");
   }
   if (::access(out.worker_binary.c_str(), X_OK) != 0) {
-    return Status::Error(
-        "io", "worker binary " + out.worker_binary + " is not executable: " + std::strerror(errno));
+    return Status::Error(Code::kIo, "worker binary " + out.worker_binary + " is not executable: " + std::strerror(errno));
   }
   return Status::Ok();
 }

@@ -17,7 +17,7 @@
 namespace pixelmill {
 
 // RunOptions as Options, every check of the `coordinator` command's flags included (errors name
-// the flag). Code "usage" for a bad option (exit code 2), "io" for a worker executable that
+// the flag). Code kUsage for a bad option (exit code 2), kIo for a worker executable that
 // cannot be found or run (exit code 1).
 Result<Options> ToOptions(const RunOptions& in);
 

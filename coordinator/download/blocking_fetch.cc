@@ -51,7 +51,7 @@ BlockingFetch::~BlockingFetch() {
 Status BlockingFetch::Init() {
   CurlGlobalInitOnce();
   easy_ = curl_easy_init();
-  if (easy_ == nullptr) return Status::Error("internal", "curl_easy_init failed");
+  if (easy_ == nullptr) return Status::Error(Code::kInternal, "curl_easy_init failed");
   ConfigureEasy(easy_, options_, error_);
   curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &BlockingFetch::OnBody);
   curl_easy_setopt(easy_, CURLOPT_OPENSOCKETFUNCTION, &BlockingFetch::OnOpenSocket);
@@ -65,25 +65,25 @@ std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
   std::string url(url_text), host;
   // Refused before any attempt (a bad URL, a host known to be down), as Downloader::Start
   // refuses it: the message names the URL, and no attempt is counted.
-  const auto refused = [&](std::string code, std::string message) {
+  const auto refused = [&](Status failure) {
     Download d;
-    d.failure = Failure{std::move(code), std::move(message), false};
+    d.failure = std::move(failure);
     d.url = RedactUrl(url);
     ++stats_.failed;
     return d;
   };
   if (Status s = CheckUrl(url, &host); !s.ok()) {
-    return refused(s.code(), s.message() + ": " + RedactUrl(url));
+    return refused(s.WithSuffix(": " + RedactUrl(url)));
   }
   uint32_t attempts = 0, redirects = 0;
   bool first = false;  // the next wait for the host queues at its head (a hop, a paused retry)
   for (bool initial = true;; initial = false) {
     if (auto down = gate_.Push(host, kId, Now(), first)) {
-      if (initial) return refused("connect", *down + " at " + RedactUrl(url));
-      return Deliver(url, attempts, started, Failure{"connect", *down, false}, {}, {});
+      if (initial) return refused(Status::Error(Code::kConnect, *down + " at " + RedactUrl(url)));
+      return Deliver(url, attempts, started, Status::Error(Code::kConnect, *down), {}, {});
     }
     bool stopped = false;
-    if (auto down = WaitForHost(url, stopped)) {
+    if (Status down = WaitForHost(url, stopped); !down.ok()) {
       return Deliver(url, attempts, started, std::move(down), {}, {});
     }
     if (stopped) return std::nullopt;
@@ -91,7 +91,7 @@ std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
     ++stats_.requests;
     Attempt attempt;
     attempt.owner = this;
-    std::optional<Failure> failure;
+    Status failure;
     HostGate::Outcome outcome = HostGate::Outcome::kOk;
     std::optional<uint64_t> retry_after_ms;
     std::string location, content_type;
@@ -104,15 +104,15 @@ std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
       addrinfo* found = nullptr;
       const std::string name = UrlHost(url);
       if (int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &found); rc != 0) {
-        failure = Failure{
-            "dns", "host name did not resolve (" + std::string(gai_strerror(rc)) + ")", false};
+        failure = Status::Error(
+            Code::kDns, "host name did not resolve (" + std::string(gai_strerror(rc)) + ")");
         outcome = HostGate::Outcome::kConnectFailed;
       } else {
         std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(found, &::freeaddrinfo);
         failure = CheckTarget(options_, found);
       }
     }
-    if (!failure) {
+    if (failure.ok()) {
       error_[0] = '\0';
       curl_easy_setopt(easy_, CURLOPT_URL, url.c_str());
       curl_easy_setopt(easy_, CURLOPT_WRITEDATA, &attempt);
@@ -131,7 +131,8 @@ std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
     }
     if (!location.empty()) {
       gate_.Finished(host, kId, outcome, std::nullopt, Now());
-      if (auto hop_refused = FollowRedirect(location, redirects, url, host)) {
+      if (Status hop_refused = FollowRedirect(location, redirects, url, host);
+          !hop_refused.ok()) {
         return Deliver(url, attempts, started, std::move(hop_refused), {}, {});
       }
       --attempts;  // a hop is part of the same attempt
@@ -139,7 +140,7 @@ std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
       continue;
     }
     gate_.Finished(host, kId, outcome, retry_after_ms, Now());
-    if (failure && ShouldRetry(options_, *failure, attempts)) {
+    if (!failure.ok() && ShouldRetry(options_, failure, attempts)) {
       ++stats_.retries;
       // A paused host (connection failures, Retry-After) makes the retry wait for the host,
       // not on a backoff of its own.
@@ -155,19 +156,19 @@ std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
   }
 }
 
-std::optional<Failure> BlockingFetch::WaitForHost(const std::string& url, bool& stopped) {
+Status BlockingFetch::WaitForHost(const std::string& url, bool& stopped) {
   std::vector<uint32_t> ready;
   for (;;) {
     const TimePoint now = Now();
     gate_.TakeReady(now, 1, ready);
-    if (!ready.empty()) return std::nullopt;
+    if (!ready.empty()) return Status::Ok();
     for (auto& [id, why] : gate_.TakeFailed()) {
-      return Failure{"connect", why + " at " + RedactUrl(url), false};
+      return Status::Error(Code::kConnect, why + " at " + RedactUrl(url));
     }
     const TimePoint wake = gate_.NextWake().value_or(now + kPoll);
     if (!SleepUntil(wake)) {
       stopped = true;
-      return std::nullopt;
+      return Status::Ok();
     }
   }
 }
@@ -182,12 +183,12 @@ bool BlockingFetch::SleepUntil(TimePoint until) {
 }
 
 Download BlockingFetch::Deliver(std::string_view url, uint32_t attempts, TimePoint started,
-                                std::optional<Failure> failure, std::string body,
+                                Status failure, std::string body,
                                 std::string content_type) {
   Download d;
   d.url = RedactUrl(url);
-  if (failure) {
-    FinishFailureMessage(*failure, d.url, attempts);
+  if (!failure.ok()) {
+    failure = FinishFailureMessage(failure, d.url, attempts);
     ++stats_.failed;
   } else {
     d.body = ImageBuffer::FromString(std::move(body));
@@ -196,7 +197,7 @@ Download BlockingFetch::Deliver(std::string_view url, uint32_t attempts, TimePoi
   d.failure = std::move(failure);
   d.attempts = attempts;
   d.elapsed = Now() - started;
-  if (!d.failure) {
+  if (d.failure.ok()) {
     stats_.latency_us.Record(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(d.elapsed).count()));
   }

@@ -57,11 +57,11 @@ class BlockingFetch {
 
   // Waits until the gate lets the download (pushed) go on the wire; the failure when its host
   // went down meanwhile. Sets `stopped` when a stop was requested.
-  std::optional<Failure> WaitForHost(const std::string& url, bool& stopped);
+  Status WaitForHost(const std::string& url, bool& stopped);
   // Sleeps until `until` (RealClock()), or until a stop is requested (returns false).
   bool SleepUntil(TimePoint until);
   Download Deliver(std::string_view url, uint32_t attempts, TimePoint started,
-                   std::optional<Failure> failure, std::string body, std::string content_type);
+                   Status failure, std::string body, std::string content_type);
 
   const DownloadOptions options_;
   std::function<bool()> should_stop_;

@@ -247,11 +247,11 @@ void Pipeline::StartDownloads() {
     ++busy_;
     if (dispatcher_ && !dispatcher_->gave_up().empty()) {
       // No worker will ever come: fail the rest without downloading their images.
-      Fail(user, "no_workers", dispatcher_->gave_up(), 0);
+      Fail(user, Status::Error(Code::kNoWorkers, dispatcher_->gave_up()), 0);
       continue;
     }
-    if (auto refused = downloader_.Start(user, store_.Get(user).image_url)) {
-      Fail(user, refused->code, refused->message, 0);
+    if (Status refused = downloader_.Start(user, store_.Get(user).image_url); !refused.ok()) {
+      Fail(user, refused, 0);
     }
   }
 }
@@ -331,15 +331,16 @@ Status Pipeline::StartWorkers() {
 void Pipeline::HandleDownload(Download& d) {
   const size_t user = d.tag;
   metrics_->DownloadEnded(user, d.elapsed);
-  if (d.failure) return Fail(user, d.failure->code, d.failure->message, d.attempts);
+  if (!d.failure.ok()) return Fail(user, d.failure, d.attempts);
   // The bytes decide, not the Content-Type header: a JPEG sent as text/html is still a JPEG,
   // and an HTML page sent as image/jpeg is not an image.
   // A header that parses, declares its dimensions and is followed by image data is required
   // even when nothing decodes the image (--filter none).
   Result<ImageHeader> header = ProbeImage(d.body.view());
   if (!header.ok()) {
-    return Fail(user, "not_image",
-                NotImageMessage(d.url, header.status().message(), d.content_type, d.body.size()),
+    return Fail(user,
+                Status::Error(Code::kNotImage, NotImageMessage(d.url, header.status().message(),
+                                                               d.content_type, d.body.size())),
                 d.attempts);
   }
   const Fetched fetched{d.attempts, d.elapsed};
@@ -353,7 +354,7 @@ void Pipeline::HandleDownload(Download& d) {
     return Commit(user, std::move(d.body), std::move(info));
   }
   if (!dispatcher_->gave_up().empty()) {
-    return Fail(user, "no_workers", dispatcher_->gave_up(), d.attempts);
+    return Fail(user, Status::Error(Code::kNoWorkers, dispatcher_->gave_up()), d.attempts);
   }
   fetched_[user] = fetched;
   dispatcher_->Submit(user, store_.id(user), std::move(d.body));
@@ -366,8 +367,8 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
     info.download_ms = Millis(it->second.took);
     fetched_.erase(it);
   }
-  if (!o.error_code.empty()) {
-    return Fail(o.user, o.error_code, o.error_message, info.download_attempts + o.attempts);
+  if (!o.error.ok()) {
+    return Fail(o.user, o.error, info.download_attempts + o.attempts);
   }
   metrics_->Filtered(o.cpu_micros);
   info.filtered = true;
@@ -389,15 +390,14 @@ void Pipeline::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
                });
 }
 
-void Pipeline::Fail(size_t user, const std::string& code, const std::string& message,
-                    uint32_t attempts) {
+void Pipeline::Fail(size_t user, const Status& error, uint32_t attempts) {
   if (phase_ == Phase::kClosing) {
     --busy_;  // the sink is closing: the user is left for a resume
     return;
   }
   sink_.AppendManifest(
-      FailedLine(store_.id(user), code, message, attempts),
-      [this, user, code](const Status& status) {
+      FailedLine(store_.id(user), error, attempts),
+      [this, user, code = error.code()](const Status& status) {
         Record(written_, Written{user, UserStatus::kFailed,
                                  status.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed,
                                  status, 0, code});
@@ -415,14 +415,14 @@ void Pipeline::HandleWritten(Written& w) {
       metrics_->LineWritten(w.user);
       return;
     case CommitResult::kImageFailed:
-      if (w.error.code() == "full") {
+      if (w.error.code() == Code::kFull) {
         // Not the user's failure: a failed line would be kept by --resume, and every later
         // image would fail the same way. Stop; the user is left without a line, for a resume.
         assert(busy_ > 0);
         --busy_;
         return Abandon(w.error.message() + " (the manifest holds every line before this error)");
       }
-      return Fail(w.user, w.error.code(), w.error.message(), w.attempts);
+      return Fail(w.user, w.error, w.attempts);
     case CommitResult::kLineFailed:
       assert(busy_ > 0);
       --busy_;

@@ -79,7 +79,7 @@ class SequentialRun {
   void NoteSignal();
   void RunUser(size_t user);
   void Commit(size_t user, ImageBuffer bytes, ManifestRecord info);
-  void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
+  void Fail(size_t user, const Status& error, uint32_t attempts);
   // Runs the private loop until `done` is true (the sink's callback ran); false (and fatal_ set)
   // if the loop ran out of work first.
   bool RunLoopUntil(const bool& done);
@@ -167,12 +167,13 @@ PipelineResult SequentialRun::Run() {
 void SequentialRun::RunUser(size_t user) {
   std::optional<Download> d = fetch_.Fetch(store_.Get(user).image_url);
   if (!d) return;  // stopped mid-download
-  if (d->failure) return Fail(user, d->failure->code, d->failure->message, d->attempts);
+  if (!d->failure.ok()) return Fail(user, d->failure, d->attempts);
   // The bytes decide, not the Content-Type header, as in the Pipeline.
   Result<ImageHeader> header = ProbeImage(d->body.view());
   if (!header.ok()) {
-    return Fail(user, "not_image",
-                NotImageMessage(d->url, header.status().message(), d->content_type, d->body.size()),
+    return Fail(user,
+                Status::Error(Code::kNotImage, NotImageMessage(d->url, header.status().message(),
+                                                               d->content_type, d->body.size())),
                 d->attempts);
   }
   ManifestRecord info;
@@ -190,12 +191,12 @@ void SequentialRun::RunUser(size_t user) {
     output.emplace(RunFilter(options_.filter_spec, options_.filter_output, d->body.view()));
   } catch (const std::exception& e) {
     // As a worker reports a stray exception (e.g. bad_alloc on a huge image).
-    output.emplace(Status::Error("internal",
+    output.emplace(Status::Error(Code::kInternal,
                                  "filter '" + options_.filter_spec.text + "' failed: " + e.what()));
   }
   info.cpu_micros = ProcessCpuMicros() - cpu_start;
   if (!output->ok()) {
-    return Fail(user, output->status().code(), output->status().message(), d->attempts + 1);
+    return Fail(user, output->status(), d->attempts + 1);
   }
   if (output->value().warnings > 0) {
     image_warnings_ += output->value().warnings;
@@ -210,7 +211,8 @@ void SequentialRun::RunUser(size_t user) {
   std::string problem =
       result.ok() ? UnexpectedFormat(options_, result->format) : result.status().message();
   if (!problem.empty()) {
-    return Fail(user, "bad_result", "the filter returned an invalid image: " + problem,
+    return Fail(user,
+                Status::Error(Code::kBadResult, "the filter returned an invalid image: " + problem),
                 d->attempts + 1);
   }
   image.set_format(result->format);
@@ -242,22 +244,21 @@ void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) 
       return;
     case CommitResult::kImageFailed:
       // No room is the output's failure, not the user's: stop, and leave the user for a resume.
-      if (error.code() == "full") {
+      if (error.code() == Code::kFull) {
         fatal_ = error.message() + " (the manifest holds every line before this error)";
         return;
       }
-      return Fail(user, error.code(), error.message(), attempts);
+      return Fail(user, error, attempts);
     case CommitResult::kLineFailed:
       fatal_ = error.message() + " (the manifest holds every line before this error)";
       return;
   }
 }
 
-void SequentialRun::Fail(size_t user, const std::string& code, const std::string& message,
-                         uint32_t attempts) {
+void SequentialRun::Fail(size_t user, const Status& error, uint32_t attempts) {
   bool done = false;
   Status written;
-  sink_.AppendManifest(FailedLine(store_.id(user), code, message, attempts),
+  sink_.AppendManifest(FailedLine(store_.id(user), error, attempts),
                        [&](const Status& status) {
                          written = status;
                          done = true;
@@ -268,7 +269,7 @@ void SequentialRun::Fail(size_t user, const std::string& code, const std::string
     return;
   }
   store_.SetOutcome(user, UserStatus::kFailed, store_.format(user));
-  lines_.Count(UserStatus::kFailed, code);
+  lines_.Count(UserStatus::kFailed, error.code());
 }
 
 bool SequentialRun::RunLoopUntil(const bool& done) {

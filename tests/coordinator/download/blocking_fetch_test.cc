@@ -43,45 +43,45 @@ TEST_F(BlockingFetchTest, ImagesFailuresRetriesAndRedirects) {
   BlockingFetch fetch(TestOptions());
   ASSERT_TRUE(fetch.Init().ok());
   Download ok = Get(fetch, "/img/1.jpg");
-  EXPECT_FALSE(ok.failure) << ok.failure->message;
+  EXPECT_TRUE(ok.failure.ok()) << ok.failure.message();
   EXPECT_GT(ok.body.size(), 100u);
   EXPECT_EQ(ok.attempts, 1u);
   EXPECT_EQ(ok.content_type, "image/jpeg");
 
   Download missing = Get(fetch, "/img/2.jpg?status=404");
-  ASSERT_TRUE(missing.failure);
-  EXPECT_EQ(missing.failure->code, "http_status");
-  EXPECT_NE(missing.failure->message.find("HTTP 404 from http://127.0.0.1:"), std::string::npos)
-      << missing.failure->message;
-  EXPECT_NE(missing.failure->message.find("after 1 attempt"), std::string::npos);
+  ASSERT_FALSE(missing.failure.ok());
+  EXPECT_EQ(missing.failure.code(), Code::kHttpStatus);
+  EXPECT_NE(missing.failure.message().find("HTTP 404 from http://127.0.0.1:"), std::string::npos)
+      << missing.failure.message();
+  EXPECT_NE(missing.failure.message().find("after 1 attempt"), std::string::npos);
 
   Download retried = Get(fetch, "/img/3.jpg?status=503&fail_times=2");
-  EXPECT_FALSE(retried.failure);
+  EXPECT_TRUE(retried.failure.ok());
   EXPECT_EQ(retried.attempts, 3u);
 
   Download gave_up = Get(fetch, "/img/4.jpg?status=500");
-  ASSERT_TRUE(gave_up.failure);
+  ASSERT_FALSE(gave_up.failure.ok());
   EXPECT_EQ(gave_up.attempts, 3u);
-  EXPECT_NE(gave_up.failure->message.find("after 3 attempts"), std::string::npos);
+  EXPECT_NE(gave_up.failure.message().find("after 3 attempts"), std::string::npos);
 
   Download hops = Get(fetch, "/img/5.png?redirect=3");
-  EXPECT_FALSE(hops.failure);
+  EXPECT_TRUE(hops.failure.ok());
   EXPECT_EQ(hops.attempts, 1u);  // hops are part of one attempt
 
   Download loop = Get(fetch, "/img/6.png?redirect=6");
-  ASSERT_TRUE(loop.failure);
-  EXPECT_EQ(loop.failure->code, "too_many_redirects");
+  ASSERT_FALSE(loop.failure.ok());
+  EXPECT_EQ(loop.failure.code(), Code::kTooManyRedirects);
 
   Download bad_target = Get(fetch, "/img/7.jpg?redirect_to=file:///etc/passwd");
-  ASSERT_TRUE(bad_target.failure);
-  EXPECT_EQ(bad_target.failure->code, "bad_url");
-  EXPECT_NE(bad_target.failure->message.find("redirect to file:///etc/passwd refused"),
+  ASSERT_FALSE(bad_target.failure.ok());
+  EXPECT_EQ(bad_target.failure.code(), Code::kBadUrl);
+  EXPECT_NE(bad_target.failure.message().find("redirect to file:///etc/passwd refused"),
             std::string::npos)
-      << bad_target.failure->message;
+      << bad_target.failure.message();
 
   Download bad_url = Get(fetch, "gopher://127.0.0.1/x");
-  ASSERT_TRUE(bad_url.failure);
-  EXPECT_EQ(bad_url.failure->code, "bad_url");
+  ASSERT_FALSE(bad_url.failure.ok());
+  EXPECT_EQ(bad_url.failure.code(), Code::kBadUrl);
   EXPECT_EQ(bad_url.attempts, 0u);
 
   EXPECT_EQ(fetch.stats().retries, 4u);
@@ -95,8 +95,8 @@ TEST_F(BlockingFetchTest, MalformedAnswersAreBadResponsesNotRetried) {
   ASSERT_TRUE(fetch.Init().ok());
   for (const char* fault : {"huge_header", "huge_headers", "http09"}) {
     Download d = Get(fetch, std::string("/img/1.jpg?fault=") + fault);
-    ASSERT_TRUE(d.failure) << fault;
-    EXPECT_EQ(d.failure->code, "bad_response") << fault << ": " << d.failure->message;
+    ASSERT_FALSE(d.failure.ok()) << fault;
+    EXPECT_EQ(d.failure.code(), Code::kBadResponse) << fault << ": " << d.failure.message();
     EXPECT_EQ(d.attempts, 1u) << fault;
   }
 }
@@ -108,17 +108,17 @@ TEST_F(BlockingFetchTest, ByteCapAndAddressCheck) {
   ASSERT_TRUE(fetch.Init().ok());
   for (const char* fault : {"huge", "huge_chunked"}) {
     Download big = Get(fetch, std::string("/img/1.jpg?fault=") + fault + "&bytes=1000000");
-    ASSERT_TRUE(big.failure) << fault;
-    EXPECT_EQ(big.failure->code, "too_large") << fault;
+    ASSERT_FALSE(big.failure.ok()) << fault;
+    EXPECT_EQ(big.failure.code(), Code::kTooLarge) << fault;
   }
 
   BlockingFetch strict(DownloadOptions{});  // loopback refused, as by default
   ASSERT_TRUE(strict.Init().ok());
   Download blocked = Get(strict, "/img/1.jpg");
-  ASSERT_TRUE(blocked.failure);
-  EXPECT_EQ(blocked.failure->code, "blocked_address");
-  EXPECT_NE(blocked.failure->message.find("127.0.0.1 (loopback"), std::string::npos)
-      << blocked.failure->message;
+  ASSERT_FALSE(blocked.failure.ok());
+  EXPECT_EQ(blocked.failure.code(), Code::kBlockedAddress);
+  EXPECT_NE(blocked.failure.message().find("127.0.0.1 (loopback"), std::string::npos)
+      << blocked.failure.message();
 }
 
 // A host that refuses connections is paused after 5 failures, probed, then down: later users
@@ -134,9 +134,9 @@ TEST_F(BlockingFetchTest, DeadHostGoesDown) {
   std::string last;
   for (int i = 0; i < 12; ++i) {
     Download d = Get(fetch, url);
-    ASSERT_TRUE(d.failure);
-    EXPECT_EQ(d.failure->code, "connect");
-    last = d.failure->message;
+    ASSERT_FALSE(d.failure.ok());
+    EXPECT_EQ(d.failure.code(), Code::kConnect);
+    last = d.failure.message();
   }
   EXPECT_NE(last.find("host down"), std::string::npos) << last;
   EXPECT_LT(fetch.stats().requests, 12u);
