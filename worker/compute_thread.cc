@@ -33,7 +33,8 @@ Result<FilterOutput> RunFilterSafely(const FilterSpec& spec, const FilterContext
   try {
     return RunFilter(spec, context, input);
   } catch (const std::exception& e) {
-    return Status::Error(Code::kInternal, std::string("filter '") + spec.text + "' failed: " + e.what());
+    return Status::Error(Code::kInternal,
+                         std::string("filter '") + spec.text + "' failed: " + e.what());
   }
 }
 

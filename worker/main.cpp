@@ -43,8 +43,8 @@ pixelmill::Status CapAddressSpace(uint64_t megabytes) {
   rlimit limit{bytes, bytes};
   if (::setrlimit(RLIMIT_AS, &limit) != 0) {
     return pixelmill::Status::Error(pixelmill::Code::kLimit, "cannot cap the address space at " +
-                                                 std::to_string(megabytes) +
-                                                 " MB: " + std::strerror(errno));
+                                                                 std::to_string(megabytes) +
+                                                                 " MB: " + std::strerror(errno));
   }
   return pixelmill::Status::Ok();
 }

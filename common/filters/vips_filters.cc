@@ -122,8 +122,8 @@ Status InitVips() {
   static Status result;
   std::call_once(once, [] {
     if (VIPS_INIT("pixelmill") != 0) {
-      result =
-          Status::Error(Code::kInternal, std::string("libvips did not start: ") + vips_error_buffer());
+      result = Status::Error(Code::kInternal,
+                             std::string("libvips did not start: ") + vips_error_buffer());
       return;
     }
     // Leak checks: libvips reads VIPS_LEAK=1 from the environment in VIPS_INIT (any build).
@@ -155,19 +155,20 @@ Result<FilterOutput> FilterImage(const FilterSpec& spec, const FilterContext& co
     // parse is broken.
     const bool known = !input.empty() && SniffImageFormat(input) != OutputFormat::kUnknown;
     return Status::Error(known || input.empty() ? Code::kDecodeError : Code::kUnsupportedFormat,
-                 header.status().message());
+                         header.status().message());
   }
   const OutputFormat in_format = header->format;
   if (in_format != OutputFormat::kJpeg && in_format != OutputFormat::kPng &&
       in_format != OutputFormat::kWebp && in_format != OutputFormat::kGif) {
-    return Status::Error(Code::kUnsupportedFormat, std::string(ExtensionFor(in_format)) +
-                                           " images are not filtered (jpeg, png, webp, gif only)");
+    return Status::Error(Code::kUnsupportedFormat,
+                         std::string(ExtensionFor(in_format)) +
+                             " images are not filtered (jpeg, png, webp, gif only)");
   }
   const uint64_t pixels = uint64_t{header->width} * header->height;
   if (pixels > context.max_pixels) {
-    return Status::Error(Code::kTooManyPixels, std::to_string(header->width) + "x" +
-                                        std::to_string(header->height) + " is over --max-pixels " +
-                                        std::to_string(context.max_pixels));
+    return Status::Error(Code::kTooManyPixels,
+                         std::to_string(header->width) + "x" + std::to_string(header->height) +
+                             " is over --max-pixels " + std::to_string(context.max_pixels));
   }
   try {
     // libvips reads the header only here; pixels are decoded lazily by the write below.
@@ -176,27 +177,30 @@ Result<FilterOutput> FilterImage(const FilterSpec& spec, const FilterContext& co
     // libvips' own idea of the size counts too: a GIF frame may be larger than its screen.
     const uint64_t vips_pixels = static_cast<uint64_t>(probe.width()) * probe.height();
     if (vips_pixels > context.max_pixels) {
-      return Status::Error(Code::kTooManyPixels,
-                   std::to_string(probe.width()) + "x" + std::to_string(probe.height()) +
-                       " (as decoded) is over --max-pixels " + std::to_string(context.max_pixels));
+      return Status::Error(Code::kTooManyPixels, std::to_string(probe.width()) + "x" +
+                                                     std::to_string(probe.height()) +
+                                                     " (as decoded) is over --max-pixels " +
+                                                     std::to_string(context.max_pixels));
     }
     const int frames =
         probe.get_typeof(VIPS_META_N_PAGES) != 0 ? probe.get_int(VIPS_META_N_PAGES) : 1;
     if (pixels * static_cast<uint64_t>(std::max(frames, 1)) > context.max_pixels) {
-      return Status::Error(Code::kTooManyPixels,
-                   std::to_string(frames) + " frames of " + std::to_string(pixels) +
-                       " pixels are over --max-pixels " + std::to_string(context.max_pixels));
+      return Status::Error(Code::kTooManyPixels, std::to_string(frames) + " frames of " +
+                                                     std::to_string(pixels) +
+                                                     " pixels are over --max-pixels " +
+                                                     std::to_string(context.max_pixels));
     }
     if (frames > kMaxFrames) {
       return Status::Error(Code::kTooManyFrames, "animation of " + std::to_string(frames) +
-                                          " frames (at most " + std::to_string(kMaxFrames) + ")");
+                                                     " frames (at most " +
+                                                     std::to_string(kMaxFrames) + ")");
     }
     if (in_format != OutputFormat::kGif && IsProgressive(probe) &&
         std::max(pixels, vips_pixels) > kMaxInterlacedPixels) {
       return Status::Error(Code::kTooManyPixels, "interlaced (progressive) image of " +
-                                          std::to_string(pixels) + " pixels (at most " +
-                                          std::to_string(kMaxInterlacedPixels) +
-                                          ": it decodes to memory in full)");
+                                                     std::to_string(pixels) + " pixels (at most " +
+                                                     std::to_string(kMaxInterlacedPixels) +
+                                                     ": it decodes to memory in full)");
     }
     VImage image = Load(spec, header.value(), input);
     if (image.get_typeof("icc-profile-data") != 0) {

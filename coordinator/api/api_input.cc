@@ -29,8 +29,8 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users) {
     }
     if (auto [it, fresh] = seen.emplace(user.id, i); !fresh) {
       return Status::Error(Code::kBadInput, where + "field \"id\": duplicate id " +
-                                            std::to_string(user.id) + " (first seen at index " +
-                                            std::to_string(it->second) + ")");
+                                                std::to_string(user.id) + " (first seen at index " +
+                                                std::to_string(it->second) + ")");
     }
     loaded.store.Add(user.id, user.name, user.image_url);
   }

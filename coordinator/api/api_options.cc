@@ -150,7 +150,8 @@ Status CheckWorkers(const RunOptions& in, Options& out) {
                          "and at " PIXELMILL_INSTALLED_WORKER "); pass --worker-binary PATH");
   }
   if (::access(out.worker_binary.c_str(), X_OK) != 0) {
-    return Status::Error(Code::kIo, "worker binary " + out.worker_binary + " is not executable: " + std::strerror(errno));
+    return Status::Error(Code::kIo, "worker binary " + out.worker_binary +
+                                        " is not executable: " + std::strerror(errno));
   }
   return Status::Ok();
 }

@@ -54,7 +54,8 @@ Result<spdlog::level::level_enum> ParseLevel(const std::string& name) {
   if (name == "warning" || name == "warn") return spdlog::level::warn;
   if (name == "error") return spdlog::level::err;
   if (name == "off") return spdlog::level::off;
-  return Status::Error(Code::kUsage, "--log-level: '" + name + "' is not one of debug, info, warning, error, off");
+  return Status::Error(
+      Code::kUsage, "--log-level: '" + name + "' is not one of debug, info, warning, error, off");
 }
 
 spdlog::level::level_enum ToSpdlog(LogLevel level) {

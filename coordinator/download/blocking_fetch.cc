@@ -131,8 +131,7 @@ std::optional<Download> BlockingFetch::Fetch(std::string_view url_text) {
     }
     if (!location.empty()) {
       gate_.Finished(host, kId, outcome, std::nullopt, Now());
-      if (Status hop_refused = FollowRedirect(location, redirects, url, host);
-          !hop_refused.ok()) {
+      if (Status hop_refused = FollowRedirect(location, redirects, url, host); !hop_refused.ok()) {
         return Deliver(url, attempts, started, std::move(hop_refused), {}, {});
       }
       --attempts;  // a hop is part of the same attempt
@@ -183,8 +182,7 @@ bool BlockingFetch::SleepUntil(TimePoint until) {
 }
 
 Download BlockingFetch::Deliver(std::string_view url, uint32_t attempts, TimePoint started,
-                                Status failure, std::string body,
-                                std::string content_type) {
+                                Status failure, std::string body, std::string content_type) {
   Download d;
   d.url = RedactUrl(url);
   if (!failure.ok()) {

@@ -60,8 +60,8 @@ class BlockingFetch {
   Status WaitForHost(const std::string& url, bool& stopped);
   // Sleeps until `until` (RealClock()), or until a stop is requested (returns false).
   bool SleepUntil(TimePoint until);
-  Download Deliver(std::string_view url, uint32_t attempts, TimePoint started,
-                   Status failure, std::string body, std::string content_type);
+  Download Deliver(std::string_view url, uint32_t attempts, TimePoint started, Status failure,
+                   std::string body, std::string content_type);
 
   const DownloadOptions options_;
   std::function<bool()> should_stop_;

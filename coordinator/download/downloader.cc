@@ -274,11 +274,10 @@ void Downloader::Resolved(Fetch& fetch, int status, addrinfo* result) {
   f->resolving = false;
   if (closing_) return HandleClosed();
   if (status < 0) {
-    return EndAttempt(
-        *f,
-        Status::Error(Code::kDns,
-                      "host name did not resolve (" + std::string(uv_strerror(status)) + ")"),
-        HostGate::Outcome::kConnectFailed, std::nullopt);
+    return EndAttempt(*f,
+                      Status::Error(Code::kDns, "host name did not resolve (" +
+                                                    std::string(uv_strerror(status)) + ")"),
+                      HostGate::Outcome::kConnectFailed, std::nullopt);
   }
   if (Status refused = CheckTarget(options_, result); !refused.ok()) {
     return EndAttempt(*f, std::move(refused), HostGate::Outcome::kOk, std::nullopt);
@@ -483,8 +482,7 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
     --on_wire_;
     gate_.Finished(f.host, f.id, end.outcome, std::nullopt, clock_.Now());
     WakeSoon();  // a connection is free again
-    if (Status refused = FollowRedirect(end.location, f.redirects, f.url, f.host);
-        !refused.ok()) {
+    if (Status refused = FollowRedirect(end.location, f.redirects, f.url, f.host); !refused.ok()) {
       return Deliver(f, std::move(refused));
     }
     --f.attempts;  // a hop is part of the same attempt
@@ -499,7 +497,7 @@ void Downloader::EndAttempt(Fetch& f, Status failure, HostGate::Outcome outcome,
   --on_wire_;
   const TimePoint now = clock_.Now();
   gate_.Finished(f.host, f.id, outcome, retry_after_ms, now);
-  WakeSoon();                // a connection is free again
+  WakeSoon();                      // a connection is free again
   if (!failure.ok()) DropBody(f);  // its budget goes back now, not when the retry starts
   if (!failure.ok() && ShouldRetry(options_, failure, f.attempts)) {
     ++stats_.retries;

@@ -67,11 +67,11 @@
 namespace pixelmill {
 
 struct Download {
-  size_t tag = 0;                  // the caller's tag from Start()
-  Status failure;                  // ok: body holds the image
-  ImageBuffer body;                // when ok
-  std::string content_type;        // as the server sent it
-  std::string url;                 // the last URL fetched (after redirects), redacted for messages
+  size_t tag = 0;            // the caller's tag from Start()
+  Status failure;            // ok: body holds the image
+  ImageBuffer body;          // when ok
+  std::string content_type;  // as the server sent it
+  std::string url;           // the last URL fetched (after redirects), redacted for messages
   uint32_t attempts = 0;
   Duration elapsed{};  // from Start() to the end, waits and retries included
 };

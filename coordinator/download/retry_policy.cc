@@ -73,7 +73,8 @@ Status ClassifyAttempt(const AttemptFacts& f) {
     case CURLE_UNSUPPORTED_PROTOCOL:
       // The URL's scheme was checked before: here curl refuses what the server sent.
       if (Mentions(f, "HTTP/0.9")) {
-        return Status::Error(Code::kBadResponse, "the server answered with HTTP/0.9 (no status line)");
+        return Status::Error(Code::kBadResponse,
+                             "the server answered with HTTP/0.9 (no status line)");
       }
       return fail(Code::kBadUrl, "URL refused", false);
     case CURLE_URL_MALFORMAT:
@@ -88,7 +89,8 @@ Status ClassifyAttempt(const AttemptFacts& f) {
       return fail(Code::kBadResponse, "the server's answer is not valid HTTP", false);
 #if LIBCURL_VERSION_NUM >= 0x080600
     case CURLE_TOO_LARGE:
-      return fail(Code::kBadResponse, "the server sent response headers over libcurl's limits", false);
+      return fail(Code::kBadResponse, "the server sent response headers over libcurl's limits",
+                  false);
 #endif
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -101,8 +103,8 @@ Status ClassifyAttempt(const AttemptFacts& f) {
       return fail(Code::kTruncated, "body ended before its Content-Length", true);
     case CURLE_RECV_ERROR:
       if (Mentions(f, "Too large response headers")) {
-        return fail(Code::kBadResponse, "the server sent response headers over libcurl's 300 KB limit",
-                    false);
+        return fail(Code::kBadResponse,
+                    "the server sent response headers over libcurl's 300 KB limit", false);
       }
       return fail(Code::kConnect, "connection reset or closed without a response", true);
     case CURLE_GOT_NOTHING:
@@ -125,7 +127,8 @@ Status ClassifyAttempt(const AttemptFacts& f) {
   }
   if (f.http_status == 200 || f.http_status == 203) return Status::Ok();
   if (f.http_status >= 200 && f.http_status < 300) {
-    return fail(Code::kHttpStatus,
+    return fail(
+        Code::kHttpStatus,
         "HTTP " + std::to_string(f.http_status) + " is not a complete image (only 200 is accepted)",
         false);
   }

@@ -247,8 +247,8 @@ Result<RunState> ReadRunState(const std::string& out_dir) {
   constexpr off_t kMaxStateBytes = 64 << 10;
   if (st.st_size > kMaxStateBytes) {
     return Status::Error(Code::kBadState, path + " is not a run state pixelmill wrote (" +
-                                          std::to_string(st.st_size) + " bytes; one is under " +
-                                          std::to_string(kMaxStateBytes) + ")");
+                                              std::to_string(st.st_size) + " bytes; one is under " +
+                                              std::to_string(kMaxStateBytes) + ")");
   }
   simdjson::padded_string text;
   if (auto e = simdjson::padded_string::load(path).get(text)) {

@@ -258,11 +258,10 @@ void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) 
 void SequentialRun::Fail(size_t user, const Status& error, uint32_t attempts) {
   bool done = false;
   Status written;
-  sink_.AppendManifest(FailedLine(store_.id(user), error, attempts),
-                       [&](const Status& status) {
-                         written = status;
-                         done = true;
-                       });
+  sink_.AppendManifest(FailedLine(store_.id(user), error, attempts), [&](const Status& status) {
+    written = status;
+    done = true;
+  });
   if (!RunLoopUntil(done)) return;
   if (!written.ok()) {
     fatal_ = written.message() + " (the manifest holds every line before this error)";

@@ -29,7 +29,8 @@ Result<InputFile> InputFile::Open(const std::string& path) {
   }
   if (S_ISDIR(st.st_mode)) {
     if (!is_stdin) ::close(fd);
-    return Status::Error(Code::kIo, "input " + name + " is a directory; pass a .json or .jsonl file");
+    return Status::Error(Code::kIo,
+                         "input " + name + " is a directory; pass a .json or .jsonl file");
   }
   const bool regular = S_ISREG(st.st_mode);
   const uint64_t size = regular ? static_cast<uint64_t>(st.st_size) : 0;

@@ -147,7 +147,8 @@ Result<LoadStats> Loader::Run() {
     if (stats_.bytes == 0) {
       return Status::Error(Code::kBadInput, input_.name() + ": empty file: no users to load");
     }
-    return Status::Error(Code::kBadInput, input_.name() + ": no JSON in the file (only whitespace)");
+    return Status::Error(Code::kBadInput,
+                         input_.name() + ": no JSON in the file (only whitespace)");
   }
   Status status;
   if (data[first] == '{') {
@@ -157,9 +158,11 @@ Result<LoadStats> Loader::Run() {
     by_line_ = false;
     status = LoadArray(first, have, eof);
   } else {
-    return Status::Error(Code::kBadInput, input_.name() + ":" + std::to_string(line_ + CountNewlines(data, first)) +
-                         ": not JSON: expected a JSON array ('[') or JSONL objects ('{'), found " +
-                         ByteForMessage(static_cast<unsigned char>(data[first])));
+    return Status::Error(
+        Code::kBadInput,
+        input_.name() + ":" + std::to_string(line_ + CountNewlines(data, first)) +
+            ": not JSON: expected a JSON array ('[') or JSONL objects ('{'), found " +
+            ByteForMessage(static_cast<unsigned char>(data[first])));
   }
   if (!status.ok()) return status;
   if (Status s = RemoveDuplicates(); !s.ok()) return s;
@@ -246,14 +249,15 @@ uint64_t Loader::LoadedBytes() const {
 
 Status Loader::Interrupted() const {
   return Status::Error(Code::kInterrupted, "loading " + input_.name() + " was interrupted after " +
-                                          HumanBytes(stats_.bytes) + " (" +
-                                          std::to_string(stats_.users) + " users loaded)");
+                                               HumanBytes(stats_.bytes) + " (" +
+                                               std::to_string(stats_.users) + " users loaded)");
 }
 
 // Fails when `what` would take `needed` bytes, more than options.max_memory_bytes.
 Status Loader::CheckMemory(uint64_t needed, const std::string& what, const char* hint) const {
   if (options_.max_memory_bytes == 0 || needed <= options_.max_memory_bytes) return Status::Ok();
-  return Status::Error(Code::kBadInput,
+  return Status::Error(
+      Code::kBadInput,
       input_.name() + ": loading stopped after " + HumanBytes(stats_.bytes) + " read: " + what +
           " would need about " + HumanBytes(needed) + " of memory, more than loading may use (" +
           HumanBytes(options_.max_memory_bytes) + ", " + options_.memory_limit_why + ")" + hint);
@@ -458,15 +462,16 @@ Status Loader::LoadArray(size_t start, size_t have, bool eof) {
     if (++index % kStopCheckRecords == 0 && StopRequested()) return Interrupted();
   }
   if (!AtEnd(doc)) {
-    return Status::Error(Code::kBadInput, input_.name() + ": trailing content after the JSON array");
+    return Status::Error(Code::kBadInput,
+                         input_.name() + ": trailing content after the JSON array");
   }
   return Status::Ok();
 }
 
 Status Loader::Fatal(uint64_t position, const std::string& message) const {
-  return Status::Error(Code::kBadInput, input_.name() + "[" + std::to_string(position) +
-                                        "]: " + message +
-                                        " (a broken JSON array cannot be read past this point)");
+  return Status::Error(Code::kBadInput,
+                       input_.name() + "[" + std::to_string(position) + "]: " + message +
+                           " (a broken JSON array cannot be read past this point)");
 }
 
 // Duplicate check, after loading: ids that only ever increased cannot repeat; otherwise every id
@@ -553,8 +558,8 @@ Result<LoadStats> LoadUsers(ByteSource& input, const LoadOptions& options, UserS
     return result;
   } catch (const std::bad_alloc&) {
     return Status::Error(Code::kBadInput, input.name() +
-                                          ": out of memory while loading (a JSON array is "
-                                          "parsed whole; use JSONL for very large inputs)");
+                                              ": out of memory while loading (a JSON array is "
+                                              "parsed whole; use JSONL for very large inputs)");
   }
 }
 

@@ -101,9 +101,9 @@ Status ImageWriter::Open() {
   images_fd_ = ::open(images_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (images_fd_ < 0) {
     return Status::Error(Code::kIo, "cannot open " + images_ + ": " + std::strerror(errno) +
-                                   (errno == ELOOP || errno == ENOTDIR
-                                        ? " (it must be a folder, not a symbolic link)"
-                                        : ""));
+                                        (errno == ELOOP || errno == ENOTDIR
+                                             ? " (it must be a folder, not a symbolic link)"
+                                             : ""));
   }
   return Status::Ok();
 }

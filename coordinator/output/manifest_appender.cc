@@ -11,7 +11,8 @@ namespace pixelmill {
 namespace {
 
 Status FsError(const std::string& what, const std::string& path, ssize_t code) {
-  return Status::Error(Code::kWrite, what + " " + path + ": " + uv_strerror(static_cast<int>(code)));
+  return Status::Error(Code::kWrite,
+                       what + " " + path + ": " + uv_strerror(static_cast<int>(code)));
 }
 
 }  // namespace
@@ -34,8 +35,8 @@ Status ManifestAppender::Open() {
   uv_fs_req_cleanup(&req);
   if (fd == UV_ELOOP) {
     return Status::Error(Code::kIo, "refusing to open " + path_ +
-                                   ": it is a symbolic link (pixelmill does not write through "
-                                   "symbolic links); remove it or choose another --output");
+                                        ": it is a symbolic link (pixelmill does not write through "
+                                        "symbolic links); remove it or choose another --output");
   }
   if (fd < 0) return Status::Error(Code::kIo, "cannot open " + path_ + ": " + uv_strerror(fd));
   const int rc = uv_fs_fstat(nullptr, &req, fd, nullptr);

@@ -140,8 +140,8 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
 std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay) {
   std::string codes;
   for (const auto& [code, count] : run.failed_by_code) {
-    codes += (codes.empty() ? " (" : ", ") + std::string(CodeName(code)) + " " +
-             std::to_string(count);
+    codes +=
+        (codes.empty() ? " (" : ", ") + std::string(CodeName(code)) + " " + std::to_string(count);
   }
   if (replay.failed_kept > 0) {
     codes += (codes.empty() ? " (" : ", ") + std::to_string(replay.failed_kept) +

@@ -131,14 +131,15 @@ Verdict Judge(const PipelineResult& run) {
   if (run.downloads.failed > run.downloads.ok) {
     // Failures, not speed, bound such a run: more concurrency would only fail faster.
     const auto [top, top_count] = TopFailure(run);
-    return {Bound::kNetwork,
-            waited + busy +
-                StringPrintf(
-                    "; %llu of %llu downloads failed (most: %s, %llu)",
-                    static_cast<unsigned long long>(run.downloads.failed),
-                    static_cast<unsigned long long>(run.downloads.ok + run.downloads.failed),
-                    top == Code::kOk ? "?" : std::string(CodeName(top)).c_str(), static_cast<unsigned long long>(top_count)) +
-                ": " + FailureAdvice(top)};
+    return {
+        Bound::kNetwork,
+        waited + busy +
+            StringPrintf("; %llu of %llu downloads failed (most: %s, %llu)",
+                         static_cast<unsigned long long>(run.downloads.failed),
+                         static_cast<unsigned long long>(run.downloads.ok + run.downloads.failed),
+                         top == Code::kOk ? "?" : std::string(CodeName(top)).c_str(),
+                         static_cast<unsigned long long>(top_count)) +
+            ": " + FailureAdvice(top)};
   }
   const double slowest_s = static_cast<double>(run.end_to_end_us.Max()) / 1e6;
   if (slowest_s >= kTailShare * wall) {

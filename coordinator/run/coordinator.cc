@@ -254,8 +254,8 @@ RunOutcome DryRun(const Options& options, LoadedUsers& users, Observer& observer
     std::error_code ec;
     std::filesystem::create_directories(options.output, ec);
     if (ec) {
-      return {Fatal(observer, Status::Error(Code::kIo, "cannot create output folder " + options.output +
-                                                      ": " + ec.message()))};
+      return {Fatal(observer, Status::Error(Code::kIo, "cannot create output folder " +
+                                                           options.output + ": " + ec.message()))};
     }
     rejects_path = (std::filesystem::path(options.output) / OutputLayout::kRejects).string();
   }

@@ -95,8 +95,8 @@ TEST(ErrorCodeTest, ReadmeTroubleshootingTableIsTheManifestCodeTable) {
         << "not one code: " << first;
     const std::string name = first.substr(1, first.size() - 2);
     const std::optional<Code> code = CodeFromName(name);
-    EXPECT_TRUE(code && IsManifestCode(*code)) << "README lists " << name
-                                               << ", which is not a manifest code";
+    EXPECT_TRUE(code && IsManifestCode(*code))
+        << "README lists " << name << ", which is not a manifest code";
     EXPECT_TRUE(by_name.emplace(name, row).second) << "README lists " << name << " twice";
   }
   for (const ManifestCodeInfo& info : ManifestCodes()) {

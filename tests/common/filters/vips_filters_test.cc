@@ -225,7 +225,8 @@ TEST_F(VipsFiltersTest, HostileImagesEndWithTheirCode) {
     for (size_t keep : {image.size() / 2, image.size() * 3 / 4}) {
       Result<FilterOutput> cut = Run("blur:2", image.substr(0, keep));
       ASSERT_FALSE(cut.ok()) << suffix << " cut to " << keep;
-      EXPECT_EQ(cut.status().code(), Code::kDecodeError) << suffix << ": " << cut.status().message();
+      EXPECT_EQ(cut.status().code(), Code::kDecodeError)
+          << suffix << ": " << cut.status().message();
     }
   }
   // Random bytes after a valid magic number, and an HTML page, are refused before decoding.
@@ -280,7 +281,8 @@ TEST_F(VipsFiltersTest, AGifFrameLargerThanItsScreenIsRefused) {
   context.max_pixels = 1'000'000;
   Result<FilterOutput> out = Run("blur:1", gif, context);
   ASSERT_FALSE(out.ok());
-  EXPECT_TRUE(out.status().code() == Code::kTooManyPixels || out.status().code() == Code::kDecodeError)
+  EXPECT_TRUE(out.status().code() == Code::kTooManyPixels ||
+              out.status().code() == Code::kDecodeError)
       << out.status().code() << ": " << out.status().message();
 }
 

@@ -165,7 +165,8 @@ TEST_F(DownloaderTest, FaultsEndWithTheirCodeAndAttempts) {
       EXPECT_NE(d.failure.message().find("timed out after 0."), std::string::npos)
           << d.failure.message();
     }
-    EXPECT_NE(d.failure.message().find(RedactUrl(urls[i])), std::string::npos) << d.failure.message();
+    EXPECT_NE(d.failure.message().find(RedactUrl(urls[i])), std::string::npos)
+        << d.failure.message();
   }
   EXPECT_EQ(f.stats.retries, 2u * 6);
 }

@@ -65,8 +65,10 @@ TEST(RetryPolicyTest, ClassifiesAttempts) {
   for (const Case& c :
        {Case{CURLE_OK, 503, Code::kHttpStatus, true}, Case{CURLE_OK, 500, Code::kHttpStatus, true},
         Case{CURLE_OK, 429, Code::kHttpStatus, true}, Case{CURLE_OK, 404, Code::kHttpStatus, false},
-        Case{CURLE_OK, 403, Code::kHttpStatus, false}, Case{CURLE_COULDNT_CONNECT, 0, Code::kConnect, true},
-        Case{CURLE_RECV_ERROR, 0, Code::kConnect, true}, Case{CURLE_GOT_NOTHING, 0, Code::kConnect, true},
+        Case{CURLE_OK, 403, Code::kHttpStatus, false},
+        Case{CURLE_COULDNT_CONNECT, 0, Code::kConnect, true},
+        Case{CURLE_RECV_ERROR, 0, Code::kConnect, true},
+        Case{CURLE_GOT_NOTHING, 0, Code::kConnect, true},
         Case{CURLE_OPERATION_TIMEDOUT, 0, Code::kTimeout, true},
         Case{CURLE_PARTIAL_FILE, 200, Code::kTruncated, true},
         Case{CURLE_COULDNT_RESOLVE_HOST, 0, Code::kDns, false},
@@ -78,8 +80,7 @@ TEST(RetryPolicyTest, ClassifiesAttempts) {
     EXPECT_EQ(f.code(), c.code);
     EXPECT_EQ(f.retryable(), c.retryable) << c.code << " " << c.status;
   }
-  EXPECT_EQ(Classify(CURLE_COULDNT_CONNECT, 0, "10.0.0.1 (private)").code(),
-            Code::kBlockedAddress);
+  EXPECT_EQ(Classify(CURLE_COULDNT_CONNECT, 0, "10.0.0.1 (private)").code(), Code::kBlockedAddress);
   EXPECT_FALSE(Classify(CURLE_COULDNT_CONNECT, 0, "10.0.0.1 (private)").retryable());
   EXPECT_TRUE(Classify(CURLE_OK, 200, "::1 (loopback)").ok());  // another address won
   EXPECT_EQ(Classify(CURLE_WRITE_ERROR, 200, "", true).code(), Code::kTooLarge);

@@ -346,7 +346,7 @@ TEST(WorkerFailureTest, AWorkersCodeOutsideTheManifestTableIsFilter) {
   const Status none = WorkerFailure("", "it broke");
   EXPECT_EQ(none.code(), Code::kFilter);
   EXPECT_EQ(none.message(), "it broke");
-  EXPECT_EQ(WorkerFailure("ok", "").code(), Code::kFilter);  // never an ok failure
+  EXPECT_EQ(WorkerFailure("ok", "").code(), Code::kFilter);               // never an ok failure
   EXPECT_EQ(WorkerFailure("bad\nname", "m").message(), "bad\\nname: m");  // escaped
 }
 
