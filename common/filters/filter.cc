@@ -1,8 +1,5 @@
 #include "common/filters/filter.h"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -24,6 +21,7 @@ struct Entry {
   const char* argument;  // what the argument means, nullptr when it takes none
   double min, max;       // the argument's range
   const char* doc;
+  StandInFn run = nullptr;  // a test build's stand-in (RegisterTestStandIn)
 };
 
 constexpr Entry kFilters[] = {
@@ -40,14 +38,27 @@ constexpr Entry kFilters[] = {
     {"none", true, true, nullptr, 0, 0, "save the downloaded image unchanged; no workers"},
     {"sleep", true, false, "MS", 0, 3'600'000, "sleep MS, image unchanged (stand-in)"},
     {"spin", true, false, "MS", 0, 3'600'000, "burn MS of CPU, image unchanged (stand-in)"},
-    {"crash", true, false, nullptr, 0, 0, "kill the worker on marked images (crash tests)"},
 };
 
+// Stand-ins registered by a test-only build; empty in the production binaries.
+std::vector<Entry>& TestEntries() {
+  static std::vector<Entry> entries;
+  return entries;
+}
+
+// Calls `f` on every registered filter: the table, then a test build's.
+template <typename F>
+void ForEachEntry(F&& f) {
+  for (const Entry& e : kFilters) f(e);
+  for (const Entry& e : TestEntries()) f(e);
+}
+
 const Entry* Find(std::string_view name) {
-  for (const Entry& e : kFilters) {
-    if (name == e.name) return &e;
-  }
-  return nullptr;
+  const Entry* found = nullptr;
+  ForEachEntry([&](const Entry& e) {
+    if (found == nullptr && name == e.name) found = &e;
+  });
+  return found;
 }
 
 Status Bad(const std::string& message) { return Status::Error(Code::kBadFilterArgument, message); }
@@ -67,7 +78,7 @@ Result<FilterStep> ParseStep(std::string_view text, std::optional<double> defaul
   const Entry* entry = Find(step.name);
   if (entry == nullptr) {
     std::string known;
-    for (const Entry& e : kFilters) known += std::string(known.empty() ? "" : ", ") + e.name;
+    ForEachEntry([&](const Entry& e) { known += std::string(known.empty() ? "" : ", ") + e.name; });
     return Status::Error(Code::kUnknownFilter,
                          "unknown filter '" + step.name + "' (known: " + known + ")");
   }
@@ -115,13 +126,11 @@ void Spin(double ms, size_t seed) {
 }
 
 Result<FilterOutput> RunStandIn(const FilterStep& step, std::string_view input) {
+  if (const Entry* entry = Find(step.name); entry->run != nullptr) return entry->run(input);
   if (step.name == "sleep") {
     std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(*step.argument));
   } else if (step.name == "spin") {
     Spin(*step.argument, input.size());
-  } else if (step.name == "crash" && input.find(kCrashMarker) != std::string_view::npos) {
-    ::kill(::getpid(), SIGKILL);
-    return Status::Error(Code::kInternal, "still alive after SIGKILL");
   }
   return Unchanged();
 }
@@ -176,15 +185,19 @@ bool IsInstant(const FilterSpec& spec) {
          Find(spec.steps[0].name)->instant;
 }
 
+void RegisterTestStandIn(const char* name, const char* doc, StandInFn run) {
+  TestEntries().push_back(Entry{name, true, false, nullptr, 0, 0, doc, run});
+}
+
 std::vector<std::string> FilterNames() {
   std::vector<std::string> names;
-  for (const Entry& e : kFilters) names.emplace_back(e.name);
+  ForEachEntry([&](const Entry& e) { names.emplace_back(e.name); });
   return names;
 }
 
 std::string FilterHelp() {
   std::string help;
-  for (const Entry& e : kFilters) {
+  ForEachEntry([&](const Entry& e) {
     std::string usage = e.name;
     if (e.argument != nullptr) usage += std::string(":") + e.argument;
     char line[160];
@@ -192,7 +205,7 @@ std::string FilterHelp() {
         line, sizeof(line), "  %-18s %s%s\n", usage.c_str(), e.doc,
         e.argument != nullptr ? (" (" + Number(e.min) + ".." + Number(e.max) + ")").c_str() : "");
     help += line;
-  }
+  });
   help += "  (a chain has at most " + std::to_string(kMaxFilterSteps) + " steps)\n";
   return help;
 }

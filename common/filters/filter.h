@@ -1,16 +1,18 @@
-// Filters: what a worker (or --sequential) does to an image. A filter spec is a chain of steps
-// separated by commas, each "name" or "name:argument", e.g. "blur:5" or "thumbnail:256,sharpen:1".
-// Steps run left to right on the decoded image, which is encoded once at the end.
+// Filters: what a worker (or the coordinator itself, one user at a time) does to an image. A filter
+// spec is a chain of steps separated by commas, each "name" or "name:argument", e.g. "blur:5" or
+// "thumbnail:256,sharpen:1". Steps run left to right on the decoded image, which is encoded once at
+// the end.
 //
 // Image filters (libvips, one pixel thread per process; see FilterHelp() for ranges):
 //   blur:SIGMA  sharpen:SIGMA  grayscale  sepia:STRENGTH  edge  invert  brightness:F
 //   contrast:F  pixelate:BLOCK  thumbnail:SIZE
 // Stand-ins that pass the image on unchanged (each must be the whole spec):
 //   none       the image unchanged, no decoding (the downloaded bytes are saved)
-//   sleep:MS   sleeps MS milliseconds (the seed's simulated filter)
-//   spin:MS    burns MS milliseconds of CPU (an honest CPU-bound stand-in)
-//   crash      kills the process running it with SIGKILL when the image contains kCrashMarker:
-//              a poison image for crash-recovery tests
+//   sleep:MS   sleeps MS milliseconds (synthetic work for load tests)
+//   spin:MS    burns MS milliseconds of CPU (synthetic CPU-bound work for load tests)
+// A test-only build adds stand-ins of its own (RegisterTestStandIn; e.g. the crash-recovery
+// tests' `crash`, tests/support/crash_filter.cc); the production registry is the table in
+// filter.cc.
 //
 // The spec is parsed once (ParseFilterSpec) into a FilterSpec; everything else uses the parsed
 // form. InitFilters() once per process before RunFilter(); then RunFilter is safe from one
@@ -30,8 +32,6 @@
 
 namespace pixelmill {
 
-inline constexpr std::string_view kCrashMarker = "pixelmill:crash";
-
 // Steps in one filter chain at most. libvips evaluates a chain as nested calls, so a very long
 // one overflows the stack of the process running it; chains of this length run everywhere
 // (tests/common/filters/vips_filters_test.cc runs the longest chain of every filter).
@@ -48,7 +48,7 @@ struct FilterSpec {
 
   // True for "none": the downloaded bytes are saved as they are, no worker is needed.
   bool IsNone() const;
-  // True when no step decodes the image (none, sleep, spin, crash).
+  // True when no step decodes the image (none, sleep, spin, a test build's stand-ins).
   bool IsStandIn() const;
 };
 
@@ -94,6 +94,12 @@ Result<FilterOutput> RunFilter(const FilterSpec& spec, const FilterContext& cont
 // True for filters that finish at once and cannot block ("none"): a worker runs them without
 // handing them to its compute thread.
 bool IsInstant(const FilterSpec& spec);
+
+// A stand-in filter that only a test-only build registers: `run` gets the image and returns what
+// RunFilter() returns. REQUIRES: called before any spec is parsed (from a static initialiser of
+// the test build's own source), with a name not registered yet.
+using StandInFn = Result<FilterOutput> (*)(std::string_view input);
+void RegisterTestStandIn(const char* name, const char* doc, StandInFn run);
 
 // Names of every registered filter, for Hello and checks against a worker's Hello.
 std::vector<std::string> FilterNames();

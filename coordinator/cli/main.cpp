@@ -298,8 +298,8 @@ int main(int argc, char** argv) {
                "(safe against power loss; slower)")
       ->group("Input and output");
   app.add_flag("--sequential", options.sequential,
-               "the legacy pipeline: one user at a time, a blocking download, the filter in this "
-               "process, no workers (a baseline for benchmarks)")
+               "one user at a time with the filter in this process, no workers (a baseline for "
+               "benchmarks)")
       ->group("Workers");
   try {
     app.parse(argc, argv);

@@ -15,10 +15,10 @@
 // pixelmill itself so each hop is re-checked and queued for its own host, every connection's
 // resolved address refused if loopback/private/link-local unless allowed, body capped as it
 // streams) and retried on transient failures with backoff on the loop. The easy handles'
-// settings, the address check and the reading of a finished attempt are http_transfer.h's,
-// shared with --sequential's BlockingFetch. Proxy environment
-// variables are ignored; with an explicit proxy the target host is resolved and checked by
-// pixelmill before each request. URLs in messages are redacted (RedactUrl). The result reaches
+// settings, the address check and the reading of a finished attempt are http_transfer.h's.
+// Every download of a run goes through here, one user at a time too (sequential.h). Proxy
+// environment variables are ignored; with an explicit proxy the target host is resolved and checked
+// by pixelmill before each request. URLs in messages are redacted (RedactUrl). The result reaches
 // `on_done` on the loop thread, never from inside Start(); on_done may call Start() and Close().
 //
 // Memory: with a ByteBudget, every transfer holds a lease on it (DownloadBudget): an opening

@@ -1,8 +1,7 @@
-// What one download attempt is, whoever drives it: the Downloader (curl multi on the loop) and
-// --sequential's BlockingFetch (curl easy, one at a time) configure their easy handles, check
-// the addresses curl connects to, read a finished attempt and follow redirects with the same
-// functions here, so both paths apply one URL policy (url_policy.h) and one retry policy
-// (retry_policy.h). DownloadOptions, the knobs of both, lives here too.
+// What one download attempt is: how the Downloader configures its easy handles, checks the
+// addresses curl connects to, reads a finished attempt and follows redirects, applying one URL
+// policy (url_policy.h) and one retry policy (retry_policy.h). DownloadOptions, the downloads'
+// knobs, lives here too.
 //
 // Plain functions without state of their own; any thread (each easy handle belongs to one).
 #pragma once

@@ -80,8 +80,8 @@ struct Options {
   uint64_t grace_ms = 5'000;
   // fsync each image and the images folder before its manifest line (power-loss safe; slower).
   bool durable = false;
-  // The legacy pipeline (sequential.h): one user at a time, a blocking download, the filter in
-  // this process, then its commit; no workers. The baseline the pipeline is measured against.
+  // One user at a time with the filter in this process, no workers (sequential.h): the baseline
+  // the parallel configuration is measured against.
   bool sequential = false;
   // TEST-ONLY, never a flag (main.cpp does not set it): the sink finishes each batch of image
   // writes this many ms late, as on a slow disk (SinkOptions::commit_delay_ms_for_tests).

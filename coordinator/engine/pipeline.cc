@@ -10,7 +10,7 @@
 #include <random>
 #include <utility>
 
-#include "common/image/image_probe.h"
+#include "coordinator/engine/user_rules.h"
 #include "coordinator/events/run_text.h"
 
 namespace pixelmill {
@@ -40,22 +40,13 @@ Pipeline::Pipeline(const Options& options, UserStore& store, Observer& observer,
       sink_(loop_, SinkOptionsOf(options)) {
   uv_loop_init(&loop_);
   on_fatal_ = [this](const char* where, const char* what) {
-    if (fatal_event_.empty()) {
-      fatal_event_ = std::string("internal error in ") + where + ": " + what;
-    }
+    KeepFirstFatal(fatal_event_, where, what);
     Wake();
   };
   InstallFatalHandler(loop_, &on_fatal_);
 }
 
-Pipeline::~Pipeline() {
-  // A handle still open here is a bug; say so loudly, in release builds too.
-  if (const int rc = uv_loop_close(&loop_); rc != 0) {
-    std::fprintf(stderr, "internal error: libuv loop closed with handles open (%s)\n",
-                 uv_strerror(rc));
-    std::abort();
-  }
-}
+Pipeline::~Pipeline() { CloseLoopOrDie(loop_); }
 
 PipelineResult Pipeline::Run() {
   metrics_.emplace(clock_, observer_);
@@ -332,25 +323,12 @@ void Pipeline::HandleDownload(Download& d) {
   const size_t user = d.tag;
   metrics_->DownloadEnded(user, d.elapsed);
   if (!d.failure.ok()) return Fail(user, d.failure, d.attempts);
-  // The bytes decide, not the Content-Type header: a JPEG sent as text/html is still a JPEG,
-  // and an HTML page sent as image/jpeg is not an image.
-  // A header that parses, declares its dimensions and is followed by image data is required
-  // even when nothing decodes the image (--filter none).
-  Result<ImageHeader> header = ProbeImage(d.body.view());
-  if (!header.ok()) {
-    return Fail(user,
-                Status::Error(Code::kNotImage, NotImageMessage(d.url, header.status().message(),
-                                                               d.content_type, d.body.size())),
-                d.attempts);
-  }
+  Result<ImageHeader> header = ProbeDownloaded(d);
+  if (!header.ok()) return Fail(user, header.status(), d.attempts);
   const Fetched fetched{d.attempts, d.elapsed};
   if (!dispatcher_) {
-    d.body.set_format(header->format);
-    ManifestRecord info;
-    info.download_attempts = fetched.attempts;
-    info.download_ms = Millis(fetched.took);
-    info.width = header->width;
-    info.height = header->height;
+    ManifestRecord info = DownloadedRecord(fetched.attempts, fetched.took);
+    SaveUnfiltered(header.value(), d.body, info);
     return Commit(user, std::move(d.body), std::move(info));
   }
   if (!dispatcher_->gave_up().empty()) {
@@ -363,21 +341,14 @@ void Pipeline::HandleDownload(Download& d) {
 void Pipeline::HandleFiltered(JobOutcome& o) {
   ManifestRecord info;
   if (auto it = fetched_.find(o.user); it != fetched_.end()) {
-    info.download_attempts = it->second.attempts;
-    info.download_ms = Millis(it->second.took);
+    info = DownloadedRecord(it->second.attempts, it->second.took);
     fetched_.erase(it);
   }
   if (!o.error.ok()) {
     return Fail(o.user, o.error, info.download_attempts + o.attempts);
   }
   metrics_->Filtered(o.cpu_micros);
-  info.filtered = true;
-  info.filter_attempts = o.attempts;
-  info.filter = options_.filter_spec.text;
-  info.cpu_micros = o.cpu_micros;
-  info.worker = std::move(o.worker);
-  info.width = o.width;
-  info.height = o.height;
+  RecordFiltered(options_.filter_spec, o, info);
   Commit(o.user, std::move(o.image), std::move(info));
 }
 
@@ -406,29 +377,16 @@ void Pipeline::Fail(size_t user, const Status& error, uint32_t attempts) {
 
 // Counts only what the manifest holds: a line that could not be written is not a result.
 void Pipeline::HandleWritten(Written& w) {
-  switch (w.result) {
-    case CommitResult::kCommitted:
-      assert(busy_ > 0);
-      --busy_;
-      store_.SetOutcome(w.user, w.status, store_.format(w.user));
-      lines_.Count(w.status, w.code);
-      metrics_->LineWritten(w.user);
-      return;
-    case CommitResult::kImageFailed:
-      if (w.error.code() == Code::kFull) {
-        // Not the user's failure: a failed line would be kept by --resume, and every later
-        // image would fail the same way. Stop; the user is left without a line, for a resume.
-        assert(busy_ > 0);
-        --busy_;
-        return Abandon(w.error.message() + " (the manifest holds every line before this error)");
-      }
-      return Fail(w.user, w.error, w.attempts);
-    case CommitResult::kLineFailed:
-      assert(busy_ > 0);
-      --busy_;
-      // Nothing more can be recorded: stop at once instead of finishing work that is then lost.
-      return Abandon(w.error.message() + " (the manifest holds every line before this error)");
+  const CommitEnd end = JudgeCommit(w.result, w.error);
+  if (end.action == CommitEnd::kFailUser) {
+    return Fail(w.user, w.error, w.attempts);
   }
+  assert(busy_ > 0);
+  --busy_;
+  if (end.action == CommitEnd::kStopRun) return Abandon(end.why);  // the user is left for a resume
+  store_.SetOutcome(w.user, w.status, store_.format(w.user));
+  lines_.Count(w.status, w.code);
+  metrics_->LineWritten(w.user);
 }
 
 void Pipeline::HandleStop(int signum) {

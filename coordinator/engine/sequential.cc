@@ -1,19 +1,16 @@
 #include "coordinator/engine/sequential.h"
 
-#include <time.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <cstdio>
-#include <exception>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "common/base/hostname.h"
 #include "common/filters/filter.h"
-#include "common/image/image_probe.h"
-#include "coordinator/download/blocking_fetch.h"
+#include "coordinator/download/downloader.h"
+#include "coordinator/engine/in_process_filter.h"
+#include "coordinator/engine/user_rules.h"
 #include "coordinator/events/callback_guard.h"
 #include "coordinator/events/run_text.h"
 #include "coordinator/output/manifest.h"
@@ -22,28 +19,6 @@
 namespace pixelmill {
 namespace {
 
-uint64_t ProcessCpuMicros() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
-}
-
-double NowSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Why a filtered image in `format` is not what the run asked for, or "" (the Dispatcher's
-// check of a worker's result, for the same bad_result).
-std::string UnexpectedFormat(const Options& options, OutputFormat format) {
-  if (options.filter_spec.IsStandIn()) return {};
-  const OutputFormat asked = options.filter_output.format;
-  const bool ok = asked != OutputFormat::kUnknown
-                      ? format == asked
-                      : format == OutputFormat::kJpeg || format == OutputFormat::kPng ||
-                            format == OutputFormat::kWebp;
-  return ok ? std::string() : std::string(ExtensionFor(format)) + " is not the format asked for";
-}
-
 class SequentialRun {
  public:
   SequentialRun(const Options& options, UserStore& store, Observer& observer, StopRequest* stop)
@@ -51,38 +26,39 @@ class SequentialRun {
         store_(store),
         observer_(observer),
         stop_(stop),
+        downloader_(loop_, options.download,
+                    [this](Download&& d) { downloaded_.emplace(std::move(d)); }),
         sink_(loop_, SinkOptions{options.output, options.durable}),
-        fetch_(options.download, [this] { return ShouldStop(); }),
         worker_id_(Hostname() + ":" + std::to_string(::getpid()) + ":sequential") {
     uv_loop_init(&loop_);
     on_fatal_ = [this](const char* where, const char* what) {
-      if (fatal_.empty()) fatal_ = std::string("internal error in ") + where + ": " + what;
+      KeepFirstFatal(fatal_, where, what);
     };
     InstallFatalHandler(loop_, &on_fatal_);
   }
   SequentialRun(const SequentialRun&) = delete;
   SequentialRun& operator=(const SequentialRun&) = delete;
-  ~SequentialRun() {
-    if (const int rc = uv_loop_close(&loop_); rc != 0) {
-      std::fprintf(stderr, "internal error: libuv loop closed with handles open (%s)\n",
-                   uv_strerror(rc));
-      std::abort();
-    }
-  }
+  ~SequentialRun() { CloseLoopOrDie(loop_); }
 
   PipelineResult Run();
 
  private:
   // Whether the run must stop now: a second signal, or the grace time after the first is over.
   bool ShouldStop();
-  // The first stop signal was seen: notes when, and says so once.
+  // The first stop signal was seen: says so once and starts the grace timer.
   void NoteSignal();
   void RunUser(size_t user);
+  // Runs the loop until the download started for a user ends; nullopt when the run stops first
+  // (the download is abandoned by Close()).
+  std::optional<Download> AwaitDownload();
   void Commit(size_t user, ImageBuffer bytes, ManifestRecord info);
   void Fail(size_t user, const Status& error, uint32_t attempts);
   // Runs the private loop until `done` is true (the sink's callback ran); false (and fatal_ set)
   // if the loop ran out of work first.
   bool RunLoopUntil(const bool& done);
+  // Closes the downloader and the sink (if `opened`: the sink opened), then the loop's own
+  // handles.
+  void CloseAll(bool opened);
 
   int StopRequests() const { return stop_ != nullptr ? stop_->requests() : 0; }
   int StopSignal() const { return stop_ != nullptr ? stop_->first_signal() : 0; }
@@ -93,43 +69,58 @@ class SequentialRun {
   StopRequest* stop_;
   uv_loop_t loop_{};
   FatalHandler on_fatal_;
+  Downloader downloader_;
   Sink sink_;
-  BlockingFetch fetch_;
+  uv_timer_t grace_{};
   const std::string worker_id_;
-  LineCounts lines_;             // as the Pipeline counts them
-  uint64_t image_warnings_ = 0;  // libvips warnings about the images filtered here
-  double first_signal_at_ = 0;   // when the first stop signal was seen (0: none yet)
-  std::string fatal_;            // why the run stopped early, if it did
+  std::optional<Download> downloaded_;  // recorded by the downloader's callback
+  LineCounts lines_;                    // as the Pipeline counts them
+  uint64_t image_warnings_ = 0;         // libvips warnings about the images filtered here
+  bool signal_noted_ = false;
+  bool grace_over_ = false;  // recorded by the grace timer
+  std::string fatal_;        // why the run stopped early, if it did
 };
 
 bool SequentialRun::ShouldStop() {
   const int signals = StopRequests();
   if (signals == 0) return false;
   NoteSignal();
-  return signals >= 2 || options_.grace_ms == 0 ||
-         NowSeconds() - first_signal_at_ > static_cast<double>(options_.grace_ms) / 1000;
+  return signals >= 2 || options_.grace_ms == 0 || grace_over_;
 }
 
 void SequentialRun::NoteSignal() {
-  if (first_signal_at_ != 0) return;
-  first_signal_at_ = NowSeconds();
+  if (signal_noted_) return;
+  signal_noted_ = true;
   Emit(observer_, LogLevel::kWarning,
        "%s: starting no new user; finishing the one in flight for up to %.1f s (send it again "
        "to stop now)",
        StopSignalName(StopSignal()), static_cast<double>(options_.grace_ms) / 1000);
+  if (options_.grace_ms == 0) return;
+  uv_timer_start(
+      &grace_,
+      [](uv_timer_t* t) {
+        Guarded(t->loop, "grace timer",
+                [&] { static_cast<SequentialRun*>(t->data)->grace_over_ = true; });
+      },
+      options_.grace_ms, 0);
 }
 
 PipelineResult SequentialRun::Run() {
-  const double started = NowSeconds();
+  const TimePoint started = RealClock().Now();
   PipelineResult result;
   size_t todo = 0;
   for (size_t i = 0; i < store_.size(); ++i) todo += store_.status(i) == UserStatus::kPending;
+  // A stop request wakes the loop out of a download; ShouldStop() decides what it means.
+  if (stop_ != nullptr) stop_->Attach(loop_, [] {});
+  uv_timer_init(&loop_, &grace_);
+  grace_.data = this;
   if (Status s = sink_.Open(); !s.ok()) {
     observer_.OnEvent(LogLevel::kError, s.message());
+    CloseAll(false);
     return result;
   }
   result.output_opened = true;
-  if (Status s = fetch_.Init(); !s.ok()) fatal_ = s.message();
+  if (Status s = downloader_.Init(); !s.ok()) fatal_ = s.message();
   if (fatal_.empty() && !options_.filter_spec.IsNone()) {
     if (Status s = InitFilters(); !s.ok()) fatal_ = s.message();
   }
@@ -141,20 +132,14 @@ PipelineResult SequentialRun::Run() {
     }
     RunUser(user);
   }
-  bool closed = false;
-  sink_.Close([&](const Status& s) {
-    if (!s.ok() && fatal_.empty()) fatal_ = s.message();
-    closed = true;
-  });
-  RunLoopUntil(closed);
-  uv_run(&loop_, UV_RUN_DEFAULT);  // the sink's closing handles
+  result.downloads = downloader_.stats();
+  CloseAll(true);
 
   static_cast<LineCounts&>(result) = lines_;
   result.left = todo - lines_.ok - lines_.failed;
-  result.downloads = fetch_.stats();
   result.manifest_syncs = sink_.syncs();
   result.dispatch.image_warnings = image_warnings_;
-  result.wall_seconds = NowSeconds() - started;
+  result.wall_seconds = Seconds(RealClock().Now() - started);
   // A stop that came after the last user started leaves nothing undone: the run completed.
   result.exit_code =
       EndOfRun(observer_, StopRequests() > 0 && result.left > 0, StopSignal(), fatal_, lines_.ok,
@@ -162,67 +147,63 @@ PipelineResult SequentialRun::Run() {
   return result;
 }
 
+void SequentialRun::CloseAll(bool opened) {
+  if (opened) {
+    bool downloads_closed = false, sink_closed = false;
+    downloader_.Close([&] { downloads_closed = true; });
+    sink_.Close([&](const Status& s) {
+      if (!s.ok() && fatal_.empty()) fatal_ = s.message();
+      sink_closed = true;
+    });
+    RunLoopUntil(sink_closed);
+    RunLoopUntil(downloads_closed);
+  }
+  if (stop_ != nullptr) stop_->Detach();
+  uv_close(reinterpret_cast<uv_handle_t*>(&grace_), nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);  // the closing handles
+}
+
 // One user, start to line: download, check, filter, commit. Returns with its line written, or
 // with none when the run is stopping (the user is left for a resume).
 void SequentialRun::RunUser(size_t user) {
-  std::optional<Download> d = fetch_.Fetch(store_.Get(user).image_url);
+  if (Status refused = downloader_.Start(user, store_.Get(user).image_url); !refused.ok()) {
+    return Fail(user, refused, 0);
+  }
+  std::optional<Download> d = AwaitDownload();
   if (!d) return;  // stopped mid-download
   if (!d->failure.ok()) return Fail(user, d->failure, d->attempts);
-  // The bytes decide, not the Content-Type header, as in the Pipeline.
-  Result<ImageHeader> header = ProbeImage(d->body.view());
-  if (!header.ok()) {
-    return Fail(user,
-                Status::Error(Code::kNotImage, NotImageMessage(d->url, header.status().message(),
-                                                               d->content_type, d->body.size())),
-                d->attempts);
-  }
-  ManifestRecord info;
-  info.download_attempts = d->attempts;
-  info.download_ms = Millis(d->elapsed);
+  Result<ImageHeader> header = ProbeDownloaded(*d);
+  if (!header.ok()) return Fail(user, header.status(), d->attempts);
+  ManifestRecord info = DownloadedRecord(d->attempts, d->elapsed);
   if (options_.filter_spec.IsNone()) {
-    d->body.set_format(header->format);
-    info.width = header->width;
-    info.height = header->height;
+    SaveUnfiltered(header.value(), d->body, info);
     return Commit(user, std::move(d->body), std::move(info));
   }
-  const uint64_t cpu_start = ProcessCpuMicros();
-  std::optional<Result<FilterOutput>> output;
-  try {
-    output.emplace(RunFilter(options_.filter_spec, options_.filter_output, d->body.view()));
-  } catch (const std::exception& e) {
-    // As a worker reports a stray exception (e.g. bad_alloc on a huge image).
-    output.emplace(Status::Error(Code::kInternal,
-                                 "filter '" + options_.filter_spec.text + "' failed: " + e.what()));
-  }
-  info.cpu_micros = ProcessCpuMicros() - cpu_start;
-  if (!output->ok()) {
-    return Fail(user, output->status(), d->attempts + 1);
-  }
-  if (output->value().warnings > 0) {
-    image_warnings_ += output->value().warnings;
+  InProcessFiltered filtered = FilterInProcess(user, options_.filter_spec, options_.filter_output,
+                                               std::move(d->body), worker_id_);
+  if (filtered.warnings > 0) {
+    image_warnings_ += filtered.warnings;
     Emit(observer_, LogLevel::kDebug, "user %lld: %u libvips warning(s): %s",
-         static_cast<long long>(store_.id(user)), output->value().warnings,
-         output->value().warning_text.c_str());
+         static_cast<long long>(store_.id(user)), filtered.warnings, filtered.warning_text.c_str());
   }
-  ImageBuffer image =
-      output->value().bytes ? std::move(*output->value().bytes) : std::move(d->body);
-  // Checked as the Dispatcher checks a worker's result.
-  Result<ImageHeader> result = ProbeImage(image.view());
-  std::string problem =
-      result.ok() ? UnexpectedFormat(options_, result->format) : result.status().message();
-  if (!problem.empty()) {
-    return Fail(user,
-                Status::Error(Code::kBadResult, "the filter returned an invalid image: " + problem),
-                d->attempts + 1);
+  JobOutcome& o = filtered.outcome;
+  if (!o.error.ok()) return Fail(user, o.error, d->attempts + o.attempts);
+  RecordFiltered(options_.filter_spec, o, info);
+  Commit(user, std::move(o.image), std::move(info));
+}
+
+std::optional<Download> SequentialRun::AwaitDownload() {
+  downloaded_.reset();
+  while (!downloaded_) {
+    if (ShouldStop() || !fatal_.empty()) return std::nullopt;
+    if (uv_run(&loop_, UV_RUN_ONCE) == 0 && !downloaded_) {
+      if (fatal_.empty()) fatal_ = "internal error: a download never ended";
+      return std::nullopt;
+    }
   }
-  image.set_format(result->format);
-  info.filtered = true;
-  info.filter_attempts = 1;
-  info.filter = options_.filter_spec.text;
-  info.worker = worker_id_;
-  info.width = result->width;
-  info.height = result->height;
-  Commit(user, std::move(image), std::move(info));
+  std::optional<Download> d = std::move(downloaded_);
+  downloaded_.reset();
+  return d;
 }
 
 void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
@@ -237,20 +218,16 @@ void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) 
                  done = true;
                });
   if (!RunLoopUntil(done)) return;
-  switch (how) {
-    case CommitResult::kCommitted:
+  const CommitEnd end = JudgeCommit(how, error);
+  switch (end.action) {
+    case CommitEnd::kDone:
       store_.SetOutcome(user, UserStatus::kOk, info.format);
       lines_.Count(UserStatus::kOk, {});
       return;
-    case CommitResult::kImageFailed:
-      // No room is the output's failure, not the user's: stop, and leave the user for a resume.
-      if (error.code() == Code::kFull) {
-        fatal_ = error.message() + " (the manifest holds every line before this error)";
-        return;
-      }
+    case CommitEnd::kFailUser:
       return Fail(user, error, attempts);
-    case CommitResult::kLineFailed:
-      fatal_ = error.message() + " (the manifest holds every line before this error)";
+    case CommitEnd::kStopRun:
+      fatal_ = end.why;  // the user is left for a resume
       return;
   }
 }
@@ -263,8 +240,10 @@ void SequentialRun::Fail(size_t user, const Status& error, uint32_t attempts) {
     done = true;
   });
   if (!RunLoopUntil(done)) return;
-  if (!written.ok()) {
-    fatal_ = written.message() + " (the manifest holds every line before this error)";
+  const CommitEnd end =
+      JudgeCommit(written.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed, written);
+  if (end.action != CommitEnd::kDone) {
+    fatal_ = end.why;
     return;
   }
   store_.SetOutcome(user, UserStatus::kFailed, store_.format(user));

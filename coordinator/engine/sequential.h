@@ -1,23 +1,25 @@
-// RunSequential (--sequential): the legacy pipeline, one user at a time on the calling thread,
-// kept in the same binary as the baseline the Pipeline is measured against. For each pending
-// user in input order: a blocking download (BlockingFetch: the Downloader's URL, address, retry
-// and host-health policy through the same code), the header check, the filter in this process
-// (RunFilter with the run's FilterContext, the same library the workers run), then the same
-// commit step as the Pipeline (Sink: the image complete under its final name, then its line
-// built by manifest.h), before the next user starts. No worker is spawned; the manifest lines,
-// error codes, output files, report and resume behaviour are the Pipeline's, except that an ok
-// line's "worker" is "<host>:<pid>:sequential" (the filter runs once: "attempts" is 1).
+// RunSequential (--sequential): the engine configured to run one user at a time on the calling
+// thread with the filter in this process, no workers: the baseline the Pipeline is measured
+// against (scripts/bench.sh proof). For each pending user in input order: its download by the
+// Downloader (the same URL, address, redirect, retry, proxy and host-health policy; the only
+// download on the wire), the per-user rules of user_rules.h (the probe, what the line records,
+// what an ended commit means), the filter in this process (in_process_filter.h: the worker's
+// library and settings, its result checked as a worker's is), then the same commit step (Sink:
+// the image complete under its final name, then its line built by manifest.h), before the next
+// user starts. The manifest lines, error codes, output files, report and resume behaviour are
+// the Pipeline's, except that an ok line's "worker" is "<host>:<pid>:sequential" (the filter
+// runs once: "attempts" is 1).
 //
 // Stops: the first SIGINT/SIGTERM/SIGHUP lets the current user finish for up to --grace and
-// starts no other; a second stops at once. The users without a line are left for --resume.
-// A filter step cannot be interrupted (an in-process sleep:MS runs to its end).
+// starts no other; a second stops at once, abandoning the download in flight. The users without
+// a line are left for --resume. A filter step cannot be interrupted (an in-process sleep:MS runs
+// to its end).
 //
-// Known limits against the Pipeline: no --max-memory (one image at a time), no worker address
-// space cap (RLIMIT_AS would cap the coordinator), and `crash` is refused by main (it would kill
-// the coordinator).
+// Known limits against the Pipeline: no --max-memory (one image at a time) and no worker address
+// space cap (RLIMIT_AS would cap the coordinator).
 //
-// Runs on the calling thread; the Sink's file writes go through a private libuv loop that is run
-// until each commit has ended.
+// Runs on the calling thread; the download and the Sink's file writes go through a private libuv
+// loop that is run until each has ended.
 #pragma once
 
 #include "coordinator/engine/options.h"

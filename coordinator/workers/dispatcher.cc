@@ -10,7 +10,7 @@
 
 #include "common/base/peer_text.h"
 #include "common/base/version.h"
-#include "common/image/image_probe.h"
+#include "common/filters/result_check.h"
 #include "coordinator/events/event.h"
 
 namespace pixelmill {
@@ -257,12 +257,11 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
     // A worker's bytes are checked like a download's: an empty or garbled result is not saved.
     const std::string_view bytes(static_cast<const char*>(message.payload.data()),
                                  message.payload.size());
-    Result<ImageHeader> header = ProbeImage(bytes);
+    Result<ImageHeader> header = CheckFilterResult(options_.filter, options_.output, bytes);
     WorkerInfo& worker = *pool_.Find(identity);
-    std::string problem =
-        header.ok() ? UnexpectedFormat(header->format) : header.status().message();
-    if (!problem.empty()) {
-      const std::string why = "worker " + worker_id + " returned an invalid image: " + problem;
+    if (!header.ok()) {
+      const std::string why =
+          "worker " + worker_id + " returned an invalid image: " + header.status().message();
       Refuse(identity, *job, why);
       if (++worker.bad_streak >= kMaxBadResults) StopWorker(identity, why, Code::kBadResult);
       return Dispatch();
@@ -279,18 +278,6 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
   }
   on_done_(std::move(outcome));
   Dispatch();
-}
-
-// Why a filtered result in `format` is not what the run asked for, or "". Stand-in filters pass
-// the downloaded image on, whatever format it had.
-std::string Dispatcher::UnexpectedFormat(OutputFormat format) const {
-  if (options_.filter.IsStandIn()) return {};
-  const OutputFormat asked = options_.output.format;
-  const bool ok = asked != OutputFormat::kUnknown
-                      ? format == asked
-                      : format == OutputFormat::kJpeg || format == OutputFormat::kPng ||
-                            format == OutputFormat::kWebp;
-  return ok ? std::string() : std::string(ExtensionFor(format)) + " is not the format asked for";
 }
 
 // A result failed its check: that attempt failed; the job goes to another worker if it may.

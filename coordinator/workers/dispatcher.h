@@ -125,11 +125,10 @@ class Dispatcher {
   void Submit(size_t user, int64_t user_id, ImageBuffer image);
   // The supervisor saw a local worker process end: the worker of that local_pid is dead at once.
   void WorkerExited(uint32_t pid, const std::string& how);
-  // Fails every queued job with `code` (e.g. when no worker can ever come).
-  // Fails every queued job with kNoWorkers and `message`.
+  // Fails every queued job with kNoWorkers and `message` (no worker can ever come).
   void FailQueued(const std::string& message);
   // No local worker can come (`why`: none configured, or every slot gave up). Without a remote
-  // endpoint the waiting jobs fail now with no_workers; with one, the dispatcher waits up to
+  // endpoint the waiting jobs fail now with kNoWorkers; with one, the dispatcher waits up to
   // remote_wait_ms while no worker is connected, saying so, then gives up the same way.
   void NoLocalWorkers(const std::string& why);
   // Why no worker will ever come (the dispatcher gave up), or "": new jobs would only wait.
@@ -169,7 +168,6 @@ class Dispatcher {
   void WorkerDead(const std::string& identity, const std::string& why,
                   Code code = Code::kWorkerDied);
   void GiveUp(JobRecord& job, Code code, const std::string& why);
-  std::string UnexpectedFormat(OutputFormat format) const;
   void CheckDeadlines(TimePoint now);
   void StopWorker(const std::string& identity, const std::string& why, Code code);
   void CheckRemoteWait(TimePoint now);

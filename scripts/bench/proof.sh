@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# bench.sh proof: the pipeline against --sequential (the legacy code) and the seed's Python
-# answer. Sourced by bench.sh (lib.sh, common.sh, $work).
+# bench.sh proof: the pipeline against --sequential (one user at a time, filter in process) and
+# the seed's Python answer. Sourced by bench.sh (lib.sh, common.sh, $work).
 
 # Wall seconds of one command (its output discarded), after removing OUT. Usage: wall OUT CMD...
 wall() {
@@ -15,7 +15,7 @@ wall() {
 
 bench_proof() {
   local repeats=${PROOF_REPEATS:-5} py n r coordinator="$build/coordinator/coordinator"
-  echo "== proof: the pipeline vs --sequential (the legacy code) vs the seed's Python answer;" \
+  echo "== proof: the pipeline vs --sequential (one user at a time, filter in process) vs the seed's Python answer;" \
     "100 ms a download, blur:5 on 512x512 JPEGs, 2 workers; $repeats repeats, min and median"
   echo "  load before: $(uptime | sed 's/.*load average: //')"
   py=$(pillow_python)

@@ -117,12 +117,22 @@ TEST(FilterTest, SleepAndSpinTakeTheirTimeAndKeepTheImage) {
 TEST(FilterTest, RegistryAndHelpListEveryFilter) {
   const std::vector<std::string> names = FilterNames();
   const std::string help = FilterHelp();
-  for (const char* name :
-       {"none", "sleep", "spin", "crash", "blur", "sharpen", "grayscale", "sepia", "edge", "invert",
-        "brightness", "contrast", "pixelate", "thumbnail"}) {
+  for (const char* name : {"none", "sleep", "spin", "blur", "sharpen", "grayscale", "sepia", "edge",
+                           "invert", "brightness", "contrast", "pixelate", "thumbnail"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
     EXPECT_NE(help.find(std::string("  ") + name), std::string::npos) << name;
   }
+}
+
+// `crash` kills the process that runs it: only test-only builds register it
+// (tests/support/crash_filter.cc), never the registry the production binaries use.
+TEST(FilterTest, ProductionRegistryHasNoCrashFilter) {
+  const std::vector<std::string> names = FilterNames();
+  EXPECT_EQ(std::find(names.begin(), names.end(), "crash"), names.end());
+  EXPECT_EQ(FilterHelp().find("crash"), std::string::npos) << FilterHelp();
+  Result<FilterSpec> spec = ParseFilterSpec("crash");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), Code::kUnknownFilter);
 }
 
 }  // namespace

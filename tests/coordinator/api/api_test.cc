@@ -278,12 +278,12 @@ TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFlag) {
       {"quality", [](RunOptions& o) { o.quality = 0; }, 2, "--quality"},
       {"remote workers in the clear", [](RunOptions& o) { o.bind = "tcp://0.0.0.0:5555"; }, 2,
        "pass --insecure"},
-      {"crash in-process",
+      {"crash (a test-only build's filter)",
        [](RunOptions& o) {
          o.filter = "crash";
          o.sequential = true;
        },
-       2, "not --sequential"},
+       2, "unknown filter 'crash'"},
       {"no worker", [](RunOptions& o) { o.worker_binary = "/nonexistent/worker"; }, 1,
        "/nonexistent/worker is not executable"},
       {"zero concurrency", [](RunOptions& o) { o.concurrency = 0; }, 2, "--concurrency"},

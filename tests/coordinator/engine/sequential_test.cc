@@ -1,9 +1,10 @@
-// --sequential end to end: the legacy pipeline against the real one on the same users from the
-// fixture (real images, a real filter, failures of every kind): the same manifest contract
-// (one line per user, same statuses, codes, outputs, sizes, dimensions) and byte-identical
-// output files; no worker process; a signal stops it in order and --resume finishes the run.
+// --sequential end to end: one user at a time against the parallel pipeline on the same users from
+// the fixture (real images, a real filter, failures of every kind): the same manifest contract (one
+// line per user, same statuses, codes, outputs, sizes, dimensions) and byte-identical output files;
+// no worker process; a signal stops it in order and --resume finishes the run.
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/coordinator_run.h"
+#include "tests/support/held_redirect.h"
 
 namespace pixelmill {
 namespace {
@@ -156,11 +158,38 @@ TEST_F(SequentialTest, SignalStopsInOrderAndResumeCompletes) {
   }
 }
 
+// A stop abandons the download in flight: the first SIGINT lets it go on (within --grace), the
+// second stops the run at once, without waiting for the server (which holds the request until
+// the test ends) or the attempt's timeout; the user is left for a resume.
+TEST_F(SequentialTest, SecondSignalAbandonsTheDownloadInFlight) {
+  std::atomic<bool> arrived{false};
+  testing::HeldRedirect held(api_.Url("/img/0.jpg"), [&] {
+    arrived = true;
+    return false;
+  });
+  ASSERT_TRUE(held.ok());
+  UsersWithUrls({held.Url("/img/0.jpg"), api_.Url("/img/1.jpg")});
+  auto run = Start({"--sequential", "--filter", "grayscale", "--timeout", "600", "--grace", "600"});
+  ASSERT_TRUE(WaitFor([&] { return arrived.load(); }, 30)) << Stderr();
+  ASSERT_EQ(::kill(run->pid(), SIGINT), 0);
+  ASSERT_TRUE(
+      WaitFor([&] { return Stderr().find("starting no new user") != std::string::npos; }, 30))
+      << Stderr();
+  EXPECT_EQ(run->Wait(0), -1);  // the first signal waits for the download
+  ASSERT_EQ(::kill(run->pid(), SIGINT), 0);
+  ASSERT_EQ(ExitCode(run->Wait(30)), 1) << Stderr();
+  EXPECT_NE(Stderr().find("interrupted by SIGINT"), std::string::npos) << Stderr();
+  EXPECT_EQ(ManifestLines(), 0u);
+  EXPECT_FALSE(held.released());
+}
+
+// `crash` (which would kill the coordinator running it in process) is a test-only build's
+// filter: the coordinator refuses it as unknown before starting.
 TEST_F(SequentialTest, CrashFilterIsAUsageError) {
   Users(1);
   auto run = Start({"--sequential", "--filter", "crash"});
   EXPECT_EQ(ExitCode(run->Wait(30)), 2);
-  EXPECT_NE(Stderr().find("needs workers"), std::string::npos) << Stderr();
+  EXPECT_NE(Stderr().find("unknown filter 'crash'"), std::string::npos) << Stderr();
 }
 
 }  // namespace

@@ -147,7 +147,9 @@ TEST_F(PoolTest, WorkersKilledRepeatedlyLoseNothing) {
 // worker_died; everyone else finishes.
 TEST_F(PoolTest, PoisonImageFailsAfterMaxAttemptsAndTheRunCompletes) {
   Users(40, [](int id) { return id == 7 || id == 23 ? std::string("?fault=poison") : ""; });
-  auto run = Start({"--filter", "crash", "--workers", "2", "--max-attempts", "3"});
+  auto run = Start({"--filter", "crash", "--workers", "2", "--max-attempts", "3", "--worker-binary",
+                    testing::kCrashWorkerBinary},
+                   testing::kCrashCoordinatorBinary);
   ASSERT_EQ(ExitCode(run->Wait(60)), 3) << Stderr();
   std::map<int64_t, std::string> lines = Manifest();
   ASSERT_EQ(lines.size(), 40u);

@@ -115,8 +115,8 @@ struct RunOptions {
   // Address space cap of each local worker in MB (--worker-memory-mb); 0: sized from
   // max_pixels.
   uint64_t worker_memory_mb = 0;
-  // The legacy pipeline (--sequential): one user at a time, a blocking download, the filter in
-  // this process, no workers. The baseline the pipeline is measured against.
+  // One user at a time with the filter in this process, no workers (--sequential): the same
+  // engine, downloads, checks and manifest, configured as the baseline benchmarks compare with.
   bool sequential = false;
 
   // --- Downloads ---
