@@ -33,7 +33,8 @@ Result<FilterOutput> RunFilterSafely(const FilterSpec& spec, const FilterContext
   try {
     return RunFilter(spec, context, input);
   } catch (const std::exception& e) {
-    return Status::Error("internal", std::string("filter '") + spec.text + "' failed: " + e.what());
+    return Status::Error(Code::kInternal,
+                         std::string("filter '") + spec.text + "' failed: " + e.what());
   }
 }
 
@@ -55,7 +56,7 @@ std::vector<zmq::message_t> RunTask(ComputeTask& task) {
   std::vector<zmq::message_t> frames;
   frames.emplace_back(&task.session, sizeof task.session);
   if (!output.ok()) {
-    result.mutable_error()->set_code(output.status().code());
+    result.mutable_error()->set_code(std::string(CodeName(output.status().code())));
     result.mutable_error()->set_message(output.status().message());
     frames.push_back(EncodeEnvelope(envelope));
     return frames;

@@ -294,8 +294,9 @@ std::optional<int> WorkerLoop::HandleWelcome(const proto::Welcome& welcome) {
 void WorkerLoop::HandleJob(Message& message) {
   const proto::Job& job = message.envelope.job();
   if (held_ >= options_.capacity) {
-    SendError(job.job_id(), "over_capacity",
-              "worker holds " + std::to_string(held_) + " jobs, its capacity");
+    SendError(job.job_id(),
+              Status::Error(Code::kOverCapacity,
+                            "worker holds " + std::to_string(held_) + " jobs, its capacity"));
     return;
   }
   // Every job of a run carries the same spec: parse it once.
@@ -305,7 +306,7 @@ void WorkerLoop::HandleJob(Message& message) {
   }
   const Result<FilterSpec>& spec = *last_spec_;
   if (!spec.ok()) {
-    SendError(job.job_id(), spec.status().code(), spec.status().message());
+    SendError(job.job_id(), spec.status());
     return;
   }
   ComputeTask task{
@@ -336,12 +337,12 @@ void WorkerLoop::ForwardResults() {
   }
 }
 
-void WorkerLoop::SendError(uint64_t job_id, const std::string& code, const std::string& message) {
+void WorkerLoop::SendError(uint64_t job_id, const Status& error) {
   proto::Envelope envelope;
   proto::Result& result = *envelope.mutable_result();
   result.set_job_id(job_id);
-  result.mutable_error()->set_code(code);
-  result.mutable_error()->set_message(message);
+  result.mutable_error()->set_code(std::string(CodeName(error.code())));
+  result.mutable_error()->set_message(error.message());
   if (!SendMessage(socket_, nullptr, envelope, nullptr)) {
     peer_log_.Print("could not send a result: the send queue to the coordinator is full");
   }

@@ -24,6 +24,7 @@
 
 #include <zmq.hpp>
 
+#include "common/base/status.h"
 #include "common/filters/filter.h"
 #include "common/wire/protocol.h"
 #include "worker/compute_thread.h"
@@ -87,7 +88,7 @@ class WorkerLoop {
   void HandleJob(Message& message);
   // Sends finished jobs of this session on; drops those of earlier ones.
   void ForwardResults();
-  void SendError(uint64_t job_id, const std::string& code, const std::string& message);
+  void SendError(uint64_t job_id, const Status& error);
   void SendHeartbeat();
   // Between sessions: waits `delay` without a socket, dropping stale results meanwhile.
   void WaitOffline(std::chrono::milliseconds delay);

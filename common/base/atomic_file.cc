@@ -15,11 +15,12 @@
 namespace pixelmill {
 namespace {
 
-// Code "full" when the file system (or a quota, or a file-size limit) has no room: the caller
-// may treat that apart from other I/O errors ("io").
+// Code kFull when the file system (or a quota, or a file-size limit) has no room: the caller
+// may treat that apart from other I/O errors (kIo).
 Status Errno(const std::string& what, const std::string& path, int error) {
   const bool full = error == ENOSPC || error == EDQUOT || error == EFBIG;
-  return Status::Error(full ? "full" : "io", what + " " + path + ": " + std::strerror(error));
+  return Status::Error(full ? Code::kFull : Code::kIo,
+                       what + " " + path + ": " + std::strerror(error));
 }
 
 constexpr size_t kRandomDigits = 16;              // hex digits in a temporary name
@@ -100,7 +101,8 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
     const ssize_t n =
         RetryOnEintr([&] { return ::write(fd, bytes.data() + done, bytes.size() - done); });
     if (n < 0) return Errno("cannot write", path, errno);
-    if (n == 0) return Status::Error("full", "cannot write " + path + ": no progress (disk full?)");
+    if (n == 0)
+      return Status::Error(Code::kFull, "cannot write " + path + ": no progress (disk full?)");
     done += static_cast<size_t>(n);
   }
   return Status::Ok();

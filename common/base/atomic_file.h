@@ -17,8 +17,8 @@
 
 namespace pixelmill {
 
-// Errors have code "full" when there is no room (ENOSPC, EDQUOT, EFBIG, a write that makes no
-// progress), "io" otherwise.
+// Errors have code kFull when there is no room (ENOSPC, EDQUOT, EFBIG, a write that makes no
+// progress), kIo otherwise.
 //
 // Writes all of `bytes` to `fd`, repeating after EINTR and short writes. A write that makes no
 // progress (returns 0) is an error. `path` names the file in the error message.
@@ -26,7 +26,7 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& path);
 
 // Replaces `path` by a file holding `bytes` (mode 0644 less the umask): writes a fresh temporary
 // file in the same folder, fsyncs it and the folder when `sync`, and renames it over `path`. On
-// any failure the temporary file is removed and `path` is unchanged. Code "io" on failure.
+// any failure the temporary file is removed and `path` is unchanged. Code kIo on failure.
 Status WriteFileAtomically(const std::string& path, std::string_view bytes, bool sync);
 
 // fsyncs `folder` itself, so names created or renamed in it survive a power loss.
@@ -48,7 +48,7 @@ bool IsAtomicTempName(std::string_view name);
 // unchanged; an uncommitted writer removes its temporary file when destroyed. Move-only.
 class AtomicFileWriter {
  public:
-  // Creates a fresh temporary file next to `path`. Code "io" on failure.
+  // Creates a fresh temporary file next to `path`. Code kIo on failure.
   static Result<AtomicFileWriter> Create(const std::string& path);
 
   AtomicFileWriter(AtomicFileWriter&& other) noexcept;

@@ -61,7 +61,7 @@ const Entry* Find(std::string_view name) {
   return found;
 }
 
-Status Bad(const std::string& message) { return Status::Error("bad_filter_argument", message); }
+Status Bad(const std::string& message) { return Status::Error(Code::kBadFilterArgument, message); }
 
 // The shortest text that reads back as exactly `value`: a message about 0.09999999999999999
 // must not say 0.1.
@@ -79,7 +79,7 @@ Result<FilterStep> ParseStep(std::string_view text, std::optional<double> defaul
   if (entry == nullptr) {
     std::string known;
     ForEachEntry([&](const Entry& e) { known += std::string(known.empty() ? "" : ", ") + e.name; });
-    return Status::Error("unknown_filter",
+    return Status::Error(Code::kUnknownFilter,
                          "unknown filter '" + step.name + "' (known: " + known + ")");
   }
   if (colon != std::string_view::npos) {
@@ -175,7 +175,7 @@ Status InitFilters() { return InitVips(); }
 
 Result<FilterOutput> RunFilter(const FilterSpec& spec, const FilterContext& context,
                                std::string_view input) {
-  if (spec.steps.empty()) return Status::Error("unknown_filter", "empty filter spec");
+  if (spec.steps.empty()) return Status::Error(Code::kUnknownFilter, "empty filter spec");
   if (spec.IsStandIn()) return RunStandIn(spec.steps[0], input);
   return RunVipsChain(spec, context, input);
 }

@@ -52,8 +52,8 @@ struct FilterSpec {
   bool IsStandIn() const;
 };
 
-// Parses and checks a spec. An unknown filter ("unknown_filter"), a missing, non-finite or
-// out-of-range argument, or a bad chain (over kMaxFilterSteps steps, say: "bad_filter_argument")
+// Parses and checks a spec. An unknown filter (kUnknownFilter), a missing, non-finite or
+// out-of-range argument, or a bad chain (over kMaxFilterSteps steps, say: kBadFilterArgument)
 // fails with one line naming the bad part.
 // `default_argument` (the seed's --intensity) fills in a step given without its argument.
 Result<FilterSpec> ParseFilterSpec(std::string_view spec,
@@ -86,8 +86,8 @@ struct FilterOutput {
 // no-ops): one pixel thread, no operation cache, only the allowed loaders.
 Status InitFilters();
 
-// Runs the filter on `input`. Failures are values with a code ("decode_error",
-// "unsupported_format", "too_many_pixels", ...), never exceptions.
+// Runs the filter on `input`. Failures are values with a code (kDecodeError,
+// kUnsupportedFormat, kTooManyPixels, ...), never exceptions.
 Result<FilterOutput> RunFilter(const FilterSpec& spec, const FilterContext& context,
                                std::string_view input);
 

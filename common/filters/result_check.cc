@@ -16,9 +16,9 @@ std::string UnexpectedFormat(const FilterSpec& spec, const FilterContext& contex
 Result<ImageHeader> CheckFilterResult(const FilterSpec& spec, const FilterContext& context,
                                       std::string_view bytes) {
   Result<ImageHeader> header = ProbeImage(bytes);
-  if (!header.ok()) return Status::Error("bad_result", header.status().message());
+  if (!header.ok()) return Status::Error(Code::kBadResult, header.status().message());
   if (std::string problem = UnexpectedFormat(spec, context, header->format); !problem.empty()) {
-    return Status::Error("bad_result", problem);
+    return Status::Error(Code::kBadResult, problem);
   }
   return header;
 }

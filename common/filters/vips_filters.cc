@@ -19,8 +19,6 @@ namespace {
 using vips::VImage;
 using vips::VOption;
 
-Status Error(const char* code, const std::string& message) { return Status::Error(code, message); }
-
 // Runs `colour` on the colour bands only, keeping an alpha band as it is.
 template <typename Fn>
 VImage OnColour(const VImage& in, Fn colour) {
@@ -124,8 +122,8 @@ Status InitVips() {
   static Status result;
   std::call_once(once, [] {
     if (VIPS_INIT("pixelmill") != 0) {
-      result =
-          Status::Error("internal", std::string("libvips did not start: ") + vips_error_buffer());
+      result = Status::Error(Code::kInternal,
+                             std::string("libvips did not start: ") + vips_error_buffer());
       return;
     }
     // Leak checks: libvips reads VIPS_LEAK=1 from the environment in VIPS_INIT (any build).
@@ -156,20 +154,21 @@ Result<FilterOutput> FilterImage(const FilterSpec& spec, const FilterContext& co
     // Bytes of no known format (SVG, HEIC, HTML) are unsupported; a known one that does not
     // parse is broken.
     const bool known = !input.empty() && SniffImageFormat(input) != OutputFormat::kUnknown;
-    return Error(known || input.empty() ? "decode_error" : "unsupported_format",
-                 header.status().message());
+    return Status::Error(known || input.empty() ? Code::kDecodeError : Code::kUnsupportedFormat,
+                         header.status().message());
   }
   const OutputFormat in_format = header->format;
   if (in_format != OutputFormat::kJpeg && in_format != OutputFormat::kPng &&
       in_format != OutputFormat::kWebp && in_format != OutputFormat::kGif) {
-    return Error("unsupported_format", std::string(ExtensionFor(in_format)) +
-                                           " images are not filtered (jpeg, png, webp, gif only)");
+    return Status::Error(Code::kUnsupportedFormat,
+                         std::string(ExtensionFor(in_format)) +
+                             " images are not filtered (jpeg, png, webp, gif only)");
   }
   const uint64_t pixels = uint64_t{header->width} * header->height;
   if (pixels > context.max_pixels) {
-    return Error("too_many_pixels", std::to_string(header->width) + "x" +
-                                        std::to_string(header->height) + " is over --max-pixels " +
-                                        std::to_string(context.max_pixels));
+    return Status::Error(Code::kTooManyPixels,
+                         std::to_string(header->width) + "x" + std::to_string(header->height) +
+                             " is over --max-pixels " + std::to_string(context.max_pixels));
   }
   try {
     // libvips reads the header only here; pixels are decoded lazily by the write below.
@@ -178,27 +177,30 @@ Result<FilterOutput> FilterImage(const FilterSpec& spec, const FilterContext& co
     // libvips' own idea of the size counts too: a GIF frame may be larger than its screen.
     const uint64_t vips_pixels = static_cast<uint64_t>(probe.width()) * probe.height();
     if (vips_pixels > context.max_pixels) {
-      return Error("too_many_pixels",
-                   std::to_string(probe.width()) + "x" + std::to_string(probe.height()) +
-                       " (as decoded) is over --max-pixels " + std::to_string(context.max_pixels));
+      return Status::Error(Code::kTooManyPixels, std::to_string(probe.width()) + "x" +
+                                                     std::to_string(probe.height()) +
+                                                     " (as decoded) is over --max-pixels " +
+                                                     std::to_string(context.max_pixels));
     }
     const int frames =
         probe.get_typeof(VIPS_META_N_PAGES) != 0 ? probe.get_int(VIPS_META_N_PAGES) : 1;
     if (pixels * static_cast<uint64_t>(std::max(frames, 1)) > context.max_pixels) {
-      return Error("too_many_pixels",
-                   std::to_string(frames) + " frames of " + std::to_string(pixels) +
-                       " pixels are over --max-pixels " + std::to_string(context.max_pixels));
+      return Status::Error(Code::kTooManyPixels, std::to_string(frames) + " frames of " +
+                                                     std::to_string(pixels) +
+                                                     " pixels are over --max-pixels " +
+                                                     std::to_string(context.max_pixels));
     }
     if (frames > kMaxFrames) {
-      return Error("too_many_frames", "animation of " + std::to_string(frames) +
-                                          " frames (at most " + std::to_string(kMaxFrames) + ")");
+      return Status::Error(Code::kTooManyFrames, "animation of " + std::to_string(frames) +
+                                                     " frames (at most " +
+                                                     std::to_string(kMaxFrames) + ")");
     }
     if (in_format != OutputFormat::kGif && IsProgressive(probe) &&
         std::max(pixels, vips_pixels) > kMaxInterlacedPixels) {
-      return Error("too_many_pixels", "interlaced (progressive) image of " +
-                                          std::to_string(pixels) + " pixels (at most " +
-                                          std::to_string(kMaxInterlacedPixels) +
-                                          ": it decodes to memory in full)");
+      return Status::Error(Code::kTooManyPixels, "interlaced (progressive) image of " +
+                                                     std::to_string(pixels) + " pixels (at most " +
+                                                     std::to_string(kMaxInterlacedPixels) +
+                                                     ": it decodes to memory in full)");
     }
     VImage image = Load(spec, header.value(), input);
     if (image.get_typeof("icc-profile-data") != 0) {
@@ -232,7 +234,7 @@ Result<FilterOutput> FilterImage(const FilterSpec& spec, const FilterContext& co
     output.height = static_cast<uint32_t>(image.height());
     return output;
   } catch (const vips::VError& e) {
-    return Error("decode_error", EndFailedVipsJob(e.what()));
+    return Status::Error(Code::kDecodeError, EndFailedVipsJob(e.what()));
   }
 }
 

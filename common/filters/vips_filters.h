@@ -2,9 +2,9 @@
 // every spec that is not a stand-in; nothing else calls it.
 //
 // Untrusted input, so before libvips sees a byte the header is probed (ProbeImage): only JPEG,
-// PNG, WebP and GIF are decoded ("unsupported_format" otherwise) and an image over max_pixels is
-// refused from its header ("too_many_pixels") without allocating it. libvips then loads with
-// fail_on=error (truncated or corrupt data is "decode_error", never grey pixels), only the four
+// PNG, WebP and GIF are decoded (kUnsupportedFormat otherwise) and an image over max_pixels is
+// refused from its header (kTooManyPixels) without allocating it. libvips then loads with
+// fail_on=error (truncated or corrupt data is kDecodeError, never grey pixels), only the four
 // loaders unblocked, one pixel thread and no operation cache. Animations: the first frame is
 // filtered; more than kMaxFrames frames are refused; progressive JPEG and interlaced PNG, which
 // decode to memory in full, are capped at kMaxInterlacedPixels. libvips' own view of the size

@@ -44,7 +44,7 @@ std::string Printable(std::string_view s) {
   return out;
 }
 
-Status NotImage(std::string message) { return Status::Error("not_image", std::move(message)); }
+Status NotImage(std::string message) { return Status::Error(Code::kNotImage, std::move(message)); }
 Status Truncated(std::string_view format, std::string_view missing, std::string_view b) {
   return NotImage(std::string(format) + " is truncated: " + std::string(missing) + " in " +
                   std::to_string(b.size()) + " bytes");

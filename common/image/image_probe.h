@@ -21,7 +21,7 @@ struct ImageHeader {
   uint32_t width = 0, height = 0;                // both >= 1 in an ok Result
 };
 
-// The header of the JPEG, PNG, WebP, GIF, AVIF or TIFF in `bytes`, or "not_image" with a
+// The header of the JPEG, PNG, WebP, GIF, AVIF or TIFF in `bytes`, or kNotImage with a
 // message a user can act on (e.g. "JPEG is truncated: no frame header (SOF) in 312 bytes").
 Result<ImageHeader> ProbeImage(std::string_view bytes);
 

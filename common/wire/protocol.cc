@@ -22,7 +22,7 @@ auto RetryOnSignal(Call call) {
   }
 }
 
-Status Malformed(std::string why) { return Status::Error("malformed", std::move(why)); }
+Status Malformed(std::string why) { return Status::Error(Code::kMalformed, std::move(why)); }
 
 bool AllowedFrom(proto::Envelope::BodyCase body, Sender sender) {
   using E = proto::Envelope;

@@ -3,7 +3,7 @@
 // Envelope frame, optionally followed by one payload frame with raw image bytes.
 //
 // Decoding untrusted frames never throws and never aborts: a bad message is a Status with code
-// "malformed" and a reason, so the caller counts and drops it. Stateless; any thread (sockets
+// kMalformed and a reason, so the caller counts and drops it. Stateless; any thread (sockets
 // themselves belong to one thread each).
 #pragma once
 

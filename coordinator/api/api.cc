@@ -79,7 +79,7 @@ std::vector<UserResult> Records(const std::string& out_dir, const UserStore& sto
     UserResult r;
     r.id = store.id(i);
     r.state = UserResult::State::kNotDone;
-    r.error_code = "not_done";
+    r.error_code = std::string(CodeName(Code::kNotDone));
     r.error_message = "no manifest line: the run stopped before this user was done";
     results.push_back(std::move(r));
   }
@@ -114,7 +114,7 @@ class Runner::Impl {
     ErrorKeeper keeper(observer_);
     Result<Options> options = ToOptions(options_);
     if (!options.ok()) {
-      summary.exit_code = options.status().code() == "usage" ? kExitUsage : kExitFatal;
+      summary.exit_code = options.status().code() == Code::kUsage ? kExitUsage : kExitFatal;
       keeper.OnEvent(LogLevel::kError, options.status().message());
     } else {
       LoadedUsers users;

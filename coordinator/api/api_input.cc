@@ -25,12 +25,12 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users) {
     const User& user = users[i];
     const std::string where = "users[" + std::to_string(i) + "]: ";
     if (user.image_url.empty()) {
-      return Status::Error("bad_input", where + "field \"image_url\": empty string");
+      return Status::Error(Code::kBadInput, where + "field \"image_url\": empty string");
     }
     if (auto [it, fresh] = seen.emplace(user.id, i); !fresh) {
-      return Status::Error("bad_input", where + "field \"id\": duplicate id " +
-                                            std::to_string(user.id) + " (first seen at index " +
-                                            std::to_string(it->second) + ")");
+      return Status::Error(Code::kBadInput, where + "field \"id\": duplicate id " +
+                                                std::to_string(user.id) + " (first seen at index " +
+                                                std::to_string(it->second) + ")");
     }
     loaded.store.Add(user.id, user.name, user.image_url);
   }

@@ -22,7 +22,7 @@ bool IsLoopbackEndpoint(const std::string& endpoint) {
   return false;
 }
 
-Status Usage(const std::string& message) { return Status::Error("usage", message); }
+Status Usage(const std::string& message) { return Status::Error(Code::kUsage, message); }
 
 // --resume-anyway implies --resume; --retry-failed needs it; --overwrite contradicts it.
 Status CheckOutput(Options& out) {
@@ -79,12 +79,12 @@ Status CheckWorkers(Options& out) {
   if (out.workers == 0) return Status::Ok();
   if (out.worker_binary.empty()) out.worker_binary = FindWorkerBinary(WorkerSearch::kBesideLibrary);
   if (out.worker_binary.empty()) {
-    return Status::Error("io", "cannot find the worker executable (" + WorkerSearchText() +
+    return Status::Error(Code::kIo, "cannot find the worker executable (" + WorkerSearchText() +
                                    "); pass --worker-binary PATH");
   }
   if (::access(out.worker_binary.c_str(), X_OK) != 0) {
-    return Status::Error(
-        "io", "worker binary " + out.worker_binary + " is not executable: " + std::strerror(errno));
+    return Status::Error(Code::kIo, "worker binary " + out.worker_binary +
+                                        " is not executable: " + std::strerror(errno));
   }
   return Status::Ok();
 }

@@ -18,7 +18,7 @@ namespace pixelmill {
 
 // RunOptions checked against the option table (option_table.h: the values the command line
 // accepts, with its messages) and the rules between options, as Options with the derived
-// fields filled in. Code "usage" for a bad option (exit code 2), "io" for a worker executable
+// fields filled in. Code kUsage for a bad option (exit code 2), kIo for a worker executable
 // that cannot be found or run (exit code 1).
 Result<Options> ToOptions(const RunOptions& in);
 

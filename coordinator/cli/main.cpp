@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
   RaiseFileLimit();
   auto output = pixelmill::TerminalOutput::Create(terminal);
   if (!output.ok()) {
-    if (output.status().code() == "usage") return Usage(output.status().message());
+    if (output.status().code() == pixelmill::Code::kUsage) return Usage(output.status().message());
     std::fprintf(stderr, "coordinator: error: %s\n", output.status().message().c_str());
     return pixelmill::kExitFatal;
   }

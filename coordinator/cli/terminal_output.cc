@@ -55,7 +55,7 @@ Result<spdlog::level::level_enum> ParseLevel(const std::string& name) {
   if (name == "error") return spdlog::level::err;
   if (name == "off") return spdlog::level::off;
   return Status::Error(
-      "usage", "--log-level: '" + name + "' is not one of debug, info, warning, error, off");
+      Code::kUsage, "--log-level: '" + name + "' is not one of debug, info, warning, error, off");
 }
 
 spdlog::level::level_enum ToSpdlog(LogLevel level) {

@@ -44,7 +44,7 @@ struct TerminalOptions {
 
 class TerminalOutput final : public Observer {
  public:
-  // Fails on a bad log level or a progress file that must not be written (code "usage").
+  // Fails on a bad log level or a progress file that must not be written (code kUsage).
   static Result<std::unique_ptr<TerminalOutput>> Create(const TerminalOptions& options);
   ~TerminalOutput() override;
 

@@ -79,7 +79,7 @@ Downloader::~Downloader() {
 Status Downloader::Init() {
   CurlGlobalInitOnce();
   multi_ = curl_multi_init();
-  if (multi_ == nullptr) return Status::Error("internal", "curl_multi_init failed");
+  if (multi_ == nullptr) return Status::Error(Code::kInternal, "curl_multi_init failed");
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Downloader::OnSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Downloader::OnCurlTimer);
@@ -99,12 +99,10 @@ Status Downloader::Init() {
   return Status::Ok();
 }
 
-std::optional<Failure> Downloader::Start(size_t tag, std::string_view url) {
+Status Downloader::Start(size_t tag, std::string_view url) {
   assert(!closing_);
   std::string host;
-  if (Status s = CheckUrl(url, &host); !s.ok()) {
-    return Failure{s.code(), s.message() + ": " + RedactUrl(url), false};
-  }
+  if (Status s = CheckUrl(url, &host); !s.ok()) return s.WithSuffix(": " + RedactUrl(url));
   uint32_t id;
   if (free_fetches_.empty()) {
     id = static_cast<uint32_t>(fetches_.size());
@@ -125,17 +123,17 @@ std::optional<Failure> Downloader::Start(size_t tag, std::string_view url) {
   f.started = clock_.Now();
   if (auto down = gate_.Push(f.host, id, f.started)) {
     free_fetches_.push_back(id);
-    return Failure{"connect", *down + " at " + RedactUrl(f.url), false};
+    return Status::Error(Code::kConnect, *down + " at " + RedactUrl(f.url));
   }
   ++pending_;
   WakeSoon();
-  return std::nullopt;
+  return Status::Ok();
 }
 
 // Queues a fetch for its host again (a redirect hop, or a retry the host's pause holds back).
 void Downloader::Queue(Fetch& f, bool first) {
   if (auto down = gate_.Push(f.host, f.id, clock_.Now(), first)) {
-    return Deliver(f, Failure{"connect", *down, false});
+    return Deliver(f, Status::Error(Code::kConnect, *down));
   }
   WakeSoon();
 }
@@ -164,7 +162,7 @@ void Downloader::Wake() {
     Fetch& f = *fetches_[backoff_.top().second];
     backoff_.pop();
     if (auto down = gate_.Push(f.host, f.id, now)) {
-      Deliver(f, Failure{"connect", *down, false});
+      Deliver(f, Status::Error(Code::kConnect, *down));
       if (closing_) return;
     }
   }
@@ -178,7 +176,7 @@ void Downloader::Wake() {
   for (auto& [id, why] : gate_.TakeFailed()) {
     if (closing_) return;
     Fetch& f = *fetches_[id];
-    Deliver(f, Failure{"connect", why + " at " + RedactUrl(f.url), false});
+    Deliver(f, Status::Error(Code::kConnect, why + " at " + RedactUrl(f.url)));
   }
   if (closing_) return;
   if (!backoff_.empty()) ScheduleWake(backoff_.top().first);
@@ -259,7 +257,7 @@ void Downloader::PutOnWire(Fetch& f) {
                               &hints);
       rc != 0) {
     f.resolving = false;
-    EndAttempt(f, Failure{"dns", "cannot resolve " + name + ": " + uv_strerror(rc), false},
+    EndAttempt(f, Status::Error(Code::kDns, "cannot resolve " + name + ": " + uv_strerror(rc)),
                HostGate::Outcome::kConnectFailed, std::nullopt);
   }
 }
@@ -276,13 +274,12 @@ void Downloader::Resolved(Fetch& fetch, int status, addrinfo* result) {
   f->resolving = false;
   if (closing_) return HandleClosed();
   if (status < 0) {
-    return EndAttempt(
-        *f,
-        Failure{"dns", "host name did not resolve (" + std::string(uv_strerror(status)) + ")",
-                false},
-        HostGate::Outcome::kConnectFailed, std::nullopt);
+    return EndAttempt(*f,
+                      Status::Error(Code::kDns, "host name did not resolve (" +
+                                                    std::string(uv_strerror(status)) + ")"),
+                      HostGate::Outcome::kConnectFailed, std::nullopt);
   }
-  if (auto refused = CheckTarget(options_, result)) {
+  if (Status refused = CheckTarget(options_, result); !refused.ok()) {
     return EndAttempt(*f, std::move(refused), HostGate::Outcome::kOk, std::nullopt);
   }
   AddToCurl(*f);
@@ -311,7 +308,7 @@ void Downloader::AddToCurl(Fetch& f) {
   if (f.easy == nullptr || f.easy->handle == nullptr) {
     if (f.easy != nullptr) idle_easies_.push_back(f.easy);
     f.easy = nullptr;
-    return EndAttempt(f, Failure{"internal", "curl_easy_init failed", false},
+    return EndAttempt(f, Status::Error(Code::kInternal, "curl_easy_init failed"),
                       HostGate::Outcome::kOk, std::nullopt);
   }
   CURL* e = f.easy->handle;
@@ -327,8 +324,8 @@ void Downloader::AddToCurl(Fetch& f) {
     idle_easies_.push_back(f.easy);
     f.easy = nullptr;
     EndAttempt(f,
-               Failure{"internal", std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc),
-                       false},
+               Status::Error(Code::kInternal,
+                             std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc)),
                HostGate::Outcome::kOk, std::nullopt);
   }
 }
@@ -485,7 +482,7 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
     --on_wire_;
     gate_.Finished(f.host, f.id, end.outcome, std::nullopt, clock_.Now());
     WakeSoon();  // a connection is free again
-    if (auto refused = FollowRedirect(end.location, f.redirects, f.url, f.host)) {
+    if (Status refused = FollowRedirect(end.location, f.redirects, f.url, f.host); !refused.ok()) {
       return Deliver(f, std::move(refused));
     }
     --f.attempts;  // a hop is part of the same attempt
@@ -495,14 +492,14 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
 }
 
 // The attempt is over (on the wire or refused before it): tell the gate, then retry or deliver.
-void Downloader::EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::Outcome outcome,
+void Downloader::EndAttempt(Fetch& f, Status failure, HostGate::Outcome outcome,
                             std::optional<uint64_t> retry_after_ms) {
   --on_wire_;
   const TimePoint now = clock_.Now();
   gate_.Finished(f.host, f.id, outcome, retry_after_ms, now);
-  WakeSoon();                // a connection is free again
-  if (failure) DropBody(f);  // its budget goes back now, not when the retry starts
-  if (failure && ShouldRetry(options_, *failure, f.attempts)) {
+  WakeSoon();                      // a connection is free again
+  if (!failure.ok()) DropBody(f);  // its budget goes back now, not when the retry starts
+  if (!failure.ok() && ShouldRetry(options_, failure, f.attempts)) {
     ++stats_.retries;
     // A paused host makes all its downloads wait once, together: no timer of this one's own.
     if (gate_.Paused(f.host)) return Queue(f, true);
@@ -513,12 +510,12 @@ void Downloader::EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::
   Deliver(f, std::move(failure));
 }
 
-void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
+void Downloader::Deliver(Fetch& f, Status failure) {
   Download d;
   d.tag = f.tag;
   d.url = RedactUrl(f.url);
-  if (failure) {
-    FinishFailureMessage(*failure, d.url, f.attempts);
+  if (!failure.ok()) {
+    failure = FinishFailureMessage(failure, d.url, f.attempts);
     ++stats_.failed;
   } else {
     budget_.NoteDelivered(f.body_lease, f.body.size());
@@ -533,7 +530,7 @@ void Downloader::Deliver(Fetch& f, std::optional<Failure> failure) {
   d.failure = std::move(failure);
   d.attempts = f.attempts;
   d.elapsed = clock_.Now() - f.started;
-  if (!d.failure) {
+  if (d.failure.ok()) {
     stats_.latency_us.Record(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(d.elapsed).count()));
   }

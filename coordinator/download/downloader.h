@@ -67,11 +67,11 @@
 namespace pixelmill {
 
 struct Download {
-  size_t tag = 0;                  // the caller's tag from Start()
-  std::optional<Failure> failure;  // nullopt: ok, body holds the image
-  ImageBuffer body;                // when ok
-  std::string content_type;        // as the server sent it
-  std::string url;                 // the last URL fetched (after redirects), redacted for messages
+  size_t tag = 0;            // the caller's tag from Start()
+  Status failure;            // ok: body holds the image
+  ImageBuffer body;          // when ok
+  std::string content_type;  // as the server sent it
+  std::string url;           // the last URL fetched (after redirects), redacted for messages
   uint32_t attempts = 0;
   Duration elapsed{};  // from Start() to the end, waits and retries included
 };
@@ -107,7 +107,7 @@ class Downloader {
   Status Init();
   // Accepts a download of `url`. Returns the failure at once (and holds nothing) when the URL
   // itself is refused or its host is known to be down. REQUIRES: accepting().
-  std::optional<Failure> Start(size_t tag, std::string_view url);
+  Status Start(size_t tag, std::string_view url);
   // Whether Start() may be called: fewer than concurrency + backlog downloads accepted.
   bool accepting() const { return pending_ < concurrency_ + backlog_; }
   // Puts no further transfer on the wire (a stop is draining): those on it finish, the others
@@ -162,9 +162,9 @@ class Downloader {
   void Action(curl_socket_t fd, int events);
   void DrainFinished();
   void Finished(Fetch& f, CURLcode result);
-  void EndAttempt(Fetch& f, std::optional<Failure> failure, HostGate::Outcome outcome,
+  void EndAttempt(Fetch& f, Status failure, HostGate::Outcome outcome,
                   std::optional<uint64_t> retry_after_ms);
-  void Deliver(Fetch& f, std::optional<Failure> failure);
+  void Deliver(Fetch& f, Status failure);
   void DropBody(Fetch& f);  // frees the body and gives its budget back
   Easy* TakeEasy();
   void CloseSocket(curl_socket_t fd);

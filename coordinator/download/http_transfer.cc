@@ -59,13 +59,13 @@ curl_socket_t OpenCheckedSocket(const DownloadOptions& options, curlsocktype pur
   return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
-std::optional<Failure> CheckTarget(const DownloadOptions& options, const addrinfo* addresses) {
+Status CheckTarget(const DownloadOptions& options, const addrinfo* addresses) {
   for (const addrinfo* a = addresses; a != nullptr; a = a->ai_next) {
     if (auto why = RefusedAddress(options, *a->ai_addr)) {
-      return Failure{"blocked_address", "refused to connect to " + *why, false};
+      return Status::Error(Code::kBlockedAddress, "refused to connect to " + *why);
     }
   }
-  return std::nullopt;
+  return Status::Ok();
 }
 
 AttemptEnd ReadAttempt(CURL* e, CURLcode result, const DownloadOptions& options,
@@ -115,24 +115,24 @@ AttemptEnd ReadAttempt(CURL* e, CURLcode result, const DownloadOptions& options,
   return end;
 }
 
-std::optional<Failure> FollowRedirect(const std::string& location, uint32_t& redirects,
-                                      std::string& url, std::string& host) {
+Status FollowRedirect(const std::string& location, uint32_t& redirects, std::string& url,
+                      std::string& host) {
   if (++redirects > kMaxRedirects) {
-    return Failure{"too_many_redirects", "more than 5 redirects", false};
+    return Status::Error(Code::kTooManyRedirects, "more than 5 redirects");
   }
   std::string next_host;
   if (Status s = CheckUrl(location, &next_host); !s.ok()) {
-    return Failure{s.code(), "redirect to " + RedactUrl(location) + " refused: " + s.message(),
-                   false};
+    return s.WithPrefix("redirect to " + RedactUrl(location) + " refused: ");
   }
   url = location;
   host = std::move(next_host);
-  return std::nullopt;
+  return Status::Ok();
 }
 
-void FinishFailureMessage(Failure& failure, const std::string& redacted_url, uint32_t attempts) {
-  failure.message += " from " + redacted_url + " after " + std::to_string(attempts) +
-                     (attempts == 1 ? " attempt" : " attempts");
+Status FinishFailureMessage(const Status& failure, const std::string& redacted_url,
+                            uint32_t attempts) {
+  return failure.WithSuffix(" from " + redacted_url + " after " + std::to_string(attempts) +
+                            (attempts == 1 ? " attempt" : " attempts"));
 }
 
 }  // namespace pixelmill

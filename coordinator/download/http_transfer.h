@@ -68,10 +68,10 @@ curl_socket_t OpenCheckedSocket(const DownloadOptions& options, curlsocktype pur
                                 const curl_sockaddr* address, std::string& blocked);
 
 // Through a proxy, the target's resolved addresses are checked before the request: the
-// "blocked_address" failure if any is refused, else nullopt.
-std::optional<Failure> CheckTarget(const DownloadOptions& options, const addrinfo* addresses);
+// kBlockedAddress failure if any is refused, else ok.
+Status CheckTarget(const DownloadOptions& options, const addrinfo* addresses);
 
-// Whether a body of `bytes` is within --max-image-bytes (else the attempt fails "too_large").
+// Whether a body of `bytes` is within --max-image-bytes (else the attempt fails kTooLarge).
 inline bool WithinCap(const DownloadOptions& options, uint64_t bytes) {
   return bytes <= options.max_image_bytes;
 }
@@ -95,15 +95,17 @@ AttemptEnd ReadAttempt(CURL* easy, CURLcode result, const DownloadOptions& optio
 // A redirect hop to `location`: counts it in `redirects`, checks the target, and replaces `url`
 // and `host` (the HostGate key) with it. Returns the failure that ends the download instead:
 // too_many_redirects past kMaxRedirects, or the target's CheckUrl failure.
-std::optional<Failure> FollowRedirect(const std::string& location, uint32_t& redirects,
-                                      std::string& url, std::string& host);
+Status FollowRedirect(const std::string& location, uint32_t& redirects, std::string& url,
+                      std::string& host);
 
 // Whether a failed attempt (the `attempts`-th) is tried again.
-inline bool ShouldRetry(const DownloadOptions& options, const Failure& failure, uint32_t attempts) {
-  return failure.retryable && attempts <= options.retry.retries;
+inline bool ShouldRetry(const DownloadOptions& options, const Status& failure, uint32_t attempts) {
+  return failure.retryable() && attempts <= options.retry.retries;
 }
 
-// Completes a failure's message for the manifest: " from <redacted url> after N attempt(s)".
-void FinishFailureMessage(Failure& failure, const std::string& redacted_url, uint32_t attempts);
+// The failure with its message completed for the manifest: " from <redacted url> after N
+// attempt(s)". REQUIRES: !failure.ok()
+Status FinishFailureMessage(const Status& failure, const std::string& redacted_url,
+                            uint32_t attempts);
 
 }  // namespace pixelmill

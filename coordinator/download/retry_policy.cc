@@ -53,88 +53,91 @@ bool Mentions(const AttemptFacts& f, std::string_view what) {
 
 }  // namespace
 
-std::optional<Failure> ClassifyAttempt(const AttemptFacts& f) {
-  const auto fail = [&](std::string code, std::string message, bool retryable) {
-    if (!f.curl_error.empty() && f.curl != CURLE_OK && code != "blocked_address" && !f.too_large) {
+Status ClassifyAttempt(const AttemptFacts& f) {
+  const auto fail = [&](Code code, std::string message, bool retryable) {
+    if (!f.curl_error.empty() && f.curl != CURLE_OK && code != Code::kBlockedAddress &&
+        !f.too_large) {
       message += " (" + f.curl_error + ")";
     }
-    return Failure{std::move(code), std::move(message), retryable};
+    return retryable ? Status::Retryable(code, std::move(message))
+                     : Status::Error(code, std::move(message));
   };
   // Curl may try several addresses of one host: a refused one matters only if the attempt failed.
   if (!f.blocked.empty() && f.curl != CURLE_OK) {
-    return fail("blocked_address", "refused to connect to " + f.blocked, false);
+    return fail(Code::kBlockedAddress, "refused to connect to " + f.blocked, false);
   }
-  if (f.too_large) return fail("too_large", "image is larger than --max-image-bytes", false);
+  if (f.too_large) return fail(Code::kTooLarge, "image is larger than --max-image-bytes", false);
   switch (f.curl) {
     case CURLE_OK:
       break;
     case CURLE_UNSUPPORTED_PROTOCOL:
       // The URL's scheme was checked before: here curl refuses what the server sent.
       if (Mentions(f, "HTTP/0.9")) {
-        return Failure{"bad_response", "the server answered with HTTP/0.9 (no status line)", false};
+        return Status::Error(Code::kBadResponse,
+                             "the server answered with HTTP/0.9 (no status line)");
       }
-      return fail("bad_url", "URL refused", false);
+      return fail(Code::kBadUrl, "URL refused", false);
     case CURLE_URL_MALFORMAT:
-      return fail("bad_url", "URL refused", false);
+      return fail(Code::kBadUrl, "URL refused", false);
     case CURLE_OUT_OF_MEMORY:
       // What libcurl (before 8.6) says of one header line past its 100 KB limit; nothing
       // else in a transfer of ours allocates enough to fail.
-      return Failure{"bad_response",
-                     "the server sent a response header over libcurl's 100 KB limit (curl: "
-                     "Out of memory)",
-                     false};
+      return Status::Error(Code::kBadResponse,
+                           "the server sent a response header over libcurl's 100 KB limit (curl: "
+                           "Out of memory)");
     case CURLE_WEIRD_SERVER_REPLY:
-      return fail("bad_response", "the server's answer is not valid HTTP", false);
+      return fail(Code::kBadResponse, "the server's answer is not valid HTTP", false);
 #if LIBCURL_VERSION_NUM >= 0x080600
     case CURLE_TOO_LARGE:
-      return fail("bad_response", "the server sent response headers over libcurl's limits", false);
+      return fail(Code::kBadResponse, "the server sent response headers over libcurl's limits",
+                  false);
 #endif
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-      return fail("dns", "host name did not resolve", false);
+      return fail(Code::kDns, "host name did not resolve", false);
     case CURLE_COULDNT_CONNECT:
-      return fail("connect", "could not connect", true);
+      return fail(Code::kConnect, "could not connect", true);
     case CURLE_OPERATION_TIMEDOUT:
-      return fail("timeout", "timed out after " + Seconds(f.seconds) + " on the wire", true);
+      return fail(Code::kTimeout, "timed out after " + Seconds(f.seconds) + " on the wire", true);
     case CURLE_PARTIAL_FILE:
-      return fail("truncated", "body ended before its Content-Length", true);
+      return fail(Code::kTruncated, "body ended before its Content-Length", true);
     case CURLE_RECV_ERROR:
       if (Mentions(f, "Too large response headers")) {
-        return fail("bad_response", "the server sent response headers over libcurl's 300 KB limit",
-                    false);
+        return fail(Code::kBadResponse,
+                    "the server sent response headers over libcurl's 300 KB limit", false);
       }
-      return fail("connect", "connection reset or closed without a response", true);
+      return fail(Code::kConnect, "connection reset or closed without a response", true);
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-      return fail("connect", "connection reset or closed without a response", true);
+      return fail(Code::kConnect, "connection reset or closed without a response", true);
     case CURLE_FILESIZE_EXCEEDED:
-      return fail("too_large", "image is larger than --max-image-bytes", false);
+      return fail(Code::kTooLarge, "image is larger than --max-image-bytes", false);
     case CURLE_TOO_MANY_REDIRECTS:
-      return fail("too_many_redirects", "more than 5 redirects", false);
+      return fail(Code::kTooManyRedirects, "more than 5 redirects", false);
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
-      return fail("tls", "TLS handshake or certificate check failed", false);
+      return fail(Code::kTls, "TLS handshake or certificate check failed", false);
     default:
-      return fail("network", curl_easy_strerror(f.curl), false);
+      return fail(Code::kNetwork, curl_easy_strerror(f.curl), false);
   }
-  if (f.http_status == 200 || f.http_status == 203) return std::nullopt;
+  if (f.http_status == 200 || f.http_status == 203) return Status::Ok();
   if (f.http_status >= 200 && f.http_status < 300) {
     return fail(
-        "http_status",
+        Code::kHttpStatus,
         "HTTP " + std::to_string(f.http_status) + " is not a complete image (only 200 is accepted)",
         false);
   }
   if (f.http_status >= 300 && f.http_status < 400) {
-    return fail("http_status", "HTTP " + std::to_string(f.http_status) + " without a Location",
+    return fail(Code::kHttpStatus, "HTTP " + std::to_string(f.http_status) + " without a Location",
                 false);
   }
   const bool retryable = f.http_status == 429 || f.http_status >= 500;
-  return fail("http_status", "HTTP " + std::to_string(f.http_status), retryable);
+  return fail(Code::kHttpStatus, "HTTP " + std::to_string(f.http_status), retryable);
 }
 
 }  // namespace pixelmill

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/base/status.h"
+
 namespace pixelmill {
 
 struct RetryOptions {
@@ -39,15 +41,10 @@ struct AttemptFacts {
   double seconds = 0;      // how long the request was on the wire
 };
 
-struct Failure {
-  std::string code;  // bad_url, blocked_address, dns, connect, timeout, http_status, too_large,
-                     // truncated, too_many_redirects, tls, bad_response, network
-  std::string message;
-  bool retryable = false;
-};
-
-// nullopt when the attempt succeeded: transfer complete with HTTP 200 (or 203). Other 2xx
-// (206 partial content, 204 no content) are not a complete image.
-std::optional<Failure> ClassifyAttempt(const AttemptFacts& facts);
+// Ok when the attempt succeeded: transfer complete with HTTP 200 (or 203). Other 2xx (206
+// partial content, 204 no content) are not a complete image. A failure has a download code
+// (kBadUrl, kBlockedAddress, kDns, kConnect, kTimeout, kHttpStatus, kTooLarge, kTruncated,
+// kTooManyRedirects, kTls, kBadResponse, kNetwork) and is retryable when it may heal.
+Status ClassifyAttempt(const AttemptFacts& facts);
 
 }  // namespace pixelmill

@@ -103,29 +103,29 @@ CurlString UrlPart(CURLU* handle, CURLUPart part, unsigned flags = 0) {
 }  // namespace
 
 Status CheckUrl(std::string_view url, std::string* host_key) {
-  if (url.empty()) return Status::Error("bad_url", "empty URL");
+  if (url.empty()) return Status::Error(Code::kBadUrl, "empty URL");
   for (size_t i = 0; i < url.size(); ++i) {
     const auto byte = static_cast<unsigned char>(url[i]);
     if (byte < 0x20 || byte == 0x7f) {
       char what[64];
       std::snprintf(what, sizeof(what), "URL contains control byte 0x%02x at offset %zu", byte, i);
-      return Status::Error("bad_url", what);
+      return Status::Error(Code::kBadUrl, what);
     }
   }
   const std::string text(url);
   std::unique_ptr<CURLU, CurlUrlDeleter> handle(curl_url());
-  if (!handle) return Status::Error("bad_url", "out of memory parsing URL");
+  if (!handle) return Status::Error(Code::kBadUrl, "out of memory parsing URL");
   if (CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), 0)) {
-    return Status::Error("bad_url", "malformed URL: " + std::string(curl_url_strerror(rc)));
+    return Status::Error(Code::kBadUrl, "malformed URL: " + std::string(curl_url_strerror(rc)));
   }
   CurlString scheme = UrlPart(handle.get(), CURLUPART_SCHEME);
   const std::string_view s = scheme ? scheme.get() : "";
   if (s != "http" && s != "https") {
-    return Status::Error("bad_url",
+    return Status::Error(Code::kBadUrl,
                          "scheme '" + std::string(s) + "' is not allowed (http and https only)");
   }
   CurlString host = UrlPart(handle.get(), CURLUPART_HOST);
-  if (!host || host.get()[0] == '\0') return Status::Error("bad_url", "URL has no host");
+  if (!host || host.get()[0] == '\0') return Status::Error(Code::kBadUrl, "URL has no host");
   if (host_key != nullptr) {
     CurlString port = UrlPart(handle.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
     *host_key = std::string(s) + "://" + host.get() + ":" + (port ? port.get() : "");

@@ -14,7 +14,7 @@
 namespace pixelmill {
 
 // Ok for an absolute http:// or https:// URL with a host and no control byte (a NUL would cut
-// it short); else code "bad_url" and why. Sets `host_key` (if given) to the URL's
+// it short); else code kBadUrl and why. Sets `host_key` (if given) to the URL's
 // "scheme://host:port", the unit of per-host limits and health.
 Status CheckUrl(std::string_view url, std::string* host_key = nullptr);
 

@@ -32,12 +32,12 @@ InProcessFiltered FilterInProcess(size_t user, const FilterSpec& spec, const Fil
     output.emplace(RunFilter(spec, context, body.view()));
   } catch (const std::exception& e) {
     // As a worker reports a stray exception (e.g. bad_alloc on a huge image).
-    output.emplace(Status::Error("internal", "filter '" + spec.text + "' failed: " + e.what()));
+    output.emplace(
+        Status::Error(Code::kInternal, "filter '" + spec.text + "' failed: " + e.what()));
   }
   o.cpu_micros = ProcessCpuMicros() - cpu_start;
   if (!output->ok()) {
-    o.error_code = output->status().code();
-    o.error_message = output->status().message();
+    o.error = output->status();
     return done;
   }
   done.warnings = output->value().warnings;
@@ -45,8 +45,7 @@ InProcessFiltered FilterInProcess(size_t user, const FilterSpec& spec, const Fil
   ImageBuffer image = output->value().bytes ? std::move(*output->value().bytes) : std::move(body);
   Result<ImageHeader> header = CheckFilterResult(spec, context, image.view());
   if (!header.ok()) {
-    o.error_code = "bad_result";
-    o.error_message = "the filter returned an invalid image: " + header.status().message();
+    o.error = header.status().WithPrefix("the filter returned an invalid image: ");
     return done;
   }
   image.set_format(header->format);

@@ -21,7 +21,7 @@
 namespace pixelmill {
 
 struct InProcessFiltered {
-  JobOutcome outcome;        // attempts 1; the error "bad_result" when the result fails the check
+  JobOutcome outcome;        // attempts 1; the error kBadResult when the result fails the check
   uint32_t warnings = 0;     // libvips warnings about this image
   std::string warning_text;  // the first of them
 };

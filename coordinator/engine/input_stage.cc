@@ -40,7 +40,7 @@ void Rejects::Write(const BadRecord& bad) {
 }
 
 Status Rejects::status() const {
-  return error_.empty() ? Status::Ok() : Status::Error("io", error_);
+  return error_.empty() ? Status::Ok() : Status::Error(Code::kIo, error_);
 }
 
 Status Rejects::Publish() {
@@ -74,10 +74,10 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& r
   };
   Result<LoadStats> stats = LoadUsers(input.value(), load_options, store, on_bad);
   if (Status s = rejects.status(); !s.ok() && stats.ok()) return s;
-  if (!stats.ok() && stats.status().code() == "interrupted" && stop != nullptr) {
-    return Status::Error("interrupted", std::string("interrupted by ") +
-                                            StopSignalName(stop->first_signal()) + ": " +
-                                            stats.status().message() + "; nothing was downloaded");
+  if (!stats.ok() && stats.status().code() == Code::kInterrupted && stop != nullptr) {
+    return Status::Error(Code::kInterrupted,
+                         std::string("interrupted by ") + StopSignalName(stop->first_signal()) +
+                             ": " + stats.status().message() + "; nothing was downloaded");
   }
   if (stats.ok() && stats->bad_records > 0) {
     const std::string where = keep_rejects ? ", listed in " + rejects.path() : "";

@@ -40,7 +40,7 @@ class Rejects {
 // skipped ones are reported to `observer` as warnings and, with options.max_bad_records > 0,
 // written to `rejects` unless its path is empty (the caller publishes it once the run begins).
 // A request on `stop` (if given) ends the load within InputFile::kStopCheckMs or one chunk
-// (code "interrupted": "interrupted by SIGTERM: loading ... was interrupted ..."); a load that
+// (code kInterrupted: "interrupted by SIGTERM: loading ... was interrupted ..."); a load that
 // would take more memory than LoadingMemoryLimit() fails naming the limit.
 Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& rejects,
                             Observer& observer = StderrObserver(),

@@ -6,18 +6,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <string>
 
+#include "common/base/error_code.h"
 #include "coordinator/input/user_store.h"
 
 namespace pixelmill {
 
 struct LineCounts {
   size_t ok = 0, failed = 0;
-  std::map<std::string, uint64_t> failed_by_code;  // failed lines by error code
+  std::map<Code, uint64_t, CodeNameLess> failed_by_code;  // failed lines by error code
 
   // A line was written for a user: `status` kOk, or kFailed with error `code`.
-  void Count(UserStatus status, const std::string& code) {
+  void Count(UserStatus status, Code code) {
     if (status == UserStatus::kOk) {
       ++ok;
       return;

@@ -238,11 +238,11 @@ void Pipeline::StartDownloads() {
     ++busy_;
     if (dispatcher_ && !dispatcher_->gave_up().empty()) {
       // No worker will ever come: fail the rest without downloading their images.
-      Fail(user, "no_workers", dispatcher_->gave_up(), 0);
+      Fail(user, Status::Error(Code::kNoWorkers, dispatcher_->gave_up()), 0);
       continue;
     }
-    if (auto refused = downloader_.Start(user, store_.Get(user).image_url)) {
-      Fail(user, refused->code, refused->message, 0);
+    if (Status refused = downloader_.Start(user, store_.Get(user).image_url); !refused.ok()) {
+      Fail(user, refused, 0);
     }
   }
 }
@@ -322,10 +322,9 @@ Status Pipeline::StartWorkers() {
 void Pipeline::HandleDownload(Download& d) {
   const size_t user = d.tag;
   metrics_->DownloadEnded(user, d.elapsed);
-  if (d.failure) return Fail(user, d.failure->code, d.failure->message, d.attempts);
+  if (!d.failure.ok()) return Fail(user, d.failure, d.attempts);
   Result<ImageHeader> header = ProbeDownloaded(d);
-  if (!header.ok())
-    return Fail(user, header.status().code(), header.status().message(), d.attempts);
+  if (!header.ok()) return Fail(user, header.status(), d.attempts);
   const Fetched fetched{d.attempts, d.elapsed};
   if (!dispatcher_) {
     ManifestRecord info = DownloadedRecord(fetched.attempts, fetched.took);
@@ -333,7 +332,7 @@ void Pipeline::HandleDownload(Download& d) {
     return Commit(user, std::move(d.body), std::move(info));
   }
   if (!dispatcher_->gave_up().empty()) {
-    return Fail(user, "no_workers", dispatcher_->gave_up(), d.attempts);
+    return Fail(user, Status::Error(Code::kNoWorkers, dispatcher_->gave_up()), d.attempts);
   }
   fetched_[user] = fetched;
   dispatcher_->Submit(user, store_.id(user), std::move(d.body));
@@ -345,8 +344,8 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
     info = DownloadedRecord(it->second.attempts, it->second.took);
     fetched_.erase(it);
   }
-  if (!o.error_code.empty()) {
-    return Fail(o.user, o.error_code, o.error_message, info.download_attempts + o.attempts);
+  if (!o.error.ok()) {
+    return Fail(o.user, o.error, info.download_attempts + o.attempts);
   }
   metrics_->Filtered(o.cpu_micros);
   RecordFiltered(options_.filter_spec, o, info);
@@ -362,15 +361,14 @@ void Pipeline::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
                });
 }
 
-void Pipeline::Fail(size_t user, const std::string& code, const std::string& message,
-                    uint32_t attempts) {
+void Pipeline::Fail(size_t user, const Status& error, uint32_t attempts) {
   if (phase_ == Phase::kClosing) {
     --busy_;  // the sink is closing: the user is left for a resume
     return;
   }
   sink_.AppendManifest(
-      FailedLine(store_.id(user), code, message, attempts),
-      [this, user, code](const Status& status) {
+      FailedLine(store_.id(user), error, attempts),
+      [this, user, code = error.code()](const Status& status) {
         Record(written_, Written{user, UserStatus::kFailed,
                                  status.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed,
                                  status, 0, code});
@@ -381,7 +379,7 @@ void Pipeline::Fail(size_t user, const std::string& code, const std::string& mes
 void Pipeline::HandleWritten(Written& w) {
   const CommitEnd end = JudgeCommit(w.result, w.error);
   if (end.action == CommitEnd::kFailUser) {
-    return Fail(w.user, w.error.code(), w.error.message(), w.attempts);
+    return Fail(w.user, w.error, w.attempts);
   }
   assert(busy_ > 0);
   --busy_;

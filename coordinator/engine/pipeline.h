@@ -114,7 +114,7 @@ class Pipeline {
     CommitResult result = CommitResult::kCommitted;
     Status error;
     uint32_t attempts = 0;
-    std::string code;  // a failed line's error code
+    Code code = Code::kOk;  // a failed line's error code
   };
 
   // Moves the run to `next` if it is not there or past it yet; false if it was.
@@ -137,7 +137,7 @@ class Pipeline {
   void HandleWritten(Written& written);
   // REQUIRES: bytes.format() is known (probed). Writes the image, then `info`'s line.
   void Commit(size_t user, ImageBuffer bytes, ManifestRecord info);
-  void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
+  void Fail(size_t user, const Status& error, uint32_t attempts);
   void HandleStop(int signum);
   ProgressSample Snapshot() const;
   void WatchForTrouble();

@@ -28,7 +28,7 @@ constexpr int64_t kStateVersion = 1;
 constexpr uint64_t kHashedBytes = kIdentityEndBytes;  // hashed at each end of the input
 
 Status Errno(const std::string& what, const std::string& path, int error) {
-  return Status::Error("io", what + " " + path + ": " + std::strerror(error));
+  return Status::Error(Code::kIo, what + " " + path + ": " + std::strerror(error));
 }
 
 constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL;
@@ -49,7 +49,7 @@ Result<std::string> ReadRange(int fd, uint64_t offset, uint64_t length, const st
         ::pread(fd, bytes.data() + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Errno("cannot read", path, errno);
-    if (n == 0) return Status::Error("io", "cannot read " + path + ": it shrank while read");
+    if (n == 0) return Status::Error(Code::kIo, "cannot read " + path + ": it shrank while read");
     done += static_cast<uint64_t>(n);
   }
   return bytes;
@@ -160,7 +160,7 @@ Result<InputIdentity> IdentifyInput(const std::string& input) {
   }
   std::error_code ec;
   id.path = std::filesystem::absolute(input, ec).lexically_normal().string();
-  if (ec) return Status::Error("io", "cannot resolve " + input + ": " + ec.message());
+  if (ec) return Status::Error(Code::kIo, "cannot resolve " + input + ": " + ec.message());
   const int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("cannot open", input, errno);
   struct stat st;
@@ -239,26 +239,26 @@ Result<RunState> ReadRunState(const std::string& out_dir) {
   const std::string path = OutputLayout(out_dir).run_state();
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return Status::Error("missing", path + " does not exist");
+    if (errno == ENOENT) return Status::Error(Code::kMissing, path + " does not exist");
     return Errno("cannot inspect", path, errno);
   }
-  if (!S_ISREG(st.st_mode)) return Status::Error("bad_state", path + " is not a regular file");
+  if (!S_ISREG(st.st_mode)) return Status::Error(Code::kBadState, path + " is not a regular file");
   // A run state is a few hundred bytes: anything far larger is not one, and is not read.
   constexpr off_t kMaxStateBytes = 64 << 10;
   if (st.st_size > kMaxStateBytes) {
-    return Status::Error("bad_state", path + " is not a run state pixelmill wrote (" +
-                                          std::to_string(st.st_size) + " bytes; one is under " +
-                                          std::to_string(kMaxStateBytes) + ")");
+    return Status::Error(Code::kBadState, path + " is not a run state pixelmill wrote (" +
+                                              std::to_string(st.st_size) + " bytes; one is under " +
+                                              std::to_string(kMaxStateBytes) + ")");
   }
   simdjson::padded_string text;
   if (auto e = simdjson::padded_string::load(path).get(text)) {
-    return Status::Error("io", "cannot read " + path + ": " + simdjson::error_message(e));
+    return Status::Error(Code::kIo, "cannot read " + path + ": " + simdjson::error_message(e));
   }
   od::parser parser;
   od::document doc;
   RunState state;
   if (parser.iterate(text).get(doc) || !ParseState(doc, state)) {
-    return Status::Error("bad_state", path + " is not a run state pixelmill wrote");
+    return Status::Error(Code::kBadState, path + " is not a run state pixelmill wrote");
   }
   return state;
 }

@@ -43,7 +43,7 @@ struct RunState {
 };
 
 // Stats and hashes the input file `input` ("-": standard input, which is identified by its
-// users once loaded: see IdentifyUsers). Code "io" when it cannot be inspected.
+// users once loaded: see IdentifyUsers). Code kIo when it cannot be inspected.
 Result<InputIdentity> IdentifyInput(const std::string& input);
 
 // The identity of users that have no file to stat (standard input "-", the C++ API's vector
@@ -57,21 +57,21 @@ InputIdentity IdentifyEnds(std::string_view head, std::string_view tail, uint64_
                            std::string path);
 
 // The state of the run `options` describe (not complete): stats and hashes the input file.
-// Code "io" when the input cannot be inspected.
+// Code kIo when the input cannot be inspected.
 Result<RunState> CurrentRunState(const Options& options);
 // The state of the run `options` describe for an input already identified (users loaded by a
 // caller of the C++ API).
 RunState RunStateFor(const Options& options, InputIdentity input);
 
 // Replaces OUT/run.json (OutputLayout::kRunState) by `state`, atomically and durably (fsynced).
-// Code "io" on failure.
+// Code kIo on failure.
 Status WriteRunState(const std::string& out_dir, const RunState& state);
 
 // Writes `state` with complete = true: the run ended with every user's line in the manifest.
 Status MarkRunComplete(const std::string& out_dir, RunState state);
 
-// Reads OUT/run.json. Code "missing" when there is none, "bad_state" when it is not a run
-// state this version wrote, "io" when it cannot be read.
+// Reads OUT/run.json. Code kMissing when there is none, kBadState when it is not a run
+// state this version wrote, kIo when it cannot be read.
 Result<RunState> ReadRunState(const std::string& out_dir);
 
 // What differs between a recorded run and the current one, one human phrase each

@@ -52,7 +52,7 @@ class SequentialRun {
   // (the download is abandoned by Close()).
   std::optional<Download> AwaitDownload();
   void Commit(size_t user, ImageBuffer bytes, ManifestRecord info);
-  void Fail(size_t user, const std::string& code, const std::string& message, uint32_t attempts);
+  void Fail(size_t user, const Status& error, uint32_t attempts);
   // Runs the private loop until `done` is true (the sink's callback ran); false (and fatal_ set)
   // if the loop ran out of work first.
   bool RunLoopUntil(const bool& done);
@@ -166,15 +166,14 @@ void SequentialRun::CloseAll(bool opened) {
 // One user, start to line: download, check, filter, commit. Returns with its line written, or
 // with none when the run is stopping (the user is left for a resume).
 void SequentialRun::RunUser(size_t user) {
-  if (auto refused = downloader_.Start(user, store_.Get(user).image_url)) {
-    return Fail(user, refused->code, refused->message, 0);
+  if (Status refused = downloader_.Start(user, store_.Get(user).image_url); !refused.ok()) {
+    return Fail(user, refused, 0);
   }
   std::optional<Download> d = AwaitDownload();
   if (!d) return;  // stopped mid-download
-  if (d->failure) return Fail(user, d->failure->code, d->failure->message, d->attempts);
+  if (!d->failure.ok()) return Fail(user, d->failure, d->attempts);
   Result<ImageHeader> header = ProbeDownloaded(*d);
-  if (!header.ok())
-    return Fail(user, header.status().code(), header.status().message(), d->attempts);
+  if (!header.ok()) return Fail(user, header.status(), d->attempts);
   ManifestRecord info = DownloadedRecord(d->attempts, d->elapsed);
   if (options_.filter_spec.IsNone()) {
     SaveUnfiltered(header.value(), d->body, info);
@@ -188,8 +187,7 @@ void SequentialRun::RunUser(size_t user) {
          static_cast<long long>(store_.id(user)), filtered.warnings, filtered.warning_text.c_str());
   }
   JobOutcome& o = filtered.outcome;
-  if (!o.error_code.empty())
-    return Fail(user, o.error_code, o.error_message, d->attempts + o.attempts);
+  if (!o.error.ok()) return Fail(user, o.error, d->attempts + o.attempts);
   RecordFiltered(options_.filter_spec, o, info);
   Commit(user, std::move(o.image), std::move(info));
 }
@@ -227,22 +225,20 @@ void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) 
       lines_.Count(UserStatus::kOk, {});
       return;
     case CommitEnd::kFailUser:
-      return Fail(user, error.code(), error.message(), attempts);
+      return Fail(user, error, attempts);
     case CommitEnd::kStopRun:
       fatal_ = end.why;  // the user is left for a resume
       return;
   }
 }
 
-void SequentialRun::Fail(size_t user, const std::string& code, const std::string& message,
-                         uint32_t attempts) {
+void SequentialRun::Fail(size_t user, const Status& error, uint32_t attempts) {
   bool done = false;
   Status written;
-  sink_.AppendManifest(FailedLine(store_.id(user), code, message, attempts),
-                       [&](const Status& status) {
-                         written = status;
-                         done = true;
-                       });
+  sink_.AppendManifest(FailedLine(store_.id(user), error, attempts), [&](const Status& status) {
+    written = status;
+    done = true;
+  });
   if (!RunLoopUntil(done)) return;
   const CommitEnd end =
       JudgeCommit(written.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed, written);
@@ -251,7 +247,7 @@ void SequentialRun::Fail(size_t user, const std::string& code, const std::string
     return;
   }
   store_.SetOutcome(user, UserStatus::kFailed, store_.format(user));
-  lines_.Count(UserStatus::kFailed, code);
+  lines_.Count(UserStatus::kFailed, error.code());
 }
 
 bool SequentialRun::RunLoopUntil(const bool& done) {

@@ -11,8 +11,8 @@ namespace pixelmill {
 Result<ImageHeader> ProbeDownloaded(const Download& d) {
   Result<ImageHeader> header = ProbeImage(d.body.view());
   if (header.ok()) return header;
-  return Status::Error("not_image", NotImageMessage(d.url, header.status().message(),
-                                                    d.content_type, d.body.size()));
+  return Status::Error(Code::kNotImage, NotImageMessage(d.url, header.status().message(),
+                                                        d.content_type, d.body.size()));
 }
 
 ManifestRecord DownloadedRecord(uint32_t attempts, Duration took) {
@@ -47,7 +47,7 @@ CommitEnd JudgeCommit(CommitResult result, const Status& status) {
     case CommitResult::kCommitted:
       return CommitEnd{CommitEnd::kDone, {}};
     case CommitResult::kImageFailed:
-      if (status.code() == "full") return stop();
+      if (status.code() == Code::kFull) return stop();
       return CommitEnd{CommitEnd::kFailUser, {}};
     case CommitResult::kLineFailed:
       return stop();

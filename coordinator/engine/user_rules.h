@@ -24,7 +24,7 @@
 
 namespace pixelmill {
 
-// The header of a downloaded body, or the user's "not_image" failure. The bytes decide, not the
+// The header of a downloaded body, or the user's kNotImage failure. The bytes decide, not the
 // Content-Type header: a JPEG sent as text/html is still a JPEG, and an HTML page sent as
 // image/jpeg is not an image. A header that parses, declares its dimensions and is followed by
 // image data is required even when nothing decodes the image (--filter none).

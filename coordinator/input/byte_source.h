@@ -21,7 +21,7 @@ class ByteSource {
   // Reads up to `n` bytes into `dst`, looping until `n` bytes or end of input. Returns the
   // bytes read (fewer than n only at end of input). `stop` (if set) is asked between reads (and,
   // where the source can wait for input, while waiting); once it says true the read fails with
-  // code "interrupted". Code "io" when the source cannot be read.
+  // code kInterrupted. Code kIo when the source cannot be read.
   virtual Result<size_t> Read(char* dst, size_t n, const std::function<bool()>& stop) = 0;
   // Size in bytes when known up front, 0 if unknown (pipes, stdin).
   virtual uint64_t size_hint() const = 0;

@@ -14,22 +14,23 @@
 namespace pixelmill {
 
 Result<InputFile> InputFile::Open(const std::string& path) {
-  if (path.empty()) return Status::Error("usage", "input path is empty");
+  if (path.empty()) return Status::Error(Code::kUsage, "input path is empty");
   const bool is_stdin = path == "-";
   const std::string name = is_stdin ? "<stdin>" : path;
   int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return Status::Error("io", "cannot open input " + name + ": " + std::strerror(errno));
+    return Status::Error(Code::kIo, "cannot open input " + name + ": " + std::strerror(errno));
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     if (!is_stdin) ::close(fd);
-    return Status::Error("io", "cannot stat input " + name + ": " + std::strerror(err));
+    return Status::Error(Code::kIo, "cannot stat input " + name + ": " + std::strerror(err));
   }
   if (S_ISDIR(st.st_mode)) {
     if (!is_stdin) ::close(fd);
-    return Status::Error("io", "input " + name + " is a directory; pass a .json or .jsonl file");
+    return Status::Error(Code::kIo,
+                         "input " + name + " is a directory; pass a .json or .jsonl file");
   }
   const bool regular = S_ISREG(st.st_mode);
   const uint64_t size = regular ? static_cast<uint64_t>(st.st_size) : 0;
@@ -51,7 +52,7 @@ Result<size_t> InputFile::Read(char* dst, size_t n, const std::function<bool()>&
   size_t done = 0;
   while (done < n) {
     if (stop && stop()) {
-      return Status::Error("interrupted", "reading " + name_ + " was interrupted");
+      return Status::Error(Code::kInterrupted, "reading " + name_ + " was interrupted");
     }
     if (stop && !regular_) {
       // Wait for input in slices: a writer that sends nothing must not hold off a stop request.
@@ -60,13 +61,13 @@ Result<size_t> InputFile::Read(char* dst, size_t n, const std::function<bool()>&
       const int got = ::poll(&ready, 1, kStopCheckMs);
       if (got == 0 || (got < 0 && errno == EINTR)) continue;
       if (got < 0) {
-        return Status::Error("io", "cannot read input " + name_ + ": " + std::strerror(errno));
+        return Status::Error(Code::kIo, "cannot read input " + name_ + ": " + std::strerror(errno));
       }
     }
     const ssize_t got = RetryOnEintr([&] { return ::read(fd_, dst + done, n - done); });
     if (got == 0) break;
     if (got < 0) {
-      return Status::Error("io", "cannot read input " + name_ + ": " + std::strerror(errno));
+      return Status::Error(Code::kIo, "cannot read input " + name_ + ": " + std::strerror(errno));
     }
     done += static_cast<size_t>(got);
   }

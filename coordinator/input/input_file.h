@@ -30,7 +30,7 @@ class InputFile final : public ByteSource {
   // Reads up to `n` bytes into `dst`, looping until `n` bytes or end of input. Returns the
   // bytes read (fewer than n only at end of input). `stop` (if set) is asked between reads and
   // at least every kStopCheckMs while waiting for input; once it says true the read fails with
-  // code "interrupted".
+  // code kInterrupted.
   Result<size_t> Read(char* dst, size_t n, const std::function<bool()>& stop = nullptr) override;
   static constexpr int kStopCheckMs = 100;
   // Size in bytes for regular files, 0 if unknown (pipes, stdin).

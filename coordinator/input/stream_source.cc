@@ -28,15 +28,15 @@ StreamSource::StreamSource(std::istream& in, std::string name, size_t kept_bytes
     : in_(in), name_(std::move(name)), kept_bytes_(kept_bytes), size_hint_(BytesLeft(in)) {}
 
 Result<size_t> StreamSource::Read(char* dst, size_t n, const std::function<bool()>& stop) {
-  if (in_.bad()) return Status::Error("io", "cannot read the input stream");
+  if (in_.bad()) return Status::Error(Code::kIo, "cannot read the input stream");
   size_t done = 0;
   while (done < n && in_.good()) {
     if (stop && stop()) {
-      return Status::Error("interrupted", "reading " + name_ + " was interrupted");
+      return Status::Error(Code::kInterrupted, "reading " + name_ + " was interrupted");
     }
     in_.read(dst + done, static_cast<std::streamsize>(n - done));
     const auto got = static_cast<size_t>(in_.gcount());
-    if (in_.bad()) return Status::Error("io", "cannot read the input stream");
+    if (in_.bad()) return Status::Error(Code::kIo, "cannot read the input stream");
     Keep(std::string_view(dst + done, got));
     done += got;
   }

@@ -22,7 +22,7 @@ class StreamSource final : public ByteSource {
   // REQUIRES: `in` outlives this source.
   StreamSource(std::istream& in, std::string name, size_t kept_bytes);
 
-  // A stream that fails (badbit) fails the read with code "io": "cannot read the input stream".
+  // A stream that fails (badbit) fails the read with code kIo: "cannot read the input stream".
   // A blocking stream cannot be waited on in slices: `stop` is asked between reads only.
   Result<size_t> Read(char* dst, size_t n, const std::function<bool()>& stop) override;
   // The bytes left in a seekable stream (a string or file stream), else 0.

@@ -145,9 +145,10 @@ Result<LoadStats> Loader::Run() {
   }
   if (first == have) {
     if (stats_.bytes == 0) {
-      return Status::Error("bad_input", input_.name() + ": empty file: no users to load");
+      return Status::Error(Code::kBadInput, input_.name() + ": empty file: no users to load");
     }
-    return Status::Error("bad_input", input_.name() + ": no JSON in the file (only whitespace)");
+    return Status::Error(Code::kBadInput,
+                         input_.name() + ": no JSON in the file (only whitespace)");
   }
   Status status;
   if (data[first] == '{') {
@@ -158,9 +159,10 @@ Result<LoadStats> Loader::Run() {
     status = LoadArray(first, have, eof);
   } else {
     return Status::Error(
-        "bad_input", input_.name() + ":" + std::to_string(line_ + CountNewlines(data, first)) +
-                         ": not JSON: expected a JSON array ('[') or JSONL objects ('{'), found " +
-                         ByteForMessage(static_cast<unsigned char>(data[first])));
+        Code::kBadInput,
+        input_.name() + ":" + std::to_string(line_ + CountNewlines(data, first)) +
+            ": not JSON: expected a JSON array ('[') or JSONL objects ('{'), found " +
+            ByteForMessage(static_cast<unsigned char>(data[first])));
   }
   if (!status.ok()) return status;
   if (Status s = RemoveDuplicates(); !s.ok()) return s;
@@ -173,7 +175,7 @@ Result<LoadStats> Loader::Run() {
                           " allowed (--max-bad-records):";
     for (const std::string& line : shown_) message += "\n  " + line;
     if (stats_.bad_records > shown_.size()) message += "\n  ...";
-    return Status::Error("bad_input", message);
+    return Status::Error(Code::kBadInput, message);
   }
   return stats_;
 }
@@ -181,7 +183,7 @@ Result<LoadStats> Loader::Run() {
 Status Loader::ReadMore(size_t& have, bool& eof) {
   Result<size_t> got =
       input_.Read(buffer_.data() + have, buffer_.capacity() - have, options_.stop_requested);
-  if (!got.ok()) return got.status().code() == "interrupted" ? Interrupted() : got.status();
+  if (!got.ok()) return got.status().code() == Code::kInterrupted ? Interrupted() : got.status();
   stats_.bytes += got.value();
   eof = have + got.value() < buffer_.capacity();
   have += got.value();
@@ -246,16 +248,16 @@ uint64_t Loader::LoadedBytes() const {
 }
 
 Status Loader::Interrupted() const {
-  return Status::Error("interrupted", "loading " + input_.name() + " was interrupted after " +
-                                          HumanBytes(stats_.bytes) + " (" +
-                                          std::to_string(stats_.users) + " users loaded)");
+  return Status::Error(Code::kInterrupted, "loading " + input_.name() + " was interrupted after " +
+                                               HumanBytes(stats_.bytes) + " (" +
+                                               std::to_string(stats_.users) + " users loaded)");
 }
 
 // Fails when `what` would take `needed` bytes, more than options.max_memory_bytes.
 Status Loader::CheckMemory(uint64_t needed, const std::string& what, const char* hint) const {
   if (options_.max_memory_bytes == 0 || needed <= options_.max_memory_bytes) return Status::Ok();
   return Status::Error(
-      "bad_input",
+      Code::kBadInput,
       input_.name() + ": loading stopped after " + HumanBytes(stats_.bytes) + " read: " + what +
           " would need about " + HumanBytes(needed) + " of memory, more than loading may use (" +
           HumanBytes(options_.max_memory_bytes) + ", " + options_.memory_limit_why + ")" + hint);
@@ -430,10 +432,10 @@ Status Loader::LoadArray(size_t start, size_t have, bool eof) {
                    .iterate(buffer_.data() + start, have - start,
                             buffer_.capacity() - start + simdjson::SIMDJSON_PADDING)
                    .get(doc)) {
-    return Status::Error("bad_input", input_.name() + ": " + DescribeJsonError(e));
+    return Status::Error(Code::kBadInput, input_.name() + ": " + DescribeJsonError(e));
   }
   if (auto e = doc.get_array().get(array)) {
-    return Status::Error("bad_input", input_.name() + ": " + DescribeJsonError(e));
+    return Status::Error(Code::kBadInput, input_.name() + ": " + DescribeJsonError(e));
   }
   uint64_t index = 0;
   for (auto element : array) {
@@ -460,15 +462,16 @@ Status Loader::LoadArray(size_t start, size_t have, bool eof) {
     if (++index % kStopCheckRecords == 0 && StopRequested()) return Interrupted();
   }
   if (!AtEnd(doc)) {
-    return Status::Error("bad_input", input_.name() + ": trailing content after the JSON array");
+    return Status::Error(Code::kBadInput,
+                         input_.name() + ": trailing content after the JSON array");
   }
   return Status::Ok();
 }
 
 Status Loader::Fatal(uint64_t position, const std::string& message) const {
-  return Status::Error("bad_input", input_.name() + "[" + std::to_string(position) +
-                                        "]: " + message +
-                                        " (a broken JSON array cannot be read past this point)");
+  return Status::Error(Code::kBadInput,
+                       input_.name() + "[" + std::to_string(position) + "]: " + message +
+                           " (a broken JSON array cannot be read past this point)");
 }
 
 // Duplicate check, after loading: ids that only ever increased cannot repeat; otherwise every id
@@ -554,9 +557,9 @@ Result<LoadStats> LoadUsers(ByteSource& input, const LoadOptions& options, UserS
     store.ShrinkToFit();
     return result;
   } catch (const std::bad_alloc&) {
-    return Status::Error("bad_input", input.name() +
-                                          ": out of memory while loading (a JSON array is "
-                                          "parsed whole; use JSONL for very large inputs)");
+    return Status::Error(Code::kBadInput, input.name() +
+                                              ": out of memory while loading (a JSON array is "
+                                              "parsed whole; use JSONL for very large inputs)");
   }
 }
 

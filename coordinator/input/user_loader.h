@@ -36,10 +36,10 @@ struct LoadOptions {
   // How many bad records a failed load describes in its message.
   size_t max_errors_shown = 10;
   // Asked between chunks and records and while waiting for input (see ByteSource::Read): true
-  // stops the load with code "interrupted".
+  // stops the load with code kInterrupted.
   std::function<bool()> stop_requested = nullptr;
   // Memory the load may take (the store, the read buffer, a JSON array's parse); 0: no limit.
-  // Past it the load fails with code "bad_input", naming the limit and `memory_limit_why`.
+  // Past it the load fails with code kBadInput, naming the limit and `memory_limit_why`.
   uint64_t max_memory_bytes = 0;
   std::string memory_limit_why = {};
 };
@@ -66,9 +66,9 @@ struct LoadStats {
 // Called for every bad record as it is found, before the load decides whether to go on.
 using BadRecordFn = std::function<void(const BadRecord&)>;
 
-// Appends the users of `input` to `store`. Fails with code "bad_input" when the input is not
+// Appends the users of `input` to `store`. Fails with code kBadInput when the input is not
 // usable (not JSON, empty, too many bad records: the message lists the first few, one a line;
-// over options.max_memory_bytes), "io" when it cannot be read and "interrupted" when
+// over options.max_memory_bytes), kIo when it cannot be read and kInterrupted when
 // options.stop_requested said so. On failure the store holds what was loaded so far.
 Result<LoadStats> LoadUsers(ByteSource& input, const LoadOptions& options, UserStore& store,
                             const BadRecordFn& on_bad = nullptr);

@@ -35,10 +35,10 @@ struct ImageWriter::Job {
 
 namespace {
 
-// An image write error: code "full" (no room: the output's failure, not the user's; the
-// pipeline stops the run) is kept, any other becomes "write".
+// An image write error: code kFull (no room: the output's failure, not the user's; the
+// pipeline stops the run) is kept, any other becomes kWrite.
 Status ImageWriteError(const Status& s) {
-  return s.code() == "full" ? s : Status::Error("write", s.message());
+  return s.code() == Code::kFull ? s : Status::Error(Code::kWrite, s.message());
 }
 
 // Portable path: a temporary name in the same folder, then rename over the final name. The
@@ -59,7 +59,7 @@ Status WriteFileNow(int dir_fd, const std::string& folder, const std::string& na
   if (fd < 0) return WriteByRename(dir_fd, folder, name, bytes, durable);  // no O_TMPFILE here
   Status s = WriteAll(fd, bytes, final_path);
   if (s.ok() && durable && ::fsync(fd) != 0) {
-    s = Status::Error(errno == ENOSPC || errno == EDQUOT ? "full" : "write",
+    s = Status::Error(errno == ENOSPC || errno == EDQUOT ? Code::kFull : Code::kWrite,
                       "cannot sync " + final_path + ": " + std::strerror(errno));
   }
   if (s.ok()) {
@@ -96,14 +96,14 @@ Status ImageWriter::Open() {
   std::error_code ec;
   std::filesystem::create_directories(images_, ec);
   if (ec)
-    return Status::Error("io", "cannot create output folder " + images_ + ": " + ec.message());
+    return Status::Error(Code::kIo, "cannot create output folder " + images_ + ": " + ec.message());
   // Opened once: every image is written through this descriptor, never through the path.
   images_fd_ = ::open(images_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (images_fd_ < 0) {
-    return Status::Error("io", "cannot open " + images_ + ": " + std::strerror(errno) +
-                                   (errno == ELOOP || errno == ENOTDIR
-                                        ? " (it must be a folder, not a symbolic link)"
-                                        : ""));
+    return Status::Error(Code::kIo, "cannot open " + images_ + ": " + std::strerror(errno) +
+                                        (errno == ELOOP || errno == ENOTDIR
+                                             ? " (it must be a folder, not a symbolic link)"
+                                             : ""));
   }
   return Status::Ok();
 }
@@ -193,7 +193,7 @@ void ImageWriter::FinishJob(Job& job, int status) {
   for (FileWrite& w : owned->files) {
     if (status < 0 && w.result.ok()) {
       w.result =
-          Status::Error("write", "cannot write " + w.final_path + ": " + uv_strerror(status));
+          Status::Error(Code::kWrite, "cannot write " + w.final_path + ": " + uv_strerror(status));
     }
     --pending_;
     w.done(w.result);

@@ -45,8 +45,8 @@ class ImageWriter {
   // before the loop runs.
   Status Open();
   // Writes `bytes` to OUT/<relative_path> (complete, then named) and releases the buffer;
-  // `done` gets ok once it is in place, or why not (code "full" when the output is full -- no
-  // space, quota, file-size limit -- else "write").
+  // `done` gets ok once it is in place, or why not (code kFull when the output is full -- no
+  // space, quota, file-size limit -- else kWrite).
   // REQUIRES: Open() succeeded; relative_path is "images/<name>" (OutputLayout::ImagePath).
   void Write(std::string relative_path, ImageBuffer bytes, DoneFn done);
   // Images not yet written, and those waiting for a free pool job (every job busy).

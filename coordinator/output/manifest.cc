@@ -1,5 +1,6 @@
 #include "coordinator/output/manifest.h"
 
+#include <cassert>
 #include <cmath>
 
 #include <simdjson.h>
@@ -135,13 +136,13 @@ bool ReadRecord(std::string_view line, size_t capacity, ManifestRecord& record) 
   return has_id && doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
 }
 
-std::string FailedLine(int64_t id, const std::string& code, const std::string& message,
-                       uint32_t attempts) {
+std::string FailedLine(int64_t id, const Status& error, uint32_t attempts) {
+  assert(IsManifestCode(error.code()));
   ManifestRecord record;
   record.id = id;
   record.status = "failed";
-  record.error_code = code;
-  record.error_message = message;
+  record.error_code = CodeName(error.code());
+  record.error_message = error.message();
   record.attempts = attempts;
   return ToLine(record);
 }

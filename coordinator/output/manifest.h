@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/base/status.h"
 #include "common/image/image_buffer.h"
 #include "common/image/image_format.h"
 #include "coordinator/input/user_store.h"
@@ -65,9 +66,9 @@ uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes,
 // An ok record's "attempts": download attempts plus, when filtered, dispatches to a worker.
 uint32_t TotalAttempts(const ManifestRecord& record);
 
-// The line (without its newline) of a user that failed with `code` (e.g. "http_status") and a
-// human `message`, after `attempts` attempts (download attempts plus dispatches, as above).
-std::string FailedLine(int64_t id, const std::string& code, const std::string& message,
-                       uint32_t attempts);
+// The line (without its newline) of a user that failed with `error` (its code's name, e.g.
+// "http_status", and its message), after `attempts` attempts (download attempts plus
+// dispatches, as above). REQUIRES: IsManifestCode(error.code())
+std::string FailedLine(int64_t id, const Status& error, uint32_t attempts);
 
 }  // namespace pixelmill

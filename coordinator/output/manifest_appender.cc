@@ -11,7 +11,8 @@ namespace pixelmill {
 namespace {
 
 Status FsError(const std::string& what, const std::string& path, ssize_t code) {
-  return Status::Error("write", what + " " + path + ": " + uv_strerror(static_cast<int>(code)));
+  return Status::Error(Code::kWrite,
+                       what + " " + path + ": " + uv_strerror(static_cast<int>(code)));
 }
 
 }  // namespace
@@ -33,18 +34,18 @@ Status ManifestAppender::Open() {
                             O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644, nullptr);
   uv_fs_req_cleanup(&req);
   if (fd == UV_ELOOP) {
-    return Status::Error("io", "refusing to open " + path_ +
-                                   ": it is a symbolic link (pixelmill does not write through "
-                                   "symbolic links); remove it or choose another --output");
+    return Status::Error(Code::kIo, "refusing to open " + path_ +
+                                        ": it is a symbolic link (pixelmill does not write through "
+                                        "symbolic links); remove it or choose another --output");
   }
-  if (fd < 0) return Status::Error("io", "cannot open " + path_ + ": " + uv_strerror(fd));
+  if (fd < 0) return Status::Error(Code::kIo, "cannot open " + path_ + ": " + uv_strerror(fd));
   const int rc = uv_fs_fstat(nullptr, &req, fd, nullptr);
   size_ = req.statbuf.st_size;
   uv_fs_req_cleanup(&req);
   if (rc < 0) {
     uv_fs_close(nullptr, &req, fd, nullptr);
     uv_fs_req_cleanup(&req);
-    return Status::Error("io", "cannot inspect " + path_ + ": " + uv_strerror(rc));
+    return Status::Error(Code::kIo, "cannot inspect " + path_ + ": " + uv_strerror(rc));
   }
   fd_ = fd;
   uv_timer_init(&loop_, &sync_timer_);
@@ -139,7 +140,7 @@ void ManifestAppender::Stop(const std::string& reason) {
     message += "; nor cut it back to its last complete line (" + std::string(uv_strerror(rc)) +
                "), so its last line may be incomplete";
   }
-  error_ = Status::Error("write", message);
+  error_ = Status::Error(Code::kWrite, message);
 }
 
 void ManifestAppender::DeliverLines(size_t written, const Status& status) {

@@ -18,7 +18,7 @@ constexpr size_t kBufferBytes = size_t{4} << 20;
 constexpr size_t kMaxLineBytes = size_t{1} << 20;
 
 Status Errno(const std::string& what, const std::string& path, int error) {
-  return Status::Error("io", what + " " + path + ": " + std::strerror(error));
+  return Status::Error(Code::kIo, what + " " + path + ": " + std::strerror(error));
 }
 
 }  // namespace
@@ -26,15 +26,15 @@ Status Errno(const std::string& what, const std::string& path, int error) {
 Result<ManifestReader> ManifestReader::Open(const std::string& path, bool writable) {
   const int flags = (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC;
   const int fd = ::open(path.c_str(), flags);
-  if (fd < 0 && errno == ENOENT) return Status::Error("missing", path + " does not exist");
+  if (fd < 0 && errno == ENOENT) return Status::Error(Code::kMissing, path + " does not exist");
   if (fd < 0 && errno == ELOOP) {
-    return Status::Error("io", "refusing to read " + path + ": it is a symbolic link");
+    return Status::Error(Code::kIo, "refusing to read " + path + ": it is a symbolic link");
   }
   if (fd < 0) return Errno("cannot open", path, errno);
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Status::Error("io", path + " is not a regular file");
+    return Status::Error(Code::kIo, path + " is not a regular file");
   }
   return ManifestReader(path, fd);
 }

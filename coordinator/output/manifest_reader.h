@@ -31,7 +31,7 @@ struct ManifestLine {
 class ManifestReader {
  public:
   // Opens `path` (read-write when `writable`, for Truncate()), never through a symlink. Code
-  // "missing" when there is no such file, "io" otherwise.
+  // kMissing when there is no such file, kIo otherwise.
   static Result<ManifestReader> Open(const std::string& path, bool writable);
 
   ManifestReader(ManifestReader&& other) noexcept;
@@ -46,7 +46,7 @@ class ManifestReader {
   // (terminated, not too long) and one JSON object with an integer "id" and nothing after it.
   bool Parse(const ManifestLine& line, ManifestRecord& record);
   // Reads every line left: `each(line, record)` gets each, with its record when Parse() read
-  // one (else null), and returns false to stop. Code "io" when the file cannot be read.
+  // one (else null), and returns false to stop. Code kIo when the file cannot be read.
   Status ForEach(const std::function<bool(const ManifestLine&, const ManifestRecord*)>& each);
   // Cuts the file to `size` bytes and makes that durable. REQUIRES: opened writable.
   Status Truncate(uint64_t size);

@@ -86,7 +86,7 @@ Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store,
   ReplayStats stats;
   Result<ManifestReader> reader =
       ManifestReader::Open(OutputLayout(out_dir).manifest(), /*writable=*/true);
-  if (!reader.ok() && reader.status().code() == "missing") return stats;
+  if (!reader.ok() && reader.status().code() == Code::kMissing) return stats;
   if (!reader.ok()) return reader.status();
   const IdIndex index = IndexStore(store);
   std::vector<bool> has_line(store.size(), false);
@@ -168,7 +168,7 @@ Status CompactManifest(const std::string& out_dir, const UserStore& store) {
   });
   if (!read.ok()) return read;
   if (!copied.ok()) return copied;
-  if (next != kept.end()) return Status::Error("io", path + " changed while it was compacted");
+  if (next != kept.end()) return Status::Error(Code::kIo, path + " changed while it was compacted");
   return writer->Commit(/*sync=*/true);
 }
 

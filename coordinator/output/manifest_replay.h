@@ -34,13 +34,13 @@ struct ReplayStats {
 // ok with OUT/<output> a regular file (not a symlink) of exactly the recorded bytes -> kSkipped
 // with the format of its extension; failed -> kFailed unless `retry_failed`; anything else
 // stays kPending. A torn end (unterminated or unparsable last lines) is cut off the file first.
-// REQUIRES: every user in `store` is kPending and has a unique id. Code "io" on failure.
+// REQUIRES: every user in `store` is kPending and has a unique id. Code kIo on failure.
 Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store, bool retry_failed);
 
 // Rewrites OUT/manifest.jsonl to hold, of each store user's lines, only the last one, in the
 // order the kept lines had; lines of unknown ids and lines that are not entries go. Streams
 // into a temporary file that is fsynced and renamed over the manifest, so a crash leaves either
-// manifest whole. Does not rewrite a manifest that is already compact. Code "io" on failure.
+// manifest whole. Does not rewrite a manifest that is already compact. Code kIo on failure.
 Status CompactManifest(const std::string& out_dir, const UserStore& store);
 
 }  // namespace pixelmill

@@ -26,7 +26,7 @@ namespace {
 constexpr size_t kMaxCounted = 10000;
 
 Status Errno(const std::string& what, const std::string& path, int error) {
-  return Status::Error("io", what + " " + path + ": " + std::strerror(error));
+  return Status::Error(Code::kIo, what + " " + path + ": " + std::strerror(error));
 }
 
 std::string HumanSize(off_t bytes) {
@@ -79,7 +79,7 @@ Result<LockFile> LockFolder(const std::string& folder) {
       if (lock.fd < 0 && errno == ENOENT && tries < 100) continue;  // just removed
     }
     if (lock.fd < 0 && errno == ELOOP) {
-      return Status::Error("io", "refusing to use " + path + ": it is a symbolic link");
+      return Status::Error(Code::kIo, "refusing to use " + path + ": it is a symbolic link");
     }
     if (lock.fd < 0) return Errno("cannot open", path, errno);
     if (::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
@@ -87,9 +87,9 @@ Result<LockFile> LockFolder(const std::string& folder) {
       const std::string holder = LockHolder(lock.fd);
       ::close(lock.fd);
       if (error != EWOULDBLOCK) return Errno("cannot lock", path, error);
-      return Status::Error("busy", "output folder " + folder +
-                                       " is in use by another pixelmill run (" + holder +
-                                       "); wait for it to finish or choose another --output");
+      return Status::Error(Code::kBusy, "output folder " + folder +
+                                            " is in use by another pixelmill run (" + holder +
+                                            "); wait for it to finish or choose another --output");
     }
     if (!StillAt(lock.fd, path) && tries < 100) {
       ::close(lock.fd);
@@ -126,8 +126,9 @@ Result<size_t> VisitFiles(const std::string& folder, bool follow, Visit visit) {
       ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
   if (fd < 0 && errno == ENOENT) return size_t{0};
   if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
-    return Status::Error("io", folder + " is not a folder (a symbolic link or a file); move it " +
-                                   "away or choose another --output");
+    return Status::Error(Code::kIo, folder +
+                                        " is not a folder (a symbolic link or a file); move it " +
+                                        "away or choose another --output");
   }
   if (fd < 0) return Errno("cannot open", folder, errno);
   std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd));
@@ -221,8 +222,9 @@ Status MakeImagesFolder(const std::string& folder) {
   struct stat st;
   if (::lstat(images.c_str(), &st) != 0) return Errno("cannot inspect", images, errno);
   if (!S_ISDIR(st.st_mode)) {
-    return Status::Error("io", images + " is not a folder (a symbolic link or a file); move it " +
-                                   "away or choose another --output");
+    return Status::Error(Code::kIo, images +
+                                        " is not a folder (a symbolic link or a file); move it " +
+                                        "away or choose another --output");
   }
   return Status::Ok();
 }
@@ -242,7 +244,8 @@ Result<OutputDir> OutputDir::Claim(const std::string& path, OutputMode mode) {
   dir.made_from_ = FirstMissing(path);
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
-  if (ec) return Status::Error("io", "cannot create output folder " + path + ": " + ec.message());
+  if (ec)
+    return Status::Error(Code::kIo, "cannot create output folder " + path + ": " + ec.message());
   Result<LockFile> lock = LockFolder(path);
   if (!lock.ok()) return lock.status();
   dir.lock_fd_ = lock->fd;
@@ -254,9 +257,10 @@ Result<OutputDir> OutputDir::Claim(const std::string& path, OutputMode mode) {
   if (dir.earlier_ && mode == OutputMode::kFresh) {
     std::string what;
     for (const std::string& item : found.value()) what += (what.empty() ? "" : ", ") + item;
-    return Status::Error("exists", "output folder " + path + " already holds a run (" + what +
-                                       "); pass --resume to continue it, --overwrite to delete " +
-                                       "it and start afresh, or choose another --output");
+    return Status::Error(Code::kExists,
+                         "output folder " + path + " already holds a run (" + what +
+                             "); pass --resume to continue it, --overwrite to delete " +
+                             "it and start afresh, or choose another --output");
   }
   // Before anything of this run's is written (the rejects' temporary file is, while loading).
   if (Status s = RemoveTempFiles(path); !s.ok()) return s;
@@ -285,11 +289,13 @@ Result<std::string> CheckSideFile(const std::string& flag, const std::string& pa
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path file = fs::weakly_canonical(path, ec);
-  if (ec) return Status::Error("usage", flag + ": cannot resolve " + path + ": " + ec.message());
+  if (ec)
+    return Status::Error(Code::kUsage, flag + ": cannot resolve " + path + ": " + ec.message());
   if (!out_dir.empty()) {
     const fs::path out = fs::weakly_canonical(out_dir, ec);
     if (ec)
-      return Status::Error("usage", "--output: cannot resolve " + out_dir + ": " + ec.message());
+      return Status::Error(Code::kUsage,
+                           "--output: cannot resolve " + out_dir + ": " + ec.message());
     const fs::path images = out / OutputLayout::kImages;
     std::vector<fs::path> own = {out, out / OutputLayout::kLock, images};
     for (std::string_view name : OutputLayout::kRunFiles) own.push_back(out / name);
@@ -300,19 +306,21 @@ Result<std::string> CheckSideFile(const std::string& flag, const std::string& pa
       const bool same_inode = exists && ::lstat(run_file.c_str(), &st) == 0 &&
                               st.st_dev == target.st_dev && st.st_ino == target.st_ino;
       if (file == run_file || same_inode || file.parent_path() == images) {
-        return Status::Error(
-            "usage", flag + " " + path + " is one of the run's own files (" + run_file.string() +
-                         "); writing it would destroy the run: choose a path "
-                         "outside " +
-                         images.string() + " and not named " + OwnFileNames() + " in --output");
+        return Status::Error(Code::kUsage, flag + " " + path + " is one of the run's own files (" +
+                                               run_file.string() +
+                                               "); writing it would destroy the run: choose a path "
+                                               "outside " +
+                                               images.string() + " and not named " +
+                                               OwnFileNames() + " in --output");
       }
     }
   }
   struct stat st;
   if (regular_only && ::stat(file.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    return Status::Error("usage", flag + " " + path +
-                                      " exists and is not a regular file (a device, a pipe or a "
-                                      "folder); give the path of a file to write");
+    return Status::Error(Code::kUsage,
+                         flag + " " + path +
+                             " exists and is not a regular file (a device, a pipe or a "
+                             "folder); give the path of a file to write");
   }
   // Its folder is made when the file is written; what exists of it now must let us.
   fs::path folder = file.parent_path();
@@ -320,7 +328,7 @@ Result<std::string> CheckSideFile(const std::string& flag, const std::string& pa
     folder = folder.parent_path();
   }
   if (!S_ISDIR(st.st_mode) || ::access(folder.c_str(), W_OK | X_OK) != 0) {
-    return Status::Error("usage",
+    return Status::Error(Code::kUsage,
                          flag + " " + path + ": cannot write in " + folder.string() +
                              (S_ISDIR(st.st_mode) ? " (no permission)" : " (not a folder)"));
   }

@@ -30,9 +30,9 @@ enum class OutputMode {
 
 class OutputDir {
  public:
-  // Claims `path` for a run. Fails with code "busy" when another run holds the folder's lock,
-  // "exists" when it holds an earlier run's output (manifest.jsonl, rejects.jsonl, run.json or
-  // files in images/) and `mode` is kFresh, "io" on a file system error. Deletes leftover
+  // Claims `path` for a run. Fails with code kBusy when another run holds the folder's lock,
+  // kExists when it holds an earlier run's output (manifest.jsonl, rejects.jsonl, run.json or
+  // files in images/) and `mode` is kFresh, kIo on a file system error. Deletes leftover
   // temporary files (IsAtomicTempName) in OUT and OUT/images.
   static Result<OutputDir> Claim(const std::string& path, OutputMode mode);
   // Starts the run in the claimed folder: kOverwrite deletes the earlier run's output (only
@@ -69,7 +69,7 @@ class OutputDir {
 };
 
 // Checks a file the run writes besides its output (--report, --progress-file), before the
-// folder is claimed: refused (code "usage", the message names `flag`) when `path` names one of
+// folder is claimed: refused (code kUsage, the message names `flag`) when `path` names one of
 // the run's own files after links are resolved (OUT itself, manifest.jsonl, rejects.jsonl,
 // run.json, .lock, anything in images/, or a hard link to one of them), or, with
 // `regular_only`, anything that exists and is not a regular file (a device, a pipe, a folder).

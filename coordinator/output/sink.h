@@ -38,7 +38,7 @@ struct SinkOptions {
 enum class CommitResult {
   kCommitted,    // the image is in place and its line is in the manifest
   kImageFailed,  // the image could not be written; no line was appended (status says why:
-                 // code "full" when the output is full -- no space, quota, file-size limit)
+                 // code kFull when the output is full -- no space, quota, file-size limit)
   kLineFailed,   // the image is in place but the manifest refused the line (final, see above)
 };
 

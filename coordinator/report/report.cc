@@ -102,7 +102,7 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
                                 .Add("peak_rss_bytes", run.peak_rss_bytes)
                                 .Done();
   JsonObject by_code;
-  for (const auto& [code, count] : run.failed_by_code) by_code.Add(code, count);
+  for (const auto& [code, count] : run.failed_by_code) by_code.Add(CodeName(code), count);
   const Verdict verdict = Judge(run);
   std::string verdict_json =
       JsonObject().Add("bound", BoundName(verdict.bound)).Add("evidence", verdict.evidence).Done();
@@ -140,7 +140,8 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
 std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay) {
   std::string codes;
   for (const auto& [code, count] : run.failed_by_code) {
-    codes += (codes.empty() ? " (" : ", ") + code + " " + std::to_string(count);
+    codes +=
+        (codes.empty() ? " (" : ", ") + std::string(CodeName(code)) + " " + std::to_string(count);
   }
   if (replay.failed_kept > 0) {
     codes += (codes.empty() ? " (" : ", ") + std::to_string(replay.failed_kept) +
@@ -183,7 +184,7 @@ Status WriteReport(const std::string& path, const LoadStats& load, const Pipelin
                    const ReplayStats& replay, const ReportContext& context) {
   Status s =
       WriteFileAtomically(path, BuildReport(load, run, replay, context) + "\n", /*sync=*/true);
-  if (!s.ok()) return Status::Error("io", "cannot write report: " + s.message());
+  if (!s.ok()) return Status::Error(Code::kIo, "cannot write report: " + s.message());
   return Status::Ok();
 }
 

@@ -9,9 +9,9 @@
 namespace pixelmill {
 namespace {
 
-// The code most failed lines carry, and how many ("" when none failed).
-std::pair<std::string, uint64_t> TopFailure(const PipelineResult& run) {
-  std::pair<std::string, uint64_t> top{"", 0};
+// The code most failed lines carry, and how many (kOk when none failed).
+std::pair<Code, uint64_t> TopFailure(const PipelineResult& run) {
+  std::pair<Code, uint64_t> top{Code::kOk, 0};
   for (const auto& [code, count] : run.failed_by_code) {
     if (count > top.second) top = {code, count};
   }
@@ -19,8 +19,8 @@ std::pair<std::string, uint64_t> TopFailure(const PipelineResult& run) {
 }
 
 // What to do about downloads that mostly failed with `code`.
-std::string FailureAdvice(const std::string& code) {
-  if (code == "blocked_address") {
+std::string FailureAdvice(Code code) {
+  if (code == Code::kBlockedAddress) {
     return "the image URLs resolve to loopback, private or link-local addresses, which are "
            "refused by default: if the image server is meant to be on such a network, pass "
            "--allow-private-networks";
@@ -131,14 +131,15 @@ Verdict Judge(const PipelineResult& run) {
   if (run.downloads.failed > run.downloads.ok) {
     // Failures, not speed, bound such a run: more concurrency would only fail faster.
     const auto [top, top_count] = TopFailure(run);
-    return {Bound::kNetwork,
-            waited + busy +
-                StringPrintf(
-                    "; %llu of %llu downloads failed (most: %s, %llu)",
-                    static_cast<unsigned long long>(run.downloads.failed),
-                    static_cast<unsigned long long>(run.downloads.ok + run.downloads.failed),
-                    top.empty() ? "?" : top.c_str(), static_cast<unsigned long long>(top_count)) +
-                ": " + FailureAdvice(top)};
+    return {
+        Bound::kNetwork,
+        waited + busy +
+            StringPrintf("; %llu of %llu downloads failed (most: %s, %llu)",
+                         static_cast<unsigned long long>(run.downloads.failed),
+                         static_cast<unsigned long long>(run.downloads.ok + run.downloads.failed),
+                         top == Code::kOk ? "?" : std::string(CodeName(top)).c_str(),
+                         static_cast<unsigned long long>(top_count)) +
+            ": " + FailureAdvice(top)};
   }
   const double slowest_s = static_cast<double>(run.end_to_end_us.Max()) / 1e6;
   if (slowest_s >= kTailShare * wall) {

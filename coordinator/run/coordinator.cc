@@ -57,9 +57,9 @@ Result<std::vector<std::string>> ResumeObstacles(const std::string& out_dir,
                                                  const RunState& current) {
   Result<RunState> recorded = ReadRunState(out_dir);
   if (recorded.ok()) return DescribeChanges(recorded.value(), current);
-  if (recorded.status().code() == "io") return recorded.status();
+  if (recorded.status().code() == Code::kIo) return recorded.status();
   // A run stopped while loading its input has written no line yet: nothing to lose.
-  if (recorded.status().code() == "missing" && !HasManifest(out_dir)) {
+  if (recorded.status().code() == Code::kMissing && !HasManifest(out_dir)) {
     return std::vector<std::string>();
   }
   return std::vector<std::string>{recorded.status().message() +
@@ -143,7 +143,7 @@ int Preflight(const Options& options, std::string& report, Observer& observer) {
         CheckSideFile("--report", options.report_path, options.output_dir, /*regular_only=*/true);
     if (!checked.ok()) {
       Fatal(observer, checked.status());
-      return checked.status().code() == "usage" ? kExitUsage : kExitFatal;
+      return checked.status().code() == Code::kUsage ? kExitUsage : kExitFatal;
     }
     report = checked.value();
   }
@@ -254,8 +254,8 @@ RunOutcome DryRun(const Options& options, LoadedUsers& users, Observer& observer
     std::error_code ec;
     std::filesystem::create_directories(options.output_dir, ec);
     if (ec) {
-      return {Fatal(observer, Status::Error("io", "cannot create output folder " +
-                                                      options.output_dir + ": " + ec.message()))};
+      return {Fatal(observer, Status::Error(Code::kIo, "cannot create output folder " +
+                                                           options.output_dir + ": " + ec.message()))};
     }
     rejects_path = (std::filesystem::path(options.output_dir) / OutputLayout::kRejects).string();
   }

@@ -24,7 +24,7 @@ Status CheckBindable(const std::string& endpoint) {
     } else if (e.num() == EINVAL || e.num() == EPROTONOSUPPORT) {
       hint = " (an endpoint looks like tcp://ADDRESS:PORT)";
     }
-    return Status::Error("bind",
+    return Status::Error(Code::kBind,
                          "--bind " + endpoint + ": cannot listen for workers: " + e.what() + hint);
   }
 }

@@ -8,7 +8,7 @@
 
 namespace pixelmill {
 
-// Binds `endpoint` with a throwaway ZeroMQ ROUTER socket and closes it again. Code "bind" with
+// Binds `endpoint` with a throwaway ZeroMQ ROUTER socket and closes it again. Code kBind with
 // a message saying what to change (an IP address instead of a host name, another port).
 // TODO(race): the port is free again until the dispatcher binds it; another process may take
 // it in between, which the dispatcher then reports the same way.

@@ -58,6 +58,13 @@ zmq::message_t SharedFrame(const ImageBytes& image) {
 
 }  // namespace
 
+Status WorkerFailure(const std::string& code, const std::string& message) {
+  const std::optional<Code> known = CodeFromName(code);
+  if (known && IsManifestCode(*known)) return Status::Error(*known, PeerText(message));
+  if (code.empty()) return Status::Error(Code::kFilter, PeerText(message));
+  return Status::Error(Code::kFilter, PeerText(code) + ": " + PeerText(message));
+}
+
 Dispatcher::Dispatcher(uv_loop_t& loop, DispatchOptions options, DoneFn on_done, ByteBudget* budget)
     : loop_(loop),
       options_(std::move(options)),
@@ -87,7 +94,7 @@ Status Dispatcher::Init() {
       bound_.push_back(socket_.get(zmq::sockopt::last_endpoint));
     }
   } catch (const zmq::error_t& e) {
-    return Status::Error("bind", "cannot listen for workers: " + std::string(e.what()));
+    return Status::Error(Code::kBind, "cannot listen for workers: " + std::string(e.what()));
   }
   started_ = clock_.Now();
   proto::Job& job = *job_envelope_.mutable_job();
@@ -245,8 +252,7 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
   outcome.cpu_micros = result.cpu_micros();
   outcome.worker = worker_id;
   if (result.has_error()) {
-    outcome.error_code = result.error().code().empty() ? "filter" : PeerText(result.error().code());
-    outcome.error_message = PeerText(result.error().message());
+    outcome.error = WorkerFailure(result.error().code(), result.error().message());
   } else {
     // A worker's bytes are checked like a download's: an empty or garbled result is not saved.
     const std::string_view bytes(static_cast<const char*>(message.payload.data()),
@@ -257,7 +263,7 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
       const std::string why =
           "worker " + worker_id + " returned an invalid image: " + header.status().message();
       Refuse(identity, *job, why);
-      if (++worker.bad_streak >= kMaxBadResults) StopWorker(identity, why, "bad_result");
+      if (++worker.bad_streak >= kMaxBadResults) StopWorker(identity, why, Code::kBadResult);
       return Dispatch();
     }
     worker.bad_streak = 0;
@@ -282,9 +288,9 @@ void Dispatcher::Refuse(const std::string& identity, JobRecord& job, const std::
          static_cast<unsigned long long>(stats_.bad_results));
   }
   if (std::optional<JobRecord> out = pool_.Retry(std::move(job), identity)) {
-    GiveUp(*out, "bad_result", why);
+    GiveUp(*out, Code::kBadResult, why);
   }
-  if (!gave_up_.empty()) FailQueued("no_workers", gave_up_);
+  if (!gave_up_.empty()) FailQueued(gave_up_);
 }
 
 // Sends queued jobs while some worker has credit, the least loaded first.
@@ -368,8 +374,7 @@ void Dispatcher::Unreachable(const std::string& identity) {
   WorkerDead(identity, "unreachable (its connection is gone)");
 }
 
-void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
-                            const std::string& code) {
+void Dispatcher::WorkerDead(const std::string& identity, const std::string& why, Code code) {
   const WorkerInfo* worker = pool_.Find(identity);
   if (worker == nullptr) return;
   const size_t held = worker->jobs.size();
@@ -393,17 +398,16 @@ void Dispatcher::WorkerDead(const std::string& identity, const std::string& why,
   if (local_pid > 0 && options_.on_local_lost) options_.on_local_lost(local_pid);
   for (JobRecord& job : given_up) GiveUp(job, code, why);
   // Jobs requeued after the dispatcher gave up would wait for a worker that never comes.
-  if (!gave_up_.empty()) FailQueued("no_workers", gave_up_);
+  if (!gave_up_.empty()) FailQueued(gave_up_);
   Dispatch();
 }
 
-void Dispatcher::GiveUp(JobRecord& job, const std::string& code, const std::string& why) {
+void Dispatcher::GiveUp(JobRecord& job, Code code, const std::string& why) {
   JobOutcome outcome;
   outcome.user = job.user;
   outcome.attempts = job.attempt;
-  outcome.error_code = code;
-  outcome.error_message = why + "; gave up after " + std::to_string(job.attempt) +
-                          (job.attempt == 1 ? " attempt" : " attempts");
+  outcome.error = Status::Error(code, why + "; gave up after " + std::to_string(job.attempt) +
+                                          (job.attempt == 1 ? " attempt" : " attempts"));
   on_done_(std::move(outcome));
 }
 
@@ -416,13 +420,12 @@ void Dispatcher::CheckDeadlines(TimePoint now) {
     std::snprintf(why, sizeof(why), "held a job for more than %.1f s (--job-timeout)",
                   Seconds(limit));
     stats_.timed_out += pool_.Find(identity)->jobs.size();
-    StopWorker(identity, why, "job_timeout");
+    StopWorker(identity, why, Code::kJobTimeout);
   }
 }
 
 // Tells a worker that misbehaves while alive to leave, and treats it as dead.
-void Dispatcher::StopWorker(const std::string& identity, const std::string& why,
-                            const std::string& code) {
+void Dispatcher::StopWorker(const std::string& identity, const std::string& why, Code code) {
   proto::Envelope bye;
   bye.mutable_shutdown()->set_reason(why);
   Send(identity, bye);
@@ -433,7 +436,7 @@ void Dispatcher::NoLocalWorkers(const std::string& why) {
   local_gone_ = why;
   if (options_.endpoints.size() <= 1) {  // only the local endpoint: nobody else can come
     gave_up_ = why;
-    FailQueued("no_workers", why);
+    FailQueued(why);
   }
 }
 
@@ -454,7 +457,7 @@ void Dispatcher::CheckRemoteWait(TimePoint now) {
                   Seconds(limit));
     gave_up_ = std::string(why) + "; " + local_gone_;
     Emit(*observer_, LogLevel::kWarning, "%s: giving up", gave_up_.c_str());
-    FailQueued("no_workers", gave_up_);
+    FailQueued(gave_up_);
     return;
   }
   if (Due(last_wait_log_, now, kWaitLogEvery)) {
@@ -465,13 +468,12 @@ void Dispatcher::CheckRemoteWait(TimePoint now) {
   }
 }
 
-void Dispatcher::FailQueued(const std::string& code, const std::string& message) {
+void Dispatcher::FailQueued(const std::string& message) {
   for (JobRecord& job : pool_.DrainQueue()) {
     JobOutcome outcome;
     outcome.user = job.user;
     outcome.attempts = job.attempt - 1;
-    outcome.error_code = code;
-    outcome.error_message = message;
+    outcome.error = Status::Error(Code::kNoWorkers, message);
     on_done_(std::move(outcome));
   }
 }

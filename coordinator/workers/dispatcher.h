@@ -7,13 +7,13 @@
 // high-water marks; ZMQ_ROUTER_MANDATORY makes an unroutable send an error instead of a silent
 // drop. Liveness: a heartbeat to every worker each interval; a worker silent for 3 intervals,
 // or whose process exited, is dead and only the jobs it held are requeued (attempt + 1) or,
-// after max attempts, failed with code "worker_died". A worker holding a job past the job
-// timeout is stopped the same way (code "job_timeout"); a local worker declared dead or stopped
+// after max attempts, failed with code kWorkerDied. A worker holding a job past the job
+// timeout is stopped the same way (code kJobTimeout); a local worker declared dead or stopped
 // is handed to `on_local_lost` to be killed and replaced. Every result is checked (ProbeImage)
-// before it is accepted: an invalid one fails that attempt ("bad_result") and the job is retried
+// before it is accepted: an invalid one fails that attempt (kBadResult) and the job is retried
 // on another worker; a worker with 3 invalid results in a row is stopped. With no worker connected
 // and none that can start locally, the dispatcher says so every 10 s and, after the remote wait,
-// fails the waiting jobs with "no_workers". Malformed or unexpected messages are counted and
+// fails the waiting jobs with kNoWorkers. Malformed or unexpected messages are counted and
 // dropped; a peer that has not joined is also told why (Reject), so a worker whose Hello cannot
 // be read exits instead of waiting for a Welcome. Late results count as duplicates. A worker is
 // local (its process the supervisor's) only when it came through an ipc:// endpoint: the pid
@@ -84,14 +84,18 @@ struct DispatchOptions {
 
 struct JobOutcome {
   size_t user = 0;
-  std::string error_code;  // empty: ok
-  std::string error_message;
+  Status error;       // ok, or why the job failed (a manifest code)
   ImageBuffer image;  // the filtered image when ok, checked by ProbeImage (format set)
   uint32_t width = 0, height = 0;
   uint32_t attempts = 0;
   uint64_t cpu_micros = 0;
   std::string worker;  // worker_id of the worker that ran it
 };
+
+// The failure a worker reported (its Result's error code and message, untrusted text) as the
+// manifest records it: its code when that is a manifest code, else kFilter (no code, or one
+// from another build) with the worker's code leading the message.
+Status WorkerFailure(const std::string& code, const std::string& message);
 
 struct DispatchStats {
   uint64_t jobs_sent = 0, results = 0, duplicates = 0, malformed = 0, requeued = 0;
@@ -121,10 +125,10 @@ class Dispatcher {
   void Submit(size_t user, int64_t user_id, ImageBuffer image);
   // The supervisor saw a local worker process end: the worker of that local_pid is dead at once.
   void WorkerExited(uint32_t pid, const std::string& how);
-  // Fails every queued job with `code` (e.g. when no worker can ever come).
-  void FailQueued(const std::string& code, const std::string& message);
+  // Fails every queued job with kNoWorkers and `message` (no worker can ever come).
+  void FailQueued(const std::string& message);
   // No local worker can come (`why`: none configured, or every slot gave up). Without a remote
-  // endpoint the waiting jobs fail now with no_workers; with one, the dispatcher waits up to
+  // endpoint the waiting jobs fail now with kNoWorkers; with one, the dispatcher waits up to
   // remote_wait_ms while no worker is connected, saying so, then gives up the same way.
   void NoLocalWorkers(const std::string& why);
   // Why no worker will ever come (the dispatcher gave up), or "": new jobs would only wait.
@@ -162,10 +166,10 @@ class Dispatcher {
             zmq::message_t* payload = nullptr);
   void Unreachable(const std::string& identity);
   void WorkerDead(const std::string& identity, const std::string& why,
-                  const std::string& code = "worker_died");
-  void GiveUp(JobRecord& job, const std::string& code, const std::string& why);
+                  Code code = Code::kWorkerDied);
+  void GiveUp(JobRecord& job, Code code, const std::string& why);
   void CheckDeadlines(TimePoint now);
-  void StopWorker(const std::string& identity, const std::string& why, const std::string& code);
+  void StopWorker(const std::string& identity, const std::string& why, Code code);
   void CheckRemoteWait(TimePoint now);
   void Refuse(const std::string& identity, JobRecord& job, const std::string& why);
   // Answers a peer that has not joined with Reject{why}.

@@ -92,7 +92,7 @@ Status WorkerSupervisor::Spawn(Slot& slot) {
     slot.pid = child.id();
     child.detach();  // reaped by Reap() on the loop, not by Boost
   } catch (const std::exception& e) {
-    return Status::Error("spawn",
+    return Status::Error(Code::kSpawn,
                          "cannot start worker " + options_.worker_binary + ": " + e.what());
   }
   slot.ready = false;

@@ -62,7 +62,7 @@ class Pool {
     d.filter = ParseFilterSpec("none").value();
     dispatcher_ = std::make_unique<Dispatcher>(loop_, d, [this](JobOutcome&& o) {
       ++done_;
-      if (!o.error_code.empty()) ++failed_;
+      if (!o.error.ok()) ++failed_;
       if (submitted_ < total_) SubmitOne();
     });
     ok_ = dispatcher_->Init().ok();

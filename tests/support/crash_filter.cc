@@ -17,7 +17,7 @@ namespace {
 Result<FilterOutput> Crash(std::string_view input) {
   if (input.find(fixture::ImageBank::kPoisonMarker) != std::string_view::npos) {
     ::kill(::getpid(), SIGKILL);
-    return Status::Error("internal", "still alive after SIGKILL");
+    return Status::Error(Code::kInternal, "still alive after SIGKILL");
   }
   return FilterOutput{};
 }

@@ -85,7 +85,7 @@ TEST(AtomicFileTest, AFailedRenameLeavesNoTempAndKeepsTheTarget) {
   dir.Write("target/keep", "kept");
   Status s = WriteFileAtomically((dir / "target").string(), "bytes", /*sync=*/false);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), "io");
+  EXPECT_EQ(s.code(), Code::kIo);
   EXPECT_NE(s.message().find("target"), std::string::npos) << s.message();
   EXPECT_EQ(Names(dir.path()), std::vector<std::string>{"target"}) << "a temp file is left";
   EXPECT_EQ(ReadFile(dir / "target" / "keep"), "kept");
@@ -99,14 +99,14 @@ TEST(AtomicFileTest, AWriteWithNoRoomHasCodeFull) {
   Status s = WriteAll(fd, "bytes", "/dev/full");
   ::close(fd);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), "full") << s.message();
+  EXPECT_EQ(s.code(), Code::kFull) << s.message();
 }
 
 TEST(AtomicFileTest, AMissingFolderFails) {
   TempDir dir;
   Status s = WriteFileAtomically((dir / "no" / "such").string(), "x", /*sync=*/false);
   EXPECT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), "io");
+  EXPECT_EQ(s.code(), Code::kIo);
 }
 
 TEST(AtomicFileTest, WriteAllWritesEverythingAndNamesThePathOnError) {

@@ -30,7 +30,7 @@ TEST(FilterTest, ParsesSpecsAndChains) {
 }
 
 TEST(FilterTest, BadSpecsNameTheBadPart) {
-  EXPECT_EQ(ParseFilterSpec("nope").status().code(), "unknown_filter");
+  EXPECT_EQ(ParseFilterSpec("nope").status().code(), Code::kUnknownFilter);
   EXPECT_NE(ParseFilterSpec("nope").status().message().find("blur"), std::string::npos);
   EXPECT_NE(ParseFilterSpec("blur:5,nope").status().message().find("'nope'"), std::string::npos);
   for (const char* bad : {"spin",       "spin:",       "spin:abc",    "spin:-1",
@@ -41,7 +41,7 @@ TEST(FilterTest, BadSpecsNameTheBadPart) {
     Result<FilterSpec> r = ParseFilterSpec(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
-      EXPECT_EQ(r.status().code(), "bad_filter_argument") << bad;
+      EXPECT_EQ(r.status().code(), Code::kBadFilterArgument) << bad;
     }
   }
   EXPECT_NE(ParseFilterSpec("blur:101").status().message().find("0.1..100"), std::string::npos);
@@ -55,7 +55,7 @@ TEST(FilterTest, NonFiniteArgumentsAreRefused) {
     Result<FilterSpec> r = ParseFilterSpec(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
-      EXPECT_EQ(r.status().code(), "bad_filter_argument") << bad;
+      EXPECT_EQ(r.status().code(), Code::kBadFilterArgument) << bad;
     }
   }
   for (double intensity : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
@@ -87,7 +87,7 @@ TEST(FilterTest, ChainsOverTheLimitAreRefused) {
   EXPECT_TRUE(ParseFilterSpec(chain).ok());
   Result<FilterSpec> over = ParseFilterSpec(chain + ",invert");
   ASSERT_FALSE(over.ok());
-  EXPECT_EQ(over.status().code(), "bad_filter_argument");
+  EXPECT_EQ(over.status().code(), Code::kBadFilterArgument);
   EXPECT_NE(over.status().message().find("limit of " + std::to_string(kMaxFilterSteps)),
             std::string::npos)
       << over.status().message();
@@ -132,7 +132,7 @@ TEST(FilterTest, ProductionRegistryHasNoCrashFilter) {
   EXPECT_EQ(FilterHelp().find("crash"), std::string::npos) << FilterHelp();
   Result<FilterSpec> spec = ParseFilterSpec("crash");
   ASSERT_FALSE(spec.ok());
-  EXPECT_EQ(spec.status().code(), "unknown_filter");
+  EXPECT_EQ(spec.status().code(), Code::kUnknownFilter);
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ TEST(ResultCheckTest, AnotherFormatIsABadResult) {
   Result<ImageHeader> jpeg = CheckFilterResult(Spec("blur:1"), Asking(OutputFormat::kPng),
                                                Bank().Image(ImageFormat::kJpeg, 0));
   ASSERT_FALSE(jpeg.ok());
-  EXPECT_EQ(jpeg.status().code(), "bad_result");
+  EXPECT_EQ(jpeg.status().code(), Code::kBadResult);
   EXPECT_EQ(jpeg.status().message(), "jpg is not the format asked for");
 }
 
@@ -71,7 +71,7 @@ TEST(ResultCheckTest, StandInsPassAnyImageButNotGarbage) {
   Result<ImageHeader> garbage =
       CheckFilterResult(Spec("sleep:0"), Asking(OutputFormat::kPng), "not an image at all");
   ASSERT_FALSE(garbage.ok());
-  EXPECT_EQ(garbage.status().code(), "bad_result");
+  EXPECT_EQ(garbage.status().code(), Code::kBadResult);
   EXPECT_FALSE(garbage.status().message().empty());
 }
 

@@ -201,18 +201,18 @@ TEST_F(VipsFiltersTest, AlphaCmykSixteenBitAndTinyImagesComeOutRight) {
 TEST_F(VipsFiltersTest, HostileImagesEndWithTheirCode) {
   struct Case {
     HostileKind kind;
-    const char* code;
+    Code code;
   };
-  for (const Case& c : {Case{HostileKind::kBombJpeg, "too_many_pixels"},
-                        Case{HostileKind::kBombGif, "too_many_pixels"},
-                        Case{HostileKind::kBombPng50k, "too_many_pixels"},
-                        Case{HostileKind::kSvg, "unsupported_format"},
-                        Case{HostileKind::kTiff, "unsupported_format"},
-                        Case{HostileKind::kHeic, "unsupported_format"},
-                        Case{HostileKind::kProgressiveBig, "too_many_pixels"},
-                        Case{HostileKind::kAnimatedGif, "too_many_frames"},
-                        Case{HostileKind::kAnimatedWebp, "too_many_frames"},
-                        Case{HostileKind::kZero, "decode_error"}}) {
+  for (const Case& c : {Case{HostileKind::kBombJpeg, Code::kTooManyPixels},
+                        Case{HostileKind::kBombGif, Code::kTooManyPixels},
+                        Case{HostileKind::kBombPng50k, Code::kTooManyPixels},
+                        Case{HostileKind::kSvg, Code::kUnsupportedFormat},
+                        Case{HostileKind::kTiff, Code::kUnsupportedFormat},
+                        Case{HostileKind::kHeic, Code::kUnsupportedFormat},
+                        Case{HostileKind::kProgressiveBig, Code::kTooManyPixels},
+                        Case{HostileKind::kAnimatedGif, Code::kTooManyFrames},
+                        Case{HostileKind::kAnimatedWebp, Code::kTooManyFrames},
+                        Case{HostileKind::kZero, Code::kDecodeError}}) {
     Result<FilterOutput> out = Run("blur:2", Hostile(c.kind));
     ASSERT_FALSE(out.ok()) << fixture::kHostileSpecs[static_cast<size_t>(c.kind)].fault;
     EXPECT_EQ(out.status().code(), c.code)
@@ -225,22 +225,23 @@ TEST_F(VipsFiltersTest, HostileImagesEndWithTheirCode) {
     for (size_t keep : {image.size() / 2, image.size() * 3 / 4}) {
       Result<FilterOutput> cut = Run("blur:2", image.substr(0, keep));
       ASSERT_FALSE(cut.ok()) << suffix << " cut to " << keep;
-      EXPECT_EQ(cut.status().code(), "decode_error") << suffix << ": " << cut.status().message();
+      EXPECT_EQ(cut.status().code(), Code::kDecodeError)
+          << suffix << ": " << cut.status().message();
     }
   }
   // Random bytes after a valid magic number, and an HTML page, are refused before decoding.
   std::string random_after_magic("\xFF\xD8\xFF\xE0", 4);
   for (int i = 0; i < 2000; ++i) random_after_magic.push_back(static_cast<char>((i * 7919) % 251));
-  EXPECT_EQ(Run("blur:2", random_after_magic).status().code(), "decode_error");
+  EXPECT_EQ(Run("blur:2", random_after_magic).status().code(), Code::kDecodeError);
   EXPECT_EQ(Run("blur:2", "<html><body>502 Bad Gateway</body></html>").status().code(),
-            "unsupported_format");
+            Code::kUnsupportedFormat);
   std::string garbled = Noise(".png");
   for (size_t i = garbled.size() / 2; i < garbled.size() - 20; ++i) garbled[i] = 'x';
-  EXPECT_EQ(Run("blur:2", garbled).status().code(), "decode_error");
+  EXPECT_EQ(Run("blur:2", garbled).status().code(), Code::kDecodeError);
   // A small --max-pixels refuses an ordinary image from its header.
   FilterContext small;
   small.max_pixels = 1000;
-  EXPECT_EQ(Run("blur:2", Noise(), small).status().code(), "too_many_pixels");
+  EXPECT_EQ(Run("blur:2", Noise(), small).status().code(), Code::kTooManyPixels);
 }
 
 // The allow-list holds inside libvips too: after InitFilters() a TIFF or SVG cannot be loaded
@@ -264,7 +265,7 @@ TEST_F(VipsFiltersTest, MaxPixelsCountsEveryFrame) {
   context.max_pixels = 32 * 32 * 50;  // one 32x32 frame fits, 200 of them do not
   Result<FilterOutput> out = Run("blur:1", Hostile(HostileKind::kAnimatedGif), context);
   ASSERT_FALSE(out.ok());
-  EXPECT_EQ(out.status().code(), "too_many_pixels") << out.status().message();
+  EXPECT_EQ(out.status().code(), Code::kTooManyPixels) << out.status().message();
 }
 
 // A GIF whose screen is 1x1 but whose frame declares 65535x65535: the header probe sees the
@@ -280,7 +281,8 @@ TEST_F(VipsFiltersTest, AGifFrameLargerThanItsScreenIsRefused) {
   context.max_pixels = 1'000'000;
   Result<FilterOutput> out = Run("blur:1", gif, context);
   ASSERT_FALSE(out.ok());
-  EXPECT_TRUE(out.status().code() == "too_many_pixels" || out.status().code() == "decode_error")
+  EXPECT_TRUE(out.status().code() == Code::kTooManyPixels ||
+              out.status().code() == Code::kDecodeError)
       << out.status().code() << ": " << out.status().message();
 }
 

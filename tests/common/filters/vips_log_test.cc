@@ -45,7 +45,7 @@ TEST_F(VipsLogTest, AFailingImageCarriesItsOwnReasonOnly) {
     for (int i = 0; i < earlier; ++i) ASSERT_TRUE(Run(damaged_icc_).ok());
     Result<FilterOutput> out = Run(too_wide, unlimited);
     ASSERT_FALSE(out.ok()) << earlier;
-    EXPECT_EQ(out.status().code(), "decode_error");
+    EXPECT_EQ(out.status().code(), Code::kDecodeError);
     EXPECT_NE(out.status().message().find("exceeds user limit"), std::string::npos)
         << earlier << ": " << out.status().message();
     EXPECT_EQ(out.status().message().find("ICC"), std::string::npos) << out.status().message();

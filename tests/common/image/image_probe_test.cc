@@ -176,7 +176,7 @@ std::string Rejection(const Result<ImageHeader>& result) {
     ADD_FAILURE() << "accepted as " << result->width << "x" << result->height;
     return "";
   }
-  EXPECT_EQ(result.status().code(), "not_image");
+  EXPECT_EQ(result.status().code(), Code::kNotImage);
   return result.status().message();
 }
 
@@ -410,7 +410,7 @@ TEST(ImageProbeTest, SurvivesMutatedImages) {
       ASSERT_TRUE(header->width > 0 && header->height > 0);
     } else {
       ++rejected;
-      ASSERT_EQ(header.status().code(), "not_image");
+      ASSERT_EQ(header.status().code(), Code::kNotImage);
       ASSERT_FALSE(header.status().message().empty());
     }
   }

@@ -19,7 +19,7 @@ TEST(ToOptionsTest, TheHeartbeatRangeIsTheCommandLines) {
   options.heartbeat_ms = 10;
   Result<Options> checked = ToOptions(options);
   ASSERT_FALSE(checked.ok());
-  EXPECT_EQ(checked.status().code(), "usage");
+  EXPECT_EQ(checked.status().code(), Code::kUsage);
   EXPECT_EQ(checked.status().message(), "--heartbeat-ms: 10 is not 50..60000");
   options.heartbeat_ms = 60001;
   EXPECT_FALSE(ToOptions(options).ok());

@@ -118,7 +118,7 @@ TEST(CommandFlagsTest, TheCommandLineRefusesWhatTheApiRefusesWithTheSameMessage)
         spec.field);
     const Result<Options> checked = ToOptions(options);
     ASSERT_FALSE(checked.ok()) << spec.flag << " " << outside;
-    EXPECT_EQ(checked.status().code(), "usage");
+    EXPECT_EQ(checked.status().code(), Code::kUsage);
     EXPECT_EQ(checked.status().message(), refused);
     // And the edge itself is accepted by both.
     CommandLine edge;

@@ -60,35 +60,36 @@ TEST(HttpTransferTest, OpenCheckedSocketRefusesAndSaysWhy) {
 TEST(HttpTransferTest, RedirectHopsAreCountedAndChecked) {
   std::string url = "http://a.example/1", host = "http://a.example:80";
   uint32_t redirects = 0;
-  EXPECT_FALSE(FollowRedirect("https://B.example/2", redirects, url, host));
+  EXPECT_TRUE(FollowRedirect("https://B.example/2", redirects, url, host).ok());
   EXPECT_EQ(url, "https://B.example/2");
   EXPECT_EQ(host, "https://b.example:443");
-  auto refused = FollowRedirect("file:///etc/passwd?x=secret", redirects, url, host);
-  ASSERT_TRUE(refused);
-  EXPECT_EQ(refused->code, "bad_url");
-  EXPECT_NE(refused->message.find("redirect to file:///etc/passwd?x=*** refused"),
+  Status refused = FollowRedirect("file:///etc/passwd?x=secret", redirects, url, host);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.code(), Code::kBadUrl);
+  EXPECT_NE(refused.message().find("redirect to file:///etc/passwd?x=*** refused"),
             std::string::npos)
-      << refused->message;
+      << refused.message();
   EXPECT_EQ(url, "https://B.example/2");  // unchanged
   redirects = kMaxRedirects;
-  auto too_many = FollowRedirect("http://c.example/", redirects, url, host);
-  ASSERT_TRUE(too_many);
-  EXPECT_EQ(too_many->code, "too_many_redirects");
+  Status too_many = FollowRedirect("http://c.example/", redirects, url, host);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.code(), Code::kTooManyRedirects);
 }
 
 TEST(HttpTransferTest, RetryDecisionAndMessage) {
   DownloadOptions o;
   o.retry.retries = 2;
-  Failure transient{"connect", "could not connect", true};
-  Failure final_failure{"http_status", "HTTP 404", false};
+  const Status transient = Status::Retryable(Code::kConnect, "could not connect");
+  const Status final_failure = Status::Error(Code::kHttpStatus, "HTTP 404");
   EXPECT_TRUE(ShouldRetry(o, transient, 1));
   EXPECT_TRUE(ShouldRetry(o, transient, 2));
   EXPECT_FALSE(ShouldRetry(o, transient, 3));
   EXPECT_FALSE(ShouldRetry(o, final_failure, 1));
-  FinishFailureMessage(final_failure, "http://h/x", 1);
-  EXPECT_EQ(final_failure.message, "HTTP 404 from http://h/x after 1 attempt");
-  FinishFailureMessage(transient, "http://h/y", 3);
-  EXPECT_EQ(transient.message, "could not connect from http://h/y after 3 attempts");
+  const Status finished = FinishFailureMessage(final_failure, "http://h/x", 1);
+  EXPECT_EQ(finished.code(), Code::kHttpStatus);
+  EXPECT_EQ(finished.message(), "HTTP 404 from http://h/x after 1 attempt");
+  const Status retried = FinishFailureMessage(transient, "http://h/y", 3);
+  EXPECT_EQ(retried.message(), "could not connect from http://h/y after 3 attempts");
 }
 
 TEST(HttpTransferTest, WithinCap) {

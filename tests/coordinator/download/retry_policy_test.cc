@@ -37,8 +37,7 @@ TEST(RetryPolicyTest, RetryAfterSecondsDatesAndGarbage) {
   EXPECT_FALSE(ParseRetryAfter("", 0, options).has_value());
 }
 
-std::optional<Failure> Classify(CURLcode curl, long status, std::string blocked = "",
-                                bool too_large = false) {
+Status Classify(CURLcode curl, long status, std::string blocked = "", bool too_large = false) {
   AttemptFacts facts;
   facts.curl = curl;
   facts.http_status = status;
@@ -48,41 +47,43 @@ std::optional<Failure> Classify(CURLcode curl, long status, std::string blocked 
 }
 
 TEST(RetryPolicyTest, ClassifiesAttempts) {
-  EXPECT_FALSE(Classify(CURLE_OK, 200).has_value());
-  EXPECT_FALSE(Classify(CURLE_OK, 203).has_value());
+  EXPECT_TRUE(Classify(CURLE_OK, 200).ok());
+  EXPECT_TRUE(Classify(CURLE_OK, 203).ok());
   // Other 2xx are not a complete image: 206 partial content, 204 no content.
   for (long status : {201L, 204L, 206L}) {
     auto failure = Classify(CURLE_OK, status);
-    ASSERT_TRUE(failure.has_value()) << status;
-    EXPECT_EQ(failure->code, "http_status");
-    EXPECT_FALSE(failure->retryable);
+    ASSERT_FALSE(failure.ok()) << status;
+    EXPECT_EQ(failure.code(), Code::kHttpStatus);
+    EXPECT_FALSE(failure.retryable());
   }
   struct Case {
     CURLcode curl;
     long status;
-    const char* code;
+    Code code;
     bool retryable;
   };
   for (const Case& c :
-       {Case{CURLE_OK, 503, "http_status", true}, Case{CURLE_OK, 500, "http_status", true},
-        Case{CURLE_OK, 429, "http_status", true}, Case{CURLE_OK, 404, "http_status", false},
-        Case{CURLE_OK, 403, "http_status", false}, Case{CURLE_COULDNT_CONNECT, 0, "connect", true},
-        Case{CURLE_RECV_ERROR, 0, "connect", true}, Case{CURLE_GOT_NOTHING, 0, "connect", true},
-        Case{CURLE_OPERATION_TIMEDOUT, 0, "timeout", true},
-        Case{CURLE_PARTIAL_FILE, 200, "truncated", true},
-        Case{CURLE_COULDNT_RESOLVE_HOST, 0, "dns", false},
-        Case{CURLE_UNSUPPORTED_PROTOCOL, 0, "bad_url", false},
-        Case{CURLE_TOO_MANY_REDIRECTS, 302, "too_many_redirects", false},
-        Case{CURLE_FILESIZE_EXCEEDED, 200, "too_large", false}}) {
+       {Case{CURLE_OK, 503, Code::kHttpStatus, true}, Case{CURLE_OK, 500, Code::kHttpStatus, true},
+        Case{CURLE_OK, 429, Code::kHttpStatus, true}, Case{CURLE_OK, 404, Code::kHttpStatus, false},
+        Case{CURLE_OK, 403, Code::kHttpStatus, false},
+        Case{CURLE_COULDNT_CONNECT, 0, Code::kConnect, true},
+        Case{CURLE_RECV_ERROR, 0, Code::kConnect, true},
+        Case{CURLE_GOT_NOTHING, 0, Code::kConnect, true},
+        Case{CURLE_OPERATION_TIMEDOUT, 0, Code::kTimeout, true},
+        Case{CURLE_PARTIAL_FILE, 200, Code::kTruncated, true},
+        Case{CURLE_COULDNT_RESOLVE_HOST, 0, Code::kDns, false},
+        Case{CURLE_UNSUPPORTED_PROTOCOL, 0, Code::kBadUrl, false},
+        Case{CURLE_TOO_MANY_REDIRECTS, 302, Code::kTooManyRedirects, false},
+        Case{CURLE_FILESIZE_EXCEEDED, 200, Code::kTooLarge, false}}) {
     auto f = Classify(c.curl, c.status);
-    ASSERT_TRUE(f.has_value()) << c.code;
-    EXPECT_EQ(f->code, c.code);
-    EXPECT_EQ(f->retryable, c.retryable) << c.code << " " << c.status;
+    ASSERT_FALSE(f.ok()) << c.code;
+    EXPECT_EQ(f.code(), c.code);
+    EXPECT_EQ(f.retryable(), c.retryable) << c.code << " " << c.status;
   }
-  EXPECT_EQ(Classify(CURLE_COULDNT_CONNECT, 0, "10.0.0.1 (private)")->code, "blocked_address");
-  EXPECT_FALSE(Classify(CURLE_COULDNT_CONNECT, 0, "10.0.0.1 (private)")->retryable);
-  EXPECT_FALSE(Classify(CURLE_OK, 200, "::1 (loopback)").has_value());  // another address won
-  EXPECT_EQ(Classify(CURLE_WRITE_ERROR, 200, "", true)->code, "too_large");
+  EXPECT_EQ(Classify(CURLE_COULDNT_CONNECT, 0, "10.0.0.1 (private)").code(), Code::kBlockedAddress);
+  EXPECT_FALSE(Classify(CURLE_COULDNT_CONNECT, 0, "10.0.0.1 (private)").retryable());
+  EXPECT_TRUE(Classify(CURLE_OK, 200, "::1 (loopback)").ok());  // another address won
+  EXPECT_EQ(Classify(CURLE_WRITE_ERROR, 200, "", true).code(), Code::kTooLarge);
 }
 
 // Limits libcurl puts on what a server sends are the server's fault, named as such and not
@@ -104,15 +105,15 @@ TEST(RetryPolicyTest, ServerFaultsCurlRefusesAreBadResponses) {
     AttemptFacts facts;
     facts.curl = c.curl;
     facts.curl_error = c.curl_error;
-    std::optional<Failure> f = ClassifyAttempt(facts);
-    ASSERT_TRUE(f.has_value()) << c.message;
-    EXPECT_EQ(f->code, "bad_response") << c.message;
-    EXPECT_NE(f->message.find(c.message), std::string::npos) << f->message;
-    EXPECT_FALSE(f->retryable) << c.message;
+    Status f = ClassifyAttempt(facts);
+    ASSERT_FALSE(f.ok()) << c.message;
+    EXPECT_EQ(f.code(), Code::kBadResponse) << c.message;
+    EXPECT_NE(f.message().find(c.message), std::string::npos) << f.message();
+    EXPECT_FALSE(f.retryable()) << c.message;
   }
   // The same codes for other reasons keep their meaning.
-  EXPECT_EQ(Classify(CURLE_RECV_ERROR, 0)->code, "connect");
-  EXPECT_EQ(Classify(CURLE_UNSUPPORTED_PROTOCOL, 0)->code, "bad_url");
+  EXPECT_EQ(Classify(CURLE_RECV_ERROR, 0).code(), Code::kConnect);
+  EXPECT_EQ(Classify(CURLE_UNSUPPORTED_PROTOCOL, 0).code(), Code::kBadUrl);
 }
 
 }  // namespace

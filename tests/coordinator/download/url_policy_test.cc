@@ -31,7 +31,7 @@ TEST(UrlPolicyTest, AcceptsHttpAndHttpsOnly) {
                           "not a url", "http://", "javascript:alert(1)", "//example.com/a"}) {
     Status s = CheckUrl(bad);
     EXPECT_FALSE(s.ok()) << bad;
-    EXPECT_EQ(s.code(), "bad_url") << bad;
+    EXPECT_EQ(s.code(), Code::kBadUrl) << bad;
   }
 }
 
@@ -101,10 +101,10 @@ TEST(UrlPolicyTest, RefusesEveryIpv6FormOfAnInternalIpv4Address) {
 TEST(UrlPolicyTest, ControlBytesAreBadUrlsNotCutShort) {
   const std::string with_nul("http://example.com/a.jpg\0http://10.0.0.1/", 42);
   Status s = CheckUrl(with_nul);
-  EXPECT_EQ(s.code(), "bad_url");
+  EXPECT_EQ(s.code(), Code::kBadUrl);
   EXPECT_NE(s.message().find("0x00 at offset 24"), std::string::npos) << s.message();
-  EXPECT_EQ(CheckUrl("http://example.com/a\r\nHost: evil").code(), "bad_url");
-  EXPECT_EQ(CheckUrl("http://example.com/\x7f").code(), "bad_url");
+  EXPECT_EQ(CheckUrl("http://example.com/a\r\nHost: evil").code(), Code::kBadUrl);
+  EXPECT_EQ(CheckUrl("http://example.com/\x7f").code(), Code::kBadUrl);
 }
 
 TEST(UrlPolicyTest, HostKeyGroupsByHostAndPort) {

@@ -103,7 +103,7 @@ TEST(InputStageTest, RefusesARejectsSymlink) {
   Rejects rejects(RejectsPath(dir));
   Result<LoadStats> stats = LoadInput(RejectsOptions(dir), store, rejects);
   ASSERT_FALSE(stats.ok());
-  EXPECT_EQ(stats.status().code(), "io");
+  EXPECT_EQ(stats.status().code(), Code::kIo);
   EXPECT_NE(stats.status().message().find("symbolic link"), std::string::npos)
       << stats.status().message();
   EXPECT_EQ(ReadFile(victim), "precious");

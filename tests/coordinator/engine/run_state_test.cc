@@ -100,12 +100,12 @@ TEST(RunStateTest, RoundTripsThroughRunJsonAndMarksComplete) {
 
 TEST(RunStateTest, MissingAndForeignRunJsonAreTold) {
   TempDir dir;
-  EXPECT_EQ(ReadRunState(dir.path().string()).status().code(), "missing");
+  EXPECT_EQ(ReadRunState(dir.path().string()).status().code(), Code::kMissing);
   for (const std::string text : {"", "{", "[]", "{\"version\":1}", "{\"version\":99}"}) {
     dir.Write("run.json", text);
     Result<RunState> read = ReadRunState(dir.path().string());
     ASSERT_FALSE(read.ok()) << text;
-    EXPECT_EQ(read.status().code(), "bad_state") << text;
+    EXPECT_EQ(read.status().code(), Code::kBadState) << text;
   }
 }
 
@@ -205,7 +205,7 @@ TEST(RunStateTest, AHugeRunStateIsRefusedUnread) {
   std::filesystem::resize_file(path, uint64_t{3} << 30);
   Result<RunState> state = ReadRunState(dir.path().string());
   ASSERT_FALSE(state.ok());
-  EXPECT_EQ(state.status().code(), "bad_state");
+  EXPECT_EQ(state.status().code(), Code::kBadState);
   EXPECT_NE(state.status().message().find("3221225472 bytes"), std::string::npos)
       << state.status().message();
 }
@@ -214,7 +214,7 @@ TEST(RunStateTest, AMissingInputIsAnIoError) {
   TempDir dir;
   Result<RunState> state = CurrentRunState(OptionsFor((dir / "nope.jsonl").string()));
   ASSERT_FALSE(state.ok());
-  EXPECT_EQ(state.status().code(), "io");
+  EXPECT_EQ(state.status().code(), Code::kIo);
 }
 
 }  // namespace

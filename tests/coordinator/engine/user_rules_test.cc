@@ -16,7 +16,7 @@ TEST(UserRulesTest, ABodyThatIsNoImageIsNotImage) {
   d.body = ImageBuffer::FromString("<html>no picture here</html>");
   Result<ImageHeader> header = ProbeDownloaded(d);
   ASSERT_FALSE(header.ok());
-  EXPECT_EQ(header.status().code(), "not_image");
+  EXPECT_EQ(header.status().code(), Code::kNotImage);
   const std::string& message = header.status().message();
   EXPECT_NE(message.find("http://example.com/1.jpg"), std::string::npos) << message;
   EXPECT_NE(message.find("text/html"), std::string::npos) << message;
@@ -30,17 +30,17 @@ TEST(UserRulesTest, ACommittedLineIsDone) {
 // stops and the user is left for a resume (a failed line would be kept by --resume).
 TEST(UserRulesTest, AFullOutputStopsTheRunOtherWriteErrorsFailTheUser) {
   const CommitEnd write =
-      JudgeCommit(CommitResult::kImageFailed, Status::Error("write", "cannot write x.png"));
+      JudgeCommit(CommitResult::kImageFailed, Status::Error(Code::kWrite, "cannot write x.png"));
   EXPECT_EQ(write.action, CommitEnd::kFailUser);
-  const CommitEnd full =
-      JudgeCommit(CommitResult::kImageFailed, Status::Error("full", "no space left on device"));
+  const CommitEnd full = JudgeCommit(CommitResult::kImageFailed,
+                                     Status::Error(Code::kFull, "no space left on device"));
   EXPECT_EQ(full.action, CommitEnd::kStopRun);
   EXPECT_EQ(full.why, "no space left on device (the manifest holds every line before this error)");
 }
 
 TEST(UserRulesTest, AManifestThatRefusesALineStopsTheRun) {
-  const CommitEnd end =
-      JudgeCommit(CommitResult::kLineFailed, Status::Error("write", "manifest.jsonl: I/O error"));
+  const CommitEnd end = JudgeCommit(CommitResult::kLineFailed,
+                                    Status::Error(Code::kWrite, "manifest.jsonl: I/O error"));
   EXPECT_EQ(end.action, CommitEnd::kStopRun);
   EXPECT_EQ(end.why, "manifest.jsonl: I/O error (the manifest holds every line before this error)");
 }

@@ -66,7 +66,7 @@ TEST(StreamSourceTest, AFailingStreamFailsTheLoadAsAnIoError) {
   UserStore store;
   Result<LoadStats> stats = LoadUsers(source, LoadOptions{}, store);
   ASSERT_FALSE(stats.ok());
-  EXPECT_EQ(stats.status().code(), "io");
+  EXPECT_EQ(stats.status().code(), Code::kIo);
   EXPECT_EQ(stats.status().message(), "cannot read the input stream");
 }
 
@@ -78,7 +78,7 @@ TEST(StreamSourceTest, TheLoaderNamesTheStreamInItsMessages) {
   UserStore store;
   Result<LoadStats> stats = LoadUsers(source, LoadOptions{}, store);
   ASSERT_FALSE(stats.ok());
-  EXPECT_EQ(stats.status().code(), "bad_input");
+  EXPECT_EQ(stats.status().code(), Code::kBadInput);
   EXPECT_NE(stats.status().message().find("<stream>:2: field \"image_url\": missing field"),
             std::string::npos)
       << stats.status().message();

@@ -27,7 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Loaded {
-  Result<LoadStats> stats = Status::Error("unset", "");
+  Result<LoadStats> stats = Status::Error(Code::kInternal, "");
   UserStore store;
   std::vector<std::string> bad;  // every BadRecord, described
   std::vector<std::string> raw;  // every BadRecord's raw text
@@ -356,7 +356,7 @@ TEST_F(UserLoaderTest, MaxBadRecordsSkipsUpToTheLimit) {
   EXPECT_EQ(two.bad[1], "f:5: malformed JSON: invalid literal (expected true, false or null)");
   Loaded one = Load(text, 1);
   ASSERT_FALSE(one.stats.ok());
-  EXPECT_EQ(one.stats.status().code(), "bad_input");
+  EXPECT_EQ(one.stats.status().code(), Code::kBadInput);
   EXPECT_NE(one.stats.status().message().find("more than the 1 allowed"), std::string::npos);
   EXPECT_NE(one.stats.status().message().find(":4: field \"name\": missing field"),
             std::string::npos);
@@ -509,7 +509,7 @@ TEST_F(UserLoaderTest, AStopRequestEndsALoadWaitingOnAPipe) {
   watchdog.join();
   ::close(fds[0]);
   ASSERT_FALSE(stats.ok());
-  EXPECT_EQ(stats.status().code(), "interrupted") << stats.status().ToString();
+  EXPECT_EQ(stats.status().code(), Code::kInterrupted) << stats.status().ToString();
   EXPECT_NE(stats.status().message().find("loading " + path + " was interrupted"),
             std::string::npos)
       << stats.status().message();
@@ -536,7 +536,7 @@ TEST_F(UserLoaderTest, ALoadOverTheMemoryLimitFailsNamingIt) {
     UserStore store;
     Result<LoadStats> stats = LoadUsers(input.value(), options, store);
     ASSERT_FALSE(stats.ok()) << path;
-    EXPECT_EQ(stats.status().code(), "bad_input");
+    EXPECT_EQ(stats.status().code(), Code::kBadInput);
     EXPECT_NE(stats.status().message().find("more than loading may use (8 MiB, as the test says)"),
               std::string::npos)
         << stats.status().message();

@@ -39,7 +39,7 @@ TEST(ManifestReaderTest, AMissingFileIsMissing) {
   TempDir dir;
   Result<ManifestReader> reader = ManifestReader::Open((dir / "m.jsonl").string(), false);
   ASSERT_FALSE(reader.ok());
-  EXPECT_EQ(reader.status().code(), "missing");
+  EXPECT_EQ(reader.status().code(), Code::kMissing);
 }
 
 TEST(ManifestReaderTest, ASymlinkIsRefused) {
@@ -48,7 +48,7 @@ TEST(ManifestReaderTest, ASymlinkIsRefused) {
   fs::create_symlink(victim, dir / "m.jsonl");
   Result<ManifestReader> reader = ManifestReader::Open((dir / "m.jsonl").string(), true);
   ASSERT_FALSE(reader.ok());
-  EXPECT_EQ(reader.status().code(), "io");
+  EXPECT_EQ(reader.status().code(), Code::kIo);
 }
 
 // 200,000 lines are several of the reader's 4 MiB chunks: offsets must stay exact across them.

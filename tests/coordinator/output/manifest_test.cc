@@ -70,7 +70,7 @@ TEST(ManifestTest, ALineReadBackIsTheRecordThatWroteIt) {
   ok.download_ms = 12.5;
   ok.cpu_micros = 1234;
   ok.worker = "w-1";
-  const std::string failed = FailedLine(-8, "dns", "no \"host\"", 4);
+  const std::string failed = FailedLine(-8, Status::Error(Code::kDns, "no \"host\""), 4);
   for (const std::string& line : {ToLine(ok), failed}) {
     const simdjson::padded_string padded(line);
     ManifestRecord read;

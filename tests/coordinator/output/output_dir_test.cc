@@ -51,7 +51,7 @@ TEST(OutputDirTest, RefusesAFolderHoldingARun) {
   dir.Write("images/2.png", "png");
   Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   ASSERT_FALSE(prepared.ok());
-  EXPECT_EQ(prepared.status().code(), "exists");
+  EXPECT_EQ(prepared.status().code(), Code::kExists);
   const std::string& message = prepared.status().message();
   EXPECT_TRUE(Contains(message, "--overwrite")) << message;
   EXPECT_TRUE(Contains(message, "--resume to continue it")) << message;
@@ -69,7 +69,7 @@ TEST(OutputDirTest, EachRunFileCountsAsARun) {
     dir.Write(name, "");
     Result<OutputDir> prepared = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
     ASSERT_FALSE(prepared.ok()) << name;
-    EXPECT_EQ(prepared.status().code(), "exists") << name;
+    EXPECT_EQ(prepared.status().code(), Code::kExists) << name;
   }
 }
 
@@ -138,7 +138,7 @@ TEST(OutputDirTest, ASecondRunOnTheFolderIsBusyUntilTheFirstEnds) {
   for (OutputMode mode : {OutputMode::kFresh, OutputMode::kOverwrite, OutputMode::kResume}) {
     Result<OutputDir> second = OutputDir::Prepare(dir.path().string(), mode);
     ASSERT_FALSE(second.ok());
-    EXPECT_EQ(second.status().code(), "busy");
+    EXPECT_EQ(second.status().code(), Code::kBusy);
     const std::string& message = second.status().message();
     EXPECT_TRUE(Contains(message, "pid " + std::to_string(::getpid()))) << message;
     EXPECT_TRUE(Contains(message, "in use by another pixelmill run")) << message;
@@ -149,7 +149,7 @@ TEST(OutputDirTest, ASecondRunOnTheFolderIsBusyUntilTheFirstEnds) {
   first.reset();
   Result<OutputDir> while_moved = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   ASSERT_FALSE(while_moved.ok());
-  EXPECT_EQ(while_moved.status().code(), "busy");
+  EXPECT_EQ(while_moved.status().code(), Code::kBusy);
   { OutputDir gone = std::move(moved); }
   Result<OutputDir> again = OutputDir::Prepare(dir.path().string(), OutputMode::kFresh);
   EXPECT_TRUE(again.ok()) << again.status().ToString();
@@ -170,7 +170,7 @@ TEST(OutputDirTest, AFileInTheWayIsAnIoError) {
   const std::string file = dir.Write("out", "a file, not a folder");
   Result<OutputDir> prepared = OutputDir::Prepare(file, OutputMode::kFresh);
   ASSERT_FALSE(prepared.ok());
-  EXPECT_EQ(prepared.status().code(), "io");
+  EXPECT_EQ(prepared.status().code(), Code::kIo);
 }
 
 }  // namespace

@@ -45,7 +45,7 @@ class SinkTest : public ::testing::Test {
 
   // Closes `sink` and runs the loop until everything has finished; returns Close's status.
   Status CloseAndRun(Sink& sink) {
-    Status closed = Status::Error("test", "Close never completed");
+    Status closed = Status::Error(Code::kInternal, "Close never completed");
     sink.Close([&](const Status& s) { closed = s; });
     uv_run(&loop_, UV_RUN_DEFAULT);
     return closed;
@@ -166,7 +166,7 @@ TEST_F(SinkTest, WritesAnImageOverPlantedSymlinksWithoutWritingThroughThem) {
   ASSERT_TRUE(sink.Open().ok());
   fs::create_symlink(victim, dir_ / OutputLayout::kImages / "1.jpg");
   fs::create_symlink(victim, dir_ / OutputLayout::kImages / ".1.jpg.tmp");
-  Status written = Status::Error("test", "never called");
+  Status written = Status::Error(Code::kInternal, "never called");
   sink.Commit("images/1.jpg", ImageBuffer::FromString("jpeg"), "{\"id\":1}",
               [&](CommitResult, const Status& s) { written = s; });
   EXPECT_TRUE(CloseAndRun(sink).ok());
@@ -193,7 +193,7 @@ TEST_F(SinkTest, AFailedImageWriteHasCodeWrite) {
   EXPECT_EQ(ReadFile(dir_ / OutputLayout::kManifest), "")
       << "no line for an image that is not there";
   ASSERT_FALSE(written.ok());
-  EXPECT_EQ(written.code(), "write");
+  EXPECT_EQ(written.code(), Code::kWrite);
   EXPECT_NE(written.message().find("images/1.jpg"), std::string::npos) << written.message();
 }
 

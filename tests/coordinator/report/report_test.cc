@@ -149,7 +149,7 @@ TEST(ReportTest, AnUnwritableReportIsAnIoError) {
   TempDir dir;
   Status s = WriteReport((dir / "missing" / "report.json").string(), LoadStats{}, PipelineResult{});
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), "io");
+  EXPECT_EQ(s.code(), Code::kIo);
   EXPECT_NE(s.message().find("cannot write report"), std::string::npos) << s.message();
 }
 

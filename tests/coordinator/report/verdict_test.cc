@@ -65,7 +65,7 @@ TEST(VerdictTest, FailingDownloadsAreNamedInsteadOfAdvisingConcurrency) {
   PipelineResult run = Quiet();
   run.downloads.ok = 10;
   run.downloads.failed = 990;
-  run.failed_by_code = {{"connect", 900}, {"http_status", 90}};
+  run.failed_by_code = {{Code::kConnect, 900}, {Code::kHttpStatus, 90}};
   const Verdict v = Judge(run);
   EXPECT_EQ(v.bound, Bound::kNetwork);
   EXPECT_NE(v.evidence.find("990 of 1000 downloads failed (most: connect, 900)"), std::string::npos)
@@ -137,7 +137,7 @@ TEST(VerdictTest, BlockedAddressesNameTheFlagThatAllowsThem) {
   run.downloads.ok = 0;
   run.downloads.failed = 1000;
   run.downloads.latency_us = Histogram();
-  run.failed_by_code = {{"blocked_address", 1000}};
+  run.failed_by_code = {{Code::kBlockedAddress, 1000}};
   const Verdict v = Judge(run);
   EXPECT_EQ(v.bound, Bound::kNetwork);
   EXPECT_NE(v.evidence.find("(most: blocked_address, 1000)"), std::string::npos) << v.evidence;
@@ -167,7 +167,7 @@ TEST(VerdictTest, OneHungUrlIsNamedInsteadOfAdvisingConcurrency) {
   run.wall_seconds = 31;
   run.failed = 1;
   run.downloads.failed = 1;
-  run.failed_by_code = {{"timeout", 1}};
+  run.failed_by_code = {{Code::kTimeout, 1}};
   run.end_to_end_us.Record(30'000'000);  // the hung one, 30 s
   const Verdict v = Judge(run);
   EXPECT_EQ(v.bound, Bound::kNetwork);
@@ -207,7 +207,7 @@ TEST(VerdictTest, TheTableHoldsEveryFigure) {
   BusyWorkers(run);
   run.ok = 990;
   run.failed = 10;
-  run.failed_by_code = {{"http_status", 7}, {"timeout", 3}};
+  run.failed_by_code = {{Code::kHttpStatus, 7}, {Code::kTimeout, 3}};
   run.waits.images_waiting_s = 90;
   run.waits.results_waiting_s = 1.5;
   ReplayStats replay;
@@ -232,7 +232,7 @@ TEST(VerdictTest, TheReportHoldsTheNewKeys) {
   PipelineResult run = Quiet();
   BusyWorkers(run);
   run.failed = 2;
-  run.failed_by_code = {{"timeout", 2}};
+  run.failed_by_code = {{Code::kTimeout, 2}};
   run.waits.images_waiting_s = 90;
   const std::string report = BuildReport(LoadStats{}, run);
   EXPECT_EQ(JsonAt(report, "/failed_by_code"), R"({"timeout":2})") << report;

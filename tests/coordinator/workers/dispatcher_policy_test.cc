@@ -203,7 +203,7 @@ TEST_F(DispatcherPolicyTest, AWorkerThatSpeaksIsNotSilent) {
   clock_.Advance(milliseconds(2500));  // 5 s since the Hello, 2.5 s since the result
   dispatcher_->Heartbeat();
   EXPECT_EQ(dispatcher_->workers(), 1u);
-  EXPECT_TRUE(outcomes_[0].error_code.empty()) << outcomes_[0].error_message;
+  EXPECT_TRUE(outcomes_[0].error.ok()) << outcomes_[0].error.ToString();
 }
 
 TEST_F(DispatcherPolicyTest, AJobHeldPastTheTimeoutStopsItsWorkerAndFailsAtMaxAttempts) {
@@ -227,7 +227,7 @@ TEST_F(DispatcherPolicyTest, AJobHeldPastTheTimeoutStopsItsWorkerAndFailsAtMaxAt
   ASSERT_TRUE(bye.has_value());
   EXPECT_EQ(bye->envelope.shutdown().reason(), "held a job for more than 5.0 s (--job-timeout)");
   ASSERT_EQ(outcomes_.size(), 1u);
-  EXPECT_EQ(outcomes_[0].error_code, "job_timeout");
+  EXPECT_EQ(outcomes_[0].error.code(), Code::kJobTimeout);
 }
 
 TEST_F(DispatcherPolicyTest, ThreeInvalidResultsInARowStopTheWorkerAValidOneResetsTheCount) {
@@ -294,7 +294,7 @@ TEST_F(DispatcherPolicyTest, WithoutLocalWorkersTheRemoteWaitEndsInNoWorkers) {
   EXPECT_EQ(dispatcher_->gave_up(),
             "no worker joined within 60 s (--remote-wait); no local workers (--workers 0)");
   ASSERT_EQ(outcomes_.size(), 1u);
-  EXPECT_EQ(outcomes_[0].error_code, "no_workers");
+  EXPECT_EQ(outcomes_[0].error.code(), Code::kNoWorkers);
 }
 
 TEST_F(DispatcherPolicyTest, AWorkerJoiningRestartsTheRemoteWait) {
@@ -327,7 +327,27 @@ TEST_F(DispatcherPolicyTest, WithOnlyTheLocalEndpointNoLocalWorkersFailsTheQueue
   dispatcher_->NoLocalWorkers("every local worker keeps dying");
   EXPECT_EQ(dispatcher_->gave_up(), "every local worker keeps dying");
   ASSERT_EQ(outcomes_.size(), 1u);
-  EXPECT_EQ(outcomes_[0].error_code, "no_workers");
+  EXPECT_EQ(outcomes_[0].error.code(), Code::kNoWorkers);
+}
+
+// A worker's failure keeps its code only when the manifest knows it; any other (an internal
+// code, a code from another build, none) is the filter code, the worker's code leading the
+// message, so a manifest line never carries a code README.md does not document.
+TEST(WorkerFailureTest, AWorkersCodeOutsideTheManifestTableIsFilter) {
+  const Status known = WorkerFailure("decode_error", "truncated JPEG");
+  EXPECT_EQ(known.code(), Code::kDecodeError);
+  EXPECT_EQ(known.message(), "truncated JPEG");
+  const Status internal = WorkerFailure("unknown_filter", "unknown filter 'x'");
+  EXPECT_EQ(internal.code(), Code::kFilter);
+  EXPECT_EQ(internal.message(), "unknown_filter: unknown filter 'x'");
+  const Status newer = WorkerFailure("gpu_lost", "device reset");
+  EXPECT_EQ(newer.code(), Code::kFilter);
+  EXPECT_EQ(newer.message(), "gpu_lost: device reset");
+  const Status none = WorkerFailure("", "it broke");
+  EXPECT_EQ(none.code(), Code::kFilter);
+  EXPECT_EQ(none.message(), "it broke");
+  EXPECT_EQ(WorkerFailure("ok", "").code(), Code::kFilter);               // never an ok failure
+  EXPECT_EQ(WorkerFailure("bad\nname", "m").message(), "bad\\nname: m");  // escaped
 }
 
 }  // namespace

@@ -92,7 +92,7 @@ TEST_F(DispatcherBudgetTest, AResultHoldsItsRealSizeAndTheEstimateGoesBack) {
   }
   ASSERT_TRUE(RunUntil([&] { return outcomes_.size() == 4; }));
   for (const JobOutcome& o : outcomes_) {
-    ASSERT_TRUE(o.error_code.empty()) << o.error_message;
+    ASSERT_TRUE(o.error.ok()) << o.error.ToString();
     EXPECT_EQ(o.image.view(), jpeg_);
     EXPECT_EQ(o.image.lease().bytes(), jpeg_.size());
     EXPECT_EQ(o.image.lease().budget(), &budget_);
@@ -118,7 +118,7 @@ TEST_F(DispatcherBudgetTest, ADeadWorkersJobsGiveTheirReservationBack) {
   EXPECT_EQ(budget_.used(), jpeg_.size());
   again.reset();  // the last attempt dies too: the user fails
   ASSERT_TRUE(RunUntil([&] { return outcomes_.size() == 1; }));
-  EXPECT_EQ(outcomes_[0].error_code, "worker_died");
+  EXPECT_EQ(outcomes_[0].error.code(), Code::kWorkerDied);
   EXPECT_EQ(budget_.used(), 0u);
 }
 
@@ -220,7 +220,7 @@ TEST_F(DispatcherPeerTest, ImageWarningsOfResultsAreSummed) {
     zmq::message_t image(jpeg_.data(), jpeg_.size());
     ASSERT_TRUE(SendMessage(peer, nullptr, result, &image));
     ASSERT_TRUE(RunUntil([&] { return outcomes_.size() == user + 1; }));
-    EXPECT_TRUE(outcomes_.back().error_code.empty()) << outcomes_.back().error_message;
+    EXPECT_TRUE(outcomes_.back().error.ok()) << outcomes_.back().error.ToString();
   }
   EXPECT_EQ(dispatcher_->stats().image_warnings, 6u);
 }
@@ -271,8 +271,9 @@ TEST_F(DispatcherPeerTest, APeersTextIsEscapedInEveryEventAndOutcome) {
   result.mutable_result()->mutable_error()->set_message("bad\x1b[2J\ndone: forged");
   ASSERT_TRUE(SendMessage(peer, nullptr, result, nullptr));
   ASSERT_TRUE(RunUntil([&] { return outcomes_.size() == 1; }));
-  EXPECT_EQ(outcomes_[0].error_code, "decode\\n");
-  EXPECT_EQ(outcomes_[0].error_message, "bad\\x1b[2J\\ndone: forged");
+  // Not a manifest code: the filter code, the worker's code kept (escaped) in the message.
+  EXPECT_EQ(outcomes_[0].error.code(), Code::kFilter);
+  EXPECT_EQ(outcomes_[0].error.message(), "decode\\n: bad\\x1b[2J\\ndone: forged");
   ASSERT_TRUE(RunUntil([&] { return dispatcher_->stats().workers_lost == 1; }));  // silent
   bool named = false;
   for (const std::string& line : events_.lines) {
