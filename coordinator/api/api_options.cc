@@ -80,7 +80,7 @@ Status CheckWorkers(Options& out) {
   if (out.worker_binary.empty()) out.worker_binary = FindWorkerBinary(WorkerSearch::kBesideLibrary);
   if (out.worker_binary.empty()) {
     return Status::Error(Code::kIo, "cannot find the worker executable (" + WorkerSearchText() +
-                                   "); pass --worker-binary PATH");
+                                        "); pass --worker-binary PATH");
   }
   if (::access(out.worker_binary.c_str(), X_OK) != 0) {
     return Status::Error(Code::kIo, "worker binary " + out.worker_binary +

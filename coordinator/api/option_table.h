@@ -164,7 +164,8 @@ Status CheckAgainst(const std::vector<OptionSpec<Struct>>& table, const Struct& 
                text && !spec.choices.empty()) {
       refused = RefuseChoice(values.**text, spec.choices);
     }
-    if (!refused.empty()) return Status::Error(Code::kUsage, std::string(spec.flag) + ": " + refused);
+    if (!refused.empty())
+      return Status::Error(Code::kUsage, std::string(spec.flag) + ": " + refused);
   }
   return Status::Ok();
 }
