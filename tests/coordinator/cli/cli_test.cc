@@ -206,10 +206,7 @@ TEST_F(CliTest, BindWithoutAFilterIsAUsageError) {
 
 // scripts/gen_users.py --help crashed with a traceback (int("--help")).
 TEST_F(CliTest, GenUsersHasHelpAndRefusesBadCounts) {
-  const std::string script =
-      (fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path() / "scripts" /
-       "gen_users.py")
-          .string();
+  const std::string script = PIXELMILL_SOURCE_DIR "/scripts/gen_users.py";
   Ran help = Sh("python3 " + script + " --help");
   EXPECT_EQ(help.code, 0) << help.err;
   EXPECT_NE(help.out.find("usage: gen_users.py"), std::string::npos) << help.out;
