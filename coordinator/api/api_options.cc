@@ -74,7 +74,7 @@ Status CheckWorkers(Options& out) {
   if (!out.bind.empty() && !IsLoopbackEndpoint(out.bind) && !out.insecure) {
     return Usage("--bind " + out.bind +
                  " is not a loopback address: remote workers would talk in the clear; pass "
-                 "--insecure to accept that (keys arrive with the secure-workers issue)");
+                 "--insecure to accept that (worker keys are not supported yet)");
   }
   if (out.workers == 0) return Status::Ok();
   if (out.worker_binary.empty()) out.worker_binary = FindWorkerBinary(WorkerSearch::kBesideLibrary);

@@ -28,6 +28,6 @@ for spec in ("blur:5", "thumbnail:256"):
         print(f"    python Pool(2).starmap + Pillow {py['pillow']}  {py['images_per_s']:7.1f} images/s "
               f"({py['ms_per_image_per_core']:.2f} ms/image/core; no download, no file writes); "
               f"pixelmill/python ratio {pool / py['images_per_s']:.2f}x")
-print("  reference (issue): libvips blur sigma 5 on a 512x512 JPEG ~ 13 ms/image/core; "
+print("  reference: libvips blur sigma 5 on a 512x512 JPEG ~ 13 ms/image/core; "
       f"here {rows['BM_Filter/blur:5/photo']['ms_per_image']:.1f} ms (photo-like), "
       f"{rows['BM_Filter/blur:5/file']['ms_per_image']:.1f} ms (fixture)")
