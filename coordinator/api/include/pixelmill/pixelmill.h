@@ -122,7 +122,7 @@ struct RunOptions {
   // max_pixels.
   uint64_t worker_memory_mb = 0;
   // One user at a time with the filter in this process, no workers (--sequential): the same
-  // engine, downloads, checks and manifest, configured as the baseline benchmarks compare with.
+  // downloader, per-user rules, checks and manifest; the baseline benchmarks compare with.
   bool sequential = false;
 
   // --- Downloads ---
