@@ -254,8 +254,9 @@ RunOutcome DryRun(const Options& options, LoadedUsers& users, Observer& observer
     std::error_code ec;
     std::filesystem::create_directories(options.output_dir, ec);
     if (ec) {
-      return {Fatal(observer, Status::Error(Code::kIo, "cannot create output folder " +
-                                                           options.output_dir + ": " + ec.message()))};
+      return {
+          Fatal(observer, Status::Error(Code::kIo, "cannot create output folder " +
+                                                       options.output_dir + ": " + ec.message()))};
     }
     rejects_path = (std::filesystem::path(options.output_dir) / OutputLayout::kRejects).string();
   }
