@@ -157,6 +157,7 @@ void Connection::FetchPhoto() {
       variant, format, plan_.image_id, plan_.photo_width, plan_.photo_height, error);
   if (body) {
     photo_body_ = *body;
+    plan_.headers.emplace_back("X-Photo", server_.photos_->Name(plan_.image_id));
     return;
   }
   uint64_t latency_ms = plan_.latency_ms;

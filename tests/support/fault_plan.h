@@ -63,7 +63,7 @@ struct ResponsePlan {
   bool http09 = false;       // an HTTP/0.9 answer: no status line, no headers, only the body
   // The picture bytes (kImage, kCorrupt, kCorruptPng, kHeaderOnly, kPoison) come from the
   // photo bank (photo_bank.h) instead of the gradients, at photo_width x photo_height (0, 0:
-  // the bank's default size).
+  // the bank's default size); the response names the photo's file in an X-Photo header.
   bool photo = false;
   int photo_width = 0;
   int photo_height = 0;

@@ -92,6 +92,15 @@ std::optional<PhotoBank> PhotoBank::Open(const std::string& dir, bool every_imag
   return bank;
 }
 
+size_t PhotoBank::IndexOf(int64_t id) const {
+  int64_t n = photos();
+  return static_cast<size_t>((id % n + n) % n);
+}
+
+std::string PhotoBank::Name(int64_t id) const {
+  return fs::path(paths_[IndexOf(id)]).filename().string();
+}
+
 bool PhotoBank::LoadAll(std::string& error) {
   for (int i = 0; i < photos(); ++i) {
     if (!Body(PhotoVariant::kImage, ImageFormat::kJpeg, i, 0, 0, error)) return false;
@@ -159,8 +168,7 @@ std::optional<std::string_view> PhotoBank::Body(PhotoVariant variant, ImageForma
     sizes_.push_back(size);
   }
   if (variant != PhotoVariant::kImage) format = ImageFormat::kJpeg;  // one entry per variant
-  int64_t n = photos();
-  Key key{static_cast<size_t>((id % n + n) % n), width, height, format, variant};
+  Key key{IndexOf(id), width, height, format, variant};
   if (auto it = cache_.find(key); it != cache_.end()) return std::string_view(it->second);
   try {
     return std::string_view(cache_.emplace(key, Make(key)).first->second);

@@ -59,8 +59,8 @@ class PhotoBank {
   bool LoadAll(std::string& error);
 
   int photos() const { return static_cast<int>(paths_.size()); }
-  // The file photo `index` comes from.
-  const std::string& path(int index) const { return paths_[static_cast<size_t>(index)]; }
+  // The file name (no folder) of photo `id` mod photos(), e.g. "astronaut.png".
+  std::string Name(int64_t id) const;
   int width() const { return width_; }
   int height() const { return height_; }
 
@@ -75,6 +75,7 @@ class PhotoBank {
   using Key = std::tuple<size_t, int, int, ImageFormat, PhotoVariant>;
 
   PhotoBank() = default;
+  size_t IndexOf(int64_t id) const;
   // The decoded photo `index`, loading it on first use. Throws vips::VError.
   const vips::VImage& Source(size_t index);
   // Encodes the entry for `key`. Throws vips::VError.
