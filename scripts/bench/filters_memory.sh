@@ -49,7 +49,7 @@ bench_filters_memory() {
   echo "== filters memory: worker VmRSS over $n users, --workers 1 --filter blur:5, by allocator"
   echo "  load before: $(uptime | sed 's/.*load average: //')"
   jemalloc=$(ldconfig -p | awk '/libjemalloc\.so\.2 / && !found {print $NF; found = 1}')
-  start_api "$work" --size 512x512
+  start_api "$work" --images photos --size 512x512
   python3 scripts/gen_users.py "$n" "http://127.0.0.1:$api_port/img" >"$work/mem.jsonl"
   echo "glibc $(rss_run)" >"$work/rss.txt"
   echo "MALLOC_ARENA_MAX=2 $(rss_run MALLOC_ARENA_MAX=2)" >>"$work/rss.txt"
