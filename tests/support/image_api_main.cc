@@ -78,6 +78,10 @@ constexpr char kUsage[] =
     "  gps              JPEG whose EXIF holds GPS latitude and longitude    [image/jpeg]\n"
     "  zero             empty body                                          [image/jpeg]\n";
 
+// Photos are 512x512 unless --size says otherwise (the gradients' 64x64 is too small to be a
+// photo).
+constexpr int kDefaultPhotoSide = 512;
+
 // Flags with their documented defaults.
 struct Options {
   std::string host = "127.0.0.1";
@@ -161,8 +165,8 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Options& options, b
     }
   }
   if (options.photos && !options.size_given) {
-    options.width = 512;
-    options.height = 512;
+    options.width = kDefaultPhotoSide;
+    options.height = kDefaultPhotoSide;
   }
   if (options.photos && int64_t{options.width} * options.height > kMaxPhotoPixels) {
     return "--size: photos are at most " + std::to_string(kMaxPhotoPixels) + " pixels (4 MP)";
@@ -254,8 +258,8 @@ int Run(const Options& options, const char* argv0) {
       "(scripts/setup.sh does) or pass --photo-dir DIR";
   if (!photo_dir.empty()) {
     photos = PhotoBank::Open(photo_dir, !options.photo_dir.empty(),
-                             options.size_given ? options.width : 512,
-                             options.size_given ? options.height : 512, photo_error);
+                             options.size_given ? options.width : kDefaultPhotoSide,
+                             options.size_given ? options.height : kDefaultPhotoSide, photo_error);
   }
   if (need_photos && !photos) {
     std::fprintf(stderr, "image-api: --images photos: %s\n", photo_error.c_str());
