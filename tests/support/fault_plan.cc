@@ -275,7 +275,8 @@ ResponsePlan Planner::Plan(const Request& request) {
                  plan.body == BodyKind::kPoison;
   if (photo && picture) {
     if (!config_.photos_available) {
-      return Text(404, "no photos here: start image-api with --images photos or --photo-dir DIR\n");
+      return Text(
+          404, "no photos here: install python3-skimage or start image-api with --photo-dir DIR\n");
     }
     plan.photo = true;
     plan.photo_width = photo_width;
