@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine, after its own set-up (scripts/setup.sh):
 #  1. the bundled image API (image-api) on a loopback port, answering in 50..150 ms like a real
-#     API, serving 512x512 pictures;
+#     API, serving real photos at 512x512 (python3-skimage's sample photos: an astronaut, coffee,
+#     a cat, a motorcycle, a rocket, a tissue sample, the Hubble deep field, a retina);
 #  2. 5,000 users, 8 of them broken or hostile (a 404, a corrupt PNG, a 50000x50000 PNG bomb, a
 #     redirect loop, an HTML page, a file:// URL, a 503 that heals, a sideways photo);
 #  3. the coordinator with local worker processes (one per hardware thread) running
@@ -25,7 +26,7 @@ seconds_since() { echo "$(date +%s.%N) - $1" | bc | xargs printf '%.1f'; }
 # Kept afterwards (not a temp_dir): the run's output is in it.
 work=$(mktemp -d /tmp/pixelmill-demo-XXXXXX)
 out=$work/out
-start_api "$work" --latency-ms 50 --jitter-ms 100 --size 512x512
+start_api "$work" --latency-ms 50 --jitter-ms 100 --images photos --size 512x512
 base="http://127.0.0.1:$api_port/img"
 
 # Every URL of this run is on loopback, redirects included: the run needs

@@ -13,6 +13,7 @@ packages=(
   libvips-tools  # demo.sh: the vips command line draws the contact sheet
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-pil libjemalloc2  # bench.sh filters: the Pillow baseline, the allocator comparison
+  python3-skimage  # image-api --images photos: its sample photos (demo, benchmarks, tests)
 )
 
 missing=()

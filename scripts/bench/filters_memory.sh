@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# bench.sh filters_memory: a worker's resident memory over 5,000 users with glibc malloc,
-# MALLOC_ARENA_MAX=2 and jemalloc. Sourced by bench.sh (lib.sh, $work).
+# bench.sh filters_memory: a worker's resident memory over 3,000 users (512x512 photos) with
+# glibc malloc, MALLOC_ARENA_MAX=2 and jemalloc. Sourced by bench.sh (lib.sh, $work).
 
 # Prints the worker child of coordinator $1 (pid), waiting up to 10 s for it.
 worker_of() {
@@ -45,11 +45,11 @@ rss_run() {
 }
 
 bench_filters_memory() {
-  local n=${FILTERS_MEMORY_USERS:-5000} jemalloc
+  local n=${FILTERS_MEMORY_USERS:-3000} jemalloc
   echo "== filters memory: worker VmRSS over $n users, --workers 1 --filter blur:5, by allocator"
   echo "  load before: $(uptime | sed 's/.*load average: //')"
   jemalloc=$(ldconfig -p | awk '/libjemalloc\.so\.2 / && !found {print $NF; found = 1}')
-  start_api "$work" --size 512x512
+  start_api "$work" --images photos --size 512x512
   python3 scripts/gen_users.py "$n" "http://127.0.0.1:$api_port/img" >"$work/mem.jsonl"
   echo "glibc $(rss_run)" >"$work/rss.txt"
   echo "MALLOC_ARENA_MAX=2 $(rss_run MALLOC_ARENA_MAX=2)" >>"$work/rss.txt"

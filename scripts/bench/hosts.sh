@@ -19,7 +19,7 @@ bench_hosts() {
   t1=$(now)
   python3 scripts/bench/hosts.py "$work" "$(echo "$t1 - $t0" | bc -l)" "$n"
   echo "== slow healthy server: 1,000 users, 500 ms per response, --per-host 64 --timeout 1.2 (ideal 16 waves = 7.8 s)"
-  start_api "$work" --latency-ms 500
+  start_api "$work" --latency-ms 500 --images photos --size 256x256
   python3 scripts/gen_users.py 1000 "http://127.0.0.1:$api_port/img" >"$work/slow.jsonl"
   rm -rf "$work/out"
   t0=$(now)

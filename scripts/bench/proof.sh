@@ -16,13 +16,13 @@ wall() {
 bench_proof() {
   local repeats=${PROOF_REPEATS:-5} py n r coordinator="$build/coordinator/coordinator"
   echo "== proof: the pipeline vs --sequential (one user at a time, filter in process) vs the seed's Python answer;" \
-    "100 ms a download, blur:5 on 512x512 JPEGs, 2 workers; $repeats repeats, min and median"
+    "100 ms a download, blur:5 on 512x512 photos (JPEG), 2 workers; $repeats repeats, min and median"
   echo "  load before: $(uptime | sed 's/.*load average: //')"
   py=$(pillow_python)
   [ -n "$py" ] || echo "  (no Python with Pillow: install python3-pil; the seed baseline is skipped)" >&2
   local flags=(--filter blur:5 --allow-private-networks)
   : >"$work/proof.txt"
-  start_api "$work" --latency-ms 100 --size 512x512
+  start_api "$work" --latency-ms 100 --images photos --size 512x512
   for n in 20 200; do
     python3 scripts/gen_users.py "$n" "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
     # Interleaved, so a change in the machine's load falls on all three alike.
@@ -40,7 +40,7 @@ bench_proof() {
   python3 scripts/gen_users.py 100000 >"$work/seed.jsonl"
   "$coordinator" --input "$work/seed.jsonl" --dry-run >"$work/dry.txt"
   python3 scripts/baseline_store.py "$work/seed.jsonl" >"$work/store.json"
-  start_api "$work" --latency-ms 100
+  start_api "$work" --latency-ms 100 --images photos
   python3 scripts/gen_users.py 10 "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
   for r in $(seq "$repeats"); do
     for mode in pipeline sequential; do
@@ -52,7 +52,7 @@ bench_proof() {
     done
   done
   stop_api
-  start_api "$work"
+  start_api "$work" --images photos
   python3 scripts/gen_users.py 4 "http://127.0.0.1:$api_port/img" >"$work/users4.jsonl"
   python3 scripts/gen_users.py 8 "http://127.0.0.1:$api_port/img" >"$work/users8.jsonl"
   # The wall includes spawning the 4 workers; 8 jobs against 4 isolates the jobs: a second wave

@@ -28,11 +28,12 @@ bench_streaming() {
   # Overlap: 200 users, 100 ms a download (10 at once: 2.0 s) and 100 ms a filter (10 workers:
   # 2.0 s). Streamed end to end, the run takes about as long as the slower of the two alone.
   local overlap=(--concurrency 10 --per-host 10)
-  start_api "$work" --latency-ms 100
+  start_api "$work" --latency-ms 100 --images photos --size 256x256
   python3 scripts/gen_users.py 200 "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
   echo "both $(stream_run "$work/s-both" "${overlap[@]}" --filter sleep:100 --workers 10)" >"$work/streaming.txt"
   echo "download $(stream_run "$work/s-dl" "${overlap[@]}" --filter none)" >>"$work/streaming.txt"
   stop_api
+  # Small gradients from here on: the big run writes $big images, which as photos would not fit.
   start_api "$work"
   python3 scripts/gen_users.py 200 "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
   echo "filter $(stream_run "$work/s-filter" "${overlap[@]}" --filter sleep:100 --workers 10)" >>"$work/streaming.txt"

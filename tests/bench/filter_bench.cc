@@ -1,23 +1,32 @@
-// Filter throughput in process (see scripts/bench.sh filters): RunFilter on one 512x512 JPEG,
-// one thread, after InitFilters() (one libvips pixel thread, no operation cache), exactly as a
-// worker runs a job: header probe, decode, filter, encode. Counters: images_per_s (wall clock)
-// and ms_per_image, the process's CPU ms per image, the input and output sizes, the stages'
-// CPU ms (decode, filter, encode; fast path only) and the share of images on the fast path.
+// Filter throughput in process (see scripts/bench.sh filters): RunFilter on one image at a
+// time, one thread, after InitFilters() (one libvips pixel thread, no operation cache), exactly
+// as a worker runs a job: header probe, decode, filter, encode. Counters: images_per_s (wall
+// clock) and ms_per_image, the process's CPU ms per image, the input and output sizes, the
+// stages' CPU ms (decode, filter, encode; fast path only) and the share of images on the fast
+// path (fast_path, 0..1).
 //
-//   BM_Filter/...   as a worker runs it: the fast JPEG path where it applies, else libvips
-//   BM_Exact/...    libvips only (FilterContext::exact), the reference the fast path is held to
+//   BM_Filter/...             as a worker runs it: the fast JPEG path where it applies, else
+//                             libvips
+//   BM_Exact/...              libvips only (FilterContext::exact), the reference the fast path
+//                             is held to
 //
-//   BM_Filter/<spec>/photo    a photo-like picture made here: a smooth colour gradient plus mild
-//                             Gaussian noise, Q 85 (noise makes JPEG decode and encode cost what
-//                             they cost on real photos; a bare gradient is cheaper)
-//   BM_Filter/<spec>/file     with --image=PATH: that file's bytes as they are (bench.sh passes
-//                             an image fetched from image-api, so the in-process figure is on
-//                             the very bytes the pipeline processes)
+//   BM_Filter/<spec>/photo    a photo-like picture made here: a 512x512 smooth colour gradient
+//                             plus mild Gaussian noise, Q 85
+//   BM_Filter/<spec>/<name>   with --image=PATH (repeatable): that file's bytes as they are,
+//                             <name> its file name without the extension (bench.sh passes real
+//                             photos fetched from image-api, so the in-process figure is on the
+//                             very bytes the pipeline processes)
+//
+// Flags besides Google Benchmark's: --image=PATH, --specs=SPEC;SPEC;... (filter specs, default
+// blur:5;thumbnail:256), --min-time=SECONDS per benchmark (default 2).
 #include <glib.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -35,7 +44,7 @@ namespace {
 using vips::VImage;
 
 constexpr int kSide = 512;
-constexpr const char* kSpecs[] = {"blur:5", "sharpen:1", "grayscale", "sepia:1", "thumbnail:256"};
+constexpr const char* kDefaultSpecs = "blur:5;thumbnail:256";
 
 // Lightness down, chroma across, a slow hue sweep, then noise of sigma 4 per band.
 std::string PhotoJpeg() {
@@ -114,56 +123,84 @@ void BM_Filter(benchmark::State& state, const std::string& spec_text, const std:
   state.counters["fast_path"] = fast / n;
 }
 
-// Takes --image=PATH out of argv (Google Benchmark refuses flags it does not know).
-std::string TakeImageFlag(int& argc, char** argv) {
-  constexpr std::string_view kFlag = "--image=";
-  std::string path;
+// Takes every --NAME=VALUE out of argv (Google Benchmark refuses flags it does not know) and
+// returns their values, in order.
+std::vector<std::string> TakeFlag(int& argc, char** argv, std::string_view name) {
+  const std::string flag = "--" + std::string(name) + "=";
+  std::vector<std::string> values;
   int kept = 0;
   for (int i = 0; i < argc; ++i) {
     std::string_view arg = argv[i];
-    if (i > 0 && arg.starts_with(kFlag)) {
-      path = std::string(arg.substr(kFlag.size()));
+    if (i > 0 && arg.starts_with(flag)) {
+      values.emplace_back(arg.substr(flag.size()));
     } else {
       argv[kept++] = argv[i];
     }
   }
   argc = kept;
-  return path;
+  return values;
+}
+
+// "a;b;c" as {"a", "b", "c"} (a spec may hold commas: blur:5,sharpen:1 is one chain).
+std::vector<std::string> SplitSpecs(std::string_view text) {
+  std::vector<std::string> specs;
+  for (size_t start = 0; start <= text.size();) {
+    size_t end = std::min(text.find(';', start), text.size());
+    if (end > start) specs.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return specs;
+}
+
+// The file at `path`, or "" when it cannot be read.
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  return in.good() || in.eof() ? bytes : "";
 }
 
 }  // namespace
 }  // namespace pixelmill
 
 int main(int argc, char** argv) {
-  const std::string image_path = pixelmill::TakeImageFlag(argc, argv);
+  const std::vector<std::string> image_paths = pixelmill::TakeFlag(argc, argv, "image");
+  const std::vector<std::string> spec_flags = pixelmill::TakeFlag(argc, argv, "specs");
+  const std::vector<std::string> min_time_flags = pixelmill::TakeFlag(argc, argv, "min-time");
+  const std::vector<std::string> specs =
+      pixelmill::SplitSpecs(spec_flags.empty() ? pixelmill::kDefaultSpecs : spec_flags.back());
+  double min_time = 2.0;
+  if (!min_time_flags.empty()) {
+    char* end = nullptr;
+    min_time = std::strtod(min_time_flags.back().c_str(), &end);
+    if (end == min_time_flags.back().c_str() || *end != '\0' || !(min_time > 0)) {
+      std::fprintf(stderr, "filter_bench: --min-time expects seconds > 0\n");
+      return 1;
+    }
+  }
   benchmark::Initialize(&argc, argv);
   if (pixelmill::Status s = pixelmill::InitFilters(); !s.ok()) {
     std::fprintf(stderr, "filter_bench: %s\n", s.message().c_str());
     return 1;
   }
-  const std::string photo = pixelmill::PhotoJpeg();
-  std::string file;
-  if (!image_path.empty()) {
-    std::ifstream in(image_path, std::ios::binary);
-    file.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) file.clear();
-    if (file.empty()) {
-      std::fprintf(stderr, "filter_bench: cannot read --image=%s\n", image_path.c_str());
+  // Labels and bytes, all read before any benchmark points into the vector.
+  std::vector<std::pair<std::string, std::string>> images = {{"photo", pixelmill::PhotoJpeg()}};
+  for (const std::string& path : image_paths) {
+    std::string bytes = pixelmill::ReadFile(path);
+    if (bytes.empty()) {
+      std::fprintf(stderr, "filter_bench: cannot read --image=%s\n", path.c_str());
       return 1;
     }
+    images.emplace_back(std::filesystem::path(path).stem().string(), std::move(bytes));
   }
-  for (const char* spec : pixelmill::kSpecs) {
-    std::vector<std::pair<const char*, const std::string*>> images = {{"photo", &photo}};
-    if (!file.empty()) images.emplace_back("file", &file);
+  for (const std::string& spec : specs) {
     for (const auto& [label, bytes] : images) {
       for (const bool exact : {false, true}) {
         const std::string name =
             std::string(exact ? "BM_Exact/" : "BM_Filter/") + spec + "/" + label;
-        benchmark::RegisterBenchmark(name.c_str(), pixelmill::BM_Filter, std::string(spec), bytes,
-                                     exact)
+        benchmark::RegisterBenchmark(name.c_str(), pixelmill::BM_Filter, spec, &bytes, exact)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime()
-            ->MinTime(2.0);
+            ->MinTime(min_time);
       }
     }
   }

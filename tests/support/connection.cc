@@ -17,6 +17,11 @@ constexpr size_t kMaxBufferedWhileBusy = 2 * RequestParser::kMaxHead;
 // How long a closing connection waits for the client's EOF after our FIN.
 constexpr uint64_t kDrainTimeoutMs = 2000;
 
+// A JPEG cut before its Start Of Scan marker: the headers, no image data.
+std::string_view HeadersOnly(std::string_view jpeg) {
+  return jpeg.substr(0, jpeg.find("\xFF\xDA"));
+}
+
 // libuv calls that cannot fail with valid arguments; a failure is a broken invariant.
 void CheckUv(int rc, const char* what) {
   if (rc != 0) {
@@ -122,6 +127,7 @@ void Connection::ProcessRequests() {
         return;
       case ParseStatus::kRequest:
         plan_ = server_.planner_.Plan(request_);
+        if (plan_.photo) FetchPhoto();
         keep_alive_ = request_.keep_alive && !plan_.close;
         StartResponse();
         break;
@@ -138,6 +144,29 @@ void Connection::SendError(int status, std::string_view message) {
   parser_.Clear();
   server_.Log(request_, status, "malformed request");
   SendResponse();
+}
+
+void Connection::FetchPhoto() {
+  PhotoVariant variant = plan_.body == BodyKind::kCorrupt      ? PhotoVariant::kCorrupt
+                         : plan_.body == BodyKind::kCorruptPng ? PhotoVariant::kCorruptPng
+                         : plan_.body == BodyKind::kPoison     ? PhotoVariant::kPoison
+                                                               : PhotoVariant::kImage;
+  ImageFormat format = plan_.body == BodyKind::kImage ? plan_.format : ImageFormat::kJpeg;
+  std::string error;
+  std::optional<std::string_view> body = server_.photos_->Body(
+      variant, format, plan_.image_id, plan_.photo_width, plan_.photo_height, error);
+  if (body) {
+    photo_body_ = *body;
+    plan_.headers.emplace_back("X-Photo", server_.photos_->Name(plan_.image_id));
+    return;
+  }
+  uint64_t latency_ms = plan_.latency_ms;
+  bool close = plan_.close;
+  plan_ = ResponsePlan();
+  plan_.status = 500;
+  plan_.text = error + "\n";
+  plan_.latency_ms = latency_ms;
+  plan_.close = close;
 }
 
 void Connection::StartResponse() {
@@ -188,36 +217,39 @@ void Connection::SendResponse() {
   chunked_ = plan_.chunked && request_.version_minor == 1;
   if (plan_.chunked && !chunked_) keep_alive_ = false;  // HTTP/1.0: the body ends at close
   const ImageBank& bank = server_.bank_;
-  switch (plan_.body) {
-    case BodyKind::kText:
-      body_ = plan_.text;
-      break;
-    case BodyKind::kImage:
-      body_ = bank.Image(plan_.format, plan_.image_id);
-      break;
-    case BodyKind::kCorrupt:
-      body_ = bank.Corrupt(plan_.image_id);
-      break;
-    case BodyKind::kCorruptPng:
-      body_ = bank.CorruptPng(plan_.image_id);
-      break;
-    case BodyKind::kHeaderOnly: {
-      const std::string_view jpeg = bank.Image(ImageFormat::kJpeg, plan_.image_id);
-      body_ = jpeg.substr(0, jpeg.find("\xFF\xDA"));  // everything before Start Of Scan
-      break;
+  if (plan_.photo) {
+    body_ = plan_.body == BodyKind::kHeaderOnly ? HeadersOnly(photo_body_) : photo_body_;
+  } else {
+    switch (plan_.body) {
+      case BodyKind::kText:
+        body_ = plan_.text;
+        break;
+      case BodyKind::kImage:
+        body_ = bank.Image(plan_.format, plan_.image_id);
+        break;
+      case BodyKind::kCorrupt:
+        body_ = bank.Corrupt(plan_.image_id);
+        break;
+      case BodyKind::kCorruptPng:
+        body_ = bank.CorruptPng(plan_.image_id);
+        break;
+      case BodyKind::kHeaderOnly: {
+        body_ = HeadersOnly(bank.Image(ImageFormat::kJpeg, plan_.image_id));
+        break;
+      }
+      case BodyKind::kPoison:
+        body_ = bank.Poison(plan_.image_id);
+        break;
+      case BodyKind::kBomb:
+        body_ = bank.Bomb();
+        break;
+      case BodyKind::kHostile:
+        body_ = bank.Hostile(plan_.hostile);
+        break;
+      case BodyKind::kHuge:
+        body_ = {};
+        break;
     }
-    case BodyKind::kPoison:
-      body_ = bank.Poison(plan_.image_id);
-      break;
-    case BodyKind::kBomb:
-      body_ = bank.Bomb();
-      break;
-    case BodyKind::kHostile:
-      body_ = bank.Hostile(plan_.hostile);
-      break;
-    case BodyKind::kHuge:
-      body_ = {};
-      break;
   }
   padded_.reset();
   if (plan_.pad_to > 0) padded_.emplace(body_, plan_.pad_to);

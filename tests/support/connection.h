@@ -9,7 +9,8 @@
 //
 // Owned by HttpServer, which frees it only after the close callbacks of both its libuv handles
 // (the socket and one timer) have run; pending write requests own their buffers (or borrow
-// bytes owned by the ImageBank or by this connection's current plan) until their callbacks.
+// bytes owned by the ImageBank, the PhotoBank or this connection's current plan) until their
+// callbacks.
 // Loop thread only.
 #pragma once
 
@@ -64,6 +65,9 @@ class Connection {
   void ProcessRequests();
   void StartResponse();
   void SendResponse();
+  // For a photo plan: fetches its bytes from the server's photo bank into photo_body_, or
+  // turns the plan into a 500 naming what libvips said.
+  void FetchPhoto();
   void SendError(int status, std::string_view message);
   std::string BuildHead() const;
   // Writes up to `max` further body bytes (with the pending head, if any, in front).
@@ -90,11 +94,12 @@ class Connection {
   Request request_;
   ResponsePlan plan_;
   bool keep_alive_ = true;
-  bool chunked_ = false;      // this response uses chunked transfer coding
-  std::string pending_head_;  // written in front of the first body bytes
-  std::string_view body_;     // static body (empty for streamed filler)
-  uint64_t body_total_ = 0;   // full body length (the Content-Length)
-  uint64_t body_limit_ = 0;   // bytes to send before stopping (half when truncating)
+  bool chunked_ = false;         // this response uses chunked transfer coding
+  std::string pending_head_;     // written in front of the first body bytes
+  std::string_view body_;        // static body (empty for streamed filler)
+  std::string_view photo_body_;  // the photo bank's bytes when plan_.photo
+  uint64_t body_total_ = 0;      // full body length (the Content-Length)
+  uint64_t body_limit_ = 0;      // bytes to send before stopping (half when truncating)
   uint64_t body_sent_ = 0;
   uint64_t drip_bytes_ = 1;  // body bytes per drip tick
   bool trailer_sent_ = false;

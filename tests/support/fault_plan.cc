@@ -137,6 +137,20 @@ bool ParseImagePath(std::string_view path, int64_t& id, ImageFormat& format) {
   return error == std::errc() && end == number.data() + number.size();
 }
 
+bool ParsePictureSize(std::string_view text, int& width, int& height) {
+  size_t x = text.find('x');
+  if (x == text.npos) return false;
+  uint64_t w = 0;
+  uint64_t h = 0;
+  if (!ParseUint(text.substr(0, x), kMaxPictureSide, w) ||
+      !ParseUint(text.substr(x + 1), kMaxPictureSide, h) || w == 0 || h == 0) {
+    return false;
+  }
+  width = static_cast<int>(w);
+  height = static_cast<int>(h);
+  return true;
+}
+
 ResponsePlan Planner::Plan(const Request& request) {
   if (request.method != "GET") {
     ResponsePlan plan = Text(405, "method not allowed\n");
@@ -156,6 +170,23 @@ ResponsePlan Planner::Plan(const Request& request) {
   const QueryParam* redirect_to = Find(*params, "redirect_to");
   if (redirect_to && !IsSafeHeaderValue(redirect_to->value)) {
     return Text(400, "bad query parameter: redirect_to\n");
+  }
+  bool photo = config_.photos;
+  if (const QueryParam* images = Find(*params, "images")) {
+    if (images->value != "photos" && images->value != "gradients") {
+      return Text(400, "bad query parameter: images (photos or gradients)\n");
+    }
+    photo = images->value == "photos";
+  }
+  int photo_width = 0;
+  int photo_height = 0;
+  if (const QueryParam* size = Find(*params, "size")) {
+    if (!ParsePictureSize(size->value, photo_width, photo_height) ||
+        int64_t{photo_width} * photo_height > kMaxPhotoPixels) {
+      return Text(400, "bad query parameter: size (WxH, at most " +
+                           std::to_string(kMaxPhotoPixels) + " pixels)\n");
+    }
+    if (!photo) return Text(400, "bad query parameter: size (photos only: images=photos)\n");
   }
 
   // fail_times=K: only the first K requests for this exact target get the status or fault.
@@ -239,6 +270,18 @@ ResponsePlan Planner::Plan(const Request& request) {
     plan = Text(404, "not found\n");
   }
 
+  bool picture = plan.body == BodyKind::kImage || plan.body == BodyKind::kCorrupt ||
+                 plan.body == BodyKind::kCorruptPng || plan.body == BodyKind::kHeaderOnly ||
+                 plan.body == BodyKind::kPoison;
+  if (photo && picture) {
+    if (!config_.photos_available) {
+      return Text(
+          404, "no photos here: install python3-skimage or start image-api with --photo-dir DIR\n");
+    }
+    plan.photo = true;
+    plan.photo_width = photo_width;
+    plan.photo_height = photo_height;
+  }
   if (fault == "truncate") plan.delivery = Delivery::kTruncate;
   if (fault == "drip") {
     plan.delivery = Delivery::kDrip;

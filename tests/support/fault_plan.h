@@ -4,9 +4,9 @@
 //
 // Faults are chosen per request by query parameters, so one server serves a mixed population:
 // latency, status, retry_after, fail_times, fault, rate, bytes, redirect, redirect_to, pace,
-// pad, chunked (see Planner::Plan). The planner owns the only cross-request state: how often each
-// exact target carrying fail_times was seen, and the seeded generator that draws each response's
-// jitter. Pure code, no I/O; one planner per server, one thread.
+// pad, chunked, images, size (see Planner::Plan). The planner owns the only cross-request state:
+// how often each exact target carrying fail_times was seen, and the seeded generator that draws
+// each response's jitter. Pure code, no I/O; one planner per server, one thread.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +61,12 @@ struct ResponsePlan {
   uint64_t latency_ms = 0;   // delay before anything is sent
   bool close = false;        // send "Connection: close" and close after the response
   bool http09 = false;       // an HTTP/0.9 answer: no status line, no headers, only the body
+  // The picture bytes (kImage, kCorrupt, kCorruptPng, kHeaderOnly, kPoison) come from the
+  // photo bank (photo_bank.h) instead of the gradients, at photo_width x photo_height (0, 0:
+  // the bank's default size); the response names the photo's file in an X-Photo header.
+  bool photo = false;
+  int photo_width = 0;
+  int photo_height = 0;
 };
 
 struct PlannerConfig {
@@ -69,8 +75,13 @@ struct PlannerConfig {
   // Up to this many ms drawn uniformly and added to the default delay (--jitter-ms), so that
   // responses arrive out of order as from a real API. ?latency=MS stays exact.
   uint64_t jitter_ms = 0;
-  uint64_t seed = 1;  // of the jitter generator: the same seed draws the same delays
+  uint64_t seed = 1;              // of the jitter generator: the same seed draws the same delays
+  bool photos = false;            // serve photos unless ?images=gradients (--images photos)
+  bool photos_available = false;  // a photo bank exists: ?images=photos and ?size= work
 };
+
+// Parses "WxH" (--size, ?size=), each side 1..kMaxPictureSide; false for anything else.
+bool ParsePictureSize(std::string_view text, int& width, int& height);
 
 // Parses "/img/<int64>.<jpg|png|webp|gif>"; false for anything else.
 bool ParseImagePath(std::string_view path, int64_t& id, ImageFormat& format);
@@ -86,7 +97,8 @@ class Planner {
   // /health is 200 "ok", /img/<id>.<ext> an image, anything else 404, unless the query asks
   // for a fault, status or redirect (fault=redirect_loop: a 302 to the request's own URL).
   // pad=BYTES grows a JPEG image to BYTES (400 for any other body); chunked=1 sends any body
-  // chunked, without a Content-Length.
+  // chunked, without a Content-Length. images=photos|gradients picks the pictures (404 for
+  // photos when the server has none); size=WxH sets a photo's size (400 with gradients).
   ResponsePlan Plan(const Request& request);
   // Sets the redirect authority once the listening port is known.
   void set_authority(std::string authority) { config_.authority = std::move(authority); }

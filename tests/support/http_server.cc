@@ -19,11 +19,19 @@ std::string AuthorityOf(const sockaddr_storage& address, int port) {
 
 }  // namespace
 
-HttpServer::HttpServer(uv_loop_t& loop, const ImageBank& bank, ServerOptions options)
+HttpServer::HttpServer(uv_loop_t& loop, const ImageBank& bank, PhotoBank* photos,
+                       ServerOptions options)
     : loop_(loop),
       bank_(bank),
+      photos_(photos),
       options_(options),
-      planner_(PlannerConfig{options.latency_ms, "127.0.0.1", options.jitter_ms}) {}
+      planner_(PlannerConfig{.latency_ms = options.latency_ms,
+                             .authority = "127.0.0.1",
+                             .jitter_ms = options.jitter_ms,
+                             .photos = options.photos,
+                             .photos_available = photos != nullptr}) {
+  assert(photos != nullptr || !options.photos);
+}
 
 HttpServer::~HttpServer() {
   assert(connections_.empty());

@@ -2,9 +2,11 @@
 // (image-api), used by tests, the demo and load tests of the downloader.
 //
 // Owns the listening socket, the Planner (fault injection state) and every Connection. The
-// ImageBank is borrowed and must outlive the server. Close() closes the listener and all
-// connections; the loop then returns once their close callbacks ran, after which the server
-// may be destroyed. All methods run on the loop's thread; nothing here starts a thread.
+// ImageBank and the PhotoBank (if any) are borrowed and must outlive the server; the photo
+// bank encodes on the loop thread the first time a (photo, size, format) is asked for. Close()
+// closes the listener and all connections; the loop then returns once their close callbacks ran,
+// after which the server may be destroyed. All methods run on the loop's thread; nothing here
+// starts a thread.
 #pragma once
 
 #include <uv.h>
@@ -18,6 +20,7 @@
 #include "tests/support/connection.h"
 #include "tests/support/fault_plan.h"
 #include "tests/support/image_bank.h"
+#include "tests/support/photo_bank.h"
 
 namespace pixelmill::fixture {
 
@@ -25,12 +28,15 @@ struct ServerOptions {
   uint64_t latency_ms = 0;  // default delay before every response
   uint64_t jitter_ms = 0;   // plus up to this many ms, drawn per response
   bool verbose = false;     // one line per request on stderr
+  bool photos = false;      // serve photos unless ?images=gradients (needs a PhotoBank)
   int backlog = 4096;       // listen(2) backlog; the kernel caps it at net.core.somaxconn
 };
 
 class HttpServer {
  public:
-  HttpServer(uv_loop_t& loop, const ImageBank& bank, ServerOptions options);
+  // `photos` may be null: then ?images=photos gets a 404.
+  // REQUIRES: options.photos only with a `photos` bank.
+  HttpServer(uv_loop_t& loop, const ImageBank& bank, PhotoBank* photos, ServerOptions options);
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
   // REQUIRES: never listened, or Close() was called and the loop has run until it returned.
@@ -56,6 +62,7 @@ class HttpServer {
 
   uv_loop_t& loop_;
   const ImageBank& bank_;
+  PhotoBank* photos_;  // null: gradients only
   ServerOptions options_;
   Planner planner_;
   uv_tcp_t listener_{};

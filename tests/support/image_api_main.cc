@@ -1,6 +1,7 @@
 // image-api: the image API fixture server used by tests, the demo and load tests of the
-// downloader. Serves pre-encoded pictures at /img/<id>.<jpg|png|webp|gif> with latency and fault
-// injection chosen by query parameters (see fault_plan.h). Run with --help for the flags.
+// downloader. Serves pictures at /img/<id>.<jpg|png|webp|gif>, gradients drawn at start-up or
+// real photos (photo_bank.h), with latency and fault injection chosen by query parameters (see
+// fault_plan.h). Run with --help for the flags.
 #include <signal.h>
 #include <sys/resource.h>
 #include <uv.h>
@@ -13,16 +14,18 @@
 #include <string>
 #include <string_view>
 
+#include "tests/support/fault_plan.h"
 #include "tests/support/http_server.h"
 #include "tests/support/image_bank.h"
+#include "tests/support/photo_bank.h"
 
 namespace pixelmill::fixture {
 namespace {
 
 constexpr char kUsage[] =
     "usage: image-api [--host 127.0.0.1] [--port 0] [--print-port] [--port-file PATH]\n"
-    "                 [--latency-ms N] [--jitter-ms N] [--size WxH] [--variants N] [--any-host]\n"
-    "                 [--verbose]\n"
+    "                 [--latency-ms N] [--jitter-ms N] [--size WxH] [--variants N]\n"
+    "                 [--images gradients|photos] [--photo-dir DIR] [--any-host] [--verbose]\n"
     "\n"
     "  --host ADDR       IPv4 or IPv6 address to bind (default 127.0.0.1; loopback only\n"
     "                    unless --any-host)\n"
@@ -32,8 +35,17 @@ constexpr char kUsage[] =
     "  --latency-ms N    delay every response by N ms (default 0; ?latency=MS overrides)\n"
     "  --jitter-ms N     add 0..N ms, drawn per response, to --latency-ms (default 0):\n"
     "                    --latency-ms 50 --jitter-ms 100 answers in 50..150 ms\n"
-    "  --size WxH        picture size (default 64x64)\n"
-    "  --variants N      distinct pictures; /img/<id> serves variant id mod N (default 8)\n"
+    "  --size WxH        picture size (default 64x64; 512x512 with --images photos, which\n"
+    "                    allows at most 4 MP, 4194304 pixels)\n"
+    "  --variants N      distinct gradients; /img/<id> serves variant id mod N (default 8)\n"
+    "  --images KIND     gradients (default: smooth colour gradients, exact pixels) or photos\n"
+    "                    (real photographs: /img/<id> serves photo id mod N, resized and\n"
+    "                    centre-cropped to cover the size, encoded once per size and format;\n"
+    "                    ?images=photos|gradients overrides it per request)\n"
+    "  --photo-dir DIR   the photos: every .jpg, .jpeg, .png and .webp file in DIR (default:\n"
+    "                    the colour photos among python3-skimage's sample images, found in\n"
+    "                    /usr/lib/python3/dist-packages/skimage/data or where python3 has\n"
+    "                    skimage); --images photos exits 2 when there are none\n"
     "  --any-host        allow binding a non-loopback address\n"
     "  --verbose         one line per request on stderr\n"
     "\n"
@@ -42,6 +54,7 @@ constexpr char kUsage[] =
     "pace=BPS (any body at BPS, e.g. fault=huge_chunked&bytes=N&pace=BPS),\n"
     "pad=BYTES (a .jpg grown to BYTES by comment segments: still a valid image),\n"
     "chunked=1 (any body chunked, without a Content-Length),\n"
+    "images=photos|gradients, size=WxH (a photo's size, at most 4 MP; photos only),\n"
     "fault=reset|truncate|drip|hang|huge|huge_chunked|wrongtype|html|corrupt|corrupt_png|"
     "header_only|bomb|poison|close|redirect_loop (a 302 to the request's own URL)|\n"
     "huge_header (one 150 KB header line)|huge_headers (400 KB of 1 KB header lines)|\n"
@@ -65,6 +78,10 @@ constexpr char kUsage[] =
     "  gps              JPEG whose EXIF holds GPS latitude and longitude    [image/jpeg]\n"
     "  zero             empty body                                          [image/jpeg]\n";
 
+// Photos are 512x512 unless --size says otherwise (the gradients' 64x64 is too small to be a
+// photo).
+constexpr int kDefaultPhotoSide = 512;
+
 // Flags with their documented defaults.
 struct Options {
   std::string host = "127.0.0.1";
@@ -76,6 +93,9 @@ struct Options {
   int width = 64;
   int height = 64;
   int variants = 8;
+  bool size_given = false;
+  bool photos = false;    // --images photos
+  std::string photo_dir;  // empty: python3-skimage's sample photos
   bool any_host = false;
   bool verbose = false;
 };
@@ -113,7 +133,7 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Options& options, b
       options.verbose = true;
     } else if (name == "--host" || name == "--port" || name == "--port-file" ||
                name == "--latency-ms" || name == "--jitter-ms" || name == "--size" ||
-               name == "--variants") {
+               name == "--variants" || name == "--images" || name == "--photo-dir") {
       auto value = flag_value();
       if (!value) return bad("needs a value");
       if (name == "--host") {
@@ -127,17 +147,29 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Options& options, b
         uint64_t& ms = name == "--latency-ms" ? options.latency_ms : options.jitter_ms;
         if (!ParseNumber<uint64_t>(*value, 0, 3'600'000, ms)) return bad("expects 0..3600000");
       } else if (name == "--size") {
-        size_t x = value->find('x');
-        if (x == value->npos || !ParseNumber(value->substr(0, x), 1, 8192, options.width) ||
-            !ParseNumber(value->substr(x + 1), 1, 8192, options.height)) {
-          return bad("expects WxH, each 1..8192");
+        if (!ParsePictureSize(*value, options.width, options.height)) {
+          return bad("expects WxH, each 1.." + std::to_string(kMaxPictureSide));
         }
+        options.size_given = true;
+      } else if (name == "--images") {
+        if (*value != "photos" && *value != "gradients") return bad("expects gradients or photos");
+        options.photos = *value == "photos";
+      } else if (name == "--photo-dir") {
+        if (value->empty()) return bad("expects a folder");
+        options.photo_dir = *value;
       } else if (!ParseNumber(*value, 1, 4096, options.variants)) {
         return bad("expects 1..4096");
       }
     } else {
       return "unknown argument: " + std::string(arg);
     }
+  }
+  if (options.photos && !options.size_given) {
+    options.width = kDefaultPhotoSide;
+    options.height = kDefaultPhotoSide;
+  }
+  if (options.photos && int64_t{options.width} * options.height > kMaxPhotoPixels) {
+    return "--size: photos are at most " + std::to_string(kMaxPhotoPixels) + " pixels (4 MP)";
   }
   return std::nullopt;
 }
@@ -215,6 +247,24 @@ int Run(const Options& options, const char* argv0) {
                  options.host.c_str());
     return 2;
   }
+  // The photos: required with --images photos or --photo-dir, else served on ?images=photos
+  // when python3-skimage is installed.
+  std::optional<PhotoBank> photos;
+  bool need_photos = options.photos || !options.photo_dir.empty();
+  std::string photo_dir = options.photo_dir;
+  if (photo_dir.empty()) photo_dir = PhotoBank::FindSkimageData();
+  std::string photo_error =
+      "no python3-skimage sample photos found: install python3-skimage "
+      "(scripts/setup.sh does) or pass --photo-dir DIR";
+  if (!photo_dir.empty()) {
+    photos = PhotoBank::Open(photo_dir, !options.photo_dir.empty(),
+                             options.size_given ? options.width : kDefaultPhotoSide,
+                             options.size_given ? options.height : kDefaultPhotoSide, photo_error);
+  }
+  if (need_photos && !photos) {
+    std::fprintf(stderr, "image-api: --images photos: %s\n", photo_error.c_str());
+    return 2;
+  }
   signal(SIGPIPE, SIG_IGN);
   RaiseDescriptorLimit();
 
@@ -231,6 +281,10 @@ int Run(const Options& options, const char* argv0) {
     std::fprintf(stderr, "image-api: cannot encode pictures: %s\n", error.c_str());
     return 1;
   }
+  if (options.photos && !photos->LoadAll(error)) {
+    std::fprintf(stderr, "image-api: --images photos: %s\n", error.c_str());
+    return 2;
+  }
 
   uv_loop_t loop;
   if (int rc = uv_loop_init(&loop); rc != 0) {
@@ -239,10 +293,11 @@ int Run(const Options& options, const char* argv0) {
   }
   int status = 0;
   {
-    HttpServer server(loop, *bank,
+    HttpServer server(loop, *bank, photos ? &*photos : nullptr,
                       ServerOptions{.latency_ms = options.latency_ms,
                                     .jitter_ms = options.jitter_ms,
-                                    .verbose = options.verbose});
+                                    .verbose = options.verbose,
+                                    .photos = options.photos});
     Shutdown shutdown;
     shutdown.server = &server;
     for (uv_signal_t* handle : {&shutdown.sigint, &shutdown.sigterm}) {
@@ -274,6 +329,7 @@ int Run(const Options& options, const char* argv0) {
     return 1;
   }
   bank.reset();
+  photos.reset();
   vips_shutdown();
   return status;
 }

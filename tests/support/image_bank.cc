@@ -1,17 +1,13 @@
 #include "tests/support/image_bank.h"
 
-#include <glib.h>
 #include <vips/vips8>
 
 #include <algorithm>
-#include <memory>
+
+#include "tests/support/picture_encoding.h"
 
 namespace pixelmill::fixture {
 namespace {
-
-struct GFreeDeleter {
-  void operator()(void* p) const { g_free(p); }
-};
 
 // A smooth gradient: lightness down, chroma across, hue around the colour wheel by variant.
 vips::VImage MakePicture(int width, int height, int variant, int variants) {
@@ -26,25 +22,6 @@ vips::VImage MakePicture(int width, int height, int variant, int variants) {
   VImage lch = VImage::bandjoin({lightness, chroma, hues})
                    .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_LCH));
   return lch.colourspace(VIPS_INTERPRETATION_sRGB).cast(VIPS_FORMAT_UCHAR);
-}
-
-std::string Encode(const vips::VImage& image, const char* suffix) {
-  void* data = nullptr;
-  size_t size = 0;
-  image.write_to_buffer(suffix, &data, &size);
-  std::unique_ptr<void, GFreeDeleter> owned(data);
-  return std::string(static_cast<const char*>(data), size);
-}
-
-// Keeps the first 40% of `image` and overwrites the rest with pseudo-random bytes.
-std::string Corrupted(const std::string& image) {
-  std::string out = image;
-  uint32_t state = 0x9e3779b9u;
-  for (size_t i = image.size() * 2 / 5; i < out.size(); ++i) {
-    state = state * 1664525u + 1013904223u;
-    out[i] = static_cast<char>(state >> 24);
-  }
-  return out;
 }
 
 std::string MakeFiller() {
@@ -62,10 +39,10 @@ std::optional<ImageBank> ImageBank::Create(int width, int height, int variants,
   try {
     for (int v = 0; v < variants; ++v) {
       vips::VImage picture = MakePicture(width, height, v, variants);
-      bank.jpeg_.push_back(Encode(picture, ".jpg[Q=85,strip]"));
-      bank.png_.push_back(Encode(picture, ".png[compression=6,strip]"));
-      bank.webp_.push_back(Encode(picture, ".webp[Q=80,strip]"));
-      bank.gif_.push_back(Encode(picture, ".gif[strip]"));
+      bank.jpeg_.push_back(EncodePicture(picture, ImageFormat::kJpeg));
+      bank.png_.push_back(EncodePicture(picture, ImageFormat::kPng));
+      bank.webp_.push_back(EncodePicture(picture, ImageFormat::kWebp));
+      bank.gif_.push_back(EncodePicture(picture, ImageFormat::kGif));
       bank.corrupt_.push_back(Corrupted(bank.jpeg_.back()));
       bank.corrupt_png_.push_back(Corrupted(bank.png_.back()));
       bank.poison_.push_back(bank.jpeg_.back() + std::string(kPoisonMarker));

@@ -29,6 +29,11 @@ namespace pixelmill::fixture {
 
 enum class ImageFormat { kJpeg, kPng, kWebp, kGif };
 
+// The largest side of a picture the fixture draws (--size), and the most pixels of a photo it
+// re-encodes (--size with --images photos, ?size=): 4 MP.
+constexpr int kMaxPictureSide = 8192;
+constexpr int64_t kMaxPhotoPixels = 2048 * 2048;
+
 // "image/jpeg", "image/png", "image/webp" or "image/gif".
 inline std::string_view ContentTypeOf(ImageFormat format) {
   switch (format) {

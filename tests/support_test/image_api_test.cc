@@ -33,6 +33,7 @@
 #include "tests/support/hostile_images.h"
 #include "tests/support/http_request.h"
 #include "tests/support/padded_jpeg.h"
+#include "tests/support/photo_bank.h"
 
 extern char** environ;
 
@@ -41,6 +42,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kWait = std::chrono::seconds(10);
+// Start-up draws the pictures and, with --images photos, decodes the photos: seconds under a
+// sanitizer on a busy machine.
+constexpr auto kStartWait = std::chrono::seconds(30);
 
 TEST(RequestParserTest, HeadInPiecesThenPipelined) {
   RequestParser parser;
@@ -392,7 +396,7 @@ class ServerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ignored);
   }
 
-  // Starts the server and waits (at most 10 s) for its port file.
+  // Starts the server and waits (at most kStartWait) for its port file.
   void Start(std::vector<std::string> extra = {}) {
     std::string port_file = (dir_ / "port").string();
     std::vector<std::string> args = {PIXELMILL_IMAGE_API, "--port", "0", "--port-file", port_file};
@@ -401,12 +405,12 @@ class ServerTest : public ::testing::Test {
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
     ASSERT_EQ(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ), 0);
-    for (auto deadline = Clock::now() + kWait; Clock::now() < deadline; poll(nullptr, 0, 10)) {
+    for (auto deadline = Clock::now() + kStartWait; Clock::now() < deadline; poll(nullptr, 0, 10)) {
       std::ifstream in(port_file);
       if (in >> port_) return;
       ASSERT_EQ(waitpid(pid_, nullptr, WNOHANG), 0) << "image-api exited before listening";
     }
-    FAIL() << "no port file within 10 s";
+    FAIL() << "no port file within " << kStartWait.count() << " s";
   }
 
   // Sends SIGTERM and returns the exit status (-1 if it did not exit normally within 10 s).
@@ -962,5 +966,199 @@ TEST_F(ServerTest, CorruptPngFailsADecoderThatStopsOnErrors) {
   EXPECT_FALSE(decodes(corrupt.body));
 }
 
+// --- Photos (--images photos, ?images=, ?size=; photo_bank.h) -------------------------------
+
+TEST(PlannerTest, PhotosByFlagOrQueryWithTheirSize) {
+  PlannerConfig config;
+  config.photos_available = true;
+  Planner planner(config);
+  Request request;
+  request.method = "GET";
+  request.path = "/img/3.webp";
+  auto plan = [&](const std::string& query) {
+    request.query = query;
+    request.target = request.path + "?" + query;
+    return planner.Plan(request);
+  };
+  EXPECT_FALSE(plan("").photo);  // gradients by default
+  ResponsePlan photo = plan("images=photos&size=640x480");
+  EXPECT_EQ(photo.status, 200);
+  EXPECT_TRUE(photo.photo);
+  EXPECT_EQ(photo.body, BodyKind::kImage);
+  EXPECT_EQ(photo.content_type, "image/webp");
+  EXPECT_EQ(photo.photo_width, 640);
+  EXPECT_EQ(photo.photo_height, 480);
+  EXPECT_EQ(plan("images=photos").photo_width, 0);  // the server's size
+  ResponsePlan poison = plan("images=photos&fault=poison");
+  EXPECT_TRUE(poison.photo);
+  EXPECT_EQ(poison.body, BodyKind::kPoison);
+  EXPECT_FALSE(plan("images=photos&fault=bomb_jpeg").photo);  // hostile bodies stay as they are
+  EXPECT_EQ(plan("images=photos&status=503").status, 503);
+  // Hostile or malformed values are refused.
+  for (const char* bad :
+       {"images=Photos", "images=", "images=photos&size=0x10", "images=photos&size=2049x2048",
+        "images=photos&size=10", "size=64x64", "images=photos&size=99999999999999999999x1"}) {
+    EXPECT_EQ(plan(bad).status, 400) << bad;
+  }
+  EXPECT_EQ(plan("images=photos&size=2048x2048").status, 200);
+
+  config.photos = true;
+  Planner photos_first(config);
+  request.query = "";
+  EXPECT_TRUE(photos_first.Plan(request).photo);
+  request.query = "images=gradients";
+  EXPECT_FALSE(photos_first.Plan(request).photo);
+
+  Planner without(PlannerConfig{});  // no photo bank
+  request.query = "images=photos";
+  ResponsePlan none = without.Plan(request);
+  EXPECT_EQ(none.status, 404);
+  EXPECT_NE(none.text.find("--photo-dir"), std::string::npos) << none.text;
+}
+
+// Runs image-api with `args` until it exits; its exit status and what it printed.
+std::pair<int, std::string> RunImageApi(const std::string& args) {
+  // `timeout`: a server that wrongly starts is stopped instead of hanging the test.
+  FILE* pipe =
+      popen(("timeout 20 " PIXELMILL_IMAGE_API " --port 0 " + args + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {-1, ""};
+  std::string output;
+  char chunk[4096];
+  while (size_t n = std::fread(chunk, 1, sizeof(chunk), pipe)) output.append(chunk, n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+TEST(ImageApiFlagsTest, PhotoFlagsAreCheckedAndMissingPhotosExit2) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "image-api-XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const std::filesystem::path empty = pattern;
+  std::ofstream(empty / "notes.txt") << "not a photo";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--images pictures", "--images: expects gradients or photos"},
+      {"--images photos --size 4096x2048", "--size: photos are at most 4194304 pixels"},
+      {"--size 9000x10", "--size: expects WxH, each 1..8192"},
+      {"--photo-dir=", "--photo-dir: expects a folder"},
+      {"--images photos --photo-dir " + (empty / "absent").string(), "not a folder"},
+      {"--images photos --photo-dir " + empty.string(), "no photos (.jpg, .jpeg, .png or .webp"},
+      {"--photo-dir " + empty.string(), "no photos"},  // --photo-dir alone needs photos too
+  };
+  for (const auto& [args, message] : cases) {
+    auto [status, output] = RunImageApi(args);
+    EXPECT_EQ(status, 2) << args << ": " << output;
+    EXPECT_NE(output.find(message), std::string::npos) << args << ": " << output;
+  }
+  std::filesystem::remove_all(empty);
+}
+
+// The mean absolute difference of two same-sized images.
+double MeanDifference(const vips::VImage& a, const vips::VImage& b) { return (a - b).abs().avg(); }
+
+// The real photos: decodable, of the asked size and format, a different photo per id (id mod
+// the number of photos), far more detailed than the gradients, and the faults on them.
+TEST_F(ServerTest, PhotosAreRealDecodableAndDifferById) {
+  ASSERT_TRUE(VipsReady());
+  if (PhotoBank::FindSkimageData().empty()) {
+    FAIL() << "python3-skimage's sample photos are missing: run scripts/setup.sh";
+  }
+  ASSERT_NO_FATAL_FAILURE(Start({"--images", "photos", "--size", "320x240"}));
+  const int photos = static_cast<int>(std::size(PhotoBank::kSkimagePhotos));
+  std::vector<vips::VImage> images;
+  std::vector<std::string> bodies;
+  for (int id = 0; id < photos; ++id) {
+    Response jpeg = Fetch("/img/" + std::to_string(id) + ".jpg");
+    ASSERT_EQ(jpeg.status, 200) << jpeg.body;
+    EXPECT_EQ(jpeg.Header("content-type"), "image/jpeg");
+    EXPECT_EQ(jpeg.Header("x-photo"), PhotoBank::kSkimagePhotos[id]);
+    bodies.push_back(jpeg.body);
+    std::optional<vips::VImage> image = Decode(bodies.back());
+    ASSERT_TRUE(image);
+    EXPECT_EQ(image->width(), 320);
+    EXPECT_EQ(image->height(), 240);
+    EXPECT_EQ(image->bands(), 3);
+    EXPECT_EQ(Loader(*image), "jpegload_buffer");
+    images.push_back(image->copy_memory());
+  }
+  for (int a = 0; a < photos; ++a) {
+    for (int b = a + 1; b < photos; ++b) {
+      EXPECT_GT(MeanDifference(images[a], images[b]), 8.0) << a << " vs " << b;
+    }
+  }
+  EXPECT_EQ(Fetch("/img/" + std::to_string(photos + 2) + ".jpg").body, bodies[2]);
+  EXPECT_EQ(Fetch("/img/-1.jpg").body, bodies[photos - 1]);
+  // A gradient of the same size is a few kB; a photo carries real detail.
+  Response gradient = Fetch("/img/0.jpg?images=gradients");
+  ASSERT_EQ(gradient.status, 200);
+  for (const std::string& body : bodies) EXPECT_GT(body.size(), 2 * gradient.body.size());
+
+  struct Asked {
+    std::string target, loader;
+    int width, height;
+  };
+  for (const Asked& asked : {Asked{"/img/1.png?size=256x256", "pngload_buffer", 256, 256},
+                             Asked{"/img/2.webp?size=1200x800", "webpload_buffer", 1200, 800},
+                             Asked{"/img/3.jpg?size=2048x2048", "jpegload_buffer", 2048, 2048},
+                             Asked{"/img/3.png", "pngload_buffer", 320, 240}}) {
+    Response response = Fetch(asked.target);
+    ASSERT_EQ(response.status, 200) << asked.target << ": " << response.body;
+    std::optional<vips::VImage> image = Decode(response.body);
+    ASSERT_TRUE(image) << asked.target;
+    EXPECT_EQ(Loader(*image), asked.loader) << asked.target;
+    EXPECT_EQ(image->width(), asked.width) << asked.target;
+    EXPECT_EQ(image->height(), asked.height) << asked.target;
+    EXPECT_GT(image->deviate(), 20.0) << asked.target;  // not a flat or near-flat picture
+  }
+  EXPECT_EQ(Fetch("/img/1.png?size=4096x4096").status, 400);
+
+  // The faults work on photos: the bytes they damage are the photo's.
+  Response corrupt = Fetch("/img/4.jpg?fault=corrupt");
+  ASSERT_EQ(corrupt.body.size(), bodies[4].size());
+  const size_t kept = bodies[4].size() * 2 / 5;
+  EXPECT_EQ(corrupt.body.substr(0, kept), bodies[4].substr(0, kept));
+  EXPECT_NE(corrupt.body, bodies[4]);
+  EXPECT_EQ(Fetch("/img/5.jpg?fault=poison").body,
+            bodies[5] + std::string(ImageBank::kPoisonMarker));
+  Response header_only = Fetch("/img/6.jpg?fault=header_only");
+  EXPECT_EQ(header_only.body, bodies[6].substr(0, bodies[6].find("\xFF\xDA")));
+  EXPECT_EQ(Fetch("/img/6.jpg?status=503&retry_after=1").status, 503);
+  Response truncated = Fetch("/img/7.jpg?fault=truncate");
+  EXPECT_EQ(truncated.body, bodies[7].substr(0, bodies[7].size() / 2));
+  EXPECT_EQ(Fetch("/img/1.jpg?fault=bomb_png50k").Header("content-type"), "image/png");
+}
+
+// --photo-dir: every image file of the folder, by name, whatever its kind (grey, alpha); a
+// text file beside them is skipped.
+TEST_F(ServerTest, PhotoDirServesEveryImageInItByName) {
+  ASSERT_TRUE(VipsReady());
+  const std::filesystem::path photos = dir_ / "photos";
+  std::filesystem::create_directory(photos);
+  // Three distinct noisy pictures, dark, middle and light: grey PNG, RGBA PNG, RGB JPEG.
+  vips::VImage noise = vips::VImage::gaussnoise(300, 200);
+  (noise * 0.3 + 128).cast(VIPS_FORMAT_UCHAR).write_to_file((photos / "a.png").c_str());
+  vips::VImage dark = (noise * 0.3 + 40).cast(VIPS_FORMAT_UCHAR);
+  vips::VImage::bandjoin({dark, dark, dark, dark * 0 + 255})
+      .copy(vips::VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+      .write_to_file((photos / "b.png").c_str());
+  vips::VImage light = (noise * 0.3 + 210).cast(VIPS_FORMAT_UCHAR);
+  vips::VImage::bandjoin({light, light, light})
+      .copy(vips::VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+      .write_to_file((photos / "c.jpg").c_str());
+  std::ofstream(photos / "readme.txt") << "not a photo";
+  ASSERT_NO_FATAL_FAILURE(
+      Start({"--images", "photos", "--photo-dir", photos.string(), "--size", "100x100"}));
+  std::vector<vips::VImage> images;
+  std::vector<std::string> bodies;
+  for (int id = 0; id < 4; ++id) {
+    bodies.push_back(Fetch("/img/" + std::to_string(id) + ".png").body);
+    std::optional<vips::VImage> image = Decode(bodies.back());
+    ASSERT_TRUE(image) << id;
+    EXPECT_EQ(image->width(), 100);
+    EXPECT_EQ(image->bands(), 3);  // grey and alpha made 8-bit sRGB
+    images.push_back(image->copy_memory());
+  }
+  EXPECT_EQ(bodies[3], bodies[0]);  // 3 photos: id 3 is photo 0
+  EXPECT_GT(MeanDifference(images[0], images[1]), 50.0);
+  EXPECT_GT(MeanDifference(images[1], images[2]), 50.0);
+}
 }  // namespace
 }  // namespace pixelmill::fixture
