@@ -137,6 +137,11 @@ struct RunOptions {
   bool allow_private_networks = false;
   // Send every download through this HTTP proxy (--proxy); targets are still checked.
   std::string proxy;
+  // Each distinct image once (--dedupe): "url" (the default: users whose image URLs are the
+  // same, case and escapes normalised, share one download and filter job, and each gets its
+  // own line and file with deduplicated_from), "content" (also identical downloaded bytes share
+  // the filter job) or "off".
+  std::string dedupe = "url";
   // Image bytes held at once (--max-memory).
   uint64_t max_memory = 512ull << 20;
 };
