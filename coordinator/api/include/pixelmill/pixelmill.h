@@ -230,6 +230,8 @@ struct UserResult {
   double filter_cpu_ms = 0;
   uint64_t bytes = 0;
   uint32_t width = 0, height = 0;
+  // The user whose image (or failure) this one took (dedupe): the manifest's deduplicated_from.
+  std::optional<int64_t> deduplicated_from;
 };
 
 // What was loaded (all of it for a dry run).
