@@ -9,7 +9,7 @@ packages=(
   libuv1-dev libcurl4-openssl-dev libssl-dev libzmq3-dev cppzmq-dev
   libprotobuf-dev protobuf-compiler
   libboost1.74-dev libboost-filesystem1.74-dev
-  libvips-dev libsimdjson-dev libcli11-dev libspdlog-dev
+  libvips-dev libturbojpeg0-dev liblcms2-dev libsimdjson-dev libcli11-dev libspdlog-dev
   libvips-tools  # demo.sh: the vips command line draws the contact sheet
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-pil libjemalloc2  # bench.sh filters: the Pillow baseline, the allocator comparison

@@ -65,6 +65,7 @@ struct FilterContext {
   int quality = 85;                              // JPEG/WebP quality, 1..100
   bool keep_metadata = false;                    // else EXIF (GPS too), XMP, IPTC are stripped
   uint64_t max_pixels = 40'000'000;              // larger images are refused from the header
+  bool exact = false;  // libvips only, never the fast JPEG path (fast_jpeg.h): for comparisons
 };
 
 // The smallest address-space cap, in MB, under which a worker process starts and filters
@@ -80,6 +81,12 @@ struct FilterOutput {
   // and the first of them as text. A failed image's warnings are part of its error message.
   uint32_t warnings = 0;
   std::string warning_text;
+  // The job thread's CPU microseconds by stage. libvips decodes lazily, inside the encode, so its
+  // path reports all of it as encode_us; the fast JPEG path (fast_jpeg.h) times each stage.
+  struct Stages {
+    uint32_t decode_us = 0, filter_us = 0, encode_us = 0;
+  } stages;
+  bool fast_path = false;  // run by the fast JPEG path, not libvips
 };
 
 // Sets up the image library for an untrusted batch worker (once per process; later calls are

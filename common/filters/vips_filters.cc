@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <vips/vips8>
 
+#include "common/filters/fast_jpeg.h"
 #include "common/filters/vips_log.h"
 #include "common/image/image_probe.h"
 
@@ -169,6 +171,10 @@ Result<FilterOutput> FilterImage(const FilterSpec& spec, const FilterContext& co
     return Status::Error(Code::kTooManyPixels,
                          std::to_string(header->width) + "x" + std::to_string(header->height) +
                              " is over --max-pixels " + std::to_string(context.max_pixels));
+  }
+  if (!context.exact) {
+    std::optional<Result<FilterOutput>> fast = TryFastJpeg(spec, context, header.value(), input);
+    if (fast.has_value()) return std::move(*fast);
   }
   try {
     // libvips reads the header only here; pixels are decoded lazily by the write below.

@@ -1,7 +1,11 @@
 // Filter throughput in process (see scripts/bench.sh filters): RunFilter on one 512x512 JPEG,
 // one thread, after InitFilters() (one libvips pixel thread, no operation cache), exactly as a
 // worker runs a job: header probe, decode, filter, encode. Counters: images_per_s (wall clock)
-// and ms_per_image, the process's CPU ms per image, and the input and output sizes.
+// and ms_per_image, the process's CPU ms per image, the input and output sizes, the stages'
+// CPU ms (decode, filter, encode; fast path only) and the share of images on the fast path.
+//
+//   BM_Filter/...   as a worker runs it: the fast JPEG path where it applies, else libvips
+//   BM_Exact/...    libvips only (FilterContext::exact), the reference the fast path is held to
 //
 //   BM_Filter/<spec>/photo    a photo-like picture made here: a smooth colour gradient plus mild
 //                             Gaussian noise, Q 85 (noise makes JPEG decode and encode cost what
@@ -31,7 +35,7 @@ namespace {
 using vips::VImage;
 
 constexpr int kSide = 512;
-constexpr const char* kSpecs[] = {"blur:5", "thumbnail:256"};
+constexpr const char* kSpecs[] = {"blur:5", "sharpen:1", "grayscale", "sepia:1", "thumbnail:256"};
 
 // Lightness down, chroma across, a slow hue sweep, then noise of sigma 4 per band.
 std::string PhotoJpeg() {
@@ -66,14 +70,18 @@ double ProcessCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-void BM_Filter(benchmark::State& state, const std::string& spec_text, const std::string* image) {
+void BM_Filter(benchmark::State& state, const std::string& spec_text, const std::string* image,
+               bool exact) {
   Result<FilterSpec> spec = ParseFilterSpec(spec_text);
   if (!spec.ok()) {
     state.SkipWithError(spec.status().message().c_str());
     return;
   }
-  const FilterContext context;  // the worker's defaults: input format, Q 85, metadata stripped
+  FilterContext context;  // the worker's defaults: input format, Q 85, metadata stripped
+  context.exact = exact;
   size_t out_bytes = 0;
+  FilterOutput::Stages stages;
+  double fast = 0;
   const auto wall_start = std::chrono::steady_clock::now();
   const double cpu_start = ProcessCpuSeconds();
   for (auto _ : state) {
@@ -83,6 +91,10 @@ void BM_Filter(benchmark::State& state, const std::string& spec_text, const std:
       return;
     }
     out_bytes = out->bytes->size();
+    stages.decode_us += out->stages.decode_us;
+    stages.filter_us += out->stages.filter_us;
+    stages.encode_us += out->stages.encode_us;
+    fast += out->fast_path ? 1 : 0;
     benchmark::DoNotOptimize(out);
   }
   const double cpu = ProcessCpuSeconds() - cpu_start;
@@ -96,6 +108,10 @@ void BM_Filter(benchmark::State& state, const std::string& spec_text, const std:
   state.counters["cpu_ms_per_image"] = 1000 * cpu / n;
   state.counters["in_bytes"] = static_cast<double>(image->size());
   state.counters["out_bytes"] = static_cast<double>(out_bytes);
+  state.counters["decode_ms"] = stages.decode_us / 1000.0 / n;
+  state.counters["filter_ms"] = stages.filter_us / 1000.0 / n;
+  state.counters["encode_ms"] = stages.encode_us / 1000.0 / n;
+  state.counters["fast_path"] = fast / n;
 }
 
 // Takes --image=PATH out of argv (Google Benchmark refuses flags it does not know).
@@ -140,11 +156,15 @@ int main(int argc, char** argv) {
     std::vector<std::pair<const char*, const std::string*>> images = {{"photo", &photo}};
     if (!file.empty()) images.emplace_back("file", &file);
     for (const auto& [label, bytes] : images) {
-      benchmark::RegisterBenchmark((std::string("BM_Filter/") + spec + "/" + label).c_str(),
-                                   pixelmill::BM_Filter, std::string(spec), bytes)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime()
-          ->MinTime(2.0);
+      for (const bool exact : {false, true}) {
+        const std::string name =
+            std::string(exact ? "BM_Exact/" : "BM_Filter/") + spec + "/" + label;
+        benchmark::RegisterBenchmark(name.c_str(), pixelmill::BM_Filter, std::string(spec), bytes,
+                                     exact)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime()
+            ->MinTime(2.0);
+      }
     }
   }
   benchmark::RunSpecifiedBenchmarks();

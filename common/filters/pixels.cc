@@ -1,0 +1,378 @@
+#include "common/filters/pixels.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <utility>
+
+// The loops below are written for the compiler's vectoriser; each hot one is also built for AVX2
+// and chosen at run time (no -march: the binary runs on any x86-64).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define PIXELMILL_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PIXELMILL_VECTOR_CLONES
+#endif
+
+namespace pixelmill {
+namespace {
+
+constexpr int kShift = 16;  // fixed-point weights: 1.0 is 1 << kShift
+constexpr uint32_t kHalf = 1u << (kShift - 1);
+
+// One extended box: weight 1 on 2l+1 samples and `edge` on the two beyond, normalised.
+struct Box {
+  int l = 0;
+  uint32_t inner = 0, edge = 0;  // fixed-point weights
+};
+
+Box BoxFor(double sigma, int passes) {
+  const double variance = sigma * sigma / passes;
+  const int l = static_cast<int>(std::floor((std::sqrt(12 * variance + 1) - 1) / 2));
+  const double alpha =
+      (2 * l + 1) * (l * (l + 1) - 3 * variance) / (6 * (variance - (l + 1) * (l + 1)));
+  const double norm = 2 * l + 1 + 2 * alpha;
+  Box box;
+  box.l = l;
+  box.inner = static_cast<uint32_t>(std::lround((1 << kShift) / norm));
+  box.edge = static_cast<uint32_t>(std::lround((1 << kShift) * alpha / norm));
+  return box;
+}
+
+uint8_t Clamp8(int v) { return static_cast<uint8_t>(std::clamp(v, 0, 255)); }
+
+PIXELMILL_VECTOR_CLONES
+void AddShifted(uint32_t* acc, const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) acc[i] += p[i];
+}
+
+PIXELMILL_VECTOR_CLONES
+void WeighRow(const uint32_t* sums, const uint8_t* before, const uint8_t* after, uint8_t* out,
+              size_t n, uint32_t inner, uint32_t edge) {
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t ends = uint32_t{before[i]} + after[i];
+    out[i] = static_cast<uint8_t>((sums[i] * inner + ends * edge + kHalf) >> kShift);
+  }
+}
+
+// One pass over a padded row: `p` holds (l + 1) pixels of edge on each side of `n` samples.
+// Narrow boxes add the 2l+1 shifted rows (vectorised); wide ones keep a running sum per band.
+void BoxRow(const uint8_t* p, uint8_t* out, size_t n, int bands, const Box& box,
+            std::vector<uint32_t>& sums) {
+  const ptrdiff_t step = bands, reach = static_cast<ptrdiff_t>(box.l + 1) * bands;
+  sums.assign(n, 0);
+  if (box.l <= 16) {
+    for (ptrdiff_t k = -box.l * step; k <= box.l * step; k += step)
+      AddShifted(sums.data(), p + k, n);
+  } else {
+    for (size_t b = 0; b < static_cast<size_t>(bands); ++b) {
+      uint32_t sum = 0;
+      for (ptrdiff_t k = -box.l * step; k <= box.l * step; k += step)
+        sum += p[static_cast<ptrdiff_t>(b) + k];
+      for (size_t i = b; i < n; i += static_cast<size_t>(bands)) {
+        sums[i] = sum;
+        sum += p[static_cast<ptrdiff_t>(i) + (box.l + 1) * step] -
+               uint32_t{p[static_cast<ptrdiff_t>(i) - box.l * step]};
+      }
+    }
+  }
+  WeighRow(sums.data(), p - reach, p + reach, out, n, box.inner, box.edge);
+}
+
+// Copies `row` into the middle of `padded`, extending its first and last pixel `pad` times.
+void PadRow(const uint8_t* row, size_t n, int bands, size_t pad, std::vector<uint8_t>& padded) {
+  const size_t edge = pad * static_cast<size_t>(bands);
+  padded.resize(n + 2 * edge);
+  for (size_t i = 0; i < edge; ++i) {
+    padded[i] = row[i % static_cast<size_t>(bands)];
+    padded[edge + n + i] = row[n - static_cast<size_t>(bands) + i % static_cast<size_t>(bands)];
+  }
+  std::copy(row, row + n, padded.begin() + static_cast<ptrdiff_t>(edge));
+}
+
+void BlurRows(Pixels& image, const Box& box, int passes) {
+  std::vector<uint8_t> padded;
+  std::vector<uint32_t> sums;
+  const size_t n = image.row_bytes(), pad = static_cast<size_t>(box.l) + 1;
+  const size_t middle = pad * static_cast<size_t>(image.bands);
+  for (uint32_t y = 0; y < image.height; ++y) {
+    uint8_t* row = image.data.data() + n * y;
+    for (int pass = 0; pass < passes; ++pass) {
+      PadRow(row, n, image.bands, pad, padded);
+      BoxRow(padded.data() + middle, row, n, image.bands, box, sums);
+    }
+  }
+}
+
+PIXELMILL_VECTOR_CLONES
+void SlideSums(uint32_t* sums, const uint8_t* entering, const uint8_t* leaving, size_t n) {
+  for (size_t i = 0; i < n; ++i) sums[i] += uint32_t{entering[i]} - leaving[i];
+}
+
+// One vertical pass from `in` to `out` (same size), rows beyond the edges extended.
+void BoxColumns(const Pixels& in, Pixels& out, const Box& box) {
+  const size_t n = in.row_bytes();
+  const int h = static_cast<int>(in.height);
+  auto row = [&](int y) {
+    return in.data.data() + n * static_cast<size_t>(std::clamp(y, 0, h - 1));
+  };
+  std::vector<uint32_t> sums(n, 0);
+  for (int k = -box.l; k <= box.l; ++k) {
+    AddShifted(sums.data(), row(k), n);
+  }
+  for (int y = 0; y < h; ++y) {
+    WeighRow(sums.data(), row(y - box.l - 1), row(y + box.l + 1),
+             out.data.data() + n * static_cast<size_t>(y), n, box.inner, box.edge);
+    SlideSums(sums.data(), row(y + box.l + 1), row(y - box.l), n);
+  }
+}
+
+// sRGB to linear light and back, as 8-bit tables.
+// Luminance is summed in 16ths of a to_srgb step: Rec. 709 weight x linear value x 4095 x 16.
+struct Gamma {
+  std::array<std::array<uint32_t, 256>, 3> weighted{};
+  std::array<uint8_t, 4096> to_srgb{};
+  Gamma() {
+    constexpr double kWeights[3] = {0.2126, 0.7152, 0.0722};
+    for (int v = 0; v < 256; ++v) {
+      const double c = v / 255.0;
+      const double linear = c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
+      for (size_t band = 0; band < 3; ++band) {
+        weighted[band][static_cast<size_t>(v)] =
+            static_cast<uint32_t>(std::lround(kWeights[band] * linear * 4095 * 16));
+      }
+    }
+    for (size_t i = 0; i < to_srgb.size(); ++i) {
+      const double y = static_cast<double>(i) / (to_srgb.size() - 1);
+      const double c = y <= 0.0031308 ? 12.92 * y : 1.055 * std::pow(y, 1 / 2.4) - 0.055;
+      to_srgb[i] = Clamp8(static_cast<int>(std::lround(c * 255)));
+    }
+  }
+};
+
+const Gamma& GammaTables() {
+  static const Gamma gamma;
+  return gamma;
+}
+
+PIXELMILL_VECTOR_CLONES
+void GreyRows(const uint8_t* rgb, uint8_t* grey, size_t pixels, const Gamma& g) {
+  for (size_t i = 0; i < pixels; ++i, rgb += 3) {
+    const uint32_t y = g.weighted[0][rgb[0]] + g.weighted[1][rgb[1]] + g.weighted[2][rgb[2]];
+    grey[i] = g.to_srgb[std::min<uint32_t>((y + 8) >> 4, 4095)];
+  }
+}
+
+void SpreadGrey(Pixels& image, Pixels& scratch) {
+  scratch.Resize(image.width, image.height, 3);
+  const size_t pixels = size_t{image.width} * image.height;
+  for (size_t i = 0; i < pixels; ++i) {
+    scratch.data[3 * i] = scratch.data[3 * i + 1] = scratch.data[3 * i + 2] = image.data[i];
+  }
+  std::swap(image, scratch);
+}
+
+// Lanczos-3 weights, widened by the shrink (antialiased), for resampling `in` samples to `out`:
+// for each output sample, the first input index and fixed-point weights (summing to 1 << 14).
+struct Taps {
+  std::vector<uint32_t> first, count;
+  std::vector<int32_t> weights;  // `span` per output sample
+  uint32_t span = 0;
+};
+
+constexpr int kTapShift = 14;
+
+double Lanczos3(double x) {
+  constexpr double kPi = 3.14159265358979323846;
+  if (x == 0) return 1;
+  if (std::abs(x) >= 3) return 0;
+  const double px = kPi * x;
+  return 3 * std::sin(px) * std::sin(px / 3) / (px * px);
+}
+
+Taps TapsFor(uint32_t in, uint32_t out) {
+  const double scale = static_cast<double>(in) / out, stretch = std::max(1.0, scale);
+  const double support = 3 * stretch;
+  Taps taps;
+  taps.span = static_cast<uint32_t>(std::ceil(support)) * 2 + 2;
+  taps.first.resize(out);
+  taps.count.resize(out);
+  taps.weights.assign(size_t{out} * taps.span, 0);
+  std::vector<double> w(taps.span);
+  for (uint32_t o = 0; o < out; ++o) {
+    const double centre = (o + 0.5) * scale;
+    const auto lo = static_cast<int64_t>(std::max(0.0, std::floor(centre - support)));
+    const auto hi = static_cast<int64_t>(std::min<double>(in, std::ceil(centre + support)));
+    double total = 0;
+    uint32_t n = 0;
+    for (int64_t i = lo; i < hi && n < taps.span; ++i, ++n) {
+      w[n] = Lanczos3((static_cast<double>(i) + 0.5 - centre) / stretch);
+      total += w[n];
+    }
+    taps.first[o] = static_cast<uint32_t>(lo);
+    taps.count[o] = n;
+    for (uint32_t k = 0; k < n; ++k) {
+      taps.weights[size_t{o} * taps.span + k] =
+          static_cast<int32_t>(std::lround(w[k] / total * (1 << kTapShift)));
+    }
+  }
+  return taps;
+}
+
+uint8_t Tap(int64_t sum) {
+  return Clamp8(static_cast<int>((sum + (1 << (kTapShift - 1))) >> kTapShift));
+}
+
+PIXELMILL_VECTOR_CLONES
+void AccumulateRow(int32_t* acc, const uint8_t* row, int32_t weight, size_t n) {
+  for (size_t i = 0; i < n; ++i) acc[i] += row[i] * weight;
+}
+
+// p = m p for each RGB pixel, m in 16.16 fixed point, results truncated and clamped.
+PIXELMILL_VECTOR_CLONES
+void Recombine(uint8_t* p, size_t pixels, const int32_t* m) {
+  for (size_t i = 0; i < pixels; ++i, p += 3) {
+    const int32_t r = p[0], g = p[1], b = p[2];
+    for (size_t c = 0; c < 3; ++c) {
+      const int32_t v = (m[3 * c] * r + m[3 * c + 1] * g + m[3 * c + 2] * b) >> kShift;
+      p[c] = static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+  }
+}
+
+}  // namespace
+
+double LibvipsMaskSigma(double sigma) {
+  constexpr double kMinAmplitude = 0.2;  // libvips' gaussblur and sharpen default
+  double sum = 0, moment = 0;
+  for (int x = 0;; ++x) {
+    const double v = std::exp(-x * x / (2 * sigma * sigma));
+    if (v < kMinAmplitude) break;
+    const double copies = x == 0 ? 1 : 2;
+    sum += copies * v;
+    moment += copies * v * x * x;
+  }
+  return std::sqrt(moment / sum);
+}
+
+void GaussianBlur(Pixels& image, double sigma, Pixels& scratch) {
+  constexpr int kPasses = 3;
+  if (sigma < 0.2) return;  // as libvips: no blur
+  const double spread = LibvipsMaskSigma(sigma);
+  if (spread == 0) return;
+  const Box box = BoxFor(spread, kPasses);
+  BlurRows(image, box, kPasses);
+  scratch.Resize(image.width, image.height, image.bands);
+  for (int pass = 0; pass < kPasses; ++pass) {
+    BoxColumns(image, scratch, box);
+    std::swap(image, scratch);
+  }
+}
+
+void Sharpen(Pixels& image, double sigma, Pixels& scratch) {
+  if (image.bands == 1) SpreadGrey(image, scratch);  // as libvips' path, which sharpens sRGB
+  // libvips' curve in L* units; one L* is 2.55 levels of 8-bit luma.
+  constexpr double kX1 = 2, kM2 = 3, kY2 = 10, kY3 = 20, kLevelsPerL = 2.55;
+  std::array<int16_t, 511> boost{};  // by luma difference + 255
+  for (int d = -255; d <= 255; ++d) {
+    const double v = d / kLevelsPerL, a = std::abs(v);
+    const double y = a <= kX1 ? 0 : std::min((a - kX1) * kM2, v > 0 ? kY2 : kY3);
+    boost[static_cast<size_t>(d + 255)] =
+        static_cast<int16_t>(std::lround(std::copysign(y, v) * kLevelsPerL));
+  }
+  const size_t pixels = size_t{image.width} * image.height;
+  Pixels luma;
+  luma.Resize(image.width, image.height, 1);
+  const int b = image.bands;
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint8_t* p = &image.data[i * static_cast<size_t>(b)];
+    luma.data[i] =
+        b == 1 ? p[0] : static_cast<uint8_t>((77 * p[0] + 150 * p[1] + 29 * p[2] + 128) >> 8);
+  }
+  Pixels blurred = luma;
+  GaussianBlur(blurred, sigma, scratch);
+  for (size_t i = 0; i < pixels; ++i) {
+    const int delta = boost[static_cast<size_t>(luma.data[i] - blurred.data[i] + 255)];
+    if (delta == 0) continue;
+    for (int c = 0; c < b; ++c) {
+      uint8_t& v = image.data[i * static_cast<size_t>(b) + static_cast<size_t>(c)];
+      v = Clamp8(v + delta);
+    }
+  }
+}
+
+void ToGrey(Pixels& image, Pixels& scratch) {
+  if (image.bands == 1) return;
+  const Gamma& g = GammaTables();
+  scratch.Resize(image.width, image.height, 1);
+  GreyRows(image.data.data(), scratch.data.data(), size_t{image.width} * image.height, g);
+  std::swap(image, scratch);
+}
+
+void Sepia(Pixels& image, double strength, Pixels& scratch) {
+  if (image.bands == 1) SpreadGrey(image, scratch);
+  constexpr double kSepia[9] = {0.393, 0.769, 0.189, 0.349, 0.686, 0.168, 0.272, 0.534, 0.131};
+  std::array<int32_t, 9> m{};  // the blended matrix, 16.16
+  for (size_t k = 0; k < 9; ++k) {
+    const double v = (1 - strength) * (k % 4 == 0 ? 1.0 : 0.0) + strength * kSepia[k];
+    m[k] = static_cast<int32_t>(std::lround(v * (1 << kShift)));
+  }
+  Recombine(image.data.data(), size_t{image.width} * image.height, m.data());
+}
+
+void Linear(Pixels& image, double a, double b) {
+  std::array<uint8_t, 256> table{};
+  for (int v = 0; v < 256; ++v) {
+    table[static_cast<size_t>(v)] = Clamp8(static_cast<int>(std::trunc(a * v + b)));
+  }
+  for (uint8_t& v : image.data) v = table[v];
+}
+
+void ThumbnailSize(uint32_t width, uint32_t height, int size, uint32_t* out_width,
+                   uint32_t* out_height) {
+  const double shrink =
+      std::max({1.0, static_cast<double>(width) / size, static_cast<double>(height) / size});
+  *out_width = std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(width / shrink)));
+  *out_height = std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(height / shrink)));
+}
+
+void Thumbnail(Pixels& image, int size, Pixels& scratch) {
+  uint32_t ow = 0, oh = 0;
+  ThumbnailSize(image.width, image.height, size, &ow, &oh);
+  if (ow == image.width && oh == image.height) return;
+  const int b = image.bands;
+  const auto bands = static_cast<size_t>(b);
+  // Across: image (w x h) -> scratch (ow x h).
+  const Taps across = TapsFor(image.width, ow);
+  scratch.Resize(ow, image.height, b);
+  for (uint32_t y = 0; y < image.height; ++y) {
+    const uint8_t* in = image.data.data() + image.row_bytes() * y;
+    uint8_t* out = scratch.data.data() + scratch.row_bytes() * y;
+    for (uint32_t o = 0; o < ow; ++o) {
+      const int32_t* w = &across.weights[size_t{o} * across.span];
+      for (size_t c = 0; c < bands; ++c) {
+        int64_t sum = 0;
+        for (uint32_t k = 0; k < across.count[o]; ++k) {
+          sum += int64_t{w[k]} * in[(across.first[o] + k) * bands + c];
+        }
+        out[o * bands + c] = Tap(sum);
+      }
+    }
+  }
+  // Down: scratch (ow x h) -> image (ow x oh).
+  const Taps down = TapsFor(image.height, oh);
+  image.Resize(ow, oh, b);
+  const size_t n = image.row_bytes();
+  std::vector<int32_t> acc(n);
+  for (uint32_t o = 0; o < oh; ++o) {
+    std::fill(acc.begin(), acc.end(), 0);
+    const int32_t* w = &down.weights[size_t{o} * down.span];
+    for (uint32_t k = 0; k < down.count[o]; ++k) {
+      AccumulateRow(acc.data(), scratch.data.data() + n * (down.first[o] + k), w[k], n);
+    }
+    uint8_t* out = image.data.data() + n * o;
+    for (size_t i = 0; i < n; ++i) out[i] = Tap(acc[i]);
+  }
+}
+
+}  // namespace pixelmill
