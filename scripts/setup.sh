@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config clang-format git curl bc python3
-  libuv1-dev libcurl4-openssl-dev libzmq3-dev cppzmq-dev
+  libuv1-dev libcurl4-openssl-dev libssl-dev libzmq3-dev cppzmq-dev
   libprotobuf-dev protobuf-compiler
   libboost1.74-dev libboost-filesystem1.74-dev
   libvips-dev libturbojpeg0-dev liblcms2-dev libsimdjson-dev libcli11-dev libspdlog-dev

@@ -24,6 +24,7 @@ std::unordered_map<int64_t, UserResult> ReadRecords(const std::string& out_dir) 
     r.ok = line->ok();
     r.state = r.ok ? UserResult::State::kOk : UserResult::State::kFailed;
     r.attempts = line->attempts;
+    r.deduplicated_from = line->deduplicated_from;
     if (r.ok) {
       if (!line->output.empty()) r.output_path = (out / line->output).lexically_normal().string();
       r.bytes = line->bytes;

@@ -161,6 +161,15 @@ std::vector<Spec> MakeTable() {
        "send every download through this HTTP proxy (proxy environment variables are ignored); "
        "targets are still resolved and checked by pixelmill"});
 
+  add({"--dedupe",
+       &R::dedupe,
+       kDownloads,
+       "download and filter each distinct image once: url (users whose image URLs are the same "
+       "share one), content (also identical bytes under different URLs share the filter), off",
+       std::nullopt,
+       {"url", "content", "off"}})
+      .show_default = true;
+
   Spec& memory = add({"--max-memory", &R::max_memory, "Memory",
                       "image bytes held at once (downloading, waiting, filtered), e.g. 512M, 2G "
                       "or 1.5G (K, M, G: 1024-based); downloads wait or pause at the limit",

@@ -100,7 +100,76 @@ CurlString UrlPart(CURLU* handle, CURLUPart part, unsigned flags = 0) {
   return CurlString(raw);
 }
 
+bool Unreserved(unsigned char c) {
+  return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// `part` with its percent-escapes in one spelling (see CanonicalUrl).
+void AppendEscapesNormalised(std::string_view part, std::string& out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (size_t i = 0; i < part.size(); ++i) {
+    const int hi = i + 2 < part.size() && part[i] == '%' ? HexValue(part[i + 1]) : -1;
+    const int lo = hi >= 0 ? HexValue(part[i + 2]) : -1;
+    if (lo < 0) {
+      out += part[i];
+      continue;
+    }
+    const auto byte = static_cast<unsigned char>(hi * 16 + lo);
+    if (Unreserved(byte)) {
+      out += static_cast<char>(byte);
+    } else {
+      out += '%';
+      out += kHex[hi];
+      out += kHex[lo];
+    }
+    i += 2;
+  }
+}
+
+std::string Lower(const char* text) {
+  std::string out = text != nullptr ? text : "";
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 }  // namespace
+
+std::string CanonicalUrl(std::string_view url) {
+  if (!CheckUrl(url).ok()) return {};
+  std::unique_ptr<CURLU, CurlUrlDeleter> handle(curl_url());
+  if (!handle || curl_url_set(handle.get(), CURLUPART_URL, std::string(url).c_str(), 0)) return {};
+  CURLU* h = handle.get();
+  std::string out = Lower(UrlPart(h, CURLUPART_SCHEME).get()) + "://";
+  CurlString user = UrlPart(h, CURLUPART_USER);
+  CurlString password = UrlPart(h, CURLUPART_PASSWORD);
+  if (user || password) {
+    AppendEscapesNormalised(user ? user.get() : "", out);
+    if (password) {
+      out += ':';
+      AppendEscapesNormalised(password.get(), out);
+    }
+    out += '@';
+  }
+  out += Lower(UrlPart(h, CURLUPART_HOST).get());
+  if (CurlString port = UrlPart(h, CURLUPART_PORT, CURLU_NO_DEFAULT_PORT)) {
+    out += ':';
+    out += port.get();
+  }
+  CurlString path = UrlPart(h, CURLUPART_PATH);
+  AppendEscapesNormalised(path && path.get()[0] != '\0' ? path.get() : "/", out);
+  if (CurlString query = UrlPart(h, CURLUPART_QUERY)) {
+    out += '?';
+    AppendEscapesNormalised(query.get(), out);
+  }
+  return out;
+}
 
 Status CheckUrl(std::string_view url, std::string* host_key) {
   if (url.empty()) return Status::Error(Code::kBadUrl, "empty URL");

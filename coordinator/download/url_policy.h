@@ -18,6 +18,14 @@ namespace pixelmill {
 // "scheme://host:port", the unit of per-host limits and health.
 Status CheckUrl(std::string_view url, std::string* host_key = nullptr);
 
+// The one spelling of what `url` names, for telling which users share an image: the scheme and
+// host lower-cased (the host as curl parses it), the scheme's default port dropped, every
+// percent-escape's hex upper-cased and an escaped unreserved byte (letter, digit, - . _ ~)
+// decoded, the fragment dropped (it is never sent). The path's and the query's case and any
+// other byte are kept: "/A.jpg" and "/a.jpg" are different images. "" when `url` does not pass
+// CheckUrl.
+std::string CanonicalUrl(std::string_view url);
+
 // `url` as pixelmill may write it (manifest, report, logs): the password of user:password@,
 // every query value and the fragment replaced by ***, control bytes %-escaped, and cut to
 // `max_bytes` with a note of the full length. Works on malformed URLs too.

@@ -12,6 +12,7 @@
 
 #include "coordinator/engine/user_rules.h"
 #include "coordinator/events/run_text.h"
+#include "coordinator/output/output_layout.h"
 
 namespace pixelmill {
 namespace {
@@ -37,7 +38,8 @@ Pipeline::Pipeline(const Options& options, UserStore& store, Observer& observer,
       downloader_(
           loop_, options.download, [this](Download&& d) { Record(downloaded_, std::move(d)); },
           &budget_, clock),
-      sink_(loop_, SinkOptionsOf(options)) {
+      sink_(loop_, SinkOptionsOf(options)),
+      dedupe_(store, DedupeModeOf(options.dedupe)) {
   uv_loop_init(&loop_);
   on_fatal_ = [this](const char* where, const char* what) {
     KeepFirstFatal(fatal_event_, where, what);
@@ -109,6 +111,7 @@ PipelineResult Pipeline::Run() {
   result.manifest_syncs = sink_.syncs();
   result.budget_limit = budget_.limit();
   result.budget_peak = budget_.peak();
+  result.dedupe = dedupe_stats_;
   observer_.OnProgress(Snapshot());
   result.exit_code =
       EndOfRun(observer_, stop_requested_, stop_signal_, fatal_, lines_.ok, lines_.failed,
@@ -231,8 +234,9 @@ void Pipeline::StartDownloads() {
   // A user is the downloader's until its body arrives, then downstream until its manifest line
   // is written. The byte budget bounds what downloads hold (the downloader puts nothing on the
   // wire while it is full); kMaxDownstream bounds the bookkeeping.
+  // Followers waiting for their leader hold 4 bytes each, not a downstream place.
   while (next_ < store_.size() && downloader_.accepting() && !budget_.full() &&
-         busy_ - downloader_.pending() < kMaxDownstream) {
+         busy_ - downloader_.pending() - dedupe_.waiting() < kMaxDownstream) {
     const size_t user = next_++;
     if (store_.status(user) != UserStatus::kPending) continue;
     ++busy_;
@@ -241,9 +245,78 @@ void Pipeline::StartDownloads() {
       Fail(user, Status::Error(Code::kNoWorkers, dispatcher_->gave_up()), 0);
       continue;
     }
-    if (Status refused = downloader_.Start(user, store_.Get(user).image_url); !refused.ok()) {
-      Fail(user, refused, 0);
-    }
+    const std::optional<size_t> leader = dedupe_.UrlLeaderOf(user);
+    if (!leader || !Follow(user, *leader)) StartDownload(user);
+  }
+}
+
+void Pipeline::StartDownload(size_t user) {
+  if (Status refused = downloader_.Start(user, store_.Get(user).image_url); !refused.ok()) {
+    Fail(user, refused, 0);
+  }
+}
+
+bool Pipeline::Follow(size_t user, size_t leader) {
+  switch (store_.status(leader)) {
+    case UserStatus::kOk:
+    case UserStatus::kSkipped:  // ok in an earlier run, its file checked by the replay
+      CommitFollower(user, leader);
+      return true;
+    case UserStatus::kFailed:
+      if (const Status* failure = dedupe_.FailureOf(leader)) {
+        Fail(user, *failure, 0, leader);
+        return true;
+      }
+      return false;  // failed in an earlier run: its error is not known here
+    case UserStatus::kPending:
+      dedupe_.Wait(leader, user);  // in flight: its line will come
+      return true;
+  }
+  return false;
+}
+
+ManifestRecord Pipeline::FollowerRecord(size_t user, Follower& kind) {
+  ManifestRecord info;
+  kind = Follower::kUrl;
+  if (auto it = fetched_.find(user); it != fetched_.end()) {
+    info = DownloadedRecord(it->second.attempts, it->second.took);
+    fetched_.erase(it);
+    kind = Follower::kContent;
+  }
+  return info;
+}
+
+void Pipeline::CommitFollower(size_t user, size_t leader) {
+  Follower kind = Follower::kNo;
+  ManifestRecord info = FollowerRecord(user, kind);
+  const OutputFormat format = store_.format(leader);
+  store_.SetOutcome(user, UserStatus::kPending, format);
+  info.id = store_.id(user);
+  info.output = OutputLayout::ImagePath(info.id, format);
+  info.format = format;
+  info.deduplicated_from = store_.id(leader);
+  if (dispatcher_) {
+    info.filtered = true;  // by the leader's job: none of this user's own
+    info.filter = options_.filter_spec.text;
+  }
+  const uint32_t attempts = TotalAttempts(info);
+  sink_.CommitLink(
+      OutputLayout::ImagePath(store_.id(leader), format), info.output,
+      [info](const ImageWriter::Linked& image) mutable {
+        info.bytes = image.bytes;
+        info.width = image.width;
+        info.height = image.height;
+        return ToLine(info);
+      },
+      [this, user, attempts, kind](CommitResult result, const Status& status) {
+        Record(written_, Written{user, UserStatus::kOk, result, status, attempts, {}, {}, kind});
+      });
+}
+
+void Pipeline::ResolveFollowers(size_t user) {
+  if (phase_ >= Phase::kStopping) return;  // the waiting followers are left for a resume
+  for (const uint32_t follower : dedupe_.TakeWaiters(user)) {
+    if (!Follow(follower, user)) StartDownload(follower);
   }
 }
 
@@ -326,6 +399,11 @@ void Pipeline::HandleDownload(Download& d) {
   Result<ImageHeader> header = ProbeDownloaded(d);
   if (!header.ok()) return Fail(user, header.status(), d.attempts);
   const Fetched fetched{d.attempts, d.elapsed};
+  if (const std::optional<size_t> leader = dedupe_.ContentLeaderOf(user, d.body.view())) {
+    fetched_[user] = fetched;  // its own download, for its line
+    if (Follow(user, *leader)) return;
+    fetched_.erase(user);
+  }
   if (!dispatcher_) {
     ManifestRecord info = DownloadedRecord(fetched.attempts, fetched.took);
     SaveUnfiltered(header.value(), d.body, info);
@@ -355,24 +433,33 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
 void Pipeline::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
   const uint32_t attempts = PrepareOkLine(store_, user, bytes, info);
   std::string path = info.output;
-  sink_.Commit(std::move(path), std::move(bytes), ToLine(info),
-               [this, user, attempts](CommitResult result, const Status& status) {
-                 Record(written_, Written{user, UserStatus::kOk, result, status, attempts, {}});
-               });
+  sink_.Commit(
+      std::move(path), std::move(bytes), ToLine(info),
+      [this, user, attempts](CommitResult result, const Status& status) {
+        Record(written_,
+               Written{user, UserStatus::kOk, result, status, attempts, {}, {}, Follower::kNo});
+      });
 }
 
-void Pipeline::Fail(size_t user, const Status& error, uint32_t attempts) {
+void Pipeline::Fail(size_t user, const Status& error, uint32_t attempts,
+                    std::optional<size_t> leader) {
+  Follower kind = Follower::kNo;
+  std::optional<int64_t> from;
+  if (leader) {
+    attempts = TotalAttempts(FollowerRecord(user, kind));
+    from = store_.id(*leader);
+  }
   if (phase_ == Phase::kClosing) {
     --busy_;  // the sink is closing: the user is left for a resume
     return;
   }
-  sink_.AppendManifest(
-      FailedLine(store_.id(user), error, attempts),
-      [this, user, code = error.code()](const Status& status) {
-        Record(written_, Written{user, UserStatus::kFailed,
-                                 status.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed,
-                                 status, 0, code});
-      });
+  sink_.AppendManifest(FailedLine(store_.id(user), error, attempts, from),
+                       [this, user, error, kind](const Status& status) {
+                         const CommitResult result =
+                             status.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed;
+                         Record(written_, Written{user, UserStatus::kFailed, result, status, 0,
+                                                  error.code(), error, kind});
+                       });
 }
 
 // Counts only what the manifest holds: a line that could not be written is not a result.
@@ -387,6 +474,13 @@ void Pipeline::HandleWritten(Written& w) {
   store_.SetOutcome(w.user, w.status, store_.format(w.user));
   lines_.Count(w.status, w.code);
   metrics_->LineWritten(w.user);
+  if (w.follower != Follower::kNo) {
+    ++dedupe_stats_.deduplicated;
+    dedupe_stats_.downloads_saved += w.follower == Follower::kUrl;
+    dedupe_stats_.filter_jobs_saved += dispatcher_ != nullptr;
+  }
+  if (w.status == UserStatus::kFailed) dedupe_.LeaderFailed(w.user, w.failure);
+  ResolveFollowers(w.user);
 }
 
 void Pipeline::HandleStop(int signum) {

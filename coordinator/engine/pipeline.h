@@ -49,6 +49,7 @@
 
 #include "common/base/byte_budget.h"
 #include "coordinator/download/downloader.h"
+#include "coordinator/engine/dedupe.h"
 #include "coordinator/engine/line_counts.h"
 #include "coordinator/engine/options.h"
 #include "coordinator/engine/run_metrics.h"
@@ -78,6 +79,7 @@ struct PipelineResult : LineCounts, RunFigures {
   uint64_t manifest_syncs = 0;
   uint64_t budget_limit = 0, budget_peak = 0;  // bytes
   uint64_t peak_rss_bytes = 0;  // the coordinator's own peak RSS, set after the run by its caller
+  DedupeStats dedupe;
 };
 
 class Pipeline {
@@ -107,6 +109,12 @@ class Pipeline {
     kStopping,  // nothing more starts or is committed; ShutDown() comes next
     kClosing,   // ShutDown() ran: every stage is closing
   };
+  // How a user's line came about with --dedupe.
+  enum class Follower : uint8_t {
+    kNo,       // processed itself
+    kUrl,      // its URL's leader's result (not downloaded)
+    kContent,  // downloaded; the result of the leader of the same bytes (not filtered)
+  };
   // A commit or a failed line that ended (recorded by the sink's callback).
   struct Written {
     size_t user = 0;
@@ -115,6 +123,8 @@ class Pipeline {
     Status error;
     uint32_t attempts = 0;
     Code code = Code::kOk;  // a failed line's error code
+    Status failure;         // a failed line's error (its followers get the same)
+    Follower follower = Follower::kNo;
   };
 
   // Moves the run to `next` if it is not there or past it yet; false if it was.
@@ -137,7 +147,19 @@ class Pipeline {
   void HandleWritten(Written& written);
   // REQUIRES: bytes.format() is known (probed). Writes the image, then `info`'s line.
   void Commit(size_t user, ImageBuffer bytes, ManifestRecord info);
-  void Fail(size_t user, const Status& error, uint32_t attempts);
+  // `leader`: the user whose failure this is when `user` is its follower (--dedupe).
+  void Fail(size_t user, const Status& error, uint32_t attempts,
+            std::optional<size_t> leader = std::nullopt);
+  // Starts `user`'s download, or fails it when it is refused.
+  void StartDownload(size_t user);
+  // --dedupe: `user` takes `leader`'s result: linked or failed now if it has one, else waits
+  // for it. False when it cannot (a leader that failed in an earlier run): `user` goes alone.
+  bool Follow(size_t user, size_t leader);
+  void CommitFollower(size_t user, size_t leader);
+  // `user`'s line is written: its waiting followers take its result.
+  void ResolveFollowers(size_t user);
+  // What a follower did itself: its download if it had one (content), for its line.
+  ManifestRecord FollowerRecord(size_t user, Follower& kind);
   void HandleStop(int signum);
   ProgressSample Snapshot() const;
   void WatchForTrouble();
@@ -156,6 +178,8 @@ class Pipeline {
   ByteBudget budget_;  // outlives every stage and image below
   Downloader downloader_;
   Sink sink_;
+  Dedupe dedupe_;
+  DedupeStats dedupe_stats_;
   std::unique_ptr<Dispatcher> dispatcher_;        // null with --filter none
   std::unique_ptr<WorkerSupervisor> supervisor_;  // null without local workers
   uv_check_t pump_{};

@@ -5,12 +5,15 @@
 
 #include <cassert>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <string_view>
 #include <utility>
 
 #include "common/base/atomic_file.h"
+#include "common/image/image_probe.h"
 #include "coordinator/events/callback_guard.h"
 #include "coordinator/output/output_layout.h"
 
@@ -22,6 +25,9 @@ struct ImageWriter::FileWrite {
   ImageBuffer bytes;
   Status result;  // set on the pool thread, read on the loop thread after it
   DoneFn done;
+  std::string link_from;  // a Link(): the name in OUT/images of the image `name` becomes
+  Linked linked;          // set on the pool thread with `result`
+  LinkedFn linked_done;
 };
 
 // A thread-pool job writing several files.
@@ -77,6 +83,69 @@ Status WriteFileNow(int dir_fd, const std::string& folder, const std::string& na
   return s;
 }
 
+// "." + name + ".<16 hex digits>.tmp": a temporary name (IsAtomicTempName) for a link.
+std::string TempLinkName(const std::string& name) {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  char digits[17];
+  std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(random()));
+  return "." + name + "." + digits + ".tmp";
+}
+
+Result<std::string> ReadImage(int dir_fd, const std::string& folder, const std::string& name) {
+  const std::string path = folder + "/" + name;
+  const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return Status::Error(Code::kWrite, "cannot open " + path + ": " + std::strerror(errno));
+  std::string bytes;
+  char chunk[1 << 16];
+  ssize_t n = 0;
+  while ((n = ::read(fd, chunk, sizeof chunk)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    bytes.append(chunk, static_cast<size_t>(n));
+  }
+  const int error = errno;
+  ::close(fd);
+  if (n < 0)
+    return Status::Error(Code::kWrite, "cannot read " + path + ": " + std::strerror(error));
+  return bytes;
+}
+
+// Runs on a pool thread: `name` becomes the image `from` is (both in the folder open as
+// `dir_fd`), by a hard link renamed into place, or a copy where links fail.
+Status LinkFileNow(int dir_fd, const std::string& folder, const std::string& from,
+                   const std::string& name, bool durable, ImageWriter::Linked& linked) {
+  Result<std::string> bytes = ReadImage(dir_fd, folder, from);
+  if (!bytes.ok()) return bytes.status();
+  Result<ImageHeader> header = ProbeImage(bytes.value());
+  if (!header.ok()) {
+    return Status::Error(
+        Code::kWrite, folder + "/" + from + " is no longer an image: " + header.status().message());
+  }
+  linked = {bytes.value().size(), header.value().width, header.value().height};
+  std::string temp = TempLinkName(name);
+  int rc = ::linkat(dir_fd, from.c_str(), dir_fd, temp.c_str(), 0);
+  if (rc != 0 && errno == EEXIST) {
+    temp = TempLinkName(name);
+    rc = ::linkat(dir_fd, from.c_str(), dir_fd, temp.c_str(), 0);
+  }
+  if (rc != 0) {
+    const int error = errno;
+    if (error == EXDEV || error == EMLINK || error == EPERM) {
+      return WriteByRename(dir_fd, folder, name, bytes.value(), durable);
+    }
+    return Status::Error(error == ENOSPC || error == EDQUOT ? Code::kFull : Code::kWrite,
+                         "cannot link " + folder + "/" + name + ": " + std::strerror(error));
+  }
+  if (::renameat(dir_fd, temp.c_str(), dir_fd, name.c_str()) != 0) {
+    const int error = errno;
+    ::unlinkat(dir_fd, temp.c_str(), 0);
+    return Status::Error(error == ENOSPC || error == EDQUOT ? Code::kFull : Code::kWrite,
+                         "cannot name " + folder + "/" + name + ": " + std::strerror(error));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 ImageWriter::ImageWriter(uv_loop_t& loop, std::string out_dir, bool durable,
@@ -122,6 +191,19 @@ void ImageWriter::Write(std::string relative_path, ImageBuffer bytes, DoneFn don
   StartJobs();
 }
 
+void ImageWriter::Link(std::string from, std::string to, LinkedFn done) {
+  assert(!on_idle_ && images_fd_ >= 0);
+  const std::string prefix = std::string(OutputLayout::kImages) + "/";
+  assert(from.starts_with(prefix) && to.starts_with(prefix));
+  FileWrite& w = waiting_.emplace_back();
+  w.final_path = OutputLayout(out_dir_).Path(to);
+  w.name = to.substr(prefix.size());
+  w.link_from = from.substr(prefix.size());
+  w.linked_done = std::move(done);
+  ++pending_;
+  StartJobs();
+}
+
 size_t ImageWriter::waiting() const { return waiting_.size(); }
 
 void ImageWriter::StartJobs() {
@@ -143,8 +225,10 @@ void ImageWriter::StartJobs() {
           const bool durable = writer.durable_;
           bool named = false;
           for (FileWrite& w : j->files) {
-            w.result =
-                WriteFileNow(writer.images_fd_, writer.images_, w.name, w.bytes.view(), durable);
+            w.result = w.link_from.empty() ? WriteFileNow(writer.images_fd_, writer.images_, w.name,
+                                                          w.bytes.view(), durable)
+                                           : LinkFileNow(writer.images_fd_, writer.images_,
+                                                         w.link_from, w.name, durable, w.linked);
             named |= w.result.ok();
           }
           // The new names themselves, once, before any of the images is reported written.
@@ -196,7 +280,11 @@ void ImageWriter::FinishJob(Job& job, int status) {
           Status::Error(Code::kWrite, "cannot write " + w.final_path + ": " + uv_strerror(status));
     }
     --pending_;
-    w.done(w.result);
+    if (w.linked_done) {
+      w.linked_done(w.result, w.linked);
+    } else {
+      w.done(w.result);
+    }
   }
   StartJobs();
   MaybeIdle();

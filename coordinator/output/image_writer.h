@@ -8,7 +8,9 @@
 // `durable`, each image is fsynced before it is named and the folder once per job after, before
 // any of the job's images is reported written. Every image is written through a descriptor of
 // OUT/images opened once (O_NOFOLLOW), so a symlink swapped in for the folder during the run is
-// never written through. The folder and file names are OutputLayout's (output_layout.h).
+// never written through. Link() gives an image already in place a second name the same way: a
+// hard link made under a temporary name and renamed into place, or a copy where links fail. The
+// folder and file names are OutputLayout's (output_layout.h).
 //
 // Owned and used by the loop thread only; completion callbacks run on the loop thread, never
 // from within the call that queued them.
@@ -33,6 +35,12 @@ namespace pixelmill {
 class ImageWriter {
  public:
   using DoneFn = std::function<void(const Status&)>;
+  // What a linked image holds, for its manifest line: its size and its header's dimensions.
+  struct Linked {
+    uint64_t bytes = 0;
+    uint32_t width = 0, height = 0;
+  };
+  using LinkedFn = std::function<void(const Status&, const Linked&)>;
 
   // `commit_delay_ms_for_tests`: 0 but in tests (SinkOptions).
   ImageWriter(uv_loop_t& loop, std::string out_dir, bool durable,
@@ -49,6 +57,13 @@ class ImageWriter {
   // space, quota, file-size limit -- else kWrite).
   // REQUIRES: Open() succeeded; relative_path is "images/<name>" (OutputLayout::ImagePath).
   void Write(std::string relative_path, ImageBuffer bytes, DoneFn done);
+  // Makes OUT/<to> the image OUT/<from> is (in place already, written by this run or an earlier
+  // one): a hard link made under a temporary name, then renamed over `to`; where the filesystem
+  // refuses the link (EXDEV, EMLINK, EPERM), a copy written as Write() writes. The image is
+  // read and probed for `done`'s size and dimensions; errors as Write()'s, and kWrite when
+  // `from` is missing or is not an image.
+  // REQUIRES: as Write(), for both paths.
+  void Link(std::string from, std::string to, LinkedFn done);
   // Images not yet written, and those waiting for a free pool job (every job busy).
   size_t pending() const { return pending_; }
   size_t waiting() const;

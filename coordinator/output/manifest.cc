@@ -79,6 +79,9 @@ void ReadField(std::string_view key, od::value value, ManifestRecord& record, bo
     ReadString(value, record.worker);
   } else if (key == "error") {
     ReadError(value, record);
+  } else if (key == "deduplicated_from") {
+    int64_t leader = 0;
+    if (!value.get_int64().get(leader)) record.deduplicated_from = leader;
   }
 }
 
@@ -89,11 +92,12 @@ std::string ToLine(const ManifestRecord& record) {
   if (!record.ok()) {
     std::string error =
         JsonObject().Add("code", record.error_code).Add("message", record.error_message).Done();
-    return line.Add("id", record.id)
+    line.Add("id", record.id)
         .Add("status", "failed")
         .AddRaw("error", error)
-        .Add("attempts", uint64_t{record.attempts})
-        .Done();
+        .Add("attempts", uint64_t{record.attempts});
+    if (record.deduplicated_from) line.Add("deduplicated_from", *record.deduplicated_from);
+    return line.Done();
   }
   line.Add("id", record.id)
       .Add("status", "ok")
@@ -112,6 +116,7 @@ std::string ToLine(const ManifestRecord& record) {
         .Add("cpu_ms", static_cast<double>(record.cpu_micros) / 1000)
         .Add("worker", record.worker);
   }
+  if (record.deduplicated_from) line.Add("deduplicated_from", *record.deduplicated_from);
   return line.Done();
 }
 
@@ -136,7 +141,8 @@ bool ReadRecord(std::string_view line, size_t capacity, ManifestRecord& record) 
   return has_id && doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
 }
 
-std::string FailedLine(int64_t id, const Status& error, uint32_t attempts) {
+std::string FailedLine(int64_t id, const Status& error, uint32_t attempts,
+                       std::optional<int64_t> deduplicated_from) {
   assert(IsManifestCode(error.code()));
   ManifestRecord record;
   record.id = id;
@@ -144,6 +150,7 @@ std::string FailedLine(int64_t id, const Status& error, uint32_t attempts) {
   record.error_code = CodeName(error.code());
   record.error_message = error.message();
   record.attempts = attempts;
+  record.deduplicated_from = deduplicated_from;
   return ToLine(record);
 }
 

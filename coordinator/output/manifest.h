@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,6 +46,9 @@ struct ManifestRecord {
   // Every try pixelmill made for the user: download attempts plus dispatches to a worker. An
   // ok line's is TotalAttempts(); a failed line's is given.
   uint32_t attempts = 0;
+  // The user whose image (or failure) this user's line repeats (--dedupe): its id, written last
+  // on either status; none for a user that was processed itself.
+  std::optional<int64_t> deduplicated_from;
 
   bool ok() const { return status == "ok"; }
 };
@@ -69,6 +73,7 @@ uint32_t TotalAttempts(const ManifestRecord& record);
 // The line (without its newline) of a user that failed with `error` (its code's name, e.g.
 // "http_status", and its message), after `attempts` attempts (download attempts plus
 // dispatches, as above). REQUIRES: IsManifestCode(error.code())
-std::string FailedLine(int64_t id, const Status& error, uint32_t attempts);
+std::string FailedLine(int64_t id, const Status& error, uint32_t attempts,
+                       std::optional<int64_t> deduplicated_from = std::nullopt);
 
 }  // namespace pixelmill

@@ -23,10 +23,24 @@ void Sink::Commit(std::string relative_path, ImageBuffer bytes, std::string line
       std::move(relative_path), std::move(bytes),
       [this, line = std::move(line), done = std::move(done)](const Status& written) mutable {
         if (!written.ok()) return done(CommitResult::kImageFailed, written);
-        manifest_.Append(std::move(line), [done = std::move(done)](const Status& appended) {
-          done(appended.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed, appended);
-        });
+        AppendCommitted(std::move(line), std::move(done));
       });
+}
+
+void Sink::CommitLink(std::string from, std::string to, LineFn line, CommitFn done) {
+  // The same rule: the line only once the image is in place under its own name.
+  images_.Link(std::move(from), std::move(to),
+               [this, line = std::move(line), done = std::move(done)](
+                   const Status& linked, const ImageWriter::Linked& image) mutable {
+                 if (!linked.ok()) return done(CommitResult::kImageFailed, linked);
+                 AppendCommitted(line(image), std::move(done));
+               });
+}
+
+void Sink::AppendCommitted(std::string line, CommitFn done) {
+  manifest_.Append(std::move(line), [done = std::move(done)](const Status& appended) {
+    done(appended.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed, appended);
+  });
 }
 
 void Sink::AppendManifest(std::string line, DoneFn done) {

@@ -46,6 +46,7 @@ class Sink {
  public:
   using DoneFn = std::function<void(const Status&)>;
   using CommitFn = std::function<void(CommitResult, const Status&)>;
+  using LineFn = std::function<std::string(const ImageWriter::Linked&)>;
 
   Sink(uv_loop_t& loop, SinkOptions options);
   Sink(const Sink&) = delete;
@@ -60,6 +61,10 @@ class Sink {
   // buffer, then appends `line`. `done` runs once, with how far it got.
   // REQUIRES: relative_path is OutputLayout::ImagePath's "images/<name>".
   void Commit(std::string relative_path, ImageBuffer bytes, std::string line, CommitFn done);
+  // The commit step of a user whose image is another user's (deduplicated): OUT/<to> becomes
+  // the image OUT/<from> is (ImageWriter::Link), then the line `line` makes from its size and
+  // dimensions is appended. `done` as Commit()'s.
+  void CommitLink(std::string from, std::string to, LineFn line, CommitFn done);
   // Appends `line` (a user with no image) to the manifest: ManifestAppender::Append.
   void AppendManifest(std::string line, DoneFn done);
   // Writes not yet finished (images and manifest lines).
@@ -75,6 +80,9 @@ class Sink {
   void Close(DoneFn done);
 
  private:
+  // Appends the line of an image now in place; `done` as Commit()'s.
+  void AppendCommitted(std::string line, CommitFn done);
+
   ImageWriter images_;
   ManifestAppender manifest_;
 };

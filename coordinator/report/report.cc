@@ -101,6 +101,11 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
                                 .Add("budget_stopped", d.budget_stopped)
                                 .Add("peak_rss_bytes", run.peak_rss_bytes)
                                 .Done();
+  std::string dedupe_json = JsonObject()
+                                .Add("deduplicated", run.dedupe.deduplicated)
+                                .Add("downloads_saved", run.dedupe.downloads_saved)
+                                .Add("filter_jobs_saved", run.dedupe.filter_jobs_saved)
+                                .Done();
   JsonObject by_code;
   for (const auto& [code, count] : run.failed_by_code) by_code.Add(CodeName(code), count);
   const Verdict verdict = Judge(run);
@@ -134,6 +139,7 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
       .Add("interrupted", run.interrupted)
       .Add("left", uint64_t{run.left})
       .Add("manifest_syncs", run.manifest_syncs)
+      .AddRaw("dedupe", dedupe_json)
       .Done();
 }
 

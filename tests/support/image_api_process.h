@@ -16,12 +16,14 @@ namespace pixelmill::testing {
 class ImageApiProcess {
  public:
   // Starts `binary` with `args` plus --port 0 --port-file; waits (up to 60 s: large pictures
-  // are drawn at start, slowly under sanitizers on a busy machine) for the port.
-  explicit ImageApiProcess(const std::string& binary, std::vector<std::string> args = {}) {
+  // are drawn at start, slowly under sanitizers on a busy machine) for the port. `log`: where its
+  // stderr goes (with --verbose, one line per request), if given.
+  explicit ImageApiProcess(const std::string& binary, std::vector<std::string> args = {},
+                           const std::filesystem::path& log = {}) {
     const std::string port_file = (dir_ / "port").string();
     std::vector<std::string> argv = {binary, "--port", "0", "--port-file", port_file};
     argv.insert(argv.end(), args.begin(), args.end());
-    process_ = std::make_unique<ChildProcess>(argv);
+    process_ = std::make_unique<ChildProcess>(argv, std::filesystem::path(), log);
     WaitFor(
         [&] {
           std::ifstream in(port_file);

@@ -148,4 +148,33 @@ TEST(UrlPolicyTest, LongUrlsAreCut) {
 }
 
 }  // namespace
+TEST(UrlPolicyTest, CanonicalUrlMakesOneSpellingOfTheSameImage) {
+  const std::string a = CanonicalUrl("http://example.com/img/a.jpg?size=2");
+  ASSERT_EQ(a, "http://example.com/img/a.jpg?size=2");
+  for (const char* same :
+       {"HTTP://Example.COM/img/a.jpg?size=2", "http://example.com:80/img/a.jpg?size=2",
+        "http://example.com/img/%61.jpg?size=2", "http://example.com/img/a.jpg?size=%32",
+        "http://example.com/img/a.jpg?size=2#top"}) {
+    EXPECT_EQ(CanonicalUrl(same), a) << same;
+  }
+  EXPECT_EQ(CanonicalUrl("https://example.com:443/x"), "https://example.com/x");
+  EXPECT_EQ(CanonicalUrl("http://example.com/a%2fb"), CanonicalUrl("http://example.com/a%2Fb"));
+  EXPECT_EQ(CanonicalUrl("http://example.com"), "http://example.com/");
+}
+
+TEST(UrlPolicyTest, CanonicalUrlKeepsWhatNamesAnotherImage) {
+  const std::string a = CanonicalUrl("http://example.com/img/a.jpg");
+  for (const char* other : {"http://example.com/img/A.jpg", "https://example.com/img/a.jpg",
+                            "http://example.com:8080/img/a.jpg", "http://example.com/img/a.jpg?x=1",
+                            "http://example.org/img/a.jpg", "http://u:p@example.com/img/a.jpg"}) {
+    EXPECT_NE(CanonicalUrl(other), a) << other;
+  }
+  // An escaped reserved byte is not the byte itself: %2F is not a path separator.
+  EXPECT_NE(CanonicalUrl("http://example.com/a%2Fb"), CanonicalUrl("http://example.com/a/b"));
+  EXPECT_NE(CanonicalUrl("http://example.com/?q=a%26b"), CanonicalUrl("http://example.com/?q=a&b"));
+  // Not an image URL: no form at all.
+  EXPECT_EQ(CanonicalUrl("ftp://example.com/a"), "");
+  EXPECT_EQ(CanonicalUrl("not a url"), "");
+}
+
 }  // namespace pixelmill

@@ -137,6 +137,11 @@ struct RunOptions {
   bool allow_private_networks = false;
   // Send every download through this HTTP proxy (--proxy); targets are still checked.
   std::string proxy;
+  // Each distinct image once (--dedupe): "url" (the default: users whose image URLs are the
+  // same, case and escapes normalised, share one download and filter job, and each gets its
+  // own line and file with deduplicated_from), "content" (also identical downloaded bytes share
+  // the filter job) or "off".
+  std::string dedupe = "url";
   // Image bytes held at once (--max-memory).
   uint64_t max_memory = 512ull << 20;
 };
@@ -225,6 +230,8 @@ struct UserResult {
   double filter_cpu_ms = 0;
   uint64_t bytes = 0;
   uint32_t width = 0, height = 0;
+  // The user whose image (or failure) this one took (dedupe): the manifest's deduplicated_from.
+  std::optional<int64_t> deduplicated_from;
 };
 
 // What was loaded (all of it for a dry run).
