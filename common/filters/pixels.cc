@@ -190,7 +190,7 @@ double Lanczos3(double x) {
   return 3 * std::sin(px) * std::sin(px / 3) / (px * px);
 }
 
-Taps TapsFor(uint32_t in, uint32_t out) {
+Taps ComputeTaps(uint32_t in, uint32_t out) {
   const double scale = static_cast<double>(in) / out, stretch = std::max(1.0, scale);
   const double support = 3 * stretch;
   Taps taps;
@@ -219,13 +219,85 @@ Taps TapsFor(uint32_t in, uint32_t out) {
   return taps;
 }
 
-uint8_t Tap(int64_t sum) {
-  return Clamp8(static_cast<int>((sum + (1 << (kTapShift - 1))) >> kTapShift));
-}
-
 PIXELMILL_VECTOR_CLONES
 void AccumulateRow(int32_t* acc, const uint8_t* row, int32_t weight, size_t n) {
   for (size_t i = 0; i < n; ++i) acc[i] += row[i] * weight;
+}
+
+PIXELMILL_VECTOR_CLONES
+void RoundRow(const int32_t* acc, uint8_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t v = (acc[i] + (1 << (kTapShift - 1))) >> kTapShift;
+    out[i] = static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+  }
+}
+
+// The taps for `in` to `out` samples, kept per thread for the last few sizes: photos from one
+// source mostly come in a handful of sizes, and the weights cost a sine each.
+const Taps& TapsFor(uint32_t in, uint32_t out) {
+  struct Kept {
+    uint32_t in = 0, out = 0;
+    Taps taps;
+  };
+  constexpr size_t kKept = 16;
+  thread_local std::vector<Kept> kept;  // replaced round robin once full
+  thread_local size_t next = 0;
+  for (const Kept& k : kept) {
+    if (k.in == in && k.out == out) return k.taps;
+  }
+  Kept made{in, out, ComputeTaps(in, out)};
+  if (kept.size() < kKept) {
+    kept.push_back(std::move(made));
+    return kept.back().taps;
+  }
+  Kept& slot = kept[next];
+  next = (next + 1) % kKept;
+  slot = std::move(made);
+  return slot.taps;
+}
+
+// Output row o of `out` is the sum over k of weight k times row first[o] + k of `in`; rows are
+// `n` bytes. Whole rows at a time, so the loops vectorise.
+void ResampleRows(const uint8_t* in, size_t n, const Taps& taps, uint8_t* out,
+                  std::vector<int32_t>& acc) {
+  acc.resize(n);
+  for (size_t o = 0; o < taps.first.size(); ++o) {
+    std::fill(acc.begin(), acc.end(), 0);
+    const int32_t* w = &taps.weights[o * taps.span];
+    for (uint32_t k = 0; k < taps.count[o]; ++k) {
+      AccumulateRow(acc.data(), in + n * (taps.first[o] + k), w[k], n);
+    }
+    RoundRow(acc.data(), out + n * o, n);
+  }
+}
+
+// out = in with rows and columns swapped (pixels keep their bands), in tiles that stay in cache.
+template <size_t kBands>
+void TransposeTiles(const Pixels& in, Pixels& out) {
+  constexpr size_t kTile = 32;
+  const size_t in_row = in.row_bytes(), out_row = out.row_bytes();
+  for (size_t y0 = 0; y0 < in.height; y0 += kTile) {
+    const size_t y1 = std::min<size_t>(y0 + kTile, in.height);
+    for (size_t x0 = 0; x0 < in.width; x0 += kTile) {
+      const size_t x1 = std::min<size_t>(x0 + kTile, in.width);
+      for (size_t y = y0; y < y1; ++y) {
+        const uint8_t* from = in.data.data() + in_row * y + x0 * kBands;
+        uint8_t* to = out.data.data() + out_row * x0 + y * kBands;
+        for (size_t x = x0; x < x1; ++x, from += kBands, to += out_row) {
+          for (size_t c = 0; c < kBands; ++c) to[c] = from[c];
+        }
+      }
+    }
+  }
+}
+
+void Transpose(const Pixels& in, Pixels& out) {
+  out.Resize(in.height, in.width, in.bands);
+  if (in.bands == 1) {
+    TransposeTiles<1>(in, out);
+  } else {
+    TransposeTiles<3>(in, out);
+  }
 }
 
 // p = m p for each RGB pixel, m in 16.16 fixed point, results truncated and clamped.
@@ -340,39 +412,17 @@ void Thumbnail(Pixels& image, int size, Pixels& scratch) {
   uint32_t ow = 0, oh = 0;
   ThumbnailSize(image.width, image.height, size, &ow, &oh);
   if (ow == image.width && oh == image.height) return;
-  const int b = image.bands;
-  const auto bands = static_cast<size_t>(b);
-  // Across: image (w x h) -> scratch (ow x h).
-  const Taps across = TapsFor(image.width, ow);
-  scratch.Resize(ow, image.height, b);
-  for (uint32_t y = 0; y < image.height; ++y) {
-    const uint8_t* in = image.data.data() + image.row_bytes() * y;
-    uint8_t* out = scratch.data.data() + scratch.row_bytes() * y;
-    for (uint32_t o = 0; o < ow; ++o) {
-      const int32_t* w = &across.weights[size_t{o} * across.span];
-      for (size_t c = 0; c < bands; ++c) {
-        int64_t sum = 0;
-        for (uint32_t k = 0; k < across.count[o]; ++k) {
-          sum += int64_t{w[k]} * in[(across.first[o] + k) * bands + c];
-        }
-        out[o * bands + c] = Tap(sum);
-      }
-    }
-  }
-  // Down: scratch (ow x h) -> image (ow x oh).
-  const Taps down = TapsFor(image.height, oh);
-  image.Resize(ow, oh, b);
-  const size_t n = image.row_bytes();
-  std::vector<int32_t> acc(n);
-  for (uint32_t o = 0; o < oh; ++o) {
-    std::fill(acc.begin(), acc.end(), 0);
-    const int32_t* w = &down.weights[size_t{o} * down.span];
-    for (uint32_t k = 0; k < down.count[o]; ++k) {
-      AccumulateRow(acc.data(), scratch.data.data() + n * (down.first[o] + k), w[k], n);
-    }
-    uint8_t* out = image.data.data() + n * o;
-    for (size_t i = 0; i < n; ++i) out[i] = Tap(acc[i]);
-  }
+  // Down, then across as down on the transposed image: every pass runs over whole rows.
+  // (Each TapsFor() result is used before the next call, which may replace it.)
+  thread_local std::vector<int32_t> acc;
+  const uint32_t width = image.width;
+  scratch.Resize(width, oh, image.bands);
+  ResampleRows(image.data.data(), image.row_bytes(), TapsFor(image.height, oh), scratch.data.data(),
+               acc);
+  Transpose(scratch, image);
+  scratch.Resize(oh, ow, image.bands);
+  ResampleRows(image.data.data(), image.row_bytes(), TapsFor(width, ow), scratch.data.data(), acc);
+  Transpose(scratch, image);
 }
 
 }  // namespace pixelmill
