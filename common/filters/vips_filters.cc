@@ -103,16 +103,20 @@ OutputFormat OutputFor(const FilterContext& context, OutputFormat input) {
   return input == OutputFormat::kGif ? OutputFormat::kPng : input;  // first frame, as PNG
 }
 
-// Loads the image, autorotated. A chain that starts with a thumbnail has a JPEG decoded at 1/2,
-// 1/4 or 1/8 scale already (shrink-on-load) when that still leaves at least the target size.
+// Loads the image, autorotated. A chain that starts with a thumbnail has a JPEG or WebP decoded
+// at 1/2, 1/4 or 1/8 scale already (shrink-on-load: libjpeg's scaled DCT, libwebp's scaler) when
+// that still leaves at least the target size. PNG has no such thing: libpng decodes every pixel.
 VImage Load(const FilterSpec& spec, const ImageHeader& header, std::string_view input) {
   VOption* options = VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR);
-  if (spec.steps[0].name == "thumbnail" && header.format == OutputFormat::kJpeg) {
+  const bool scalable =
+      header.format == OutputFormat::kJpeg || header.format == OutputFormat::kWebp;
+  if (spec.steps[0].name == "thumbnail" && scalable) {
     const uint32_t longest = std::max(header.width, header.height);
     const auto target = static_cast<uint32_t>(*spec.steps[0].argument);
     int shrink = 1;
     while (shrink < 8 && longest / static_cast<uint32_t>(shrink * 2) >= target) shrink *= 2;
-    if (shrink > 1) options->set("shrink", shrink);
+    if (shrink > 1 && header.format == OutputFormat::kJpeg) options->set("shrink", shrink);
+    if (shrink > 1 && header.format == OutputFormat::kWebp) options->set("scale", 1.0 / shrink);
   }
   return VImage::new_from_buffer(input.data(), input.size(), "", options).autorot();
 }

@@ -306,5 +306,20 @@ TEST_F(VipsFiltersTest, ThumbnailNeverEnlarges) {
   EXPECT_EQ(out->height, 1u);
 }
 
+// JPEG and WebP are decoded at 1/2 (here) by shrink-on-load, PNG in full: every format ends at
+// the same size and, once resampled, at nearly the same pixels.
+TEST_F(VipsFiltersTest, ThumbnailOfEveryFormatShrinksToTheSamePicture) {
+  const VImage smooth = Decode(Noise()).resize(16).gaussblur(16);  // 1024 x 768, smooth
+  const VImage png = Decode(Run("thumbnail:400", Encode(smooth, ".png")));
+  for (const char* suffix : {".jpg[Q=95]", ".webp[Q=95]"}) {
+    Result<FilterOutput> out = Run("thumbnail:400", Encode(smooth, suffix));
+    ASSERT_TRUE(out.ok()) << suffix << ": " << out.status().message();
+    EXPECT_EQ(out->width, 400u) << suffix;
+    EXPECT_EQ(out->height, 300u) << suffix;
+    const double error = (Decode(out).cast(VIPS_FORMAT_FLOAT) - png).abs().avg();
+    EXPECT_LT(error, 2.5) << suffix;  // levels, mean over samples
+  }
+}
+
 }  // namespace
 }  // namespace pixelmill
