@@ -27,6 +27,17 @@ for n in (20, 200):
         ratio = "" if mode == "pipeline" else f"{s[1] / pipe[1]:.1f}x slower"
         warn = f"  (WARNING: ok {s[2]} of {n})" if s[2] else ""
         print(f"  {label:<52} {s[0]:8.2f} {s[1]:9.2f} {ratio:>16}{warn}")
+cpu = [k for k in runs if k[0] == "cpu_pipeline"]
+if cpu:
+    n = cpu[0][1]
+    pipe, py = stat("cpu_pipeline", n), stat("cpu_python", n)
+    print("  CPU-bound: zero-latency server, photos at their own sizes, blur:5, 2 workers vs Pool(2)")
+    for label, s in ((f"pipeline, {n} users", pipe), (f"  seed Python (Pool(2)), {n} users", py)):
+        if s is None:
+            continue
+        ratio = "" if s is pipe else f"{s[1] / pipe[1]:.2f}x slower"
+        warn = f"  (WARNING: ok {s[2]} of {n})" if s[2] else ""
+        print(f"  {label:<52} {s[0]:8.2f} {s[1]:9.2f} {ratio:>16}{warn}")
 dry = open(sys.argv[2]).read()
 per_user = float(re.search(r"store bytes/user:\s+([\d.]+)", dry).group(1))
 store = json.load(open(sys.argv[3]))

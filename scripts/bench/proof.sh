@@ -35,6 +35,18 @@ bench_proof() {
     done
   done
   stop_api
+  # CPU-bound: a zero-latency server, the photos at their own sizes (256x256 to 741x500), so the
+  # filter is the whole cost; equal cores (2 workers, Pool(2)).
+  local cpu_users=${PROOF_CPU_USERS:-400}
+  start_api "$work" --images photos
+  python3 scripts/gen_users.py "$cpu_users" "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
+  for r in $(seq "$repeats"); do
+    echo "cpu_pipeline $cpu_users $(wall "$work/p" "$coordinator" --input "$work/users.jsonl" --output "$work/p" "${flags[@]}" --workers 2) $(ok_lines "$work/p")" >>"$work/proof.txt"
+    if [ -n "$py" ]; then
+      echo "cpu_python $cpu_users $(wall "$work/y" "$py" scripts/baseline_seed.py "$work/users.jsonl" "$work/y" 5) $(ls "$work/y/images" 2>/dev/null | wc -l)" >>"$work/proof.txt"
+    fi
+  done
+  stop_api
   # The seed's three test cases, as pixelmill's own numbers (the report's wall: the pipeline
   # from its start, workers' start-up included).
   python3 scripts/gen_users.py 100000 >"$work/seed.jsonl"
