@@ -14,8 +14,8 @@
 namespace pixelmill {
 namespace {
 
-constexpr const char* kFastSteps[] = {"blur",   "sharpen",    "grayscale", "sepia",
-                                      "invert", "brightness", "contrast",  "thumbnail"};
+constexpr const char* kFastSteps[] = {"blur",       "sharpen",  "grayscale", "sepia", "invert",
+                                      "brightness", "contrast", "thumbnail", "edge",  "pixelate"};
 
 bool FastSteps(const FilterSpec& spec) {
   return std::all_of(spec.steps.begin(), spec.steps.end(), [](const FilterStep& step) {
@@ -119,6 +119,8 @@ void Apply(const FilterStep& step, Codec& codec) {
   if (n == "brightness") Linear(image, a, 0);
   if (n == "contrast") Linear(image, a, 128 * (1 - a));
   if (n == "thumbnail") Thumbnail(image, static_cast<int>(a), codec.scratch);
+  if (n == "edge") SobelEdges(image, codec.scratch);
+  if (n == "pixelate") Pixelate(image, static_cast<int>(a));
 }
 
 // Encodes into the codec's own buffer (no allocation, no page faults once it is big enough),

@@ -5,8 +5,8 @@
 //     and it decodes without a single libjpeg warning; an RGB ICC profile is converted to sRGB
 //     (colour_profile.h), as libvips does;
 //   - the output is JPEG with metadata stripped;
-//   - every step has an in-memory filter (blur, sharpen, grayscale, sepia, invert, brightness,
-//     contrast, thumbnail).
+//   - every step has an in-memory filter (each of pixelmill's: blur, sharpen, grayscale, sepia,
+//     edge, pixelate, invert, brightness, contrast, thumbnail).
 // Anything else, and any image TurboJPEG refuses, returns nullopt: the caller runs libvips'
 // hardened path, whose verdict (and error code) stands. The caller has already checked the
 // header against --max-pixels; the decoded size is the header's.

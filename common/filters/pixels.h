@@ -51,6 +51,16 @@ void Sepia(Pixels& image, double strength, Pixels& scratch);
 // cast to uchar: invert (-1, 255), brightness (F, 0), contrast (F, 128 (1 - F)).
 void Linear(Pixels& image, double a, double b);
 
+// RGB to grey (ToGrey), then libvips' 8-bit Sobel: each 3x3 gradient halved (rounded as
+// libvips' integer convolution) and stored around 128 in 8 bits, then |2 (gx - 128)| +
+// |2 (gy - 128)| clamped to 255; edges extended.
+void SobelEdges(Pixels& image, Pixels& scratch);
+
+// Blocks of `block` x `block` pixels become their mean (the image padded to whole blocks by
+// copying its last row and column, as libvips' shrink then zoom): columns first, rounded, then
+// rows, rounded, as libvips' shrinkv then shrinkh.
+void Pixelate(Pixels& image, int block);
+
 // Shrinks to fit `size` x `size`, aspect kept, never enlarging (libvips' thumbnail_image with
 // size=down: the longest side becomes `size`, the other rounded). Separable Lanczos-3 widened by
 // the shrink (antialiased), libvips' kernel.
