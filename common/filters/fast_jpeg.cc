@@ -139,7 +139,7 @@ std::optional<std::string> Encode(Codec& codec, int quality) {
   unsigned long size = codec.out_capacity;
   if (tjCompress2(codec.encoder, image.data.data(), w, 0, h,
                   image.bands == 1 ? TJPF_GRAY : TJPF_RGB, &codec.out, &size, subsampling, quality,
-                  TJFLAG_NOREALLOC) != 0) {
+                  TJFLAG_NOREALLOC | TJFLAG_FASTDCT) != 0) {
     return std::nullopt;
   }
   return std::string(reinterpret_cast<const char*>(codec.out), size);
