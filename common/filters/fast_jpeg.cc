@@ -73,6 +73,18 @@ int LoadShrink(const FilterSpec& spec, int width, int height) {
   return shrink;
 }
 
+// Whether the chain reduces the picture to grey (grayscale, edge) before any step that needs
+// colour: luma is linear in R, G and B, so it commutes with the resampling steps before it, and
+// such a chain can decode the JPEG's luma alone (libjpeg then skips the chroma's inverse DCT,
+// upsampling and colour conversion).
+bool GreyFromTheStart(const FilterSpec& spec) {
+  for (const FilterStep& step : spec.steps) {
+    if (step.name == "grayscale" || step.name == "edge") return true;
+    if (step.name != "thumbnail" && step.name != "blur" && step.name != "pixelate") return false;
+  }
+  return false;
+}
+
 // Keeps the top-left `width` x `height` of `image`.
 void Crop(Pixels& image, uint32_t width, uint32_t height) {
   if (width == image.width && height == image.height) return;
@@ -84,16 +96,17 @@ void Crop(Pixels& image, uint32_t width, uint32_t height) {
   image.Resize(width, height, image.bands);
 }
 
-bool Decode(Codec& codec, const FilterSpec& spec, std::string_view input) {
+bool Decode(Codec& codec, const FilterSpec& spec, std::string_view input, bool has_profile) {
   auto* bytes = reinterpret_cast<const unsigned char*>(input.data());
   int width = 0, height = 0, subsampling = 0, colourspace = 0;
   if (tjDecompressHeader3(codec.decoder, bytes, input.size(), &width, &height, &subsampling,
                           &colourspace) != 0) {
     return false;
   }
-  const int bands = colourspace == TJCS_GRAY ? 1 : 3;
   if (colourspace != TJCS_GRAY && colourspace != TJCS_YCbCr && colourspace != TJCS_RGB)
     return false;
+  // A profile is applied to RGB, so a JPEG with one decodes to RGB.
+  const int bands = colourspace == TJCS_GRAY || (!has_profile && GreyFromTheStart(spec)) ? 1 : 3;
   const int shrink = LoadShrink(spec, width, height);
   const tjscalingfactor factor{1, shrink};
   const int w = TJSCALED(width, factor), h = TJSCALED(height, factor);
@@ -157,7 +170,7 @@ std::optional<Result<FilterOutput>> TryFastJpeg(const FilterSpec& spec,
   if (codec.decoder == nullptr || codec.encoder == nullptr) return std::nullopt;
   FilterOutput output;
   uint32_t t0 = ThreadMicros();
-  if (!Decode(codec, spec, input)) return std::nullopt;
+  if (!Decode(codec, spec, input, !markers.icc.empty())) return std::nullopt;
   if (!markers.icc.empty() && !ConvertToSrgb(markers.icc, codec.image)) return std::nullopt;
   uint32_t t1 = ThreadMicros();
   for (const FilterStep& step : spec.steps) Apply(step, codec);

@@ -27,7 +27,7 @@ struct Entry {
 constexpr Entry kFilters[] = {
     {"blur", false, false, "SIGMA", 0.1, 100, "Gaussian blur"},
     {"sharpen", false, false, "SIGMA", 0.1, 10, "unsharp mask"},
-    {"grayscale", false, false, nullptr, 0, 0, "to one grey band"},
+    {"grayscale", false, false, nullptr, 0, 0, "to one grey band (Rec. 601 luma)"},
     {"sepia", false, false, "STRENGTH", 0, 1, "sepia tone, 0 = unchanged, 1 = full"},
     {"edge", false, false, nullptr, 0, 0, "Sobel edge magnitude"},
     {"invert", false, false, nullptr, 0, 0, "negative (alpha kept)"},

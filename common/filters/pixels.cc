@@ -129,37 +129,14 @@ void BoxColumns(const Pixels& in, Pixels& out, const Box& box) {
 
 // sRGB to linear light and back, as 8-bit tables.
 // Luminance is summed in 16ths of a to_srgb step: Rec. 709 weight x linear value x 4095 x 16.
-struct Gamma {
-  std::array<std::array<uint32_t, 256>, 3> weighted{};
-  std::array<uint8_t, 4096> to_srgb{};
-  Gamma() {
-    constexpr double kWeights[3] = {0.2126, 0.7152, 0.0722};
-    for (int v = 0; v < 256; ++v) {
-      const double c = v / 255.0;
-      const double linear = c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
-      for (size_t band = 0; band < 3; ++band) {
-        weighted[band][static_cast<size_t>(v)] =
-            static_cast<uint32_t>(std::lround(kWeights[band] * linear * 4095 * 16));
-      }
-    }
-    for (size_t i = 0; i < to_srgb.size(); ++i) {
-      const double y = static_cast<double>(i) / (to_srgb.size() - 1);
-      const double c = y <= 0.0031308 ? 12.92 * y : 1.055 * std::pow(y, 1 / 2.4) - 0.055;
-      to_srgb[i] = Clamp8(static_cast<int>(std::lround(c * 255)));
-    }
-  }
-};
-
-const Gamma& GammaTables() {
-  static const Gamma gamma;
-  return gamma;
-}
+// Rec. 601 luma in 16.16, the weights and rounding of libjpeg's RGB to Y conversion.
+constexpr uint32_t kLumaR = 19595, kLumaG = 38470, kLumaB = 7471;
 
 PIXELMILL_VECTOR_CLONES
-void GreyRows(const uint8_t* rgb, uint8_t* grey, size_t pixels, const Gamma& g) {
+void GreyRows(const uint8_t* rgb, uint8_t* grey, size_t pixels) {
   for (size_t i = 0; i < pixels; ++i, rgb += 3) {
-    const uint32_t y = g.weighted[0][rgb[0]] + g.weighted[1][rgb[1]] + g.weighted[2][rgb[2]];
-    grey[i] = g.to_srgb[std::min<uint32_t>((y + 8) >> 4, 4095)];
+    grey[i] =
+        static_cast<uint8_t>((kLumaR * rgb[0] + kLumaG * rgb[1] + kLumaB * rgb[2] + 32768) >> 16);
   }
 }
 
@@ -356,11 +333,7 @@ void Sharpen(Pixels& image, double sigma, Pixels& scratch) {
   Pixels luma;
   luma.Resize(image.width, image.height, 1);
   const int b = image.bands;
-  for (size_t i = 0; i < pixels; ++i) {
-    const uint8_t* p = &image.data[i * static_cast<size_t>(b)];
-    luma.data[i] =
-        b == 1 ? p[0] : static_cast<uint8_t>((77 * p[0] + 150 * p[1] + 29 * p[2] + 128) >> 8);
-  }
+  GreyRows(image.data.data(), luma.data.data(), pixels);
   Pixels blurred = luma;
   GaussianBlur(blurred, sigma, scratch);
   for (size_t i = 0; i < pixels; ++i) {
@@ -375,9 +348,8 @@ void Sharpen(Pixels& image, double sigma, Pixels& scratch) {
 
 void ToGrey(Pixels& image, Pixels& scratch) {
   if (image.bands == 1) return;
-  const Gamma& g = GammaTables();
   scratch.Resize(image.width, image.height, 1);
-  GreyRows(image.data.data(), scratch.data.data(), size_t{image.width} * image.height, g);
+  GreyRows(image.data.data(), scratch.data.data(), size_t{image.width} * image.height);
   std::swap(image, scratch);
 }
 

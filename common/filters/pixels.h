@@ -36,11 +36,12 @@ void GaussianBlur(Pixels& image, double sigma, Pixels& scratch);
 double LibvipsMaskSigma(double sigma);
 
 // Unsharp mask of the luminance only, with libvips' sharpen curve (m1 0, m2 3, x1 2, y2 10,
-// y3 20 in L* units, applied to luma): detail smaller than x1 is left alone, larger detail is
-// boosted 3x up to a limit. The blur is GaussianBlur(sigma). Grey is spread to RGB first.
+// y3 20 in L* units, applied to ToGrey's luma): detail smaller than x1 is left alone, larger detail
+// is boosted 3x up to a limit. The blur is GaussianBlur(sigma). Grey is spread to RGB first.
 void Sharpen(Pixels& image, double sigma, Pixels& scratch);
 
-// RGB to one grey band: linear-light luminance (Rec. 709 weights), as libvips' B_W conversion.
+// RGB to one grey band: Rec. 601 luma, (19595 R + 38470 G + 7471 B + 32768) >> 16, libjpeg's
+// RGB to Y (so a JPEG's own Y plane is this grey; Pillow's "L" and OpenCV's grey are the same).
 void ToGrey(Pixels& image, Pixels& scratch);
 
 // The sepia matrix blended with the identity by `strength` (0..1), on RGB (grey is spread to

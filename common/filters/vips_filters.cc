@@ -36,6 +36,18 @@ VImage ToSrgb(const VImage& in) {
                                                          : in.colourspace(VIPS_INTERPRETATION_sRGB);
 }
 
+// One grey band: Rec. 601 luma of the sRGB values, rounded (what JPEG's Y, Pillow's "L" and
+// OpenCV's grey compute); a grey image stays as it is.
+VImage Luma(const VImage& in) {
+  if (in.bands() == 1) return in.colourspace(VIPS_INTERPRETATION_B_W);
+  double weights[3] = {0.299, 0.587, 0.114};
+  return ToSrgb(in)
+      .recomb(VImage::new_matrix(3, 1, weights, 3))
+      .linear(1.0, 0.5)
+      .cast(VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W));
+}
+
 VImage Pixelate(const VImage& in, int block) {
   const int w = in.width(), h = in.height();
   // Pad to whole blocks (copying edge pixels) so every block averages real pixels only.
@@ -66,12 +78,11 @@ VImage Apply(const FilterStep& step, const VImage& in) {
     });
   }
   if (n == "grayscale") {
-    return OnColour(in, [](const VImage& c) { return c.colourspace(VIPS_INTERPRETATION_B_W); });
+    return OnColour(in, [](const VImage& c) { return Luma(c); });
   }
   if (n == "sepia") return OnColour(in, [&](const VImage& c) { return Sepia(c, a); });
   if (n == "edge") {
-    return OnColour(in,
-                    [](const VImage& c) { return c.colourspace(VIPS_INTERPRETATION_B_W).sobel(); });
+    return OnColour(in, [](const VImage& c) { return Luma(c).sobel(); });
   }
   if (n == "invert") return OnColour(in, [](const VImage& c) { return c.invert(); });
   if (n == "brightness") {

@@ -95,6 +95,23 @@ TEST_F(VipsFiltersTest, BlurLowersAndSharpenRaisesDetail) {
   EXPECT_GT(Detail(Decode(sharp)), Detail(Decode(soft)) * 1.1);
 }
 
+// Grey is Rec. 601 luma of the sRGB values, rounded: what JPEG's Y, Pillow's "L" and OpenCV
+// compute, so a JPEG's luma can be decoded alone.
+TEST_F(VipsFiltersTest, GrayscaleIsRec601Luma) {
+  const std::vector<double> colours[] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {200, 100, 50}};
+  const int expected[] = {76, 150, 29, 124};  // 76.2, 149.7, 29.1, 124.2
+  for (size_t i = 0; i < std::size(colours); ++i) {
+    const VImage flat =
+        (VImage::black(8, 8, VImage::option()->set("bands", 3)) + colours[i])
+            .cast(VIPS_FORMAT_UCHAR)
+            .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+    VImage grey = Decode(Run("grayscale", Encode(flat, ".png")));
+    ASSERT_EQ(grey.bands(), 1);
+    EXPECT_EQ(grey.min(), expected[i]) << i;
+    EXPECT_EQ(grey.max(), expected[i]) << i;
+  }
+}
+
 TEST_F(VipsFiltersTest, GrayscaleSepiaInvertBrightnessContrast) {
   const std::string input = Noise();
   VImage gray = Decode(Run("grayscale", input));
