@@ -42,7 +42,7 @@ rm -rf "$(dirname "$(dirname "$sheet")")"
 
 echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
 SETUP_NO_INSTALL=1 BUILD_DIR=build-asan BUILD_TYPE=Debug \
-  CMAKE_EXTRA="-DPIXELMILL_SANITIZE=ON -DPIXELMILL_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS_DEBUG=-g\ -O1" \
+  CMAKE_EXTRA="-DPIXELMILL_SANITIZE=ON -DPIXELMILL_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS_DEBUG=-g1\ -O1" \
   bash scripts/setup.sh
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp":print_suppressions=0 \

@@ -16,16 +16,10 @@
 #include "tests/support/child_process.h"
 #include "tests/support/image_api_process.h"
 #include "tests/support/json_at.h"
+#include "tests/support/programs.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill::testing {
-
-inline const std::string kCoordinatorBinary = PIXELMILL_COORDINATOR;
-inline const std::string kWorkerBinary = PIXELMILL_WORKER;
-inline const std::string kImageApiBinary = PIXELMILL_IMAGE_API;
-// Test-only builds with the `crash` filter (tests/support/crash_filter.cc), for crash tests.
-inline const std::string kCrashCoordinatorBinary = PIXELMILL_CRASH_COORDINATOR;
-inline const std::string kCrashWorkerBinary = PIXELMILL_CRASH_WORKER;
 
 class CoordinatorRun : public ::testing::Test {
  protected:

@@ -83,7 +83,7 @@ class FastJpegTest : public ::testing::Test {
 
 std::vector<std::string>* FastJpegTest::photos_ = nullptr;
 
-struct Case {
+struct PsnrCase {
   const char* spec;
   double min_psnr;  // against libvips' exact filter, every photo
 };
@@ -94,7 +94,7 @@ struct Case {
 // 40 dB (libvips' own ICC round trip on sRGB photos), thumbnails within 35 dB, a sharpened
 // thumbnail within 25 dB (the sharpen's difference, on fewer, busier pixels), edges within 30 dB
 // (the blur-free gradient amplifies every rounding) and pixelate within 40 dB.
-constexpr Case kCases[] = {
+constexpr PsnrCase kCases[] = {
     {"blur:5", 40},                    // 44.0
     {"blur:0.6", 38},                  // 39.7
     {"blur:20", 40},                   // 42.7
@@ -118,7 +118,7 @@ constexpr Case kCases[] = {
 };
 
 TEST_F(FastJpegTest, MatchesLibvipsOnRealPhotosWithinTheStatedPsnr) {
-  for (const Case& c : kCases) {
+  for (const PsnrCase& c : kCases) {
     double worst = 99;
     for (size_t i = 0; i < photos_->size(); ++i) {
       SCOPED_TRACE(std::string(c.spec) + " on " + kPhotos[i]);

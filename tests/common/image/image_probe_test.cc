@@ -91,7 +91,7 @@ bool VipsReady() {
   return ready;
 }
 
-std::optional<std::string> Encode(const vips::VImage& image, const char* suffix) {
+std::optional<std::string> EncodeOrNothing(const vips::VImage& image, const char* suffix) {
   try {
     void* data = nullptr;
     size_t size = 0;
@@ -131,7 +131,7 @@ const std::vector<Sample>& Samples() {
     const VImage rgba = rgb.bandjoin_const({200});
     const auto add = [&](const char* name, OutputFormat format, const VImage& image,
                          const char* suffix, size_t (*header_end)(std::string_view)) {
-      if (std::optional<std::string> bytes = Encode(image, suffix)) {
+      if (std::optional<std::string> bytes = EncodeOrNothing(image, suffix)) {
         out.push_back({name, format, *bytes, header_end(*bytes)});
       }
     };

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/cli/nearest_flag.h"
+#include "tests/support/programs.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -46,17 +47,17 @@ class CliTest : public ::testing::Test {
   testing::TempDir dir_;
 };
 
-const std::string kCoordinator = PIXELMILL_COORDINATOR;
-const std::string kUsers = R"({"name": "Alice", "id": 1, "image_url": "http://a.example/1.jpg"})"
-                           "\n"
-                           R"({"name": "Bob", "id": 2, "image_url": "http://a.example/2.jpg"})"
-                           "\n";
+using testing::kCoordinatorBinary;
+const std::string kOneUser = R"({"name": "Alice", "id": 1, "image_url": "http://a.example/1.jpg"})"
+                             "\n"
+                             R"({"name": "Bob", "id": 2, "image_url": "http://a.example/2.jpg"})"
+                             "\n";
 
 TEST_F(CliTest, VersionAndHelp) {
-  Ran v = Sh(kCoordinator + " --version");
+  Ran v = Sh(kCoordinatorBinary + " --version");
   EXPECT_EQ(v.code, 0);
   EXPECT_NE(v.out.find("0.1.0"), std::string::npos);
-  Ran h = Sh(kCoordinator + " --help");
+  Ran h = Sh(kCoordinatorBinary + " --help");
   EXPECT_EQ(h.code, 0);
   EXPECT_NE(h.out.find("--max-bad-records"), std::string::npos);
   Ran w = Sh(std::string(PIXELMILL_WORKER) + " --help");
@@ -65,10 +66,10 @@ TEST_F(CliTest, VersionAndHelp) {
 }
 
 TEST_F(CliTest, UsageErrorsExitTwo) {
-  EXPECT_EQ(Sh(kCoordinator).code, 2);
-  EXPECT_EQ(Sh(kCoordinator + " --input x --bogus").code, 2);
-  EXPECT_EQ(Sh(kCoordinator + " --input x --max-bad-records -3 --dry-run").code, 2);
-  Ran no_output = Sh(kCoordinator + " --input " + Write("u.jsonl", kUsers));
+  EXPECT_EQ(Sh(kCoordinatorBinary).code, 2);
+  EXPECT_EQ(Sh(kCoordinatorBinary + " --input x --bogus").code, 2);
+  EXPECT_EQ(Sh(kCoordinatorBinary + " --input x --max-bad-records -3 --dry-run").code, 2);
+  Ran no_output = Sh(kCoordinatorBinary + " --input " + Write("u.jsonl", kOneUser));
   EXPECT_EQ(no_output.code, 2);
   EXPECT_NE(no_output.err.find("--output is required"), std::string::npos);
 }
@@ -77,7 +78,8 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
 // wrap around to a huge cap), is refused at start-up in the option table's words; --workers 0
 // without --bind is refused when workers would run, and fine when none does.
 TEST_F(CliTest, OutOfRangeValuesAndNegativeCountsAreUsageErrors) {
-  const std::string run = kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run";
+  const std::string run =
+      kCoordinatorBinary + " --input " + Write("u.jsonl", kOneUser) + " --dry-run";
   for (const auto& [flags, says] : std::vector<std::pair<std::string, std::string>>{
            {"--heartbeat-ms 10", "coordinator: error: --heartbeat-ms: 10 is not 50..60000\n"},
            {"--worker-memory-mb -1",
@@ -88,19 +90,20 @@ TEST_F(CliTest, OutOfRangeValuesAndNegativeCountsAreUsageErrors) {
     EXPECT_EQ(r.code, 2) << flags;
     EXPECT_EQ(r.err.rfind(says, 0), 0u) << flags << ": " << r.err;
   }
-  const std::string users = Write("v.jsonl", kUsers);
-  Ran remote = Sh(kCoordinator + " --input " + users + " --output " + (dir_ / "o").string() +
+  const std::string users = Write("v.jsonl", kOneUser);
+  Ran remote = Sh(kCoordinatorBinary + " --input " + users + " --output " + (dir_ / "o").string() +
                   " --filter blur:1 --workers 0");
   EXPECT_EQ(remote.code, 2);
   EXPECT_NE(remote.err.find("--workers 0 needs --bind"), std::string::npos) << remote.err;
-  EXPECT_EQ(Sh(kCoordinator + " --input " + users + " --workers 0 --dry-run").code, 0);
+  EXPECT_EQ(Sh(kCoordinatorBinary + " --input " + users + " --workers 0 --dry-run").code, 0);
 }
 
 // A bad filter spec is a usage error at start-up naming the bad part, never a per-user failure;
 // --help lists every filter with its range.
 TEST_F(CliTest, BadFilterSpecsExitTwoNamingTheBadPart) {
-  const std::string users = Write("u.jsonl", kUsers);
-  const std::string run = kCoordinator + " --input " + users + " --output " + (dir_ / "o").string();
+  const std::string users = Write("u.jsonl", kOneUser);
+  const std::string run =
+      kCoordinatorBinary + " --input " + users + " --output " + (dir_ / "o").string();
   struct Case {
     const char* spec;
     const char* says;
@@ -128,7 +131,7 @@ TEST_F(CliTest, BadFilterSpecsExitTwoNamingTheBadPart) {
   EXPECT_NE(too_long.err.find("over the limit of 32 steps"), std::string::npos) << too_long.err;
   EXPECT_FALSE(fs::exists(dir_ / "o" / "manifest.jsonl")) << "a user was processed";
   EXPECT_EQ(Sh(run + " --filter blur:2 --format gif").code, 2);
-  Ran help = Sh(kCoordinator + " --help");
+  Ran help = Sh(kCoordinatorBinary + " --help");
   for (const char* line : {"blur:SIGMA", "0.1..100", "pixelate:BLOCK", "thumbnail:SIZE", "sepia",
                            "at most 32 steps"}) {
     EXPECT_NE(help.out.find(line), std::string::npos) << line;
@@ -136,7 +139,8 @@ TEST_F(CliTest, BadFilterSpecsExitTwoNamingTheBadPart) {
 }
 
 TEST_F(CliTest, MaxMemoryTakesBytesOrBinarySuffixesAndRefusesTheRest) {
-  const std::string run = kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run";
+  const std::string run =
+      kCoordinatorBinary + " --input " + Write("u.jsonl", kOneUser) + " --dry-run";
   for (const char* good : {"1048576", "512M", "2G", "64k", "1.5G", "0.25M"}) {
     Ran r = Sh(run + " --max-memory " + good);
     EXPECT_EQ(r.code, 0) << good << ": " << r.err;
@@ -151,7 +155,8 @@ TEST_F(CliTest, MaxMemoryTakesBytesOrBinarySuffixesAndRefusesTheRest) {
 
 // An unknown flag was "not expected: 2 --wokers" with no hint: now the nearest flag is named.
 TEST_F(CliTest, AnUnknownFlagNamesTheNearestOne) {
-  const std::string run = kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run";
+  const std::string run =
+      kCoordinatorBinary + " --input " + Write("u.jsonl", kOneUser) + " --dry-run";
   Ran r = Sh(run + " --wokers 2");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("coordinator: error: unknown flag --wokers (did you mean --workers?)"),
@@ -180,22 +185,22 @@ TEST(NearestFlagTest, EditDistanceAndTheCutOff) {
 
 // Every message of the coordinator starts "coordinator: ", errors "coordinator: error: ".
 TEST_F(CliTest, MessagesShareOnePrefixScheme) {
-  Ran usage = Sh(kCoordinator + " --input " + Write("u.jsonl", kUsers));
+  Ran usage = Sh(kCoordinatorBinary + " --input " + Write("u.jsonl", kOneUser));
   EXPECT_EQ(usage.err.rfind("coordinator: error: ", 0), 0u) << usage.err;
-  Ran missing = Sh(kCoordinator + " --input " + (dir_ / "missing").string() + " --dry-run");
+  Ran missing = Sh(kCoordinatorBinary + " --input " + (dir_ / "missing").string() + " --dry-run");
   EXPECT_EQ(missing.err.rfind("coordinator: error: ", 0), 0u) << missing.err;
-  Ran parse = Sh(kCoordinator + " --input x --workers lots");
+  Ran parse = Sh(kCoordinatorBinary + " --input x --workers lots");
   EXPECT_EQ(parse.code, 2);
   EXPECT_EQ(parse.err.rfind("coordinator: error: ", 0), 0u) << parse.err;
-  const std::string path = Write("bad.jsonl", kUsers + "{\"id\": 3}\n");
-  Ran skipped = Sh(kCoordinator + " --input " + path + " --dry-run --max-bad-records 1");
+  const std::string path = Write("bad.jsonl", kOneUser + "{\"id\": 3}\n");
+  Ran skipped = Sh(kCoordinatorBinary + " --input " + path + " --dry-run --max-bad-records 1");
   EXPECT_NE(skipped.err.find("coordinator: warning: skipping"), std::string::npos) << skipped.err;
 }
 
 // --bind with --filter none was ignored: no worker runs, so a remote one would never help.
 TEST_F(CliTest, BindWithoutAFilterIsAUsageError) {
-  const std::string run = kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --output " +
-                          (dir_ / "o").string() + " --bind tcp://127.0.0.1:0";
+  const std::string run = kCoordinatorBinary + " --input " + Write("u.jsonl", kOneUser) +
+                          " --output " + (dir_ / "o").string() + " --bind tcp://127.0.0.1:0";
   for (const char* flags : {"", " --filter none", " --filter blur:2 --sequential"}) {
     Ran r = Sh(run + flags);
     EXPECT_EQ(r.code, 2) << flags << ": " << r.err;
@@ -223,7 +228,7 @@ TEST_F(CliTest, GenUsersHasHelpAndRefusesBadCounts) {
 }
 
 TEST_F(CliTest, DryRunPrintsTheSummary) {
-  Ran r = Sh(kCoordinator + " --input " + Write("u.jsonl", kUsers) + " --dry-run");
+  Ran r = Sh(kCoordinatorBinary + " --input " + Write("u.jsonl", kOneUser) + " --dry-run");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("users loaded:      2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bad records:       0"), std::string::npos);
@@ -232,17 +237,18 @@ TEST_F(CliTest, DryRunPrintsTheSummary) {
 }
 
 TEST_F(CliTest, DryRunReadsStdin) {
-  Write("u.jsonl", kUsers);
-  Ran r = Sh("cat " + (dir_ / "u.jsonl").string() + " | " + kCoordinator + " --input - --dry-run");
+  Write("u.jsonl", kOneUser);
+  Ran r = Sh("cat " + (dir_ / "u.jsonl").string() + " | " + kCoordinatorBinary +
+             " --input - --dry-run");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("users loaded:      2"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, BadRecordAbortsWithExitOneAndTheLocation) {
   const std::string path =
-      Write("bad.jsonl", kUsers + R"({"id": "x", "name": "c", "image_url": "u"})"
-                                  "\n");
-  Ran r = Sh(kCoordinator + " --input " + path + " --dry-run");
+      Write("bad.jsonl", kOneUser + R"({"id": "x", "name": "c", "image_url": "u"})"
+                                    "\n");
+  Ran r = Sh(kCoordinatorBinary + " --input " + path + " --dry-run");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find(path + ":3: field \"id\": expected an integer, got a string"),
             std::string::npos)
@@ -250,9 +256,9 @@ TEST_F(CliTest, BadRecordAbortsWithExitOneAndTheLocation) {
 }
 
 TEST_F(CliTest, ToleratedBadRecordsGoToRejects) {
-  const std::string path = Write("bad.jsonl", kUsers + "{\"id\": 3}\n");
+  const std::string path = Write("bad.jsonl", kOneUser + "{\"id\": 3}\n");
   const fs::path out = dir_ / "out";
-  Ran r = Sh(kCoordinator + " --input " + path + " --dry-run --max-bad-records 1 --output " +
+  Ran r = Sh(kCoordinatorBinary + " --input " + path + " --dry-run --max-bad-records 1 --output " +
              out.string());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("bad records:       1"), std::string::npos);
@@ -263,10 +269,11 @@ TEST_F(CliTest, ToleratedBadRecordsGoToRejects) {
 }
 
 TEST_F(CliTest, UnusableInputsExitOne) {
-  EXPECT_EQ(Sh(kCoordinator + " --input " + dir_.path().string() + " --dry-run").code, 1);
-  EXPECT_EQ(Sh(kCoordinator + " --input " + (dir_ / "missing").string() + " --dry-run").code, 1);
-  EXPECT_EQ(Sh(kCoordinator + " --input " + Write("e.jsonl", "") + " --dry-run").code, 1);
-  Ran r = Sh(kCoordinator + " --input /dev/null --dry-run");
+  EXPECT_EQ(Sh(kCoordinatorBinary + " --input " + dir_.path().string() + " --dry-run").code, 1);
+  EXPECT_EQ(Sh(kCoordinatorBinary + " --input " + (dir_ / "missing").string() + " --dry-run").code,
+            1);
+  EXPECT_EQ(Sh(kCoordinatorBinary + " --input " + Write("e.jsonl", "") + " --dry-run").code, 1);
+  Ran r = Sh(kCoordinatorBinary + " --input /dev/null --dry-run");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("empty file"), std::string::npos) << r.err;
 }

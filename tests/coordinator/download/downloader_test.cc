@@ -20,13 +20,14 @@
 #include "coordinator/download/url_policy.h"
 #include "tests/support/closed_port.h"
 #include "tests/support/image_api_process.h"
+#include "tests/support/programs.h"
 
 namespace pixelmill {
 namespace {
 
 using testing::ImageApiProcess;
 
-const std::string kImageApi = PIXELMILL_IMAGE_API;
+using testing::kImageApiBinary;
 
 struct Fetched {
   std::map<size_t, Download> results;  // by index into the URL list
@@ -99,7 +100,7 @@ Download FetchOne(const std::string& url, const DownloadOptions& options) {
 
 class DownloaderTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = new ImageApiProcess(kImageApi); }
+  static void SetUpTestSuite() { server_ = new ImageApiProcess(kImageApiBinary); }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
@@ -113,7 +114,7 @@ ImageApiProcess* DownloaderTest::server_ = nullptr;
 // the first one ends, the other nine are still on the wire. (The speed: `scripts/bench.sh
 // proof` and `downloads`.)
 TEST(DownloaderLatencyTest, TenImagesAt100msAreOnTheWireTogether) {
-  ImageApiProcess server(kImageApi, {"--latency-ms", "100"});
+  ImageApiProcess server(kImageApiBinary, {"--latency-ms", "100"});
   ASSERT_TRUE(server.ok());
   std::vector<std::string> urls;
   for (int i = 0; i < 10; ++i) urls.push_back(server.Url("/img/" + std::to_string(i) + ".jpg"));
@@ -299,7 +300,7 @@ TEST_F(DownloaderTest, Ipv6FormsOfInternalAddressesRefusedDirectAndByRedirect) {
 }
 
 TEST_F(DownloaderTest, ManyTransfersInFlightOnOneLoop) {
-  ImageApiProcess slow(kImageApi, {"--latency-ms", "50"});
+  ImageApiProcess slow(kImageApiBinary, {"--latency-ms", "50"});
   ASSERT_TRUE(slow.ok());
   DownloadOptions options = TestOptions();
   options.concurrency = 500;
@@ -339,7 +340,7 @@ TEST_F(DownloaderTest, ARedirectChainThatFailsFreesItsConnection) {
 // More downloads than --per-host connections: the wait for a connection happens in pixelmill's
 // own queue, before the attempt's timeout starts (curl's queue would charge it to the attempt).
 TEST(DownloaderQueueTest, WaitingForAConnectionDoesNotCountAgainstTheTimeout) {
-  ImageApiProcess server(kImageApi, {"--latency-ms", "300"});
+  ImageApiProcess server(kImageApiBinary, {"--latency-ms", "300"});
   ASSERT_TRUE(server.ok());
   DownloadOptions options = TestOptions();
   options.per_host = 2;

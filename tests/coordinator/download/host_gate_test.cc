@@ -8,7 +8,7 @@ namespace pixelmill {
 namespace {
 
 // A point `ms` milliseconds into the run.
-TimePoint At(int ms) { return TimePoint(std::chrono::milliseconds(ms)); }
+TimePoint AtMs(int ms) { return TimePoint(std::chrono::milliseconds(ms)); }
 
 HostGateOptions Small() {
   HostGateOptions o;
@@ -22,111 +22,112 @@ HostGateOptions Small() {
 
 std::vector<uint32_t> Take(HostGate& gate, int now_ms, size_t max = 100) {
   std::vector<uint32_t> out;
-  gate.TakeReady(At(now_ms), max, out);
+  gate.TakeReady(AtMs(now_ms), max, out);
   return out;
 }
 
 TEST(HostGateTest, KeepsEachHostWithinItsLimitAndTheRestWaiting) {
   HostGate gate(Small());
-  for (uint32_t id = 0; id < 5; ++id) EXPECT_FALSE(gate.Push("a", id, At(0)));
-  EXPECT_FALSE(gate.Push("b", 10, At(0)));
+  for (uint32_t id = 0; id < 5; ++id) EXPECT_FALSE(gate.Push("a", id, AtMs(0)));
+  EXPECT_FALSE(gate.Push("b", 10, AtMs(0)));
   const auto first = Take(gate, 0);
   EXPECT_EQ(first.size(), 3u);  // two of a, one of b
   EXPECT_EQ(gate.waiting(), 3u);
   EXPECT_TRUE(Take(gate, 0).empty());  // a is at its limit
-  gate.Finished("a", first[0], HostGate::Outcome::kOk, std::nullopt, At(1));
+  gate.Finished("a", first[0], HostGate::Outcome::kOk, std::nullopt, AtMs(1));
   EXPECT_EQ(Take(gate, 1), std::vector<uint32_t>{2});
 }
 
 TEST(HostGateTest, GlobalMaxIsRespected) {
   HostGate gate(Small());
-  for (uint32_t id = 0; id < 4; ++id) EXPECT_FALSE(gate.Push("h" + std::to_string(id), id, At(0)));
+  for (uint32_t id = 0; id < 4; ++id)
+    EXPECT_FALSE(gate.Push("h" + std::to_string(id), id, AtMs(0)));
   EXPECT_EQ(Take(gate, 0, 3).size(), 3u);
   EXPECT_EQ(Take(gate, 0, 3).size(), 1u);
 }
 
 TEST(HostGateTest, ConnectionFailuresPauseTheHostThenOneProbeGoes) {
   HostGate gate(Small());
-  for (uint32_t id = 0; id < 10; ++id) EXPECT_FALSE(gate.Push("dead", id, At(0)));
+  for (uint32_t id = 0; id < 10; ++id) EXPECT_FALSE(gate.Push("dead", id, AtMs(0)));
   // Three connection failures in a row pause the host: nothing starts during the pause.
   for (int i = 0; i < 3; ++i) {
     auto ready = Take(gate, 0, 1);
     ASSERT_EQ(ready.size(), 1u);
-    gate.Finished("dead", ready[0], HostGate::Outcome::kConnectFailed, std::nullopt, At(0));
+    gate.Finished("dead", ready[0], HostGate::Outcome::kConnectFailed, std::nullopt, AtMs(0));
   }
   EXPECT_TRUE(gate.Paused("dead"));
   EXPECT_TRUE(Take(gate, 50).empty());
   ASSERT_TRUE(gate.NextWake().has_value());
-  EXPECT_EQ(*gate.NextWake(), At(100));
+  EXPECT_EQ(*gate.NextWake(), AtMs(100));
   // After the pause exactly one probe may go, even though the limit is 2.
   const auto probe = Take(gate, 100);
   ASSERT_EQ(probe.size(), 1u);
   EXPECT_TRUE(Take(gate, 100).empty());
   // The probe succeeds: the host is open again at its full limit.
-  gate.Finished("dead", probe[0], HostGate::Outcome::kOk, std::nullopt, At(110));
+  gate.Finished("dead", probe[0], HostGate::Outcome::kOk, std::nullopt, AtMs(110));
   EXPECT_FALSE(gate.Paused("dead"));
   EXPECT_EQ(Take(gate, 110).size(), 2u);
 }
 
 TEST(HostGateTest, AHostWhoseProbesFailIsDownAndFailsItsUsersAtOnce) {
   HostGate gate(Small());
-  for (uint32_t id = 0; id < 20; ++id) EXPECT_FALSE(gate.Push("dead", id, At(0)));
+  for (uint32_t id = 0; id < 20; ++id) EXPECT_FALSE(gate.Push("dead", id, AtMs(0)));
   for (int i = 0; i < 3; ++i) {
     auto ready = Take(gate, 0, 1);
     ASSERT_EQ(ready.size(), 1u);
-    gate.Finished("dead", ready[0], HostGate::Outcome::kConnectFailed, std::nullopt, At(0));
+    gate.Finished("dead", ready[0], HostGate::Outcome::kConnectFailed, std::nullopt, AtMs(0));
   }
   // Probe 1 fails: paused again, twice as long.
   auto probe = Take(gate, 100);
   ASSERT_EQ(probe.size(), 1u);
-  gate.Finished("dead", probe[0], HostGate::Outcome::kConnectFailed, std::nullopt, At(100));
+  gate.Finished("dead", probe[0], HostGate::Outcome::kConnectFailed, std::nullopt, AtMs(100));
   EXPECT_TRUE(Take(gate, 250).empty());
-  EXPECT_EQ(*gate.NextWake(), At(300));
+  EXPECT_EQ(*gate.NextWake(), AtMs(300));
   // Probe 2 fails: the host is down, every waiting download is handed back to fail.
   probe = Take(gate, 300);
   ASSERT_EQ(probe.size(), 1u);
-  gate.Finished("dead", probe[0], HostGate::Outcome::kConnectFailed, std::nullopt, At(300));
+  gate.Finished("dead", probe[0], HostGate::Outcome::kConnectFailed, std::nullopt, AtMs(300));
   auto failed = gate.TakeFailed();
   EXPECT_EQ(failed.size(), 15u);
   EXPECT_EQ(gate.waiting(), 0u);
   EXPECT_EQ(failed[0].second, "host down: 5 consecutive connection failures");
   // New downloads of a down host fail at once...
-  auto refused = gate.Push("dead", 99, At(400));
+  auto refused = gate.Push("dead", 99, AtMs(400));
   ASSERT_TRUE(refused.has_value());
   EXPECT_NE(refused->find("host down"), std::string::npos);
   // ...until the recheck time, when one becomes a probe; its success reopens the host.
-  EXPECT_FALSE(gate.Push("dead", 100, At(1400)));
+  EXPECT_FALSE(gate.Push("dead", 100, AtMs(1400)));
   EXPECT_EQ(Take(gate, 1400), std::vector<uint32_t>{100});
-  gate.Finished("dead", 100, HostGate::Outcome::kOk, std::nullopt, At(1410));
-  EXPECT_FALSE(gate.Push("dead", 101, At(1420)));
+  gate.Finished("dead", 100, HostGate::Outcome::kOk, std::nullopt, AtMs(1410));
+  EXPECT_FALSE(gate.Push("dead", 101, AtMs(1420)));
   EXPECT_FALSE(gate.Paused("dead"));
 }
 
 TEST(HostGateTest, RetryAfterPausesTheWholeHostOnceWithoutAProbe) {
   HostGate gate(Small());
-  for (uint32_t id = 0; id < 6; ++id) EXPECT_FALSE(gate.Push("busy", id, At(0)));
+  for (uint32_t id = 0; id < 6; ++id) EXPECT_FALSE(gate.Push("busy", id, AtMs(0)));
   const auto both = Take(gate, 0);
   ASSERT_EQ(both.size(), 2u);
-  gate.Finished("busy", both[0], HostGate::Outcome::kOk, 500, At(10));
+  gate.Finished("busy", both[0], HostGate::Outcome::kOk, 500, AtMs(10));
   EXPECT_TRUE(gate.Paused("busy"));
   EXPECT_TRUE(Take(gate, 400).empty());
   EXPECT_EQ(Take(gate, 510).size(), 1u);  // the one still on the wire holds the other place
-  gate.Finished("busy", both[1], HostGate::Outcome::kOk, std::nullopt, At(520));
+  gate.Finished("busy", both[1], HostGate::Outcome::kOk, std::nullopt, AtMs(520));
   EXPECT_EQ(Take(gate, 520).size(), 1u);
 }
 
 TEST(HostGateTest, SuccessResetsTheFailureCount) {
   HostGate gate(Small());
-  for (uint32_t id = 0; id < 20; ++id) EXPECT_FALSE(gate.Push("flaky", id, At(0)));
+  for (uint32_t id = 0; id < 20; ++id) EXPECT_FALSE(gate.Push("flaky", id, AtMs(0)));
   for (int round = 0; round < 4; ++round) {
     for (int i = 0; i < 2; ++i) {
       auto ready = Take(gate, 0, 1);
       ASSERT_EQ(ready.size(), 1u);
-      gate.Finished("flaky", ready[0], HostGate::Outcome::kConnectFailed, std::nullopt, At(0));
+      gate.Finished("flaky", ready[0], HostGate::Outcome::kConnectFailed, std::nullopt, AtMs(0));
     }
     auto ready = Take(gate, 0, 1);
     ASSERT_EQ(ready.size(), 1u);
-    gate.Finished("flaky", ready[0], HostGate::Outcome::kOk, std::nullopt, At(0));
+    gate.Finished("flaky", ready[0], HostGate::Outcome::kOk, std::nullopt, AtMs(0));
     EXPECT_FALSE(gate.Paused("flaky"));
   }
 }
@@ -137,22 +138,22 @@ TEST(HostGateTest, OnlyTheProbeCountsAsAProbe) {
   HostGateOptions options = Small();
   options.per_host = 8;
   HostGate gate(options);
-  for (uint32_t id = 0; id < 20; ++id) EXPECT_FALSE(gate.Push("slow", id, At(0)));
+  for (uint32_t id = 0; id < 20; ++id) EXPECT_FALSE(gate.Push("slow", id, AtMs(0)));
   const auto sent = Take(gate, 0);
   ASSERT_EQ(sent.size(), 8u);
   for (int i = 0; i < 3; ++i) {
-    gate.Finished("slow", sent[i], HostGate::Outcome::kConnectFailed, std::nullopt, At(0));
+    gate.Finished("slow", sent[i], HostGate::Outcome::kConnectFailed, std::nullopt, AtMs(0));
   }
   EXPECT_TRUE(gate.Paused("slow"));
   // The pause ends while five earlier downloads are still on the wire; they fail one by one.
   EXPECT_TRUE(Take(gate, 100).empty()) << "no probe while earlier downloads are out";
   for (int i = 3; i < 8; ++i) {
-    gate.Finished("slow", sent[i], HostGate::Outcome::kConnectFailed, std::nullopt, At(100));
+    gate.Finished("slow", sent[i], HostGate::Outcome::kConnectFailed, std::nullopt, AtMs(100));
   }
   EXPECT_TRUE(gate.TakeFailed().empty()) << "declared down without a probe";
   const auto probe = Take(gate, 100);
   ASSERT_EQ(probe.size(), 1u);
-  gate.Finished("slow", probe[0], HostGate::Outcome::kOk, std::nullopt, At(110));
+  gate.Finished("slow", probe[0], HostGate::Outcome::kOk, std::nullopt, AtMs(110));
   EXPECT_FALSE(gate.Paused("slow"));
 }
 

@@ -19,6 +19,7 @@
 #include "tests/support/held_redirect.h"
 #include "tests/support/image_api_process.h"
 #include "tests/support/json_at.h"
+#include "tests/support/programs.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -30,8 +31,8 @@ using testing::JsonAt;
 using testing::JsonDouble;
 using testing::JsonLinesWith;
 
-const std::string kCoordinator = PIXELMILL_COORDINATOR;
-const std::string kImageApi = PIXELMILL_IMAGE_API;
+using testing::kCoordinatorBinary;
+using testing::kImageApiBinary;
 
 std::string Slurp(const fs::path& path) { return testing::ReadFile(path); }
 
@@ -55,7 +56,7 @@ class PipelineTest : public ::testing::Test {
   }
 
   int RunCoordinator(const std::string& args) {
-    const std::string line = "timeout 120 " + kCoordinator + " " + args + " >" +
+    const std::string line = "timeout 120 " + kCoordinatorBinary + " " + args + " >" +
                              (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string();
     const int status = std::system(line.c_str());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -65,7 +66,7 @@ class PipelineTest : public ::testing::Test {
 };
 
 TEST_F(PipelineTest, MixedPopulationEndsWithOneLinePerUser) {
-  ImageApiProcess server(kImageApi);
+  ImageApiProcess server(kImageApiBinary);
   ASSERT_TRUE(server.ok());
   std::vector<std::string> urls;
   for (int i = 0; i < 50; ++i) urls.push_back(server.Url("/img/" + std::to_string(i) + ".jpg"));
@@ -115,7 +116,7 @@ TEST_F(PipelineTest, MixedPopulationEndsWithOneLinePerUser) {
 // line is written. One download at a time would write none while it waits: the held request
 // would end by the download's timeout (30 s) or the hold's (60 s), not by a line.
 TEST_F(PipelineTest, AllOkExitsZeroAndOverlapsDownloads) {
-  ImageApiProcess server(kImageApi, {"--latency-ms", "100"});
+  ImageApiProcess server(kImageApiBinary, {"--latency-ms", "100"});
   ASSERT_TRUE(server.ok());
   const fs::path out = dir_ / "out";
   testing::HeldRedirect held(server.Url("/img/0.webp"), [&] {
@@ -134,7 +135,7 @@ TEST_F(PipelineTest, AllOkExitsZeroAndOverlapsDownloads) {
 }
 
 TEST_F(PipelineTest, WithoutTheFlagLoopbackIsRefusedPerUser) {
-  ImageApiProcess server(kImageApi);
+  ImageApiProcess server(kImageApiBinary);
   ASSERT_TRUE(server.ok());
   const fs::path out = dir_ / "out";
   const int code = RunCoordinator("--input " + WriteUsers({server.Url("/img/1.jpg")}) +
@@ -149,7 +150,7 @@ TEST_F(PipelineTest, WithoutTheFlagLoopbackIsRefusedPerUser) {
 // Thousands of users failing at once (refused URLs) each still get exactly one line: manifest
 // writes finishing while others are being queued must not overlap.
 TEST_F(PipelineTest, ManyInstantFailuresEachGetOneLine) {
-  ImageApiProcess server(kImageApi);
+  ImageApiProcess server(kImageApiBinary);
   ASSERT_TRUE(server.ok());
   std::vector<std::string> urls;
   for (int i = 0; i < 3000; ++i) {
@@ -173,13 +174,13 @@ TEST_F(PipelineTest, ManyInstantFailuresEachGetOneLine) {
 
 // SIGINT mid-run: the coordinator stops, keeps every finished line, exits 1, leaks nothing.
 TEST_F(PipelineTest, InterruptKeepsFinishedLines) {
-  ImageApiProcess server(kImageApi, {"--latency-ms", "200"});
+  ImageApiProcess server(kImageApiBinary, {"--latency-ms", "200"});
   ASSERT_TRUE(server.ok());
   std::vector<std::string> urls;
   for (int i = 0; i < 400; ++i) urls.push_back(server.Url("/img/" + std::to_string(i) + ".jpg"));
   const std::string users = WriteUsers(urls);
   const fs::path out = dir_ / "out";
-  testing::ChildProcess run({kCoordinator, "--input", users, "--output", out.string(),
+  testing::ChildProcess run({kCoordinatorBinary, "--input", users, "--output", out.string(),
                              "--allow-private-networks", "--concurrency", "10"});
   ASSERT_TRUE(run.started());
   testing::WaitFor(

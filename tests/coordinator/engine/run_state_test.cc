@@ -30,8 +30,8 @@ bool Has(const std::vector<std::string>& phrases, const std::string& part) {
 }
 
 // Sets the file's modification time to `seconds` after the epoch.
-void SetTime(const std::string& path, time_t seconds) {
-  const timespec times[2] = {{seconds, 0}, {seconds, 0}};
+void SetTime(const std::string& path, time_t epoch_s) {
+  const timespec times[2] = {{epoch_s, 0}, {epoch_s, 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
 }
 

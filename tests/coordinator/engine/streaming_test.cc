@@ -16,6 +16,7 @@
 #include "tests/support/held_redirect.h"
 #include "tests/support/image_api_process.h"
 #include "tests/support/json_at.h"
+#include "tests/support/programs.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -24,8 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using testing::ImageApiProcess;
 
-const std::string kCoordinator = PIXELMILL_COORDINATOR;
-const std::string kImageApi = PIXELMILL_IMAGE_API;
+using testing::kCoordinatorBinary;
+using testing::kImageApiBinary;
 constexpr double kMiB = 1 << 20;
 
 // What one coordinator run left behind.
@@ -53,14 +54,9 @@ class StreamingTest : public ::testing::Test {
   Ran Run(const std::string& name, const std::string& users,
           const std::vector<std::string>& flags) {
     const std::string report = (dir_ / (name + ".json")).string();
-    std::vector<std::string> argv = {kCoordinator,
-                                     "--input",
-                                     users,
-                                     "--output",
-                                     (dir_ / name).string(),
-                                     "--allow-private-networks",
-                                     "--report",
-                                     report};
+    std::vector<std::string> argv = {
+        kCoordinatorBinary,         "--input",  users, "--output", (dir_ / name).string(),
+        "--allow-private-networks", "--report", report};
     argv.insert(argv.end(), flags.begin(), flags.end());
     testing::ChildProcess child(argv, dir_ / (name + ".out"), dir_ / (name + ".err"));
     Ran ran;
@@ -83,7 +79,7 @@ class StreamingTest : public ::testing::Test {
 // first filters run. The speed of the overlap (end to end against each stage alone) is measured by
 // `scripts/bench.sh streaming`.
 TEST_F(StreamingTest, DownloadsOverlapFilters) {
-  ImageApiProcess api(kImageApi, {"--latency-ms", "20"});
+  ImageApiProcess api(kImageApiBinary, {"--latency-ms", "20"});
   ASSERT_TRUE(api.ok());
   const fs::path manifest = dir_ / "both" / "manifest.jsonl";
   testing::HeldRedirect held(api.Url("/img/0.jpg"), [&] {
@@ -110,7 +106,7 @@ TEST_F(StreamingTest, DownloadsOverlapFilters) {
 // loopback outrun the filters, so without a budget the whole population is held at once.
 TEST_F(StreamingTest, MaxMemoryBoundsImagesAndRssWhileFiltersAreSlow) {
   // One variant, so every image has the same size.
-  ImageApiProcess api(kImageApi, {"--size", "2000x2000", "--variants", "1"});
+  ImageApiProcess api(kImageApiBinary, {"--size", "2000x2000", "--variants", "1"});
   ASSERT_TRUE(api.ok());
   constexpr int kUsers = 120;
   const Ran ran = Run("budget", Users(api, kUsers, "png"),
@@ -144,7 +140,7 @@ TEST_F(StreamingTest, MaxMemoryBoundsImagesAndRssWhileFiltersAreSlow) {
 // the store grows by 2.5 MiB and the peak by about 7 MiB here; when the queue could hold 65,536
 // users the difference was about 50 MiB.
 TEST_F(StreamingTest, PeakRssIsFlatInUsers) {
-  ImageApiProcess api(kImageApi);
+  ImageApiProcess api(kImageApiBinary);
   ASSERT_TRUE(api.ok());
   const std::vector<std::string> flags = {"--filter", "none", "--max-memory", "64M"};
   const Ran few = Run("few", Users(api, 4000, "jpg"), flags);
@@ -167,7 +163,7 @@ TEST_F(StreamingTest, PeakRssIsFlatInUsers) {
 // (which, growing by doubling, held ~7.5 MiB). Every user ends ok with one line, and a stopped
 // transfer did not use up an attempt (--retries 0).
 TEST_F(StreamingTest, BodiesOfUnknownLengthNeverPassTheBudgetByMoreThanOneImage) {
-  ImageApiProcess api(kImageApi, {"--variants", "1"});
+  ImageApiProcess api(kImageApiBinary, {"--variants", "1"});
   ASSERT_TRUE(api.ok());
   constexpr int kUsers = 8;
   constexpr double kImage = (2 << 20) + 1;

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/child_process.h"
+#include "tests/support/programs.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -29,7 +30,7 @@ using testing::ReadFile;
 using testing::TempDir;
 using testing::WaitFor;
 
-const std::string kCoordinator = PIXELMILL_COORDINATOR;
+using testing::kCoordinatorBinary;
 // Only detects a hang: a prompt stop takes well under a second.
 constexpr double kHangSeconds = 30;
 
@@ -85,8 +86,8 @@ class LoadInterruptTest : public ::testing::Test {
   // A coordinator reading its users from `pipe` (stdin); with `address_space_kib`, under that
   // RLIMIT_AS (set by bash's ulimit before exec).
   std::unique_ptr<ChildProcess> Start(Pipe& pipe, uint64_t address_space_kib = 0) {
-    std::vector<std::string> argv = {
-        kCoordinator, "--input", "-", "--output", (dir_ / "out").string(), "--filter", "none"};
+    std::vector<std::string> argv = {kCoordinatorBinary,      "--input",  "-",   "--output",
+                                     (dir_ / "out").string(), "--filter", "none"};
     if (address_space_kib > 0) {
       argv.insert(argv.begin(),
                   {"/bin/bash", "-c",

@@ -30,6 +30,7 @@
 #include "tests/support/coordinator_run.h"
 #include "tests/support/image_api_process.h"
 #include "tests/support/json_at.h"
+#include "tests/support/programs.h"
 #include "tests/support/temp_dir.h"
 
 namespace pixelmill {
@@ -47,9 +48,9 @@ using testing::ReadFile;
 using testing::TempDir;
 using testing::WaitFor;
 
-const std::string kCoordinator = PIXELMILL_COORDINATOR;
-const std::string kWorker = PIXELMILL_WORKER;
-const std::string kImageApi = PIXELMILL_IMAGE_API;
+using testing::kCoordinatorBinary;
+using testing::kImageApiBinary;
+using testing::kWorkerBinary;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -279,8 +280,8 @@ TEST_F(PoolTest, WorkersThatCannotRestartEndTheRunWithLines) {
   Users(20);
   const fs::path bin = dir_ / "bin";
   fs::create_directories(bin);
-  fs::copy_file(kCoordinator, bin / "coordinator");
-  fs::copy_file(kWorker, bin / "worker");
+  fs::copy_file(kCoordinatorBinary, bin / "coordinator");
+  fs::copy_file(kWorkerBinary, bin / "worker");
   auto started = Start({"--filter", "spin:300", "--workers", "1"}, (bin / "coordinator").string());
   ChildProcess& run = *started;
   std::vector<pid_t> workers;

@@ -18,7 +18,7 @@ WorkerInfo Worker(const std::string& identity, uint32_t capacity, uint32_t pid =
 }
 
 // A point `s` seconds into a run.
-TimePoint At(int s) { return TimePoint(std::chrono::seconds(s)); }
+TimePoint AtSecond(int s) { return TimePoint(std::chrono::seconds(s)); }
 
 ImageBytes Image(const std::string& s) {
   return std::make_shared<const ImageBuffer>(ImageBuffer::FromString(s));
@@ -138,9 +138,10 @@ TEST(WorkerPoolTest, SilenceAndPidLookups) {
   WorkerPool pool(3);
   WorkerInfo local = Worker("a", 1, 100);
   local.local_pid = 100;
-  pool.Add(std::move(local)).last_heard = At(5);
-  pool.Add(Worker("b", 1, 200)).last_heard = At(9);  // a TCP peer: it only says its pid is 200
-  EXPECT_EQ(pool.SilentSince(At(6)), std::vector<std::string>{"a"});
+  pool.Add(std::move(local)).last_heard = AtSecond(5);
+  pool.Add(Worker("b", 1, 200)).last_heard =
+      AtSecond(9);  // a TCP peer: it only says its pid is 200
+  EXPECT_EQ(pool.SilentSince(AtSecond(6)), std::vector<std::string>{"a"});
   EXPECT_EQ(pool.FindLocal(100), std::optional<std::string>("a"));
   EXPECT_FALSE(pool.FindLocal(200).has_value()) << "a stated pid is never looked up";
   EXPECT_FALSE(pool.FindLocal(0).has_value());
@@ -153,7 +154,7 @@ TEST(WorkerPoolTest, AFailedAttemptIsRetriedOnAnotherWorkerThenGivenUp) {
   WorkerInfo& a = pool.Add(Worker("a", 4));
   pool.Add(Worker("b", 1));
   pool.Submit(0, 1000 + 0, Image("x"));
-  const uint64_t first = *pool.AssignNext(a, At(1));
+  const uint64_t first = *pool.AssignNext(a, AtSecond(1));
   std::optional<JobRecord> job = pool.Complete("a", first);
   ASSERT_TRUE(job.has_value());
   EXPECT_FALSE(pool.Retry(std::move(*job), "a").has_value()) << "requeued, attempt 2";
@@ -161,9 +162,9 @@ TEST(WorkerPoolTest, AFailedAttemptIsRetriedOnAnotherWorkerThenGivenUp) {
   // a has more credit, but failed this job: b takes it; while b is busy, the job waits.
   EXPECT_EQ(pool.PickLeastLoaded(pool.NextQueued()->avoid)->identity, "b");
   WorkerInfo& b = *pool.Find("b");
-  const uint64_t second = *pool.AssignNext(b, At(2));
+  const uint64_t second = *pool.AssignNext(b, AtSecond(2));
   pool.Submit(1, 1000 + 1, Image("y"));
-  pool.Unassign(*pool.AssignNext(a, At(2)));  // (the next job could go to a)
+  pool.Unassign(*pool.AssignNext(a, AtSecond(2)));  // (the next job could go to a)
   job = pool.Complete("b", second);
   ASSERT_TRUE(job.has_value());
   std::optional<JobRecord> given_up = pool.Retry(std::move(*job), "b");
@@ -186,12 +187,12 @@ TEST(WorkerPoolTest, HoldingSinceFindsWorkersWithOverdueJobs) {
   WorkerInfo& a = pool.Add(Worker("a", 2));
   WorkerInfo& b = pool.Add(Worker("b", 2));
   for (int user = 0; user < 3; ++user) pool.Submit(user, 1000 + user, Image("x"));
-  pool.AssignNext(a, At(10));
-  pool.AssignNext(b, At(20));
-  pool.AssignNext(b, At(30));
-  EXPECT_TRUE(pool.HoldingSince(At(5)).empty());
-  EXPECT_EQ(pool.HoldingSince(At(15)), std::vector<std::string>{"a"});
-  EXPECT_EQ(pool.HoldingSince(At(25)), (std::vector<std::string>{"a", "b"}));
+  pool.AssignNext(a, AtSecond(10));
+  pool.AssignNext(b, AtSecond(20));
+  pool.AssignNext(b, AtSecond(30));
+  EXPECT_TRUE(pool.HoldingSince(AtSecond(5)).empty());
+  EXPECT_EQ(pool.HoldingSince(AtSecond(15)), std::vector<std::string>{"a"});
+  EXPECT_EQ(pool.HoldingSince(AtSecond(25)), (std::vector<std::string>{"a", "b"}));
 }
 
 // A job holds its result estimate only while a worker holds it: a requeue (worker death, a
