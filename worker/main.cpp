@@ -85,6 +85,14 @@ int main(int argc, char** argv) {
       "at most " + std::to_string(pixelmill::kMaxWorkerIdBytes) + " bytes");
   app.add_option("--id", options.worker_id, "worker id (default: <hostname>:<pid>:<random hex>)")
       ->check(id_check);
+  std::string curve_secret, server_key;
+  app.add_option("--curve-secret", curve_secret,
+                 "this worker's secret certificate (FILE, mode 0600, from pixelmill-keygen): "
+                 "CurveZMQ to a coordinator with --curve-secret; needs --server-key")
+      ->type_name("FILE");
+  app.add_option("--server-key", server_key,
+                 "the coordinator's public certificate (FILE, its NAME.key)")
+      ->type_name("FILE");
   std::string log_level = "info";
   app.add_option("--log-level", log_level,
                  "info, or debug: also print libvips' warnings about damaged images (each "
@@ -118,6 +126,29 @@ int main(int argc, char** argv) {
   }
 
   options.debug = log_level == "debug";
+  if (curve_secret.empty() != server_key.empty()) {
+    std::fprintf(stderr,
+                 "worker: error: CurveZMQ needs both --curve-secret FILE (this worker's "
+                 "secret certificate) and --server-key FILE (the coordinator's public one)\n");
+    return 2;
+  }
+  if (!curve_secret.empty()) {
+    if (options.endpoint.rfind("tcp://", 0) != 0) {
+      std::fprintf(stderr, "worker: error: --curve-secret is for a tcp:// --connect\n");
+      return 2;
+    }
+    pixelmill::Result<pixelmill::CurveKeyPair> own = pixelmill::ReadSecretCertificate(curve_secret);
+    pixelmill::Result<std::string> server = pixelmill::ReadPublicCertificate(server_key);
+    const pixelmill::Status bad = !own.ok()      ? own.status().WithPrefix("--curve-secret: ")
+                                  : !server.ok() ? server.status().WithPrefix("--server-key: ")
+                                                 : pixelmill::Status::Ok();
+    if (!bad.ok()) {
+      std::fprintf(stderr, "worker: error: %s\n", bad.message().c_str());
+      return bad.code() == pixelmill::Code::kUsage ? 2 : 1;
+    }
+    options.curve = std::move(own).value();
+    options.server_key = std::move(server).value();
+  }
   // Two malloc arenas: measured flattest over 10,000 images (scripts/bench.sh filters_memory),
   // lower than glibc's default (8 per core) and than jemalloc.
   ::mallopt(M_ARENA_MAX, 2);

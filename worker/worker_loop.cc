@@ -194,6 +194,11 @@ void WorkerLoop::StartSession() {
   socket_.set(zmq::sockopt::reconnect_ivl_max, 2000);
   // ZeroMQ drops a peer that sends a larger frame before it is in memory in full.
   socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_payload_bytes));
+  if (options_.curve) {
+    socket_.set(zmq::sockopt::curve_serverkey, options_.server_key);
+    socket_.set(zmq::sockopt::curve_publickey, options_.curve->public_key);
+    socket_.set(zmq::sockopt::curve_secretkey, options_.curve->secret_key);
+  }
   socket_.connect(options_.endpoint);
 
   proto::Envelope envelope;
@@ -226,10 +231,15 @@ std::optional<int> WorkerLoop::CoordinatorLost(Clock::time_point now) {
     return 1;
   }
   const size_t dropped = compute_->DropQueued();
+  // A CURVE handshake that fails says nothing to this side: name the likely causes.
+  const char* why = welcomed || !options_.curve
+                        ? ""
+                        : " (unreachable, or refused at the handshake: --server-key is not the "
+                          "coordinator's key, or this worker's key is not in its --allow-workers)";
   std::fprintf(stderr,
-               "worker: %s %s for %lld ms; dropped %zu queued jobs, reconnecting in %lld ms\n",
-               welcomed ? "coordinator silent at" : "no Welcome from", endpoint, silent, dropped,
-               static_cast<long long>(backoff_.count()));
+               "worker: %s %s for %lld ms%s; dropped %zu queued jobs, reconnecting in %lld ms\n",
+               welcomed ? "coordinator silent at" : "no Welcome from", endpoint, silent, why,
+               dropped, static_cast<long long>(backoff_.count()));
   CloseSocket();
   return std::nullopt;
 }

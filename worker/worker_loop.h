@@ -26,6 +26,7 @@
 
 #include "common/base/status.h"
 #include "common/filters/filter.h"
+#include "common/wire/curve_keys.h"
 #include "common/wire/protocol.h"
 #include "worker/compute_thread.h"
 
@@ -45,6 +46,10 @@ struct Options {
   bool debug = false;
   // Largest image frame accepted in a Job.
   size_t max_payload_bytes = size_t{256} << 20;
+  // CurveZMQ (a tcp:// endpoint whose coordinator has --curve-secret): this worker's keys and
+  // the coordinator's public key; unset: plain.
+  std::optional<CurveKeyPair> curve;
+  std::string server_key;
 };
 
 class WorkerLoop {

@@ -71,10 +71,26 @@ Status CheckWorkers(Options& out) {
   if (out.workers == 0 && out.bind.empty()) {
     return Usage("--workers 0 needs --bind (remote workers only)");
   }
-  if (!out.bind.empty() && !IsLoopbackEndpoint(out.bind) && !out.insecure) {
+  const bool curve = !out.curve_secret.empty() || !out.allow_workers.empty();
+  if (curve && (out.curve_secret.empty() || out.allow_workers.empty())) {
+    return Usage(
+        "CurveZMQ needs both --curve-secret FILE (the coordinator's secret "
+        "certificate) and --allow-workers DIR (the admitted workers' certificates)");
+  }
+  if (curve && out.bind.empty()) {
+    return Usage("--curve-secret and --allow-workers secure --bind: add --bind tcp://ADDR:PORT");
+  }
+  if (curve && out.insecure) {
+    return Usage("--insecure and --curve-secret contradict each other: drop one");
+  }
+  if (curve && out.bind.rfind("tcp://", 0) != 0) {
+    return Usage("--bind " + out.bind + ": CurveZMQ is for tcp:// endpoints");
+  }
+  if (!out.bind.empty() && !IsLoopbackEndpoint(out.bind) && !out.insecure && !curve) {
     return Usage("--bind " + out.bind +
-                 " is not a loopback address: remote workers would talk in the clear; pass "
-                 "--insecure to accept that (worker keys are not supported yet)");
+                 " is not a loopback address: remote workers would talk in the clear; give "
+                 "keys (--curve-secret FILE --allow-workers DIR, made by pixelmill-keygen), or "
+                 "pass --insecure to accept plain TCP");
   }
   if (out.workers == 0) return Status::Ok();
   if (out.worker_binary.empty()) out.worker_binary = FindWorkerBinary(WorkerSearch::kBesideLibrary);

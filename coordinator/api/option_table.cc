@@ -112,6 +112,11 @@ std::vector<Spec> MakeTable() {
   add({"--bind", &R::bind, kWorkers, "also accept remote workers here, e.g. tcp://127.0.0.1:5555"});
   add({"--insecure", &R::insecure, kWorkers,
        "allow --bind on a non-loopback address without encryption"});
+  add({"--curve-secret", &R::curve_secret, kWorkers,
+       "the coordinator's secret certificate (FILE, mode 0600, from pixelmill-keygen): --bind "
+       "speaks CurveZMQ"});
+  add({"--allow-workers", &R::allow_workers, kWorkers,
+       "folder of admitted workers' public certificates (NAME.key), re-read when it changes"});
   add({"--max-attempts", &R::max_attempts, kWorkers,
        "dispatches of one job (worker deaths included) before its user fails", Between(1, 100)})
       .show_default = true;

@@ -10,6 +10,7 @@
 #include <random>
 #include <utility>
 
+#include "common/wire/curve_keys.h"
 #include "coordinator/engine/user_rules.h"
 #include "coordinator/events/run_text.h"
 #include "coordinator/output/output_layout.h"
@@ -353,6 +354,12 @@ Status Pipeline::StartWorkers() {
   d.clock = &clock_;
   d.endpoints = {endpoint};
   if (!options_.bind.empty()) d.endpoints.push_back(options_.bind);
+  if (!options_.curve_secret.empty()) {
+    Result<CurveKeyPair> keys = ReadSecretCertificate(options_.curve_secret);
+    if (!keys.ok()) return keys.status();
+    d.curve = std::move(keys).value();
+    d.allow_workers = options_.allow_workers;
+  }
   d.max_payload_bytes = options_.download.max_image_bytes * 4 + (1 << 20);
   d.expected_workers = options_.workers;
   d.job_timeout_ms = options_.job_timeout_ms();
@@ -368,8 +375,12 @@ Status Pipeline::StartWorkers() {
       loop_, std::move(d), [this](JobOutcome&& o) { Record(filtered_, std::move(o)); }, &budget_);
   if (Status s = dispatcher_->Init(); !s.ok()) return s;
   if (!options_.bind.empty()) {
-    observer_.OnEvent(LogLevel::kInfo,
-                      "remote workers may connect to " + dispatcher_->bound().back());
+    const bool curve = !options_.curve_secret.empty();
+    observer_.OnEvent(
+        LogLevel::kInfo,
+        "remote workers may connect to " + dispatcher_->bound().back() +
+            (curve ? " (CurveZMQ: encrypted, keys in " + options_.allow_workers + " only)"
+                   : " (plain TCP: unencrypted, any peer that reaches it may join)"));
   }
   if (options_.workers == 0) {
     dispatcher_->NoLocalWorkers("no local workers (--workers 0)");

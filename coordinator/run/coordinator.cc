@@ -150,6 +150,13 @@ int Preflight(const Options& options, std::string& report, Observer& observer) {
   const bool workers = !options.filter_spec.IsNone() && !options.sequential;
   if (workers && !options.bind.empty()) {
     if (Status s = CheckBindable(options.bind); !s.ok()) return Fatal(observer, s);
+    if (!options.curve_secret.empty()) {
+      Status keys = CheckWorkerKeys(options.curve_secret, options.allow_workers);
+      if (!keys.ok()) {
+        Fatal(observer, keys);
+        return keys.code() == Code::kUsage ? kExitUsage : kExitFatal;
+      }
+    }
   }
   return kExitOk;
 }

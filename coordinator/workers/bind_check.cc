@@ -1,8 +1,11 @@
 #include "coordinator/workers/bind_check.h"
 
 #include <cerrno>
+#include <map>
 
 #include <zmq.hpp>
+
+#include "common/wire/curve_keys.h"
 
 namespace pixelmill {
 
@@ -27,6 +30,14 @@ Status CheckBindable(const std::string& endpoint) {
     return Status::Error(Code::kBind,
                          "--bind " + endpoint + ": cannot listen for workers: " + e.what() + hint);
   }
+}
+
+Status CheckWorkerKeys(const std::string& curve_secret, const std::string& allow_workers) {
+  Result<CurveKeyPair> keys = ReadSecretCertificate(curve_secret);
+  if (!keys.ok()) return keys.status().WithPrefix("--curve-secret: ");
+  Result<std::map<std::string, std::string>> admitted = ReadAllowList(allow_workers);
+  if (!admitted.ok()) return admitted.status();
+  return Status::Ok();
 }
 
 }  // namespace pixelmill

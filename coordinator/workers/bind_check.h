@@ -1,5 +1,6 @@
-// CheckBindable: --bind tried before the output folder is claimed, so a mistyped endpoint or a
-// port in use is an error that leaves the folder as it was. Blocking; any thread.
+// CheckBindable and CheckWorkerKeys: --bind and its keys tried before the output folder is
+// claimed, so a mistyped endpoint, a port in use or a bad key file is an error that leaves the
+// folder as it was. Blocking; any thread.
 #pragma once
 
 #include <string>
@@ -13,5 +14,9 @@ namespace pixelmill {
 // TODO(race): the port is free again until the dispatcher binds it; another process may take
 // it in between, which the dispatcher then reports the same way.
 Status CheckBindable(const std::string& endpoint);
+
+// Reads --curve-secret (refused when group or others can read it, or malformed: code kUsage)
+// and --allow-workers (every NAME.key in it must be a valid certificate).
+Status CheckWorkerKeys(const std::string& curve_secret, const std::string& allow_workers);
 
 }  // namespace pixelmill

@@ -89,10 +89,19 @@ Status Dispatcher::Init() {
     // ipc peers must run as our user (an abstract-namespace endpoint has no file permissions).
     const int uid = static_cast<int>(::getuid());
     zmq_setsockopt(socket_.handle(), ZMQ_IPC_FILTER_UID, &uid, sizeof(uid));
-    for (const std::string& endpoint : options_.endpoints) {
-      socket_.bind(endpoint);
-      bound_.push_back(socket_.get(zmq::sockopt::last_endpoint));
+    if (options_.curve) {
+      // Before any bind with a ZAP domain: without a handler libzmq admits every CURVE peer.
+      Result<std::unique_ptr<ZapHandler>> zap =
+          ZapHandler::Start(*context_, options_.allow_workers);
+      if (!zap.ok()) return zap.status();
+      zap_ = std::move(zap).value();
     }
+    // Plain endpoints first: the ZAP domain a CURVE bind sets stays on the socket (libzmq
+    // refuses to set it back to empty), and would send plain peers to the ZAP handler too.
+    std::vector<std::string> endpoints = options_.endpoints;
+    std::stable_partition(endpoints.begin(), endpoints.end(),
+                          [&](const std::string& e) { return !Curve(e); });
+    for (const std::string& endpoint : endpoints) Bind(endpoint);
   } catch (const zmq::error_t& e) {
     return Status::Error(Code::kBind, "cannot listen for workers: " + std::string(e.what()));
   }
@@ -112,6 +121,52 @@ Status Dispatcher::Init() {
                  options_.heartbeat_ms);
   handles_open_ = true;
   return Status::Ok();
+}
+
+bool Dispatcher::Curve(const std::string& endpoint) const {
+  return options_.curve && endpoint.rfind("tcp://", 0) == 0;
+}
+
+void Dispatcher::Bind(const std::string& endpoint) {
+  const bool curve = Curve(endpoint);
+  // Options apply to the binds after them: the local ipc:// endpoint stays without keys (its
+  // peers are filtered by user id), a tcp:// one demands CURVE and an admitted key.
+  socket_.set(zmq::sockopt::curve_server, curve);
+  if (curve) {
+    socket_.set(zmq::sockopt::curve_secretkey, options_.curve->secret_key);
+    socket_.set(zmq::sockopt::zap_domain, kZapDomain);
+    // ZMQ_ZAP_ENFORCE_DOMAIN (a draft option, 93 in libzmq 4.3, not named by Debian's header):
+    // without it a handshake whose ZAP handler is missing succeeds.
+    constexpr int kZapEnforceDomain = 93;
+    const int on = 1;
+    if (zmq_setsockopt(socket_.handle(), kZapEnforceDomain, &on, sizeof(on)) != 0) {
+      throw zmq::error_t();
+    }
+  }
+  socket_.bind(endpoint);
+  bound_.push_back(socket_.get(zmq::sockopt::last_endpoint));
+}
+
+void Dispatcher::CheckKeys() {
+  if (!zap_) return;
+  for (const ZapRefusal& r : zap_->TakeRefusals()) {
+    observer_->OnStructuredEvent(EventBuilder(LogLevel::kWarning, "worker_refused")
+                                     .Text("refused a worker from ")
+                                     .Field("address", r.address)
+                                     .Text(r.fingerprint.empty() ? "" : " with key ")
+                                     .Field("key", r.fingerprint)
+                                     .Text(": ")
+                                     .Field("reason", r.reason)
+                                     .Text(" (logged once for this key and address)")
+                                     .Done());
+  }
+  const std::vector<std::string> everyone = pool_.order();  // WorkerDead changes the order
+  for (const std::string& identity : everyone) {
+    const WorkerInfo* worker = pool_.Find(identity);
+    if (worker == nullptr || worker->key.empty() || zap_->Admitted(worker->key)) continue;
+    // Out of the pool, it hears nothing more: it reconnects, and ZAP refuses the new handshake.
+    WorkerDead(identity, "its key " + KeyFingerprint(worker->key) + " left --allow-workers");
+  }
 }
 
 void Dispatcher::Submit(size_t user, int64_t user_id, ImageBuffer image) {
@@ -147,6 +202,9 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
   frames.erase(frames.begin());
   // Read before decoding takes the frames apart: the kernel's word, not the peer's.
   const uint32_t local_pid = IpcPeerPid(frames[0]);
+  // The key ZAP admitted (its reply's user id): set by libzmq, never by the peer.
+  const char* user_id = zmq_msg_gets(frames[0].handle(), "User-Id");
+  const std::string key = user_id != nullptr ? user_id : "";
   Result<Message> decoded = DecodeMessage(frames, Sender::kWorker, options_.max_payload_bytes);
   if (!decoded.ok()) {
     // Most likely a Hello we cannot read (too big, another encoding): without an answer the
@@ -158,7 +216,9 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
     return Malformed(decoded.status().message());
   }
   Message& message = decoded.value();
-  if (message.envelope.has_hello()) return OnHello(identity, message.envelope.hello(), local_pid);
+  if (message.envelope.has_hello()) {
+    return OnHello(identity, message.envelope.hello(), local_pid, key);
+  }
   WorkerInfo* worker = pool_.Find(identity);
   if (worker == nullptr && message.envelope.has_result()) {
     ++late_results_;  // from a worker we stopped or declared dead: its jobs went elsewhere
@@ -173,10 +233,12 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
   if (message.envelope.has_result()) OnResult(identity, message);
 }
 
-void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
-                         uint32_t local_pid) {
-  // Peer text, escaped once here: every log line and manifest line uses these copies.
-  const std::string worker_id = PeerText(hello.worker_id());
+void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello, uint32_t local_pid,
+                         const std::string& key) {
+  // Peer text, escaped once here: every log line and manifest line uses these copies. A CURVE
+  // worker is named by its key too: what it states can be anything, its key cannot.
+  const std::string worker_id =
+      PeerText(hello.worker_id()) + (key.empty() ? "" : " key:" + KeyFingerprint(key));
   proto::Envelope reply;
   std::string refusal;
   if (hello.worker_id().size() > kMaxWorkerIdBytes) {
@@ -219,6 +281,7 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
   info.host = PeerText(hello.host());
   info.pid = hello.pid();
   info.local_pid = local_pid;
+  info.key = key;
   info.capacity = hello.capacity();
   info.last_heard = clock_.Now();
   observer_->OnStructuredEvent(EventBuilder(LogLevel::kDebug, "worker_joined")
@@ -345,6 +408,7 @@ void Dispatcher::Heartbeat() {
   }
   CheckDeadlines(now);
   CheckRemoteWait(now);
+  CheckKeys();
   Dispatch();  // the pool-filling grace may have ended
   proto::Envelope beat;
   beat.mutable_heartbeat();

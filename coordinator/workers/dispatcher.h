@@ -48,11 +48,13 @@
 #include "common/base/status.h"
 #include "common/filters/filter.h"
 #include "common/image/image_format.h"
+#include "common/wire/curve_keys.h"
 #include "common/wire/protocol.h"
 #include "coordinator/events/clock.h"
 #include "coordinator/events/close_group.h"
 #include "coordinator/events/run_observer.h"
 #include "coordinator/workers/worker_pool.h"
+#include "coordinator/workers/zap_handler.h"
 
 namespace pixelmill {
 
@@ -62,6 +64,10 @@ struct DispatchOptions {
   uint32_t max_attempts = 3;           // dispatches of one job before it fails
   uint32_t heartbeat_ms = 1000;        // heartbeat interval; 3 missed = dead
   std::vector<std::string> endpoints;  // where to bind, e.g. ipc:///tmp/x/w.sock, tcp://...
+  // CurveZMQ on the tcp:// endpoints (unset: plain TCP): the coordinator's keys, and the folder
+  // of the admitted workers' public certificates (a ZapHandler answers for them).
+  std::optional<CurveKeyPair> curve;
+  std::string allow_workers;
   size_t max_payload_bytes = 256u << 20;
   // Local workers being started: until this many have joined (for at most fill_grace_ms), a
   // worker already busy gets no second job, so the first jobs spread over the whole pool.
@@ -158,7 +164,14 @@ class Dispatcher {
   void Drain();
   void Handle(std::vector<zmq::message_t>& frames);
   // `local_pid`: the sender's process when it came through an ipc:// endpoint, else 0.
-  void OnHello(const std::string& identity, const proto::Hello& hello, uint32_t local_pid);
+  void OnHello(const std::string& identity, const proto::Hello& hello, uint32_t local_pid,
+               const std::string& key);
+  // Binds one endpoint: a tcp:// one with CurveZMQ when options_.curve is set (the ZAP handler
+  // started first), any other in the clear.
+  void Bind(const std::string& endpoint);
+  bool Curve(const std::string& endpoint) const;  // whether Bind uses CurveZMQ for it
+  // Reports ZAP refusals, and takes workers whose key left --allow-workers out of the pool.
+  void CheckKeys();
   void OnResult(const std::string& identity, Message& message);
   void Dispatch();
   // False when the worker cannot be reached (it disconnected).
@@ -183,6 +196,7 @@ class Dispatcher {
   Observer* const observer_;
   const Clock& clock_;
   std::unique_ptr<zmq::context_t> context_;  // made by Init()
+  std::unique_ptr<ZapHandler> zap_;          // with options_.curve; stopped before context_
   zmq::socket_t socket_;
   uv_poll_t poll_{};
   uv_timer_t heartbeat_{};

@@ -33,6 +33,9 @@ struct WorkerInfo {
   // The worker's process as the kernel reports it when it came through an ipc:// endpoint (the
   // local workers' one), else 0: the only pid the dispatcher acts on (kill, exit, supervisor).
   uint32_t local_pid = 0;
+  // A remote worker's CURVE public key (Z85) as ZAP admitted it, "" for a local or plain one;
+  // a key removed from --allow-workers takes the worker out of the pool.
+  std::string key;
   uint32_t capacity = 0;
   uint32_t credits = 0;     // jobs it may still be sent
   TimePoint last_heard{};   // any message

@@ -101,9 +101,16 @@ struct RunOptions {
   // sequential), as on the command line.
   size_t workers = std::max(1u, std::thread::hardware_concurrency());
   // Also accept remote workers on this ZeroMQ endpoint (--bind), e.g. tcp://127.0.0.1:5555; a
-  // non-loopback address needs insecure (--insecure) until keys exist.
+  // non-loopback address needs CurveZMQ keys (curve_secret and allow_workers) or insecure
+  // (--insecure: plain TCP).
   std::string bind;
   bool insecure = false;
+  // The coordinator's secret certificate (--curve-secret FILE, mode 0600, from
+  // pixelmill-keygen): bind then speaks CurveZMQ, encrypted and authenticated.
+  std::string curve_secret;
+  // The folder of admitted workers' public certificates (--allow-workers DIR, NAME.key files),
+  // re-read when it changes; a worker whose key is not there is refused at the handshake.
+  std::string allow_workers;
   // The worker executable (--worker-binary). Empty: the `worker` installed beside the
   // coordinator, <prefix>/bin/worker of the prefix libpixelmill.so is found in (a relocated
   // install works); failing that, the path baked in at build time (the build's
