@@ -204,6 +204,7 @@ void WorkerLoop::StartSession() {
   proto::Envelope envelope;
   proto::Hello& hello = *envelope.mutable_hello();
   hello.set_protocol_version(kProtocolVersion);
+  hello.set_build_version(kVersion);
   hello.set_worker_id(options_.worker_id);
   hello.set_host(host_);
   hello.set_pid(static_cast<uint32_t>(::getpid()));

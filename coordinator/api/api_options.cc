@@ -6,11 +6,14 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/filters/filter.h"
 #include "coordinator/api/api_parts.h"
 #include "coordinator/api/option_table.h"
 #include "coordinator/api/worker_binary.h"
+#include "coordinator/download/url_policy.h"
 
 namespace pixelmill {
 namespace {
@@ -105,8 +108,20 @@ Status CheckWorkers(Options& out) {
   return Status::Ok();
 }
 
-void DeriveDownloads(Options& out) {
+Status DeriveDownloads(Options& out) {
   DownloadOptions& dl = out.download;
+  const std::string& ranges = out.allowed_private_networks;
+  if (ranges == "all") {
+    out.allow_private_networks = true;
+  } else if (!ranges.empty()) {
+    if (out.allow_private_networks) {
+      return Usage("allow_private_networks (every private range) and --allow-private-networks " +
+                   ranges + " (only those) contradict each other: drop one");
+    }
+    Result<std::vector<AddressRange>> parsed = ParseAddressRanges(ranges);
+    if (!parsed.ok()) return parsed.status();
+    dl.allowed_private = std::move(parsed).value();
+  }
   dl.concurrency = out.concurrency;
   dl.per_host = out.per_host;
   dl.timeout_ms = static_cast<uint64_t>(out.timeout_s * 1000);
@@ -114,6 +129,7 @@ void DeriveDownloads(Options& out) {
   dl.max_image_bytes = out.max_image_bytes;
   dl.allow_private_networks = out.allow_private_networks;
   dl.proxy = out.proxy;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -122,10 +138,9 @@ Result<Options> ToOptions(const RunOptions& in) {
   if (Status s = CheckAgainst(RunOptionTable(), in); !s.ok()) return s;
   Options out;
   static_cast<RunOptions&>(out) = in;
-  for (Status (*check)(Options&) : {&CheckOutput, &CheckFilter, &CheckWorkers}) {
+  for (Status (*check)(Options&) : {&CheckOutput, &CheckFilter, &CheckWorkers, &DeriveDownloads}) {
     if (Status s = check(out); !s.ok()) return s;
   }
-  DeriveDownloads(out);
   return out;
 }
 

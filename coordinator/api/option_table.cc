@@ -160,8 +160,12 @@ std::vector<Spec> MakeTable() {
            Between(1, double(uint64_t{1} << 34))});
   image_bytes.show_default = true;
   image_bytes.default_text = "20 MiB";
-  add({"--allow-private-networks", &R::allow_private_networks, kDownloads,
-       "allow image URLs on loopback, private and link-local addresses"});
+  Spec& private_networks =
+      add({"--allow-private-networks", &R::allowed_private_networks, kDownloads,
+           "allow image URLs on loopback, private and link-local addresses; with CIDR,... only "
+           "those ranges (e.g. 127.0.0.1/32,10.1.0.0/16)"});
+  private_networks.bare_value = "all";
+  private_networks.default_text = "off";
   add({"--proxy", &R::proxy, kDownloads,
        "send every download through this HTTP proxy (proxy environment variables are ignored); "
        "targets are still resolved and checked by pixelmill"});

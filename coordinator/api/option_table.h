@@ -77,6 +77,9 @@ struct OptionSpec {
   bool show_default = false;  // --help prints the default ("=1000")
   bool byte_size = false;     // the flag takes bytes with K, M, G suffixes (ParseByteSize)
   bool required = false;
+  // The value of a text flag given without one ("--allow-private-networks" alone: "all"); null:
+  // the flag needs its value.
+  const char* bare_value = nullptr;
 };
 
 // Every RunOptions field that is a flag, in --help order.

@@ -120,6 +120,7 @@ void Declare(CLI::App& app, const OptionSpec<Struct>& spec, Struct& values) {
         [choices](std::string& text) { return RefuseChoice(text, choices); }, accepts));
   }
   if (spec.required) option->required();
+  if (spec.bare_value != nullptr) option->expected(0, 1)->default_str(spec.bare_value);
   option->group(spec.group);
 }
 

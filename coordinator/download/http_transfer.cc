@@ -39,9 +39,10 @@ std::optional<std::string> RefusedAddress(const DownloadOptions& options, const 
       return AddressToString(address) + " (" + *why + ")";
     }
   } else if (!options.allow_private_networks) {
-    if (auto range = BlockedRange(address)) {
+    if (auto range = BlockedRange(address); range && !InRanges(options.allowed_private, address)) {
       return AddressToString(address) + " (" + std::string(*range) +
-             " address; pass --allow-private-networks to allow)";
+             (options.allowed_private.empty() ? " address; pass --allow-private-networks to allow)"
+                                              : " address, not in --allow-private-networks)");
     }
   }
   return std::nullopt;

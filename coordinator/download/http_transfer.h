@@ -16,9 +16,11 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "coordinator/download/host_gate.h"
 #include "coordinator/download/retry_policy.h"
+#include "coordinator/download/url_policy.h"
 
 namespace pixelmill {
 
@@ -33,6 +35,9 @@ struct DownloadOptions {
   uint64_t low_speed_window_s = 10;        // abort an attempt slower than 1 B/s over this
   uint64_t max_image_bytes = 20ull << 20;  // body cap, enforced as it streams
   bool allow_private_networks = false;     // allow loopback/private/link-local addresses
+  // Without allow_private_networks: the private ranges still allowed (--allow-private-networks
+  // CIDR,...); the rest stay refused.
+  std::vector<AddressRange> allowed_private;
   // Send every request through this proxy ("" = none; proxy environment variables are always
   // ignored). The target host is then resolved and checked by pixelmill before each request.
   std::string proxy;

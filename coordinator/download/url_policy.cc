@@ -334,4 +334,74 @@ std::string AddressToString(const sockaddr& address) {
   return buf;
 }
 
+namespace {
+
+bool PrefixMatches(const uint8_t* address, const AddressRange& range) {
+  const int whole = range.prefix / 8, bits = range.prefix % 8;
+  if (std::memcmp(address, range.bytes.data(), static_cast<size_t>(whole)) != 0) return false;
+  if (bits == 0) return true;
+  const auto mask = static_cast<uint8_t>(0xff << (8 - bits));
+  return (address[whole] & mask) == (range.bytes[static_cast<size_t>(whole)] & mask);
+}
+
+}  // namespace
+
+Result<std::vector<AddressRange>> ParseAddressRanges(std::string_view list) {
+  std::vector<AddressRange> ranges;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    std::string item(list.substr(start, comma - start));
+    start = comma + 1;
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    const auto refuse = [&](const std::string& why) {
+      return Status::Error(Code::kUsage, "--allow-private-networks: '" + item + "' is not " + why +
+                                             " (CIDR, e.g. 10.1.0.0/16 or 127.0.0.1/32)");
+    };
+    if (item.empty()) return refuse("an address range");
+    const size_t slash = item.find('/');
+    const std::string host = item.substr(0, slash);
+    AddressRange range;
+    if (inet_pton(AF_INET, host.c_str(), range.bytes.data()) == 1) {
+      range.family = AF_INET;
+    } else if (inet_pton(AF_INET6, host.c_str(), range.bytes.data()) == 1) {
+      range.family = AF_INET6;
+    } else {
+      return refuse("an IPv4 or IPv6 address range");
+    }
+    const int max_prefix = range.family == AF_INET ? 32 : 128;
+    range.prefix = max_prefix;
+    if (slash != std::string::npos) {
+      const std::string bits = item.substr(slash + 1);
+      if (bits.empty() || bits.size() > 3 ||
+          bits.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(bits) > max_prefix) {
+        return refuse("an address range: the prefix must be 0.." + std::to_string(max_prefix));
+      }
+      range.prefix = std::stoi(bits);
+    }
+    ranges.push_back(range);
+  }
+  return ranges;
+}
+
+bool InRanges(const std::vector<AddressRange>& ranges, const sockaddr& address) {
+  const uint8_t* v4 = nullptr;
+  const uint8_t* v6 = nullptr;
+  if (address.sa_family == AF_INET) {
+    v4 = reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in&>(address).sin_addr.s_addr);
+  } else if (address.sa_family == AF_INET6) {
+    v6 = reinterpret_cast<const sockaddr_in6&>(address).sin6_addr.s6_addr;
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(v6, kMapped, sizeof(kMapped)) == 0) v4 = v6 + 12;
+  }
+  for (const AddressRange& range : ranges) {
+    if (range.family == AF_INET && v4 != nullptr && PrefixMatches(v4, range)) return true;
+    if (range.family == AF_INET6 && v6 != nullptr && PrefixMatches(v6, range)) return true;
+  }
+  return false;
+}
+
 }  // namespace pixelmill

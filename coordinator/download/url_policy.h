@@ -5,9 +5,12 @@
 
 #include <sys/socket.h>
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/base/status.h"
 
@@ -45,6 +48,21 @@ std::string UrlHost(std::string_view url);
 // and local-use 64:ff9b:1::/48 at each RFC 6052 length), 6to4 (2002::/16) and Teredo
 // (2001::/32: its server and its client address).
 std::optional<std::string_view> BlockedRange(const sockaddr& address);
+
+// An address range in CIDR form: 10.1.0.0/16, 127.0.0.1/32, fd00::/8.
+struct AddressRange {
+  int family = 0;                   // AF_INET or AF_INET6
+  std::array<uint8_t, 16> bytes{};  // the network address (IPv4 in the first 4)
+  int prefix = 0;                   // leading bits that must match
+};
+
+// "A/N,B/M,..." (an address without /N is one host; blanks around items are allowed) as
+// ranges; code kUsage naming the item that is not one.
+Result<std::vector<AddressRange>> ParseAddressRanges(std::string_view list);
+
+// Whether `address` lies in one of `ranges`; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is
+// judged as its IPv4 address.
+bool InRanges(const std::vector<AddressRange>& ranges, const sockaddr& address);
 
 // "10.1.2.3" / "fe80::1" for messages.
 std::string AddressToString(const sockaddr& address);

@@ -376,8 +376,9 @@ Status Pipeline::StartWorkers() {
   if (Status s = dispatcher_->Init(); !s.ok()) return s;
   if (!options_.bind.empty()) {
     const bool curve = !options_.curve_secret.empty();
+    // --insecure is said out loud at every start (and the report's options record it).
     observer_.OnEvent(
-        LogLevel::kInfo,
+        options_.insecure ? LogLevel::kWarning : LogLevel::kInfo,
         "remote workers may connect to " + dispatcher_->bound().back() +
             (curve ? " (CurveZMQ: encrypted, keys in " + options_.allow_workers + " only)"
                    : " (plain TCP: unencrypted, any peer that reaches it may join)"));

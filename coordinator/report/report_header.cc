@@ -46,6 +46,12 @@ std::string OptionsJson(const Options& o) {
       .Add("max_pixels", o.filter_output.max_pixels)
       .Add("workers", uint64_t{o.workers})
       .Add("bind", o.bind)
+      // How remote workers connect: "curve" (encrypted, admitted keys only), "insecure" (plain
+      // TCP, said at start) or "" (plain on loopback, or no --bind).
+      .Add("worker_security", !o.curve_secret.empty() ? std::string_view("curve")
+                              : o.insecure            ? std::string_view("insecure")
+                                                      : std::string_view(""))
+      .Add("allow_workers", o.allow_workers)
       .Add("max_attempts", uint64_t{o.max_attempts})
       .Add("job_timeout_s", static_cast<double>(o.job_timeout_ms()) / 1000)
       .Add("concurrency", uint64_t{d.concurrency})
@@ -54,6 +60,7 @@ std::string OptionsJson(const Options& o) {
       .Add("retries", uint64_t{d.retry.retries})
       .Add("max_image_bytes", d.max_image_bytes)
       .Add("allow_private_networks", d.allow_private_networks)
+      .Add("allowed_private_networks", o.allowed_private_networks)
       .Add("proxy", d.proxy.empty() ? std::string() : RedactUrl(d.proxy, 4096))
       .Add("max_memory", o.max_memory)
       .Add("max_bad_records", uint64_t{o.max_bad_records})

@@ -248,6 +248,14 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
     refusal = "protocol version " + std::to_string(hello.protocol_version()) +
               " is not supported; this coordinator speaks version " +
               std::to_string(kProtocolVersion);
+  } else if (hello.build_version() != kVersion) {
+    // Another build may filter differently (or lack a fix) with the same wire: one run, one
+    // build. An empty version is a worker older than this check.
+    refusal = "worker version " +
+              (hello.build_version().empty() ? std::string("unknown (older than 0.1.0)")
+                                             : PeerText(hello.build_version())) +
+              " is not this coordinator's version " + std::string(kVersion) +
+              ": install the same pixelmill version on every worker host";
   } else if (hello.capacity() == 0 || hello.capacity() > 1024) {
     refusal = "capacity " + std::to_string(hello.capacity()) + " is outside 1..1024";
   } else {

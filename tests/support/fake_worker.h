@@ -47,6 +47,7 @@ class FakeWorker {
     socket.connect(endpoint);
     proto::Envelope hello;
     hello.mutable_hello()->set_protocol_version(kProtocolVersion);
+    hello.mutable_hello()->set_build_version(kVersion);
     hello.mutable_hello()->set_worker_id("fake:" +
                                          std::to_string(reinterpret_cast<uintptr_t>(this)));
     hello.mutable_hello()->set_host("fake-host");

@@ -16,6 +16,7 @@
 #include "tests/support/closed_port.h"
 #include "tests/support/coordinator_run.h"
 #include "tests/support/json_at.h"
+#include "tests/support/programs.h"
 
 namespace pixelmill {
 namespace {
@@ -44,6 +45,38 @@ TEST_F(DownloadSafetyTest, SecretsInUrlsAreRedactedEverywhere) {
   EXPECT_NE(manifest.find("alice:***@127.0.0.1"), std::string::npos) << manifest;
   EXPECT_NE(manifest.find("token=***"), std::string::npos) << manifest;
   EXPECT_LT(manifest.size(), 3000u);
+}
+
+// --allow-private-networks with a list allows those ranges only: the fixture's address is
+// fetched, and a redirect from it to another loopback address (127.0.0.2, outside the list) is
+// refused before connecting, with the reason.
+TEST_F(DownloadSafetyTest, AnAllowListOfRangesRefusesARedirectOutsideIt) {
+  const std::string port = std::to_string(api_.port());
+  UsersWithUrls({api_.Url("/img/1.jpg"),
+                 api_.Url("/img/2.jpg?redirect_to=http://127.0.0.2:" + port + "/img/2.jpg")});
+  testing::ChildProcess run(
+      {testing::kCoordinatorBinary, "--input", (dir_ / "users.jsonl").string(), "--output",
+       (dir_ / "out").string(), "--filter", "none", "--retries", "0", "--allow-private-networks",
+       "127.0.0.1/32", "--report", (dir_ / "report.json").string()},
+      dir_ / "stdout", dir_ / "stderr");
+  ASSERT_EQ(ExitCode(run.Wait(30)), 3) << Stderr();
+  auto lines = Manifest();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(JsonAt(lines[0], "/status"), "ok") << lines[0];
+  EXPECT_EQ(JsonAt(lines[1], "/error/code"), "blocked_address") << lines[1];
+  EXPECT_NE(JsonAt(lines[1], "/error/message").find("127.0.0.2"), std::string::npos) << lines[1];
+  EXPECT_NE(JsonAt(lines[1], "/error/message").find("not in --allow-private-networks"),
+            std::string::npos)
+      << lines[1];
+  EXPECT_EQ(JsonAt(Report(), "/options/allowed_private_networks"), "127.0.0.1/32") << Report();
+  // A malformed list is a usage error before anything runs.
+  testing::ChildProcess bad(
+      {testing::kCoordinatorBinary, "--input", (dir_ / "users.jsonl").string(), "--output",
+       (dir_ / "out2").string(), "--filter", "none", "--allow-private-networks", "127.0.0.1/33"},
+      dir_ / "bad.out", dir_ / "bad.err");
+  EXPECT_EQ(ExitCode(bad.Wait(30)), 2);
+  EXPECT_NE(testing::ReadFile(dir_ / "bad.err").find("'127.0.0.1/33' is not"), std::string::npos)
+      << testing::ReadFile(dir_ / "bad.err");
 }
 
 // A NUL byte would cut the URL short and fetch something else: the user fails with bad_url.

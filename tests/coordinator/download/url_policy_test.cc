@@ -4,13 +4,14 @@
 #include <netinet/in.h>
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 namespace pixelmill {
 namespace {
 
-std::optional<std::string_view> Blocked(const std::string& text) {
+sockaddr_storage Address(const std::string& text) {
   sockaddr_storage storage{};
   if (text.find(':') != std::string::npos) {
     auto& v6 = reinterpret_cast<sockaddr_in6&>(storage);
@@ -21,7 +22,45 @@ std::optional<std::string_view> Blocked(const std::string& text) {
     v4.sin_family = AF_INET;
     EXPECT_EQ(inet_pton(AF_INET, text.c_str(), &v4.sin_addr), 1) << text;
   }
+  return storage;
+}
+
+std::optional<std::string_view> Blocked(const std::string& text) {
+  const sockaddr_storage storage = Address(text);
   return BlockedRange(reinterpret_cast<const sockaddr&>(storage));
+}
+
+bool In(const std::vector<AddressRange>& ranges, const std::string& text) {
+  const sockaddr_storage storage = Address(text);
+  return InRanges(ranges, reinterpret_cast<const sockaddr&>(storage));
+}
+
+TEST(UrlPolicyTest, AddressRangesMatchByPrefix) {
+  Result<std::vector<AddressRange>> ranges =
+      ParseAddressRanges("127.0.0.1/32, 10.1.0.0/16,192.168.8.0/21,fd00::/8,169.254.1.1");
+  ASSERT_TRUE(ranges.ok()) << ranges.status().message();
+  for (const char* in : {"127.0.0.1", "10.1.255.7", "192.168.15.1", "fd12::1", "169.254.1.1",
+                         "::ffff:127.0.0.1", "::ffff:10.1.0.1"}) {
+    EXPECT_TRUE(In(ranges.value(), in)) << in;
+  }
+  for (const char* out : {"127.0.0.2", "10.2.0.1", "192.168.16.1", "fe80::1", "169.254.169.254",
+                          "::1", "::ffff:127.0.0.2"}) {
+    EXPECT_FALSE(In(ranges.value(), out)) << out;
+  }
+  Result<std::vector<AddressRange>> everything = ParseAddressRanges("0.0.0.0/0");
+  ASSERT_TRUE(everything.ok());
+  EXPECT_TRUE(In(everything.value(), "10.9.8.7"));
+  EXPECT_FALSE(In(everything.value(), "fd00::1")) << "an IPv4 range holds no IPv6 address";
+}
+
+TEST(UrlPolicyTest, AMalformedRangeIsAUsageErrorNamingIt) {
+  for (const char* bad : {"", "10.0.0.0/8,", "10.0.0.0/33", "fd00::/129", "10.0.0.0/", "10.0.0/8",
+                          "localhost", "10.0.0.0/8x", "10.0.0.0/-1", "10.0.0.0/0008"}) {
+    Result<std::vector<AddressRange>> ranges = ParseAddressRanges(bad);
+    ASSERT_FALSE(ranges.ok()) << bad;
+    EXPECT_EQ(ranges.status().code(), Code::kUsage) << bad;
+    EXPECT_NE(ranges.status().message().find("--allow-private-networks"), std::string::npos);
+  }
 }
 
 TEST(UrlPolicyTest, AcceptsHttpAndHttpsOnly) {

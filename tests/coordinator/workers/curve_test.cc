@@ -102,6 +102,7 @@ TEST_F(CurveTest, AnAdmittedWorkerDoesTheRunAndIsNamedByItsKey) {
     EXPECT_NE(JsonAt(line, "/worker").find(marker), std::string::npos) << line;
   }
   EXPECT_EQ(ExitCode(worker->Wait(10)), 0);
+  EXPECT_EQ(JsonAt(Report(), "/options/worker_security"), "curve") << Report();
 }
 
 // None of the three may join: the run has no worker, waits --remote-wait, and every user fails
@@ -165,6 +166,16 @@ TEST_F(CurveTest, KeysAddedAndRemovedMidRunTakeEffect) {
       },
       30))
       << ReadFile(dir_ / "good-coordinator.err");
+}
+
+// Plain TCP by choice is said at start and recorded in the report.
+TEST_F(CurveTest, InsecureIsWarnedAtStartAndRecorded) {
+  Users(3);
+  auto run =
+      Start({"--filter", "blur:1", "--workers", "1", "--bind", "tcp://127.0.0.1:*", "--insecure"});
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+  EXPECT_NE(Stderr().find("plain TCP: unencrypted"), std::string::npos) << Stderr();
+  EXPECT_EQ(JsonAt(Report(), "/options/worker_security"), "insecure") << Report();
 }
 
 TEST_F(CurveTest, KeyFlagsAreCheckedBeforeTheRun) {

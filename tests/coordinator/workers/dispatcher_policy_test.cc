@@ -72,6 +72,7 @@ class DispatcherPolicyTest : public ::testing::Test {
     proto::Envelope hello;
     proto::Hello& h = *hello.mutable_hello();
     h.set_protocol_version(kProtocolVersion);
+    h.set_build_version(kVersion);
     h.set_worker_id("peer-" + std::to_string(peers_.size()));
     h.set_host("test");
     h.set_capacity(1);
@@ -154,6 +155,9 @@ TEST_P(DispatcherHelloTest, AHelloItCannotServeIsRejectedWithTheReasonAndGetsNoJ
       {[](proto::Hello& h) { h.set_worker_id(std::string(kMaxWorkerIdBytes + 1, 'w')); },
        "bytes is over the limit of"},
       {[](proto::Hello& h) { h.clear_filters(); }, "needs 'sleep', which the worker does not have"},
+      {[](proto::Hello& h) { h.set_build_version("0.0.9"); },
+       "worker version 0.0.9 is not this coordinator's version " + std::string(kVersion)},
+      {[](proto::Hello& h) { h.clear_build_version(); }, "unknown (older than 0.1.0)"},
   };
   const Refusal& refusal = refusals[GetParam()];
   ASSERT_NO_FATAL_FAILURE(Start());
@@ -171,7 +175,7 @@ TEST_P(DispatcherHelloTest, AHelloItCannotServeIsRejectedWithTheReasonAndGetsNoJ
   EXPECT_TRUE(events_.Has("rejected worker")) << ::testing::PrintToString(events_.lines);
 }
 
-INSTANTIATE_TEST_SUITE_P(Dispatcher, DispatcherHelloTest, ::testing::Range(0, 5));
+INSTANTIATE_TEST_SUITE_P(Dispatcher, DispatcherHelloTest, ::testing::Range(0, 7));
 
 TEST_F(DispatcherPolicyTest, AWorkerSilentForThreeIntervalsIsDeadAndItsJobRequeued) {
   ASSERT_NO_FATAL_FAILURE(Start([](DispatchOptions& d) { d.heartbeat_ms = 1000; }));

@@ -143,6 +143,7 @@ class DispatcherPeerTest : public DispatcherBudgetTest {
     peer.connect(endpoint);
     proto::Envelope hello;
     hello.mutable_hello()->set_protocol_version(kProtocolVersion);
+    hello.mutable_hello()->set_build_version(kVersion);
     hello.mutable_hello()->set_worker_id(worker_id.empty() ? host + ":" + std::to_string(pid)
                                                            : worker_id);
     hello.mutable_hello()->set_host(host);

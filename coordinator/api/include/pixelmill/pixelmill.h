@@ -142,6 +142,10 @@ struct RunOptions {
   uint64_t max_image_bytes = 20ull << 20;
   // Allow image URLs on loopback, private and link-local addresses (--allow-private-networks).
   bool allow_private_networks = false;
+  // Only some of them (--allow-private-networks CIDR,CIDR...): e.g. "127.0.0.1/32,10.1.0.0/16"
+  // (an address alone is one host); "all" is allow_private_networks. Every resolved address
+  // and redirect hop is checked against it; "" leaves it to allow_private_networks.
+  std::string allowed_private_networks;
   // Send every download through this HTTP proxy (--proxy); targets are still checked.
   std::string proxy;
   // Each distinct image once (--dedupe): "url" (the default: users whose image URLs are the
