@@ -101,9 +101,11 @@ void ComputeThread::Submit(ComputeTask task) {
   wake_.notify_one();
 }
 
-size_t ComputeThread::DropQueued() {
+std::vector<uint64_t> ComputeThread::DropQueued() {
   std::lock_guard<std::mutex> lock(mutex_);
-  const size_t dropped = queue_.size();
+  std::vector<uint64_t> dropped;
+  dropped.reserve(queue_.size());
+  for (const ComputeTask& task : queue_) dropped.push_back(task.job_id);
   queue_.clear();
   return dropped;
 }

@@ -59,8 +59,8 @@ class ComputeThread {
 
   // Queues a task behind the running and queued ones.
   void Submit(ComputeTask task);
-  // Forgets every queued task (not the running one); returns how many.
-  size_t DropQueued();
+  // Forgets every queued task (not the running one); returns their job ids.
+  std::vector<uint64_t> DropQueued();
 
  private:
   void Main() noexcept;

@@ -3,18 +3,23 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "common/base/version.h"
 #include "common/filters/filter.h"
 #include "common/wire/protocol.h"
+#include "worker/host_supervisor.h"
+#include "worker/stop_signal.h"
 #include "worker/worker_loop.h"
 
 namespace {
@@ -55,8 +60,8 @@ int main(int argc, char** argv) {
   pixelmill::worker::Options options;
   CLI::App app{
       "pixelmill worker: runs filter jobs for a coordinator.\n"
-      "Exit codes: 0 after Shutdown; 1 after Reject, on a fatal error, or when a --local\n"
-      "worker loses its coordinator; 2 usage."};
+      "Exit codes: 0 after Shutdown or a warm shutdown (SIGTERM); 1 after Reject, on a fatal\n"
+      "error, a second SIGTERM, or when a --local worker loses its coordinator; 2 usage."};
   app.set_version_flag("--version", std::string(pixelmill::kVersion));
   const CLI::Validator endpoint_check(
       [](std::string& endpoint) {
@@ -93,6 +98,22 @@ int main(int argc, char** argv) {
   app.add_option("--server-key", server_key,
                  "the coordinator's public certificate (FILE, its NAME.key)")
       ->type_name("FILE");
+  app.add_flag("--keep-running", options.keep_running,
+               "stay up after a run ends and serve the coordinator's next run (a standing "
+               "worker host)");
+  double grace_s = 10;
+  app.add_option("--grace", grace_s,
+                 "after SIGTERM, seconds to finish the jobs being run (the queued ones go back "
+                 "at once); a second signal stops at once")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  unsigned processes = 1;
+  app.add_option("--processes", processes,
+                 "start and supervise N worker processes (restarted with backoff when one "
+                 "crashes); the flag alone: one per hardware thread")
+      ->expected(0, 1)
+      ->default_str("0")
+      ->check(CLI::Range(0u, 1024u));
   std::string log_level = "info";
   app.add_option("--log-level", log_level,
                  "info, or debug: also print libvips' warnings about damaged images (each "
@@ -126,6 +147,12 @@ int main(int argc, char** argv) {
   }
 
   options.debug = log_level == "debug";
+  options.grace = std::chrono::milliseconds(static_cast<int64_t>(grace_s * 1000));
+  if (processes == 0) processes = std::max(1u, std::thread::hardware_concurrency());
+  if (processes > 1 && options.local) {
+    std::fprintf(stderr, "worker: error: --processes is for worker hosts, not --local workers\n");
+    return 2;
+  }
   if (curve_secret.empty() != server_key.empty()) {
     std::fprintf(stderr,
                  "worker: error: CurveZMQ needs both --curve-secret FILE (this worker's "
@@ -158,6 +185,21 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  if (processes > 1) {
+    // The same command line for each, without --processes (and its value).
+    std::vector<std::string> argv_child;
+    for (int i = 0; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg.rfind("--processes=", 0) == 0) continue;
+      if (arg == "--processes") {
+        if (i + 1 < argc && argv[i + 1][0] != '-') ++i;
+        continue;
+      }
+      argv_child.push_back(arg);
+    }
+    return pixelmill::worker::SuperviseProcesses(argv_child, processes);
+  }
+  pixelmill::worker::InstallStopHandlers(options.local);
   if (pixelmill::Status s = pixelmill::InitFilters(); !s.ok()) {
     std::fprintf(stderr, "worker: error: %s\n", s.message().c_str());
     return 1;

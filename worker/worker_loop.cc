@@ -16,6 +16,7 @@
 #include "common/base/peer_text.h"
 #include "common/base/version.h"
 #include "common/filters/filter.h"
+#include "worker/stop_signal.h"
 
 namespace pixelmill::worker {
 namespace {
@@ -42,6 +43,8 @@ constexpr milliseconds kMinBackoff{500};
 constexpr milliseconds kMaxBackoff{5000};
 // Messages handled per wake-up, so a flood cannot starve heartbeats and results.
 constexpr int kMaxDrain = 256;
+// What Handle returns for "this session is over, connect again" (keep_running).
+constexpr int kReconnect = -1;
 
 std::string DefaultWorkerId(const std::string& host) {
   std::random_device random;
@@ -151,6 +154,10 @@ int WorkerLoop::Serve() {
   while (true) {
     if (std::optional<int> code = RunSession()) return *code;
     WaitOffline(backoff_);
+    if (StopRequests() > 0) {
+      std::fprintf(stderr, "worker: stopping (signal) while not connected: nothing held\n");
+      return 0;
+    }
     backoff_ = std::min(backoff_ * 2, kMaxBackoff);
   }
 }
@@ -162,8 +169,9 @@ std::optional<int> WorkerLoop::RunSession() {
     const Clock::time_point deadline = state_ == State::kWelcomed
                                            ? last_heard_ + kMissedIntervals * heartbeat_
                                            : hello_sent_ + kMissedIntervals * kDefaultHeartbeat;
+    if (std::optional<int> code = CheckStop(now)) return code;
     if (now >= deadline) return CoordinatorLost(now);
-    Clock::time_point wake = deadline;
+    Clock::time_point wake = leaving_ ? std::min(deadline, leave_by_) : deadline;
     if (state_ == State::kWelcomed) {
       if (now >= next_heartbeat_) {
         SendHeartbeat();
@@ -178,7 +186,9 @@ std::optional<int> WorkerLoop::RunSession() {
     Poll(items, 2, std::chrono::ceil<milliseconds>(wake - now));
     if (items[1].revents & ZMQ_POLLIN) ForwardResults();
     // Drained even when the poll timed out, so a message that came at the deadline still counts.
-    if (std::optional<int> code = DrainCoordinator()) return code;
+    if (std::optional<int> code = DrainCoordinator()) {
+      return *code == kReconnect ? std::nullopt : code;
+    }
   }
 }
 
@@ -231,16 +241,28 @@ std::optional<int> WorkerLoop::CoordinatorLost(Clock::time_point now) {
     }
     return 1;
   }
-  const size_t dropped = compute_->DropQueued();
+  if (leaving_) {
+    std::fprintf(stderr, "worker: coordinator lost while leaving: exiting\n");
+    return 0;
+  }
+  const size_t dropped = compute_->DropQueued().size();
+  // Printed at the 1st, 2nd, 4th, 8th... failed try in a row: a standing worker waiting for
+  // the next run says so without a line every few seconds.
+  ++failed_tries_;
+  const bool say = welcomed || (failed_tries_ & (failed_tries_ - 1)) == 0;
   // A CURVE handshake that fails says nothing to this side: name the likely causes.
   const char* why = welcomed || !options_.curve
                         ? ""
                         : " (unreachable, or refused at the handshake: --server-key is not the "
                           "coordinator's key, or this worker's key is not in its --allow-workers)";
-  std::fprintf(stderr,
-               "worker: %s %s for %lld ms%s; dropped %zu queued jobs, reconnecting in %lld ms\n",
-               welcomed ? "coordinator silent at" : "no Welcome from", endpoint, silent, why,
-               dropped, static_cast<long long>(backoff_.count()));
+  if (welcomed) failed_tries_ = 0;
+  if (say) {
+    std::fprintf(stderr,
+                 "worker: %s %s for %lld ms%s; dropped %zu queued jobs, reconnecting in %lld ms "
+                 "(try %u)\n",
+                 welcomed ? "coordinator silent at" : "no Welcome from", endpoint, silent, why,
+                 dropped, static_cast<long long>(backoff_.count()), failed_tries_ + 1);
+  }
   CloseSocket();
   return std::nullopt;
 }
@@ -264,7 +286,7 @@ std::optional<int> WorkerLoop::Handle(Message& message) {
   const proto::Envelope& envelope = message.envelope;
   switch (envelope.body_case()) {
     case proto::Envelope::kShutdown:
-      return 0;
+      return HandleShutdown(envelope.shutdown());
     case proto::Envelope::kReject:
       if (state_ != State::kHandshake) break;
       std::fprintf(stderr, "worker: error: rejected by coordinator: %s\n",
@@ -297,6 +319,12 @@ std::optional<int> WorkerLoop::HandleWelcome(const proto::Welcome& welcome) {
                    : std::clamp(milliseconds(welcome.heartbeat_ms()), kMinHeartbeat, kMaxHeartbeat);
   state_ = State::kWelcomed;
   backoff_ = kMinBackoff;
+  failed_tries_ = 0;
+  if (!options_.local) {
+    std::fprintf(stderr, "worker: %s joined the coordinator at %s (heartbeat %lld ms)\n",
+                 options_.worker_id.c_str(), options_.endpoint.c_str(),
+                 static_cast<long long>(heartbeat_.count()));
+  }
   last_heard_ = Clock::now();
   next_heartbeat_ = last_heard_ + heartbeat_;
   return std::nullopt;
@@ -304,6 +332,11 @@ std::optional<int> WorkerLoop::HandleWelcome(const proto::Welcome& welcome) {
 
 void WorkerLoop::HandleJob(Message& message) {
   const proto::Job& job = message.envelope.job();
+  if (leaving_) {
+    // Sent before the coordinator read our Leave: it goes back the same way.
+    SendLeave({job.job_id()}, false, "leaving");
+    return;
+  }
   if (held_ >= options_.capacity) {
     SendError(job.job_id(),
               Status::Error(Code::kOverCapacity,
@@ -359,6 +392,89 @@ void WorkerLoop::SendError(uint64_t job_id, const Status& error) {
   }
 }
 
+std::optional<int> WorkerLoop::HandleShutdown(const proto::Shutdown& shutdown) {
+  const std::string reason = PeerText(shutdown.reason());
+  if (!options_.keep_running || leaving_) {
+    if (!options_.local)
+      std::fprintf(stderr, "worker: shut down by the coordinator: %s\n", reason.c_str());
+    return 0;
+  }
+  if (held_ > 0) {
+    // Stopped mid-job (a job timeout, bad results): a filter may be stuck in this process, so
+    // it ends and its supervisor (--processes) starts a fresh one.
+    std::fprintf(stderr, "worker: stopped by the coordinator holding %u job(s): %s; exiting\n",
+                 held_, reason.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "worker: the coordinator's run ended (%s); waiting for its next run at %s\n",
+               reason.c_str(), options_.endpoint.c_str());
+  CloseSocket();
+  backoff_ = kMinBackoff;
+  failed_tries_ = 1;  // the first silent try of the wait is not worth a line
+  return kReconnect;
+}
+
+std::optional<int> WorkerLoop::CheckStop(Clock::time_point now) {
+  const int requests = StopRequests();
+  if (requests == 0) return std::nullopt;
+  const bool welcomed = state_ == State::kWelcomed;
+  if (requests >= 2 && leaving_) {
+    if (welcomed) {
+      SendLeave({}, true, "a second signal: stopping at once");
+      AwaitGoodbye(milliseconds(500));
+    }
+    std::fprintf(stderr, "worker: second signal: stopping at once, %u job(s) abandoned\n", held_);
+    return 1;
+  }
+  if (!leaving_) {
+    leaving_ = true;
+    leave_by_ = now + options_.grace;
+    if (!welcomed) {
+      std::fprintf(stderr, "worker: stopping (signal): no coordinator joined, nothing held\n");
+      return 0;
+    }
+    const std::vector<uint64_t> returned = compute_->DropQueued();
+    held_ -= std::min<uint32_t>(held_, static_cast<uint32_t>(returned.size()));
+    SendLeave(returned, false, "stopping (SIGTERM)");
+    std::fprintf(stderr,
+                 "worker: leaving (signal): returned %zu queued job(s), finishing %u within "
+                 "%.1f s (--grace); a second signal stops at once\n",
+                 returned.size(), held_, static_cast<double>(options_.grace.count()) / 1000);
+  }
+  if (held_ > 0 && now < leave_by_) return std::nullopt;
+  if (welcomed) {
+    SendLeave({}, true, held_ > 0 ? "--grace is over" : "stopped (SIGTERM)");
+    AwaitGoodbye(milliseconds(2000));
+  }
+  std::fprintf(stderr, "worker: left the coordinator at %s%s\n", options_.endpoint.c_str(),
+               held_ > 0 ? " (--grace over: the jobs still running go to other workers)" : "");
+  return 0;
+}
+
+void WorkerLoop::SendLeave(const std::vector<uint64_t>& returned, bool done,
+                           const std::string& reason) {
+  proto::Envelope envelope;
+  proto::Leave& leave = *envelope.mutable_leave();
+  for (uint64_t id : returned) leave.add_returned_job_ids(id);
+  leave.set_done(done);
+  leave.set_reason(reason);
+  if (!SendMessage(socket_, nullptr, envelope, nullptr)) {
+    peer_log_.Print("could not send Leave: the send queue to the coordinator is full");
+  }
+}
+
+void WorkerLoop::AwaitGoodbye(milliseconds limit) {
+  const Clock::time_point until = Clock::now() + limit;
+  for (Clock::time_point now = Clock::now(); now < until; now = Clock::now()) {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    Poll(&item, 1, std::chrono::ceil<milliseconds>(until - now));
+    while (ReceiveFrames(socket_, frames_)) {
+      Result<Message> m = DecodeMessage(frames_, Sender::kCoordinator, options_.max_payload_bytes);
+      if (m.ok() && m->envelope.has_shutdown()) return;
+    }
+  }
+}
+
 void WorkerLoop::SendHeartbeat() {
   proto::Envelope envelope;
   envelope.mutable_heartbeat();
@@ -368,7 +484,8 @@ void WorkerLoop::SendHeartbeat() {
 
 void WorkerLoop::WaitOffline(milliseconds delay) {
   const Clock::time_point until = Clock::now() + delay;
-  for (Clock::time_point now = Clock::now(); now < until; now = Clock::now()) {
+  for (Clock::time_point now = Clock::now(); now < until && StopRequests() == 0;
+       now = Clock::now()) {
     zmq::pollitem_t item{results_.handle(), 0, ZMQ_POLLIN, 0};
     Poll(&item, 1, std::chrono::ceil<milliseconds>(until - now));
     if (item.revents & ZMQ_POLLIN) ForwardResults();

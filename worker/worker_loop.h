@@ -6,8 +6,13 @@
 // interval, busy or idle. Any message from the coordinator is a sign of life; silence for 3
 // intervals (or no Welcome within 3 s) means the coordinator is lost: a local worker exits 1, a
 // remote one drops its queued jobs (the coordinator requeues them), backs off 0.5 s doubling to
-// 5 s, and says Hello again on a fresh socket, forever. Shutdown exits 0 at once. Every received
-// message is decoded as untrusted; malformed or out-of-place ones are counted and dropped.
+// 5 s, and says Hello again on a fresh socket, forever. Shutdown exits 0 at once, or with
+// keep_running waits for the coordinator's next run the same way. Every received message is
+// decoded as untrusted; malformed or out-of-place ones are counted and dropped.
+//
+// SIGTERM (stop_signal.h) is a warm shutdown: the queued jobs go back at once (Leave), the
+// running ones are finished and answered within `grace`, then Leave{done} and exit 0. A second
+// signal sends Leave{done} and exits 1 at once; the coordinator requeues what was held.
 //
 // Threads: the main thread constructs this and calls Run(); it owns the ZeroMQ context and both
 // of its sockets (the DEALER and its end of the compute thread's PAIR) and does all I/O. The
@@ -50,6 +55,10 @@ struct Options {
   // the coordinator's public key; unset: plain.
   std::optional<CurveKeyPair> curve;
   std::string server_key;
+  // Stay up after a run's Shutdown and reconnect for the next run (a standing worker host).
+  bool keep_running = false;
+  // After SIGTERM, how long the jobs being run may take before they are abandoned.
+  std::chrono::milliseconds grace{10'000};
 };
 
 class WorkerLoop {
@@ -86,6 +95,13 @@ class WorkerLoop {
   std::optional<int> RunSession();
   void StartSession();
   std::optional<int> CoordinatorLost(Clock::time_point now);
+  // A stop signal came (or the grace is over): the exit code once the worker may go.
+  std::optional<int> CheckStop(Clock::time_point now);
+  void SendLeave(const std::vector<uint64_t>& returned, bool done, const std::string& reason);
+  // After Leave{done}: up to `limit` for the coordinator's Shutdown, which says the Leave
+  // arrived (a socket closed at once, or a process ended, may drop what it had not sent).
+  void AwaitGoodbye(std::chrono::milliseconds limit);
+  std::optional<int> HandleShutdown(const proto::Shutdown& shutdown);
   // Receives and handles what the coordinator sent; an exit code ends the worker.
   std::optional<int> DrainCoordinator();
   std::optional<int> Handle(Message& message);
@@ -116,6 +132,9 @@ class WorkerLoop {
   std::chrono::milliseconds heartbeat_;
   std::chrono::milliseconds backoff_;
   Clock::time_point hello_sent_, last_heard_, next_heartbeat_;
+  uint32_t failed_tries_ = 0;     // sessions in a row without a Welcome
+  bool leaving_ = false;          // a stop signal came: no new job, leave when done
+  Clock::time_point leave_by_{};  // ... at the latest (the grace)
 
   std::vector<zmq::message_t> frames_;
   std::string last_filter_;                      // the last job's filter spec

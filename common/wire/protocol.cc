@@ -27,7 +27,7 @@ Status Malformed(std::string why) { return Status::Error(Code::kMalformed, std::
 bool AllowedFrom(proto::Envelope::BodyCase body, Sender sender) {
   using E = proto::Envelope;
   if (sender == Sender::kWorker) {
-    return body == E::kHello || body == E::kResult || body == E::kHeartbeat;
+    return body == E::kHello || body == E::kResult || body == E::kHeartbeat || body == E::kLeave;
   }
   return body == E::kWelcome || body == E::kReject || body == E::kJob || body == E::kHeartbeat ||
          body == E::kShutdown;
@@ -158,6 +158,8 @@ const char* BodyName(const proto::Envelope& envelope) {
       return "heartbeat";
     case proto::Envelope::kShutdown:
       return "shutdown";
+    case proto::Envelope::kLeave:
+      return "leave";
     case proto::Envelope::BODY_NOT_SET:
       break;
   }

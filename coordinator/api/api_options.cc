@@ -18,13 +18,6 @@
 namespace pixelmill {
 namespace {
 
-bool IsLoopbackEndpoint(const std::string& endpoint) {
-  for (const char* prefix : {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://"}) {
-    if (endpoint.rfind(prefix, 0) == 0) return true;
-  }
-  return false;
-}
-
 Status Usage(const std::string& message) { return Status::Error(Code::kUsage, message); }
 
 // --resume-anyway implies --resume; --retry-failed needs it; --overwrite contradicts it.
@@ -89,11 +82,13 @@ Status CheckWorkers(Options& out) {
   if (curve && out.bind.rfind("tcp://", 0) != 0) {
     return Usage("--bind " + out.bind + ": CurveZMQ is for tcp:// endpoints");
   }
-  if (!out.bind.empty() && !IsLoopbackEndpoint(out.bind) && !out.insecure && !curve) {
+  // Loopback too: any local user's process could join, take users' images and return forged
+  // ones. An ipc:// endpoint is filtered by user id instead.
+  if (out.bind.rfind("tcp://", 0) == 0 && !out.insecure && !curve) {
     return Usage("--bind " + out.bind +
-                 " is not a loopback address: remote workers would talk in the clear; give "
-                 "keys (--curve-secret FILE --allow-workers DIR, made by pixelmill-keygen), or "
-                 "pass --insecure to accept plain TCP");
+                 " would take workers in the clear (any process that reaches the port could "
+                 "join, loopback included); give keys (--curve-secret FILE --allow-workers DIR, "
+                 "made by pixelmill-keygen), or pass --insecure to accept plain TCP");
   }
   if (out.workers == 0) return Status::Ok();
   if (out.worker_binary.empty()) out.worker_binary = FindWorkerBinary(WorkerSearch::kBesideLibrary);

@@ -111,7 +111,7 @@ std::vector<Spec> MakeTable() {
   workers.default_text = "hardware threads";
   add({"--bind", &R::bind, kWorkers, "also accept remote workers here, e.g. tcp://127.0.0.1:5555"});
   add({"--insecure", &R::insecure, kWorkers,
-       "allow --bind on a non-loopback address without encryption"});
+       "allow a tcp:// --bind without keys: plain TCP, unencrypted (warned, reported)"});
   add({"--curve-secret", &R::curve_secret, kWorkers,
        "the coordinator's secret certificate (FILE, mode 0600, from pixelmill-keygen): --bind "
        "speaks CurveZMQ"});

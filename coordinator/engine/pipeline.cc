@@ -107,7 +107,10 @@ PipelineResult Pipeline::Run() {
   static_cast<RunFigures&>(result) = metrics_->Figures();
   result.left = todo - lines_.ok - lines_.failed;
   result.downloads = downloader_.stats();
-  if (dispatcher_) result.dispatch = dispatcher_->stats();
+  if (dispatcher_) {
+    result.dispatch = dispatcher_->stats();
+    result.dispatch.by_worker = dispatcher_->figures_by_worker();
+  }
   if (supervisor_) result.worker_restarts = supervisor_->restarts();
   result.manifest_syncs = sink_.syncs();
   result.budget_limit = budget_.limit();

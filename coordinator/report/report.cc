@@ -43,6 +43,33 @@ std::string Bytes(uint64_t bytes) {
   return StringPrintf("%.2f GB", b / 1e9);
 }
 
+double Mean(Duration total, uint64_t count) {
+  return std::chrono::duration<double>(total).count() / static_cast<double>(count);
+}
+
+// One object per worker (WorkerLedger): who it was and what it did.
+std::string ByWorkerJson(const std::vector<WorkerFigures>& rows) {
+  std::string json = "[";
+  for (const WorkerFigures& w : rows) {
+    const uint64_t jobs = w.jobs_ok + w.jobs_failed;
+    if (json.size() > 1) json += ',';
+    json += JsonObject()
+                .Add("worker", w.worker)
+                .Add("host", w.host)
+                .Add("key", w.key)
+                .Add("remote", w.remote)
+                .Add("jobs_ok", w.jobs_ok)
+                .Add("jobs_failed", w.jobs_failed)
+                .Add("cpu_s", static_cast<double>(w.cpu_micros) / 1e6)
+                .Add("result_bytes", w.result_bytes)
+                .Add("round_trip_mean_s", jobs == 0 ? 0.0 : Mean(w.round_trips, jobs))
+                .Add("connected_s", Mean(w.connected, 1))
+                .Add("connections", uint64_t{w.connections})
+                .Done();
+  }
+  return json + "]";
+}
+
 }  // namespace
 
 double UsersPerSecond(const PipelineResult& run) {
@@ -80,12 +107,14 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
                                  .Add("malformed", w.malformed)
                                  .Add("joined", w.workers_joined)
                                  .Add("lost", w.workers_lost)
+                                 .Add("left", w.workers_left)
                                  .Add("rejected", w.rejected)
                                  .Add("bad_results", w.bad_results)
                                  .Add("timed_out", w.timed_out)
                                  .Add("image_warnings", w.image_warnings)
                                  .Add("restarts", run.worker_restarts)
                                  .Add("most_connected", uint64_t{run.workers})
+                                 .AddRaw("by_worker", ByWorkerJson(w.by_worker))
                                  .Done();
   // Seconds each stage spent blocked on the next: which one bound the run.
   std::string waits_json = JsonObject()

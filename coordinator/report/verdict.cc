@@ -1,8 +1,10 @@
 #include "coordinator/report/verdict.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "common/base/string_printf.h"
 
@@ -27,6 +29,40 @@ std::string FailureAdvice(Code code) {
   }
   return "the failing downloads bound the run; check the image server and the URLs (the "
          "manifest's error lines, README Troubleshooting) before tuning";
+}
+
+// Mean seconds a job of `w` took from being sent to its result, and of filter CPU.
+double RoundTrip(const WorkerFigures& w) {
+  return std::chrono::duration<double>(w.round_trips).count() /
+         static_cast<double>(w.jobs_ok + w.jobs_failed);
+}
+double CpuPerJob(const WorkerFigures& w) {
+  return static_cast<double>(w.cpu_micros) / 1e6 / static_cast<double>(w.jobs_ok + w.jobs_failed);
+}
+
+// A remote worker whose jobs took far longer than the other workers' for the same CPU: its
+// link (bandwidth or latency) held them, whatever bound the run as a whole. "" when none.
+std::string SlowLink(const PipelineResult& run) {
+  std::vector<const WorkerFigures*> judged;
+  for (const WorkerFigures& w : run.dispatch.by_worker) {
+    if (w.jobs_ok + w.jobs_failed >= kMinJobsPerWorker) judged.push_back(&w);
+  }
+  if (judged.size() < 2) return "";
+  // Round trip beyond the CPU a job needed: network and queueing.
+  const auto overhead = [](const WorkerFigures* w) { return RoundTrip(*w) - CpuPerJob(*w); };
+  std::sort(judged.begin(), judged.end(), [&](const WorkerFigures* a, const WorkerFigures* b) {
+    return overhead(a) < overhead(b);
+  });
+  const WorkerFigures& worst = *judged.back();
+  const double others = overhead(judged[(judged.size() - 1) / 2]);  // the others' median
+  if (!worst.remote || overhead(&worst) < kSlowLinkFactor * others ||
+      overhead(&worst) - others < kSlowLinkSeconds) {
+    return "";
+  }
+  return StringPrintf(
+      "; worker %s on %s took %.3f s a job for %.3f s of CPU, against %.3f s beyond the CPU on "
+      "the other workers: a slow link to its host (bandwidth or latency) held its jobs",
+      worst.worker.c_str(), worst.host.c_str(), RoundTrip(worst), CpuPerJob(worst), others);
 }
 
 }  // namespace
@@ -58,6 +94,12 @@ double WorkerUtilisation(const PipelineResult& run) {
 }
 
 Verdict Judge(const PipelineResult& run) {
+  Verdict verdict = JudgeStages(run);
+  verdict.evidence += SlowLink(run);
+  return verdict;
+}
+
+Verdict JudgeStages(const PipelineResult& run) {
   const double wall = run.wall_seconds;
   if (wall <= 0 || run.ok + run.failed == 0) {
     return {Bound::kBalanced, "no user was processed in this run: nothing to judge"};

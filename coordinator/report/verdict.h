@@ -44,4 +44,13 @@ inline constexpr double kMinJudgedSeconds = 1.0;
 inline constexpr size_t kMinJudgedUsers = 10;
 Verdict Judge(const PipelineResult& run);
 
+// The stages' verdict above, without the slow-link note Judge adds: a remote worker (of those
+// with at least kMinJobsPerWorker jobs) whose jobs took, beyond their CPU time, kSlowLinkFactor
+// times the other workers' median and kSlowLinkSeconds more, is named with its host (a slow
+// link to it: bandwidth or latency).
+Verdict JudgeStages(const PipelineResult& run);
+inline constexpr uint64_t kMinJobsPerWorker = 5;
+inline constexpr double kSlowLinkFactor = 3.0;
+inline constexpr double kSlowLinkSeconds = 0.05;
+
 }  // namespace pixelmill

@@ -91,8 +91,14 @@ Status Dispatcher::Init() {
     zmq_setsockopt(socket_.handle(), ZMQ_IPC_FILTER_UID, &uid, sizeof(uid));
     if (options_.curve) {
       // Before any bind with a ZAP domain: without a handler libzmq admits every CURVE peer.
+      // Handshakes that fail before ZAP is asked (plain peers, a wrong server key) are seen
+      // on the socket's monitor, read by the ZAP handler's thread.
+      const std::string monitor = "inproc://pixelmill-handshakes";
+      if (zmq_socket_monitor(socket_.handle(), monitor.c_str(), kHandshakeEvents) != 0) {
+        throw zmq::error_t();
+      }
       Result<std::unique_ptr<ZapHandler>> zap =
-          ZapHandler::Start(*context_, options_.allow_workers);
+          ZapHandler::Start(*context_, options_.allow_workers, monitor);
       if (!zap.ok()) return zap.status();
       zap_ = std::move(zap).value();
     }
@@ -231,6 +237,37 @@ void Dispatcher::Handle(std::vector<zmq::message_t>& frames) {
   }
   worker->last_heard = clock_.Now();
   if (message.envelope.has_result()) OnResult(identity, message);
+  if (message.envelope.has_leave()) OnLeave(identity, message.envelope.leave());
+}
+
+void Dispatcher::OnLeave(const std::string& identity, const proto::Leave& leave) {
+  WorkerInfo& worker = *pool_.Find(identity);
+  size_t returned = 0;
+  for (uint64_t job_id : leave.returned_job_ids()) returned += pool_.Return(identity, job_id);
+  const std::string reason = PeerText(leave.reason());
+  if (!worker.leaving) {
+    worker.leaving = true;
+    observer_->OnStructuredEvent(EventBuilder(LogLevel::kInfo, "worker_leaving")
+                                     .Text("worker ")
+                                     .Field("worker", worker.worker_id)
+                                     .Text(" is leaving (")
+                                     .Field("reason", reason)
+                                     .Text("): ")
+                                     .Field("returned", returned)
+                                     .Text(" job(s) returned, ")
+                                     .Field("finishing", worker.jobs.size())
+                                     .Text(" to finish")
+                                     .Done());
+  }
+  if (leave.done()) {
+    // The worker waits for this before it exits, so its Leave is known to have arrived.
+    proto::Envelope bye;
+    bye.mutable_shutdown()->set_reason("goodbye");
+    Send(identity, bye);
+    RemoveWorker(identity, "left (" + reason + ")", Code::kWorkerDied, true);
+    return;
+  }
+  Dispatch();
 }
 
 void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello, uint32_t local_pid,
@@ -292,15 +329,19 @@ void Dispatcher::OnHello(const std::string& identity, const proto::Hello& hello,
   info.key = key;
   info.capacity = hello.capacity();
   info.last_heard = clock_.Now();
-  observer_->OnStructuredEvent(EventBuilder(LogLevel::kDebug, "worker_joined")
-                                   .Text("worker ")
-                                   .Field("worker", worker_id)
-                                   .Text(" joined (pid ")
-                                   .Field("pid", hello.pid())
-                                   .Text(", capacity ")
-                                   .Field("capacity", hello.capacity())
-                                   .Text(")")
-                                   .Done());
+  // A remote worker joining is news; local ones join at every start.
+  observer_->OnStructuredEvent(
+      EventBuilder(local_pid > 0 ? LogLevel::kDebug : LogLevel::kInfo, "worker_joined")
+          .Text("worker ")
+          .Field("worker", worker_id)
+          .Text(" joined (pid ")
+          .Field("pid", hello.pid())
+          .Text(", capacity ")
+          .Field("capacity", hello.capacity())
+          .Text(")")
+          .Done());
+  ledger_.Joined(worker_id, info.host, key.empty() ? "" : KeyFingerprint(key), local_pid == 0,
+                 clock_.Now());
   pool_.Add(std::move(info));
   ++stats_.workers_joined;
   if (options_.on_local_join && local_pid > 0) options_.on_local_join(local_pid);
@@ -315,6 +356,8 @@ void Dispatcher::OnResult(const std::string& identity, Message& message) {
   std::optional<JobRecord> job = pool_.Complete(identity, result.job_id());
   if (!job) return;  // late or foreign: counted by the pool, dropped
   ++stats_.results;
+  ledger_.Result(worker_id, !result.has_error(), result.cpu_micros(), message.payload.size(),
+                 clock_.Now() - job->sent_at);
   stats_.cpu_micros += result.cpu_micros();
   stats_.image_warnings += result.warnings();
   JobOutcome outcome;
@@ -447,27 +490,34 @@ void Dispatcher::Unreachable(const std::string& identity) {
 }
 
 void Dispatcher::WorkerDead(const std::string& identity, const std::string& why, Code code) {
+  RemoveWorker(identity, why, code, false);
+}
+
+void Dispatcher::RemoveWorker(const std::string& identity, const std::string& why, Code code,
+                              bool left) {
   const WorkerInfo* worker = pool_.Find(identity);
   if (worker == nullptr) return;
   const size_t held = worker->jobs.size();
   const uint32_t pid = worker->pid;
   const uint32_t local_pid = worker->local_pid;
-  observer_->OnStructuredEvent(EventBuilder(LogLevel::kWarning, "worker_lost")
-                                   .Text("lost worker ")
+  observer_->OnStructuredEvent(EventBuilder(left ? LogLevel::kInfo : LogLevel::kWarning,
+                                            left ? "worker_left" : "worker_lost")
+                                   .Text(left ? "worker " : "lost worker ")
                                    .Field("worker", worker->worker_id)
                                    .Text(" (pid ")
                                    .Field("pid", pid)
-                                   .Text("): ")
+                                   .Text(left ? ") " : "): ")
                                    .Field("reason", why)
                                    .Text("; ")
                                    .Field("jobs_to_retry", held)
                                    .Text(" job(s) to retry")
                                    .Done());
+  ledger_.Left(worker->worker_id, clock_.Now());
   std::vector<JobRecord> given_up = pool_.Remove(identity);
-  ++stats_.workers_lost;
+  ++(left ? stats_.workers_left : stats_.workers_lost);
   // A local process that may still be running (frozen, hung) is killed and replaced; the
   // supervisor ignores pids that are not its own children.
-  if (local_pid > 0 && options_.on_local_lost) options_.on_local_lost(local_pid);
+  if (!left && local_pid > 0 && options_.on_local_lost) options_.on_local_lost(local_pid);
   for (JobRecord& job : given_up) GiveUp(job, code, why);
   // Jobs requeued after the dispatcher gave up would wait for a worker that never comes.
   if (!gave_up_.empty()) FailQueued(gave_up_);

@@ -53,6 +53,7 @@
 #include "coordinator/events/clock.h"
 #include "coordinator/events/close_group.h"
 #include "coordinator/events/run_observer.h"
+#include "coordinator/workers/worker_ledger.h"
 #include "coordinator/workers/worker_pool.h"
 #include "coordinator/workers/zap_handler.h"
 
@@ -105,11 +106,13 @@ Status WorkerFailure(const std::string& code, const std::string& message);
 
 struct DispatchStats {
   uint64_t jobs_sent = 0, results = 0, duplicates = 0, malformed = 0, requeued = 0;
-  uint64_t workers_joined = 0, workers_lost = 0, rejected = 0;
+  uint64_t workers_joined = 0, workers_lost = 0, workers_left = 0, rejected = 0;
   uint64_t bad_results = 0, timed_out = 0;
   uint64_t cpu_micros = 0;  // worker CPU time of the results accepted
   // libvips warnings about the images of the results accepted (damaged but readable).
   uint64_t image_warnings = 0;
+  // Per worker (Dispatcher::figures_by_worker(), set at the end of a run).
+  std::vector<WorkerFigures> by_worker;
 };
 
 class Dispatcher {
@@ -148,7 +151,10 @@ class Dispatcher {
   size_t pending() const { return pool_.queued() + pool_.in_flight(); }
   // Jobs waiting for a worker with credit.
   size_t queued() const { return pool_.queued(); }
+  // The counters (by_worker left empty: see figures_by_worker()).
   DispatchStats stats() const;
+  // What each worker did so far (WorkerLedger).
+  std::vector<WorkerFigures> figures_by_worker() const { return ledger_.Rows(clock_.Now()); }
 
   // The periodic checks, at the clock's time: workers silent for 3 intervals are dead, workers
   // holding a job past the job timeout are stopped, the remote wait is counted, jobs held back
@@ -173,6 +179,9 @@ class Dispatcher {
   // Reports ZAP refusals, and takes workers whose key left --allow-workers out of the pool.
   void CheckKeys();
   void OnResult(const std::string& identity, Message& message);
+  // A worker's warm shutdown: its returned jobs are queued again (same attempt), it gets no
+  // new job, and with `done` it is gone (at info, not as a lost worker).
+  void OnLeave(const std::string& identity, const proto::Leave& leave);
   void Dispatch();
   // False when the worker cannot be reached (it disconnected).
   bool Send(const std::string& identity, const proto::Envelope& envelope,
@@ -180,6 +189,9 @@ class Dispatcher {
   void Unreachable(const std::string& identity);
   void WorkerDead(const std::string& identity, const std::string& why,
                   Code code = Code::kWorkerDied);
+  // Takes a worker out of the pool: what it held is requeued (attempt + 1) or given up with
+  // `code`. `left`: it said so (Leave), logged at info; else lost, a warning.
+  void RemoveWorker(const std::string& identity, const std::string& why, Code code, bool left);
   void GiveUp(JobRecord& job, Code code, const std::string& why);
   void CheckDeadlines(TimePoint now);
   void StopWorker(const std::string& identity, const std::string& why, Code code);
@@ -201,6 +213,7 @@ class Dispatcher {
   uv_poll_t poll_{};
   uv_timer_t heartbeat_{};
   WorkerPool pool_;
+  WorkerLedger ledger_;
   DispatchStats stats_;
   std::vector<zmq::message_t> frames_;
   proto::Envelope job_envelope_;  // reused for every Job

@@ -23,7 +23,7 @@ WorkerInfo* WorkerPool::PickLeastLoaded(const std::string& avoid, bool alone) {
   WorkerInfo* avoided = nullptr;
   for (const std::string& id : order_) {
     WorkerInfo& w = workers_.at(id);
-    if (w.credits == 0 || w.alone_job != 0 || (alone && !w.jobs.empty())) continue;
+    if (w.credits == 0 || w.leaving || w.alone_job != 0 || (alone && !w.jobs.empty())) continue;
     if (!avoid.empty() && id == avoid) {
       avoided = &w;
     } else if (best == nullptr || w.credits > best->credits) {
@@ -116,6 +116,13 @@ void WorkerPool::Unassign(uint64_t job_id) {
   job.worker.clear();
   job.result_estimate.Reset();
   queue_.push_front(std::move(job));
+}
+
+bool WorkerPool::Return(const std::string& identity, uint64_t job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second.worker != identity) return false;
+  Unassign(job_id);
+  return true;
 }
 
 std::vector<JobRecord> WorkerPool::Remove(const std::string& identity) {

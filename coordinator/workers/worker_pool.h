@@ -40,6 +40,7 @@ struct WorkerInfo {
   uint32_t credits = 0;     // jobs it may still be sent
   TimePoint last_heard{};   // any message
   uint32_t bad_streak = 0;  // invalid results in a row
+  bool leaving = false;     // it said Leave: no new job
   std::unordered_set<uint64_t> jobs;
   uint64_t alone_job = 0;  // the job it holds alone (JobRecord::alone), 0 if none
 };
@@ -92,6 +93,9 @@ class WorkerPool {
   // Puts a job that could not be sent back at the head of the queue, same attempt (its result
   // estimate is given back).
   void Unassign(uint64_t job_id);
+  // A leaving worker gave job_id back unstarted: queued again at the head, same attempt. False
+  // (nothing done) when `identity` does not hold it.
+  bool Return(const std::string& identity, uint64_t job_id);
 
   // A job's attempt failed (e.g. its result was not a valid image): gives its result estimate
   // back and queues it again with attempt + 1, preferring another worker than `avoid`, or

@@ -7,6 +7,12 @@
 // never waits for the event loop), re-reads the folder when it changes, and keeps each refusal
 // (key fingerprint and address, once per pair) for the loop to report.
 //
+// Peers that fail before ZAP is asked (a plain-TCP worker, a CURVE one with the wrong server
+// key) are seen on the worker socket's monitor (zmq_socket_monitor with kHandshakeEvents,
+// given to Start): each accepted tcp connection's address is noted, and one whose handshake
+// failed on a protocol error is a refusal at its disconnection, without a key. The address is
+// read when the accept is reported: best effort, as the connection may be gone by then.
+//
 //   Result<std::unique_ptr<ZapHandler>> zap = ZapHandler::Start(context, "/etc/pixelmill/workers");
 //   ... bind with ZMQ_ZAP_DOMAIN kZapDomain ...
 //   for (const ZapRefusal& r : (*zap)->TakeRefusals()) Report(r);
@@ -22,6 +28,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -32,6 +39,9 @@
 namespace pixelmill {
 
 inline constexpr char kZapDomain[] = "pixelmill";
+// What the worker socket's monitor must publish for the handshake failures above.
+inline constexpr int kHandshakeEvents =
+    ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
 
 struct ZapRefusal {
   std::string fingerprint;  // KeyFingerprint of the refused key, or "" for a non-CURVE peer
@@ -42,9 +52,11 @@ struct ZapRefusal {
 class ZapHandler {
  public:
   // Reads `allow_dir` (an error if it is not a readable folder of valid certificates) and starts
-  // answering. `context` must outlive the handler.
+  // answering; with `monitor` (an inproc endpoint where the worker socket's monitor publishes
+  // kHandshakeEvents) it also watches handshakes. `context` must outlive the handler.
   static Result<std::unique_ptr<ZapHandler>> Start(zmq::context_t& context,
-                                                   std::filesystem::path allow_dir);
+                                                   std::filesystem::path allow_dir,
+                                                   const std::string& monitor = "");
   ~ZapHandler();
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
@@ -62,9 +74,17 @@ class ZapHandler {
   void Run();
   void Answer(std::vector<zmq::message_t>& request);
   void ReloadIfChanged();
+  void OnMonitorEvent();
+  // Keeps a refusal for TakeRefusals, once per (key or reason, address).
+  void Refuse(const std::string& fingerprint, const std::string& address, const std::string& why);
 
   const std::filesystem::path allow_dir_;
   zmq::socket_t socket_;
+  zmq::socket_t monitor_;  // PAIR from the worker socket's monitor, or none
+  // The handler thread's own: tcp peers by file descriptor since accepted, and why the last
+  // handshake failed (its disconnection comes next).
+  std::unordered_map<int, std::string> peers_;
+  std::string failed_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::filesystem::file_time_type seen_mtime_{};

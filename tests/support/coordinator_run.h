@@ -88,10 +88,11 @@ class CoordinatorRun : public ::testing::Test {
         10);
     return endpoint;
   }
-  std::unique_ptr<ChildProcess> StartWorker(const std::string& endpoint, const std::string& name) {
-    return std::make_unique<ChildProcess>(
-        std::vector<std::string>{kWorkerBinary, "--connect", endpoint}, dir_ / (name + ".out"),
-        dir_ / (name + ".err"));
+  std::unique_ptr<ChildProcess> StartWorker(const std::string& endpoint, const std::string& name,
+                                            const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> argv = {kWorkerBinary, "--connect", endpoint};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    return std::make_unique<ChildProcess>(argv, dir_ / (name + ".out"), dir_ / (name + ".err"));
   }
 
   ImageApiProcess api_{kImageApiBinary};

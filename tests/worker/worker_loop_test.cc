@@ -319,7 +319,8 @@ TEST_F(WorkerLoopTest, ImageWarningsAreCountedNotPrinted) {
       EXPECT_NE(Stderr().find("libvips warning(s): corrupt profile"), std::string::npos)
           << Stderr();
     } else {
-      EXPECT_EQ(Stderr(), "") << "printed at the default level";
+      EXPECT_EQ(Stderr().find("libvips"), std::string::npos) << "printed at the default level";
+      EXPECT_EQ(Stderr().find("corrupt"), std::string::npos) << "printed at the default level";
     }
     proto::Envelope shutdown;
     shutdown.mutable_shutdown();

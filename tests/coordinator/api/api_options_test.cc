@@ -35,6 +35,8 @@ TEST(ToOptionsTest, ZeroWorkersMeansRemoteOnlyAndNeedsBind) {
   ASSERT_FALSE(checked.ok());
   EXPECT_EQ(checked.status().message(), "--workers 0 needs --bind (remote workers only)");
   options.bind = "tcp://127.0.0.1:*";
+  EXPECT_FALSE(ToOptions(options).ok()) << "plain TCP, even on loopback, needs insecure";
+  options.insecure = true;
   ASSERT_TRUE(ToOptions(options).ok()) << ToOptions(options).status().ToString();
   EXPECT_EQ(ToOptions(options).value().workers, 0u);
   RunOptions no_filter = Filtering();

@@ -68,8 +68,8 @@ TEST_F(FilterPipelineTest, RealImagesFilteredHostileOnesRefusedWorkersSurvive) {
     }
   }
   UsersWithUrls(urls);
-  auto run = Start({"--filter", "blur:5", "--workers", "0", "--bind", "tcp://127.0.0.1:*",
-                    "--max-pixels", "20000000"});
+  auto run = Start({"--filter", "blur:5", "--workers", "0", "--insecure", "--bind",
+                    "tcp://127.0.0.1:*", "--max-pixels", "20000000"});
   const std::string endpoint = RemoteEndpoint();
   ASSERT_FALSE(endpoint.empty()) << Stderr();
   auto a = StartWorker(endpoint, "a");

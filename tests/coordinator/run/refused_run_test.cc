@@ -62,7 +62,7 @@ TEST_F(RefusedRunTest, ABadBindIsFoundBeforeTheFolderIsClaimed) {
   const fs::path out = dir_ / "out";
   std::vector<std::string> flags = Flags(users, out.string());
   flags[flags.size() - 1] = "blur:1";
-  flags.insert(flags.end(), {"--workers", "1", "--bind", "tcp://localhost:5555"});
+  flags.insert(flags.end(), {"--workers", "1", "--insecure", "--bind", "tcp://localhost:5555"});
   EXPECT_EQ(Run(flags), 1);
   EXPECT_TRUE(StderrHas("tcp://127.0.0.1:5555")) << "no hint to use an address: " << Stderr();
   EXPECT_FALSE(fs::exists(out));
@@ -104,7 +104,7 @@ TEST_F(RefusedRunTest, OverwriteDeletesNothingWhenTheRunIsRefused) {
   taken.bind("tcp://127.0.0.1:*");
   overwrite = Flags(users, out.string());
   overwrite.back() = "blur:1";  // the --filter: workers, so --bind is used
-  overwrite.insert(overwrite.end(), {"--overwrite", "--workers", "1", "--bind",
+  overwrite.insert(overwrite.end(), {"--overwrite", "--workers", "1", "--insecure", "--bind",
                                      taken.get(zmq::sockopt::last_endpoint)});
   EXPECT_EQ(Run(overwrite), 1);
   EXPECT_EQ(Snapshot(out), before) << "a --bind in use";

@@ -119,7 +119,8 @@ TEST_F(RunSafetyTest, AFullDiskLeavesACompleteManifestAndTrueCounts) {
 TEST_F(RunSafetyTest, AClosedStderrDoesNotKillTheRun) {
   Users(20);
   const fs::path code_file = dir_ / "code";
-  Bash(Command({"--filter", "sleep:5", "--workers", "1", "--bind", "tcp://127.0.0.1:*"}) +
+  Bash(Command(
+           {"--filter", "sleep:5", "--workers", "1", "--insecure", "--bind", "tcp://127.0.0.1:*"}) +
        " 2>&1 | true\necho ${PIPESTATUS[0]} > " + code_file.string() + "\n");
   EXPECT_EQ(ReadFile(code_file), "0\n");
   EXPECT_EQ(Manifest().size(), 20u);

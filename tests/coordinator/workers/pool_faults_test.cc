@@ -41,8 +41,8 @@ class PoolFaultsTest : public testing::CoordinatorRun {
 // --job-timeout its jobs go to another worker and it is told to leave.
 TEST_F(PoolFaultsTest, JobsHeldPastTheTimeoutMoveToAnotherWorker) {
   Users(60);
-  auto run = Start({"--filter", "sleep:50", "--workers", "1", "--bind", "tcp://127.0.0.1:*",
-                    "--job-timeout", "1", "--heartbeat-ms", "200"});
+  auto run = Start({"--filter", "sleep:50", "--workers", "1", "--insecure", "--bind",
+                    "tcp://127.0.0.1:*", "--job-timeout", "1", "--heartbeat-ms", "200"});
   const std::string endpoint = RemoteEndpoint();
   ASSERT_FALSE(endpoint.empty()) << Stderr();
   FakeWorker stuck(endpoint, FakeWorker::Answer::kNever);
@@ -87,7 +87,8 @@ TEST_F(PoolFaultsTest, ResultsThatAreNotImagesAreRetriedElsewhere) {
   for (auto answer : {FakeWorker::Answer::kGarbage, FakeWorker::Answer::kEmpty}) {
     fs::remove_all(dir_ / "out");
     Users(60);
-    auto run = Start({"--filter", "sleep:30", "--workers", "1", "--bind", "tcp://127.0.0.1:*"});
+    auto run = Start(
+        {"--filter", "sleep:30", "--workers", "1", "--insecure", "--bind", "tcp://127.0.0.1:*"});
     const std::string endpoint = RemoteEndpoint();
     ASSERT_FALSE(endpoint.empty()) << Stderr();
     // The liar joins once the real worker works, so there is always another worker to retry on
@@ -109,7 +110,8 @@ TEST_F(PoolFaultsTest, ResultsThatAreNotImagesAreRetriedElsewhere) {
 // reason instead of being fed jobs it would fail.
 TEST_F(PoolFaultsTest, AWorkerWithoutTheFilterIsRejectedAtHello) {
   Users(20);
-  auto run = Start({"--filter", "sleep:20", "--workers", "1", "--bind", "tcp://127.0.0.1:*"});
+  auto run = Start(
+      {"--filter", "sleep:20", "--workers", "1", "--insecure", "--bind", "tcp://127.0.0.1:*"});
   const std::string endpoint = RemoteEndpoint();
   ASSERT_FALSE(endpoint.empty()) << Stderr();
   FakeWorker old(endpoint, FakeWorker::Answer::kGarbage, 2, {"none", "spin"});
@@ -124,8 +126,8 @@ TEST_F(PoolFaultsTest, AWorkerWithoutTheFilterIsRejectedAtHello) {
 // up after --remote-wait with a no_workers line per user.
 TEST_F(PoolFaultsTest, NoWorkerJoiningEndsTheRunWithNoWorkersLines) {
   Users(5);
-  auto run = Start({"--filter", "sleep:10", "--workers", "0", "--bind", "tcp://127.0.0.1:*",
-                    "--remote-wait", "1", "--heartbeat-ms", "200"});
+  auto run = Start({"--filter", "sleep:10", "--workers", "0", "--insecure", "--bind",
+                    "tcp://127.0.0.1:*", "--remote-wait", "1", "--heartbeat-ms", "200"});
   ASSERT_EQ(ExitCode(run->Wait(30)), 3) << Stderr();
   EXPECT_EQ(Count("/error/code", "no_workers"), 5u);
   EXPECT_NE(Stderr().find("waiting for a remote worker on tcp://127.0.0.1:"), std::string::npos)
@@ -137,7 +139,8 @@ TEST_F(PoolFaultsTest, NoWorkerJoiningEndsTheRunWithNoWorkersLines) {
 TEST_F(PoolFaultsTest, LocalWorkersThatCannotStartThenNoRemoteEndsTheRun) {
   Users(5);
   auto run = Start({"--filter", "sleep:10", "--workers", "1", "--worker-binary", "/bin/false",
-                    "--bind", "tcp://127.0.0.1:*", "--remote-wait", "1", "--heartbeat-ms", "200"});
+                    "--insecure", "--bind", "tcp://127.0.0.1:*", "--remote-wait", "1",
+                    "--heartbeat-ms", "200"});
   ASSERT_EQ(ExitCode(run->Wait(60)), 3) << Stderr();
   EXPECT_EQ(Count("/error/code", "no_workers"), 5u);
   EXPECT_NE(Stderr().find("keeps dying before it can join"), std::string::npos) << Stderr();

@@ -169,7 +169,8 @@ TEST_F(PoolTest, PoisonImageFailsAfterMaxAttemptsAndTheRunCompletes) {
 // A worker started by hand joins a running job over tcp and takes work.
 TEST_F(PoolTest, RemoteWorkerJoinsMidRun) {
   Users(150);
-  auto run = Start({"--filter", "sleep:25", "--workers", "1", "--bind", "tcp://127.0.0.1:*"});
+  auto run = Start(
+      {"--filter", "sleep:25", "--workers", "1", "--insecure", "--bind", "tcp://127.0.0.1:*"});
   const std::string endpoint = RemoteEndpoint();
   ASSERT_FALSE(endpoint.empty()) << Stderr();
   ASSERT_TRUE(WaitFor([&] { return ManifestLines() >= 10; }, 20));
@@ -190,7 +191,8 @@ TEST_F(PoolTest, RemoteWorkerJoinsMidRun) {
 // finish on the other worker.
 TEST_F(PoolTest, FrozenRemoteWorkerIsDeclaredDeadAndItsJobsMove) {
   Users(120);
-  auto run = Start({"--filter", "sleep:40", "--workers", "0", "--bind", "tcp://127.0.0.1:*"});
+  auto run = Start(
+      {"--filter", "sleep:40", "--workers", "0", "--insecure", "--bind", "tcp://127.0.0.1:*"});
   const std::string endpoint = RemoteEndpoint();
   ASSERT_FALSE(endpoint.empty()) << Stderr();
   auto a = StartWorker(endpoint, "a");
@@ -215,7 +217,8 @@ TEST_F(PoolTest, FrozenRemoteWorkerIsDeclaredDeadAndItsJobsMove) {
 // protocol version gets a Reject with the reason; the run finishes normally.
 TEST_F(PoolTest, HostileFramesAndWrongVersionsDoNotDisturbTheRun) {
   Users(60);
-  auto run = Start({"--filter", "sleep:20", "--workers", "1", "--bind", "tcp://127.0.0.1:*"});
+  auto run = Start(
+      {"--filter", "sleep:20", "--workers", "1", "--insecure", "--bind", "tcp://127.0.0.1:*"});
   const std::string endpoint = RemoteEndpoint();
   ASSERT_FALSE(endpoint.empty()) << Stderr();
   zmq::context_t context;
@@ -267,7 +270,7 @@ TEST_F(PoolTest, TakenBindAddressIsAFatalErrorNotAHang) {
   zmq::socket_t squatter(context, zmq::socket_type::router);
   squatter.bind("tcp://127.0.0.1:*");
   const std::string taken = squatter.get(zmq::sockopt::last_endpoint);
-  auto run = Start({"--filter", "spin:10", "--workers", "1", "--bind", taken});
+  auto run = Start({"--filter", "spin:10", "--workers", "1", "--insecure", "--bind", taken});
   const int status = run->Wait(20);
   ASSERT_NE(status, -1) << "the coordinator hung";
   EXPECT_EQ(ExitCode(status), 1);

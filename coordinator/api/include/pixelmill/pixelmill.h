@@ -101,8 +101,8 @@ struct RunOptions {
   // sequential), as on the command line.
   size_t workers = std::max(1u, std::thread::hardware_concurrency());
   // Also accept remote workers on this ZeroMQ endpoint (--bind), e.g. tcp://127.0.0.1:5555; a
-  // non-loopback address needs CurveZMQ keys (curve_secret and allow_workers) or insecure
-  // (--insecure: plain TCP).
+  // tcp:// one, loopback included, needs CurveZMQ keys (curve_secret and allow_workers) or
+  // insecure (--insecure: plain TCP).
   std::string bind;
   bool insecure = false;
   // The coordinator's secret certificate (--curve-secret FILE, mode 0600, from
