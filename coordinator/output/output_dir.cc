@@ -323,9 +323,12 @@ Result<std::string> CheckSideFile(const std::string& flag, const std::string& pa
                              "folder); give the path of a file to write");
   }
   // Its folder is made when the file is written; what exists of it now must let us.
-  fs::path folder = file.parent_path();
-  while (!folder.empty() && ::stat(folder.c_str(), &st) != 0 && folder != folder.parent_path()) {
-    folder = folder.parent_path();
+  // A bare file name is in the current folder.
+  fs::path folder = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+  while (::stat(folder.c_str(), &st) != 0) {
+    const fs::path up = folder.parent_path().empty() ? fs::path(".") : folder.parent_path();
+    if (up == folder) break;
+    folder = up;
   }
   if (!S_ISDIR(st.st_mode) || ::access(folder.c_str(), W_OK | X_OK) != 0) {
     return Status::Error(Code::kUsage,

@@ -8,7 +8,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <system_error>
 
@@ -34,23 +33,6 @@ std::string PeerAddress(int fd) {
     ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, text, sizeof text);
   }
   return text;
-}
-
-// Why a handshake failed, from the monitor's protocol error code.
-std::string HandshakeFailure(uint32_t code) {
-  switch (code) {
-    case ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
-      return "does not speak CurveZMQ (a plain-TCP worker: give it --curve-secret and "
-             "--server-key)";
-    case ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
-      return "its CURVE handshake does not decrypt: its --server-key is not this coordinator's "
-             "public key";
-    default: {
-      char text[80];
-      std::snprintf(text, sizeof text, "failed the ZMTP handshake (protocol error 0x%x)", code);
-      return text;
-    }
-  }
 }
 
 }  // namespace
@@ -91,6 +73,14 @@ bool ZapHandler::Admitted(const std::string& public_key) const {
 
 std::vector<ZapRefusal> ZapHandler::TakeRefusals() {
   std::lock_guard<std::mutex> lock(mu_);
+  if (unlisted_ > 0) {
+    refusals_.push_back({"", "many addresses",
+                         std::to_string(unlisted_) +
+                             " more refusals of new keys or addresses, not "
+                             "listed (over " +
+                             std::to_string(kMaxReported) + " distinct ones this run)"});
+    unlisted_ = 0;
+  }
   return std::exchange(refusals_, {});
 }
 
@@ -137,12 +127,16 @@ void ZapHandler::Run() {
   zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                              {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
   const size_t count = monitor_.handle() != nullptr ? 2 : 1;
+  auto next_check = std::chrono::steady_clock::now();
   while (!stop_) {
     try {
-      if (zmq::poll(items, count, std::chrono::milliseconds(kPollMs)) == 0) {
+      const int ready = zmq::poll(items, count, std::chrono::milliseconds(kPollMs));
+      // On time even while peers keep knocking: a revoked key must not wait for a quiet spell.
+      if (const auto now = std::chrono::steady_clock::now(); now >= next_check) {
         ReloadIfChanged();
-        continue;
+        next_check = now + std::chrono::milliseconds(kPollMs);
       }
+      if (ready == 0) continue;
       if (count == 2 && (items[1].revents & ZMQ_POLLIN)) OnMonitorEvent();
       if (!(items[0].revents & ZMQ_POLLIN)) continue;
       std::vector<zmq::message_t> request;
@@ -163,7 +157,12 @@ void ZapHandler::Run() {
 void ZapHandler::Refuse(const std::string& fingerprint, const std::string& address,
                         const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (reported_.emplace(fingerprint.empty() ? "?" + why : fingerprint, address).second) {
+  if (reported_.size() >= kMaxReported) {
+    // A peer with a fresh key (or address) each time: counted, not listed.
+    if (reported_.count({fingerprint, address}) == 0) ++unlisted_;
+    return;
+  }
+  if (reported_.emplace(fingerprint, address).second) {
     refusals_.push_back({fingerprint, address, why});
   }
 }
@@ -183,14 +182,20 @@ void ZapHandler::OnMonitorEvent() {
     if (event == ZMQ_EVENT_ACCEPTED) {
       if (std::string address = PeerAddress(fd); !address.empty()) peers_[fd] = address;
     } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
-      failed_ = HandshakeFailure(value);
+      failed_ = true;
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
       auto it = peers_.find(fd);
       if (it != peers_.end()) {
-        if (!failed_.empty()) Refuse("", it->second, failed_);
+        // Which connection failed is not in the event, and another may close in between (ZMTP
+        // sends an ERROR before closing): the reason names both causes.
+        if (failed_) {
+          Refuse("", it->second,
+                 "failed the CurveZMQ handshake: it speaks plain TCP (give it --curve-secret "
+                 "and --server-key), or its --server-key is not this coordinator's public key");
+        }
         peers_.erase(it);
       }
-      failed_.clear();
+      failed_ = false;
     }
   }
 }

@@ -9,9 +9,10 @@
 //
 // Peers that fail before ZAP is asked (a plain-TCP worker, a CURVE one with the wrong server
 // key) are seen on the worker socket's monitor (zmq_socket_monitor with kHandshakeEvents,
-// given to Start): each accepted tcp connection's address is noted, and one whose handshake
-// failed on a protocol error is a refusal at its disconnection, without a key. The address is
-// read when the accept is reported: best effort, as the connection may be gone by then.
+// given to Start): each accepted tcp connection's address is noted, and a protocol failure is a
+// refusal, without a key, of the next of them to disconnect: once per address, as the event
+// does not say which connection failed. The address is read when the accept is reported: best
+// effort, as the connection may be gone by then.
 //
 //   Result<std::unique_ptr<ZapHandler>> zap = ZapHandler::Start(context, "/etc/pixelmill/workers");
 //   ... bind with ZMQ_ZAP_DOMAIN kZapDomain ...
@@ -75,7 +76,8 @@ class ZapHandler {
   void Answer(std::vector<zmq::message_t>& request);
   void ReloadIfChanged();
   void OnMonitorEvent();
-  // Keeps a refusal for TakeRefusals, once per (key or reason, address).
+  // Keeps a refusal for TakeRefusals, once per (key fingerprint, address): a peer without a key
+  // once per address.
   void Refuse(const std::string& fingerprint, const std::string& address, const std::string& why);
 
   const std::filesystem::path allow_dir_;
@@ -84,14 +86,18 @@ class ZapHandler {
   // The handler thread's own: tcp peers by file descriptor since accepted, and why the last
   // handshake failed (its disconnection comes next).
   std::unordered_map<int, std::string> peers_;
-  std::string failed_;
+  bool failed_ = false;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::filesystem::file_time_type seen_mtime_{};
   mutable std::mutex mu_;
   std::map<std::string, std::string> admitted_;  // public key -> certificate name; guarded
   std::vector<ZapRefusal> refusals_;             // guarded
-  std::set<std::pair<std::string, std::string>> reported_;  // guarded
+  // (fingerprint, address) pairs reported, at most kMaxReported; beyond, refusals are counted
+  // in unlisted_ and reported as one line per TakeRefusals. Guarded.
+  static constexpr size_t kMaxReported = 1024;
+  std::set<std::pair<std::string, std::string>> reported_;
+  uint64_t unlisted_ = 0;
 };
 
 }  // namespace pixelmill

@@ -1,4 +1,5 @@
-"""bench.sh pool: the worker pool's round trips beside raw ZeroMQ echo and Python's Pool.
+"""bench.sh pool: the worker pool's round trips beside raw ZeroMQ echo and Python's Pool;
+CurveZMQ's cost over tcp, and what peers the allow-list refuses cost a run.
 
 Usage: pool.py POOL.json PYTHON_POOL.json (dispatch_bench's and baseline_pool.py's output)
 """
@@ -18,3 +19,17 @@ for size, label, target in (("64", "tiny no-op jobs (64 B)", 0.5), ("65536", "64
         print(f"    bandwidth: pixelmill {pool * 65536 / 1e6:,.0f} MB/s, raw {threads * 65536 / 1e6:,.0f} MB/s")
 for n in (1, 2, 8):
     print(f"  pool start-up, {n} worker(s): {rows[f'BM_PoolStartup/{n}']['real_time']:.1f} ms until all joined")
+for size, label in (("65536", "64 KiB jobs"), ("524288", "512 KiB jobs")):
+    curve = rows[f"BM_CurveRoundTrip/{size}"]
+    print(f"  CurveZMQ, {label} over tcp://127.0.0.1: CURVE {curve['msgs_per_s']:,.0f} msg/s "
+          f"({curve['bytes_per_second'] / 1e6:,.0f} MB/s), plain {curve['plain_msgs_per_s']:,.0f} msg/s "
+          f"({curve['plain_bytes_per_s'] / 1e6:,.0f} MB/s) (ratio {curve['msgs_per_s'] / curve['plain_msgs_per_s']:.2f}x)")
+for pause, label in (("2000", "retrying as workers do (every 2 s)"), ("0", "flooding (again at once)")):
+    hammered = rows[f"BM_RejectedPeers/65536/50/{pause}"]
+    rate, quiet, refused = hammered["msgs_per_s"], hammered["quiet_msgs_per_s"], hammered["refused_per_s"]
+    print(f"  50 rejected peers {label}, CURVE, 64 KiB jobs: {rate:,.0f} msg/s, "
+          f"{quiet:,.0f} without (slow-down {(1 - rate / quiet) * 100:.1f} %)")
+    cpu, quiet_cpu = hammered["cpu_us_per_job"], hammered["quiet_cpu_us_per_job"]
+    per_refusal = (cpu - quiet_cpu) * rate / refused if refused else 0
+    print(f"    {refused:,.0f} handshakes refused/s; coordinator CPU {cpu:,.0f} us/job, {quiet_cpu:,.0f} without "
+          f"(about {per_refusal:,.0f} us per refusal; the peers' own CPU shares this machine)")

@@ -52,6 +52,41 @@ TEST(VerdictTest, SlowNetworkIsNetworkBound) {
   EXPECT_NE(v.evidence.find("--concurrency"), std::string::npos) << v.evidence;
 }
 
+// A worker's figures: `jobs` jobs of `cpu_ms` CPU, each `trip_ms` from sent to result.
+WorkerFigures Figures(const std::string& name, bool remote, uint64_t jobs, int cpu_ms,
+                      int trip_ms) {
+  WorkerFigures w;
+  w.worker = name;
+  w.host = "host-" + name;
+  w.remote = remote;
+  w.jobs_ok = jobs;
+  w.cpu_micros = jobs * static_cast<uint64_t>(cpu_ms) * 1000;
+  w.round_trips = std::chrono::milliseconds(trip_ms) * jobs;
+  return w;
+}
+
+// A remote worker behind a slow link (its jobs took far longer beyond their CPU than the
+// others') is named whatever bound the run; a slow local one, or one with few jobs, is not.
+TEST(VerdictTest, ARemoteWorkerBehindASlowLinkIsNamed) {
+  PipelineResult run = Quiet();
+  run.dispatch.by_worker = {Figures("a", true, 100, 20, 45), Figures("b", true, 100, 20, 50),
+                            Figures("slow", true, 100, 20, 400)};
+  Verdict v = Judge(run);
+  EXPECT_EQ(v.bound, Bound::kNetwork) << "the stages' verdict is kept";
+  EXPECT_NE(v.evidence.find("worker slow on host-slow took 0.400 s a job for 0.020 s of CPU"),
+            std::string::npos)
+      << v.evidence;
+  EXPECT_NE(v.evidence.find("a slow link to its host"), std::string::npos) << v.evidence;
+  EXPECT_EQ(v.evidence.rfind(JudgeStages(run).evidence, 0), 0u) << "the note follows the stages'";
+
+  run.dispatch.by_worker[2].remote = false;
+  EXPECT_EQ(Judge(run).evidence.find("slow link"), std::string::npos) << "a local worker";
+  run.dispatch.by_worker[2] = Figures("slow", true, 3, 20, 400);
+  EXPECT_EQ(Judge(run).evidence.find("slow link"), std::string::npos) << "3 jobs tell nothing";
+  run.dispatch.by_worker[2] = Figures("slow", true, 100, 20, 60);
+  EXPECT_EQ(Judge(run).evidence.find("slow link"), std::string::npos) << "within 3x and 50 ms";
+}
+
 TEST(VerdictTest, NoWorkersAndNoWaitsIsNetworkBound) {
   PipelineResult run = Quiet();
   run.workers = 0;

@@ -162,6 +162,16 @@ TEST_F(RefusedRunTest, AReportIsAlwaysARegularFile) {
   flags.back() = (dir_ / "reports" / "deep" / "report.json").string();
   EXPECT_EQ(Run(flags), 0) << Stderr();
   EXPECT_EQ(JsonAt(ReadFile(dir_ / "reports" / "deep" / "report.json"), "/load/users"), "2");
+
+  // A bare file name is in the current folder (it was "cannot write in  (not a folder)").
+  std::vector<std::string> bare = {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"",
+                                   (dir_ / ".").string(), testing::kCoordinatorBinary};
+  bare.insert(bare.end(), flags.begin(), flags.end());
+  bare.back() = "here.json";
+  bare.push_back("--overwrite");
+  testing::ChildProcess child(bare, dir_ / "stdout", dir_ / "stderr");
+  EXPECT_EQ(ExitCode(child.Wait(60)), 0) << Stderr();
+  EXPECT_EQ(JsonAt(ReadFile(dir_ / "here.json"), "/load/users"), "2");
 }
 
 TEST_F(RefusedRunTest, AProgressFileThatCannotBeWrittenIsWarnedAbout) {

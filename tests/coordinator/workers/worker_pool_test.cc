@@ -227,5 +227,27 @@ TEST(WorkerPoolTest, ResultEstimatesAreHeldOnlyWhileAWorkerHoldsTheJob) {
   EXPECT_EQ(budget.used(), 0u) << "a dead worker's jobs hold no estimate";
 }
 
+// A leaving worker's returned jobs go back at the head with the same attempt; it gets no new
+// job; a job id it does not hold is not its to return.
+TEST(WorkerPoolTest, ALeavingWorkerReturnsOnlyItsOwnJobsAndGetsNoMore) {
+  WorkerPool pool(3);
+  WorkerInfo& a = pool.Add(Worker("a", 2));
+  WorkerInfo& b = pool.Add(Worker("b", 1));
+  for (int user = 0; user < 4; ++user) pool.Submit(user, 1000 + user, Image("x"));
+  const uint64_t first = *pool.AssignNext(a);
+  const uint64_t second = *pool.AssignNext(a);
+  const uint64_t bs = *pool.AssignNext(b);
+  a.leaving = true;
+  EXPECT_FALSE(pool.Return("a", bs)) << "b's job";
+  EXPECT_FALSE(pool.Return("a", 999)) << "no such job";
+  EXPECT_TRUE(pool.Return("a", second));
+  EXPECT_FALSE(pool.Return("a", second)) << "returned twice";
+  EXPECT_EQ(pool.queued(), 2u);
+  EXPECT_EQ(pool.NextQueued()->user, 1u);
+  EXPECT_EQ(pool.NextQueued()->attempt, 1u) << "a returned job is not a failed attempt";
+  EXPECT_EQ(pool.PickLeastLoaded(), nullptr) << "a has credit but is leaving; b is full";
+  EXPECT_TRUE(pool.Complete("a", first).has_value()) << "a still answers what it runs";
+}
+
 }  // namespace
 }  // namespace pixelmill
