@@ -54,7 +54,8 @@ std::vector<zmq::message_t> RunTask(ComputeTask& task) {
   result.set_cpu_micros(cpu_micros);
 
   std::vector<zmq::message_t> frames;
-  frames.emplace_back(&task.session, sizeof task.session);
+  const uint64_t tag[2] = {task.session, task.job_id};
+  frames.emplace_back(tag, sizeof tag);
   if (!output.ok()) {
     result.mutable_error()->set_code(std::string(CodeName(output.status().code())));
     result.mutable_error()->set_message(output.status().message());
@@ -146,11 +147,12 @@ bool ReceiveFinished(zmq::socket_t& pair, FinishedJob& out) {
     return false;
   }
   // The compute thread is ours; a differently shaped message is a bug, not untrusted input.
-  if (frames.size() < 2 || frames[0].size() != sizeof out.session) {
+  if (frames.size() < 2 || frames[0].size() != 2 * sizeof(uint64_t)) {
     std::fprintf(stderr, "worker: error: internal error: bad finished-job message\n");
     std::abort();
   }
   std::memcpy(&out.session, frames[0].data(), sizeof out.session);
+  std::memcpy(&out.job_id, frames[0].data<char>() + sizeof out.session, sizeof out.job_id);
   for (size_t i = 1; i < frames.size(); ++i) out.frames.push_back(std::move(frames[i]));
   return true;
 }

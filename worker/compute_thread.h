@@ -5,7 +5,7 @@
 // compute thread runs them one at a time, in order, measures the thread's CPU time, and hands
 // each finished job back as one message on an inproc PAIR socket that the main thread polls
 // beside its DEALER socket (ReceiveFinished reads it):
-//   [session: 8 bytes, host order][Envelope{result}][payload, only when the result is ok]
+//   [session, job id: 8 bytes each, host order][Envelope{result}][payload, only when ok]
 // When the filter left the image unchanged, the payload is the very zmq::message_t that came in.
 //
 // Threads: construct, Submit, DropQueued and destroy on the main thread, which must have bound
@@ -41,6 +41,7 @@ struct ComputeTask {
 // One finished job as read from the PAIR socket.
 struct FinishedJob {
   uint64_t session = 0;
+  uint64_t job_id = 0;
   std::vector<zmq::message_t> frames;  // Envelope{result} [+ payload]: ready for the DEALER
 };
 

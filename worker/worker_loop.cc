@@ -195,6 +195,7 @@ std::optional<int> WorkerLoop::RunSession() {
 void WorkerLoop::StartSession() {
   ++session_;
   held_ = 0;
+  holding_.clear();
   state_ = State::kHandshake;
   heartbeat_ = kDefaultHeartbeat;
 
@@ -366,6 +367,7 @@ void WorkerLoop::HandleJob(Message& message) {
     return;
   }
   ++held_;
+  holding_.insert(task.job_id);
   compute_->Submit(std::move(task));
 }
 
@@ -375,6 +377,7 @@ void WorkerLoop::ForwardResults() {
     // A result of an earlier session: the coordinator has requeued that job already.
     if (done.session != session_ || state_ != State::kWelcomed) continue;
     if (held_ > 0) --held_;
+    holding_.erase(done.job_id);
     if (!SendFrames(socket_, done.frames)) {
       peer_log_.Print("could not send a result: the send queue to the coordinator is full");
     }
@@ -435,6 +438,7 @@ std::optional<int> WorkerLoop::CheckStop(Clock::time_point now) {
     }
     const std::vector<uint64_t> returned = compute_->DropQueued();
     held_ -= std::min<uint32_t>(held_, static_cast<uint32_t>(returned.size()));
+    for (uint64_t id : returned) holding_.erase(id);
     SendLeave(returned, false, "stopping (SIGTERM)");
     std::fprintf(stderr,
                  "worker: leaving (signal): returned %zu queued job(s), finishing %u within "
@@ -456,6 +460,9 @@ void WorkerLoop::SendLeave(const std::vector<uint64_t>& returned, bool done,
   proto::Envelope envelope;
   proto::Leave& leave = *envelope.mutable_leave();
   for (uint64_t id : returned) leave.add_returned_job_ids(id);
+  if (done) {
+    for (uint64_t id : holding_) leave.add_abandoned_job_ids(id);
+  }
   leave.set_done(done);
   leave.set_reason(reason);
   if (!SendMessage(socket_, nullptr, envelope, nullptr)) {

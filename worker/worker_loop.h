@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <zmq.hpp>
@@ -97,6 +98,7 @@ class WorkerLoop {
   std::optional<int> CoordinatorLost(Clock::time_point now);
   // A stop signal came (or the grace is over): the exit code once the worker may go.
   std::optional<int> CheckStop(Clock::time_point now);
+  // With `done`, the jobs still held are named as abandoned (proto Leave).
   void SendLeave(const std::vector<uint64_t>& returned, bool done, const std::string& reason);
   // After Leave{done}: up to `limit` for the coordinator's Shutdown, which says the Leave
   // arrived (a socket closed at once, or a process ended, may drop what it had not sent).
@@ -129,6 +131,7 @@ class WorkerLoop {
   State state_ = State::kOffline;
   uint64_t session_ = 0;  // counts connections; tags jobs so stale results are dropped
   uint32_t held_ = 0;     // jobs of this session accepted and not yet answered
+  std::unordered_set<uint64_t> holding_;  // ... their ids (told at a final Leave)
   std::chrono::milliseconds heartbeat_;
   std::chrono::milliseconds backoff_;
   Clock::time_point hello_sent_, last_heard_, next_heartbeat_;

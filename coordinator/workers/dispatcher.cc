@@ -260,6 +260,13 @@ void Dispatcher::OnLeave(const std::string& identity, const proto::Leave& leave)
                                      .Done());
   }
   if (leave.done()) {
+    // Jobs it does not name as abandoned were on their way when it left: never started.
+    const std::unordered_set<uint64_t> abandoned(leave.abandoned_job_ids().begin(),
+                                                 leave.abandoned_job_ids().end());
+    const std::vector<uint64_t> held(worker.jobs.begin(), worker.jobs.end());
+    for (uint64_t job_id : held) {
+      if (abandoned.count(job_id) == 0) pool_.Return(identity, job_id);
+    }
     // The worker waits for this before it exits, so its Leave is known to have arrived.
     proto::Envelope bye;
     bye.mutable_shutdown()->set_reason("goodbye");

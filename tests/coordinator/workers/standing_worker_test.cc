@@ -95,6 +95,22 @@ TEST_F(StandingWorkerTest, SigtermIsAWarmShutdownThatLosesNothing) {
   EXPECT_EQ(ok, 20) << report;
 }
 
+// Jobs on their way to a worker when it leaves (instant filters keep many in flight) never
+// reached it: they go back without an attempt, so with --max-attempts 1 no user fails.
+TEST_F(StandingWorkerTest, JobsInFlightAtALeaveAreNotAttempts) {
+  Users(400);
+  auto run = Remote("grayscale", "tcp://127.0.0.1:*", {"--max-attempts", "1"});
+  const std::string endpoint = RemoteEndpoint();
+  ASSERT_FALSE(endpoint.empty()) << Stderr();
+  auto a = StartWorker(endpoint, "a", {"--capacity", "16"});
+  ASSERT_TRUE(WaitFor([&] { return ManifestLines() >= 20; }, 20)) << Stderr();
+  ASSERT_EQ(::kill(a->pid(), SIGTERM), 0);
+  EXPECT_EQ(ExitCode(a->Wait(10)), 0) << Log("a");
+  auto b = StartWorker(endpoint, "b", {"--capacity", "16"});
+  ASSERT_EQ(ExitCode(run->Wait(60)), 0) << Stderr();
+  ASSERT_NO_FATAL_FAILURE(ExpectAllOk(400));
+}
+
 // A second signal stops at once: the worker exits 1 and the coordinator requeues what it held.
 TEST_F(StandingWorkerTest, ASecondSignalStopsAtOnceAndItsJobsMove) {
   Users(4);
