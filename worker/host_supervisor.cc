@@ -12,6 +12,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/base/wait_status.h"
 #include "worker/stop_signal.h"
 
 namespace pixelmill::worker {
@@ -31,15 +32,6 @@ struct Slot {
   Clock::time_point started{}, restart_at{};
   seconds backoff = kMinBackoff;
 };
-
-std::string Describe(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    return "died with signal " + std::to_string(WTERMSIG(status)) + " (" +
-           strsignal(WTERMSIG(status)) + ")";
-  }
-  return "ended";
-}
 
 pid_t Spawn(const std::vector<std::string>& argv) {
   std::vector<char*> args;
@@ -117,7 +109,7 @@ int SuperviseProcesses(const std::vector<std::string>& argv, unsigned processes)
     }
     if (Clock::now() - s.started >= kStableAfter) s.backoff = kMinBackoff;
     std::fprintf(stderr, "worker: worker process %d %s; restarting it in %lld s\n",
-                 static_cast<int>(pid), Describe(status).c_str(),
+                 static_cast<int>(pid), DescribeWaitStatus(status).c_str(),
                  static_cast<long long>(s.backoff.count()));
     s.restart_at = Clock::now() + s.backoff;
     s.backoff = std::min(s.backoff * 2, kMaxBackoff);

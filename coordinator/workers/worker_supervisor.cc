@@ -16,19 +16,12 @@
 #include <boost/process/exe.hpp>
 #include <boost/process/io.hpp>
 
+#include "common/base/wait_status.h"
+
 namespace pixelmill {
 namespace {
 
 namespace bp = boost::process;
-
-std::string Describe(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    return "died with signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
-  }
-  return "ended (wait status " + std::to_string(status) + ")";
-}
 
 }  // namespace
 
@@ -107,8 +100,8 @@ void WorkerSupervisor::Reap() {
     if (slot.pid <= 0 || ::waitpid(slot.pid, &status, WNOHANG) != slot.pid) continue;
     const pid_t pid = slot.pid;
     slot.pid = 0;
-    on_exit_(pid, Describe(status));
-    if (!closing_) Restart(slot, Describe(status));
+    on_exit_(pid, DescribeWaitStatus(status));
+    if (!closing_) Restart(slot, DescribeWaitStatus(status));
   }
   MaybeFinishClose();
 }
