@@ -58,6 +58,7 @@ InputSummary Describe(const LoadedUsers& users) {
   input.format = std::string(InputFormatName(users.stats.format));
   input.users = users.stats.users;
   input.bad_records = users.stats.bad_records;
+  input.other_shards = users.stats.other_shards;
   input.bytes = users.stats.bytes;
   input.load_seconds = users.stats.seconds;
   input.store_bytes = users.store.MemoryBytes();
@@ -150,7 +151,7 @@ Runner::~Runner() = default;
 
 RunSummary Runner::Run(const std::vector<User>& users) {
   return impl_->Run([&](const Options& o, LoadedUsers& u, Observer& obs, StopRequest& stop) {
-    return RunGiven(FromVector(users), o, u, obs, stop);
+    return RunGiven(FromVector(users, o.input_shard), o, u, obs, stop);
   });
 }
 
@@ -164,7 +165,7 @@ RunSummary Runner::Run(const std::string& path) {
 
 RunSummary Runner::Run(std::istream& in) {
   return impl_->Run([&](const Options& o, LoadedUsers& u, Observer& obs, StopRequest& stop) {
-    return RunGiven(FromStream(in, o.max_bad_records), o, u, obs, stop);
+    return RunGiven(FromStream(in, o.max_bad_records, o.input_shard), o, u, obs, stop);
   });
 }
 

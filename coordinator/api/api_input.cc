@@ -15,7 +15,7 @@
 
 namespace pixelmill {
 
-Result<LoadedUsers> FromVector(const std::vector<User>& users) {
+Result<LoadedUsers> FromVector(const std::vector<User>& users, const Shard& shard) {
   const TimePoint start = RealClock().Now();
   LoadedUsers loaded;
   loaded.stats.format = InputFormat::kJsonArray;
@@ -32,9 +32,13 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users) {
                                                 std::to_string(user.id) + " (first seen at index " +
                                                 std::to_string(it->second) + ")");
     }
-    loaded.store.Add(user.id, user.name, user.image_url);
+    if (shard.Holds(user.id)) {
+      loaded.store.Add(user.id, user.name, user.image_url);
+    } else {
+      ++loaded.stats.other_shards;
+    }
   }
-  loaded.stats.users = users.size();
+  loaded.stats.users = loaded.store.size();
   loaded.stats.seconds = Seconds(RealClock().Now() - start);
   // A vector has no file to stat: it is known by its count and its hashed fields.
   loaded.identity = IdentifyUsers(loaded.store, "<users>");
@@ -42,10 +46,12 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users) {
 }
 
 // Read as the loader asks for it, keeping only the two ends the identity hashes.
-Result<LoadedUsers> FromStream(std::istream& in, size_t max_bad_records) {
+Result<LoadedUsers> FromStream(std::istream& in, size_t max_bad_records, const Shard& shard) {
   StreamSource source(in, "<stream>", kIdentityEndBytes);
   LoadedUsers loaded;
-  Result<LoadStats> stats = LoadUsers(source, LoadOptions{max_bad_records}, loaded.store);
+  LoadOptions options{max_bad_records};
+  options.shard = shard;
+  Result<LoadStats> stats = LoadUsers(source, options, loaded.store);
   if (!stats.ok()) return stats.status();
   loaded.stats = stats.value();
   loaded.identity = IdentifyEnds(source.head(), source.tail(), source.bytes_read(), source.name());

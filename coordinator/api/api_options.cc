@@ -31,6 +31,9 @@ Status CheckOutput(Options& out) {
         "--resume (continue the earlier run) and --overwrite (delete it) cannot go together");
   }
   if (out.retry_failed && !out.resume) return Usage("--retry-failed needs --resume");
+  Result<Shard> shard = ParseShard(out.shard);
+  if (!shard.ok()) return shard.status();
+  out.input_shard = shard.value();
   return Status::Ok();
 }
 

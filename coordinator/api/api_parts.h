@@ -22,12 +22,12 @@ namespace pixelmill {
 // that cannot be found or run (exit code 1).
 Result<Options> ToOptions(const RunOptions& in);
 
-// Users checked as the loader checks records: unique ids, a URL each.
-Result<LoadedUsers> FromVector(const std::vector<User>& users);
+// Users checked as the loader checks records: unique ids, a URL each; those of `shard` kept.
+Result<LoadedUsers> FromVector(const std::vector<User>& users, const Shard& shard);
 
 // A JSON array or JSONL read from `in` as the loader asks for it (never copied whole); bad records
-// as the loader treats them (up to `max_bad_records` skipped).
-Result<LoadedUsers> FromStream(std::istream& in, size_t max_bad_records);
+// as the loader treats them (up to `max_bad_records` skipped), the users of `shard` kept.
+Result<LoadedUsers> FromStream(std::istream& in, size_t max_bad_records, const Shard& shard);
 
 // The manifest of the run in `out_dir` as id -> record (the last line of an id wins, as for a
 // resume).

@@ -80,6 +80,18 @@ std::vector<Spec> MakeTable() {
        "fsync every image and the images folder before its manifest line is written (safe "
        "against power loss; slower)"});
 
+  add({"--shard", &R::shard, kIo,
+       "take only shard K/N of the input (0 <= K < N; by a stable hash of the id): N runs take "
+       "every user once, and `coordinator merge` joins their folders"});
+  add({"--fan-out",
+       &R::fan_out,
+       kIo,
+       "images in subfolders images/ab/cd/ by a hash of the id: auto (above 100,000 users), "
+       "always, never",
+       std::nullopt,
+       {"auto", "always", "never"}})
+      .show_default = true;
+
   add({"--filter", &R::filter, kFilter,
        "filter spec: a step or a chain of steps, e.g. blur:5 or thumbnail:256,sharpen:1:\n" +
            FilterHelp()})

@@ -89,8 +89,8 @@ void PrepareProcess() {
   if (std::setlocale(LC_CTYPE, "C.UTF-8") == nullptr) std::setlocale(LC_CTYPE, "");
 }
 
-// --dry-run's figures, on stdout.
-void PrintDryRun(const pixelmill::InputSummary& in) {
+// --dry-run's figures, on stdout; `shard` is --shard's K/N ("" when whole).
+void PrintDryRun(const pixelmill::InputSummary& in, const std::string& shard) {
   const double users = static_cast<double>(in.users);
   const double per_user = users > 0 ? static_cast<double>(in.store_bytes) / users : 0;
   const double fields = users > 0 ? static_cast<double>(in.store_field_bytes) / users : 0;
@@ -99,6 +99,12 @@ void PrintDryRun(const pixelmill::InputSummary& in) {
   std::printf("format:            %s\n", in.format.c_str());
   std::printf("users loaded:      %llu\n", static_cast<unsigned long long>(in.users));
   std::printf("bad records:       %llu\n", static_cast<unsigned long long>(in.bad_records));
+  if (!shard.empty()) {
+    std::printf("shard %s:%*s%llu users (%llu records of other shards)\n", shard.c_str(),
+                static_cast<int>(shard.size() < 12 ? 12 - shard.size() : 1), "",
+                static_cast<unsigned long long>(in.users),
+                static_cast<unsigned long long>(in.other_shards));
+  }
   std::printf("store bytes/user:  %.1f (fields %.1f + fixed %.1f)\n", per_user, fields,
               per_user - fields);
   std::printf("store bytes:       %llu\n", static_cast<unsigned long long>(in.store_bytes));
@@ -151,6 +157,7 @@ int main(int argc, char** argv) {
   if (summary.exit_code == pixelmill::kExitUsage) {
     std::fprintf(stderr, "Run with --help for more information.\n");
   }
-  if (options.dry_run && summary.exit_code == pixelmill::kExitOk) PrintDryRun(summary.input);
+  if (options.dry_run && summary.exit_code == pixelmill::kExitOk)
+    PrintDryRun(summary.input, options.shard);
   return summary.exit_code;
 }

@@ -59,6 +59,7 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& r
   size_t printed = 0;
   LoadOptions load_options;
   load_options.max_bad_records = options.max_bad_records;
+  load_options.shard = options.input_shard;
   if (stop != nullptr) load_options.stop_requested = [stop] { return stop->requests() > 0; };
   const MemoryLimit memory = LoadingMemoryLimit();
   load_options.max_memory_bytes = memory.bytes;

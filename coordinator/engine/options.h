@@ -10,6 +10,7 @@
 
 #include "common/filters/filter.h"
 #include "coordinator/download/downloader.h"
+#include "coordinator/input/shard.h"
 #include "pixelmill/pixelmill.h"
 
 namespace pixelmill {
@@ -18,6 +19,11 @@ struct Options : RunOptions {
   // Users to process: a JSON array or JSONL file; "-" reads standard input (Runner::Run's
   // path, not an option).
   std::string input;
+  // `shard` parsed: the part of the input this run takes.
+  Shard input_shard;
+  // Images in fanned-out subfolders (OutputLayout::ImagePath): decided once the users are
+  // loaded, from fan_out and their count, or kept from the run being resumed (run.json).
+  bool fan_out_images = false;
   // `filter` parsed (checked; its text is the canonical form), which is all anything else reads.
   FilterSpec filter_spec{{FilterStep{"none", std::nullopt}}, "none"};
   // What the filter writes, from format, quality, keep_metadata and max_pixels (kUnknown = the

@@ -296,7 +296,7 @@ void Pipeline::CommitFollower(size_t user, size_t leader) {
   const OutputFormat format = store_.format(leader);
   store_.SetOutcome(user, UserStatus::kPending, format);
   info.id = store_.id(user);
-  info.output = OutputLayout::ImagePath(info.id, format);
+  info.output = OutputLayout::ImagePath(info.id, format, options_.fan_out_images);
   info.format = format;
   info.deduplicated_from = store_.id(leader);
   if (dispatcher_) {
@@ -305,7 +305,7 @@ void Pipeline::CommitFollower(size_t user, size_t leader) {
   }
   const uint32_t attempts = TotalAttempts(info);
   sink_.CommitLink(
-      OutputLayout::ImagePath(store_.id(leader), format), info.output,
+      OutputLayout::ImagePath(store_.id(leader), format, options_.fan_out_images), info.output,
       [info](const ImageWriter::Linked& image) mutable {
         info.bytes = image.bytes;
         info.width = image.width;
@@ -446,7 +446,7 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
 }
 
 void Pipeline::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
-  const uint32_t attempts = PrepareOkLine(store_, user, bytes, info);
+  const uint32_t attempts = PrepareOkLine(store_, user, bytes, options_.fan_out_images, info);
   std::string path = info.output;
   sink_.Commit(
       std::move(path), std::move(bytes), ToLine(info),

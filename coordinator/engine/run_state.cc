@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -16,6 +17,7 @@
 #include <simdjson.h>
 
 #include "common/base/atomic_file.h"
+#include "common/base/fnv1a.h"
 #include "common/base/json_writer.h"
 #include "coordinator/output/output_layout.h"
 
@@ -29,16 +31,6 @@ constexpr uint64_t kHashedBytes = kIdentityEndBytes;  // hashed at each end of t
 
 Status Errno(const std::string& what, const std::string& path, int error) {
   return Status::Error(Code::kIo, what + " " + path + ": " + std::strerror(error));
-}
-
-constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL;
-
-uint64_t Fnv1a(std::string_view bytes, uint64_t hash = kFnvBasis) {
-  for (const char c : bytes) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
 }
 
 // `length` bytes of `fd` from `offset`.
@@ -116,6 +108,12 @@ std::string ToJson(const RunState& state) {
       .Add("keep_metadata", state.keep_metadata)
       .Add("max_pixels", state.max_pixels)
       .Add("complete", state.complete)
+      .Add("shard", state.shard.Text())
+      .Add("users", state.users)
+      .Add("input_records", state.input_records)
+      .Add("fan_out", state.fan_out)
+      .Add("started_ns", state.started_ns)
+      .Add("finished_ns", state.finished_ns)
       .Done();
 }
 
@@ -142,7 +140,21 @@ bool ParseState(od::document& doc, RunState& state) {
   state.filter = filter;
   state.format = format;
   state.quality = static_cast<int>(quality);
-  return true;
+  // Since the shard came (older files lack them: one whole run, flat images).
+  std::string_view shard;
+  if (doc["shard"].get(shard) == simdjson::SUCCESS) {
+    Result<Shard> parsed = ParseShard(shard);
+    if (!parsed.ok()) return false;
+    state.shard = parsed.value();
+  }
+  const auto optional = [&doc](const char* key, auto& value) {
+    auto field = doc[key];
+    if (field.error() == simdjson::NO_SUCH_FIELD) return true;
+    return field.get(value) == simdjson::SUCCESS;
+  };
+  return optional("users", state.users) && optional("input_records", state.input_records) &&
+         optional("fan_out", state.fan_out) && optional("started_ns", state.started_ns) &&
+         optional("finished_ns", state.finished_ns);
 }
 
 void Compare(std::vector<std::string>& out, const std::string& what, const std::string& before,
@@ -181,7 +193,7 @@ InputIdentity IdentifyUsers(const UserStore& store, std::string path) {
   InputIdentity id;
   id.path = std::move(path);
   id.size = store.size();
-  uint64_t hash = kFnvBasis;
+  uint64_t hash = kFnv1aBasis;
   for (size_t i = 0; i < store.size(); ++i) {
     const UserView user = store.Get(i);
     hash = Fnv1a(std::string_view("\0", 1), Fnv1a(std::to_string(user.id), hash));
@@ -232,6 +244,9 @@ Status WriteRunState(const std::string& out_dir, const RunState& state) {
 
 Status MarkRunComplete(const std::string& out_dir, RunState state) {
   state.complete = true;
+  state.finished_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   return WriteRunState(out_dir, state);
 }
 
@@ -298,7 +313,20 @@ std::vector<std::string> DescribeChanges(const RunState& recorded, const RunStat
           on_off(current.keep_metadata));
   Compare(out, "--max-pixels changed:", std::to_string(recorded.max_pixels),
           std::to_string(current.max_pixels));
+  const auto layout = [](bool fan_out) {
+    return std::string(fan_out ? "images in subfolders" : "images in one folder");
+  };
+  Compare(out, "--fan-out changed:", layout(recorded.fan_out), layout(current.fan_out));
   return out;
+}
+
+std::string ShardMismatch(const Shard& recorded, const Shard& current) {
+  if (recorded == current) return "";
+  const auto name = [](const Shard& shard) {
+    return shard.whole() ? std::string("the whole input") : "shard " + shard.Text();
+  };
+  return "this folder holds the run of " + name(recorded) + ", and this run takes " +
+         name(current) + ": resume each shard in its own folder";
 }
 
 }  // namespace pixelmill

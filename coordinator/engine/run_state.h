@@ -17,6 +17,7 @@
 #include "common/base/status.h"
 #include "common/filters/filter.h"
 #include "coordinator/engine/options.h"
+#include "coordinator/input/shard.h"
 #include "coordinator/input/user_store.h"
 
 namespace pixelmill {
@@ -40,6 +41,17 @@ struct RunState {
   bool keep_metadata = false;
   uint64_t max_pixels = 0;
   bool complete = false;
+  // The part of the input this run takes (--shard), and what it found there: its users, and the
+  // records of the whole input (every shard's users and bad records), the same for each shard.
+  Shard shard;
+  uint64_t users = 0;
+  uint64_t input_records = 0;
+  // The images' layout: in fan-out subfolders (OutputLayout::ImagePath).
+  bool fan_out = false;
+  // Unix time in ns: when the run started (its first part, when it was resumed), and when it
+  // completed (0 until then). `coordinator merge` reads both.
+  int64_t started_ns = 0;
+  int64_t finished_ns = 0;
 };
 
 // Stats and hashes the input file `input` ("-": standard input, which is identified by its
@@ -67,7 +79,8 @@ RunState RunStateFor(const Options& options, InputIdentity input);
 // Code kIo on failure.
 Status WriteRunState(const std::string& out_dir, const RunState& state);
 
-// Writes `state` with complete = true: the run ended with every user's line in the manifest.
+// Writes `state` with complete = true and finished_ns now: the run ended with every user's line
+// in the manifest.
 Status MarkRunComplete(const std::string& out_dir, RunState state);
 
 // Reads OUT/run.json. Code kMissing when there is none, kBadState when it is not a run
@@ -77,6 +90,11 @@ Result<RunState> ReadRunState(const std::string& out_dir);
 // What differs between a recorded run and the current one, one human phrase each
 // ("input file changed: size 1200 -> 1300", "filter changed: blur:5 -> blur:3"); empty when
 // it is the same run. A run on standard input (either one) always differs: it cannot be checked.
+// The shard is not compared here: another shard's folder is never resumed (ShardMismatch).
 std::vector<std::string> DescribeChanges(const RunState& recorded, const RunState& current);
+
+// Why a run of shard `current` cannot continue the folder of a run of shard `recorded` ("this
+// folder holds shard 1/4 ..."), or "" when they are the same shard.
+std::string ShardMismatch(const Shard& recorded, const Shard& current);
 
 }  // namespace pixelmill

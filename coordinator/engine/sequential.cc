@@ -207,7 +207,7 @@ std::optional<Download> SequentialRun::AwaitDownload() {
 }
 
 void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
-  const uint32_t attempts = PrepareOkLine(store_, user, bytes, info);
+  const uint32_t attempts = PrepareOkLine(store_, user, bytes, options_.fan_out_images, info);
   bool done = false;
   CommitResult how = CommitResult::kCommitted;
   Status error;

@@ -102,7 +102,10 @@ class Loader {
 
   bool Accept(const RawUser& user, uint64_t position, std::string_view raw);
   Status RemoveDuplicates();
-  void Reject(uint64_t position, std::string field, std::string message, std::string_view raw);
+  // A bad record. One of this shard's users (`ours`: a duplicate id) is always reported; any
+  // other only by the shard that takes bad records (Shard::TakesBadRecords).
+  void Reject(uint64_t position, std::string field, std::string message, std::string_view raw,
+              bool ours = false);
   Status Fatal(uint64_t position, const std::string& message) const;
 
   ByteSource& input_;
@@ -499,7 +502,7 @@ Status Loader::RemoveDuplicates() {
     Reject(positions_[k], "id",
            "duplicate id " + std::to_string(user.id) + " (first seen at " +
                (by_line_ ? "line " : "index ") + std::to_string(positions_[*first]) + ")",
-           record);
+           record, /*ours=*/true);
   }
   if (drop.empty()) return Status::Ok();
   store_.RemoveSorted(drop);
@@ -517,6 +520,10 @@ bool Loader::Accept(const RawUser& user, uint64_t position, std::string_view raw
     Reject(position, "", "record is over the limit for one user record", raw);
     return false;
   }
+  if (!options_.shard.Holds(user.id)) {
+    ++stats_.other_shards;
+    return true;
+  }
   if (!positions_.empty() && user.id <= store_.id(store_.size() - 1)) increasing_ = false;
   positions_.push_back(position);
   store_.Add(user.id, user.name, user.image_url);
@@ -524,8 +531,12 @@ bool Loader::Accept(const RawUser& user, uint64_t position, std::string_view raw
   return true;
 }
 
-void Loader::Reject(uint64_t position, std::string field, std::string message,
-                    std::string_view raw) {
+void Loader::Reject(uint64_t position, std::string field, std::string message, std::string_view raw,
+                    bool ours) {
+  if (!ours && !options_.shard.TakesBadRecords()) {
+    ++stats_.other_shards;
+    return;
+  }
   BadRecord bad{by_line_, position, std::move(field), std::move(message), raw.substr(0, kRawKept)};
   ++stats_.bad_records;
   if (on_bad_) on_bad_(bad);

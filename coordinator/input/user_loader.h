@@ -21,6 +21,7 @@
 #include "common/base/status.h"
 #include "coordinator/input/byte_source.h"
 #include "coordinator/input/input_file.h"  // the ByteSource of a file or stdin
+#include "coordinator/input/shard.h"
 #include "coordinator/input/user_store.h"
 
 namespace pixelmill {
@@ -42,6 +43,9 @@ struct LoadOptions {
   // Past it the load fails with code kBadInput, naming the limit and `memory_limit_why`.
   uint64_t max_memory_bytes = 0;
   std::string memory_limit_why = {};
+  // The part of the input this run takes (--shard): users of other shards, and bad records on
+  // every shard but 0 (Shard::TakesBadRecords), are passed over, counted in LoadStats.
+  Shard shard = {};
 };
 
 struct BadRecord {
@@ -57,9 +61,10 @@ struct BadRecord {
 
 struct LoadStats {
   InputFormat format = InputFormat::kJsonl;
-  uint64_t users = 0;        // added to the store
-  uint64_t bad_records = 0;  // skipped
-  uint64_t bytes = 0;        // input bytes read
+  uint64_t users = 0;         // added to the store
+  uint64_t bad_records = 0;   // skipped
+  uint64_t other_shards = 0;  // records of other shards (LoadOptions::shard), passed over
+  uint64_t bytes = 0;         // input bytes read
   double seconds = 0;
 };
 

@@ -111,23 +111,73 @@ Result<std::string> ReadImage(int dir_fd, const std::string& folder, const std::
   return bytes;
 }
 
-// Runs on a pool thread: `name` becomes the image `from` is (both in the folder open as
-// `dir_fd`), by a hard link renamed into place, or a copy where links fail.
-Status LinkFileNow(int dir_fd, const std::string& folder, const std::string& from,
-                   const std::string& name, bool durable, ImageWriter::Linked& linked) {
-  Result<std::string> bytes = ReadImage(dir_fd, folder, from);
+// A file's folder in OUT/images, open for one write: images/ itself for "7.jpg", or the
+// fan-out subfolder "ab/cd" of "ab/cd/7.jpg", opened a level at a time from images/'s
+// descriptor (O_NOFOLLOW: a symlink planted for a subfolder is refused, never followed).
+struct Place {
+  int fd = -1;
+  bool owned = false;  // fd is a subfolder's, closed here
+  std::string folder;  // shown in messages
+  std::string name;    // the file's name in it
+
+  Place() = default;
+  Place(const Place&) = delete;
+  Place& operator=(const Place&) = delete;
+  ~Place() {
+    if (owned) ::close(fd);
+  }
+};
+
+Status PlaceError(const char* what, const std::string& path, int error) {
+  return Status::Error(error == ENOSPC || error == EDQUOT ? Code::kFull : Code::kWrite,
+                       std::string(what) + " " + path + ": " + std::strerror(error));
+}
+
+// Opens the folder of `name` (relative to images/, open as `images_fd`), making its subfolders
+// when `create`; with `durable`, a folder made is synced into its parent.
+Status OpenPlace(int images_fd, const std::string& images, const std::string& name, bool create,
+                 bool durable, Place& place) {
+  place.fd = images_fd;
+  place.folder = images;
+  size_t start = 0;
+  for (size_t slash; (slash = name.find('/', start)) != std::string::npos; start = slash + 1) {
+    const std::string part = name.substr(start, slash - start);
+    const std::string path = place.folder + "/" + part;
+    const bool made = create && ::mkdirat(place.fd, part.c_str(), 0755) == 0;
+    if (create && !made && errno != EEXIST) return PlaceError("cannot create", path, errno);
+    const int fd =
+        ::openat(place.fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return PlaceError("cannot open", path, errno);
+    Status synced = made && durable ? SyncFolderAt(place.fd, place.folder) : Status::Ok();
+    if (place.owned) ::close(place.fd);
+    place.fd = fd;
+    place.owned = true;
+    place.folder = path;
+    if (!synced.ok()) return ImageWriteError(synced);
+  }
+  place.name = name.substr(start);
+  return Status::Ok();
+}
+
+// Runs on a pool thread: `to` becomes the image `from` is, by a hard link renamed into place, or
+// a copy where links fail.
+Status LinkFileNow(const Place& from, const Place& to, bool durable, ImageWriter::Linked& linked) {
+  const int dir_fd = to.fd;
+  const std::string& folder = to.folder;
+  const std::string& name = to.name;
+  Result<std::string> bytes = ReadImage(from.fd, from.folder, from.name);
   if (!bytes.ok()) return bytes.status();
   Result<ImageHeader> header = ProbeImage(bytes.value());
   if (!header.ok()) {
-    return Status::Error(
-        Code::kWrite, folder + "/" + from + " is no longer an image: " + header.status().message());
+    return Status::Error(Code::kWrite, from.folder + "/" + from.name +
+                                           " is no longer an image: " + header.status().message());
   }
   linked = {bytes.value().size(), header.value().width, header.value().height};
   std::string temp = TempLinkName(name);
-  int rc = ::linkat(dir_fd, from.c_str(), dir_fd, temp.c_str(), 0);
+  int rc = ::linkat(from.fd, from.name.c_str(), dir_fd, temp.c_str(), 0);
   if (rc != 0 && errno == EEXIST) {
     temp = TempLinkName(name);
-    rc = ::linkat(dir_fd, from.c_str(), dir_fd, temp.c_str(), 0);
+    rc = ::linkat(from.fd, from.name.c_str(), dir_fd, temp.c_str(), 0);
   }
   if (rc != 0) {
     const int error = errno;
@@ -144,6 +194,28 @@ Status LinkFileNow(int dir_fd, const std::string& folder, const std::string& fro
                          "cannot name " + folder + "/" + name + ": " + std::strerror(error));
   }
   return Status::Ok();
+}
+
+// Runs on a pool thread: one Write() (`link_from` empty) or Link() of `name`, both relative to
+// images/. A fan-out subfolder's new entry is synced here (durable); images/ itself once per
+// job, by the caller.
+Status WriteOneNow(int images_fd, const std::string& images, const std::string& name,
+                   const std::string& link_from, std::string_view bytes, bool durable,
+                   ImageWriter::Linked& linked) {
+  Place to;
+  Status s = OpenPlace(images_fd, images, name, /*create=*/true, durable, to);
+  if (!s.ok()) return s;
+  if (link_from.empty()) {
+    s = WriteFileNow(to.fd, to.folder, to.name, bytes, durable);
+  } else {
+    Place from;
+    s = OpenPlace(images_fd, images, link_from, /*create=*/false, durable, from);
+    if (s.ok()) s = LinkFileNow(from, to, durable, linked);
+  }
+  if (s.ok() && durable && to.owned) {
+    if (Status synced = SyncFolderAt(to.fd, to.folder); !synced.ok()) s = ImageWriteError(synced);
+  }
+  return s;
 }
 
 }  // namespace
@@ -180,8 +252,7 @@ Status ImageWriter::Open() {
 void ImageWriter::Write(std::string relative_path, ImageBuffer bytes, DoneFn done) {
   assert(!on_idle_ && images_fd_ >= 0);
   const std::string prefix = std::string(OutputLayout::kImages) + "/";
-  assert(relative_path.starts_with(prefix) &&
-         relative_path.find('/', prefix.size()) == std::string::npos);
+  assert(relative_path.starts_with(prefix));
   FileWrite& w = waiting_.emplace_back();
   w.final_path = OutputLayout(out_dir_).Path(relative_path);
   w.name = relative_path.substr(prefix.size());
@@ -225,10 +296,8 @@ void ImageWriter::StartJobs() {
           const bool durable = writer.durable_;
           bool named = false;
           for (FileWrite& w : j->files) {
-            w.result = w.link_from.empty() ? WriteFileNow(writer.images_fd_, writer.images_, w.name,
-                                                          w.bytes.view(), durable)
-                                           : LinkFileNow(writer.images_fd_, writer.images_,
-                                                         w.link_from, w.name, durable, w.linked);
+            w.result = WriteOneNow(writer.images_fd_, writer.images_, w.name, w.link_from,
+                                   w.bytes.view(), durable, w.linked);
             named |= w.result.ok();
           }
           // The new names themselves, once, before any of the images is reported written.

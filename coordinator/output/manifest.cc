@@ -154,12 +154,12 @@ std::string FailedLine(int64_t id, const Status& error, uint32_t attempts,
   return ToLine(record);
 }
 
-uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes,
+uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes, bool fan_out,
                        ManifestRecord& record) {
   const OutputFormat format = bytes.format();
   store.SetOutcome(user, UserStatus::kPending, format);
   record.id = store.id(user);
-  record.output = OutputLayout::ImagePath(record.id, format);
+  record.output = OutputLayout::ImagePath(record.id, format, fan_out);
   record.bytes = bytes.size();
   record.format = format;
   return TotalAttempts(record);

@@ -62,9 +62,9 @@ std::string ToLine(const ManifestRecord& record);
 bool ReadRecord(std::string_view line, size_t capacity, ManifestRecord& record);
 
 // Before `user` of `store` is committed with `bytes`: marks it pending under the image's format
-// (which names its file) and fills `record`'s id, output path, size and format. Returns the
-// attempts its line counts (TotalAttempts).
-uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes,
+// (which names its file) and fills `record`'s id, output path (fanned out or not: `fan_out`),
+// size and format. Returns the attempts its line counts (TotalAttempts).
+uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes, bool fan_out,
                        ManifestRecord& record);
 
 // An ok record's "attempts": download attempts plus, when filtered, dispatches to a worker.

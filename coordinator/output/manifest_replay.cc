@@ -32,12 +32,12 @@ IdIndex IndexStore(const UserStore& store) {
 // The format of an ok entry's image if it is on disk as recorded: `output` is exactly the path
 // the store derives ("images/<id>.<ext>"; nothing else is ever trusted as a path) and names a
 // regular file of exactly `bytes` bytes. kUnknown otherwise.
-OutputFormat ResultOnDisk(const std::string& out_dir, const ManifestRecord& entry) {
+OutputFormat ResultOnDisk(const std::string& out_dir, const ManifestRecord& entry, bool fan_out) {
   const size_t dot = entry.output.rfind('.');
   if (dot == std::string_view::npos || !entry.has_bytes) return OutputFormat::kUnknown;
   const OutputFormat format = FormatFromExtension(entry.output.substr(dot + 1));
   if (format == OutputFormat::kUnknown) return OutputFormat::kUnknown;
-  const std::string expected = OutputLayout::ImagePath(entry.id, format);
+  const std::string expected = OutputLayout::ImagePath(entry.id, format, fan_out);
   if (entry.output != expected) return OutputFormat::kUnknown;
   struct stat st;
   const std::string path = OutputLayout(out_dir).Path(expected);
@@ -49,10 +49,10 @@ OutputFormat ResultOnDisk(const std::string& out_dir, const ManifestRecord& entr
 }
 
 // Applies one entry to its user; a later entry of the same user overrides it.
-void Apply(const std::string& out_dir, const ManifestRecord& entry, bool retry_failed, size_t user,
-           UserStore& store) {
+void Apply(const std::string& out_dir, const ManifestRecord& entry, bool retry_failed, bool fan_out,
+           size_t user, UserStore& store) {
   if (entry.status == "ok") {
-    const OutputFormat format = ResultOnDisk(out_dir, entry);
+    const OutputFormat format = ResultOnDisk(out_dir, entry, fan_out);
     const bool intact = format != OutputFormat::kUnknown;
     store.SetOutcome(user, intact ? UserStatus::kSkipped : UserStatus::kPending, format);
   } else if (entry.status == "failed" && !retry_failed) {
@@ -81,8 +81,8 @@ void CountOutcomes(const UserStore& store, const std::vector<bool>& has_line, Re
 
 }  // namespace
 
-Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store,
-                                   bool retry_failed) {
+Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store, bool retry_failed,
+                                   bool fan_out) {
   ReplayStats stats;
   Result<ManifestReader> reader =
       ManifestReader::Open(OutputLayout(out_dir).manifest(), /*writable=*/true);
@@ -111,7 +111,7 @@ Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store,
     }
     if (has_line[*user]) stats.compact = false;
     has_line[*user] = true;
-    Apply(out_dir, *entry, retry_failed, *user, store);
+    Apply(out_dir, *entry, retry_failed, fan_out, *user, store);
     return true;
   });
   if (!read.ok()) return read;

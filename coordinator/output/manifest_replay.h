@@ -34,8 +34,10 @@ struct ReplayStats {
 // ok with OUT/<output> a regular file (not a symlink) of exactly the recorded bytes -> kSkipped
 // with the format of its extension; failed -> kFailed unless `retry_failed`; anything else
 // stays kPending. A torn end (unterminated or unparsable last lines) is cut off the file first.
+// An ok line's output must be the run's layout's path (`fan_out`: OutputLayout::ImagePath).
 // REQUIRES: every user in `store` is kPending and has a unique id. Code kIo on failure.
-Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store, bool retry_failed);
+Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store, bool retry_failed,
+                                   bool fan_out);
 
 // Rewrites OUT/manifest.jsonl to hold, of each store user's lines, only the last one, in the
 // order the kept lines had; lines of unknown ids and lines that are not entries go. Streams

@@ -118,26 +118,23 @@ enum class Visit {
   kRemoveTemp,  // delete the temporary files (IsAtomicTempName), count them
 };
 
-// Visits the files (anything but folders, symlinks included) directly in `folder`. Never
-// follows a symlink at `folder` unless `follow` (OUT itself may be one the user made); an
-// images/ that is one is an error. A missing folder holds no files.
-Result<size_t> VisitFiles(const std::string& folder, bool follow, Visit visit) {
-  const int fd =
-      ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
-  if (fd < 0 && errno == ENOENT) return size_t{0};
-  if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
-    return Status::Error(Code::kIo, folder +
-                                        " is not a folder (a symbolic link or a file); move it " +
-                                        "away or choose another --output");
-  }
-  if (fd < 0) return Errno("cannot open", folder, errno);
+// A fan-out subfolder's name (OutputLayout::ImagePath): two lowercase hex digits.
+bool IsFanOutName(const char* name) {
+  const auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  return hex(name[0]) && hex(name[1]) && name[2] == '\0';
+}
+
+// Visits the files (anything but folders, symlinks included) in the folder open as `fd` (shown
+// as `folder`; the descriptor is taken), counting them in `files`, and those in its fan-out
+// subfolders `levels` deep (never through a symlink); kRemoveAll removes the emptied
+// subfolders too. Other folders are the user's, and are not looked into.
+Status VisitIn(int fd, const std::string& folder, Visit visit, int levels, size_t& files) {
   std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd));
   if (!dir) {
     const int error = errno;
     ::close(fd);
     return Errno("cannot read", folder, error);
   }
-  size_t files = 0;
   for (;;) {
     errno = 0;  // readdir's only way to tell the end from an error
     const dirent* entry = ::readdir(dir.get());
@@ -147,6 +144,18 @@ Result<size_t> VisitFiles(const std::string& folder, bool follow, Visit visit) {
       struct stat st;
       is_dir = ::fstatat(fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
     }
+    if (is_dir && levels > 0 && IsFanOutName(entry->d_name)) {
+      const std::string path = folder + "/" + entry->d_name;
+      const int sub = ::openat(fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) return Errno("cannot open", path, errno);
+      if (Status s = VisitIn(sub, path, visit, levels - 1, files); !s.ok()) return s;
+      if (files > kMaxCounted && visit == Visit::kCount) return Status::Ok();
+      if (visit == Visit::kRemoveAll && ::unlinkat(fd, entry->d_name, AT_REMOVEDIR) != 0 &&
+          errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT) {
+        return Errno("cannot delete", path, errno);
+      }
+      continue;
+    }
     if (is_dir) continue;  // ".", "..", or a folder of the user's: not pixelmill's
     const bool temp = IsAtomicTempName(entry->d_name);
     if (visit == Visit::kCount && temp) continue;  // never a result
@@ -154,9 +163,28 @@ Result<size_t> VisitFiles(const std::string& folder, bool follow, Visit visit) {
     if (visit != Visit::kCount && ::unlinkat(fd, entry->d_name, 0) != 0 && errno != ENOENT) {
       return Errno("cannot delete", folder + "/" + entry->d_name, errno);
     }
-    if (++files > kMaxCounted && visit == Visit::kCount) return files;
+    if (++files > kMaxCounted && visit == Visit::kCount) return Status::Ok();
   }
   if (errno != 0) return Errno("cannot read", folder, errno);
+  return Status::Ok();
+}
+
+// Visits the files in `folder` as VisitIn does, and with `fanned` those in images/'s fan-out
+// subfolders (two levels). Never follows a symlink at `folder` unless `follow` (OUT itself may
+// be one the user made); an images/ that is one is an error. A missing folder holds no files.
+Result<size_t> VisitFiles(const std::string& folder, bool follow, Visit visit,
+                          bool fanned = false) {
+  const int fd =
+      ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+  if (fd < 0 && errno == ENOENT) return size_t{0};
+  if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+    return Status::Error(Code::kIo, folder +
+                                        " is not a folder (a symbolic link or a file); move it " +
+                                        "away or choose another --output");
+  }
+  if (fd < 0) return Errno("cannot open", folder, errno);
+  size_t files = 0;
+  if (Status s = VisitIn(fd, folder, visit, fanned ? 2 : 0, files); !s.ok()) return s;
   return files;
 }
 
@@ -188,7 +216,8 @@ Result<std::vector<std::string>> FindEarlierRun(const std::string& folder) {
     found.push_back(std::string(name) +
                     (S_ISREG(st.st_mode) ? " of " + HumanSize(st.st_size) : " (not a file)"));
   }
-  Result<size_t> images = VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kCount);
+  Result<size_t> images =
+      VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kCount, /*fanned=*/true);
   if (!images.ok()) return images.status();
   if (images.value() > kMaxCounted) {
     found.push_back("more than " + std::to_string(kMaxCounted) + " files in " + kImagesShown);
@@ -203,7 +232,8 @@ Status RemoveEarlierRun(const std::string& folder) {
     const std::string path = OutputLayout(folder).Path(name);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot delete", path, errno);
   }
-  Result<size_t> removed = VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kRemoveAll);
+  Result<size_t> removed =
+      VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kRemoveAll, /*fanned=*/true);
   return removed.ok() ? Status::Ok() : removed.status();
 }
 
@@ -211,7 +241,8 @@ Status RemoveEarlierRun(const std::string& folder) {
 Status RemoveTempFiles(const std::string& folder) {
   Result<size_t> removed = VisitFiles(folder, /*follow=*/true, Visit::kRemoveTemp);
   if (removed.ok())
-    removed = VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kRemoveTemp);
+    removed =
+        VisitFiles(ImagesFolder(folder), /*follow=*/false, Visit::kRemoveTemp, /*fanned=*/true);
   return removed.ok() ? Status::Ok() : removed.status();
 }
 
@@ -305,7 +336,9 @@ Result<std::string> CheckSideFile(const std::string& flag, const std::string& pa
       struct stat st;
       const bool same_inode = exists && ::lstat(run_file.c_str(), &st) == 0 &&
                               st.st_dev == target.st_dev && st.st_ino == target.st_ino;
-      if (file == run_file || same_inode || file.parent_path() == images) {
+      const fs::path inside = file.lexically_relative(images);
+      const bool in_images = !inside.empty() && *inside.begin() != "..";
+      if (file == run_file || same_inode || in_images) {
         return Status::Error(Code::kUsage, flag + " " + path + " is one of the run's own files (" +
                                                run_file.string() +
                                                "); writing it would destroy the run: choose a path "

@@ -4,7 +4,8 @@
 //   OUT/manifest.jsonl   one line per result (manifest.h)
 //   OUT/rejects.jsonl    the input records that were skipped
 //   OUT/run.json         the run's identity, for --resume (coordinator/engine/run_state.h)
-//   OUT/images/<id>.<ext>  the users' images
+//   OUT/images/<id>.<ext>  the users' images; fanned out (--fan-out),
+//   OUT/images/ab/cd/<id>.<ext>  in 65,536 subfolders by a hash of the id (FanOutFolder)
 // Temporary files (common/base/atomic_file.h, IsAtomicTempName) appear beside the file they
 // become and are never taken for a result.
 //
@@ -17,6 +18,7 @@
 #include <utility>
 
 #include "common/image/image_format.h"
+#include "coordinator/input/shard.h"
 
 namespace pixelmill {
 
@@ -31,11 +33,19 @@ class OutputLayout {
   // The files a run leaves directly in OUT (images/ apart).
   static constexpr std::string_view kRunFiles[] = {kManifest, kRejects, kRunState};
 
-  // "images/<id>.<ext>": where a user's image in `format` goes, relative to OUT, as the
-  // manifest names it. The only path ever derived for an image.
-  static std::string ImagePath(int64_t id, OutputFormat format) {
+  // Runs above this many users fan their images out under --fan-out auto.
+  static constexpr uint64_t kFanOutAbove = 100'000;
+
+  // "images/<id>.<ext>", or fanned out "images/ab/cd/<id>.<ext>": where a user's image in
+  // `format` goes, relative to OUT, as the manifest names it. The only path ever derived for an
+  // image.
+  static std::string ImagePath(int64_t id, OutputFormat format, bool fan_out) {
     std::string path(kImages);
     path += '/';
+    if (fan_out) {
+      path += FanOutFolder(id);
+      path += '/';
+    }
     path += std::to_string(id);
     path += '.';
     path += ExtensionFor(format);

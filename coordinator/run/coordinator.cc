@@ -51,11 +51,11 @@ bool HasManifest(const std::string& out_dir) {
   return ::lstat(OutputLayout(out_dir).manifest().c_str(), &st) == 0 && st.st_size > 0;
 }
 
-// What stands in the way of resuming the earlier run in `out_dir` with `current`, one phrase
-// each; empty when it is the same run.
+// What stands in the way of resuming the earlier run in `out_dir`, `recorded` there, with
+// `current`, one phrase each; empty when it is the same run.
 Result<std::vector<std::string>> ResumeObstacles(const std::string& out_dir,
+                                                 const Result<RunState>& recorded,
                                                  const RunState& current) {
-  Result<RunState> recorded = ReadRunState(out_dir);
   if (recorded.ok()) return DescribeChanges(recorded.value(), current);
   if (recorded.status().code() == Code::kIo) return recorded.status();
   // A run stopped while loading its input has written no line yet: nothing to lose.
@@ -67,9 +67,9 @@ Result<std::vector<std::string>> ResumeObstacles(const std::string& out_dir,
 }
 
 // Refuses (false) to resume a run that differs from the current one, unless told to go on.
-bool MayResume(const Options& options, const std::string& out_dir, const RunState& current,
-               Observer& observer) {
-  Result<std::vector<std::string>> obstacles = ResumeObstacles(out_dir, current);
+bool MayResume(const Options& options, const std::string& out_dir, const Result<RunState>& recorded,
+               const RunState& current, Observer& observer) {
+  Result<std::vector<std::string>> obstacles = ResumeObstacles(out_dir, recorded, current);
   if (!obstacles.ok()) {
     Fatal(observer, obstacles.status());
     return false;
@@ -122,6 +122,36 @@ Event DoneEvent(size_t users, const PipelineResult& run, const ReplayStats& repl
   done.Field("retries", run.downloads.retries).Text(" retries)");
   if (run.interrupted) done.Text("; interrupted, ").Field("left", run.left).Text(" left");
   return done.Hidden("interrupted", run.interrupted).Done();
+}
+
+// The state this run records in run.json: RunStateFor's, with its shard, its users and its
+// images' layout; resuming, the earlier run's start and, under --fan-out auto, its layout.
+// nullopt when the earlier run may not be resumed (said why).
+std::optional<RunState> PrepareState(const Options& options, const OutputDir& output,
+                                     const LoadedUsers& users, Observer& observer) {
+  RunState state = RunStateFor(options, users.identity);
+  state.shard = options.input_shard;
+  state.users = users.store.size();
+  state.input_records = users.stats.users + users.stats.bad_records + users.stats.other_shards;
+  state.fan_out = options.fan_out == "always" ||
+                  (options.fan_out == "auto" && state.users > OutputLayout::kFanOutAbove);
+  state.started_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  if (!output.resuming()) return state;
+  const Result<RunState> recorded = ReadRunState(options.output_dir);
+  if (recorded.ok()) {
+    // Never forced: resuming would drop the other shard's lines as ids not in the input.
+    if (std::string why = ShardMismatch(recorded->shard, state.shard); !why.empty()) {
+      Fatal(observer, Status::Error(Code::kBadState,
+                                    "cannot resume the run in " + options.output_dir + ": " + why));
+      return std::nullopt;
+    }
+    if (recorded->started_ns > 0) state.started_ns = recorded->started_ns;
+    if (options.fan_out == "auto") state.fan_out = recorded->fan_out;
+  }
+  if (!MayResume(options, options.output_dir, recorded, state, observer)) return std::nullopt;
+  return state;
 }
 
 // Makes the manifest one line per user (when `lines` says it is not) and marks the run
@@ -188,14 +218,17 @@ bool BeginOutput(const Options& options, OutputDir& output, Rejects* rejects, Ob
 
 // The run from its loaded users on: replays the manifest when resuming, runs the pipeline,
 // concludes the manifest, writes the report and the summary.
-RunOutcome RunLoaded(const Options& options, const OutputDir& output, const RunState& state,
+RunOutcome RunLoaded(const Options& given, const OutputDir& output, const RunState& state,
                      UserStore& store, const LoadStats& stats, const std::string& report,
                      Observer& observer, StopRequest* stop) {
+  Options options = given;
+  options.fan_out_images = state.fan_out;
   const ReportContext context{IsoUtcTime(std::chrono::system_clock::now()), options.command_line,
                               &options};
   ReplayStats replay;
   if (output.resuming()) {
-    Result<ReplayStats> replayed = ReplayManifest(options.output_dir, store, options.retry_failed);
+    Result<ReplayStats> replayed =
+        ReplayManifest(options.output_dir, store, options.retry_failed, options.fan_out_images);
     if (!replayed.ok()) return {Fatal(observer, replayed.status())};
     replay = replayed.value();
     PrintReplay(replay, store.size(), observer);
@@ -294,10 +327,10 @@ RunOutcome RunCoordinator(const Options& options, LoadedUsers& users, Observer& 
   if (!stats.ok()) return {Fatal(observer, stats.status())};
   users.stats = stats.value();
   users.identity = identity->is_stdin() ? IdentifyUsers(users.store, "-") : identity.value();
-  const RunState state = RunStateFor(options, users.identity);
-  if (output->resuming() && !MayResume(options, options.output_dir, state, observer)) return {};
+  const std::optional<RunState> state = PrepareState(options, *output, users, observer);
+  if (!state) return {};
   if (!BeginOutput(options, *output, &rejects, observer)) return {};
-  return RunLoaded(options, *output, state, users.store, users.stats, report, observer, stop);
+  return RunLoaded(options, *output, *state, users.store, users.stats, report, observer, stop);
 }
 
 RunOutcome RunLoadedUsers(const Options& options, LoadedUsers& users, Observer& observer,
@@ -308,10 +341,10 @@ RunOutcome RunLoadedUsers(const Options& options, LoadedUsers& users, Observer& 
   }
   std::optional<OutputDir> output = ClaimOutput(options, observer);
   if (!output) return {};
-  const RunState state = RunStateFor(options, users.identity);
-  if (output->resuming() && !MayResume(options, options.output_dir, state, observer)) return {};
+  const std::optional<RunState> state = PrepareState(options, *output, users, observer);
+  if (!state) return {};
   if (!BeginOutput(options, *output, nullptr, observer)) return {};
-  return RunLoaded(options, *output, state, users.store, users.stats, report, observer, stop);
+  return RunLoaded(options, *output, *state, users.store, users.stats, report, observer, stop);
 }
 
 }  // namespace pixelmill

@@ -48,13 +48,15 @@ class ManifestReplayTest : public ::testing::Test {
   }
   std::string Manifest() const { return ReadFile(dir_ / OutputLayout::kManifest); }
   ReplayStats Replay(bool retry_failed = false) {
-    Result<ReplayStats> stats = ReplayManifest(dir_.path().string(), store_, retry_failed);
+    Result<ReplayStats> stats =
+        ReplayManifest(dir_.path().string(), store_, retry_failed, fan_out_);
     EXPECT_TRUE(stats.ok()) << stats.status().ToString();
     return stats.ok() ? stats.value() : ReplayStats();
   }
 
   TempDir dir_;
   UserStore store_;
+  bool fan_out_ = false;
 };
 
 TEST_F(ManifestReplayTest, NoManifestLeavesEveryUserPending) {
@@ -77,7 +79,7 @@ TEST_F(ManifestReplayTest, IntactResultsAreSkippedFailedKeptTheRestRedone) {
   const ReplayStats stats = Replay();
   EXPECT_EQ(store_.status(0), UserStatus::kSkipped);
   EXPECT_EQ(store_.format(0), OutputFormat::kJpeg);
-  EXPECT_EQ(OutputLayout::ImagePath(store_.id(0), store_.format(0)), "images/0.jpg");
+  EXPECT_EQ(OutputLayout::ImagePath(store_.id(0), store_.format(0), false), "images/0.jpg");
   EXPECT_EQ(store_.status(1), UserStatus::kSkipped);
   EXPECT_EQ(store_.format(1), OutputFormat::kPng);
   EXPECT_EQ(store_.status(2), UserStatus::kPending);
@@ -91,6 +93,22 @@ TEST_F(ManifestReplayTest, IntactResultsAreSkippedFailedKeptTheRestRedone) {
   EXPECT_EQ(stats.torn_cut, 0u);
   EXPECT_TRUE(stats.compact);
   EXPECT_EQ(Manifest(), before) << "a whole manifest is not changed";
+}
+
+// A fanned-out run's results are where its layout puts them; a flat path is not one of them.
+TEST_F(ManifestReplayTest, AFannedOutRunTrustsOnlyItsSubfolders) {
+  AddUsers(2);
+  fan_out_ = true;
+  const std::string fanned = OutputLayout::ImagePath(0, OutputFormat::kJpeg, true);
+  fs::create_directories(dir_.path() / OutputLayout::kImages / FanOutFolder(0));
+  dir_.Write(fanned, std::string(10, 'i'));
+  Image(1, "jpg", 10);  // flat: another layout's
+  dir_.Write("manifest.jsonl", "{\"id\":0,\"status\":\"ok\",\"output\":\"" + fanned +
+                                   "\",\"bytes\":10,\"format\":\"jpeg\"}\n" + Ok(1, "jpg", 10));
+  const ReplayStats stats = Replay();
+  EXPECT_EQ(store_.status(0), UserStatus::kSkipped);
+  EXPECT_EQ(store_.status(1), UserStatus::kPending);
+  EXPECT_EQ(stats.skipped, 1u);
 }
 
 TEST_F(ManifestReplayTest, RetryFailedRedoesFailedUsers) {

@@ -6,8 +6,17 @@ namespace pixelmill {
 namespace {
 
 TEST(OutputLayoutTest, AnImageIsNamedByItsIdAndFormat) {
-  EXPECT_EQ(OutputLayout::ImagePath(42, OutputFormat::kWebp), "images/42.webp");
-  EXPECT_EQ(OutputLayout::ImagePath(-7, OutputFormat::kJpeg), "images/-7.jpg");
+  EXPECT_EQ(OutputLayout::ImagePath(42, OutputFormat::kWebp, false), "images/42.webp");
+  EXPECT_EQ(OutputLayout::ImagePath(-7, OutputFormat::kJpeg, false), "images/-7.jpg");
+}
+
+TEST(OutputLayoutTest, AFannedOutImageIsInItsIdsSubfolder) {
+  EXPECT_EQ(OutputLayout::ImagePath(42, OutputFormat::kWebp, true),
+            "images/" + FanOutFolder(42) + "/42.webp");
+  EXPECT_EQ(FanOutFolder(42).size(), 5u);
+  EXPECT_EQ(FanOutFolder(42)[2], '/');
+  EXPECT_EQ(FanOutFolder(42), FanOutFolder(42));
+  EXPECT_NE(FanOutFolder(42), FanOutFolder(43));
 }
 
 TEST(OutputLayoutTest, TheRunsFilesLieDirectlyInTheFolder) {
@@ -17,7 +26,8 @@ TEST(OutputLayoutTest, TheRunsFilesLieDirectlyInTheFolder) {
   EXPECT_EQ(out.run_state(), "/tmp/out/run.json");
   EXPECT_EQ(out.lock(), "/tmp/out/.lock");
   EXPECT_EQ(out.images(), "/tmp/out/images");
-  EXPECT_EQ(out.Path(OutputLayout::ImagePath(1, OutputFormat::kPng)), "/tmp/out/images/1.png");
+  EXPECT_EQ(out.Path(OutputLayout::ImagePath(1, OutputFormat::kPng, false)),
+            "/tmp/out/images/1.png");
 }
 
 }  // namespace

@@ -74,6 +74,13 @@ struct RunOptions {
   double grace_s = 5;
   // fsync every image and the images folder before its manifest line (--durable).
   bool durable = false;
+  // Take only shard K of N of the input (--shard "K/N", 0 <= K < N): the users whose id's
+  // stable hash falls in it, so N runs with 0/N .. N-1/N take every user exactly once; bad
+  // records are shard 0's. "" takes every user. `coordinator merge` joins the N output folders.
+  std::string shard;
+  // Images in subfolders of images/ by a hash of the id, images/ab/cd/<id>.<ext> (--fan-out):
+  // "auto" (the default: when the run has more than 100,000 users), "always" or "never".
+  std::string fan_out = "auto";
   // The command that started this run, one argument an element: a stopped run's message shows
   // it with --resume added. Empty: "coordinator ... --resume".
   std::vector<std::string> command_line;
@@ -249,6 +256,9 @@ struct UserResult {
 struct InputSummary {
   std::string format;  // "json-array" or "jsonl"
   uint64_t users = 0, bad_records = 0;
+  // Records passed over as other shards' (RunOptions::shard): their users, and every shard but
+  // 0's bad records.
+  uint64_t other_shards = 0;
   uint64_t bytes = 0;       // input bytes read
   double load_seconds = 0;  // reading and validating
   // The compact user store: all of it, and the part that is the users' own strings.
