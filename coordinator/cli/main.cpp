@@ -21,6 +21,7 @@
 #include "common/base/version.h"
 #include "coordinator/api/worker_binary.h"
 #include "coordinator/cli/command_flags.h"
+#include "coordinator/cli/merge_command.h"
 #include "coordinator/cli/nearest_flag.h"
 #include "coordinator/cli/terminal_output.h"
 #include "pixelmill/pixelmill.h"
@@ -115,6 +116,9 @@ void PrintDryRun(const pixelmill::InputSummary& in, const std::string& shard) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "merge") {
+    return pixelmill::RunMergeCommand(argc - 1, argv + 1);
+  }
   PrepareProcess();
   pixelmill::CommandLine line;
   CLI::App app{"pixelmill coordinator: fetch every user's profile image, filter it, save it."};

@@ -1,0 +1,306 @@
+#include "coordinator/merge/merge.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <unordered_set>
+
+#include "common/base/atomic_file.h"
+#include "coordinator/merge/shard_set.h"
+#include "coordinator/output/manifest_reader.h"
+#include "coordinator/output/output_layout.h"
+
+namespace pixelmill {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status Errno(const std::string& what, const std::string& path, int error) {
+  return Status::Error(Code::kIo, what + " " + path + ": " + std::strerror(error));
+}
+
+// ALL/.lock, held (flock) while the merge runs.
+class MergeLock {
+ public:
+  ~MergeLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Status Take(const std::string& out_dir) {
+    const std::string path = OutputLayout(out_dir).lock();
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd_ < 0) return Errno("cannot open", path, errno);
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      return Status::Error(Code::kIo, out_dir + " is in use (" + path +
+                                          " is locked): another merge or run is writing it");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Refuses an ALL that is one of the shard folders or holds a run of its own (its run.json).
+Status CheckOutput(const std::string& out_dir, const std::vector<std::string>& shards) {
+  if (out_dir.empty()) return Status::Error(Code::kUsage, "--output ALL is required");
+  std::error_code ec;
+  const fs::path out = fs::weakly_canonical(out_dir, ec);
+  for (const std::string& shard : shards) {
+    if (!ec && fs::weakly_canonical(shard, ec) == out) {
+      return Status::Error(Code::kUsage, "--output " + out_dir + " is one of the shard folders (" +
+                                             shard + "): merge into another one");
+    }
+  }
+  if (fs::exists(OutputLayout(out_dir).run_state(), ec)) {
+    return Status::Error(Code::kUsage, "--output " + out_dir +
+                                           " holds a run of its own (run.json): merge into "
+                                           "another folder");
+  }
+  return Status::Ok();
+}
+
+// The size of the regular file at `path` (never through a symlink); -1 when there is none.
+int64_t FileSize(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  return static_cast<int64_t>(st.st_size);
+}
+
+// Copies `from` to `to` (a temporary name renamed into place).
+Status CopyFile(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  const std::string temp = to + ".merge.tmp";
+  fs::copy_file(from, temp, fs::copy_options::overwrite_existing, ec);
+  if (ec) return Status::Error(Code::kIo, "cannot copy " + from + ": " + ec.message());
+  if (::rename(temp.c_str(), to.c_str()) != 0) return Errno("cannot name", to, errno);
+  return Status::Ok();
+}
+
+// Puts the image `from` (`bytes` long) at `to` as `how` says; a rerun finds it there already.
+Status PlaceImage(const std::string& from, const std::string& to, uint64_t bytes,
+                  ImagePlacement how) {
+  struct stat src, dst;
+  const bool have_src = ::lstat(from.c_str(), &src) == 0;
+  const bool have_dst = ::lstat(to.c_str(), &dst) == 0;
+  if (have_src && have_dst && src.st_dev == dst.st_dev && src.st_ino == dst.st_ino) {
+    return Status::Ok();  // linked by an earlier merge
+  }
+  if (!have_src && how == ImagePlacement::kMove && have_dst && S_ISREG(dst.st_mode) &&
+      static_cast<uint64_t>(dst.st_size) == bytes) {
+    return Status::Ok();  // moved by an earlier merge
+  }
+  if (how == ImagePlacement::kMove) {
+    if (::rename(from.c_str(), to.c_str()) == 0) return Status::Ok();
+    if (errno != EXDEV) return Errno("cannot move " + from + " to", to, errno);
+    Status copied = CopyFile(from, to);
+    if (copied.ok()) ::unlink(from.c_str());
+    return copied;
+  }
+  const std::string temp = to + ".merge.tmp";
+  ::unlink(temp.c_str());
+  if (::link(from.c_str(), temp.c_str()) != 0) {
+    if (errno == EXDEV || errno == EMLINK || errno == EPERM) return CopyFile(from, to);
+    return Errno("cannot link " + from + " to", temp, errno);
+  }
+  if (::rename(temp.c_str(), to.c_str()) != 0) return Errno("cannot name", to, errno);
+  return Status::Ok();
+}
+
+// An ok line whose image is not as it says: the shard must redo it.
+Status BadImage(const std::string& named, const ManifestRecord& record, const std::string& path) {
+  return Status::Error(Code::kBadState, named + ": the image of user " + std::to_string(record.id) +
+                                            ", " + path + ", is missing or not the " +
+                                            std::to_string(record.bytes) +
+                                            " bytes its line says: resume the shard (--resume "
+                                            "redoes it), then merge again");
+}
+
+class Merger {
+ public:
+  Merger(const MergeOptions& options, std::vector<ShardFolder> shards)
+      : options_(options), shards_(std::move(shards)) {
+    std::error_code ec;
+    out_abs_ = fs::absolute(options_.output, ec).lexically_normal();
+    for (const ShardFolder& shard : shards_) total_users_ += shard.state.users;
+    fan_out_ = total_users_ > OutputLayout::kFanOutAbove;
+  }
+
+  Result<MergeFigures> Run() {
+    const auto start = std::chrono::steady_clock::now();
+    const ShardFolder& first = shards_.front();
+    figures_.input = first.state.input.path;
+    figures_.filter = first.state.filter;
+    figures_.input_records = first.state.input_records;
+    figures_.images = options_.images == ImagePlacement::kLeave  ? "left"
+                      : options_.images == ImagePlacement::kLink ? "linked"
+                                                                 : "moved";
+    ids_.reserve(total_users_);
+    Result<AtomicFileWriter> manifest = AtomicFileWriter::Create(OutputLayout(out()).manifest());
+    if (!manifest.ok()) return manifest.status();
+    for (const ShardFolder& shard : shards_) {
+      if (Status s = AddShard(shard, manifest.value()); !s.ok()) return s;
+    }
+    if (Status s = MergeRejects(); !s.ok()) return s;
+    figures_.merge_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (Status s = WriteFileAtomically(OutputLayout(out()).Path("report.json"),
+                                       MergeReportJson(figures_) + "\n", /*sync=*/true);
+        !s.ok()) {
+      return s;
+    }
+    if (Status s = manifest->Commit(/*sync=*/true); !s.ok()) return s;
+    return figures_;
+  }
+
+ private:
+  const std::string& out() const { return options_.output; }
+
+  // Appends shard `shard`'s lines, checked and with their paths made ALL's.
+  Status AddShard(const ShardFolder& shard, AtomicFileWriter& manifest) {
+    ShardFigures& row = figures_.shards.emplace_back();
+    row.shard = shard.state.shard.Text();
+    row.folder = shard.path;
+    row.started_ns = shard.state.started_ns;
+    row.finished_ns = shard.state.finished_ns;
+    const std::string named = "shard " + row.shard + " (" + shard.path + ")";
+    Result<ManifestReader> reader =
+        ManifestReader::Open(OutputLayout(shard.path).manifest(), /*writable=*/false);
+    if (!reader.ok()) return reader.status();
+    std::error_code ec;
+    const fs::path shard_abs = fs::absolute(shard.path, ec).lexically_normal();
+    Status failure;
+    std::string chunk;
+    Status read = reader->ForEach([&](const ManifestLine& line, const ManifestRecord* parsed) {
+      if (parsed == nullptr) {
+        failure = Status::Error(Code::kBadState, named + ": manifest.jsonl has a line at byte " +
+                                                     std::to_string(line.offset) +
+                                                     " that is not a record");
+        return false;
+      }
+      if (!ids_.insert(parsed->id).second) {
+        failure = Status::Error(Code::kBadState, named + ": id " + std::to_string(parsed->id) +
+                                                     " has a line in an earlier shard too");
+        return false;
+      }
+      ManifestRecord record = *parsed;
+      if (record.ok()) {
+        failure = PlaceOk(shard, shard_abs, named, record);
+        if (!failure.ok()) return false;
+      }
+      figures_.Count(row, record);
+      chunk += ToLine(record);
+      chunk += '\n';
+      if (chunk.size() >= (1 << 20)) {
+        failure = manifest.Append(chunk);
+        chunk.clear();
+      }
+      return failure.ok();
+    });
+    if (!read.ok()) return read;
+    if (!failure.ok()) return failure;
+    if (Status s = manifest.Append(chunk); !s.ok()) return s;
+    if (row.users != shard.state.users) {
+      return Status::Error(Code::kBadState,
+                           named + ": manifest.jsonl has " + std::to_string(row.users) +
+                               " line(s) for the shard's " + std::to_string(shard.state.users) +
+                               " users: resume it (--resume), then merge again");
+    }
+    return Status::Ok();
+  }
+
+  // Checks an ok line's image and names it from ALL (left, linked or moved there).
+  Status PlaceOk(const ShardFolder& shard, const fs::path& shard_abs, const std::string& named,
+                 ManifestRecord& record) {
+    const std::string from = OutputLayout(shard.path).Path(record.output);
+    const bool expected =
+        record.output == OutputLayout::ImagePath(record.id, record.format, shard.state.fan_out);
+    if (options_.images == ImagePlacement::kLeave || !expected) {
+      if (!expected || FileSize(from) != static_cast<int64_t>(record.bytes)) {
+        return BadImage(named, record, from);
+      }
+      record.output = (shard_abs / record.output).lexically_relative(out_abs_).string();
+      return Status::Ok();
+    }
+    const std::string rel = OutputLayout::ImagePath(record.id, record.format, fan_out_);
+    const std::string to = OutputLayout(out()).Path(rel);
+    const bool moved_before = options_.images == ImagePlacement::kMove && FileSize(from) < 0 &&
+                              FileSize(to) == static_cast<int64_t>(record.bytes);
+    if (!moved_before && FileSize(from) != static_cast<int64_t>(record.bytes)) {
+      return BadImage(named, record, from);
+    }
+    if (Status s = MakeFolderOf(rel); !s.ok()) return s;
+    if (Status s = PlaceImage(from, to, record.bytes, options_.images); !s.ok()) return s;
+    record.output = rel;
+    return Status::Ok();
+  }
+
+  // Makes the folder of `rel` (under ALL) once.
+  Status MakeFolderOf(const std::string& rel) {
+    const std::string folder = rel.substr(0, rel.rfind('/'));
+    if (!made_.insert(folder).second) return Status::Ok();
+    std::error_code ec;
+    fs::create_directories(OutputLayout(out()).Path(folder), ec);
+    if (ec) return Status::Error(Code::kIo, "cannot create " + folder + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  // ALL/rejects.jsonl: every shard's, in shard order (bad records are shard 0's; a duplicate
+  // id its own shard's). None when no shard skipped a record.
+  Status MergeRejects() {
+    std::string all;
+    for (const ShardFolder& shard : shards_) {
+      const std::string path = OutputLayout(shard.path).rejects();
+      std::error_code ec;
+      if (!fs::exists(path, ec)) continue;
+      Result<ManifestReader> reader = ManifestReader::Open(path, /*writable=*/false);
+      if (!reader.ok()) return reader.status();
+      Status read = reader->ForEach([&](const ManifestLine& line, const ManifestRecord*) {
+        all.append(line.text);
+        all += '\n';
+        ++figures_.bad_records;
+        return true;
+      });
+      if (!read.ok()) return read;
+    }
+    const std::string path = OutputLayout(out()).rejects();
+    if (all.empty()) {
+      ::unlink(path.c_str());  // an earlier merge's, of other shards
+      return Status::Ok();
+    }
+    return WriteFileAtomically(path, all, /*sync=*/true);
+  }
+
+  const MergeOptions& options_;
+  std::vector<ShardFolder> shards_;
+  fs::path out_abs_;
+  uint64_t total_users_ = 0;
+  bool fan_out_ = false;
+  MergeFigures figures_;
+  std::unordered_set<int64_t> ids_;
+  std::unordered_set<std::string> made_;
+};
+
+}  // namespace
+
+Result<MergeFigures> MergeShards(const MergeOptions& options) {
+  if (Status s = CheckOutput(options.output, options.shards); !s.ok()) return s;
+  Result<std::vector<ShardFolder>> shards = ReadShardSet(options.shards);
+  if (!shards.ok()) return shards.status();
+  std::error_code ec;
+  fs::create_directories(options.output, ec);
+  if (ec) {
+    return Status::Error(Code::kIo, "cannot create " + options.output + ": " + ec.message());
+  }
+  MergeLock lock;
+  if (Status s = lock.Take(options.output); !s.ok()) return s;
+  return Merger(options, std::move(shards).value()).Run();
+}
+
+}  // namespace pixelmill
