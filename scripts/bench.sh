@@ -2,7 +2,7 @@
 # Benchmarks, each side by side with its baseline in the same run, printed as ratios so a slow
 # machine does not change the verdict. One file per benchmark in scripts/bench/ (e.g. proof.sh,
 # its analysis in proof.py beside it); this script only sets up and dispatches.
-# Usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|netns|all]
+# Usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|shards|netns|all]
 # (hosts, streaming: COORDINATOR=PATH runs another build, e.g. an older one, for a before/after
 # figure; its worker must sit next to it.
 # BUILD_DIR=DIR benchmarks the build in DIR instead of build/; setup.sh builds it.)
@@ -10,11 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 what=${1:-all}
-usage="usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|netns|all]"
+usage="usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|shards|netns|all]"
 case "$what" in
-  load | downloads | pool | hosts | filters_memory | streaming | proof | dedupe | netns) benches=("$what") ;;
+  load | downloads | pool | hosts | filters_memory | streaming | proof | dedupe | shards | netns) benches=("$what") ;;
   filters) benches=(filters filters_memory) ;;
-  all) benches=(load downloads pool hosts filters filters_memory streaming proof dedupe netns) ;;
+  all) benches=(load downloads pool hosts filters filters_memory streaming proof dedupe shards netns) ;;
   *) echo "$usage" >&2; exit 2 ;;
 esac
 BUILD_DIR="$build" bash scripts/setup.sh >/dev/null

@@ -19,7 +19,8 @@
 
 namespace pixelmill {
 
-// One file on its way to disk: `name` in OUT/images (the folder open as images_fd_).
+// One file on its way to disk: `name` relative to OUT/images (the folder open as images_fd_),
+// e.g. "7.jpg" or "ab/cd/7.jpg".
 struct ImageWriter::FileWrite {
   std::string name, final_path;
   ImageBuffer bytes;

@@ -55,7 +55,9 @@ class ImageWriter {
   // Writes `bytes` to OUT/<relative_path> (complete, then named) and releases the buffer;
   // `done` gets ok once it is in place, or why not (code kFull when the output is full -- no
   // space, quota, file-size limit -- else kWrite).
-  // REQUIRES: Open() succeeded; relative_path is "images/<name>" (OutputLayout::ImagePath).
+  // REQUIRES: Open() succeeded; relative_path is "images/<name>" or, fanned out,
+  // "images/ab/cd/<name>" (OutputLayout::ImagePath): the subfolders are made as needed, opened
+  // level by level from OUT/images's descriptor (O_NOFOLLOW), and synced when `durable`.
   void Write(std::string relative_path, ImageBuffer bytes, DoneFn done);
   // Makes OUT/<to> the image OUT/<from> is (in place already, written by this run or an earlier
   // one): a hard link made under a temporary name, then renamed over `to`; where the filesystem

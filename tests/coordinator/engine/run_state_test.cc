@@ -98,6 +98,47 @@ TEST(RunStateTest, RoundTripsThroughRunJsonAndMarksComplete) {
   EXPECT_TRUE(read->complete);
 }
 
+// The shard, the counts, the layout and the times round-trip; a file from before them reads as
+// one whole run in one folder; another shard is never the same folder's run.
+TEST(RunStateTest, TheShardCountsLayoutAndTimesRoundTrip) {
+  TempDir dir;
+  const std::string input = dir.Write("users.jsonl", "{\"id\":1}\n");
+  Result<RunState> state = CurrentRunState(OptionsFor(input));
+  ASSERT_TRUE(state.ok());
+  state->shard = Shard{2, 5};
+  state->users = 41;
+  state->input_records = 203;
+  state->fan_out = true;
+  state->started_ns = 1'700'000'000'123'456'789;
+  ASSERT_TRUE(MarkRunComplete(dir.path().string(), state.value()).ok());
+  Result<RunState> read = ReadRunState(dir.path().string());
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->shard, (Shard{2, 5}));
+  EXPECT_EQ(read->users, 41u);
+  EXPECT_EQ(read->input_records, 203u);
+  EXPECT_TRUE(read->fan_out);
+  EXPECT_EQ(read->started_ns, 1'700'000'000'123'456'789);
+  EXPECT_GT(read->finished_ns, read->started_ns);
+  EXPECT_EQ(JsonAt(ReadFile(dir / OutputLayout::kRunState), "/shard"), "2/5");
+
+  std::string older = ReadFile(dir / OutputLayout::kRunState);
+  older = older.substr(0, older.find(",\"shard\"")) + "}\n";
+  dir.Write("run.json", older);
+  read = ReadRunState(dir.path().string());
+  ASSERT_TRUE(read.ok()) << older;
+  EXPECT_TRUE(read->shard.whole());
+  EXPECT_FALSE(read->fan_out);
+  EXPECT_EQ(read->started_ns, 0);
+
+  const std::string with_bad = older.substr(0, older.rfind('}')) + ",\"shard\":\"5/5\"}\n";
+  dir.Write("run.json", with_bad);
+  EXPECT_EQ(ReadRunState(dir.path().string()).status().code(), Code::kBadState) << with_bad;
+
+  EXPECT_EQ(ShardMismatch(Shard{1, 4}, Shard{1, 4}), "");
+  EXPECT_NE(ShardMismatch(Shard{1, 4}, Shard{2, 4}).find("shard 1/4"), std::string::npos);
+  EXPECT_NE(ShardMismatch(Shard{}, Shard{0, 2}).find("the whole input"), std::string::npos);
+}
+
 TEST(RunStateTest, MissingAndForeignRunJsonAreTold) {
   TempDir dir;
   EXPECT_EQ(ReadRunState(dir.path().string()).status().code(), Code::kMissing);
