@@ -66,51 +66,84 @@ Status CheckOutput(const std::string& out_dir, const std::vector<std::string>& s
   return Status::Ok();
 }
 
-// The size of the regular file at `path` (never through a symlink); -1 when there is none.
-int64_t FileSize(const std::string& path) {
+// A folder open for the merge: every image is reached from its descriptor, never by its
+// whole path again (a million lookups of a long path were most of a merge's time).
+class Folder {
+ public:
+  Folder() = default;
+  Folder(const Folder&) = delete;
+  Folder& operator=(const Folder&) = delete;
+  ~Folder() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  // Opens `path` (a symlink there is refused).
+  Status Open(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd_ < 0) return Errno("cannot open", path, errno);
+    path_ = path;
+    return Status::Ok();
+  }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+// The size of the regular file `name` in `folder` (never through a symlink), and its inode;
+// -1 when there is none.
+int64_t FileSizeAt(const Folder& folder, const std::string& name, ino_t* inode = nullptr) {
   struct stat st;
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  if (::fstatat(folder.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+    return -1;
+  }
+  if (inode != nullptr) *inode = st.st_ino;
   return static_cast<int64_t>(st.st_size);
 }
 
-// Copies `from` to `to` (a temporary name renamed into place).
-Status CopyFile(const std::string& from, const std::string& to) {
+// Copies `name` of `from` to `to_name` of `to` (a temporary name renamed into place): a link or
+// a move across file systems.
+Status CopyAt(const Folder& from, const std::string& name, const Folder& to,
+              const std::string& to_name) {
+  const std::string source = from.path() + "/" + name, target = to.path() + "/" + to_name;
+  const std::string temp = target + ".merge.tmp";
   std::error_code ec;
-  const std::string temp = to + ".merge.tmp";
-  fs::copy_file(from, temp, fs::copy_options::overwrite_existing, ec);
-  if (ec) return Status::Error(Code::kIo, "cannot copy " + from + ": " + ec.message());
-  if (::rename(temp.c_str(), to.c_str()) != 0) return Errno("cannot name", to, errno);
+  fs::copy_file(source, temp, fs::copy_options::overwrite_existing, ec);
+  if (ec) return Status::Error(Code::kIo, "cannot copy " + source + ": " + ec.message());
+  if (::rename(temp.c_str(), target.c_str()) != 0) return Errno("cannot name", target, errno);
   return Status::Ok();
 }
 
-// Puts the image `from` (`bytes` long) at `to` as `how` says; a rerun finds it there already.
-Status PlaceImage(const std::string& from, const std::string& to, uint64_t bytes,
-                  ImagePlacement how) {
-  struct stat src, dst;
-  const bool have_src = ::lstat(from.c_str(), &src) == 0;
-  const bool have_dst = ::lstat(to.c_str(), &dst) == 0;
-  if (have_src && have_dst && src.st_dev == dst.st_dev && src.st_ino == dst.st_ino) {
-    return Status::Ok();  // linked by an earlier merge
-  }
-  if (!have_src && how == ImagePlacement::kMove && have_dst && S_ISREG(dst.st_mode) &&
-      static_cast<uint64_t>(dst.st_size) == bytes) {
-    return Status::Ok();  // moved by an earlier merge
-  }
+// Puts image `name` of `from` (`bytes` long) at `to_name` in `to`, hard-linked or moved as `how`
+// says; a rerun finds it there already. A link or a rename names the file whole at once.
+Status PlaceImage(const Folder& from, const std::string& name, const Folder& to,
+                  const std::string& to_name, uint64_t bytes, ImagePlacement how) {
+  const std::string shown = from.path() + "/" + name;
   if (how == ImagePlacement::kMove) {
-    if (::rename(from.c_str(), to.c_str()) == 0) return Status::Ok();
-    if (errno != EXDEV) return Errno("cannot move " + from + " to", to, errno);
-    Status copied = CopyFile(from, to);
-    if (copied.ok()) ::unlink(from.c_str());
+    if (::renameat(from.fd(), name.c_str(), to.fd(), to_name.c_str()) == 0) return Status::Ok();
+    const int error = errno;
+    if (error == ENOENT && FileSizeAt(to, to_name) == static_cast<int64_t>(bytes)) {
+      return Status::Ok();  // moved by an earlier merge
+    }
+    if (error != EXDEV) return Errno("cannot move", shown, error);
+    Status copied = CopyAt(from, name, to, to_name);
+    if (copied.ok()) ::unlinkat(from.fd(), name.c_str(), 0);
     return copied;
   }
-  const std::string temp = to + ".merge.tmp";
-  ::unlink(temp.c_str());
-  if (::link(from.c_str(), temp.c_str()) != 0) {
-    if (errno == EXDEV || errno == EMLINK || errno == EPERM) return CopyFile(from, to);
-    return Errno("cannot link " + from + " to", temp, errno);
+  for (int tries = 0; tries < 2; ++tries) {
+    if (::linkat(from.fd(), name.c_str(), to.fd(), to_name.c_str(), 0) == 0) return Status::Ok();
+    const int error = errno;
+    if (error == EXDEV || error == EMLINK || error == EPERM) return CopyAt(from, name, to, to_name);
+    if (error != EEXIST) return Errno("cannot link", shown, error);
+    ino_t source = 0, target = 0;
+    if (FileSizeAt(from, name, &source) >= 0 && FileSizeAt(to, to_name, &target) >= 0 &&
+        source == target) {
+      return Status::Ok();  // linked by an earlier merge
+    }
+    ::unlinkat(to.fd(), to_name.c_str(), 0);  // another file: an earlier merge of other shards
   }
-  if (::rename(temp.c_str(), to.c_str()) != 0) return Errno("cannot name", to, errno);
-  return Status::Ok();
+  return Errno("cannot link", shown, EEXIST);
 }
 
 // An ok line whose image is not as it says: the shard must redo it.
@@ -142,6 +175,13 @@ class Merger {
                       : options_.images == ImagePlacement::kLink ? "linked"
                                                                  : "moved";
     ids_.reserve(total_users_);
+    if (options_.images != ImagePlacement::kLeave) {
+      const std::string images = OutputLayout(out()).images();
+      if (::mkdir(images.c_str(), 0755) != 0 && errno != EEXIST) {
+        return Errno("cannot create", images, errno);
+      }
+      if (Status s = all_images_.Open(images); !s.ok()) return s;
+    }
     Result<AtomicFileWriter> manifest = AtomicFileWriter::Create(OutputLayout(out()).manifest());
     if (!manifest.ok()) return manifest.status();
     for (const ShardFolder& shard : shards_) {
@@ -173,8 +213,12 @@ class Merger {
     Result<ManifestReader> reader =
         ManifestReader::Open(OutputLayout(shard.path).manifest(), /*writable=*/false);
     if (!reader.ok()) return reader.status();
+    Folder images;
+    if (Status s = images.Open(OutputLayout(shard.path).images()); !s.ok()) return s;
+    // The shard's folder from ALL, e.g. "../shard-0/", for the images left where they are.
     std::error_code ec;
-    const fs::path shard_abs = fs::absolute(shard.path, ec).lexically_normal();
+    const std::string prefix =
+        fs::absolute(shard.path, ec).lexically_normal().lexically_relative(out_abs_).string() + "/";
     Status failure;
     std::string chunk;
     Status read = reader->ForEach([&](const ManifestLine& line, const ManifestRecord* parsed) {
@@ -191,7 +235,7 @@ class Merger {
       }
       ManifestRecord record = *parsed;
       if (record.ok()) {
-        failure = PlaceOk(shard, shard_abs, named, record);
+        failure = PlaceOk(shard, images, prefix, named, record);
         if (!failure.ok()) return false;
       }
       figures_.Count(row, record);
@@ -215,39 +259,49 @@ class Merger {
     return Status::Ok();
   }
 
-  // Checks an ok line's image and names it from ALL (left, linked or moved there).
-  Status PlaceOk(const ShardFolder& shard, const fs::path& shard_abs, const std::string& named,
-                 ManifestRecord& record) {
+  // Checks an ok line's image (in `images`, shard `shard`'s images/ folder) and names it from
+  // ALL: left where it is (`prefix`: the shard's folder from ALL), linked or moved there.
+  Status PlaceOk(const ShardFolder& shard, const Folder& images, const std::string& prefix,
+                 const std::string& named, ManifestRecord& record) {
+    const std::string images_prefix = std::string(OutputLayout::kImages) + "/";
+    const std::string expected =
+        OutputLayout::ImagePath(record.id, record.format, shard.state.fan_out);
     const std::string from = OutputLayout(shard.path).Path(record.output);
-    const bool expected =
-        record.output == OutputLayout::ImagePath(record.id, record.format, shard.state.fan_out);
-    if (options_.images == ImagePlacement::kLeave || !expected) {
-      if (!expected || FileSize(from) != static_cast<int64_t>(record.bytes)) {
-        return BadImage(named, record, from);
-      }
-      record.output = (shard_abs / record.output).lexically_relative(out_abs_).string();
+    if (record.output != expected) return BadImage(named, record, from);
+    const std::string name = expected.substr(images_prefix.size());
+    const int64_t size = FileSizeAt(images, name);
+    if (options_.images == ImagePlacement::kLeave) {
+      if (size != static_cast<int64_t>(record.bytes)) return BadImage(named, record, from);
+      record.output = prefix + record.output;
       return Status::Ok();
     }
     const std::string rel = OutputLayout::ImagePath(record.id, record.format, fan_out_);
-    const std::string to = OutputLayout(out()).Path(rel);
-    const bool moved_before = options_.images == ImagePlacement::kMove && FileSize(from) < 0 &&
-                              FileSize(to) == static_cast<int64_t>(record.bytes);
-    if (!moved_before && FileSize(from) != static_cast<int64_t>(record.bytes)) {
+    const std::string to = rel.substr(images_prefix.size());
+    const bool moved_before = options_.images == ImagePlacement::kMove && size < 0 &&
+                              FileSizeAt(all_images_, to) == static_cast<int64_t>(record.bytes);
+    if (!moved_before && size != static_cast<int64_t>(record.bytes)) {
       return BadImage(named, record, from);
     }
-    if (Status s = MakeFolderOf(rel); !s.ok()) return s;
-    if (Status s = PlaceImage(from, to, record.bytes, options_.images); !s.ok()) return s;
+    if (Status s = MakeFolderOf(to); !s.ok()) return s;
+    if (Status s = PlaceImage(images, name, all_images_, to, record.bytes, options_.images);
+        !s.ok()) {
+      return s;
+    }
     record.output = rel;
     return Status::Ok();
   }
 
-  // Makes the folder of `rel` (under ALL) once.
-  Status MakeFolderOf(const std::string& rel) {
-    const std::string folder = rel.substr(0, rel.rfind('/'));
-    if (!made_.insert(folder).second) return Status::Ok();
-    std::error_code ec;
-    fs::create_directories(OutputLayout(out()).Path(folder), ec);
-    if (ec) return Status::Error(Code::kIo, "cannot create " + folder + ": " + ec.message());
+  // Makes the folders of `name` (relative to ALL/images) once each.
+  Status MakeFolderOf(const std::string& name) {
+    for (size_t slash = name.find('/'); slash != std::string::npos;
+         slash = name.find('/', slash + 1)) {
+      const std::string folder = name.substr(0, slash);
+      if (made_.count(folder) > 0) continue;
+      if (::mkdirat(all_images_.fd(), folder.c_str(), 0755) != 0 && errno != EEXIST) {
+        return Errno("cannot create", all_images_.path() + "/" + folder, errno);
+      }
+      made_.insert(folder);
+    }
     return Status::Ok();
   }
 
@@ -284,7 +338,8 @@ class Merger {
   bool fan_out_ = false;
   MergeFigures figures_;
   std::unordered_set<int64_t> ids_;
-  std::unordered_set<std::string> made_;
+  std::unordered_set<std::string> made_;  // folders made in ALL/images
+  Folder all_images_;                     // ALL/images, with --link or --move
 };
 
 }  // namespace
