@@ -328,6 +328,39 @@ TEST(ApiOptionsTest, ADryRunLoadsAndSaysWhatItLoadedAndWritesNothing) {
       << "a dry run wrote something";
 }
 
+// RunOptions::shard takes the same users from a vector, a stream and a file: every user in one
+// shard of two, each shard a fair part; a bad shard is refused as the command line refuses it.
+TEST(ApiOptionsTest, AShardOfAVectorAStreamOrAFileIsTheSameUsers) {
+  TempDir dir;
+  std::vector<User> users;
+  for (int64_t id = 0; id < 200; ++id) users.push_back({id, "u", "http://127.0.0.1:1/a.jpg"});
+  const std::string input = dir.Write("users.jsonl", AsJsonl(users));
+  uint64_t total = 0;
+  for (const char* shard : {"0/2", "1/2"}) {
+    RunOptions options = TestOptions("");
+    options.dry_run = true;
+    options.shard = shard;
+    const RunSummary from_vector = Runner(options).Run(users);
+    ASSERT_EQ(from_vector.exit_code, 0) << from_vector.error;
+    std::istringstream stream(AsJsonl(users));
+    const RunSummary from_stream = Runner(options).Run(stream);
+    const RunSummary from_file = Runner(options).Run(input);
+    for (const RunSummary* s : {&from_vector, &from_stream, &from_file}) {
+      EXPECT_EQ(s->input.users, from_vector.input.users) << shard;
+      EXPECT_EQ(s->input.users + s->input.other_shards, users.size()) << shard;
+    }
+    EXPECT_GT(from_vector.input.users, 70u) << shard;
+    total += from_vector.input.users;
+  }
+  EXPECT_EQ(total, users.size());
+  RunOptions bad = TestOptions("");
+  bad.dry_run = true;
+  bad.shard = "2/2";
+  const RunSummary refused = Runner(bad).Run(users);
+  EXPECT_EQ(refused.exit_code, kExitUsage);
+  EXPECT_NE(refused.error.find("--shard 2/2"), std::string::npos) << refused.error;
+}
+
 TEST(ApiOptionsTest, BadRecordsOfAFileAreSkippedIntoRejectsAndCountedWithoutResults) {
   ImageApiProcess api(PIXELMILL_IMAGE_API);
   ASSERT_TRUE(api.ok());
