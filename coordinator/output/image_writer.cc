@@ -148,6 +148,11 @@ Status OpenPlace(int images_fd, const std::string& images, const std::string& na
     if (create && !made && errno != EEXIST) return PlaceError("cannot create", path, errno);
     const int fd =
         ::openat(place.fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
+      return Status::Error(Code::kWrite, "cannot open " + path +
+                                             ": not a folder (a symbolic link or a file there is "
+                                             "never followed)");
+    }
     if (fd < 0) return PlaceError("cannot open", path, errno);
     Status synced = made && durable ? SyncFolderAt(place.fd, place.folder) : Status::Ok();
     if (place.owned) ::close(place.fd);
