@@ -6,6 +6,7 @@
 #include "common/base/json_writer.h"
 #include "common/base/version.h"
 #include "coordinator/events/iso_time.h"
+#include "coordinator/report/report.h"
 
 namespace pixelmill {
 namespace {
@@ -22,12 +23,9 @@ double Seconds(int64_t from_ns, int64_t to_ns) {
 
 // The count and p50/p90/p99 in seconds of a histogram of microseconds.
 std::string LatencyJson(const Histogram& h) {
-  return JsonObject()
-      .Add("count", h.Count())
-      .Add("p50_s", h.Percentile(0.50) / 1e6)
-      .Add("p90_s", h.Percentile(0.90) / 1e6)
-      .Add("p99_s", h.Percentile(0.99) / 1e6)
-      .Done();
+  JsonObject json;
+  json.Add("count", h.Count());
+  return AddPercentiles(json, h).Done();
 }
 
 }  // namespace

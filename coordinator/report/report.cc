@@ -15,13 +15,6 @@ namespace {
 double Ms(const Histogram& h, double q) { return h.Percentile(q) / 1000; }
 double Seconds(const Histogram& h, double q) { return h.Percentile(q) / 1e6; }
 
-// p50/p90/p99 of a latency histogram in microseconds, as seconds, into `json`.
-JsonObject& AddPercentiles(JsonObject& json, const Histogram& h) {
-  return json.Add("p50_s", Seconds(h, 0.50))
-      .Add("p90_s", Seconds(h, 0.90))
-      .Add("p99_s", Seconds(h, 0.99));
-}
-
 // The count and percentiles of a latency histogram; "p50_ms"/"p99_ms" kept for old readers.
 std::string LatencyJson(const Histogram& h) {
   JsonObject json;
@@ -71,6 +64,12 @@ std::string ByWorkerJson(const std::vector<WorkerFigures>& rows) {
 }
 
 }  // namespace
+
+JsonObject& AddPercentiles(JsonObject& json, const Histogram& h) {
+  return json.Add("p50_s", Seconds(h, 0.50))
+      .Add("p90_s", Seconds(h, 0.90))
+      .Add("p99_s", Seconds(h, 0.99));
+}
 
 double UsersPerSecond(const PipelineResult& run) {
   if (run.wall_seconds <= 0) return 0;

@@ -9,6 +9,8 @@
 
 #include <string>
 
+#include "common/base/histogram.h"
+#include "common/base/json_writer.h"
 #include "common/base/status.h"
 #include "coordinator/engine/pipeline.h"
 #include "coordinator/input/user_loader.h"
@@ -33,6 +35,10 @@ Status WriteReport(const std::string& path, const LoadStats& load, const Pipelin
 // skipped users; wall time and users/s; download, filter CPU and end-to-end latencies; worker
 // utilisation; stage waits; the verdict and its evidence), each row ending in a newline.
 std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay = {});
+
+// p50/p90/p99 of a latency histogram in microseconds, as seconds ("p50_s", ...), into `json`:
+// the one shape of a latency in a report (the run's, and the merge's).
+JsonObject& AddPercentiles(JsonObject& json, const Histogram& h);
 
 // Users with a line from this run (ok or failed; skipped ones not) per wall second.
 double UsersPerSecond(const PipelineResult& run);
