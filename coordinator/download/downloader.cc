@@ -19,7 +19,8 @@ struct Downloader::Fetch {
   size_t tag = 0;
   std::string url, host;  // host: HostGate key of url
   uint32_t attempts = 0, redirects = 0;
-  TimePoint started{};
+  TimePoint started{};         // accepted by Start(): the user's admission
+  TimePoint on_wire{};         // its first attempt went on the wire (a connection slot was free)
   Easy* easy = nullptr;        // while on the wire
   uv_getaddrinfo_t resolve{};  // proxy mode: the target is resolved and checked first
   bool resolving = false;
@@ -238,6 +239,7 @@ DownloadStats Downloader::stats() const {
 
 void Downloader::PutOnWire(Fetch& f) {
   ++on_wire_;
+  if (f.attempts == 0) f.on_wire = clock_.Now();
   ++f.attempts;
   ++stats_.requests;
   budget_.Admit(f.body_lease);
@@ -529,10 +531,16 @@ void Downloader::Deliver(Fetch& f, Status failure) {
   }
   d.failure = std::move(failure);
   d.attempts = f.attempts;
-  d.elapsed = clock_.Now() - f.started;
+  const TimePoint now = clock_.Now();
+  d.elapsed = now - f.started;
   if (d.failure.ok()) {
-    stats_.latency_us.Record(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(d.elapsed).count()));
+    const auto micros = [](Duration span) {
+      return static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(span).count());
+    };
+    stats_.latency_us.Record(micros(d.elapsed));
+    stats_.slot_wait_us.Record(micros(f.on_wire - f.started));
+    stats_.transfer_us.Record(micros(now - f.on_wire));
   }
   d.content_type = std::move(f.content_type);
   DropBody(f);

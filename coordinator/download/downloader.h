@@ -82,6 +82,10 @@ struct DownloadStats {
   uint64_t bytes = 0;  // body bytes received
   uint64_t ok = 0, failed = 0;
   Histogram latency_us;  // per successful download, from Start() (waits and retries included)
+  // The same split in two: from Start() until its first attempt went on the wire (waiting for a
+  // connection slot: --concurrency, --per-host, the byte budget, a paused host), and from then
+  // to the end (the transfers, retries and their backoffs).
+  Histogram slot_wait_us, transfer_us;
   // The byte budget: bodies paused for it (each pause counted), transfers stopped and queued
   // again because only paused bodies held it (no attempt counted), and the time during which at
   // least one download waited for it (paused, or ready to start but held back). Zero without a

@@ -37,7 +37,7 @@ struct RunFigures {
   double wall_seconds = 0;
   StageWaits waits;
   Histogram filter_cpu_us;  // per filtered user: the worker's CPU time for the filter
-  Histogram end_to_end_us;  // per user with a line: from its download's start to its line
+  Histogram end_to_end_us;  // per user with a line: from its admission (download start) to its line
   size_t workers = 0;       // the most workers connected at once
 };
 

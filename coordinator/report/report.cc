@@ -15,11 +15,29 @@ namespace {
 double Ms(const Histogram& h, double q) { return h.Percentile(q) / 1000; }
 double Seconds(const Histogram& h, double q) { return h.Percentile(q) / 1e6; }
 
+// The percentile ladder of "distribution": [percentile, seconds] pairs, enough for a
+// percentile plot or an HdrHistogram-style .hgrm file (the load-test command writes one).
+std::string DistributionJson(const Histogram& h) {
+  static constexpr double kLadder[] = {0,  10, 20, 30, 40, 50,   60,   70,    75, 80,
+                                       85, 90, 95, 97, 99, 99.5, 99.9, 99.99, 100};
+  std::string json = "[";
+  for (double percentile : kLadder) {
+    if (json.size() > 1) json += ',';
+    json += StringPrintf("[%g,%.6f]", percentile, Seconds(h, percentile / 100));
+  }
+  return json + "]";
+}
+
 // The count and percentiles of a latency histogram; "p50_ms"/"p99_ms" kept for old readers.
 std::string LatencyJson(const Histogram& h) {
   JsonObject json;
   json.Add("count", h.Count());
-  return AddPercentiles(json, h).Add("p50_ms", Ms(h, 0.50)).Add("p99_ms", Ms(h, 0.99)).Done();
+  return AddPercentiles(json, h)
+      .Add("p50_ms", Ms(h, 0.50))
+      .Add("p99_ms", Ms(h, 0.99))
+      .Add("max_s", static_cast<double>(h.Max()) / 1e6)
+      .AddRaw("distribution", DistributionJson(h))
+      .Done();
 }
 
 // "p50 0.050 s, p90 0.120 s, p99 1.300 s": one unit for every duration.
@@ -96,6 +114,10 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
                                   .Add("p50_ms", Ms(d.latency_us, 0.50))
                                   .Add("p90_ms", Ms(d.latency_us, 0.90))
                                   .Add("p99_ms", Ms(d.latency_us, 0.99))
+                                  .Add("max_s", static_cast<double>(d.latency_us.Max()) / 1e6)
+                                  .AddRaw("distribution", DistributionJson(d.latency_us))
+                                  .AddRaw("slot_wait", LatencyJson(d.slot_wait_us))
+                                  .AddRaw("transfer", LatencyJson(d.transfer_us))
                                   .Done();
   const DispatchStats& w = run.dispatch;
   std::string workers_json = JsonObject()
@@ -194,10 +216,12 @@ std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay) {
   row("wall", StringPrintf("%.2f s, %.1f users/s", run.wall_seconds, UsersPerSecond(run)));
   row("download", PercentilesText(d.latency_us) + "; " + Bytes(d.bytes) + " in " +
                       std::to_string(d.requests) + " requests");
+  row("  slot wait", PercentilesText(d.slot_wait_us) + " (admitted, waiting for a connection)");
+  row("  transfer", PercentilesText(d.transfer_us) + " (on the wire, retries included)");
   if (run.filter_cpu_us.Count() > 0) {
     row("filter CPU", PercentilesText(run.filter_cpu_us) + " a user");
   }
-  row("end to end", PercentilesText(run.end_to_end_us) + " (download start to line)");
+  row("end to end", PercentilesText(run.end_to_end_us) + " (admission to line)");
   if (run.workers > 0) {
     row("workers", StringPrintf("%zu, CPU busy %.0f%%", run.workers, WorkerUtilisation(run) * 100));
   }

@@ -151,15 +151,58 @@ bool ParsePictureSize(std::string_view text, int& width, int& height) {
   return true;
 }
 
+Planner::Planner(PlannerConfig config) : config_(std::move(config)), jitter_(config_.seed) {
+  profile_.latency_ms = config_.latency_ms;
+  profile_.jitter_ms = config_.jitter_ms;
+  profile_.seed = config_.seed;
+}
+
+ResponsePlan Planner::Control(const std::vector<QueryParam>& params) {
+  if (auto error = profile_.Apply(params)) return Text(400, "control: " + *error + "\n");
+  counts_ = ServerCounts();
+  jitter_.seed(profile_.seed);
+  ResponsePlan plan = Text(200, profile_.Json() + "\n");
+  plan.content_type = "application/json";
+  return plan;
+}
+
+uint64_t Planner::ProfileDelayMs() {
+  uint64_t ms = profile_.latency_ms;
+  if (profile_.jitter_ms > 0) {
+    ms += std::uniform_int_distribution<uint64_t>(0, profile_.jitter_ms)(jitter_);
+  }
+  if (profile_.tail_bp > 0 &&
+      std::uniform_int_distribution<uint32_t>(0, 9'999)(jitter_) < profile_.tail_bp) {
+    ms += profile_.tail_ms;
+  }
+  return ms;
+}
+
 ResponsePlan Planner::Plan(const Request& request) {
   if (request.method != "GET") {
     ResponsePlan plan = Text(405, "method not allowed\n");
     plan.headers.emplace_back("Allow", "GET");
-    plan.latency_ms = config_.latency_ms;
+    plan.latency_ms = profile_.latency_ms;
     return plan;
   }
   auto params = ParseQuery(request.query);
   if (!params) return Text(400, "malformed percent-escape in query\n");
+  if (config_.control && request.path == "/control") return Control(*params);
+  if (config_.control && request.path == "/stats") {
+    ResponsePlan plan = Text(200, counts_.Json() + "\n");
+    plan.content_type = "application/json";
+    return plan;
+  }
+  ++counts_.requests;
+  // A query-less image request meets the profile's fault for its path, if any.
+  std::string profile_query;
+  if (request.query.empty() && request.path.rfind("/img/", 0) == 0) {
+    if (int kind = profile_.FaultFor(request.path); kind >= 0) {
+      ++counts_.injected[static_cast<size_t>(kind)];
+      profile_query = kFaultKinds[static_cast<size_t>(kind)].query;
+      params = ParseQuery(profile_query);
+    }
+  }
   Numbers numbers;
   if (auto bad = ParseNumbers(*params, numbers)) {
     return Text(400, "bad query parameter: " + std::string(*bad) + "\n");
@@ -193,7 +236,7 @@ ResponsePlan Planner::Plan(const Request& request) {
   bool faulty = true;
   if (numbers.fail_times) {
     if (fault_counts_.size() >= kMaxTrackedTargets) fault_counts_.clear();
-    faulty = ++fault_counts_[request.target] <= *numbers.fail_times;
+    faulty = ++fault_counts_[request.target + profile_query] <= *numbers.fail_times;
   }
   if (!faulty) {
     fault.clear();
@@ -287,6 +330,7 @@ ResponsePlan Planner::Plan(const Request& request) {
     plan.delivery = Delivery::kDrip;
     plan.drip_rate = numbers.rate.value_or(100);
   }
+  if (!numbers.pace && profile_.pace > 0) numbers.pace = profile_.pace;
   if (numbers.pace && plan.delivery == Delivery::kNormal) {
     plan.delivery = Delivery::kDrip;  // pace=BPS: any body, a tenth of BPS every 100 ms
     plan.drip_rate = *numbers.pace;
@@ -314,10 +358,7 @@ ResponsePlan Planner::Plan(const Request& request) {
   if (numbers.latency) {
     plan.latency_ms = *numbers.latency;
   } else {
-    plan.latency_ms = config_.latency_ms;
-    if (config_.jitter_ms > 0) {
-      plan.latency_ms += std::uniform_int_distribution<uint64_t>(0, config_.jitter_ms)(jitter_);
-    }
+    plan.latency_ms = ProfileDelayMs();
   }
   return plan;
 }

@@ -20,6 +20,7 @@
 #include "tests/support/hostile_images.h"
 #include "tests/support/http_request.h"
 #include "tests/support/image_bank.h"
+#include "tests/support/server_profile.h"
 
 namespace pixelmill::fixture {
 
@@ -78,6 +79,7 @@ struct PlannerConfig {
   uint64_t seed = 1;              // of the jitter generator: the same seed draws the same delays
   bool photos = false;            // serve photos unless ?images=gradients (--images photos)
   bool photos_available = false;  // a photo bank exists: ?images=photos and ?size= work
+  bool control = false;           // GET /control and /stats answer (--control): server_profile.h
 };
 
 // Parses "WxH" (--size, ?size=), each side 1..kMaxPictureSide; false for anything else.
@@ -91,20 +93,28 @@ class Planner {
   static constexpr uint64_t kDefaultHugeBytes = 64ull << 20;
   static constexpr size_t kMaxTrackedTargets = 1 << 20;
 
-  explicit Planner(PlannerConfig config) : config_(std::move(config)), jitter_(config_.seed) {}
+  explicit Planner(PlannerConfig config);
 
   // The response for `request`. Non-GET gets 405, a bad query parameter 400; otherwise
   // /health is 200 "ok", /img/<id>.<ext> an image, anything else 404, unless the query asks
   // for a fault, status or redirect (fault=redirect_loop: a 302 to the request's own URL).
-  // pad=BYTES grows a JPEG image to BYTES (400 for any other body); chunked=1 sends any body
-  // chunked, without a Content-Length. images=photos|gradients picks the pictures (404 for
-  // photos when the server has none); size=WxH sets a photo's size (400 with gradients).
+  // With config.control, GET /control?... changes the profile (server_profile.h) and GET /stats
+  // answers the counts. pad=BYTES grows a JPEG image to BYTES (400 for any other body); chunked=1
+  // sends any body chunked, without a Content-Length. images=photos|gradients picks the pictures
+  // (404 for photos when the server has none); size=WxH sets a photo's size (400 with gradients).
   ResponsePlan Plan(const Request& request);
   // Sets the redirect authority once the listening port is known.
   void set_authority(std::string authority) { config_.authority = std::move(authority); }
 
  private:
+  // /control and /stats.
+  ResponsePlan Control(const std::vector<QueryParam>& params);
+  // The profile's delay for one response: latency, jitter and the long tail.
+  uint64_t ProfileDelayMs();
+
   PlannerConfig config_;
+  ServerProfile profile_;
+  ServerCounts counts_;
   std::mt19937_64 jitter_;
   // Requests seen per full target carrying fail_times; cleared when it grows past
   // kMaxTrackedTargets (a load test with unique targets would otherwise grow it forever).

@@ -29,7 +29,8 @@ HttpServer::HttpServer(uv_loop_t& loop, const ImageBank& bank, PhotoBank* photos
                              .authority = "127.0.0.1",
                              .jitter_ms = options.jitter_ms,
                              .photos = options.photos,
-                             .photos_available = photos != nullptr}) {
+                             .photos_available = photos != nullptr,
+                             .control = options.control}) {
   assert(photos != nullptr || !options.photos);
 }
 

@@ -28,6 +28,7 @@ struct ServerOptions {
   uint64_t latency_ms = 0;  // default delay before every response
   uint64_t jitter_ms = 0;   // plus up to this many ms, drawn per response
   bool verbose = false;     // one line per request on stderr
+  bool control = false;     // GET /control and /stats (server_profile.h)
   bool photos = false;      // serve photos unless ?images=gradients (needs a PhotoBank)
   int backlog = 4096;       // listen(2) backlog; the kernel caps it at net.core.somaxconn
 };

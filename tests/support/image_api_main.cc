@@ -26,6 +26,7 @@ constexpr char kUsage[] =
     "usage: image-api [--host 127.0.0.1] [--port 0] [--print-port] [--port-file PATH]\n"
     "                 [--latency-ms N] [--jitter-ms N] [--size WxH] [--variants N]\n"
     "                 [--images gradients|photos] [--photo-dir DIR] [--any-host] [--verbose]\n"
+    "                 [--control]\n"
     "\n"
     "  --host ADDR       IPv4 or IPv6 address to bind (default 127.0.0.1; loopback only\n"
     "                    unless --any-host)\n"
@@ -48,6 +49,12 @@ constexpr char kUsage[] =
     "                    skimage); --images photos exits 2 when there are none\n"
     "  --any-host        allow binding a non-loopback address\n"
     "  --verbose         one line per request on stderr\n"
+    "  --control         answer GET /control?latency_ms=N&jitter_ms=N&tail_pct=P&tail_ms=N&\n"
+    "                    pace=BPS&seed=N&mix=KIND:PCT,... (change the defaults while running:\n"
+    "                    a load test's phases) and GET /stats (requests and faults injected\n"
+    "                    per kind since the last /control). Mix kinds: 5xx 404 429 reset\n"
+    "                    truncate hang slow redirect corrupt hostile; an image gets the same\n"
+    "                    fault on every request (429: once, with Retry-After: 1)\n"
     "\n"
     "GET /health, GET /img/<id>.<jpg|png|webp|gif>; query parameters: latency=MS, status=CODE,\n"
     "retry_after=S, fail_times=K, redirect=N, redirect_to=URL, bytes=N, rate=BPS,\n"
@@ -98,6 +105,7 @@ struct Options {
   std::string photo_dir;  // empty: python3-skimage's sample photos
   bool any_host = false;
   bool verbose = false;
+  bool control = false;
 };
 
 template <typename T>
@@ -131,6 +139,8 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Options& options, b
       options.any_host = true;
     } else if (name == "--verbose") {
       options.verbose = true;
+    } else if (name == "--control") {
+      options.control = true;
     } else if (name == "--host" || name == "--port" || name == "--port-file" ||
                name == "--latency-ms" || name == "--jitter-ms" || name == "--size" ||
                name == "--variants" || name == "--images" || name == "--photo-dir") {
@@ -297,6 +307,7 @@ int Run(const Options& options, const char* argv0) {
                       ServerOptions{.latency_ms = options.latency_ms,
                                     .jitter_ms = options.jitter_ms,
                                     .verbose = options.verbose,
+                                    .control = options.control,
                                     .photos = options.photos});
     Shutdown shutdown;
     shutdown.server = &server;

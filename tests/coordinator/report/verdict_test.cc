@@ -253,7 +253,9 @@ TEST(VerdictTest, TheTableHoldsEveryFigure) {
            "wall         100.00 s, 10.0 users/s\n",
            "download     p50 0.050 s, p90 0.050 s, p99 0.050 s; 12.3 MB in 1000 requests\n",
            "filter CPU   p50 0.300 s, p90 0.300 s, p99 0.300 s a user\n",
-           "end to end   p50 0.080 s, p90 0.080 s, p99 0.080 s (download start to line)\n",
+           "end to end   p50 0.080 s, p90 0.080 s, p99 0.080 s (admission to line)\n",
+           "  slot wait  p50 0.000 s, p90 0.000 s, p99 0.000 s (admitted, waiting for a "
+           "connection)\n",
            "workers      4, CPU busy 75%\n",
            "stage waits  images for a worker 90.0 s, results for the disk 1.5 s, downloads for "
            "memory 0.0 s\n",
