@@ -233,7 +233,11 @@ def main(argv):
             if args.minutes and phase["duration_s"]:
                 phase["duration_s"] = args.minutes * 60
         forced_mix = told_mix(args.told_mix) if args.told_mix is not None else None
-        run_dir = os.path.join(args.results, started.strftime("%Y%m%d-%H%M%S") + "-" + scenario["name"])
+        stem = os.path.join(args.results, started.strftime("%Y%m%d-%H%M%S") + "-" + scenario["name"])
+        run_dir, n = stem, 1
+        while os.path.exists(run_dir):  # two runs in one second: never reuse a folder
+            n += 1
+            run_dir = f"{stem}-{n}"
         os.makedirs(run_dir)
         work = os.path.join(run_dir, "work")
         os.makedirs(work)
