@@ -31,6 +31,7 @@ class Hosts:
         self.prefix = f"lt{os.getpid() % 100000}"
         self.names = []
         self.workers = {}  # host -> Popen
+        self.active = 0  # hosts w1..w<active> run a worker (use())
         self.closed = False
         self.dir = os.path.join(work, "hosts")
         os.makedirs(self.dir, exist_ok=True)
@@ -48,10 +49,13 @@ class Hosts:
         self.keys = os.path.join(self.dir, "keys")
         self.allow = os.path.join(self.dir, "allow")
         os.makedirs(self.allow, exist_ok=True)
+        os.makedirs(self.keys, exist_ok=True)
         for i in range(1, count + 1):
             self._host(f"w{i}", f"{SUBNET}.{10 + i}")
         for name in ["coord"] + [f"w{i}" for i in range(1, count + 1)]:
-            subprocess.run([keygen, "--dir", self.keys, name], check=True, capture_output=True)
+            made = subprocess.run([keygen, "--dir", self.keys, name], capture_output=True, text=True)
+            if made.returncode != 0:
+                raise RuntimeError(f"pixelmill-keygen {name}: {made.stderr.strip()}")
             if name != "coord":
                 subprocess.run(["cp", os.path.join(self.keys, name + ".key"), self.allow], check=True)
         self.keeper = threading.Thread(target=self._keep_workers, daemon=True)
@@ -79,15 +83,30 @@ class Hosts:
             stdout=log, stderr=log)
         log.close()
 
+    def use(self, active):
+        """From now on w1..w<active> run a worker and the others none (a sweep over hosts)."""
+        self.active = active
+        for i in range(active + 1, self.count + 1):
+            process = self.workers.pop(f"w{i}", None)
+            if process and process.poll() is None:
+                process.kill()
+                process.wait()
+
     def _keep_workers(self):
-        for i in range(1, self.count + 1):
-            self._start_worker(f"w{i}")
+        died = {}
         while not self.closed:
-            for host, process in list(self.workers.items()):
-                if process.poll() is not None and not self.closed:
-                    time.sleep(1)  # a service manager's restart delay
+            for i in range(1, self.active + 1):
+                host = f"w{i}"
+                process = self.workers.get(host)
+                if process is None:
                     self._start_worker(host)
-            time.sleep(0.2)
+                elif process.poll() is not None:
+                    # A service manager's restart delay of 1 s.
+                    died.setdefault(host, time.monotonic())
+                    if time.monotonic() - died[host] >= 1 and not self.closed:
+                        del died[host]
+                        self._start_worker(host)
+            time.sleep(0.1)
 
     def coordinator_args(self, remote, capacity):
         return ["--bind", f"tcp://{SUBNET}.1:{PORT}",

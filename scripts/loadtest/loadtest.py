@@ -86,17 +86,16 @@ class Context:
     def base_url(self):
         return self.fixture.base
 
-    def ensure_hosts(self, count):
-        if count <= 0:
-            return
-        if self.hosts and self.hosts.count >= count:
-            return
-        if self.fixture:  # the fixture moves into the namespaces with the hosts
-            self.fixture.close()
-            self.fixture = None
+    def ensure_hosts(self, count, most):
+        """Worker hosts for a point with `count` of them; made once, with the `most` any point
+        needs, and from then on holding the fixture and the coordinator too."""
+        if self.hosts is None and count > 0:
+            if self.fixture:  # the fixture moves into the namespaces with the hosts
+                self.fixture.close()
+                self.fixture = None
+            self.hosts = Hosts(most, self.work, self.worker)
         if self.hosts:
-            self.hosts.close()
-        self.hosts = Hosts(count, self.work, self.worker)
+            self.hosts.use(count)
 
     def worker_args(self, p):
         remote = p.get("remote_hosts", 0)
@@ -254,11 +253,12 @@ def main(argv):
             json.dump({**info, "started_at": started.isoformat(), "command_line": sys.argv}, f, indent=2)
         next_id = 1
         planned = scenarios.points(scenario)
+        most_hosts = max(s["pipeline"].get("remote_hosts", 0) for _, _, s, _ in planned)
         resolved = []
         for index, (phase, name, settings, value) in enumerate(planned, 1):
             if args.scale != 1.0 and "users" in settings["input"]:
                 settings["input"]["users"] = max(1, int(settings["input"]["users"] * args.scale))
-            ctx.ensure_hosts(settings["pipeline"].get("remote_hosts", 0))
+            ctx.ensure_hosts(settings["pipeline"].get("remote_hosts", 0), most_hosts)
             ctx.ensure_fixture(settings["input"])
             profile = ctx.fixture.control(settings["server"])
             point = PointRun(ctx, os.path.join(run_dir, "points", f"{index:02d}-{name}"), settings, phase,
@@ -317,7 +317,7 @@ def main(argv):
                   f"{'passed' if passed else 'FAILED'}", file=sys.stderr)
         with open(os.path.join(run_dir, "scenario-as-run.json"), "w") as f:
             json.dump({"name": scenario["name"], "points": resolved}, f, indent=2)
-    except (CannotRun, RuntimeError, OSError, ValueError) as e:
+    except (CannotRun, RuntimeError, OSError, ValueError, subprocess.SubprocessError) as e:
         print(f"pixelmill-loadtest: could not run: {e}", file=sys.stderr)
         return 2
     finally:

@@ -21,7 +21,8 @@ def draw(directory, entries, timeseries):
         plt.close(fig)
         made.append(name)
 
-    for setting, label in (("workers", "workers"), ("concurrency", "concurrency")):
+    for setting, label in (("workers", "workers"), ("remote_hosts", "remote worker hosts"),
+                           ("concurrency", "concurrency")):
         swept = [e for e in entries if e["swept"] == f"pipeline.{setting}"]
         if len(swept) < 2:
             continue
@@ -29,7 +30,7 @@ def draw(directory, entries, timeseries):
         ys = [e["row"]["users_per_s"] for e in swept]
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot(xs, ys, "o-", label="measured")
-        if setting == "workers":
+        if setting in ("workers", "remote_hosts"):
             base = ys[0] / xs[0]
             ax.plot(xs, [base * x for x in xs], "--", color="grey", label="ideal (linear from the first point)")
         ax.set_xlabel(label)

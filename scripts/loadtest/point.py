@@ -23,7 +23,6 @@ class PointRun:
         self.first_id = first_id
         self.out = os.path.join(directory, "out")
         self.users_file = os.path.join(directory, "users.jsonl")
-        self.report = os.path.join(directory, "report.json")
         self.events = []        # (t, what, detail): chaos and coordinator starts and exits
         self.samples = []       # (t, coordinator RSS kB, largest worker RSS kB, workers, workers RSS kB)
         self.worker_pids = set()
@@ -51,7 +50,7 @@ class PointRun:
         p.update(overrides)
         retry_failed = p.pop("retry_failed", False)
         args = [self.ctx.coordinator, "--input", "-" if self.phase["duration_s"] else self.users_file,
-                "--output", self.out, "--report", self.report,
+                "--output", self.out, "--report", self.report_path(self.instances),
                 "--progress-file", os.path.join(self.dir, f"progress-{self.instances}.jsonl"),
                 "--progress-interval", "0", "--quiet",
                 "--allow-private-networks", "--log-format", "json"]
@@ -137,7 +136,7 @@ class PointRun:
                                      self.first_id)
         self.t0 = time.monotonic()
         self.start()
-        sampler = threading.Thread(target=self.sample, args=(self.ctx.sample_s,), daemon=True)
+        sampler = threading.Thread(target=self.sample, args=(10.0 if self.phase["soak"] else self.ctx.sample_s,), daemon=True)
         sampler.start()
         chaos = Chaos(self, self.phase["chaos"])
         chaos.start()
@@ -168,12 +167,23 @@ class PointRun:
         sampler.join()
         return finished
 
+    def report_path(self, instance):
+        return os.path.join(self.dir, f"report-{instance}.json")
+
     def read_report(self):
-        try:
-            with open(self.report) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return None
+        """The report of the last coordinator that downloaded anything (after a kill, the
+        resumed run's; a last resume with nothing left to do reports nothing worth reading)."""
+        last = None
+        for instance in range(self.instances, 0, -1):
+            try:
+                with open(self.report_path(instance)) as f:
+                    report = json.load(f)
+            except (OSError, ValueError):
+                continue
+            last = last or report
+            if report.get("download", {}).get("requests", 0) > 0:
+                return report
+        return last
 
     def wall_s(self):
         starts = [t for t, what, _ in self.events if what == "coordinator_start"]
