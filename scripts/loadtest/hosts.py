@@ -108,7 +108,7 @@ class Hosts:
                         self._start_worker(host)
             time.sleep(0.1)
 
-    def coordinator_args(self, remote, capacity):
+    def coordinator_args(self):
         return ["--bind", f"tcp://{SUBNET}.1:{PORT}",
                 "--curve-secret", os.path.join(self.keys, "coord.key_secret"),
                 "--allow-workers", self.allow, "--remote-wait", "30"]

@@ -14,7 +14,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -102,7 +101,7 @@ class Context:
         local = p.get("workers", 0 if remote else 2)
         args = ["--workers", str(local)]
         if remote:
-            args += self.hosts.coordinator_args(remote, p.get("worker_capacity"))
+            args += self.hosts.coordinator_args()
         return args
 
     def command_prefix(self):
@@ -334,5 +333,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    start = time.monotonic()
     sys.exit(main(sys.argv[1:]))

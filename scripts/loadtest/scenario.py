@@ -29,15 +29,14 @@ SERVER_KEYS = {
 MIX_KINDS = ("5xx", "404", "429", "reset", "truncate", "hang", "slow", "redirect", "corrupt",
              "hostile")
 PIPELINE_KEYS = {
-    "filter": str, "workers": int, "concurrency": int, "per_host": int, "max_memory": int,
-    "timeout": float, "retries": int, "format": str, "remote_hosts": int, "worker_capacity": int,
-    "flags": list,
+    "filter": str, "workers": int, "concurrency": int, "per_host": int, "max_memory": object,
+    "timeout": float, "retries": int, "format": str, "remote_hosts": int, "flags": list,
 }
 CHAOS_ACTIONS = {
     "kill_worker": set(), "stop_worker": {"for_s"}, "kill_coordinator": set(),
     "restart_coordinator": {"max_memory"}, "cut_link": {"for_s", "host"}, "fill_disk": {"for_s"},
 }
-PHASE_KEYS = {"name", "users", "duration_s", "input", "server", "pipeline", "sweep", "chaos",
+PHASE_KEYS = {"name", "duration_s", "input", "server", "pipeline", "sweep", "chaos",
               "thresholds", "expect_codes", "soak"}
 TOP_KEYS = {"name", "description", "defaults", "phases", "thresholds", "tolerance_pct"}
 THRESHOLD_RE = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(>=|<=|==|!=|<|>)\s*([0-9.eE+-]+)(%?)\s*$")
@@ -158,7 +157,8 @@ def check(data, where="scenario"):
                      for k, t in enumerate(phase.get("thresholds", []))]
         checked.append({"name": name, "settings": settings, "sweep": sweep, "chaos": chaos,
                         "thresholds": thresholds + per_phase,
-                        "duration_s": phase.get("duration_s"), "soak": bool(phase.get("soak", False))})
+                        "duration_s": phase.get("duration_s"), "soak": bool(phase.get("soak", False)),
+                        "expect_codes": list(phase.get("expect_codes", []))})
     tolerance = data.get("tolerance_pct", 1.0)
     return {"name": data["name"], "description": data.get("description", ""), "phases": checked,
             "tolerance_pct": float(tolerance), "source": data}
