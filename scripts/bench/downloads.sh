@@ -35,6 +35,8 @@ bench_downloads() {
   read -r px cu < <(race 20000 256)
   stop_api
   printf "  pixelmill          %8.0f req/s\n" "$(echo "20000 / $px" | bc -l)"
+  python3 scripts/bench/table.py add "downloads: req/s, pixelmill / curl --parallel" \
+    "$(echo "$cu / $px" | bc -l)" ">=1"
   printf "  curl --parallel    %8.0f req/s   ratio pixelmill/curl %.2fx (target >= 1.0x)\n" \
     "$(echo "20000 / $cu" | bc -l)" "$(echo "$cu / $px" | bc -l)"
 }

@@ -4,6 +4,7 @@ CurveZMQ's cost over tcp, and what peers the allow-list refuses cost a run.
 Usage: pool.py POOL.json PYTHON_POOL.json (dispatch_bench's and baseline_pool.py's output)
 """
 import json, sys
+from table import row
 rows = {b["name"].split("/iterations")[0]: b for b in json.load(open(sys.argv[1]))["benchmarks"]}
 python = json.load(open(sys.argv[2]))["msgs_per_s"]
 def rate(name): return rows[name]["msgs_per_s"]
@@ -13,6 +14,9 @@ for size, label, target in (("64", "tiny no-op jobs (64 B)", 0.5), ("65536", "64
     procs = rate(f"BM_RawEchoProcesses/{size}/2")
     print(f"  {label}: pixelmill {pool:,.0f} msg/s; raw echo threads {threads:,.0f} "
           f"(ratio {pool / threads:.2f}x), raw echo processes {procs:,.0f} (ratio {pool / procs:.2f}x); target >= {target}x")
+    if size == "64":
+        row("dispatch: msg/s, pool / Python Pool.starmap", pool / python, ">=1")
+    row(f"dispatch: msg/s, pool / raw ZeroMQ echo ({label})", pool / threads, f">={target}")
     if size == "64":
         print(f"    python Pool.starmap(chunksize=1): {python:,.0f} msg/s; pixelmill is {pool / python:.1f}x faster")
     if size == "65536":

@@ -3,6 +3,7 @@
 Usage: proof.py PROOF.txt DRY.txt STORE.json REPEATS (lines "mode users seconds ok")
 """
 import json, re, statistics, sys
+from table import row
 runs = {}
 for line in open(sys.argv[1]):
     mode, n, seconds, ok = line.split()
@@ -25,6 +26,9 @@ for n in (20, 200):
         if s is None:
             continue
         ratio = "" if mode == "pipeline" else f"{s[1] / pipe[1]:.1f}x slower"
+        if mode != "pipeline":
+            row(f"pipeline vs {'--sequential' if mode == 'sequential' else 'seed Python'}, {n} users "
+                "(x faster, median)", s[1] / pipe[1], ">=5" if mode == "sequential" else ">=2")
         warn = f"  (WARNING: ok {s[2]} of {n})" if s[2] else ""
         print(f"  {label:<52} {s[0]:8.2f} {s[1]:9.2f} {ratio:>16}{warn}")
 cpu = [k for k in runs if k[0] == "cpu_pipeline"]
@@ -36,6 +40,8 @@ if cpu:
         if s is None:
             continue
         ratio = "" if s is pipe else f"{s[1] / pipe[1]:.2f}x slower"
+        if s is not pipe:
+            row(f"pipeline vs seed Python Pool(2)+Pillow, CPU-bound (x faster)", s[1] / pipe[1], ">=2")
         warn = f"  (WARNING: ok {s[2]} of {n})" if s[2] else ""
         print(f"  {label:<52} {s[0]:8.2f} {s[1]:9.2f} {ratio:>16}{warn}")
 dry = open(sys.argv[2]).read()

@@ -9,6 +9,8 @@ import json
 import os
 import sys
 
+from table import row
+
 
 def lines(folder):
     out = {}
@@ -27,6 +29,7 @@ def compare(one, merged, one_s, shards_s):
     print(f"  2 shards:  {len(b)} lines ({ok} ok), {float(shards_s):.2f} s (shards side by side,"
           " then merge --link)")
     print(f"  same lines (id, status, bytes): {'yes' if same else 'NO'}")
+    row("shards: 2 shards / one run, wall", float(shards_s) / float(one_s), "<=1.1")
     print(f"  ratio 2 shards / one run: {float(shards_s) / float(one_s):.3f}")
     if not same:
         sys.exit(1)

@@ -3,6 +3,8 @@
 Usage: streaming.py STREAMING.txt DURABLE.txt BIG_USERS (lines "label values...")
 """
 import sys
+
+from table import row
 rows = {}
 for line in open(sys.argv[1]):
     label, *values = line.split()
@@ -27,6 +29,7 @@ for label, text in (("both", "200 users: 100 ms downloads + sleep:100, 10 worker
     wall, rss, ok, failed, images = rows[label]
     note = "" if failed == 0 else f"  ({failed:.0f} failed!)"
     print(f"  {text:<52} {wall:8.2f} {mib(rss):6.1f} MiB {mib(images):6.1f} MiB {ok:8.0f}{note}")
+row("overlap: end to end / max(download, filter)", both / max(dl, filt), "<=1.1")
 print(f"  overlap: end to end / max(download only, filter only) = {both / max(dl, filt):.2f} (target <= 1.1)")
 store = rows["store"][0]
 diff = rows["rssbig"][1] - rows["rss10k"][1]
