@@ -9,6 +9,7 @@ import threading
 import time
 
 from chaos import Chaos
+from fixture import write_users
 from procs import children, rss_kb
 
 
@@ -49,7 +50,7 @@ class PointRun:
         p = dict(self.settings["pipeline"])
         p.update(overrides)
         retry_failed = p.pop("retry_failed", False)
-        args = [self.ctx.coordinator, "--input", "-" if self.phase["duration_s"] else self.users_file,
+        args = [self.ctx.coordinator, "--input", self.users_file,
                 "--output", self.out, "--report", self.report_path(self.instances),
                 "--progress-file", os.path.join(self.dir, f"progress-{self.instances}.jsonl"),
                 "--progress-interval", "0", "--quiet",
@@ -71,42 +72,11 @@ class PointRun:
     def start(self, resume=False, overrides=None):
         self.instances += 1
         log = open(os.path.join(self.dir, f"coordinator-{self.instances}.log"), "wb")
-        stdin = subprocess.PIPE if self.phase["duration_s"] else subprocess.DEVNULL
         self.coordinator = subprocess.Popen(self.ctx.command_prefix() + self.args(resume, overrides or {}),
-                                            stdin=stdin,
+                                            stdin=subprocess.DEVNULL,
                                             stdout=log, stderr=log, start_new_session=True)
         log.close()
         self.note("coordinator_start", "resume" if resume else "")
-        if stdin == subprocess.PIPE:
-            threading.Thread(target=self.feed, args=(self.coordinator,), daemon=True).start()
-
-    def feed(self, process):
-        """A duration phase: users at input.users_per_s on stdin for duration_s, then EOF."""
-        from fixture import user_lines
-        inp = self.settings["input"]
-        rate = float(inp["users_per_s"])
-        lines = user_lines(inp, self.ctx.base_url(), self.first_id)
-        sent = 0
-        try:
-            while not self.done.is_set():
-                t = self.now()
-                if t >= self.phase["duration_s"]:
-                    break
-                due = int(t * rate) + 1
-                if due > sent:
-                    batch = "".join(next(lines) for _ in range(due - sent))
-                    process.stdin.write(batch.encode())
-                    process.stdin.flush()
-                    sent = due
-                time.sleep(min(0.05, 1 / rate))
-        except (BrokenPipeError, OSError):
-            pass
-        finally:
-            self.users = sent
-            try:
-                process.stdin.close()
-            except OSError:
-                pass
 
     def sample(self, interval):
         """Every 0.1 s: the coordinator's workers (for the orphan check); every `interval`: RSS."""
@@ -130,10 +100,19 @@ class PointRun:
 
     def run(self, limit_s):
         """Runs the point to its end (or `limit_s`); returns False when it had to be stopped."""
-        if not self.phase["duration_s"]:
-            from fixture import write_users
-            self.users = write_users(self.users_file, self.settings["input"], self.ctx.base_url(),
-                                     self.first_id)
+        inp = dict(self.settings["input"])
+        if self.phase["duration_s"]:
+            # The coordinator loads its whole input before it starts, so a duration phase is
+            # users_per_s x duration_s users, paced by the downloads: --concurrency and
+            # --per-host of 1.5 x users_per_s x the server's mean delay (unless the phase sets them).
+            rate = float(inp["users_per_s"])
+            inp["users"] = max(1, int(rate * self.phase["duration_s"]))
+            server = self.settings["server"]
+            mean_s = (server.get("latency_ms", 0) + server.get("jitter_ms", 0) / 2) / 1000
+            pace = str(max(2, round(1.5 * rate * max(mean_s, 0.001))))  # 1.5: room for retries
+            self.settings["pipeline"].setdefault("concurrency", pace)
+            self.settings["pipeline"].setdefault("per_host", pace)
+        self.users = write_users(self.users_file, inp, self.ctx.base_url(), self.first_id)
         self.t0 = time.monotonic()
         self.start()
         sampler = threading.Thread(target=self.sample, args=(10.0 if self.phase["soak"] else self.ctx.sample_s,), daemon=True)

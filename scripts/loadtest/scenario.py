@@ -14,7 +14,7 @@ import tomllib
 
 INPUT_KEYS = {
     "users": int,            # users of the phase (a user-count phase)
-    "users_per_s": float,    # a duration phase: users fed on stdin at this rate
+    "users_per_s": float,    # a duration phase: this many users a second for duration_s
     "formats": list,         # image formats, cycled over the users: jpg png webp gif
     "images": str,           # gradients or photos
     "size": str,             # WxH of the pictures (photos: at most 4 MP)
@@ -148,9 +148,6 @@ def check(data, where="scenario"):
             extra = set(event) - {"action", "at_s"} - CHAOS_ACTIONS[action]
             if extra or not isinstance(event.get("at_s"), (int, float)) or event["at_s"] < 0:
                 raise ScenarioError(f"{ew}: needs at_s >= 0; takes {sorted(CHAOS_ACTIONS[action]) or 'nothing else'}")
-            if action in ("kill_coordinator", "restart_coordinator") and "duration_s" in phase:
-                raise ScenarioError(f"{ew}: a coordinator kill needs a user-count phase (a resume "
-                                    "re-reads the same input)")
             if action == "cut_link" and settings["pipeline"].get("remote_hosts", 0) <= 0:
                 raise ScenarioError(f"{ew}: cut_link needs pipeline.remote_hosts > 0")
         per_phase = [parse_threshold(t, f"{at}.thresholds[{k}]")
