@@ -2,7 +2,9 @@
 # Benchmarks, each side by side with its baseline in the same run, printed as ratios so a slow
 # machine does not change the verdict. One file per benchmark in scripts/bench/ (e.g. proof.sh,
 # its analysis in proof.py beside it); this script only sets up and dispatches.
-# Usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|shards|netns|all]
+# Usage: scripts/bench.sh [--quick] [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|shards|netns|all]
+# --quick runs every benchmark reduced (a few thousand users, one repeat), in about 2 minutes: a
+# check that each still runs, not figures to quote (CI runs it).
 # (hosts, streaming: COORDINATOR=PATH runs another build, e.g. an older one, for a before/after
 # figure; its worker must sit next to it.
 # BUILD_DIR=DIR benchmarks the build in DIR instead of build/; setup.sh builds it, and runs
@@ -12,9 +14,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+quick=0
+if [ "${1:-}" = --quick ]; then
+  quick=1
+  shift
+fi
 what=${1:-all}
-usage="usage: scripts/bench.sh [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|shards|netns|all]"
-case "$what" in
+usage="usage: scripts/bench.sh [--quick] [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|shards|netns|all]"
+case "${what}" in
   load | downloads | pool | hosts | filters_memory | streaming | proof | dedupe | shards | netns) benches=("$what") ;;
   filters) benches=(filters filters_memory) ;;
   all) benches=(load downloads pool hosts filters filters_memory streaming proof dedupe shards netns) ;;
@@ -27,6 +34,20 @@ for program in coordinator/coordinator worker/worker tests/support/image-api tes
     break
   fi
 done
+if ((quick)); then
+  # The size of each benchmark, reduced; a value already in the environment wins.
+  export LOAD_USERS=${LOAD_USERS:-50000} DOWNLOAD_USERS=${DOWNLOAD_USERS:-1000}
+  export THROUGHPUT_USERS=${THROUGHPUT_USERS:-2000} POOL_QUICK=1 DEAD_HOST_USERS=${DEAD_HOST_USERS:-20000}
+  export SLOW_HOST_USERS=${SLOW_HOST_USERS:-128} FILTER_USERS=${FILTER_USERS:-100}
+  export FILTER_MIN_TIME=${FILTER_MIN_TIME:-0.01} FILTER_PY_IMAGES=${FILTER_PY_IMAGES:-40}
+  export FILTER_SIZES=${FILTER_SIZES:-512x512} FILTERS_MEMORY_USERS=${FILTERS_MEMORY_USERS:-300}
+  export STREAMING_BIG_USERS=${STREAMING_BIG_USERS:-20000} PROOF_REPEATS=${PROOF_REPEATS:-1}
+  export PROOF_SIZES=${PROOF_SIZES:-20} PROOF_CPU_USERS=${PROOF_CPU_USERS:-40}
+  export PROOF_SEED_USERS=${PROOF_SEED_USERS:-10000} DEDUPE_USERS=${DEDUPE_USERS:-2000}
+  export SHARDS_USERS=${SHARDS_USERS:-200} MERGE_USERS=${MERGE_USERS:-10000}
+  export BENCH_USERS=${BENCH_USERS:-60} BENCH_REPEATS=${BENCH_REPEATS:-1}
+  what=$what-quick
+fi
 results=${BENCH_RESULTS:-bench-results}/$(date -u +%Y%m%d-%H%M%S)-$what
 mkdir -p "$results"
 export BENCH_TABLE=$PWD/$results/table.tsv

@@ -33,6 +33,16 @@ grep -q "^2 http_status " "$api_tmp/example.txt"
 grep -qx "3 ok $api_tmp/out/images/3.png" "$api_tmp/example.txt"
 grep -qx "exit 3: 2 ok, 1 failed, 0 not done" "$api_tmp/example.txt"
 
+echo "== the load-test command, installed: pixelmill-loadtest and image-api in bin, the scenarios"
+"$api_tmp/prefix/bin/pixelmill-loadtest" --help | tee "$api_tmp/loadtest-help.txt" | head -3
+tr "\n" " " <"$api_tmp/loadtest-help.txt" | grep -q "ready scenarios: .*smoke"
+[ -x "$api_tmp/prefix/bin/image-api" ]
+
+echo "== scripts/bench.sh --quick: every benchmark still runs (its ratios are not checked: noisy)"
+BENCH_RESULTS="$api_tmp/bench" bash scripts/bench.sh --quick >"$api_tmp/bench.txt" 2>&1 ||
+  { tail -40 "$api_tmp/bench.txt" >&2; echo "bench.sh --quick failed" >&2; exit 1; }
+sed -n '/^benchmark /,$p' "$api_tmp/bench.txt"
+
 echo "== scripts/demo.sh, small (the newcomer's first command must keep working)"
 DEMO_USERS=40 bash scripts/demo.sh | tee "$api_tmp/demo.txt"
 sheet=$(sed -n 's/^   \(.*contact-sheet.png\) (sheet.*/\1/p' "$api_tmp/demo.txt")

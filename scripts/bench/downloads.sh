@@ -24,19 +24,21 @@ race() {
 
 bench_downloads() {
   # Photos at 256x256 (JPEG, about 15 kB): real bodies, while 20,000 of them still fit in tmpfs.
-  echo "== downloads: 10,000 256x256 photos at 100 ms latency, --concurrency 1000 (ideal 10 x 0.1 s = 1.0 s)"
+  local n=${DOWNLOAD_USERS:-10000} m=${THROUGHPUT_USERS:-20000} ideal
+  ideal=$(echo "($n + 999) / 1000 * 0.1" | bc -l)
+  echo "== downloads: $n 256x256 photos at 100 ms latency, --concurrency 1000 (ideal $(printf %.1f "$ideal") s)"
   start_api "$work" --latency-ms 100 --images photos --size 256x256
-  read -r px cu < <(race 10000 1000)
+  read -r px cu < <(race "$n" 1000)
   stop_api
-  printf "  pixelmill          %6.2f s   %.2fx ideal (target <= 1.3x)\n" "$px" "$(echo "$px / 1.0" | bc -l)"
+  printf "  pixelmill          %6.2f s   %.2fx ideal (target <= 1.3x)\n" "$px" "$(echo "$px / $ideal" | bc -l)"
   printf "  curl --parallel    %6.2f s   pixelmill is %.2fx faster (parallel-max 300, its limit)\n" "$cu" "$(echo "$cu / $px" | bc -l)"
-  echo "== downloads: zero-latency throughput, 20,000 requests of 256x256 photos, --concurrency 256"
+  echo "== downloads: zero-latency throughput, $m requests of 256x256 photos, --concurrency 256"
   start_api "$work" --images photos --size 256x256
-  read -r px cu < <(race 20000 256)
+  read -r px cu < <(race "$m" 256)
   stop_api
-  printf "  pixelmill          %8.0f req/s\n" "$(echo "20000 / $px" | bc -l)"
+  printf "  pixelmill          %8.0f req/s\n" "$(echo "$m / $px" | bc -l)"
   python3 scripts/bench/table.py add "downloads: req/s, pixelmill / curl --parallel" \
     "$(echo "$cu / $px" | bc -l)" ">=1"
   printf "  curl --parallel    %8.0f req/s   ratio pixelmill/curl %.2fx (target >= 1.0x)\n" \
-    "$(echo "20000 / $cu" | bc -l)" "$(echo "$cu / $px" | bc -l)"
+    "$(echo "$m / $cu" | bc -l)" "$(echo "$cu / $px" | bc -l)"
 }

@@ -9,7 +9,7 @@ import json
 import math
 import sys
 
-from table import row
+from table import row as table_row
 
 work, n, specs = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(";")
 rows = {b["name"].split("/min_time")[0]: b for b in json.load(open(f"{work}/filter_bench.json"))["benchmarks"]}
@@ -67,7 +67,7 @@ print("  geometric mean of the ratios over the photos, per filter and size:")
 for (spec, size), values in sorted(ratios.items(),
                                    key=lambda item: (int(item[0][1].split("x")[0]), specs.index(item[0][0]))):
     mean = math.exp(sum(map(math.log, values)) / len(values))
-    row(f"filters: CPU/image, pixelmill / Pillow, {spec} {size}", mean, "<=0.7")
+    table_row(f"filters: CPU/image, pixelmill / Pillow, {spec} {size}", mean, "<=0.7")
     print(f"    {spec:<14} {size:<10} {mean:5.2f}x over {len(values)} photos (target <= 0.7x)")
 synthetic = rows.get("BM_Filter/blur:5/photo")
 if synthetic:

@@ -50,7 +50,7 @@ fetch_photos() {
 
 bench_filters() {
   local n=${FILTER_USERS:-2000} min_time=${FILTER_MIN_TIME:-0.3} py spec
-  local specs="blur:5;sharpen:1;grayscale;sepia:1;thumbnail:256" sizes="512x512 1632x1224"
+  local specs="blur:5;sharpen:1;grayscale;sepia:1;thumbnail:256" sizes=${FILTER_SIZES:-512x512 1632x1224}
   echo "== filters: real photos (python3-skimage's sample photos as JPEG q85 from image-api --images photos);" \
     "$n users through coordinator + 2 workers vs Python; per photo and size, RunFilter in process vs Pillow"
   echo "  load before: $(uptime | sed 's/.*load average: //')"
@@ -75,7 +75,7 @@ bench_filters() {
   if [ -n "$py" ]; then
     "$py" scripts/bench/pillow_filters.py "$min_time" "$specs" "${photos[@]}" >"$work/pillow.json"
     for spec in blur:5 thumbnail:256; do
-      "$py" scripts/baseline_filters.py "$work/images" "$spec" 1000 >"$work/python-$spec.json"
+      "$py" scripts/baseline_filters.py "$work/images" "$spec" "${FILTER_PY_IMAGES:-1000}" >"$work/python-$spec.json"
     done
   else
     echo "  (no Python with Pillow: install python3-pil; the Python baselines are skipped)" >&2

@@ -30,7 +30,7 @@ rss_run() {
     grep -q libjemalloc /proc/"$wpid"/maps 2>/dev/null && je=yes
     while kill -0 "$cpid" 2>/dev/null; do
       lines=$(wc -l 2>/dev/null <"$work/mem-out/manifest.jsonl" || echo 0)
-      if [ -z "$r1" ] && [ "$lines" -ge 1000 ]; then r1=$(rss_kb "$wpid" VmRSS); fi
+      if [ -z "$r1" ] && [ "$lines" -ge $((n < 4000 ? n / 4 : 1000)) ]; then r1=$(rss_kb "$wpid" VmRSS); fi
       if [ -z "$r2" ] && [ "$lines" -ge $((n / 2)) ]; then r2=$(rss_kb "$wpid" VmRSS); fi
       if [ "$lines" -ge $((n - 40)) ]; then
         r3=$(rss_kb "$wpid" VmRSS)

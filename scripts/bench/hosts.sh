@@ -18,9 +18,11 @@ bench_hosts() {
     --report "$work/report.json" 2>/dev/null || true
   t1=$(now)
   python3 scripts/bench/hosts.py "$work" "$(echo "$t1 - $t0" | bc -l)" "$n"
-  echo "== slow healthy server: 1,000 users, 500 ms per response, --per-host 64 --timeout 1.2 (ideal 16 waves = 7.8 s)"
+  local slow=${SLOW_HOST_USERS:-1000}
+  echo "== slow healthy server: $slow users, 500 ms per response, --per-host 64 --timeout 1.2" \
+    "(ideal $(((slow + 63) / 64)) waves of 0.5 s)"
   start_api "$work" --latency-ms 500 --images photos --size 256x256
-  python3 scripts/gen_users.py 1000 "http://127.0.0.1:$api_port/img" >"$work/slow.jsonl"
+  python3 scripts/gen_users.py "$slow" "http://127.0.0.1:$api_port/img" >"$work/slow.jsonl"
   rm -rf "$work/out"
   t0=$(now)
   "$coordinator" --input "$work/slow.jsonl" --output "$work/out" --allow-private-networks \
@@ -29,6 +31,6 @@ bench_hosts() {
   stop_api
   local timeouts
   timeouts=$(grep -c '"code":"timeout"' "$work/out/manifest.jsonl" || true)
-  printf "  %6.1f s, %s of 1000 users failed with timeout, %s requests\n" "$(echo "$t1 - $t0" | bc -l)" \
+  printf "  %6.1f s, %s of $slow users failed with timeout, %s requests\n" "$(echo "$t1 - $t0" | bc -l)" \
     "$timeouts" "$(python3 scripts/bench/json_field.py "$work/report.json" download.requests)"
 }

@@ -22,13 +22,19 @@ for size, label, target in (("64", "tiny no-op jobs (64 B)", 0.5), ("65536", "64
     if size == "65536":
         print(f"    bandwidth: pixelmill {pool * 65536 / 1e6:,.0f} MB/s, raw {threads * 65536 / 1e6:,.0f} MB/s")
 for n in (1, 2, 8):
+    if f"BM_PoolStartup/{n}" not in rows:  # bench.sh --quick runs a part
+        continue
     print(f"  pool start-up, {n} worker(s): {rows[f'BM_PoolStartup/{n}']['real_time']:.1f} ms until all joined")
 for size, label in (("65536", "64 KiB jobs"), ("524288", "512 KiB jobs")):
+    if f"BM_CurveRoundTrip/{size}" not in rows:
+        continue
     curve = rows[f"BM_CurveRoundTrip/{size}"]
     print(f"  CurveZMQ, {label} over tcp://127.0.0.1: CURVE {curve['msgs_per_s']:,.0f} msg/s "
           f"({curve['bytes_per_second'] / 1e6:,.0f} MB/s), plain {curve['plain_msgs_per_s']:,.0f} msg/s "
           f"({curve['plain_bytes_per_s'] / 1e6:,.0f} MB/s) (ratio {curve['msgs_per_s'] / curve['plain_msgs_per_s']:.2f}x)")
 for pause, label in (("2000", "retrying as workers do (every 2 s)"), ("0", "flooding (again at once)")):
+    if f"BM_RejectedPeers/65536/50/{pause}" not in rows:
+        continue
     hammered = rows[f"BM_RejectedPeers/65536/50/{pause}"]
     rate, quiet, refused = hammered["msgs_per_s"], hammered["quiet_msgs_per_s"], hammered["refused_per_s"]
     print(f"  50 rejected peers {label}, CURVE, 64 KiB jobs: {rate:,.0f} msg/s, "

@@ -23,7 +23,7 @@ bench_proof() {
   local flags=(--filter blur:5 --allow-private-networks)
   : >"$work/proof.txt"
   start_api "$work" --latency-ms 100 --images photos --size 512x512
-  for n in 20 200; do
+  for n in ${PROOF_SIZES:-20 200}; do
     python3 scripts/gen_users.py "$n" "http://127.0.0.1:$api_port/img" >"$work/users.jsonl"
     # Interleaved, so a change in the machine's load falls on all three alike.
     for r in $(seq "$repeats"); do
@@ -49,7 +49,7 @@ bench_proof() {
   stop_api
   # The seed's three test cases, as pixelmill's own numbers (the report's wall: the pipeline
   # from its start, workers' start-up included).
-  python3 scripts/gen_users.py 100000 >"$work/seed.jsonl"
+  python3 scripts/gen_users.py "${PROOF_SEED_USERS:-100000}" >"$work/seed.jsonl"
   "$coordinator" --input "$work/seed.jsonl" --dry-run >"$work/dry.txt"
   python3 scripts/baseline_store.py "$work/seed.jsonl" >"$work/store.json"
   start_api "$work" --latency-ms 100 --images photos
