@@ -50,7 +50,8 @@ if ((quick)); then
 fi
 results=${BENCH_RESULTS:-bench-results}/$(date -u +%Y%m%d-%H%M%S)-$what
 mkdir -p "$results"
-export BENCH_TABLE=$PWD/$results/table.tsv
+results=$(cd "$results" && pwd)
+export BENCH_TABLE=$results/table.tsv
 : >"$BENCH_TABLE"
 exec > >(tee "$results/bench.log") 2>&1
 # Outputs go to tmpfs when there is one: the download benchmarks measure the network path of
