@@ -171,7 +171,7 @@ def _mix_check(point, row, tolerance_pct):
     users = row["users"]
     expected = expected_codes(mix, users)
     allowed_extra = set(point.phase.get("expect_codes", []))
-    problems = []
+    problems, matched = [], []
     for code in sorted(set(expected) | set(row["failed_by_code"])):
         seen = row["failed_by_code"].get(code, 0)
         if code not in expected:
@@ -183,8 +183,10 @@ def _mix_check(point, row, tolerance_pct):
         slack = max(tolerance_pct / 100 * users, 4 * math.sqrt(users * p * (1 - p)), 2)
         if abs(seen - want) > slack:
             problems.append(f"{code}: {seen}, expected {want:.0f} +- {slack:.0f}")
+        else:
+            matched.append(f"{code} {seen} of {want:.0f} +- {slack:.0f}")
     detail = "; ".join(problems) if problems else (
-        "failed users by code match the mix" + (f" ({', '.join(f'{k} {v:.0f}' for k, v in expected.items())})" if expected else " (no faults: no failures)"))
+        "failed users by code match the mix" + (f" ({', '.join(matched)})" if expected else " (no faults: no failures)"))
     return ("fault_mix", not problems, detail)
 
 
