@@ -13,6 +13,7 @@
 #include "coordinator/api/api_parts.h"
 #include "coordinator/api/option_table.h"
 #include "coordinator/api/worker_binary.h"
+#include "coordinator/download/request_headers.h"
 #include "coordinator/download/url_policy.h"
 
 namespace pixelmill {
@@ -127,6 +128,24 @@ Status DeriveDownloads(Options& out) {
   dl.max_image_bytes = out.max_image_bytes;
   dl.allow_private_networks = out.allow_private_networks;
   dl.proxy = out.proxy;
+  dl.health.rate = out.rate;
+  dl.health.burst = out.burst;
+  if (out.burst > 0 && out.rate == 0) return Usage("--burst needs --rate");
+  dl.headers.clear();
+  for (size_t i = 0; i < out.headers.size(); ++i) {
+    Result<std::string> header = CheckHeader(out.headers[i], "--header " + std::to_string(i + 1));
+    if (!header.ok()) return header.status();
+    dl.headers.push_back(std::move(header).value());
+  }
+  if (!out.headers_file.empty()) {
+    Result<std::vector<std::string>> file = ReadHeadersFile(out.headers_file);
+    if (!file.ok()) return file.status();
+    for (std::string& header : file.value()) dl.headers.push_back(std::move(header));
+  }
+  if (out.user_agent.find_first_of("\r\n") != std::string::npos) {
+    return Usage("--user-agent has a line break");
+  }
+  dl.user_agent = out.user_agent;
   return Status::Ok();
 }
 

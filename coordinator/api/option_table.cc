@@ -182,6 +182,24 @@ std::vector<Spec> MakeTable() {
        "send every download through this HTTP proxy (proxy environment variables are ignored); "
        "targets are still resolved and checked by pixelmill"});
 
+  add({"--rate", &R::rate, kDownloads,
+       "requests a second to one host at most (a token bucket of --burst; retries and redirects "
+       "count); a 429 or 503 halves that host's rate for a while; 0: no limit",
+       OptionRange{0.001, std::nullopt, /*or_zero=*/true}})
+      .default_text = "no limit";
+  add({"--burst", &R::burst, kDownloads,
+       "with --rate: requests a host may get at once after a quiet spell",
+       OptionRange{1, std::nullopt, /*or_zero=*/true}})
+      .default_text = "rate / 10, at least 1";
+  Spec& header = add({"--header", &R::headers, kDownloads,
+                      "a request header, 'Name: value' (repeatable); values are never logged or "
+                      "reported; sent only to the hosts of the input's URLs"});
+  header.repeatable = true;
+  add({"--headers-file", &R::headers_file, kDownloads,
+       "request headers from a file, 'Name: value' a line (# comments): keeps tokens out of argv"});
+  add({"--user-agent", &R::user_agent, kDownloads, "the User-Agent header"}).default_text =
+      "pixelmill/VERSION";
+
   add({"--dedupe",
        &R::dedupe,
        kDownloads,

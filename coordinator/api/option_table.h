@@ -51,7 +51,8 @@ std::string NumberText(double value, bool integral);
 template <class Struct>
 using OptionField =
     std::variant<bool Struct::*, std::string Struct::*, uint64_t Struct::*, uint32_t Struct::*,
-                 int Struct::*, double Struct::*, std::optional<double> Struct::*>;
+                 int Struct::*, double Struct::*, std::optional<double> Struct::*,
+                 std::vector<std::string> Struct::*>;
 
 template <class Struct>
 struct OptionSpec {
@@ -77,6 +78,7 @@ struct OptionSpec {
   bool show_default = false;  // --help prints the default ("=1000")
   bool byte_size = false;     // the flag takes bytes with K, M, G suffixes (ParseByteSize)
   bool required = false;
+  bool repeatable = false;  // a list: the flag may be given more than once (--header)
   // The value of a text flag given without one ("--allow-private-networks" alone: "all"); null:
   // the flag needs its value.
   const char* bare_value = nullptr;
@@ -122,6 +124,8 @@ std::string ValueText(const OptionField<Struct>& field, const Struct& values) {
           return value ? "on" : "off";
         } else if constexpr (std::is_same_v<T, std::string>) {
           return value.empty() ? "—" : value;
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          return value.empty() ? "—" : std::to_string(value.size()) + " given";  // may be secret
         } else if constexpr (std::is_same_v<T, std::optional<double>>) {
           return value ? NumberText(*value, false) : "—";
         } else if constexpr (std::is_same_v<T, uint64_t> || std::is_same_v<T, uint32_t>) {

@@ -121,6 +121,7 @@ void Declare(CLI::App& app, const OptionSpec<Struct>& spec, Struct& values) {
   }
   if (spec.required) option->required();
   if (spec.bare_value != nullptr) option->expected(0, 1)->default_str(spec.bare_value);
+  if (spec.repeatable) option->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   option->group(spec.group);
 }
 

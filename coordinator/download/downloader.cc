@@ -29,6 +29,7 @@ struct Downloader::Fetch {
   BodyLease body_lease;  // body's bytes in the budget
   std::string blocked;   // set by OnOpenSocket when it refuses an address
   bool too_large = false;
+  bool own_host = true;  // still on its input URL's host (scheme, name and port): headers go
 };
 
 // An easy handle with its error buffer, reused by one transfer after another.
@@ -67,6 +68,7 @@ Downloader::Downloader(uv_loop_t& loop, const DownloadOptions& options, DoneFn o
       backlog_(DefaultBacklog(options)),
       on_done_(std::move(on_done)),
       gate_(GateOptions(options)),
+      headers_(options.headers),
       budget_(budget, options.max_image_bytes),
       rng_(options.seed) {}
 
@@ -121,6 +123,7 @@ Status Downloader::Start(size_t tag, std::string_view url) {
   f.url.assign(url);
   f.host = std::move(host);
   f.attempts = f.redirects = 0;
+  f.own_host = true;
   f.started = clock_.Now();
   if (auto down = gate_.Push(f.host, id, f.started)) {
     free_fetches_.push_back(id);
@@ -234,6 +237,7 @@ DownloadStats Downloader::stats() const {
   s.budget_pauses = budget_.pauses();
   s.budget_stopped = budget_.stopped();
   s.budget_wait_seconds = Seconds(budget_.waited(clock_.Now()));
+  s.throttle = gate_.throttle_times();
   return s;
 }
 
@@ -319,6 +323,8 @@ void Downloader::AddToCurl(Fetch& f) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &f);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &f);
   curl_easy_setopt(e, CURLOPT_URL, f.url.c_str());
+  // --header's values (tokens) only for the host the input named, never a redirect's other host.
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, f.own_host ? headers_.get() : nullptr);
   // Waiting for a connection that may multiplex pays off only where HTTP/2 can be negotiated
   // (https); over plain http it would hold every first request back by a round trip.
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, f.url.rfind("https:", 0) == 0 ? 1L : 0L);
@@ -484,21 +490,24 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
     --on_wire_;
     gate_.Finished(f.host, f.id, end.outcome, std::nullopt, clock_.Now());
     WakeSoon();  // a connection is free again
+    const std::string from_host = f.host;
     if (Status refused = FollowRedirect(end.location, f.redirects, f.url, f.host); !refused.ok()) {
       return Deliver(f, std::move(refused));
     }
+    if (f.host != from_host) f.own_host = false;
     --f.attempts;  // a hop is part of the same attempt
     return Queue(f, true);
   }
-  EndAttempt(f, ClassifyAttempt(end.facts), end.outcome, end.retry_after_ms);
+  const bool throttled = end.facts.http_status == 429 || end.facts.http_status == 503;
+  EndAttempt(f, ClassifyAttempt(end.facts), end.outcome, end.retry_after_ms, throttled);
 }
 
 // The attempt is over (on the wire or refused before it): tell the gate, then retry or deliver.
 void Downloader::EndAttempt(Fetch& f, Status failure, HostGate::Outcome outcome,
-                            std::optional<uint64_t> retry_after_ms) {
+                            std::optional<uint64_t> retry_after_ms, bool throttled) {
   --on_wire_;
   const TimePoint now = clock_.Now();
-  gate_.Finished(f.host, f.id, outcome, retry_after_ms, now);
+  gate_.Finished(f.host, f.id, outcome, retry_after_ms, now, throttled);
   WakeSoon();                      // a connection is free again
   if (!failure.ok()) DropBody(f);  // its budget goes back now, not when the retry starts
   if (!failure.ok() && ShouldRetry(options_, failure, f.attempts)) {

@@ -61,6 +61,7 @@
 #include "coordinator/download/download_budget.h"
 #include "coordinator/download/host_gate.h"
 #include "coordinator/download/http_transfer.h"
+#include "coordinator/download/request_headers.h"
 #include "coordinator/download/retry_policy.h"
 #include "coordinator/events/clock.h"
 
@@ -92,6 +93,7 @@ struct DownloadStats {
   // budget.
   uint64_t budget_pauses = 0, budget_stopped = 0;
   double budget_wait_seconds = 0;
+  ThrottleTimes throttle;  // waits for --rate's tokens and for servers' Retry-After
 };
 
 class Downloader {
@@ -167,7 +169,7 @@ class Downloader {
   void DrainFinished();
   void Finished(Fetch& f, CURLcode result);
   void EndAttempt(Fetch& f, Status failure, HostGate::Outcome outcome,
-                  std::optional<uint64_t> retry_after_ms);
+                  std::optional<uint64_t> retry_after_ms, bool throttled = false);
   void Deliver(Fetch& f, Status failure);
   void DropBody(Fetch& f);  // frees the body and gives its budget back
   Easy* TakeEasy();
@@ -184,6 +186,7 @@ class Downloader {
   uv_timer_t wake_{};   // due retries, paused hosts, newly accepted downloads
   std::optional<TimePoint> wake_at_;
   HostGate gate_;
+  const HeaderList headers_;  // options_.headers, for the input URLs' own hosts
   DownloadBudget budget_;
   std::vector<std::unique_ptr<Fetch>> fetches_;  // grows to the most ever accepted at once
   std::vector<uint32_t> free_fetches_;

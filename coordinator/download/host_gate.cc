@@ -6,9 +6,49 @@
 
 namespace pixelmill {
 
+HostGate::HostGate(HostGateOptions options)
+    : options_(options),
+      burst_(options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)) {}
+
+HostGate::Host& HostGate::Find(const std::string& name, TimePoint now) {
+  auto [it, added] = hosts_.try_emplace(name);
+  if (added && options_.rate > 0) {
+    it->second.tokens = burst_;
+    it->second.filled = now;
+    it->second.rate = options_.rate;
+  }
+  return it->second;
+}
+
+bool HostGate::HasToken(Host& host, TimePoint now) const {
+  if (options_.rate <= 0) return true;
+  if (now > host.filled) {
+    host.tokens = std::min(burst_, host.tokens + host.rate * Seconds(now - host.filled));
+    host.filled = now;
+  }
+  return host.tokens >= 1;
+}
+
+void HostGate::Throttle(const std::string& name, Host& host, TimePoint now) {
+  if (host.throttled) return;
+  host.throttled = true;
+  host.throttled_since = now;
+  throttled_.push_back(name);
+}
+
+void HostGate::Unthrottle(Host& host, TimePoint now) {
+  host.throttled = false;
+  times_.by_rate_s += Seconds(now - host.throttled_since);
+}
+
+double HostGate::RateOf(const std::string& name) const {
+  auto it = hosts_.find(name);
+  return it == hosts_.end() ? options_.rate : it->second.rate;
+}
+
 std::optional<std::string> HostGate::Push(const std::string& name, uint32_t id, TimePoint now,
                                           bool first) {
-  Host& host = hosts_[name];
+  Host& host = Find(name, now);
   if (host.state == State::kDown) {
     if (now < host.until) return DownMessage(host);
     host.state = State::kProbing;  // time to look again: this download is the probe
@@ -35,6 +75,17 @@ void HostGate::TakeReady(TimePoint now, size_t max, std::vector<uint32_t>& out) 
     paused_[i] = std::move(paused_.back());
     paused_.pop_back();
   }
+  for (size_t i = 0; i < throttled_.size();) {
+    Host& host = hosts_[throttled_[i]];
+    if (!HasToken(host, now)) {
+      ++i;
+      continue;
+    }
+    Unthrottle(host, now);
+    List(throttled_[i], host);
+    throttled_[i] = std::move(throttled_.back());
+    throttled_.pop_back();
+  }
   while (out.size() < max && !runnable_.empty()) {
     std::string name = std::move(runnable_.front());
     runnable_.pop_front();
@@ -43,6 +94,11 @@ void HostGate::TakeReady(TimePoint now, size_t max, std::vector<uint32_t>& out) 
     Host& host = it->second;
     host.listed = false;
     if (host.queue.empty() || host.active >= Limit(host)) continue;
+    if (!HasToken(host, now)) {
+      Throttle(name, host, now);
+      continue;
+    }
+    if (options_.rate > 0) host.tokens -= 1;
     out.push_back(host.queue.front());
     host.queue.pop_front();
     if (host.state == State::kProbing) {
@@ -56,13 +112,22 @@ void HostGate::TakeReady(TimePoint now, size_t max, std::vector<uint32_t>& out) 
 }
 
 void HostGate::Finished(const std::string& name, uint32_t id, Outcome outcome,
-                        std::optional<uint64_t> retry_after_ms, TimePoint now) {
+                        std::optional<uint64_t> retry_after_ms, TimePoint now, bool throttled) {
   auto it = hosts_.find(name);
   assert(it != hosts_.end() && it->second.active > 0);
   Host& host = it->second;
   --host.active;
   const bool probe = host.probe_out && host.probe_id == id;
   if (probe) host.probe_out = false;
+  if (options_.rate > 0 && outcome == Outcome::kOk) {
+    HasToken(host, now);  // the tokens so far at the old rate
+    if (throttled) {
+      host.rate = std::max(options_.rate / 16, host.rate / 2);
+      ++times_.server_slowdowns;
+    } else {
+      host.rate = std::min(options_.rate, host.rate + options_.rate / 64);
+    }
+  }
   if (outcome == Outcome::kOk) {
     host.consecutive_failures = 0;
     if (host.state == State::kProbing || host.state == State::kDown) {
@@ -71,7 +136,10 @@ void HostGate::Finished(const std::string& name, uint32_t id, Outcome outcome,
       host.pause_ms = 0;
       host.probe_out = false;
     }
-    if (retry_after_ms && host.state == State::kOpen) Pause(host, *retry_after_ms, now, false);
+    if (retry_after_ms && host.state == State::kOpen) {
+      Pause(host, *retry_after_ms, now, false);
+      times_.by_server_s += static_cast<double>(host.pause_ms) / 1000;
+    }
   } else {
     ++host.consecutive_failures;
     if (host.state == State::kProbing && probe) {
@@ -89,7 +157,7 @@ void HostGate::Finished(const std::string& name, uint32_t id, Outcome outcome,
     paused_.push_back(name);
   }
   List(name, host);
-  Forget(name);
+  Forget(name, now);
 }
 
 std::vector<std::pair<uint32_t, std::string>> HostGate::TakeFailed() {
@@ -101,6 +169,13 @@ std::optional<TimePoint> HostGate::NextWake() const {
   for (const std::string& name : paused_) {
     const Host& host = hosts_.at(name);
     if (!next || host.until < *next) next = host.until;
+  }
+  for (const std::string& name : throttled_) {
+    const Host& host = hosts_.at(name);
+    const double wait_s = (1 - host.tokens) / host.rate;
+    const TimePoint at =
+        host.filled + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(wait_s));
+    if (!next || at < *next) next = at;
   }
   return next;
 }
@@ -141,18 +216,26 @@ size_t HostGate::Limit(const Host& host) const {
 }
 
 void HostGate::List(const std::string& name, Host& host) {
-  if (host.listed || host.queue.empty() || host.active >= Limit(host)) return;
+  if (host.listed || host.throttled || host.queue.empty() || host.active >= Limit(host)) return;
   host.listed = true;
   runnable_.push_back(name);
 }
 
-void HostGate::Forget(const std::string& name) {
+// Drops an idle host's entry; with a rate, only once its bucket is full again and its rate back
+// to the flag's (a new entry starts so). (An idle host short of either stays until its next
+// download: one entry per host with a rate, which is per API in practice.)
+void HostGate::Forget(const std::string& name, TimePoint now) {
   auto it = hosts_.find(name);
-  const Host& host = it->second;
-  if (host.state == State::kOpen && host.active == 0 && host.queue.empty() &&
-      host.consecutive_failures == 0 && !host.listed) {
-    hosts_.erase(it);
+  Host& host = it->second;
+  if (host.state != State::kOpen || host.active > 0 || !host.queue.empty() ||
+      host.consecutive_failures > 0 || host.listed || host.throttled) {
+    return;
   }
+  if (options_.rate > 0) {
+    HasToken(host, now);
+    if (host.rate < options_.rate || host.tokens < burst_) return;
+  }
+  hosts_.erase(it);
 }
 
 std::string HostGate::DownMessage(const Host& host) const {

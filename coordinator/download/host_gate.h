@@ -9,6 +9,12 @@
 // host whose probes keep failing is down, and its users fail at once ("host down: ...") until a
 // later probe (one every `down_recheck_ms`) finds it back.
 //
+// With a request rate (`rate` a second per host, --rate), each host also has a token bucket of
+// `burst` requests: a download starts only with a token, so the host sees at most `burst` at once
+// and `rate` a second after that. A server's 429/503 halves the host's rate (to no less than
+// 1/16 of it) and each success gives back 1/64 of it: the run slows down for a server that
+// pushes back, then returns to the flag.
+//
 // Policy only (no sockets, no clock of its own: callers pass `now`); used by the downloader on the
 // loop thread. Ids are the caller's.
 #pragma once
@@ -32,6 +38,16 @@ struct HostGateOptions {
   uint64_t first_pause_ms = 1000;     // first pause; doubles after each failed probe
   uint32_t failed_probes = 3;         // failed probes in a row before the host is down
   uint64_t down_recheck_ms = 30'000;  // a down host is probed again after this
+  double rate = 0;                    // requests a second to one host at most; 0: no limit
+  double burst = 0;                   // the bucket's size; 0: max(1, rate / 10)
+};
+
+// How long downloads waited on purpose, summed over hosts: for the flag's rate (a host had
+// downloads waiting and no token) and for the server (paused by a 429/503's Retry-After).
+struct ThrottleTimes {
+  double by_rate_s = 0;
+  double by_server_s = 0;
+  uint64_t server_slowdowns = 0;  // 429/503 answers that lowered a host's rate
 };
 
 class HostGate {
@@ -41,7 +57,7 @@ class HostGate {
     kConnectFailed,  // no connection could be made (refused, unreachable, connect timeout)
   };
 
-  explicit HostGate(HostGateOptions options) : options_(options) {}
+  explicit HostGate(HostGateOptions options);
 
   // Queues download `id` for `host` (at the head with `first`, e.g. a retry that the host's
   // pause already made wait). Returns why it must fail instead when the host is down.
@@ -51,10 +67,11 @@ class HostGate {
   // them as on the wire.
   void TakeReady(TimePoint now, size_t max, std::vector<uint32_t>& out);
   // Download `id`, taken by TakeReady, is done with the wire: `outcome` says how the host
-  // behaved; `retry_after_ms` (a 429/503 Retry-After) pauses the host for that long. Only the
-  // probe's own outcome counts as a probe (not that of downloads sent before the pause).
+  // behaved; `retry_after_ms` (a 429/503 Retry-After) pauses the host for that long; `throttled`
+  // (a 429 or 503 answer, with or without Retry-After) lowers the host's rate when there is one.
+  // Only the probe's own outcome counts as a probe (not that of downloads sent before the pause).
   void Finished(const std::string& host, uint32_t id, Outcome outcome,
-                std::optional<uint64_t> retry_after_ms, TimePoint now);
+                std::optional<uint64_t> retry_after_ms, TimePoint now, bool throttled = false);
   // Downloads whose host went down while they waited, with the reason; the caller fails them.
   std::vector<std::pair<uint32_t, std::string>> TakeFailed();
   // When the next paused host may start again (for the caller's timer), if any host is paused
@@ -65,6 +82,10 @@ class HostGate {
   bool Paused(const std::string& host) const;
 
   size_t waiting() const { return waiting_; }
+  // The waits so far (a host still out of tokens counts up to its last TakeReady).
+  const ThrottleTimes& throttle_times() const { return times_; }
+  // `host`'s request rate now (the flag's, lowered by the server's pushback); 0 without --rate.
+  double RateOf(const std::string& host) const;
 
  private:
   enum class State { kOpen, kPaused, kProbing, kDown };
@@ -80,20 +101,36 @@ class HostGate {
     bool probe_out = false;   // the probe (probe_id) is on the wire
     uint32_t probe_id = 0;
     bool listed = false;  // in runnable_
+    // Token bucket (rate > 0): tokens at `filled`; the host's rate now; whether it waits in
+    // throttled_ for its next token, since `throttled_since`.
+    double tokens = 0;
+    TimePoint filled{};
+    double rate = 0;
+    bool throttled = false;
+    TimePoint throttled_since{};
   };
 
+  Host& Find(const std::string& name, TimePoint now);
+  // Tops up the bucket to `now`; whether a token is there to take.
+  bool HasToken(Host& host, TimePoint now) const;
+  // Puts a host without a token in throttled_ until its next token.
+  void Throttle(const std::string& name, Host& host, TimePoint now);
+  void Unthrottle(Host& host, TimePoint now);
   void Pause(Host& host, uint64_t ms, TimePoint now, bool probe);
   void GoDown(Host& host, TimePoint now);
   void Wake(Host& host);
   size_t Limit(const Host& host) const;
   void List(const std::string& name, Host& host);
-  void Forget(const std::string& name);
+  void Forget(const std::string& name, TimePoint now);
   std::string DownMessage(const Host& host) const;
 
   const HostGateOptions options_;
   std::unordered_map<std::string, Host> hosts_;
-  std::deque<std::string> runnable_;  // hosts that may have a download to start
-  std::vector<std::string> paused_;   // hosts in kPaused (few at a time)
+  std::deque<std::string> runnable_;    // hosts that may have a download to start
+  std::vector<std::string> paused_;     // hosts in kPaused (few at a time)
+  std::vector<std::string> throttled_;  // hosts waiting for a token
+  double burst_ = 1;
+  ThrottleTimes times_;
   std::vector<std::pair<uint32_t, std::string>> failed_;
   size_t waiting_ = 0;
 };

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "common/base/version.h"
 #include "coordinator/download/url_policy.h"
 
 namespace pixelmill {
@@ -27,7 +28,9 @@ void ConfigureEasy(CURL* e, const DownloadOptions& options, char* error_buffer) 
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_window_s));
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options.max_image_bytes));
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "pixelmill/0.1");
+  static const std::string kDefaultAgent = std::string("pixelmill/") + kVersion;
+  curl_easy_setopt(e, CURLOPT_USERAGENT,
+                   options.user_agent.empty() ? kDefaultAgent.c_str() : options.user_agent.c_str());
   // "" disables proxies, including http_proxy/https_proxy/all_proxy from the environment.
   curl_easy_setopt(e, CURLOPT_PROXY, options.proxy.c_str());
   if (!options.proxy.empty()) curl_easy_setopt(e, CURLOPT_NOPROXY, "");

@@ -41,7 +41,11 @@ struct DownloadOptions {
   // Send every request through this proxy ("" = none; proxy environment variables are always
   // ignored). The target host is then resolved and checked by pixelmill before each request.
   std::string proxy;
-  HostGateOptions health;  // when a failing host is paused, probed and declared down
+  // Checked "Name: value" headers for every request to the input URLs' own hosts (not to a
+  // redirect's other host), and the User-Agent ("" = "pixelmill/<version>").
+  std::vector<std::string> headers;
+  std::string user_agent;
+  HostGateOptions health;  // when a failing host is paused, probed and declared down; the rate
   // Replaces the address check when set: why an address is refused, or nullopt. A seam for
   // tests that need one loopback server allowed and every other address really checked.
   std::function<std::optional<std::string>(const sockaddr&)> address_check;

@@ -39,7 +39,36 @@ const char* StopSignalName(int signum) {
   }
 }
 
-std::string ResumeCommand(const std::vector<std::string>& command_line) {
+namespace {
+
+// "Name: value" as "Name: ..." (everything after the first ':' hidden).
+std::string HideValue(const std::string& header) {
+  const size_t colon = header.find(':');
+  return colon == std::string::npos ? "..." : header.substr(0, colon + 1) + " ...";
+}
+
+}  // namespace
+
+std::vector<std::string> HideHeaderValues(const std::vector<std::string>& command_line) {
+  constexpr std::string_view kInline = "--header=";
+  std::vector<std::string> out;
+  out.reserve(command_line.size());
+  bool value_next = false;
+  for (const std::string& arg : command_line) {
+    if (value_next) {
+      out.push_back(HideValue(arg));
+    } else if (arg.compare(0, kInline.size(), kInline) == 0) {
+      out.push_back(std::string(kInline) + HideValue(arg.substr(kInline.size())));
+    } else {
+      out.push_back(arg);
+    }
+    value_next = !value_next && arg == "--header";
+  }
+  return out;
+}
+
+std::string ResumeCommand(const std::vector<std::string>& given) {
+  const std::vector<std::string> command_line = HideHeaderValues(given);
   std::string command;
   bool has_resume = false, from_stdin = false;
   for (size_t i = 0; i < command_line.size(); ++i) {

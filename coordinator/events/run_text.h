@@ -21,8 +21,13 @@ std::string NotImageMessage(const std::string& url, const std::string& why,
 // "SIGINT", "SIGHUP" or "SIGTERM" (for any other signal); "a stop request" for 0 (Cancel()).
 const char* StopSignalName(int signum);
 
+// `command_line` with the value of every --header hidden ("--header 'Authorization: ...'",
+// "--header=X-Key: ..."): what logs, reports and messages may show of it.
+std::vector<std::string> HideHeaderValues(const std::vector<std::string>& command_line);
+
 // The command line as given, each word quoted for a POSIX shell where needed, without
-// --overwrite (a resume never wipes the folder) and with --resume added unless already there.
+// --overwrite (a resume never wipes the folder) and with --resume added unless already there;
+// --header values hidden (give them again, or use --headers-file).
 std::string ResumeCommand(const std::vector<std::string>& command_line);
 
 // "interrupted by SIGINT: 3 ok and 1 failed saved in this run, 7 user(s) left; ... Resume

@@ -110,6 +110,12 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
       .Add("ok", d.ok)
       .Add("failed", d.failed)
       .Add("bytes", d.bytes);
+  // Host-seconds waited for --rate's tokens and for servers' Retry-After.
+  const std::string throttled_json = JsonObject()
+                                         .Add("by_rate_s", d.throttle.by_rate_s)
+                                         .Add("by_server_s", d.throttle.by_server_s)
+                                         .Add("server_slowdowns", d.throttle.server_slowdowns)
+                                         .Done();
   std::string download_json = AddPercentiles(download, d.latency_us)
                                   .Add("p50_ms", Ms(d.latency_us, 0.50))
                                   .Add("p90_ms", Ms(d.latency_us, 0.90))
@@ -118,6 +124,7 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
                                   .AddRaw("distribution", DistributionJson(d.latency_us))
                                   .AddRaw("slot_wait", LatencyJson(d.slot_wait_us))
                                   .AddRaw("transfer", LatencyJson(d.transfer_us))
+                                  .AddRaw("throttled", throttled_json)
                                   .Done();
   const DispatchStats& w = run.dispatch;
   std::string workers_json = JsonObject()
@@ -218,6 +225,11 @@ std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay) {
                       std::to_string(d.requests) + " requests");
   row("  slot wait", PercentilesText(d.slot_wait_us) + " (admitted, waiting for a connection)");
   row("  transfer", PercentilesText(d.transfer_us) + " (on the wire, retries included)");
+  if (d.throttle.by_rate_s > 0 || d.throttle.by_server_s > 0) {
+    row("  throttled",
+        StringPrintf("%.1f s by --rate, %.1f s by servers' Retry-After (host-seconds)",
+                     d.throttle.by_rate_s, d.throttle.by_server_s));
+  }
   if (run.filter_cpu_us.Count() > 0) {
     row("filter CPU", PercentilesText(run.filter_cpu_us) + " a user");
   }

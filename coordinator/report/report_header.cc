@@ -3,6 +3,7 @@
 #include "common/base/json_writer.h"
 #include "common/image/image_format.h"
 #include "coordinator/download/url_policy.h"
+#include "coordinator/events/run_text.h"
 
 namespace pixelmill {
 namespace {
@@ -19,12 +20,22 @@ std::string RedactArg(const std::string& arg, bool after_proxy) {
   return arg;
 }
 
+// ["Authorization", ...]: the names of `headers` ("Name: value" each).
+std::string HeaderNamesJson(const std::vector<std::string>& headers) {
+  std::string json = "[";
+  for (const std::string& header : headers) {
+    if (json.size() > 1) json += ',';
+    AppendJsonString(json, std::string_view(header).substr(0, header.find(':')));
+  }
+  return json + "]";
+}
+
 }  // namespace
 
-std::string RedactedCommandLineJson(const std::vector<std::string>& command_line) {
+std::string RedactedCommandLineJson(const std::vector<std::string>& given) {
   std::string json = "[";
   bool after_proxy = false;
-  for (const std::string& arg : command_line) {
+  for (const std::string& arg : HideHeaderValues(given)) {
     if (json.size() > 1) json += ',';
     AppendJsonString(json, RedactArg(arg, after_proxy));
     after_proxy = arg == "--proxy";
@@ -62,6 +73,11 @@ std::string OptionsJson(const Options& o) {
       .Add("allow_private_networks", d.allow_private_networks)
       .Add("allowed_private_networks", o.allowed_private_networks)
       .Add("proxy", d.proxy.empty() ? std::string() : RedactUrl(d.proxy, 4096))
+      .Add("rate", d.health.rate)
+      .Add("burst", d.health.burst)
+      .AddRaw("header_names", HeaderNamesJson(d.headers))  // never their values
+      .Add("headers_file", o.headers_file)
+      .Add("user_agent", d.user_agent)
       .Add("max_memory", o.max_memory)
       .Add("max_bad_records", uint64_t{o.max_bad_records})
       .Add("resume", o.resume)

@@ -57,7 +57,7 @@ class PointRun:
                 "--allow-private-networks", "--log-format", "json"]
         flag_of = {"filter": "--filter", "concurrency": "--concurrency", "per_host": "--per-host",
                    "max_memory": "--max-memory", "timeout": "--timeout", "retries": "--retries",
-                   "format": "--format"}
+                   "format": "--format", "rate": "--rate", "burst": "--burst"}
         for key, flag in flag_of.items():
             if key in p:
                 args += [flag, str(p[key])]
@@ -103,15 +103,17 @@ class PointRun:
         inp = dict(self.settings["input"])
         if self.phase["duration_s"]:
             # The coordinator loads its whole input before it starts, so a duration phase is
-            # users_per_s x duration_s users, paced by the downloads: --concurrency and
-            # --per-host of 1.5 x users_per_s x the server's mean delay (unless the phase sets them).
+            # users_per_s x duration_s users, paced by the coordinator's own --rate (requests a
+            # second to the one image host; retries take their share), with connections enough
+            # for twice that rate at the server's mean delay, unless the phase sets them.
             rate = float(inp["users_per_s"])
             inp["users"] = max(1, int(rate * self.phase["duration_s"]))
             server = self.settings["server"]
             mean_s = (server.get("latency_ms", 0) + server.get("jitter_ms", 0) / 2) / 1000
-            pace = str(max(2, round(1.5 * rate * max(mean_s, 0.001))))  # 1.5: room for retries
-            self.settings["pipeline"].setdefault("concurrency", pace)
-            self.settings["pipeline"].setdefault("per_host", pace)
+            room = str(max(4, round(2 * rate * max(mean_s, 0.001)) + 8))
+            self.settings["pipeline"].setdefault("rate", rate)
+            self.settings["pipeline"].setdefault("concurrency", room)
+            self.settings["pipeline"].setdefault("per_host", room)
         self.users = write_users(self.users_file, inp, self.ctx.base_url(), self.first_id)
         self.t0 = time.monotonic()
         self.start()

@@ -31,6 +31,7 @@ MIX_KINDS = ("5xx", "404", "429", "reset", "truncate", "hang", "slow", "redirect
 PIPELINE_KEYS = {
     "filter": str, "workers": int, "concurrency": int, "per_host": int, "max_memory": object,
     "timeout": float, "retries": int, "format": str, "remote_hosts": int, "flags": list,
+    "rate": float, "burst": float,
 }
 CHAOS_ACTIONS = {
     "kill_worker": set(), "stop_worker": {"for_s"}, "kill_coordinator": set(),

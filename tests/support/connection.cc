@@ -126,6 +126,14 @@ void Connection::ProcessRequests() {
         SendError(431, "request head too large\n");
         return;
       case ParseStatus::kRequest:
+        if (auto refused = server_.HeaderRefusal(request_)) {
+          plan_ = ResponsePlan();
+          plan_.status = refused->first;
+          plan_.text = refused->second;
+          keep_alive_ = request_.keep_alive;
+          StartResponse();
+          break;
+        }
         plan_ = server_.planner_.Plan(request_);
         if (plan_.photo) FetchPhoto();
         keep_alive_ = request_.keep_alive && !plan_.close;

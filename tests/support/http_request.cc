@@ -156,6 +156,7 @@ ParseStatus RequestParser::ParseHead(std::string_view head, Request& request) {
   bool saw_close = false;
   bool saw_keep_alive = false;
   bool saw_host = false;
+  request.headers.clear();
   std::optional<uint64_t> content_length;
   for (size_t i = 1; i < lines.size(); ++i) {
     std::string_view line = lines[i];
@@ -186,6 +187,8 @@ ParseStatus RequestParser::ParseHead(std::string_view head, Request& request) {
       content_length = length;
     } else if (EqualsIgnoreCase(name, "transfer-encoding")) {
       return ParseStatus::kBadRequest;  // GETs have no body; chunked uploads are not supported
+    } else if (request.headers.size() < 64) {
+      request.headers.emplace_back(name, value);
     }
   }
   request.keep_alive = request.version_minor == 1 ? !saw_close : saw_keep_alive && !saw_close;

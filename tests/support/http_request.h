@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace pixelmill::fixture {
@@ -25,6 +26,8 @@ struct Request {
   int version_minor = 1;   // the x of HTTP/1.x
   bool keep_alive = true;  // HTTP/1.1 default unless "Connection: close"; HTTP/1.0 needs keep-alive
   std::string host;        // the Host header, empty if absent
+  // Every other header but Connection and Content-Length, as sent ("Name", "value").
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 enum class ParseStatus {

@@ -1,5 +1,7 @@
 #include "tests/support/http_server.h"
 
+#include <strings.h>
+
 #include <cassert>
 #include <cstdio>
 
@@ -83,6 +85,30 @@ void HttpServer::OnConnection(uv_stream_t* listener, int status) {
 }
 
 void HttpServer::Forget(Connection* connection) { connections_.erase(connection); }
+
+std::optional<std::pair<int, std::string>> HttpServer::HeaderRefusal(const Request& request) const {
+  const auto has = [&request](std::string_view name, const std::string* value) {
+    for (const auto& [n, v] : request.headers) {
+      if (n.size() == name.size() && strncasecmp(n.data(), name.data(), n.size()) == 0 &&
+          (value == nullptr || v == *value)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (request.path.rfind("/img/", 0) != 0) return std::nullopt;  // /health, /control, /stats
+  if (!options_.refuse_header.empty() && has(options_.refuse_header, nullptr)) {
+    return std::pair(400, options_.refuse_header + " must not reach this server\n");
+  }
+  const std::string& required = options_.require_header;
+  if (const size_t colon = required.find(':'); colon != std::string::npos) {
+    const std::string name = required.substr(0, colon);
+    const size_t start = required.find_first_not_of(' ', colon + 1);
+    const std::string value = start == std::string::npos ? "" : required.substr(start);
+    if (!has(name, &value)) return std::pair(401, name + " missing or wrong\n");
+  }
+  return std::nullopt;
+}
 
 void HttpServer::Log(const Request& request, int status, std::string_view note) const {
   if (!options_.verbose) return;

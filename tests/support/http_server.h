@@ -14,8 +14,10 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "tests/support/connection.h"
 #include "tests/support/fault_plan.h"
@@ -31,6 +33,10 @@ struct ServerOptions {
   bool control = false;     // GET /control and /stats (server_profile.h)
   bool photos = false;      // serve photos unless ?images=gradients (needs a PhotoBank)
   int backlog = 4096;       // listen(2) backlog; the kernel caps it at net.core.somaxconn
+  // "Name: value" every image request must carry (else 401), and a header name no request may
+  // carry (else 400): a client's --header reached this server, or did not.
+  std::string require_header;
+  std::string refuse_header;
 };
 
 class HttpServer {
@@ -60,6 +66,9 @@ class HttpServer {
   void Forget(Connection* connection);
   // One line per request on stderr when verbose.
   void Log(const Request& request, int status, std::string_view note) const;
+  // 401 when `request` lacks options_.require_header, 400 when it carries refuse_header, with
+  // the body saying which (never a value); nullopt when it may be served.
+  std::optional<std::pair<int, std::string>> HeaderRefusal(const Request& request) const;
 
   uv_loop_t& loop_;
   const ImageBank& bank_;

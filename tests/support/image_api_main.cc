@@ -26,7 +26,7 @@ constexpr char kUsage[] =
     "usage: image-api [--host 127.0.0.1] [--port 0] [--print-port] [--port-file PATH]\n"
     "                 [--latency-ms N] [--jitter-ms N] [--size WxH] [--variants N]\n"
     "                 [--images gradients|photos] [--photo-dir DIR] [--any-host] [--verbose]\n"
-    "                 [--control]\n"
+    "                 [--control] [--require-header 'NAME: VALUE'] [--refuse-header NAME]\n"
     "\n"
     "  --host ADDR       IPv4 or IPv6 address to bind (default 127.0.0.1; loopback only\n"
     "                    unless --any-host)\n"
@@ -49,6 +49,9 @@ constexpr char kUsage[] =
     "                    skimage); --images photos exits 2 when there are none\n"
     "  --any-host        allow binding a non-loopback address\n"
     "  --verbose         one line per request on stderr\n"
+    "  --require-header H  every request must carry header H ('Name: value'), else 401\n"
+    "  --refuse-header N   a request carrying header N gets a 400 (a header that must not\n"
+    "                    reach this server, e.g. after a redirect from another host)\n"
     "  --control         answer GET /control?latency_ms=N&jitter_ms=N&tail_pct=P&tail_ms=N&\n"
     "                    pace=BPS&seed=N&mix=KIND:PCT,... (change the defaults while running:\n"
     "                    a load test's phases) and GET /stats (requests and faults injected\n"
@@ -106,6 +109,8 @@ struct Options {
   bool any_host = false;
   bool verbose = false;
   bool control = false;
+  std::string require_header;  // "Name: value"
+  std::string refuse_header;   // a name
 };
 
 template <typename T>
@@ -143,11 +148,18 @@ std::optional<std::string> ParseFlags(int argc, char** argv, Options& options, b
       options.control = true;
     } else if (name == "--host" || name == "--port" || name == "--port-file" ||
                name == "--latency-ms" || name == "--jitter-ms" || name == "--size" ||
-               name == "--variants" || name == "--images" || name == "--photo-dir") {
+               name == "--variants" || name == "--images" || name == "--photo-dir" ||
+               name == "--require-header" || name == "--refuse-header") {
       auto value = flag_value();
       if (!value) return bad("needs a value");
       if (name == "--host") {
         options.host = *value;
+      } else if (name == "--require-header") {
+        if (value->find(':') == value->npos) return bad("expects 'Name: value'");
+        options.require_header = *value;
+      } else if (name == "--refuse-header") {
+        if (value->empty() || value->find(':') != value->npos) return bad("expects a header name");
+        options.refuse_header = *value;
       } else if (name == "--port") {
         if (!ParseNumber(*value, 0, 65535, options.port)) return bad("expects 0..65535");
       } else if (name == "--port-file") {
@@ -308,7 +320,9 @@ int Run(const Options& options, const char* argv0) {
                                     .jitter_ms = options.jitter_ms,
                                     .verbose = options.verbose,
                                     .control = options.control,
-                                    .photos = options.photos});
+                                    .photos = options.photos,
+                                    .require_header = options.require_header,
+                                    .refuse_header = options.refuse_header});
     Shutdown shutdown;
     shutdown.server = &server;
     for (uv_signal_t* handle : {&shutdown.sigint, &shutdown.sigterm}) {

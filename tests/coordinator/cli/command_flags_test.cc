@@ -90,9 +90,11 @@ std::string Parse(std::vector<std::string> args, CommandLine& line) {
   return "";
 }
 
-// A value just outside a row's range, as text: above its top, else below its bottom.
+// A value just outside a row's range, as text: above its top, else below its bottom (between 0
+// and the bottom when 0 is allowed).
 std::string Outside(const OptionRange& range, bool integral) {
   if (range.hi) return NumberText(*range.hi + (integral ? 1 : 0.5), integral);
+  if (range.or_zero && !integral) return NumberText(range.lo / 2, integral);
   return NumberText(range.lo - 1, integral);
 }
 
@@ -120,10 +122,12 @@ TEST(CommandFlagsTest, TheCommandLineRefusesWhatTheApiRefusesWithTheSameMessage)
     ASSERT_FALSE(checked.ok()) << spec.flag << " " << outside;
     EXPECT_EQ(checked.status().code(), Code::kUsage);
     EXPECT_EQ(checked.status().message(), refused);
-    // And the edge itself is accepted by both.
+    // And the edge itself is accepted by both (with the flag it needs, if any).
     CommandLine edge;
     const std::string lo = NumberText(spec.range->lo, IsIntegral(spec.field));
-    EXPECT_EQ(Parse({spec.flag, lo, "--dry-run"}, edge), "") << spec.flag << " " << lo;
+    std::vector<std::string> args = {spec.flag, lo, "--dry-run"};
+    if (std::string(spec.flag) == "--burst") args.insert(args.end(), {"--rate", "1"});
+    EXPECT_EQ(Parse(args, edge), "") << spec.flag << " " << lo;
     EXPECT_TRUE(ToOptions(edge.run).ok()) << ToOptions(edge.run).status().ToString();
   }
 }

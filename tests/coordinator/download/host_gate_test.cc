@@ -2,6 +2,8 @@
 // Retry-After, probes, hosts declared down and found back.
 #include "coordinator/download/host_gate.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 namespace pixelmill {
@@ -155,6 +157,95 @@ TEST(HostGateTest, OnlyTheProbeCountsAsAProbe) {
   ASSERT_EQ(probe.size(), 1u);
   gate.Finished("slow", probe[0], HostGate::Outcome::kOk, std::nullopt, AtMs(110));
   EXPECT_FALSE(gate.Paused("slow"));
+}
+
+// --rate: 10 a second with a bucket of 3, per_host high enough not to matter.
+HostGateOptions Rated() {
+  HostGateOptions o;
+  o.per_host = 100;
+  o.rate = 10;
+  o.burst = 3;
+  return o;
+}
+
+// Takes and finishes (ok) whatever may start at `ms`; returns how many started.
+size_t Drain(HostGate& gate, int ms, const std::string& host = "api") {
+  const auto ids = Take(gate, ms);
+  for (uint32_t id : ids) gate.Finished(host, id, HostGate::Outcome::kOk, std::nullopt, AtMs(ms));
+  return ids.size();
+}
+
+TEST(HostGateTest, RateLetsABurstGoThenOneATokenAndWakesForTheNext) {
+  HostGate gate(Rated());
+  for (uint32_t id = 0; id < 20; ++id) EXPECT_FALSE(gate.Push("api", id, AtMs(0)));
+  EXPECT_EQ(Drain(gate, 0), 3u) << "the bucket's burst";
+  EXPECT_EQ(Drain(gate, 0), 0u);
+  ASSERT_TRUE(gate.NextWake());
+  EXPECT_EQ(*gate.NextWake(), AtMs(100)) << "the next token, 1/rate later";
+  EXPECT_EQ(Drain(gate, 99), 0u);
+  EXPECT_EQ(Drain(gate, 100), 1u);
+  EXPECT_EQ(Drain(gate, 350), 2u) << "2.5 tokens accrued: two requests";
+  // Over one second of steady draining, `rate` requests go, not more.
+  size_t sent = 0;
+  for (int ms = 351; ms <= 1350; ++ms) sent += Drain(gate, ms);
+  EXPECT_EQ(sent, 10u);
+  EXPECT_GT(gate.throttle_times().by_rate_s, 1.0);
+  EXPECT_EQ(gate.throttle_times().by_server_s, 0);
+}
+
+TEST(HostGateTest, RateIsPerHostAndRetriesTakeTokensToo) {
+  HostGate gate(Rated());
+  for (uint32_t id = 0; id < 4; ++id) EXPECT_FALSE(gate.Push("a", id, AtMs(0)));
+  for (uint32_t id = 10; id < 14; ++id) EXPECT_FALSE(gate.Push("b", id, AtMs(0)));
+  const auto first = Take(gate, 0);
+  EXPECT_EQ(first.size(), 6u) << "three of each host";
+  for (uint32_t id : first) {
+    gate.Finished(id < 10 ? "a" : "b", id, HostGate::Outcome::kOk, std::nullopt, AtMs(0));
+  }
+  EXPECT_FALSE(gate.Push("a", 0, AtMs(0), /*first=*/true));  // a retry of a's first download
+  auto next = Take(gate, 100);
+  std::sort(next.begin(), next.end());
+  EXPECT_EQ(next, (std::vector<uint32_t>{0, 13}))
+      << "one token each; a's goes to its retry at the head of its queue";
+}
+
+TEST(HostGateTest, AServerThatPushesBackHalvesTheRateThenItRecovers) {
+  HostGate gate(Rated());
+  for (uint32_t id = 0; id < 200; ++id) EXPECT_FALSE(gate.Push("api", id, AtMs(0)));
+  const auto burst = Take(gate, 0);
+  ASSERT_EQ(burst.size(), 3u);
+  gate.Finished("api", burst[0], HostGate::Outcome::kOk, std::nullopt, AtMs(0), true);  // 429
+  EXPECT_DOUBLE_EQ(gate.RateOf("api"), 5);
+  gate.Finished("api", burst[1], HostGate::Outcome::kOk, std::nullopt, AtMs(0), true);
+  gate.Finished("api", burst[2], HostGate::Outcome::kOk, std::nullopt, AtMs(0), true);
+  EXPECT_DOUBLE_EQ(gate.RateOf("api"), 1.25);
+  EXPECT_EQ(gate.throttle_times().server_slowdowns, 3u);
+  EXPECT_EQ(Drain(gate, 700), 0u) << "at 1.25 a second the next token is 800 ms away";
+  EXPECT_EQ(Drain(gate, 801), 1u);
+  for (int ms = 801; ms < 60000 && gate.RateOf("api") < 10; ms += 10) Drain(gate, ms);
+  EXPECT_DOUBLE_EQ(gate.RateOf("api"), 10) << "successes bring the flag's rate back";
+  for (int ms = 100000; ms < 104000; ms += 100) {
+    for (uint32_t id : Take(gate, ms)) {
+      gate.Finished("api", id, HostGate::Outcome::kOk, std::nullopt, AtMs(ms), true);
+    }
+  }
+  EXPECT_DOUBLE_EQ(gate.RateOf("api"), 10.0 / 16) << "never below rate / 16";
+}
+
+TEST(HostGateTest, RetryAfterTimeIsCountedForTheServer) {
+  HostGate gate(Rated());
+  EXPECT_FALSE(gate.Push("api", 1, AtMs(0)));
+  ASSERT_EQ(Take(gate, 0).size(), 1u);
+  gate.Finished("api", 1, HostGate::Outcome::kOk, 2000, AtMs(0), true);
+  EXPECT_DOUBLE_EQ(gate.throttle_times().by_server_s, 2.0);
+}
+
+TEST(HostGateTest, WithoutARateNothingIsThrottled) {
+  HostGate gate(Small());
+  for (uint32_t id = 0; id < 2; ++id) EXPECT_FALSE(gate.Push("a", id, AtMs(0)));
+  EXPECT_EQ(Take(gate, 0).size(), 2u);
+  EXPECT_FALSE(gate.NextWake());
+  EXPECT_EQ(gate.RateOf("a"), 0);
 }
 
 }  // namespace

@@ -32,5 +32,17 @@ TEST(RunTextTest, ResumeCommand) {
             "c --input - --output o --resume  # fed the same users on standard input");
 }
 
+TEST(RunTextTest, HeaderValuesAreHiddenWhereverTheCommandLineIsShown) {
+  const std::vector<std::string> line = {
+      "c", "--header", "Authorization: Bearer s3cret", "--header=X-Key:k3y", "--header", "odd"};
+  EXPECT_EQ(HideHeaderValues(line),
+            (std::vector<std::string>{"c", "--header", "Authorization: ...", "--header=X-Key: ...",
+                                      "--header", "..."}));
+  const std::string resume = ResumeCommand(line);
+  EXPECT_EQ(resume.find("s3cret"), std::string::npos) << resume;
+  EXPECT_EQ(resume.find("k3y"), std::string::npos) << resume;
+  EXPECT_EQ(HideHeaderValues({"c", "--header"}), (std::vector<std::string>{"c", "--header"}));
+}
+
 }  // namespace
 }  // namespace pixelmill

@@ -155,6 +155,20 @@ struct RunOptions {
   std::string allowed_private_networks;
   // Send every download through this HTTP proxy (--proxy); targets are still checked.
   std::string proxy;
+  // Requests a second to one host at most (--rate; 0: no limit), from a token bucket of
+  // `burst` requests (--burst; 0: max(1, rate / 10)). Retries and redirect hops take a token
+  // too. A 429 or 503 answer halves that host's rate (down to rate / 16); each success gives
+  // back rate / 64.
+  double rate = 0;
+  double burst = 0;
+  // Request headers, "Name: value" each (--header, repeatable), and a file of them, one a line
+  // (--headers-file; blank lines and lines starting with # skipped), so that tokens need not be
+  // in argv. Sent only to the hosts of the input's URLs (not to a redirect's other host); their
+  // values never appear in a log, report or manifest.
+  std::vector<std::string> headers;
+  std::string headers_file;
+  // The User-Agent header (--user-agent; "": "pixelmill/<version>").
+  std::string user_agent;
   // Each distinct image once (--dedupe): "url" (the default: users whose image URLs are the
   // same, case and escapes normalised, share one download and filter job, and each gets its
   // own line and file with deduplicated_from), "content" (also identical downloaded bytes share
