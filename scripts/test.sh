@@ -27,11 +27,22 @@ cmake --build "$api_tmp/example"
 start_api "$api_tmp"
 "$api_tmp/example/api_example" "$api_tmp/out" "http://127.0.0.1:$api_port" \
   | tee "$api_tmp/example.txt"
-stop_api
 grep -qx "1 ok $api_tmp/out/images/1.jpg" "$api_tmp/example.txt"
 grep -q "^2 http_status " "$api_tmp/example.txt"
 grep -qx "3 ok $api_tmp/out/images/3.png" "$api_tmp/example.txt"
 grep -qx "exit 3: 2 ok, 1 failed, 0 not done" "$api_tmp/example.txt"
+echo "== C++ API through pkg-config: the same program built by g++ alone, and a bad run's error"
+pcdir=$(find "$api_tmp/prefix" -name pixelmill.pc -printf '%h\n' | head -1)
+[ -n "$pcdir" ] || { echo "pixelmill.pc was not installed" >&2; exit 1; }
+# shellcheck disable=SC2046  # pkg-config's words are separate flags
+g++ -std=c++17 tests/api_example/main.cc -o "$api_tmp/api_example_pc" \
+  $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs pixelmill) -Wl,-rpath,"$pcdir/.."
+"$api_tmp/api_example_pc" "$api_tmp/out-pc" "http://127.0.0.1:$api_port" >"$api_tmp/example-pc.txt" || true
+grep -qx "exit 3: 2 ok, 1 failed, 0 not done" "$api_tmp/example-pc.txt"
+"$api_tmp/api_example_pc" "$api_tmp/out-pc" "http://127.0.0.1:$api_port" >/dev/null 2>"$api_tmp/error.txt" || true
+grep -q "^pixelmill: .*--overwrite\|^pixelmill: .*resume" "$api_tmp/error.txt" ||
+  { cat "$api_tmp/error.txt" >&2; echo "RunSummary::error was not printed" >&2; exit 1; }
+stop_api
 
 echo "== the load-test command, installed: pixelmill-loadtest and image-api in bin, the scenarios"
 "$api_tmp/prefix/bin/pixelmill-loadtest" --help | tee "$api_tmp/loadtest-help.txt" | head -3

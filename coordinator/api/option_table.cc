@@ -184,7 +184,7 @@ std::vector<Spec> MakeTable() {
 
   add({"--rate", &R::rate, kDownloads,
        "requests a second to one host at most (a token bucket of --burst; retries and redirects "
-       "count); a 429 or 503 halves that host's rate for a while; 0: no limit",
+       "count); a 429 (or a 503 with Retry-After) halves that host's rate for a while; 0: no limit",
        OptionRange{0.001, std::nullopt, /*or_zero=*/true}})
       .default_text = "no limit";
   add({"--burst", &R::burst, kDownloads,

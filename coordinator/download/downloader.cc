@@ -498,7 +498,9 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
     --f.attempts;  // a hop is part of the same attempt
     return Queue(f, true);
   }
-  const bool throttled = end.facts.http_status == 429 || end.facts.http_status == 503;
+  // Pushback is a 429, or a 503 that says when to come back; a bare 5xx is a server error.
+  const bool throttled = end.facts.http_status == 429 ||
+                         (end.facts.http_status == 503 && end.retry_after_ms.has_value());
   EndAttempt(f, ClassifyAttempt(end.facts), end.outcome, end.retry_after_ms, throttled);
 }
 

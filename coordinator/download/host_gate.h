@@ -11,9 +11,9 @@
 //
 // With a request rate (`rate` a second per host, --rate), each host also has a token bucket of
 // `burst` requests: a download starts only with a token, so the host sees at most `burst` at once
-// and `rate` a second after that. A server's 429/503 halves the host's rate (to no less than
-// 1/16 of it) and each success gives back 1/64 of it: the run slows down for a server that
-// pushes back, then returns to the flag.
+// and `rate` a second after that. A server's pushback (429, or 503 with Retry-After) halves the
+// host's rate (to no less than 1/16 of it) and each success gives back 1/64 of it: the run slows
+// down for a server that pushes back, then returns to the flag.
 //
 // Policy only (no sockets, no clock of its own: callers pass `now`); used by the downloader on the
 // loop thread. Ids are the caller's.
@@ -47,7 +47,7 @@ struct HostGateOptions {
 struct ThrottleTimes {
   double by_rate_s = 0;
   double by_server_s = 0;
-  uint64_t server_slowdowns = 0;  // 429/503 answers that lowered a host's rate
+  uint64_t server_slowdowns = 0;  // pushback answers that lowered a host's rate
 };
 
 class HostGate {
@@ -68,7 +68,7 @@ class HostGate {
   void TakeReady(TimePoint now, size_t max, std::vector<uint32_t>& out);
   // Download `id`, taken by TakeReady, is done with the wire: `outcome` says how the host
   // behaved; `retry_after_ms` (a 429/503 Retry-After) pauses the host for that long; `throttled`
-  // (a 429 or 503 answer, with or without Retry-After) lowers the host's rate when there is one.
+  // (a 429, or a 503 with Retry-After) lowers the host's rate when there is one.
   // Only the probe's own outcome counts as a probe (not that of downloads sent before the pause).
   void Finished(const std::string& host, uint32_t id, Outcome outcome,
                 std::optional<uint64_t> retry_after_ms, TimePoint now, bool throttled = false);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   options.allow_private_networks = true;  // the test server is on loopback
   pixelmill::Runner runner(options);
   pixelmill::RunSummary summary = runner.Run(users);
+  if (!summary.error.empty()) std::fprintf(stderr, "pixelmill: %s\n", summary.error.c_str());
   for (const pixelmill::UserResult& r : summary.results)
     std::printf("%lld %s %s\n", static_cast<long long>(r.id), r.ok ? "ok" : r.error_code.c_str(),
                 r.ok ? r.output_path.c_str() : r.error_message.c_str());

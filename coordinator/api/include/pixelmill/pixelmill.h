@@ -157,8 +157,8 @@ struct RunOptions {
   std::string proxy;
   // Requests a second to one host at most (--rate; 0: no limit), from a token bucket of
   // `burst` requests (--burst; 0: max(1, rate / 10)). Retries and redirect hops take a token
-  // too. A 429 or 503 answer halves that host's rate (down to rate / 16); each success gives
-  // back rate / 64.
+  // too. A 429 answer (or a 503 with Retry-After) halves that host's rate (down to rate / 16);
+  // each success gives back rate / 64.
   double rate = 0;
   double burst = 0;
   // Request headers, "Name: value" each (--header, repeatable), and a file of them, one a line
