@@ -45,6 +45,12 @@ class ErrorKeeper final : public Observer {
   void OnSummaryEvent(const std::string& table, const Event& done) override {
     if (observer_ != nullptr) observer_->OnSummaryEvent(table, done);
   }
+  bool WantsUserResults() const override {
+    return observer_ != nullptr && observer_->WantsUserResults();
+  }
+  void OnUserDone(const UserResult& result) override {
+    if (observer_ != nullptr) observer_->OnUserDone(result);
+  }
 
   const std::string& last_error() const { return last_error_; }
 

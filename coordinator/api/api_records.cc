@@ -19,23 +19,7 @@ std::unordered_map<int64_t, UserResult> ReadRecords(const std::string& out_dir) 
   // A read error ends the records where it happened: the users after it are not done.
   (void)reader->ForEach([&](const ManifestLine&, const ManifestRecord* line) {
     if (line == nullptr || line->status.empty()) return true;
-    UserResult r;
-    r.id = line->id;
-    r.ok = line->ok();
-    r.state = r.ok ? UserResult::State::kOk : UserResult::State::kFailed;
-    r.attempts = line->attempts;
-    r.deduplicated_from = line->deduplicated_from;
-    if (r.ok) {
-      if (!line->output.empty()) r.output_path = (out / line->output).lexically_normal().string();
-      r.bytes = line->bytes;
-      r.width = line->width;
-      r.height = line->height;
-      r.download_ms = line->download_ms;
-      r.filter_cpu_ms = static_cast<double>(line->cpu_micros) / 1000;
-    } else {
-      r.error_code = line->error_code;
-      r.error_message = line->error_message;
-    }
+    UserResult r = ToUserResult(*line, out);
     records[r.id] = std::move(r);
     return true;
   });

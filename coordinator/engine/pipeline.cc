@@ -33,6 +33,7 @@ Pipeline::Pipeline(const Options& options, UserStore& store, Observer& observer,
     : options_(options),
       store_(store),
       observer_(observer),
+      feed_(observer, options.output_dir),
       stop_(stop),
       clock_(clock),
       budget_(options.max_memory),
@@ -304,16 +305,28 @@ void Pipeline::CommitFollower(size_t user, size_t leader) {
     info.filter = options_.filter_spec.text;
   }
   const uint32_t attempts = TotalAttempts(info);
+  // The line is made once the link is (it has the image's size); kept for feed_ if it wants it.
+  auto kept = feed_.on() ? std::make_shared<std::string>() : nullptr;
   sink_.CommitLink(
       OutputLayout::ImagePath(store_.id(leader), format, options_.fan_out_images), info.output,
-      [info](const ImageWriter::Linked& image) mutable {
+      [info, kept](const ImageWriter::Linked& image) mutable {
         info.bytes = image.bytes;
         info.width = image.width;
         info.height = image.height;
-        return ToLine(info);
+        std::string line = ToLine(info);
+        if (kept) *kept = line;
+        return line;
       },
-      [this, user, attempts, kind](CommitResult result, const Status& status) {
-        Record(written_, Written{user, UserStatus::kOk, result, status, attempts, {}, {}, kind});
+      [this, user, attempts, kind, kept](CommitResult result, const Status& status) {
+        Record(written_, Written{user,
+                                 UserStatus::kOk,
+                                 result,
+                                 status,
+                                 attempts,
+                                 {},
+                                 {},
+                                 kind,
+                                 kept ? std::move(*kept) : std::string()});
       });
 }
 
@@ -448,11 +461,14 @@ void Pipeline::HandleFiltered(JobOutcome& o) {
 void Pipeline::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
   const uint32_t attempts = PrepareOkLine(store_, user, bytes, options_.fan_out_images, info);
   std::string path = info.output;
+  std::string line = ToLine(info);
+  std::string kept = feed_.on() ? line : std::string();
   sink_.Commit(
-      std::move(path), std::move(bytes), ToLine(info),
-      [this, user, attempts](CommitResult result, const Status& status) {
-        Record(written_,
-               Written{user, UserStatus::kOk, result, status, attempts, {}, {}, Follower::kNo});
+      std::move(path), std::move(bytes), std::move(line),
+      [this, user, attempts, kept](CommitResult result, const Status& status) {
+        Record(
+            written_,
+            Written{user, UserStatus::kOk, result, status, attempts, {}, {}, Follower::kNo, kept});
       });
 }
 
@@ -468,13 +484,13 @@ void Pipeline::Fail(size_t user, const Status& error, uint32_t attempts,
     --busy_;  // the sink is closing: the user is left for a resume
     return;
   }
-  sink_.AppendManifest(FailedLine(store_.id(user), error, attempts, from),
-                       [this, user, error, kind](const Status& status) {
-                         const CommitResult result =
-                             status.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed;
-                         Record(written_, Written{user, UserStatus::kFailed, result, status, 0,
-                                                  error.code(), error, kind});
-                       });
+  std::string line = FailedLine(store_.id(user), error, attempts, from);
+  std::string kept = feed_.on() ? line : std::string();
+  sink_.AppendManifest(std::move(line), [this, user, error, kind, kept](const Status& status) {
+    const CommitResult result = status.ok() ? CommitResult::kCommitted : CommitResult::kLineFailed;
+    Record(written_,
+           Written{user, UserStatus::kFailed, result, status, 0, error.code(), error, kind, kept});
+  });
 }
 
 // Counts only what the manifest holds: a line that could not be written is not a result.
@@ -489,6 +505,7 @@ void Pipeline::HandleWritten(Written& w) {
   store_.SetOutcome(w.user, w.status, store_.format(w.user));
   lines_.Count(w.status, w.code);
   metrics_->LineWritten(w.user);
+  if (!w.line.empty()) feed_.Committed(w.line);
   if (w.follower != Follower::kNo) {
     ++dedupe_stats_.deduplicated;
     dedupe_stats_.downloads_saved += w.follower == Follower::kUrl;

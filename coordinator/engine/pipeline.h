@@ -53,6 +53,7 @@
 #include "coordinator/engine/line_counts.h"
 #include "coordinator/engine/options.h"
 #include "coordinator/engine/run_metrics.h"
+#include "coordinator/engine/user_result_feed.h"
 #include "coordinator/events/callback_guard.h"
 #include "coordinator/events/clock.h"
 #include "coordinator/events/close_group.h"
@@ -125,6 +126,7 @@ class Pipeline {
     Code code = Code::kOk;  // a failed line's error code
     Status failure;         // a failed line's error (its followers get the same)
     Follower follower = Follower::kNo;
+    std::string line;  // the committed line, kept only for feed_
   };
 
   // Moves the run to `next` if it is not there or past it yet; false if it was.
@@ -171,6 +173,7 @@ class Pipeline {
   const Options& options_;
   UserStore& store_;
   Observer& observer_;
+  UserResultFeed feed_;
   StopRequest* stop_;
   const Clock& clock_;
   uv_loop_t loop_{};

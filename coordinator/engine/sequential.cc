@@ -10,6 +10,7 @@
 #include "common/filters/filter.h"
 #include "coordinator/download/downloader.h"
 #include "coordinator/engine/in_process_filter.h"
+#include "coordinator/engine/user_result_feed.h"
 #include "coordinator/engine/user_rules.h"
 #include "coordinator/events/callback_guard.h"
 #include "coordinator/events/run_text.h"
@@ -25,6 +26,7 @@ class SequentialRun {
       : options_(options),
         store_(store),
         observer_(observer),
+        feed_(observer, options.output_dir),
         stop_(stop),
         downloader_(loop_, options.download,
                     [this](Download&& d) { downloaded_.emplace(std::move(d)); }),
@@ -66,6 +68,7 @@ class SequentialRun {
   const Options& options_;
   UserStore& store_;
   Observer& observer_;
+  UserResultFeed feed_;
   StopRequest* stop_;
   uv_loop_t loop_{};
   FatalHandler on_fatal_;
@@ -211,7 +214,9 @@ void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) 
   bool done = false;
   CommitResult how = CommitResult::kCommitted;
   Status error;
-  sink_.Commit(info.output, std::move(bytes), ToLine(info),
+  std::string line = ToLine(info);
+  std::string kept = feed_.on() ? line : std::string();
+  sink_.Commit(info.output, std::move(bytes), std::move(line),
                [&](CommitResult result, const Status& status) {
                  how = result;
                  error = status;
@@ -223,6 +228,7 @@ void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) 
     case CommitEnd::kDone:
       store_.SetOutcome(user, UserStatus::kOk, info.format);
       lines_.Count(UserStatus::kOk, {});
+      feed_.Committed(kept);
       return;
     case CommitEnd::kFailUser:
       return Fail(user, error, attempts);
@@ -235,7 +241,9 @@ void SequentialRun::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) 
 void SequentialRun::Fail(size_t user, const Status& error, uint32_t attempts) {
   bool done = false;
   Status written;
-  sink_.AppendManifest(FailedLine(store_.id(user), error, attempts), [&](const Status& status) {
+  std::string line = FailedLine(store_.id(user), error, attempts);
+  std::string kept = feed_.on() ? line : std::string();
+  sink_.AppendManifest(std::move(line), [&](const Status& status) {
     written = status;
     done = true;
   });
@@ -248,6 +256,7 @@ void SequentialRun::Fail(size_t user, const Status& error, uint32_t attempts) {
   }
   store_.SetOutcome(user, UserStatus::kFailed, store_.format(user));
   lines_.Count(UserStatus::kFailed, error.code());
+  feed_.Committed(kept);
 }
 
 bool SequentialRun::RunLoopUntil(const bool& done) {

@@ -13,5 +13,7 @@ void Observer::OnStructuredEvent(const Event& event) { OnEvent(event.level, even
 void Observer::OnSummaryEvent(const std::string& table, const Event& done) {
   OnSummary(table + done.message);
 }
+bool Observer::WantsUserResults() const { return false; }
+void Observer::OnUserDone(const UserResult&) {}
 
 }  // namespace pixelmill

@@ -169,4 +169,32 @@ uint32_t TotalAttempts(const ManifestRecord& record) {
   return record.download_attempts + (record.filtered ? record.filter_attempts : 0);
 }
 
+bool ReadRecordCopy(std::string_view line, std::string& scratch, ManifestRecord& record) {
+  scratch.assign(line);
+  scratch.resize(line.size() + simdjson::SIMDJSON_PADDING);
+  return ReadRecord(std::string_view(scratch.data(), line.size()), scratch.size(), record);
+}
+
+UserResult ToUserResult(const ManifestRecord& line, const std::filesystem::path& output_dir) {
+  UserResult r;
+  r.id = line.id;
+  r.ok = line.ok();
+  r.state = r.ok ? UserResult::State::kOk : UserResult::State::kFailed;
+  r.attempts = line.attempts;
+  r.deduplicated_from = line.deduplicated_from;
+  if (r.ok) {
+    if (!line.output.empty())
+      r.output_path = (output_dir / line.output).lexically_normal().string();
+    r.bytes = line.bytes;
+    r.width = line.width;
+    r.height = line.height;
+    r.download_ms = line.download_ms;
+    r.filter_cpu_ms = static_cast<double>(line.cpu_micros) / 1000;
+  } else {
+    r.error_code = line.error_code;
+    r.error_message = line.error_message;
+  }
+  return r;
+}
+
 }  // namespace pixelmill

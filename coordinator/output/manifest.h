@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include "common/image/image_buffer.h"
 #include "common/image/image_format.h"
 #include "coordinator/input/user_store.h"
+#include "pixelmill/pixelmill.h"
 
 namespace pixelmill {
 
@@ -60,6 +62,12 @@ std::string ToLine(const ManifestRecord& record);
 // integer "id". `line` must be followed by simdjson::SIMDJSON_PADDING readable bytes
 // (`capacity` counts them).
 bool ReadRecord(std::string_view line, size_t capacity, ManifestRecord& record);
+// The same for any `line` (copied into `scratch`, padded).
+bool ReadRecordCopy(std::string_view line, std::string& scratch, ManifestRecord& record);
+
+// `record` as the C++ API's UserResult: ok or failed, its image's absolute path under
+// `output_dir` (absolute), size, timings, error and dedupe leader.
+UserResult ToUserResult(const ManifestRecord& record, const std::filesystem::path& output_dir);
 
 // Before `user` of `store` is committed with `bytes`: marks it pending under the image's format
 // (which names its file) and fills `record`'s id, output path (fanned out or not: `fan_out`),

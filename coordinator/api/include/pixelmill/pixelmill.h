@@ -223,25 +223,6 @@ struct Event {
   std::vector<EventField> fields;
 };
 
-// How a run speaks while it goes. Without one, Run() is silent. Called on Run()'s thread;
-// do not block for long. The `coordinator` command's progress line, logs and summary table are
-// one such observer.
-class PIXELMILL_API Observer {
- public:
-  virtual ~Observer();
-  // A notable event (a worker lost, a fatal error...), one line of text; never one per user
-  // at kInfo and above.
-  virtual void OnEvent(LogLevel level, const std::string& message);
-  // The same with the event's kind and fields. The default passes level and message to OnEvent.
-  virtual void OnStructuredEvent(const Event& event);
-  virtual void OnProgress(const ProgressSample& progress);
-  // The run's end: a few lines, the last one "done: ...".
-  virtual void OnSummary(const std::string& text);
-  // The same as a table (the lines before "done: ", may be empty) and the done event. The
-  // default passes the table and the done line to OnSummary.
-  virtual void OnSummaryEvent(const std::string& table, const Event& done);
-};
-
 struct UserResult {
   enum class State {
     kOk,       // the image is saved at output_path
@@ -264,6 +245,32 @@ struct UserResult {
   uint32_t width = 0, height = 0;
   // The user whose image (or failure) this one took (dedupe): the manifest's deduplicated_from.
   std::optional<int64_t> deduplicated_from;
+};
+
+// How a run speaks while it goes. Without one, Run() is silent. Called on Run()'s thread;
+// do not block for long. The `coordinator` command's progress line, logs and summary table are
+// one such observer.
+class PIXELMILL_API Observer {
+ public:
+  virtual ~Observer();
+  // A notable event (a worker lost, a fatal error...), one line of text; never one per user
+  // at kInfo and above.
+  virtual void OnEvent(LogLevel level, const std::string& message);
+  // The same with the event's kind and fields. The default passes level and message to OnEvent.
+  virtual void OnStructuredEvent(const Event& event);
+  virtual void OnProgress(const ProgressSample& progress);
+  // The run's end: a few lines, the last one "done: ...".
+  virtual void OnSummary(const std::string& text);
+  // The same as a table (the lines before "done: ", may be empty) and the done event. The
+  // default passes the table and the done line to OnSummary.
+  virtual void OnSummaryEvent(const std::string& table, const Event& done);
+  // Return true to get OnUserDone for every user of the run (the default, false, spares a run
+  // of millions the work of making each record).
+  virtual bool WantsUserResults() const;
+  // One user's result, as soon as its manifest line is committed (so a crash after it cannot
+  // lose it): ok or failed, the same record as RunSummary::results holds at the end. Users
+  // done by an earlier run (resume) are not repeated. Called on Run()'s thread, once per line.
+  virtual void OnUserDone(const UserResult& result);
 };
 
 // What was loaded (all of it for a dry run).
