@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <utility>
 
 namespace pixelmill {
@@ -172,9 +173,9 @@ std::optional<TimePoint> HostGate::NextWake() const {
   }
   for (const std::string& name : throttled_) {
     const Host& host = hosts_.at(name);
-    const double wait_s = (1 - host.tokens) / host.rate;
-    const TimePoint at =
-        host.filled + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(wait_s));
+    // Rounded up to the next microsecond, so the wake-up never comes a hair before the token.
+    const double wait_us = std::ceil((1 - host.tokens) / host.rate * 1e6) + 1;
+    const TimePoint at = host.filled + std::chrono::microseconds(static_cast<int64_t>(wait_us));
     if (!next || at < *next) next = at;
   }
   return next;
