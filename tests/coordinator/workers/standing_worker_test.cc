@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -114,11 +115,14 @@ TEST_F(StandingWorkerTest, JobsInFlightAtALeaveAreNotAttempts) {
 // A second signal stops at once: the worker exits 1 and the coordinator requeues what it held.
 TEST_F(StandingWorkerTest, ASecondSignalStopsAtOnceAndItsJobsMove) {
   Users(4);
-  auto run = Remote("sleep:1500");
+  auto run = Remote("sleep:4000");
   const std::string endpoint = RemoteEndpoint();
   ASSERT_FALSE(endpoint.empty()) << Stderr();
   auto a = StartWorker(endpoint, "a", {"--capacity", "2", "--grace", "600"});
   ASSERT_TRUE(WaitFor([&] { return Has(Log("a"), "joined the coordinator"); }, 20)) << Log("a");
+  // Let its compute thread start a 4 s job first (on a loaded machine a signal right at the
+  // join can find nothing started yet: the worker then leaves at once, with no second signal).
+  std::this_thread::sleep_for(std::chrono::seconds(1));
   ::kill(a->pid(), SIGTERM);
   ASSERT_TRUE(WaitFor([&] { return Has(Log("a"), "leaving (signal)"); }, 10)) << Log("a");
   ::kill(a->pid(), SIGTERM);
