@@ -50,19 +50,23 @@ class Chaos(threading.Thread):
         local = children(coordinator.pid, self.point.ctx.worker_exe)
         return sorted(local)[0] if local else self.point.ctx.a_remote_worker()
 
-    def kill_worker(self, event, coordinator):
+    def _signal_worker(self, action, coordinator, signum, detail=""):
+        """Sends `signum` to a worker and notes it under `action`; the pid, or None if none runs."""
         pid = self._a_worker(coordinator)
         if pid is None:
-            return self.point.note("kill_worker", "skipped: no worker running")
-        os.kill(pid, signal.SIGKILL)
-        self.point.note("kill_worker", f"SIGKILL pid {pid}")
+            self.point.note(action, "skipped: no worker running")
+            return None
+        os.kill(pid, signum)
+        self.point.note(action, f"{signal.Signals(signum).name} pid {pid}{detail}")
+        return pid
+
+    def kill_worker(self, event, coordinator):
+        self._signal_worker("kill_worker", coordinator, signal.SIGKILL)
 
     def stop_worker(self, event, coordinator):
-        pid = self._a_worker(coordinator)
+        pid = self._signal_worker("stop_worker", coordinator, signal.SIGSTOP, f" for {event['for_s']} s")
         if pid is None:
-            return self.point.note("stop_worker", "skipped: no worker running")
-        os.kill(pid, signal.SIGSTOP)
-        self.point.note("stop_worker", f"SIGSTOP pid {pid} for {event['for_s']} s")
+            return
 
         def cont():
             try:

@@ -1,6 +1,5 @@
 """What a point measured (its row) and the invariants every point must keep."""
 
-import json
 import math
 import os
 import random
@@ -8,6 +7,7 @@ import time
 from collections import Counter
 
 from procs import alive
+from results import json_lines
 
 # The manifest code each fault of the fixture's mix ends in ("ok": retried or followed to an
 # image). With --filter none no worker decodes the image, but the coordinator still checks its
@@ -23,16 +23,9 @@ def read_manifest(out):
     """Lines per id, and per-code counts of each id's last line."""
     lines = Counter()
     last = {}
-    path = os.path.join(out, "manifest.jsonl")
-    if os.path.exists(path):
-        with open(path) as f:
-            for text in f:
-                try:
-                    record = json.loads(text)
-                except ValueError:
-                    continue
-                lines[record.get("id")] += 1
-                last[record.get("id")] = record
+    for record in json_lines(os.path.join(out, "manifest.jsonl")):
+        lines[record.get("id")] += 1
+        last[record.get("id")] = record
     return lines, last
 
 

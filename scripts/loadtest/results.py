@@ -19,6 +19,19 @@ TIMESERIES_COLUMNS = ["point", "t", "ok", "failed", "rate", "downloads_in_flight
                       "budget_used", "coordinator_rss_mb", "largest_worker_rss_mb", "event"]
 
 
+def json_lines(path):
+    """The JSON objects of a JSONL file, a line each; none for a missing file, and a torn or
+    unreadable line (a killed writer's last) is passed over."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        for text in f:
+            try:
+                yield json.loads(text)
+            except ValueError:
+                continue
+
+
 def write_points(path, rows):
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=POINT_COLUMNS, extrasaction="ignore")
@@ -34,17 +47,9 @@ def progress_samples(point):
     starts = [t for t, what, _ in point.events if what == "coordinator_start"]
     out = []
     for instance, start in enumerate(starts, 1):
-        path = os.path.join(point.dir, f"progress-{instance}.jsonl")
-        if not os.path.exists(path):
-            continue
-        with open(path) as f:
-            for line in f:
-                try:
-                    sample = json.loads(line)
-                except ValueError:
-                    continue
-                sample["t"] = round(start + sample.get("t", 0), 3)
-                out.append(sample)
+        for sample in json_lines(os.path.join(point.dir, f"progress-{instance}.jsonl")):
+            sample["t"] = round(start + sample.get("t", 0), 3)
+            out.append(sample)
     return out
 
 
