@@ -74,17 +74,19 @@ InputSummary Describe(const LoadedUsers& users) {
 
 // One record per user of `store`, in its order: the manifest's, else kNotDone.
 std::vector<UserResult> Records(const std::string& out_dir, const UserStore& store) {
-  std::unordered_map<int64_t, UserResult> lines = ReadRecords(out_dir);
+  std::unordered_map<std::string, UserResult> lines = ReadRecords(out_dir);
   std::vector<UserResult> results;
   results.reserve(store.size());
   for (size_t i = 0; i < store.size(); ++i) {
-    auto it = lines.find(store.id(i));
+    const UserId id = store.id(i);
+    auto it = lines.find(IdText(id));
     if (it != lines.end()) {
       results.push_back(std::move(it->second));
       continue;
     }
     UserResult r;
-    r.id = store.id(i);
+    r.id = id.number;
+    r.string_id = id.text;
     r.state = UserResult::State::kNotDone;
     r.error_code = std::string(CodeName(Code::kNotDone));
     r.error_message = "no manifest line: the run stopped before this user was done";

@@ -19,7 +19,7 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users, const Shard& shar
   const TimePoint start = RealClock().Now();
   LoadedUsers loaded;
   loaded.stats.format = InputFormat::kJsonArray;
-  std::unordered_map<int64_t, size_t> seen;
+  std::unordered_map<std::string, size_t> seen;  // IdText
   seen.reserve(users.size());
   for (size_t i = 0; i < users.size(); ++i) {
     const User& user = users[i];
@@ -27,13 +27,19 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users, const Shard& shar
     if (user.image_url.empty()) {
       return Status::Error(Code::kBadInput, where + "field \"image_url\": empty string");
     }
-    if (auto [it, fresh] = seen.emplace(user.id, i); !fresh) {
-      return Status::Error(Code::kBadInput, where + "field \"id\": duplicate id " +
-                                                std::to_string(user.id) + " (first seen at index " +
+    const UserId id = user.string_id.empty() ? UserId(user.id) : UserId::String(user.string_id);
+    if (id.is_string()) {
+      if (std::string problem = StringIdProblem(id.text); !problem.empty()) {
+        return Status::Error(Code::kBadInput, where + "field \"string_id\": " + problem);
+      }
+    }
+    if (auto [it, fresh] = seen.emplace(IdText(id), i); !fresh) {
+      return Status::Error(Code::kBadInput, where + "field \"id\": duplicate id " + IdText(id) +
+                                                " (first seen at index " +
                                                 std::to_string(it->second) + ")");
     }
-    if (shard.Holds(user.id)) {
-      loaded.store.Add(user.id, user.name, user.image_url);
+    if (shard.Holds(id)) {
+      loaded.store.Add(id, user.name, user.image_url);
     } else {
       ++loaded.stats.other_shards;
     }

@@ -31,6 +31,6 @@ Result<LoadedUsers> FromStream(std::istream& in, size_t max_bad_records, const S
 
 // The manifest of the run in `out_dir` as id -> record (the last line of an id wins, as for a
 // resume).
-std::unordered_map<int64_t, UserResult> ReadRecords(const std::string& out_dir);
+std::unordered_map<std::string, UserResult> ReadRecords(const std::string& out_dir);
 
 }  // namespace pixelmill

@@ -11,16 +11,15 @@
 
 namespace pixelmill {
 
-std::unordered_map<int64_t, UserResult> ReadRecords(const std::string& out_dir) {
-  std::unordered_map<int64_t, UserResult> records;
+std::unordered_map<std::string, UserResult> ReadRecords(const std::string& out_dir) {
+  std::unordered_map<std::string, UserResult> records;
   Result<ManifestReader> reader = ManifestReader::Open(OutputLayout(out_dir).manifest(), false);
   if (!reader.ok()) return records;
   const std::filesystem::path out = std::filesystem::absolute(out_dir);
   // A read error ends the records where it happened: the users after it are not done.
   (void)reader->ForEach([&](const ManifestLine&, const ManifestRecord* line) {
     if (line == nullptr || line->status.empty()) return true;
-    UserResult r = ToUserResult(*line, out);
-    records[r.id] = std::move(r);
+    records[IdText(line->id.view())] = ToUserResult(*line, out);
     return true;
   });
   return records;

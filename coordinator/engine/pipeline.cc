@@ -296,10 +296,10 @@ void Pipeline::CommitFollower(size_t user, size_t leader) {
   ManifestRecord info = FollowerRecord(user, kind);
   const OutputFormat format = store_.format(leader);
   store_.SetOutcome(user, UserStatus::kPending, format);
-  info.id = store_.id(user);
-  info.output = OutputLayout::ImagePath(info.id, format, options_.fan_out_images);
+  info.id = OwnedUserId(store_.id(user));
+  info.output = OutputLayout::ImagePath(store_.id(user), format, options_.fan_out_images);
   info.format = format;
-  info.deduplicated_from = store_.id(leader);
+  info.deduplicated_from = OwnedUserId(store_.id(leader));
   if (dispatcher_) {
     info.filtered = true;  // by the leader's job: none of this user's own
     info.filter = options_.filter_spec.text;
@@ -441,7 +441,8 @@ void Pipeline::HandleDownload(Download& d) {
     return Fail(user, Status::Error(Code::kNoWorkers, dispatcher_->gave_up()), d.attempts);
   }
   fetched_[user] = fetched;
-  dispatcher_->Submit(user, store_.id(user), std::move(d.body));
+  const UserId id = store_.id(user);
+  dispatcher_->Submit(user, id.number, std::move(d.body), id.text);
 }
 
 void Pipeline::HandleFiltered(JobOutcome& o) {
@@ -475,7 +476,7 @@ void Pipeline::Commit(size_t user, ImageBuffer bytes, ManifestRecord info) {
 void Pipeline::Fail(size_t user, const Status& error, uint32_t attempts,
                     std::optional<size_t> leader) {
   Follower kind = Follower::kNo;
-  std::optional<int64_t> from;
+  std::optional<UserId> from;
   if (leader) {
     attempts = TotalAttempts(FollowerRecord(user, kind));
     from = store_.id(*leader);

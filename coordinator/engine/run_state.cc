@@ -196,7 +196,7 @@ InputIdentity IdentifyUsers(const UserStore& store, std::string path) {
   uint64_t hash = kFnv1aBasis;
   for (size_t i = 0; i < store.size(); ++i) {
     const UserView user = store.Get(i);
-    hash = Fnv1a(std::string_view("\0", 1), Fnv1a(std::to_string(user.id), hash));
+    hash = Fnv1a(std::string_view("\0", 1), Fnv1a(IdText(user.id), hash));
     hash = Fnv1a(std::string_view("\0", 1), Fnv1a(user.name, hash));
     hash = Fnv1a(std::string_view("\0", 1), Fnv1a(user.image_url, hash));
   }

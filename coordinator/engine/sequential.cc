@@ -186,8 +186,8 @@ void SequentialRun::RunUser(size_t user) {
                                                std::move(d->body), worker_id_);
   if (filtered.warnings > 0) {
     image_warnings_ += filtered.warnings;
-    Emit(observer_, LogLevel::kDebug, "user %lld: %u libvips warning(s): %s",
-         static_cast<long long>(store_.id(user)), filtered.warnings, filtered.warning_text.c_str());
+    Emit(observer_, LogLevel::kDebug, "user %s: %u libvips warning(s): %s",
+         IdText(store_.id(user)).c_str(), filtered.warnings, filtered.warning_text.c_str());
   }
   JobOutcome& o = filtered.outcome;
   if (!o.error.ok()) return Fail(user, o.error, d->attempts + o.attempts);

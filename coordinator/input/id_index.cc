@@ -25,31 +25,8 @@ void IdIndex::Reserve(size_t count) {
   if (count * 2 > slots_.size()) Rehash(std::bit_ceil(count * 2));
 }
 
-size_t IdIndex::Home(int64_t id) const {
-  return Mix(static_cast<uint64_t>(id)) & (slots_.size() - 1);
-}
-
-std::optional<uint64_t> IdIndex::InsertOrFind(int64_t id, uint64_t value) {
-  if ((size_ + 1) * 2 > slots_.size()) Rehash(slots_.size() * 2);
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = Home(id);; i = (i + 1) & mask) {
-    Slot& s = slots_[i];
-    if (s.value_plus_one == 0) {
-      s = Slot{id, value + 1};
-      ++size_;
-      return std::nullopt;
-    }
-    if (s.id == id) return s.value_plus_one - 1;
-  }
-}
-
-std::optional<uint64_t> IdIndex::Find(int64_t id) const {
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = Home(id);; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
-    if (s.value_plus_one == 0) return std::nullopt;
-    if (s.id == id) return s.value_plus_one - 1;
-  }
+size_t IdIndex::Home(uint64_t key) const {
+  return Mix(key) & (slots_.size() - 1);
 }
 
 void IdIndex::Rehash(size_t capacity) {
@@ -58,7 +35,7 @@ void IdIndex::Rehash(size_t capacity) {
   const size_t mask = slots_.size() - 1;
   for (const Slot& s : old) {
     if (s.value_plus_one == 0) continue;
-    size_t i = Home(s.id);
+    size_t i = Home(s.key);
     while (slots_[i].value_plus_one != 0) i = (i + 1) & mask;
     slots_[i] = s;
   }

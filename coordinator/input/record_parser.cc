@@ -26,15 +26,30 @@ bool IsTypeError(simdjson::error_code e) {
   return e == simdjson::INCORRECT_TYPE || e == simdjson::NUMBER_OUT_OF_RANGE;
 }
 
-// Fast path first: the getters fail cheaply on a wrong type, and only then is the reason
-// worked out for the message.
-bool ReadId(od::value& v, int64_t& out, RecordProblem& p) {
-  const simdjson::error_code e = v.get_int64().get(out);
-  if (e == simdjson::SUCCESS) return true;
+bool ReadString(od::value& v, const char* field, std::string_view& out, RecordProblem& p);
+
+// An id: an integer, or a string (StringIdProblem says which strings). Fast path first: the
+// getters fail cheaply on a wrong type, and only then is the reason worked out for the message.
+bool ReadId(od::value& v, UserId& out, RecordProblem& p) {
+  int64_t number = 0;
+  const simdjson::error_code e = v.get_int64().get(number);
+  if (e == simdjson::SUCCESS) {
+    out = UserId(number);
+    return true;
+  }
   od::json_type type;
   if (auto te = v.type().get(type)) return Syntax(p, te, "id");
+  if (type == od::json_type::string) {
+    std::string_view text;
+    if (!ReadString(v, "id", text, p)) return false;
+    if (std::string problem = StringIdProblem(text); !problem.empty()) {
+      return Bad(p, "id", std::move(problem));
+    }
+    out = UserId::String(text);
+    return true;
+  }
   if (type != od::json_type::number) {
-    return Bad(p, "id", "expected an integer, got " + std::string(JsonTypeName(type)));
+    return Bad(p, "id", "expected an integer or a string, got " + std::string(JsonTypeName(type)));
   }
   std::string_view token = v.raw_json_token();
   while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\r' ||
@@ -42,12 +57,13 @@ bool ReadId(od::value& v, int64_t& out, RecordProblem& p) {
     token.remove_suffix(1);
   }
   if (token.find_first_of(".eE") != std::string_view::npos) {
-    return Bad(p, "id", "expected an integer, got " + std::string(token));
+    return Bad(p, "id", "expected an integer or a string, got " + std::string(token));
   }
   if (IsTypeError(e)) {
-    return Bad(
-        p, "id",
-        "integer " + std::string(token) + " out of range (must fit in a signed 64-bit integer)");
+    return Bad(p, "id",
+               "integer " + std::string(token) +
+                   " out of range (must fit in a signed 64-bit integer; write a longer one as a "
+                   "string)");
   }
   return Syntax(p, e, "id");
 }

@@ -11,10 +11,12 @@
 
 #include <simdjson.h>
 
+#include "coordinator/input/user_id.h"
+
 namespace pixelmill {
 
 struct RawUser {
-  int64_t id = 0;
+  UserId id;
   std::string_view name;
   std::string_view image_url;
 };

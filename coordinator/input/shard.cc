@@ -3,7 +3,6 @@
 #include <charconv>
 #include <cstdio>
 
-#include "common/base/fnv1a.h"
 
 namespace pixelmill {
 namespace {
@@ -27,19 +26,12 @@ bool ParseCount(std::string_view text, uint32_t& value) {
 
 }  // namespace
 
-uint64_t IdHash(int64_t id) {
-  char digits[24];
-  const auto [end, error] = std::to_chars(digits, digits + sizeof digits, id);
-  (void)error;  // 24 bytes hold any int64
-  return Fnv1a(std::string_view(digits, static_cast<size_t>(end - digits)));
-}
-
-uint32_t ShardOf(int64_t id, uint32_t count) {
+uint32_t ShardOf(UserId id, uint32_t count) {
   __extension__ using Wide = unsigned __int128;  // GCC and Clang on 64-bit targets
   return static_cast<uint32_t>((static_cast<Wide>(Mix(IdHash(id))) * count) >> 64);
 }
 
-std::string FanOutFolder(int64_t id) {
+std::string FanOutFolder(UserId id) {
   const uint64_t h = Mix(IdHash(id));
   char folder[8];
   std::snprintf(folder, sizeof folder, "%02x/%02x", static_cast<unsigned>((h >> 8) & 0xff),

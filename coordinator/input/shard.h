@@ -1,7 +1,7 @@
 // Where a user belongs, by its id alone, the same on every machine and build: the shard of an
 // input split over several coordinators (--shard K/N), and the subfolder of its image in a
 // fanned-out output folder (OutputLayout). Both come from IdHash, FNV-1a 64 of the id as the
-// input writes it (its decimal digits), never std::hash, through MurmurHash3's 64-bit
+// input writes it (an integer's decimal digits, a string id's string: user_id.h), never std::hash, through MurmurHash3's 64-bit
 // finaliser (FNV-1a alone mixes short keys poorly: shards of sequential ids came out 4 % off).
 //
 //   h                 = fmix64(IdHash(id))
@@ -17,17 +17,15 @@
 #include <string_view>
 
 #include "common/base/status.h"
+#include "coordinator/input/user_id.h"
 
 namespace pixelmill {
 
-// FNV-1a 64 of the id's decimal text.
-uint64_t IdHash(int64_t id);
-
 // The shard (0..count-1) of `id` when an input is split in `count`. REQUIRES: count >= 1.
-uint32_t ShardOf(int64_t id, uint32_t count);
+uint32_t ShardOf(UserId id, uint32_t count);
 
 // "ab/cd": the two-level subfolder of `id`'s image in a fanned-out images/ folder.
-std::string FanOutFolder(int64_t id);
+std::string FanOutFolder(UserId id);
 
 // Shard `index` of `count`; {0, 1} is the whole input.
 struct Shard {
@@ -37,7 +35,7 @@ struct Shard {
   uint32_t count = 1;
 
   bool whole() const { return count == 1; }
-  bool Holds(int64_t id) const { return whole() || ShardOf(id, count) == index; }
+  bool Holds(UserId id) const { return whole() || ShardOf(id, count) == index; }
   // Bad input records are not placed by id (many have none): they are all shard 0's, which
   // lists them in its rejects.jsonl; the other shards skip them unreported.
   bool TakesBadRecords() const { return index == 0; }

@@ -489,20 +489,20 @@ Status Loader::RemoveDuplicates() {
   std::vector<size_t> drop;
   for (size_t k = 0; k < n; ++k) {
     if (k % kStopCheckRecords == 0 && StopRequested()) return Interrupted();
-    if (k + kAhead < n) index.Prefetch(store_.id(first_index_ + k + kAhead));
+    if (k + kAhead < n) index.Prefetch(store_.key(first_index_ + k + kAhead));
     const UserView user = store_.Get(first_index_ + k);
-    const std::optional<uint64_t> first = index.InsertOrFind(user.id, k);
+    const std::optional<uint64_t> first =
+        index.InsertOrFind(store_.key(first_index_ + k), k, [&](uint64_t earlier) {
+          return store_.id(first_index_ + earlier) == user.id;
+        });
     if (!first) continue;
     drop.push_back(first_index_ + k);
-    std::string record = JsonObject()
-                             .Add("id", user.id)
-                             .Add("name", user.name)
-                             .Add("image_url", user.image_url)
-                             .Done();
+    JsonObject record;
+    AddId(record, "id", user.id);
     Reject(positions_[k], "id",
-           "duplicate id " + std::to_string(user.id) + " (first seen at " +
+           "duplicate id " + IdText(user.id) + " (first seen at " +
                (by_line_ ? "line " : "index ") + std::to_string(positions_[*first]) + ")",
-           record, /*ours=*/true);
+           record.Add("name", user.name).Add("image_url", user.image_url).Done(), /*ours=*/true);
   }
   if (drop.empty()) return Status::Ok();
   store_.RemoveSorted(drop);
@@ -524,7 +524,10 @@ bool Loader::Accept(const RawUser& user, uint64_t position, std::string_view raw
     ++stats_.other_shards;
     return true;
   }
-  if (!positions_.empty() && user.id <= store_.id(store_.size() - 1)) increasing_ = false;
+  if (user.id.is_string() ||
+      (!positions_.empty() && user.id.number <= store_.id(store_.size() - 1).number)) {
+    increasing_ = false;
+  }
   positions_.push_back(position);
   store_.Add(user.id, user.name, user.image_url);
   ++stats_.users;

@@ -6,23 +6,31 @@
 
 namespace pixelmill {
 
-size_t UserStore::Add(int64_t id, std::string_view name, std::string_view image_url) {
+size_t UserStore::Add(UserId id, std::string_view name, std::string_view image_url) {
   assert(name.size() <= std::numeric_limits<uint32_t>::max());
   assert(image_url.size() <= std::numeric_limits<uint32_t>::max());
+  assert(id.text.size() <= kMaxStringIdBytes);
   const uint64_t offset = arena_.size();
+  arena_.insert(arena_.end(), id.text.begin(), id.text.end());
   arena_.insert(arena_.end(), name.begin(), name.end());
   arena_.insert(arena_.end(), image_url.begin(), image_url.end());
-  ids_.push_back(id);
-  records_.push_back(
-      Record{offset, static_cast<uint32_t>(name.size()), static_cast<uint32_t>(image_url.size())});
+  keys_.push_back(IdKey(id));
+  records_.push_back(Record{offset, id.text.size(), static_cast<uint32_t>(name.size()),
+                            static_cast<uint32_t>(image_url.size())});
   outcomes_.push_back(0);
-  return ids_.size() - 1;
+  return keys_.size() - 1;
+}
+
+UserId UserStore::id(size_t index) const {
+  const Record& r = records_[index];
+  if (r.id_size == 0) return UserId(static_cast<int64_t>(keys_[index]));
+  return UserId::String(std::string_view(arena_.data() + r.arena_offset, r.id_size));
 }
 
 void UserStore::PopBack() {
-  assert(!ids_.empty());
+  assert(!keys_.empty());
   arena_.resize(records_.back().arena_offset);
-  ids_.pop_back();
+  keys_.pop_back();
   records_.pop_back();
   outcomes_.pop_back();
 }
@@ -32,29 +40,29 @@ void UserStore::RemoveSorted(const std::vector<size_t>& indices) {
   size_t write = indices.front();
   uint64_t arena_write = records_[write].arena_offset;
   size_t next_drop = 0;
-  for (size_t read = write; read < ids_.size(); ++read) {
+  for (size_t read = write; read < keys_.size(); ++read) {
     if (next_drop < indices.size() && indices[next_drop] == read) {
       ++next_drop;
       continue;
     }
     Record record = records_[read];
-    const size_t bytes = size_t{record.name_size} + record.url_size;
+    const size_t bytes = size_t{record.id_size} + record.name_size + record.url_size;
     std::memmove(arena_.data() + arena_write, arena_.data() + record.arena_offset, bytes);
     record.arena_offset = arena_write;
     arena_write += bytes;
-    ids_[write] = ids_[read];
+    keys_[write] = keys_[read];
     records_[write] = record;
     outcomes_[write] = outcomes_[read];
     ++write;
   }
-  ids_.resize(write);
+  keys_.resize(write);
   records_.resize(write);
   outcomes_.resize(write);
   arena_.resize(arena_write);
 }
 
 void UserStore::Reserve(size_t users, size_t string_bytes) {
-  ids_.reserve(users);
+  keys_.reserve(users);
   records_.reserve(users);
   outcomes_.reserve(users);
   arena_.reserve(string_bytes);
@@ -72,7 +80,7 @@ void ShrinkIfLoose(V& v) {
 }  // namespace
 
 void UserStore::ShrinkToFit() {
-  ShrinkIfLoose(ids_);
+  ShrinkIfLoose(keys_);
   ShrinkIfLoose(records_);
   ShrinkIfLoose(outcomes_);
   ShrinkIfLoose(arena_);
@@ -80,8 +88,8 @@ void UserStore::ShrinkToFit() {
 
 UserView UserStore::Get(size_t index) const {
   const Record& r = records_[index];
-  const char* base = arena_.data() + r.arena_offset;
-  return UserView{ids_[index], std::string_view(base, r.name_size),
+  const char* base = arena_.data() + r.arena_offset + r.id_size;
+  return UserView{id(index), std::string_view(base, r.name_size),
                   std::string_view(base + r.name_size, r.url_size)};
 }
 
@@ -91,7 +99,7 @@ void UserStore::SetOutcome(size_t index, UserStatus status, OutputFormat format)
 }
 
 size_t UserStore::MemoryBytes() const {
-  return ids_.capacity() * sizeof(int64_t) + records_.capacity() * sizeof(Record) +
+  return keys_.capacity() * sizeof(uint64_t) + records_.capacity() * sizeof(Record) +
          outcomes_.capacity() * sizeof(uint8_t) + arena_.capacity();
 }
 

@@ -148,7 +148,7 @@ Status PlaceImage(const Folder& from, const std::string& name, const Folder& to,
 
 // An ok line whose image is not as it says: the shard must redo it.
 Status BadImage(const std::string& named, const ManifestRecord& record, const std::string& path) {
-  return Status::Error(Code::kBadState, named + ": the image of user " + std::to_string(record.id) +
+  return Status::Error(Code::kBadState, named + ": the image of user " + IdText(record.id.view()) +
                                             ", " + path + ", is missing or not the " +
                                             std::to_string(record.bytes) +
                                             " bytes its line says: resume the shard (--resume "
@@ -228,8 +228,8 @@ class Merger {
                                                      " that is not a record");
         return false;
       }
-      if (!ids_.insert(parsed->id).second) {
-        failure = Status::Error(Code::kBadState, named + ": id " + std::to_string(parsed->id) +
+      if (!ids_.insert(IdText(parsed->id.view())).second) {
+        failure = Status::Error(Code::kBadState, named + ": id " + IdText(parsed->id.view()) +
                                                      " has a line in an earlier shard too");
         return false;
       }
@@ -265,7 +265,7 @@ class Merger {
                  const std::string& named, ManifestRecord& record) {
     const std::string images_prefix = std::string(OutputLayout::kImages) + "/";
     const std::string expected =
-        OutputLayout::ImagePath(record.id, record.format, shard.state.fan_out);
+        OutputLayout::ImagePath(record.id.view(), record.format, shard.state.fan_out);
     const std::string from = OutputLayout(shard.path).Path(record.output);
     if (record.output != expected) return BadImage(named, record, from);
     const std::string name = expected.substr(images_prefix.size());
@@ -275,7 +275,7 @@ class Merger {
       record.output = prefix + record.output;
       return Status::Ok();
     }
-    const std::string rel = OutputLayout::ImagePath(record.id, record.format, fan_out_);
+    const std::string rel = OutputLayout::ImagePath(record.id.view(), record.format, fan_out_);
     const std::string to = rel.substr(images_prefix.size());
     const bool moved_before = options_.images == ImagePlacement::kMove && size < 0 &&
                               FileSizeAt(all_images_, to) == static_cast<int64_t>(record.bytes);
@@ -337,7 +337,7 @@ class Merger {
   uint64_t total_users_ = 0;
   bool fan_out_ = false;
   MergeFigures figures_;
-  std::unordered_set<int64_t> ids_;
+  std::unordered_set<std::string> ids_;  // IdText of each id seen
   std::unordered_set<std::string> made_;  // folders made in ALL/images
   Folder all_images_;                     // ALL/images, with --link or --move
 };

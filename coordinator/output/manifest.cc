@@ -41,12 +41,22 @@ void ReadError(od::value value, ManifestRecord& record) {
   }
 }
 
+// An id, an integer or a string, into `id`; true if it was one.
+bool ReadId(od::value value, OwnedUserId& id) {
+  if (!value.get_int64().get(id.number)) return true;
+  std::string_view text;
+  if (value.get_string().get(text) || text.empty()) return false;
+  id.number = 0;
+  id.text.assign(text);
+  return true;
+}
+
 // One field of a line into `record`; a key it does not know is skipped.
 void ReadField(std::string_view key, od::value value, ManifestRecord& record, bool& has_id) {
   double number = 0;
   std::string text;
   if (key == "id") {
-    has_id = !value.get_int64().get(record.id);
+    has_id = ReadId(value, record.id);
   } else if (key == "status") {
     ReadString(value, record.status);
   } else if (key == "output") {
@@ -80,8 +90,8 @@ void ReadField(std::string_view key, od::value value, ManifestRecord& record, bo
   } else if (key == "error") {
     ReadError(value, record);
   } else if (key == "deduplicated_from") {
-    int64_t leader = 0;
-    if (!value.get_int64().get(leader)) record.deduplicated_from = leader;
+    OwnedUserId leader;
+    if (ReadId(value, leader)) record.deduplicated_from = std::move(leader);
   }
 }
 
@@ -92,15 +102,15 @@ std::string ToLine(const ManifestRecord& record) {
   if (!record.ok()) {
     std::string error =
         JsonObject().Add("code", record.error_code).Add("message", record.error_message).Done();
-    line.Add("id", record.id)
-        .Add("status", "failed")
+    AddId(line, "id", record.id.view());
+    line.Add("status", "failed")
         .AddRaw("error", error)
         .Add("attempts", uint64_t{record.attempts});
-    if (record.deduplicated_from) line.Add("deduplicated_from", *record.deduplicated_from);
+    if (record.deduplicated_from) AddId(line, "deduplicated_from", record.deduplicated_from->view());
     return line.Done();
   }
-  line.Add("id", record.id)
-      .Add("status", "ok")
+  AddId(line, "id", record.id.view());
+  line.Add("status", "ok")
       .Add("output", record.output)
       .Add("bytes", record.bytes)
       .Add("format", FormatName(record.format))
@@ -116,7 +126,7 @@ std::string ToLine(const ManifestRecord& record) {
         .Add("cpu_ms", static_cast<double>(record.cpu_micros) / 1000)
         .Add("worker", record.worker);
   }
-  if (record.deduplicated_from) line.Add("deduplicated_from", *record.deduplicated_from);
+  if (record.deduplicated_from) AddId(line, "deduplicated_from", record.deduplicated_from->view());
   return line.Done();
 }
 
@@ -141,16 +151,16 @@ bool ReadRecord(std::string_view line, size_t capacity, ManifestRecord& record) 
   return has_id && doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
 }
 
-std::string FailedLine(int64_t id, const Status& error, uint32_t attempts,
-                       std::optional<int64_t> deduplicated_from) {
+std::string FailedLine(UserId id, const Status& error, uint32_t attempts,
+                       std::optional<UserId> deduplicated_from) {
   assert(IsManifestCode(error.code()));
   ManifestRecord record;
-  record.id = id;
+  record.id = OwnedUserId(id);
   record.status = "failed";
   record.error_code = CodeName(error.code());
   record.error_message = error.message();
   record.attempts = attempts;
-  record.deduplicated_from = deduplicated_from;
+  if (deduplicated_from) record.deduplicated_from = OwnedUserId(*deduplicated_from);
   return ToLine(record);
 }
 
@@ -158,8 +168,8 @@ uint32_t PrepareOkLine(UserStore& store, size_t user, const ImageBuffer& bytes, 
                        ManifestRecord& record) {
   const OutputFormat format = bytes.format();
   store.SetOutcome(user, UserStatus::kPending, format);
-  record.id = store.id(user);
-  record.output = OutputLayout::ImagePath(record.id, format, fan_out);
+  record.id = OwnedUserId(store.id(user));
+  record.output = OutputLayout::ImagePath(store.id(user), format, fan_out);
   record.bytes = bytes.size();
   record.format = format;
   return TotalAttempts(record);
@@ -177,11 +187,12 @@ bool ReadRecordCopy(std::string_view line, std::string& scratch, ManifestRecord&
 
 UserResult ToUserResult(const ManifestRecord& line, const std::filesystem::path& output_dir) {
   UserResult r;
-  r.id = line.id;
+  r.id = line.id.number;
+  r.string_id = line.id.text;
   r.ok = line.ok();
   r.state = r.ok ? UserResult::State::kOk : UserResult::State::kFailed;
   r.attempts = line.attempts;
-  r.deduplicated_from = line.deduplicated_from;
+  if (line.deduplicated_from) r.deduplicated_from = IdText(line.deduplicated_from->view());
   if (r.ok) {
     if (!line.output.empty())
       r.output_path = (output_dir / line.output).lexically_normal().string();

@@ -25,7 +25,7 @@ namespace pixelmill {
 // One manifest line. Written: every field of its status (ok or failed); read: a field that is
 // missing or of another type keeps its default.
 struct ManifestRecord {
-  int64_t id = 0;
+  OwnedUserId id;
   // "ok" or "failed" when written; read as found ("" when absent or not a string).
   std::string status = "ok";
   // ok: the image, relative to OUT (OutputLayout::ImagePath), and how it was obtained.
@@ -50,7 +50,7 @@ struct ManifestRecord {
   uint32_t attempts = 0;
   // The user whose image (or failure) this user's line repeats (--dedupe): its id, written last
   // on either status; none for a user that was processed itself.
-  std::optional<int64_t> deduplicated_from;
+  std::optional<OwnedUserId> deduplicated_from;
 
   bool ok() const { return status == "ok"; }
 };
@@ -59,7 +59,7 @@ struct ManifestRecord {
 std::string ToLine(const ManifestRecord& record);
 
 // Reads `line` (one JSON object, nothing after it) into `record`; false unless it has an
-// integer "id". `line` must be followed by simdjson::SIMDJSON_PADDING readable bytes
+// "id", an integer or a string. `line` must be followed by simdjson::SIMDJSON_PADDING readable bytes
 // (`capacity` counts them).
 bool ReadRecord(std::string_view line, size_t capacity, ManifestRecord& record);
 // The same for any `line` (copied into `scratch`, padded).
@@ -81,7 +81,7 @@ uint32_t TotalAttempts(const ManifestRecord& record);
 // The line (without its newline) of a user that failed with `error` (its code's name, e.g.
 // "http_status", and its message), after `attempts` attempts (download attempts plus
 // dispatches, as above). REQUIRES: IsManifestCode(error.code())
-std::string FailedLine(int64_t id, const Status& error, uint32_t attempts,
-                       std::optional<int64_t> deduplicated_from = std::nullopt);
+std::string FailedLine(UserId id, const Status& error, uint32_t attempts,
+                       std::optional<UserId> deduplicated_from = std::nullopt);
 
 }  // namespace pixelmill

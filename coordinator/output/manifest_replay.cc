@@ -22,11 +22,18 @@ constexpr uint64_t kNoLine = std::numeric_limits<uint64_t>::max();
 IdIndex IndexStore(const UserStore& store) {
   IdIndex index(store.size());
   for (size_t i = 0; i < store.size(); ++i) {
-    const bool fresh = !index.InsertOrFind(store.id(i), i).has_value();
+    const bool fresh =
+        !index.InsertOrFind(store.key(i), i, [&](uint64_t j) { return store.id(j) == store.id(i); })
+             .has_value();
     assert(fresh && "ids in the store are unique");
     (void)fresh;
   }
   return index;
+}
+
+// The store index of the user with `id`, if any.
+std::optional<uint64_t> FindUser(const IdIndex& index, const UserStore& store, UserId id) {
+  return index.Find(IdKey(id), [&](uint64_t user) { return store.id(user) == id; });
 }
 
 // The format of an ok entry's image if it is on disk as recorded: `output` is exactly the path
@@ -37,7 +44,7 @@ OutputFormat ResultOnDisk(const std::string& out_dir, const ManifestRecord& entr
   if (dot == std::string_view::npos || !entry.has_bytes) return OutputFormat::kUnknown;
   const OutputFormat format = FormatFromExtension(entry.output.substr(dot + 1));
   if (format == OutputFormat::kUnknown) return OutputFormat::kUnknown;
-  const std::string expected = OutputLayout::ImagePath(entry.id, format, fan_out);
+  const std::string expected = OutputLayout::ImagePath(entry.id.view(), format, fan_out);
   if (entry.output != expected) return OutputFormat::kUnknown;
   struct stat st;
   const std::string path = OutputLayout(out_dir).Path(expected);
@@ -104,7 +111,7 @@ Result<ReplayStats> ReplayManifest(const std::string& out_dir, UserStore& store,
     }
     good_end = line.offset + line.size + 1;
     lines_after = 0;
-    const std::optional<uint64_t> user = index.Find(entry->id);
+    const std::optional<uint64_t> user = FindUser(index, store, entry->id.view());
     if (!user.has_value()) {
       ++stats.unknown_ids;
       return true;
@@ -142,7 +149,9 @@ Status CompactManifest(const std::string& out_dir, const UserStore& store) {
     Status read = reader->ForEach([&](const ManifestLine& line, const ManifestRecord* entry) {
       ++lines;
       if (entry == nullptr) return true;
-      if (const std::optional<uint64_t> user = index.Find(entry->id)) last[*user] = line.offset;
+      if (const std::optional<uint64_t> user = FindUser(index, store, entry->id.view())) {
+        last[*user] = line.offset;
+      }
       return true;
     });
     if (!read.ok()) return read;

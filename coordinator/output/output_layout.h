@@ -5,7 +5,8 @@
 //   OUT/rejects.jsonl    the input records that were skipped
 //   OUT/run.json         the run's identity, for --resume (coordinator/engine/run_state.h)
 //   OUT/images/<id>.<ext>  the users' images; fanned out (--fan-out),
-//   OUT/images/ab/cd/<id>.<ext>  in 65,536 subfolders by a hash of the id (FanOutFolder)
+//   OUT/images/ab/cd/<id>.<ext>  in 65,536 subfolders by a hash of the id (FanOutFolder);
+//                          <id> is IdFileStem: a string id's unsafe bytes written %XX
 // Temporary files (common/base/atomic_file.h, IsAtomicTempName) appear beside the file they
 // become and are never taken for a result.
 //
@@ -39,14 +40,14 @@ class OutputLayout {
   // "images/<id>.<ext>", or fanned out "images/ab/cd/<id>.<ext>": where a user's image in
   // `format` goes, relative to OUT, as the manifest names it. The only path ever derived for an
   // image.
-  static std::string ImagePath(int64_t id, OutputFormat format, bool fan_out) {
+  static std::string ImagePath(UserId id, OutputFormat format, bool fan_out) {
     std::string path(kImages);
     path += '/';
     if (fan_out) {
       path += FanOutFolder(id);
       path += '/';
     }
-    path += std::to_string(id);
+    path += IdFileStem(id);
     path += '.';
     path += ExtensionFor(format);
     return path;

@@ -175,8 +175,10 @@ void Dispatcher::CheckKeys() {
   }
 }
 
-void Dispatcher::Submit(size_t user, int64_t user_id, ImageBuffer image) {
-  pool_.Submit(user, user_id, std::make_shared<const ImageBuffer>(std::move(image)));
+void Dispatcher::Submit(size_t user, int64_t user_id, ImageBuffer image,
+                        std::string_view user_string_id) {
+  pool_.Submit(user, user_id, std::make_shared<const ImageBuffer>(std::move(image)),
+               user_string_id);
   Dispatch();
   Drain();
 }
@@ -433,6 +435,7 @@ void Dispatcher::Dispatch() {
     proto::Job* j = job_envelope_.mutable_job();  // reused: filter and limits stay set
     j->set_job_id(job_id);
     j->set_user_id(job.user_id);
+    j->set_user_string_id(job.user_string_id);
     j->set_attempt(job.attempt);
     zmq::message_t payload = job.image->size() < kShareAbove
                                  ? zmq::message_t(job.image->data(), job.image->size())

@@ -63,10 +63,12 @@ std::optional<std::string> WorkerPool::FindLocal(uint32_t pid) const {
   return std::nullopt;
 }
 
-void WorkerPool::Submit(size_t user, int64_t user_id, ImageBytes image) {
+void WorkerPool::Submit(size_t user, int64_t user_id, ImageBytes image,
+                        std::string_view user_string_id) {
   JobRecord job;
   job.user = user;
   job.user_id = user_id;
+  job.user_string_id = user_string_id;
   job.image = std::move(image);
   queue_.push_back(std::move(job));
 }

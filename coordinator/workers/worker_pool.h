@@ -47,7 +47,8 @@ struct WorkerInfo {
 
 struct JobRecord {
   size_t user = 0;      // the user's index in the run's store
-  int64_t user_id = 0;  // the user's id, as the input gave it (sent with the job)
+  int64_t user_id = 0;         // the user's id, as the input gave it (sent with the job)
+  std::string user_string_id;  // or its string id
   uint32_t attempt = 1;
   ImageBytes image;
   std::string worker;  // identity of the worker holding it; empty while queued
@@ -82,7 +83,7 @@ class WorkerPool {
   std::optional<std::string> FindLocal(uint32_t pid) const;
 
   // Queues a new job for a user (attempt 1).
-  void Submit(size_t user, int64_t user_id, ImageBytes image);
+  void Submit(size_t user, int64_t user_id, ImageBytes image, std::string_view user_string_id = {});
   // Takes the next queued job and assigns it to `worker` under a fresh job id at `now`;
   // the job holds `result_estimate` while the worker holds it.
   std::optional<uint64_t> AssignNext(WorkerInfo& worker, TimePoint now = {},

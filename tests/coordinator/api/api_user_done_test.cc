@@ -76,7 +76,7 @@ TEST(ApiUserDoneTest, ThePipelineHandsOverEachUserAsItsLineIsCommitted) {
   const RunSummary summary = runner.Run(users);
   EXPECT_EQ(summary.exit_code, 3) << summary.error;
   ExpectSameRecords(collector, summary);
-  EXPECT_EQ(summary.results.back().deduplicated_from, std::optional<int64_t>(50));
+  EXPECT_EQ(summary.results.back().deduplicated_from, std::optional<std::string>("50"));
 }
 
 TEST(ApiUserDoneTest, SequentialHandsOverEachUserToo) {

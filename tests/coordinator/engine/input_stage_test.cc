@@ -56,7 +56,7 @@ TEST(InputStageTest, RejectsHideTheSecretsOfUrlsInBadRecords) {
   options.input = dir.Write(
       "users.jsonl", R"({"id": 1, "image_url": "http://user:secret@host/x?token=abc"})"
                      "\n"
-                     R"({"id": "two", "name": "b", "image_url": "https://h/y#frag-secret"})"
+                     R"({"id": false, "name": "b", "image_url": "https://h/y#frag-secret"})"
                      "\n"
                      R"({"id": 3, "image_url": "http:\/\/u:pw2@h\/z?sig=s3cr3t&k=tk9q", broken)"
                      "\n"

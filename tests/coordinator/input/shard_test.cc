@@ -93,7 +93,7 @@ TEST(ShardTest, TheLoaderTakesItsShardBadRecordsGoToShardZero) {
     text += "{\"id\":" + std::to_string(id) + ",\"name\":\"u\",\"image_url\":\"http://x/" +
             std::to_string(id) + "\"}\n";
   }
-  text += "{\"id\":\"not a number\",\"name\":\"u\",\"image_url\":\"http://x/a\"}\n";
+  text += "{\"id\":[\"not an id\"],\"name\":\"u\",\"image_url\":\"http://x/a\"}\n";
   text += "{\"id\":9,\"name\":\"dup\",\"image_url\":\"http://x/dup\"}\n";
   const std::string path = dir.Write("users.jsonl", text);
   std::set<int64_t> seen;
@@ -112,7 +112,7 @@ TEST(ShardTest, TheLoaderTakesItsShardBadRecordsGoToShardZero) {
     EXPECT_EQ(stats->users + stats->bad_records + stats->other_shards, 402u) << "shard " << k;
     for (size_t i = 0; i < store.size(); ++i) {
       EXPECT_EQ(ShardOf(store.id(i), 3), k);
-      EXPECT_TRUE(seen.insert(store.id(i)).second) << "id " << store.id(i) << " twice";
+      EXPECT_TRUE(seen.insert(store.id(i).number).second) << "id " << store.id(i) << " twice";
     }
     const bool has_duplicate = ShardOf(9, 3) == k;
     EXPECT_EQ(stats->bad_records, (k == 0 ? 1u : 0u) + (has_duplicate ? 1u : 0u)) << "shard " << k;

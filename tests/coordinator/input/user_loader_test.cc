@@ -176,16 +176,24 @@ TEST_F(UserLoaderTest, EachBadRecordNamesLineFieldAndReason) {
   EXPECT_EQ(OnlyError(R"({"id": 1, "image_url": "u"})"
                       "\n"),
             "f:1: field \"name\": missing field");
-  EXPECT_EQ(OnlyError(R"({"id": "1", "name": "a", "image_url": "u"})"
+  EXPECT_EQ(OnlyError(R"({"id": true, "name": "a", "image_url": "u"})"
                       "\n"),
-            "f:1: field \"id\": expected an integer, got a string");
+            "f:1: field \"id\": expected an integer or a string, got a boolean");
   EXPECT_EQ(OnlyError(R"({"id": 1.5, "name": "a", "image_url": "u"})"
                       "\n"),
-            "f:1: field \"id\": expected an integer, got 1.5");
+            "f:1: field \"id\": expected an integer or a string, got 1.5");
   EXPECT_EQ(OnlyError(R"({"id": 9223372036854775808, "name": "a", "image_url": "u"})"
                       "\n"),
             "f:1: field \"id\": integer 9223372036854775808 out of range (must fit in a signed "
-            "64-bit integer)");
+            "64-bit integer; write a longer one as a string)");
+  EXPECT_EQ(OnlyError(R"({"id": "", "name": "a", "image_url": "u"})"
+                      "\n"),
+            "f:1: field \"id\": empty string: an id needs at least one character");
+  EXPECT_EQ(OnlyError(R"({"id": "a\u0007b", "name": "a", "image_url": "u"})"
+                      "\n"),
+            "f:1: field \"id\": string id holds a control character (byte 7)");
+  EXPECT_EQ(OnlyError("{\"id\": \"" + std::string(81, 'x') + "\", \"name\": \"a\", \"image_url\": \"u\"}\n"),
+            "f:1: field \"id\": string id of 81 bytes is over the limit of 80");
   EXPECT_EQ(OnlyError(R"({"id": 1, "name": null, "image_url": "u"})"
                       "\n"),
             "f:1: field \"name\": expected a string, got null");
@@ -415,8 +423,8 @@ TEST_F(UserLoaderTest, LineNumbersStayExactAcrossChunks) {
   ASSERT_EQ(l.store.size(), kLines - bad_lines.size());
   for (size_t i = 0; i < l.store.size(); ++i) {
     UserView u = l.store.Get(i);
-    ASSERT_EQ(u.name, "user" + std::to_string(u.id));
-    ASSERT_EQ(u.image_url, "http://api.example.com/img/" + std::to_string(u.id) + ".jpg");
+    ASSERT_EQ(u.name, "user" + IdText(u.id));
+    ASSERT_EQ(u.image_url, "http://api.example.com/img/" + IdText(u.id) + ".jpg");
   }
   EXPECT_EQ(l.stats->bytes, text.size());
 }

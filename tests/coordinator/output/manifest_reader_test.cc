@@ -28,7 +28,7 @@ std::vector<ManifestLine> ReadAll(ManifestReader& reader, std::vector<std::strin
     EXPECT_TRUE(more.ok());
     if (!more.ok() || !more.value()) break;
     ManifestRecord entry;
-    ids.push_back(reader.Parse(line, entry) ? entry.id : -1);
+    ids.push_back(reader.Parse(line, entry) ? entry.id.number : -1);
     lines.push_back(line);
     texts.push_back(std::string(line.text));
   }
@@ -134,11 +134,12 @@ TEST(ManifestReaderTest, LinesThatAreNotEntries) {
       "   ",
       "[1,2]",
       "{\"status\":\"ok\"}",
-      "{\"id\":\"7\"}",
       "{\"id\":7.5}",
       "{\"id\":7,\"status\":\"ok\"",
       "{\"id\":7,\"status\":\"o",
       "{\"id\":7} {\"id\":8}",
+      "{\"id\":\"\"}",
+      "{\"id\":true}",
       "{\"id\":7}garbage",
       std::string("\0\0\0\0", 4),
   };

@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -178,10 +179,22 @@ struct RunOptions {
   uint64_t max_memory = 512ull << 20;
 };
 
+// A user: an integer id, or a string id (UUIDs and the like: 1 to 80 bytes of UTF-8 without
+// control characters) in `string_id`, which then stands for the id. The string "42" and the
+// integer 42 are the same id.
 struct User {
+  User() = default;
+  User(int64_t id_in, std::string name_in, std::string image_url_in)
+      : id(id_in), name(std::move(name_in)), image_url(std::move(image_url_in)) {}
+  User(std::string string_id_in, std::string name_in, std::string image_url_in)
+      : name(std::move(name_in)),
+        image_url(std::move(image_url_in)),
+        string_id(std::move(string_id_in)) {}
+
   int64_t id = 0;
   std::string name;
   std::string image_url;
+  std::string string_id;
 };
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
@@ -229,7 +242,8 @@ struct UserResult {
     kFailed,   // error_code and error_message say why (the manifest's "error")
     kNotDone,  // no manifest line: the run was cancelled or stopped before this user
   };
-  int64_t id = 0;
+  int64_t id = 0;          // the user's integer id (0 for a string id)
+  std::string string_id;  // the user's string id ("" for an integer id)
   State state = State::kNotDone;
   bool ok = false;          // state == kOk
   std::string output_path;  // absolute: output_dir/images/<id>.<ext>; empty unless ok
@@ -243,8 +257,9 @@ struct UserResult {
   double filter_cpu_ms = 0;
   uint64_t bytes = 0;
   uint32_t width = 0, height = 0;
-  // The user whose image (or failure) this one took (dedupe): the manifest's deduplicated_from.
-  std::optional<int64_t> deduplicated_from;
+  // The user whose image (or failure) this one took (dedupe): the manifest's deduplicated_from,
+  // its id as text (an integer id's decimal digits).
+  std::optional<std::string> deduplicated_from;
 };
 
 // How a run speaks while it goes. Without one, Run() is silent. Called on Run()'s thread;
