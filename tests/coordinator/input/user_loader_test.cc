@@ -172,6 +172,35 @@ TEST_F(UserLoaderTest, DuplicatesFoundInAnyOrder) {
   }
 }
 
+// String ids load beside integers, keep their bytes, and repeat by text: "20" is 20, "020" not.
+TEST_F(UserLoaderTest, StringIdsLoadAndRepeatByText) {
+  std::string text;
+  for (const char* id : {R"("b7e4c2a0-1f3d-4c5e-9a8b-7c6d5e4f3a2b")", "20", R"("us\u00e9r")",
+                         R"("020")", R"("20")", R"("b7e4c2a0-1f3d-4c5e-9a8b-7c6d5e4f3a2b")"}) {
+    text += std::string(R"({"id": )") + id +
+            R"(, "name": "n", "image_url": "u"})"
+            "\n";
+  }
+  Loaded l = Load(text, 5);
+  ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
+  ASSERT_EQ(l.bad.size(), 2u);
+  EXPECT_EQ(l.bad[0], "f:5: field \"id\": duplicate id 20 (first seen at line 2)");
+  EXPECT_EQ(l.bad[1],
+            "f:6: field \"id\": duplicate id b7e4c2a0-1f3d-4c5e-9a8b-7c6d5e4f3a2b (first seen at "
+            "line 1)");
+  EXPECT_EQ(l.raw[0], R"({"id":"20","name":"n","image_url":"u"})");
+  ASSERT_EQ(l.store.size(), 4u);
+  EXPECT_EQ(l.store.id(0).text, "b7e4c2a0-1f3d-4c5e-9a8b-7c6d5e4f3a2b");
+  EXPECT_FALSE(l.store.id(1).is_string());
+  EXPECT_EQ(l.store.id(1).number, 20);
+  EXPECT_EQ(l.store.id(2).text, "us\xc3\xa9r");
+  EXPECT_EQ(l.store.id(3).text, "020");
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(l.store.Get(i).name, "n");
+    EXPECT_EQ(l.store.Get(i).image_url, "u");
+  }
+}
+
 TEST_F(UserLoaderTest, EachBadRecordNamesLineFieldAndReason) {
   EXPECT_EQ(OnlyError(R"({"id": 1, "image_url": "u"})"
                       "\n"),

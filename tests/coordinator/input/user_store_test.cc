@@ -1,6 +1,7 @@
 #include "coordinator/input/user_store.h"
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -66,6 +67,23 @@ TEST(UserStoreTest, RemoveSortedKeepsTheOthersInOrder) {
   }
   EXPECT_EQ(store.format(2), OutputFormat::kPng);
   EXPECT_EQ(store.FieldBytes(), 3 * 8 + 3 * (5 + 10));
+}
+
+// String ids share the arena with names and URLs: removing users moves their id bytes too.
+TEST(UserStoreTest, StringIdsLiveInTheArena) {
+  UserStore store;
+  const std::vector<std::string> ids = {"a-1", "bb-22", "ccc-333", "dddd-4444"};
+  for (size_t i = 0; i < ids.size(); ++i) store.Add(UserId::String(ids[i]), "n", "u" + ids[i]);
+  store.Add(99, "n", "u99");
+  store.RemoveSorted({1});
+  ASSERT_EQ(store.size(), 4u);
+  EXPECT_EQ(store.id(0).text, "a-1");
+  EXPECT_EQ(store.id(1).text, "ccc-333");
+  EXPECT_EQ(store.Get(2).id.text, "dddd-4444");
+  EXPECT_EQ(store.Get(2).image_url, "udddd-4444");
+  EXPECT_EQ(store.id(3), UserId(99));
+  EXPECT_EQ(store.key(1), IdKey(UserId::String("ccc-333")));
+  EXPECT_EQ(store.FieldBytes(), 4 * 8 + (3 + 7 + 9) + 4 * 1 + (4 + 8 + 10 + 3));
 }
 
 // 100k users shaped like the seed's records: the store's own accounting (capacities, not sizes)
