@@ -173,7 +173,7 @@ RunSummary Runner::Run(const std::string& path) {
 
 RunSummary Runner::Run(std::istream& in) {
   return impl_->Run([&](const Options& o, LoadedUsers& u, Observer& obs, StopRequest& stop) {
-    return RunGiven(FromStream(in, o.max_bad_records, o.input_shard), o, u, obs, stop);
+    return RunGiven(FromStream(in, o), o, u, obs, stop);
   });
 }
 

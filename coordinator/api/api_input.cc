@@ -52,12 +52,13 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users, const Shard& shar
 }
 
 // Read as the loader asks for it, keeping only the two ends the identity hashes.
-Result<LoadedUsers> FromStream(std::istream& in, size_t max_bad_records, const Shard& shard) {
+Result<LoadedUsers> FromStream(std::istream& in, const Options& options) {
   StreamSource source(in, "<stream>", kIdentityEndBytes);
   LoadedUsers loaded;
-  LoadOptions options{max_bad_records};
-  options.shard = shard;
-  Result<LoadStats> stats = LoadUsers(source, options, loaded.store);
+  LoadOptions load{options.max_bad_records};
+  load.shard = options.input_shard;
+  load.fields = options.record_fields;
+  Result<LoadStats> stats = LoadUsers(source, load, loaded.store);
   if (!stats.ok()) return stats.status();
   loaded.stats = stats.value();
   loaded.identity = IdentifyEnds(source.head(), source.tail(), source.bytes_read(), source.name());

@@ -35,6 +35,10 @@ Status CheckOutput(Options& out) {
   Result<Shard> shard = ParseShard(out.shard);
   if (!shard.ok()) return shard.status();
   out.input_shard = shard.value();
+  out.record_fields = RecordFields{out.id_field, out.name_field, out.url_field};
+  if (std::string problem = RecordFieldsProblem(out.record_fields); !problem.empty()) {
+    return Usage(problem);
+  }
   return Status::Ok();
 }
 

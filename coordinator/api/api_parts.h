@@ -26,8 +26,9 @@ Result<Options> ToOptions(const RunOptions& in);
 Result<LoadedUsers> FromVector(const std::vector<User>& users, const Shard& shard);
 
 // A JSON array or JSONL read from `in` as the loader asks for it (never copied whole); bad records
-// as the loader treats them (up to `max_bad_records` skipped), the users of `shard` kept.
-Result<LoadedUsers> FromStream(std::istream& in, size_t max_bad_records, const Shard& shard);
+// as the loader treats them (up to options.max_bad_records skipped, their fields where
+// options.record_fields say), the users of options.input_shard kept.
+Result<LoadedUsers> FromStream(std::istream& in, const Options& options);
 
 // The manifest of the run in `out_dir` as id -> record (the last line of an id wins, as for a
 // resume).

@@ -83,6 +83,16 @@ std::vector<Spec> MakeTable() {
   add({"--shard", &R::shard, kIo,
        "take only shard K/N of the input (0 <= K < N; by a stable hash of the id): N runs take "
        "every user once, and `coordinator merge` joins their folders"});
+  add({"--id-field", &R::id_field, kIo,
+       "where a record keeps its id: a key, or a dotted path into nested objects "
+       "(account.uuid); in CSV the column"})
+      .show_default = true;
+  add({"--name-field", &R::name_field, kIo,
+       "where a record keeps its name, as --id-field; '' when records have none"})
+      .show_default = true;
+  add({"--url-field", &R::url_field, kIo,
+       "where a record keeps its image URL, as --id-field (profile.avatar.url)"})
+      .show_default = true;
   add({"--fan-out",
        &R::fan_out,
        kIo,

@@ -60,6 +60,7 @@ Result<LoadStats> LoadInput(const Options& options, UserStore& store, Rejects& r
   LoadOptions load_options;
   load_options.max_bad_records = options.max_bad_records;
   load_options.shard = options.input_shard;
+  load_options.fields = options.record_fields;
   if (stop != nullptr) load_options.stop_requested = [stop] { return stop->requests() > 0; };
   const MemoryLimit memory = LoadingMemoryLimit();
   load_options.max_memory_bytes = memory.bytes;

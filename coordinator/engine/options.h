@@ -10,6 +10,7 @@
 
 #include "common/filters/filter.h"
 #include "coordinator/download/downloader.h"
+#include "coordinator/input/record_fields.h"
 #include "coordinator/input/shard.h"
 #include "pixelmill/pixelmill.h"
 
@@ -21,6 +22,8 @@ struct Options : RunOptions {
   std::string input;
   // `shard` parsed: the part of the input this run takes.
   Shard input_shard;
+  // id_field, name_field and url_field, checked.
+  RecordFields record_fields;
   // Images in fanned-out subfolders (OutputLayout::ImagePath): decided once the users are
   // loaded, from fan_out and their count, or kept from the run being resumed (run.json).
   bool fan_out_images = false;

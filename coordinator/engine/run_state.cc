@@ -112,6 +112,11 @@ std::string ToJson(const RunState& state) {
       .Add("users", state.users)
       .Add("input_records", state.input_records)
       .Add("fan_out", state.fan_out)
+      .AddRaw("fields", JsonObject()
+                            .Add("id", state.fields.id)
+                            .Add("name", state.fields.name)
+                            .Add("image_url", state.fields.image_url)
+                            .Done())
       .Add("started_ns", state.started_ns)
       .Add("finished_ns", state.finished_ns)
       .Done();
@@ -146,6 +151,14 @@ bool ParseState(od::document& doc, RunState& state) {
     Result<Shard> parsed = ParseShard(shard);
     if (!parsed.ok()) return false;
     state.shard = parsed.value();
+  }
+  od::object fields;
+  if (doc["fields"].get(fields) == simdjson::SUCCESS) {
+    std::string_view id, name, url;
+    if (fields["id"].get(id) || fields["name"].get(name) || fields["image_url"].get(url)) {
+      return false;
+    }
+    state.fields = RecordFields{std::string(id), std::string(name), std::string(url)};
   }
   const auto optional = [&doc](const char* key, auto& value) {
     auto field = doc[key];
@@ -234,6 +247,7 @@ RunState RunStateFor(const Options& options, InputIdentity input) {
   state.quality = options.filter_output.quality;
   state.keep_metadata = options.filter_output.keep_metadata;
   state.max_pixels = options.filter_output.max_pixels;
+  state.fields = options.record_fields;
   return state;
 }
 
@@ -317,6 +331,9 @@ std::vector<std::string> DescribeChanges(const RunState& recorded, const RunStat
     return std::string(fan_out ? "images in subfolders" : "images in one folder");
   };
   Compare(out, "--fan-out changed:", layout(recorded.fan_out), layout(current.fan_out));
+  Compare(out, "--id-field changed:", recorded.fields.id, current.fields.id);
+  Compare(out, "--name-field changed:", recorded.fields.name, current.fields.name);
+  Compare(out, "--url-field changed:", recorded.fields.image_url, current.fields.image_url);
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "common/base/status.h"
 #include "common/filters/filter.h"
 #include "coordinator/engine/options.h"
+#include "coordinator/input/record_fields.h"
 #include "coordinator/input/shard.h"
 #include "coordinator/input/user_store.h"
 
@@ -48,6 +49,8 @@ struct RunState {
   uint64_t input_records = 0;
   // The images' layout: in fan-out subfolders (OutputLayout::ImagePath).
   bool fan_out = false;
+  // Where the records keep the users' fields (--id-field, ...; older files: the defaults).
+  RecordFields fields;
   // Unix time in ns: when the run started (its first part, when it was resumed), and when it
   // completed (0 until then). `coordinator merge` reads both.
   int64_t started_ns = 0;

@@ -1,5 +1,7 @@
 #include "coordinator/input/record_parser.h"
 
+#include <algorithm>
+#include <bit>
 #include <utility>
 
 namespace pixelmill {
@@ -142,44 +144,88 @@ bool SkipValue(od::value& v, RecordProblem& p) {
   return e == simdjson::SUCCESS || Syntax(p, e);
 }
 
-}  // namespace
-
-bool ParseUserObject(od::object object, RawUser& user, RecordProblem& p) {
-  bool has_id = false, has_name = false, has_url = false;
+// The fields of `object` at `depth` of the paths of the `active` fields (a bit each): a leaf
+// is read, a key on the way to one is entered, anything else is checked and skipped. `seen`
+// gets a bit for each field read.
+bool Walk(od::object object, const FieldPaths& paths, size_t depth, unsigned active,
+          RawUser& user, unsigned& seen, RecordProblem& p) {
   for (auto field_result : object) {
     od::field field;
     if (auto e = std::move(field_result).get(field)) return Syntax(p, e);
     const od::raw_json_string key = field.key();
     od::value& value = field.value();
-    bool* seen = nullptr;
-    const char* name = nullptr;
-    if (key == "id") {
-      seen = &has_id, name = "id";
-    } else if (key == "name") {
-      seen = &has_name, name = "name";
-    } else if (key == "image_url") {
-      seen = &has_url, name = "image_url";
-    } else {
-      if (!SkipValue(value, p)) {
-        p.field = KeyForMessage(key);
-        return false;
+    int leaf = -1;
+    unsigned inner = 0;
+    for (int f = 0; f < FieldPaths::kFields; ++f) {
+      const std::vector<std::string>& keys = paths.keys(static_cast<FieldPaths::Field>(f));
+      if ((active & (1u << f)) == 0 || key != keys[depth]) continue;
+      if (keys.size() == depth + 1) {
+        leaf = f;
+      } else {
+        inner |= 1u << f;
       }
-      continue;
     }
-    if (*seen) return Bad(p, name, "field appears twice in the record");
-    *seen = true;
-    const bool ok = seen == &has_id     ? ReadId(value, user.id, p)
-                    : seen == &has_name ? ReadString(value, name, user.name, p)
-                                        : ReadString(value, name, user.image_url, p);
-    if (!ok) return false;
+    if (leaf >= 0) {
+      const auto f = static_cast<FieldPaths::Field>(leaf);
+      const std::string& name = paths.shown(f);
+      if (seen & (1u << f)) return Bad(p, name, "field appears twice in the record");
+      seen |= 1u << f;
+      const bool ok = f == FieldPaths::kId     ? ReadId(value, user.id, p)
+                      : f == FieldPaths::kName ? ReadString(value, name.c_str(), user.name, p)
+                                               : ReadString(value, name.c_str(), user.image_url, p);
+      if (!ok) return false;
+    } else if (inner != 0) {
+      od::object nested;
+      if (value.get_object().get(nested)) {
+        od::json_type type;
+        if (auto e = value.type().get(type)) return Syntax(p, e);
+        const int f = std::countr_zero(inner);
+        std::string path;
+        for (size_t k = 0; k <= depth; ++k) {
+          path += (k == 0 ? "" : ".") + paths.keys(static_cast<FieldPaths::Field>(f))[k];
+        }
+        return Bad(p, path, "expected an object, got " + std::string(JsonTypeName(type)));
+      }
+      if (!Walk(nested, paths, depth + 1, inner, user, seen, p)) return false;
+    } else if (!SkipValue(value, p)) {
+      p.field = KeyForMessage(key);
+      return false;
+    }
   }
-  if (!has_id) return Bad(p, "id", "missing field");
-  if (!has_name) return Bad(p, "name", "missing field");
-  if (!has_url) return Bad(p, "image_url", "missing field");
   return true;
 }
 
-bool ParseUserDocument(od::document_reference doc, RawUser& user, RecordProblem& p) {
+}  // namespace
+
+FieldPaths::FieldPaths(const RecordFields& fields) {
+  const std::string* given[kFields] = {&fields.id, &fields.name, &fields.image_url};
+  for (int f = 0; f < kFields; ++f) {
+    shown_[f] = *given[f];
+    for (size_t from = 0; from < given[f]->size();) {
+      const size_t dot = std::min(given[f]->find('.', from), given[f]->size());
+      keys_[f].push_back(given[f]->substr(from, dot - from));
+      from = dot + 1;
+    }
+  }
+}
+
+bool ParseUserObject(od::object object, const FieldPaths& paths, RawUser& user,
+                     RecordProblem& p) {
+  unsigned wanted = 0, seen = 0;
+  for (int f = 0; f < FieldPaths::kFields; ++f) {
+    if (!paths.keys(static_cast<FieldPaths::Field>(f)).empty()) wanted |= 1u << f;
+  }
+  if (!Walk(object, paths, 0, wanted, user, seen, p)) return false;
+  for (int f = 0; f < FieldPaths::kFields; ++f) {
+    if ((wanted & ~seen) & (1u << f)) {
+      return Bad(p, paths.shown(static_cast<FieldPaths::Field>(f)), "missing field");
+    }
+  }
+  return true;
+}
+
+bool ParseUserDocument(od::document_reference doc, const FieldPaths& paths, RawUser& user,
+                       RecordProblem& p) {
   od::json_type type;
   if (auto e = doc.type().get(type)) return Syntax(p, e);
   if (type != od::json_type::object) {
@@ -199,7 +245,7 @@ bool ParseUserDocument(od::document_reference doc, RawUser& user, RecordProblem&
   }
   od::object object;
   if (auto e = doc.get_object().get(object)) return Syntax(p, e);
-  return ParseUserObject(object, user, p);
+  return ParseUserObject(object, paths, user, p);
 }
 
 std::string DescribeJsonError(simdjson::error_code e) {

@@ -1,16 +1,20 @@
 // Turning one simdjson on-demand object into a user record, with a precise reason when the
-// record is bad. Shared by the JSONL and JSON-array paths of the loader.
+// record is bad. Shared by the JSONL and JSON-array paths of the loader. Where the record keeps
+// each field is a RecordFields (--id-field, --name-field, --url-field), dotted paths into it.
 //
 // The string views in RawUser point into the parser's string buffer: valid only until the
 // parser moves to the next document. Stateless; any thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include <simdjson.h>
 
+#include "coordinator/input/record_fields.h"
 #include "coordinator/input/user_id.h"
 
 namespace pixelmill {
@@ -30,13 +34,31 @@ struct RecordProblem {
   std::string message;  // what was wrong, for a human
 };
 
-// Reads id, name and image_url from `object`, consuming all of it (unknown fields are skipped).
-// Returns false and fills `problem` on the first problem.
-bool ParseUserObject(simdjson::ondemand::object object, RawUser& user, RecordProblem& problem);
+// RecordFields split into keys, for the parser. REQUIRES: RecordFieldsProblem(fields) is "".
+class FieldPaths {
+ public:
+  enum Field { kId, kName, kUrl, kFields };
+
+  explicit FieldPaths(const RecordFields& fields = {});
+
+  // The keys to `field`'s value, outermost first; empty for a field the records do not have.
+  const std::vector<std::string>& keys(Field field) const { return keys_[field]; }
+  // Its path as given, for messages.
+  const std::string& shown(Field field) const { return shown_[field]; }
+
+ private:
+  std::array<std::vector<std::string>, kFields> keys_;
+  std::array<std::string, kFields> shown_;
+};
+
+// Reads id, name and image_url from `object` where `paths` say, consuming all of it (unknown
+// fields are skipped). Returns false and fills `problem` on the first problem.
+bool ParseUserObject(simdjson::ondemand::object object, const FieldPaths& paths, RawUser& user,
+                     RecordProblem& problem);
 
 // Reads a whole document that must be exactly one user object.
-bool ParseUserDocument(simdjson::ondemand::document_reference doc, RawUser& user,
-                       RecordProblem& problem);
+bool ParseUserDocument(simdjson::ondemand::document_reference doc, const FieldPaths& paths,
+                       RawUser& user, RecordProblem& problem);
 
 // A user-facing description of a simdjson syntax error.
 std::string DescribeJsonError(simdjson::error_code error);

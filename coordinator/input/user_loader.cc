@@ -110,6 +110,7 @@ class Loader {
 
   ByteSource& input_;
   const LoadOptions& options_;
+  const FieldPaths paths_{options_.fields};
   UserStore& store_;
   const BadRecordFn& on_bad_;
   const size_t chunk_bytes_;
@@ -327,7 +328,7 @@ bool Loader::StreamLines(const char* data, size_t len, size_t& pos) {
     if (doc.error()) break;
     RawUser user;
     RecordProblem problem;
-    const bool parsed = ParseUserDocument(doc.value_unsafe(), user, problem);
+    const bool parsed = ParseUserDocument(doc.value_unsafe(), paths_, user, problem);
     if (!parsed && problem.kind == RecordProblem::kSyntax) break;
     // A record must fill its line alone. Once it is consumed the parser stands at the next
     // record: between the two there must be one newline and then only blanks. (A record left
@@ -388,7 +389,7 @@ bool Loader::ParseLine(const char* p, size_t n, bool unterminated) {
   od::document doc;
   if (auto e = line_parser_.iterate(p, n, n + simdjson::SIMDJSON_PADDING).get(doc)) {
     problem = {RecordProblem::kSyntax, "", DescribeJsonError(e)};
-  } else if (ParseUserDocument(doc, user, problem) && !AtEnd(doc)) {
+  } else if (ParseUserDocument(doc, paths_, user, problem) && !AtEnd(doc)) {
     problem = {RecordProblem::kSyntax, "", DescribeJsonError(simdjson::TRAILING_CONTENT)};
   }
   if (problem.kind == RecordProblem::kNone) return !Accept(user, line_, raw);
@@ -453,7 +454,7 @@ Status Loader::LoadArray(size_t start, size_t have, bool eof) {
       Reject(index, "", "expected a JSON object, got " + std::string(JsonTypeName(type)), {});
     } else if (auto e = value.get_object().get(object)) {
       return Fatal(index, DescribeJsonError(e));
-    } else if (ParseUserObject(object, user, problem)) {
+    } else if (ParseUserObject(object, paths_, user, problem)) {
       Accept(user, index, {});
     } else if (problem.kind == RecordProblem::kSyntax) {
       return Fatal(index, (problem.field.empty() ? "" : "field \"" + problem.field + "\": ") +
@@ -499,7 +500,7 @@ Status Loader::RemoveDuplicates() {
     drop.push_back(first_index_ + k);
     JsonObject record;
     AddId(record, "id", user.id);
-    Reject(positions_[k], "id",
+    Reject(positions_[k], options_.fields.id,
            "duplicate id " + IdText(user.id) + " (first seen at " +
                (by_line_ ? "line " : "index ") + std::to_string(positions_[*first]) + ")",
            record.Add("name", user.name).Add("image_url", user.image_url).Done(), /*ours=*/true);

@@ -21,6 +21,7 @@
 #include "common/base/status.h"
 #include "coordinator/input/byte_source.h"
 #include "coordinator/input/input_file.h"  // the ByteSource of a file or stdin
+#include "coordinator/input/record_fields.h"
 #include "coordinator/input/shard.h"
 #include "coordinator/input/user_store.h"
 
@@ -46,6 +47,8 @@ struct LoadOptions {
   // The part of the input this run takes (--shard): users of other shards, and bad records on
   // every shard but 0 (Shard::TakesBadRecords), are passed over, counted in LoadStats.
   Shard shard = {};
+  // Where records keep their fields (--id-field, ...). REQUIRES: RecordFieldsProblem is "".
+  RecordFields fields = {};
 };
 
 struct BadRecord {

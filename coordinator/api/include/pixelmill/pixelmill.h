@@ -79,6 +79,12 @@ struct RunOptions {
   // stable hash falls in it, so N runs with 0/N .. N-1/N take every user exactly once; bad
   // records are shard 0's. "" takes every user. `coordinator merge` joins the N output folders.
   std::string shard;
+  // Where each input record keeps the user's id, name and image URL (--id-field, --name-field,
+  // --url-field): a key, or a dotted path of keys into nested objects ("profile.avatar.url");
+  // in CSV, the header's column. name_field "": records have no name.
+  std::string id_field = "id";
+  std::string name_field = "name";
+  std::string url_field = "image_url";
   // Images in subfolders of images/ by a hash of the id, images/ab/cd/<id>.<ext> (--fan-out):
   // "auto" (the default: when the run has more than 100,000 users), "always" or "never".
   std::string fan_out = "auto";
