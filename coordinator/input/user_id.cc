@@ -48,6 +48,11 @@ std::string StringIdProblem(std::string_view text) {
   return {};
 }
 
+UserId IdFromText(std::string_view text) {
+  int64_t number = 0;
+  return ExactInteger(text, number) ? UserId(number) : UserId::String(text);
+}
+
 std::string IdText(UserId id) {
   if (id.is_string()) return std::string(id.text);
   char buffer[24];

@@ -56,6 +56,10 @@ struct OwnedUserId {
 // already checked, 1 to kMaxStringIdBytes bytes, no control bytes).
 std::string StringIdProblem(std::string_view text);
 
+// The id `text` spells as a CSV cell: the integer when it spells one exactly ("42", not "042"),
+// else a string id (a view of `text`; StringIdProblem still applies).
+UserId IdFromText(std::string_view text);
+
 // The id as text: an integer's decimal digits, a string id's string.
 std::string IdText(UserId id);
 

@@ -1,6 +1,7 @@
 #include "coordinator/input/user_loader.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "common/base/json_writer.h"
 #include "common/base/memory_limit.h"
 #include "coordinator/input/id_index.h"
+#include "coordinator/input/csv_reader.h"
 #include "coordinator/input/record_parser.h"
 
 namespace pixelmill {
@@ -36,6 +38,12 @@ bool AllBlank(const char* p, size_t n) {
 
 // After the root value is consumed: is there nothing but whitespace left?
 bool AtEnd(od::document& doc) { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
+
+// The end of the line at or after `pos` (its '\n', or len).
+size_t LineEnd(const char* data, size_t len, size_t pos) {
+  const void* nl = std::memchr(data + pos, '\n', len - pos);
+  return nl == nullptr ? len : static_cast<size_t>(static_cast<const char*>(nl) - data);
+}
 
 size_t CountNewlines(const char* p, size_t n) {
   size_t count = 0;
@@ -87,6 +95,11 @@ class Loader {
  private:
   Status LoadJsonl(size_t start, size_t have, bool eof);
   Status LoadArray(size_t start, size_t have, bool eof);
+  Status LoadCsv(size_t start, size_t have, bool eof);
+  Status CheckChunk() const;
+  Status NextChunk(size_t end, size_t& have, bool& eof);
+  Status CsvHeader(const CsvRecord& header);
+  void AcceptCsv(const CsvRecord& record);
   Status ReadMore(size_t& have, bool& eof);
   Status SkipLongLine(size_t& start, size_t& have, bool& eof);
   Status ReserveForInput(size_t bytes_seen);
@@ -127,6 +140,10 @@ class Loader {
   bool by_line_ = true;
   uint64_t line_ = 1;  // JSONL: number of the line being looked at
   bool stop_ = false;  // too many bad records: stop reading
+  // CSV: the column of the id, name and URL (kNoColumn: none), and the header's width.
+  static constexpr size_t kNoColumn = SIZE_MAX;
+  std::array<size_t, 3> csv_columns_ = {kNoColumn, kNoColumn, kNoColumn};
+  size_t csv_width_ = 0;
   std::vector<std::string> shown_;
 };
 
@@ -161,11 +178,15 @@ Result<LoadStats> Loader::Run() {
     stats_.format = InputFormat::kJsonArray;
     by_line_ = false;
     status = LoadArray(first, have, eof);
+  } else if (std::memchr(data + first, ',', LineEnd(data, have, first) - first) != nullptr) {
+    stats_.format = InputFormat::kCsv;
+    status = LoadCsv(start, have, eof);
   } else {
     return Status::Error(
         Code::kBadInput,
         input_.name() + ":" + std::to_string(line_ + CountNewlines(data, first)) +
-            ": not JSON: expected a JSON array ('[') or JSONL objects ('{'), found " +
+            ": not JSON or CSV: expected a JSON array ('['), JSONL objects ('{') or a CSV header "
+            "row (column names separated by commas), found " +
             ByteForMessage(static_cast<unsigned char>(data[first])));
   }
   if (!status.ok()) return status;
@@ -208,22 +229,30 @@ Status Loader::LoadJsonl(size_t start, size_t have, bool eof) {
       end = last == nullptr ? start : static_cast<const char*>(last) - data + 1;
     }
     ProcessSpan(data + start, end - start, eof);
-    if (StopRequested()) return Interrupted();
-    // The store grows by doubling its arrays: it must be able to double once more.
-    if (Status s = CheckMemory(2 * LoadedBytes() + buffer_.capacity(), "the users loaded so far");
-        !s.ok()) {
-      return s;
-    }
+    if (Status s = CheckChunk(); !s.ok()) return s;
     if (eof) break;
-    if (stats_.bytes == buffer_.capacity()) {
-      if (Status s = ReserveForInput(end); !s.ok()) return s;
-    }
-    std::memmove(data, data + end, have - end);
-    have -= end;
+    if (Status s = NextChunk(end, have, eof); !s.ok()) return s;
     start = 0;
-    if (Status s = ReadMore(have, eof); !s.ok()) return s;
   }
   return Status::Ok();
+}
+
+// After a chunk: stops if asked; the store grows by doubling its arrays: it must be able to
+// double once more.
+Status Loader::CheckChunk() const {
+  if (StopRequested()) return Interrupted();
+  return CheckMemory(2 * LoadedBytes() + buffer_.capacity(), "the users loaded so far");
+}
+
+// Keeps the bytes from `end` on, at the buffer's start, and reads more after them.
+Status Loader::NextChunk(size_t end, size_t& have, bool& eof) {
+  if (stats_.bytes == buffer_.capacity()) {
+    if (Status s = ReserveForInput(end); !s.ok()) return s;
+  }
+  char* data = buffer_.data();
+  std::memmove(data, data + end, have - end);
+  have -= end;
+  return ReadMore(have, eof);
 }
 
 // After the first chunk: size the store and the id index for the whole file, extrapolating
@@ -472,6 +501,110 @@ Status Loader::LoadArray(size_t start, size_t have, bool eof) {
   return Status::Ok();
 }
 
+// CSV: a header row names the columns (RecordFields: the id, name and URL columns), then one
+// user a record; records are streamed chunk by chunk like JSONL lines.
+Status Loader::LoadCsv(size_t start, size_t have, bool eof) {
+  char* data = buffer_.data();
+  CsvReader reader(line_);
+  Status header;
+  bool have_header = false;
+  const auto on_record = [&](const CsvRecord& record) {
+    if (have_header) return AcceptCsv(record);
+    header = CsvHeader(record);
+    have_header = true;
+  };
+  const auto stop = [&] { return stop_ || !header.ok(); };
+  while (!stop()) {
+    const size_t used = reader.Read(data + start, have - start, eof, on_record, stop);
+    if (!header.ok()) return header;
+    if (Status s = CheckChunk(); !s.ok()) return s;
+    if (eof || stop_) break;
+    if (start + used == 0 && have == buffer_.capacity()) {
+      return Status::Error(Code::kBadInput,
+                           input_.name() + ":" + std::to_string(reader.line()) +
+                               ": a CSV record longer than " +
+                               std::to_string(options_.max_record_bytes) +
+                               " bytes, the limit for one user record (a quote left open?)");
+    }
+    if (Status s = NextChunk(start + used, have, eof); !s.ok()) return s;
+    start = 0;
+  }
+  if (!have_header) {
+    return Status::Error(Code::kBadInput, input_.name() + ": no CSV header row");
+  }
+  return Status::Ok();
+}
+
+// The header: which column holds each field.
+Status Loader::CsvHeader(const CsvRecord& header) {
+  const auto fail = [&](const std::string& why) {
+    return Status::Error(Code::kBadInput, input_.name() + ":" + std::to_string(header.line) +
+                                              ": CSV header " + why);
+  };
+  if (!header.problem.empty()) return fail(header.problem);
+  constexpr size_t kNamesShown = 8, kNameShown = 40;
+  std::string names;
+  for (size_t c = 0; c < header.fields.size() && c < kNamesShown; ++c) {
+    const std::string_view name = header.fields[c];
+    names += (c == 0 ? "" : ", ") + std::string(name.substr(0, kNameShown)) +
+             (name.size() > kNameShown ? "..." : "");
+  }
+  if (header.fields.size() > kNamesShown) names += ", ...";
+  const std::pair<const std::string*, const char*> wanted[] = {
+      {&options_.fields.id, "--id-field"},
+      {&options_.fields.name, "--name-field"},
+      {&options_.fields.image_url, "--url-field"}};
+  csv_columns_ = {kNoColumn, kNoColumn, kNoColumn};
+  csv_width_ = header.fields.size();
+  for (size_t f = 0; f < 3; ++f) {
+    const std::string& name = *wanted[f].first;
+    if (name.empty()) continue;
+    for (size_t c = 0; c < header.fields.size(); ++c) {
+      if (header.fields[c] != name) continue;
+      if (csv_columns_[f] != kNoColumn) return fail("names the column \"" + name + "\" twice");
+      csv_columns_[f] = c;
+    }
+    if (csv_columns_[f] == kNoColumn) {
+      return fail("has no column \"" + name + "\" (its columns: " + names + "); name it with " +
+                  wanted[f].second);
+    }
+  }
+  return Status::Ok();
+}
+
+void Loader::AcceptCsv(const CsvRecord& record) {
+  if (!record.problem.empty()) return Reject(record.line, "", record.problem, record.raw);
+  if (record.raw.size() > options_.max_record_bytes) {
+    return Reject(record.line, "", "record is over the limit for one user record", record.raw);
+  }
+  if (record.fields.size() != csv_width_) {
+    return Reject(record.line, "",
+                  "expected " + std::to_string(csv_width_) + " fields, as the header has, got " +
+                      std::to_string(record.fields.size()),
+                  record.raw);
+  }
+  const std::string* names[] = {&options_.fields.id, &options_.fields.name,
+                                &options_.fields.image_url};
+  std::string_view values[3];
+  for (size_t f = 0; f < 3; ++f) {
+    if (csv_columns_[f] == kNoColumn) continue;
+    values[f] = record.fields[csv_columns_[f]];
+    if (!simdjson::validate_utf8(values[f].data(), values[f].size())) {
+      return Reject(record.line, *names[f], "invalid UTF-8", record.raw);
+    }
+  }
+  RawUser user;
+  user.id = IdFromText(values[0]);
+  if (values[0].empty() || user.id.is_string()) {
+    if (std::string problem = StringIdProblem(values[0]); !problem.empty()) {
+      return Reject(record.line, *names[0], std::move(problem), record.raw);
+    }
+  }
+  user.name = values[1];
+  user.image_url = values[2];
+  Accept(user, record.line, record.raw);
+}
+
 Status Loader::Fatal(uint64_t position, const std::string& message) const {
   return Status::Error(Code::kBadInput,
                        input_.name() + "[" + std::to_string(position) + "]: " + message +
@@ -553,7 +686,9 @@ void Loader::Reject(uint64_t position, std::string field, std::string message, s
 }  // namespace
 
 std::string_view InputFormatName(InputFormat format) {
-  return format == InputFormat::kJsonl ? "jsonl" : "json-array";
+  return format == InputFormat::kJsonl       ? "jsonl"
+         : format == InputFormat::kJsonArray ? "json-array"
+                                             : "csv";
 }
 
 std::string BadRecord::Describe(std::string_view source) const {

@@ -27,7 +27,7 @@
 
 namespace pixelmill {
 
-enum class InputFormat { kJsonl, kJsonArray };
+enum class InputFormat { kJsonl, kJsonArray, kCsv };
 std::string_view InputFormatName(InputFormat format);
 
 struct LoadOptions {

@@ -48,6 +48,7 @@ class UserLoaderTest : public ::testing::Test {
     }
     LoadOptions options;
     options.max_bad_records = max_bad;
+    options.fields = fields_;
     out.stats = LoadUsers(input.value(), options, out.store, [&](const BadRecord& bad) {
       out.bad.push_back(bad.Describe("f"));
       out.raw.emplace_back(bad.raw);
@@ -68,6 +69,7 @@ class UserLoaderTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  RecordFields fields_;  // the next loads' --id-field, --name-field, --url-field
 };
 
 const char kGood[] =
@@ -201,6 +203,92 @@ TEST_F(UserLoaderTest, StringIdsLoadAndRepeatByText) {
   }
 }
 
+// Fields found where --id-field, --name-field and --url-field say, nested or not; the paths
+// name themselves in every problem.
+TEST_F(UserLoaderTest, MappedFieldsAreFoundAtTheirPaths) {
+  fields_ = RecordFields{"account.uuid", "", "account.profile.avatar.url"};
+  Loaded l = Load(
+      R"({"plan": {"tier": [1, 2]}, "account": {"uuid": "u-1", "profile": {"avatar": {"url": "h1"}}}})"
+      "\n"
+      R"({"account": {"profile": {"avatar": {"url": "h2"}, "bio": "x"}, "uuid": 2}})"
+      "\n"
+      R"({"account": {"uuid": "u-3", "profile": {"avatar": "h3"}}})"
+      "\n"
+      R"({"account": {"uuid": "u-4"}})"
+      "\n"
+      R"({"account": {"uuid": "u-5", "uuid": "u-6", "profile": {"avatar": {"url": "h5"}}}})"
+      "\n"
+      R"({"id": 6, "name": "n", "image_url": "h6"})"
+      "\n",
+      9);
+  ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
+  ASSERT_EQ(l.store.size(), 2u);
+  EXPECT_EQ(l.store.id(0).text, "u-1");
+  EXPECT_EQ(l.store.Get(0).image_url, "h1");
+  EXPECT_EQ(l.store.Get(0).name, "");
+  EXPECT_EQ(l.store.id(1), UserId(2));
+  EXPECT_EQ(l.store.Get(1).image_url, "h2");
+  ASSERT_EQ(l.bad.size(), 4u);
+  EXPECT_EQ(l.bad[0], "f:3: field \"account.profile.avatar\": expected an object, got a string");
+  EXPECT_EQ(l.bad[1], "f:4: field \"account.profile.avatar.url\": missing field");
+  EXPECT_EQ(l.bad[2], "f:5: field \"account.uuid\": field appears twice in the record");
+  EXPECT_EQ(l.bad[3], "f:6: field \"account.uuid\": missing field");
+}
+
+TEST(RecordFieldsTest, PathsThatCannotWorkAreRefused) {
+  EXPECT_EQ(RecordFieldsProblem(RecordFields{}), "");
+  EXPECT_EQ(RecordFieldsProblem(RecordFields{"a.b", "", "a.c"}), "");
+  EXPECT_NE(RecordFieldsProblem(RecordFields{"", "name", "url"}), "");
+  EXPECT_NE(RecordFieldsProblem(RecordFields{"a..b", "name", "url"}), "");
+  EXPECT_NE(RecordFieldsProblem(RecordFields{".a", "name", "url"}), "");
+  EXPECT_NE(RecordFieldsProblem(RecordFields{"id", "name", "url."}), "");
+  EXPECT_NE(RecordFieldsProblem(RecordFields{"id", "x\"y", "url"}), "");
+  EXPECT_NE(RecordFieldsProblem(RecordFields{"id", "name", "id"}), "");
+  EXPECT_EQ(RecordFieldsProblem(RecordFields{"a", "name", "a.url"}),
+            "--id-field \"a\" and --url-field \"a.url\" overlap: one field's value would hold "
+            "the other");
+}
+
+// CSV: a header row names the columns; ids that spell integers are integers, others strings.
+TEST_F(UserLoaderTest, CsvWithAHeaderRow) {
+  fields_ = RecordFields{"user_id", "display", "avatar"};
+  Loaded l = Load(
+      "\xEF\xBB\xBFplan,user_id,display,avatar\r\n"
+      "free,1,Ada,http://a/1\r\n"
+      "pro,3f2b8c1e-9d4a,\"Chen, \"\"C\"\"\",\"http://a/2\"\r\n"
+      "free,042,x,http://a/3\r\n"
+      "free,1,dup,http://a/4\r\n"
+      "free,4,short\r\n"
+      "free,,noid,http://a/5\r\n"
+      "free,\"a\x01"
+      "b\",ctl,http://a/6\r\n"
+      "free,7,\xff,http://a/7\r\n",
+      9);
+  ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
+  EXPECT_EQ(l.stats->format, InputFormat::kCsv);
+  ASSERT_EQ(l.store.size(), 3u) << ::testing::PrintToString(l.bad);
+  EXPECT_EQ(l.store.id(0), UserId(1));
+  EXPECT_FALSE(l.store.id(0).is_string());
+  EXPECT_EQ(l.store.id(1).text, "3f2b8c1e-9d4a");
+  EXPECT_EQ(l.store.Get(1).name, "Chen, \"C\"");
+  EXPECT_EQ(l.store.Get(1).image_url, "http://a/2");
+  EXPECT_EQ(l.store.id(2).text, "042");
+  ASSERT_EQ(l.bad.size(), 5u) << ::testing::PrintToString(l.bad);
+  EXPECT_EQ(l.bad[0], "f:6: expected 4 fields, as the header has, got 3");
+  EXPECT_EQ(l.bad[1], "f:7: field \"user_id\": empty string: an id needs at least one character");
+  EXPECT_EQ(l.bad[2], "f:8: field \"user_id\": string id holds a control character (byte 1)");
+  EXPECT_EQ(l.bad[3], "f:9: field \"display\": invalid UTF-8");
+  EXPECT_EQ(l.bad[4], "f:5: field \"user_id\": duplicate id 1 (first seen at line 2)");
+}
+
+TEST_F(UserLoaderTest, ACsvHeaderWithoutTheFieldsIsRefusedNamingItsColumns) {
+  Loaded l = Load("uid,url\n1,http://a/1\n");
+  ASSERT_FALSE(l.stats.ok());
+  EXPECT_EQ(l.stats.status().message(),
+            dir_.path().string() + "/users.jsonl:1: CSV header has no column \"id\" (its columns: uid, url); name it with --id-field");
+  EXPECT_FALSE(Load("not json nor csv\n").stats.ok());
+}
+
 TEST_F(UserLoaderTest, EachBadRecordNamesLineFieldAndReason) {
   EXPECT_EQ(OnlyError(R"({"id": 1, "image_url": "u"})"
                       "\n"),
@@ -291,7 +379,7 @@ TEST_F(UserLoaderTest, WholeFileErrors) {
   Loaded blank = Load("  \n\n");
   ASSERT_FALSE(blank.stats.ok());
   EXPECT_NE(blank.stats.status().message().find("only whitespace"), std::string::npos);
-  Loaded text = Load("\nname,id,image_url\n");
+  Loaded text = Load("\nname id image_url\n");
   ASSERT_FALSE(text.stats.ok());
   EXPECT_NE(text.stats.status().message().find(":2: not JSON"), std::string::npos)
       << text.stats.status().message();
@@ -509,9 +597,16 @@ TEST_F(UserLoaderTest, AnyAmountOfLeadingWhitespaceIsSkipped) {
   Loaded only = Load(std::string(9 << 20, '\n'));
   ASSERT_FALSE(only.stats.ok());
   EXPECT_NE(only.stats.status().message().find("only whitespace"), std::string::npos);
-  Loaded text = Load(blanks + "name,id\n");
+  Loaded text = Load(blanks + "name id\n");
   ASSERT_FALSE(text.stats.ok());
   EXPECT_NE(text.stats.status().message().find(":5: not JSON"), std::string::npos)
+      << text.stats.status().message();
+  Loaded csv = Load(blanks + "name,id,image_url\na,1,u\n");
+  ASSERT_TRUE(csv.stats.ok()) << csv.stats.status().ToString();
+  EXPECT_EQ(csv.store.size(), 1u);
+  Loaded csv_bad = Load(blanks + "name,id\n");
+  EXPECT_NE(csv_bad.stats.status().message().find(":5: CSV header has no column \"image_url\""),
+            std::string::npos)
       << text.stats.status().message();
 }
 
