@@ -28,6 +28,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-pil libjemalloc2  # bench.sh filters: the Pillow baseline, the allocator comparison
   wrk  # bench.sh downloads: the HTTP load generator pixelmill's request rate is set beside
+  nginx-light  # bench.sh http2 and its test: the HTTP/2 (TLS) front of the image API fixture
   python3-skimage  # image-api --images photos: its sample photos (demo, benchmarks, tests)
   python3-matplotlib iproute2  # pixelmill-loadtest: its plots; remote worker hosts (ip netns)
   slurm-wlm munge  # tests only: the Slurm cluster test (tests/slurm); pixelmill does not need them

@@ -132,6 +132,11 @@ Status DeriveDownloads(Options& out) {
   dl.max_image_bytes = out.max_image_bytes;
   dl.allow_private_networks = out.allow_private_networks;
   dl.proxy = out.proxy;
+  dl.ca_file = out.ca_file;
+  if (!dl.ca_file.empty() && ::access(dl.ca_file.c_str(), R_OK) != 0) {
+    return Usage("--ca-file " + dl.ca_file + ": " + std::strerror(errno));
+  }
+  dl.http_version = out.http_version;
   dl.health.rate = out.rate;
   dl.health.burst = out.burst;
   if (out.burst > 0 && out.rate == 0) return Usage("--burst needs --rate");

@@ -192,6 +192,16 @@ std::vector<Spec> MakeTable() {
        "send every download through this HTTP proxy (proxy environment variables are ignored); "
        "targets are still resolved and checked by pixelmill"});
 
+  add({"--ca-file", &R::ca_file, kDownloads,
+       "trust the CA certificates in this PEM file instead of the system's (an API behind a "
+       "private CA)"});
+  add({"--http-version", &R::http_version, kDownloads,
+       "auto: HTTP/2 over TLS when the server offers it (one connection a host, requests "
+       "multiplexed), else HTTP/1.1 keep-alive; 1.1: never HTTP/2; 2: HTTP/2 without asking, "
+       "plain http:// too",
+       std::nullopt,
+       {"auto", "1.1", "2"}})
+      .show_default = true;
   add({"--rate", &R::rate, kDownloads,
        "requests a second to one host at most (a token bucket of --burst; retries and redirects "
        "count); a 429 (or a 503 with Retry-After) halves that host's rate for a while; 0: no limit",

@@ -94,6 +94,11 @@ Status Downloader::Init() {
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS,
                     static_cast<long>(std::min<size_t>(concurrency_, 10000)));
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  // HTTP/2: every download --per-host lets on the wire may share one connection (curl's own cap
+  // is 100 streams, past which each waiting transfer opened a connection of its own); the
+  // server's SETTINGS still bound it.
+  curl_multi_setopt(multi_, CURLMOPT_MAX_CONCURRENT_STREAMS,
+                    static_cast<long>(std::clamp<size_t>(options_.per_host, 100, 10000)));
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
   uv_timer_init(&loop_, &wake_);
@@ -473,6 +478,21 @@ void Downloader::DrainFinished() {
   }
 }
 
+// The connection a finished request opened, if any, and the HTTP version its answer came in.
+void Downloader::CountConnection(CURL* e) {
+  long connects = 0, version = 0, status = 0;
+  curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+  curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  stats_.connections += static_cast<uint64_t>(connects);
+  if (status == 0) return;
+  if (version == CURL_HTTP_VERSION_2_0) {
+    ++stats_.http2_responses;
+  } else {
+    ++stats_.http1_responses;
+  }
+}
+
 // One request is over: read what curl saw, give the easy handle back, then follow a redirect,
 // schedule a retry, or deliver.
 void Downloader::Finished(Fetch& f, CURLcode result) {
@@ -482,6 +502,7 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
   AttemptEnd end =
       ReadAttempt(e, result, options_, f.easy->error, f.blocked, f.too_large, f.body.size());
   f.content_type = std::move(end.content_type);
+  CountConnection(e);
   idle_easies_.push_back(f.easy);
   f.easy = nullptr;
   stats_.bytes += f.body.size();

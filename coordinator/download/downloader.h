@@ -94,6 +94,10 @@ struct DownloadStats {
   uint64_t budget_pauses = 0, budget_stopped = 0;
   double budget_wait_seconds = 0;
   ThrottleTimes throttle;  // waits for --rate's tokens and for servers' Retry-After
+  // Connections opened (TLS handshakes included), and the responses that came over HTTP/1.x
+  // and over HTTP/2: with HTTP/2 one connection a host carries every request to it.
+  uint64_t connections = 0;
+  uint64_t http1_responses = 0, http2_responses = 0;
 };
 
 class Downloader {
@@ -168,6 +172,7 @@ class Downloader {
   void Action(curl_socket_t fd, int events);
   void DrainFinished();
   void Finished(Fetch& f, CURLcode result);
+  void CountConnection(CURL* e);
   void EndAttempt(Fetch& f, Status failure, HostGate::Outcome outcome,
                   std::optional<uint64_t> retry_after_ms, bool throttled = false);
   void Deliver(Fetch& f, Status failure);

@@ -34,6 +34,15 @@ void ConfigureEasy(CURL* e, const DownloadOptions& options, char* error_buffer) 
   // "" disables proxies, including http_proxy/https_proxy/all_proxy from the environment.
   curl_easy_setopt(e, CURLOPT_PROXY, options.proxy.c_str());
   if (!options.proxy.empty()) curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+  if (!options.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options.ca_file.c_str());
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CurlHttpVersion(options.http_version));
+}
+
+long CurlHttpVersion(std::string_view http_version) {
+  if (http_version == "auto") return CURL_HTTP_VERSION_2TLS;
+  if (http_version == "1.1") return CURL_HTTP_VERSION_1_1;
+  if (http_version == "2") return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+  return -1;
 }
 
 std::optional<std::string> RefusedAddress(const DownloadOptions& options, const sockaddr& address) {

@@ -41,6 +41,13 @@ struct DownloadOptions {
   // Send every request through this proxy ("" = none; proxy environment variables are always
   // ignored). The target host is then resolved and checked by pixelmill before each request.
   std::string proxy;
+  // Trust the CA certificates in this PEM file instead of the system's ("" = the system's).
+  std::string ca_file;
+  // The HTTP version asked for: "auto" (HTTP/2 over TLS when the server offers it in ALPN,
+  // HTTP/1.1 otherwise; requests to one host multiplexed over one connection with HTTP/2), "1.1"
+  // (never HTTP/2: one request a connection at a time, kept alive) or "2" (HTTP/2 without
+  // asking, over plain http:// too; a server that does not speak it fails).
+  std::string http_version = "auto";
   // Checked "Name: value" headers for every request to the input URLs' own hosts (not to a
   // redirect's other host), and the User-Agent ("" = "pixelmill/<version>").
   std::vector<std::string> headers;
@@ -65,6 +72,9 @@ void CurlGlobalInitOnce();
 // signals, the user agent, and the proxy (or none: proxy environment variables are ignored).
 // The caller sets its write and open-socket callbacks (the latter calling OpenCheckedSocket).
 void ConfigureEasy(CURL* easy, const DownloadOptions& options, char* error_buffer);
+
+// The CURL_HTTP_VERSION_* of a DownloadOptions::http_version; -1 for an unknown one.
+long CurlHttpVersion(std::string_view http_version);
 
 // Why connecting to `address` is refused under `options` ("10.0.0.1 (private address; pass
 // --allow-private-networks to allow)"), or nullopt when it is allowed.

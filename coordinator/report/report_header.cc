@@ -73,6 +73,8 @@ std::string OptionsJson(const Options& o) {
       .Add("allow_private_networks", d.allow_private_networks)
       .Add("allowed_private_networks", o.allowed_private_networks)
       .Add("proxy", d.proxy.empty() ? std::string() : RedactUrl(d.proxy, 4096))
+      .Add("ca_file", d.ca_file)
+      .Add("http_version", d.http_version)
       .Add("rate", d.health.rate)
       .Add("burst", d.health.burst)
       .AddRaw("header_names", HeaderNamesJson(d.headers))  // never their values

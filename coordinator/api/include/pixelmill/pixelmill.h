@@ -162,6 +162,13 @@ struct RunOptions {
   std::string allowed_private_networks;
   // Send every download through this HTTP proxy (--proxy); targets are still checked.
   std::string proxy;
+  // Trust the CA certificates of this PEM file instead of the system's (--ca-file): an API
+  // behind a private CA.
+  std::string ca_file;
+  // The HTTP version (--http-version): "auto" (HTTP/2 over TLS when the server offers it, each
+  // host's requests multiplexed over one connection; else HTTP/1.1 keep-alive), "1.1" or "2"
+  // (without asking, also over plain http://).
+  std::string http_version = "auto";
   // Requests a second to one host at most (--rate; 0: no limit), from a token bucket of
   // `burst` requests (--burst; 0: max(1, rate / 10)). Retries and redirect hops take a token
   // too. A 429 answer (or a 503 with Retry-After) halves that host's rate (down to rate / 16);
