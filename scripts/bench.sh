@@ -2,7 +2,7 @@
 # Benchmarks, each side by side with its baseline in the same run, printed as ratios so a slow
 # machine does not change the verdict. One file per benchmark in scripts/bench/ (e.g. proof.sh,
 # its analysis in proof.py beside it); this script only sets up and dispatches.
-# Usage: scripts/bench.sh [--quick] [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|shards|netns|all]
+# Usage: scripts/bench.sh [--quick] [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|shards|netns|http2|all]
 # --quick runs every benchmark reduced (a few thousand users, one repeat), in about 2 minutes: a
 # check that each still runs, not figures to quote (CI runs it).
 # (hosts, streaming: COORDINATOR=PATH runs another build, e.g. an older one, for a before/after
@@ -20,11 +20,11 @@ if [ "${1:-}" = --quick ]; then
   shift
 fi
 what=${1:-all}
-usage="usage: scripts/bench.sh [--quick] [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|shards|netns|all]"
+usage="usage: scripts/bench.sh [--quick] [load|downloads|pool|hosts|filters|filters_memory|streaming|proof|dedupe|shards|netns|http2|all]"
 case "${what}" in
-  load | downloads | pool | hosts | filters_memory | streaming | proof | dedupe | shards | netns) benches=("$what") ;;
+  load | downloads | pool | hosts | filters_memory | streaming | proof | dedupe | shards | netns | http2) benches=("$what") ;;
   filters) benches=(filters filters_memory) ;;
-  all) benches=(load downloads pool hosts filters filters_memory streaming proof dedupe shards netns) ;;
+  all) benches=(load downloads pool hosts filters filters_memory streaming proof dedupe shards netns http2) ;;
   *) echo "$usage" >&2; exit 2 ;;
 esac
 for program in coordinator/coordinator worker/worker tests/support/image-api tests/load_bench \
@@ -46,6 +46,7 @@ if ((quick)); then
   export PROOF_SEED_USERS=${PROOF_SEED_USERS:-10000} DEDUPE_USERS=${DEDUPE_USERS:-2000}
   export SHARDS_USERS=${SHARDS_USERS:-200} MERGE_USERS=${MERGE_USERS:-10000}
   export BENCH_USERS=${BENCH_USERS:-60} BENCH_REPEATS=${BENCH_REPEATS:-1}
+  export HTTP2_USERS=${HTTP2_USERS:-500} HTTP2_REPEATS=${HTTP2_REPEATS:-1}
   what=$what-quick
 fi
 results=${BENCH_RESULTS:-bench-results}/$(date -u +%Y%m%d-%H%M%S)-$what
