@@ -132,6 +132,7 @@ class Runner::Impl {
       summary.input = Describe(users);
       if (outcome.began) {  // else the folder's manifest is an earlier run's, not this one's
         summary.ok = outcome.ok;
+        summary.report = std::move(outcome.report);
         summary.failed = outcome.failed;
         summary.not_done =
             users.store.size() - std::min<size_t>(users.store.size(), outcome.ok + outcome.failed);

@@ -260,8 +260,11 @@ std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay) {
 
 Status WriteReport(const std::string& path, const LoadStats& load, const PipelineResult& run,
                    const ReplayStats& replay, const ReportContext& context) {
-  Status s =
-      WriteFileAtomically(path, BuildReport(load, run, replay, context) + "\n", /*sync=*/true);
+  return WriteReportJson(path, BuildReport(load, run, replay, context));
+}
+
+Status WriteReportJson(const std::string& path, const std::string& json) {
+  Status s = WriteFileAtomically(path, json + "\n", /*sync=*/true);
   if (!s.ok()) return Status::Error(Code::kIo, "cannot write report: " + s.message());
   return Status::Ok();
 }

@@ -30,6 +30,8 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run,
 // Writes BuildReport() and a newline to `path` atomically (unpredictable temp file + rename).
 Status WriteReport(const std::string& path, const LoadStats& load, const PipelineResult& run,
                    const ReplayStats& replay = {}, const ReportContext& context = {});
+// Writes a report already built (`json`) the same way.
+Status WriteReportJson(const std::string& path, const std::string& json);
 
 // The end-of-run summary for people, one "label  figures" row each (ok, failed by code and
 // skipped users; wall time and users/s; download, filter CPU and end-to-end latencies; worker

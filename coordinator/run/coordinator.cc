@@ -272,17 +272,19 @@ RunOutcome RunLoaded(const Options& given, const OutputDir& output, const RunSta
   run.peak_rss_bytes = PeakRssBytes();
   // The report first: if stderr is gone (a closed pipe), the summary line is what is lost.
   int exit_code = run.exit_code;
+  std::string report_json = BuildReport(stats, run, replay, context);
   if (!report.empty()) {
-    std::error_code ignored;  // checked at the start; WriteReport says what is wrong
+    std::error_code ignored;  // checked at the start; WriteReportJson says what is wrong
     std::filesystem::create_directories(std::filesystem::path(report).parent_path(), ignored);
-    if (Status s = WriteReport(report, stats, run, replay, context); !s.ok()) {
+    if (Status s = WriteReportJson(report, report_json); !s.ok()) {
       exit_code = Fatal(observer, s);
     }
   }
   // The table (when the pipeline ran), then the one-line summary scripts read.
   observer.OnSummaryEvent(ran ? SummaryTable(run, replay) : std::string(),
                           DoneEvent(store.size(), run, replay, output.resuming()));
-  return {exit_code, run.ok + replay.skipped, run.failed + replay.failed_kept, true};
+  return {exit_code, run.ok + replay.skipped, run.failed + replay.failed_kept, true,
+          std::move(report_json)};
 }
 
 // --dry-run: loads and checks the input; with --output, the skipped records are written to

@@ -26,6 +26,8 @@ struct RunOutcome {
   // The run got past its checks (options, input, the output folder, resume) and the manifest
   // is this run's: false when it was refused before doing anything.
   bool began = false;
+  // The report (--report's JSON document), when the pipeline ran.
+  std::string report = {};
 };
 
 // Loads options.input into `users` (left there for the caller: the dry run's figures, the

@@ -77,6 +77,38 @@ TEST(ApiUserDoneTest, ThePipelineHandsOverEachUserAsItsLineIsCommitted) {
   EXPECT_EQ(summary.exit_code, 3) << summary.error;
   ExpectSameRecords(collector, summary);
   EXPECT_EQ(summary.results.back().deduplicated_from, std::optional<std::string>("50"));
+  // The summary carries the report, the same document --report writes.
+  EXPECT_EQ(testing::JsonInt(summary.report, "/ok"), static_cast<int64_t>(summary.ok));
+  EXPECT_EQ(testing::JsonInt(summary.report, "/failed"), static_cast<int64_t>(summary.failed));
+  EXPECT_EQ(testing::JsonInt(summary.report, "/dedupe/deduplicated"), 1);
+  EXPECT_EQ(testing::JsonAt(summary.report, "/options/dedupe"), "url");
+  EXPECT_GT(testing::JsonInt(summary.report, "/download/requests"), 0);
+}
+
+// String ids through the C++ API: each result names its id the way the user gave it.
+TEST(ApiUserDoneTest, StringIdsComeBackAsGiven) {
+  testing::ImageApiProcess api(PIXELMILL_IMAGE_API);
+  ASSERT_TRUE(api.ok());
+  testing::TempDir dir;
+  const std::vector<User> users = {{"3f2b8c1e-9d4a", "Ada", api.Url("/img/1.jpg")},
+                                   {7, "Brian", api.Url("/img/2.jpg")},
+                                   {"a/b", "Chen", api.Url("/img/3.jpg")}};
+  Runner runner(testing::TestOptions((dir / "out").string()));
+  const RunSummary summary = runner.Run(users);
+  ASSERT_EQ(summary.exit_code, 0) << summary.error;
+  ASSERT_EQ(summary.results.size(), 3u);
+  EXPECT_EQ(summary.results[0].string_id, "3f2b8c1e-9d4a");
+  EXPECT_EQ(summary.results[1].string_id, "");
+  EXPECT_EQ(summary.results[1].id, 7);
+  EXPECT_EQ(summary.results[2].string_id, "a/b");
+  EXPECT_EQ(std::filesystem::path(summary.results[2].output_path).filename(), "a%2Fb.jpg");
+  const RunSummary refused = Runner(testing::TestOptions((dir / "out2").string()))
+                                 .Run(std::vector<User>{{"ok", "a", api.Url("/img/1.jpg")},
+                                                        {"bad\nid", "b", api.Url("/img/2.jpg")}});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.error.find("users[1]: field \"string_id\": string id holds a control character"),
+            std::string::npos)
+      << refused.error;
 }
 
 TEST(ApiUserDoneTest, SequentialHandsOverEachUserToo) {

@@ -329,6 +329,10 @@ struct RunSummary {
   // all 0 when the run did not start.
   size_t ok = 0, failed = 0, not_done = 0;
   double wall_seconds = 0;
+  // The run's report: the JSON document `coordinator --report` writes, with the same fields
+  // (options, load, download latencies and throttling, workers, waits, memory, verdict...); ""
+  // when the run did not start or was a dry run.
+  std::string report;
 };
 
 class PIXELMILL_API Runner {
