@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "coordinator/api/api_parts.h"
+#include "coordinator/api/option_table.h"
 #include "coordinator/engine/options.h"
 #include "coordinator/events/clock.h"
 #include "coordinator/events/run_observer.h"
@@ -24,17 +25,23 @@ namespace {
 
 // Passes everything to the caller's Observer (if any), keeping the last error for
 // RunSummary::error.
+//
+// Run from the C++ API (no command line), errors and warnings speak in the API's terms: the
+// RunOptions field beside each flag they name (InApiTerms).
 class ErrorKeeper final : public Observer {
  public:
-  explicit ErrorKeeper(Observer* observer) : observer_(observer) {}
+  ErrorKeeper(Observer* observer, bool api_terms) : observer_(observer), api_terms_(api_terms) {}
 
   void OnEvent(LogLevel level, const std::string& message) override {
-    if (level == LogLevel::kError) last_error_ = message;
-    if (observer_ != nullptr) observer_->OnEvent(level, message);
+    const std::string text = Terms(level, message);
+    if (level == LogLevel::kError) last_error_ = text;
+    if (observer_ != nullptr) observer_->OnEvent(level, text);
   }
   void OnStructuredEvent(const Event& event) override {
-    if (event.level == LogLevel::kError) last_error_ = event.message;
-    if (observer_ != nullptr) observer_->OnStructuredEvent(event);
+    Event translated = event;
+    translated.message = Terms(event.level, event.message);
+    if (event.level == LogLevel::kError) last_error_ = translated.message;
+    if (observer_ != nullptr) observer_->OnStructuredEvent(translated);
   }
   void OnProgress(const ProgressSample& progress) override {
     if (observer_ != nullptr) observer_->OnProgress(progress);
@@ -53,9 +60,15 @@ class ErrorKeeper final : public Observer {
   }
 
   const std::string& last_error() const { return last_error_; }
+  // `message` in the API's terms, when it is an error or a warning of an API run.
+  std::string Terms(LogLevel level, const std::string& message) const {
+    const bool notable = level == LogLevel::kError || level == LogLevel::kWarning;
+    return api_terms_ && notable ? InApiTerms(message) : message;
+  }
 
  private:
   Observer* observer_;
+  bool api_terms_;
   std::string last_error_;
 };
 
@@ -120,7 +133,7 @@ class Runner::Impl {
   RunSummary Run(const RunFn& run) {
     const TimePoint start = RealClock().Now();
     RunSummary summary;
-    ErrorKeeper keeper(observer_);
+    ErrorKeeper keeper(observer_, options_.command_line.empty());
     Result<Options> options = ToOptions(options_);
     if (!options.ok()) {
       summary.exit_code = options.status().code() == Code::kUsage ? kExitUsage : kExitFatal;

@@ -1,6 +1,9 @@
 // RunOptionTable(): each RunOptions field that is a `coordinator` flag, once.
 #include "coordinator/api/option_table.h"
 
+#include <utility>
+#include <string_view>
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 
@@ -236,14 +239,55 @@ std::vector<Spec> MakeTable() {
   memory.default_text = "512M";
   memory.show_default = true;
   memory.byte_size = true;
+
+  // The fields not named like their flag.
+  constexpr std::pair<std::string_view, const char*> kRenamed[] = {
+      {"--output", "output_dir"},
+      {"--report", "report_path"},
+      {"--grace", "grace_s"},
+      {"--job-timeout", "job_timeout_s"},
+      {"--remote-wait", "remote_wait_s"},
+      {"--timeout", "timeout_s"},
+      {"--allow-private-networks", "allowed_private_networks"},
+      {"--header", "headers"}};
+  for (Spec& spec : t) {
+    for (const auto& [flag, name] : kRenamed) {
+      if (spec.flag == flag) spec.field_name = name;
+    }
+  }
   return t;
 }
+
+bool FlagByte(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
 
 }  // namespace
 
 const std::vector<OptionSpec<RunOptions>>& RunOptionTable() {
   static const std::vector<OptionSpec<RunOptions>> table = MakeTable();
   return table;
+}
+
+std::string InApiTerms(std::string_view message) {
+  std::string out;
+  size_t from = 0;
+  for (size_t at = message.find("--"); at != std::string_view::npos;
+       at = message.find("--", at + 2)) {
+    if (at < from || (at > 0 && FlagByte(message[at - 1]))) continue;
+    size_t end = at + 2;
+    while (end < message.size() && FlagByte(message[end])) ++end;
+    const std::string_view flag = message.substr(at, end - at);
+    for (const OptionSpec<RunOptions>& spec : RunOptionTable()) {
+      if (flag != spec.flag) continue;
+      std::string name = spec.field_name != nullptr ? spec.field_name : std::string(flag.substr(2));
+      std::replace(name.begin(), name.end(), '-', '_');
+      out.append(message.substr(from, at - from));
+      out += name + " (" + std::string(flag) + ")";
+      from = end;
+      break;
+    }
+  }
+  out.append(message.substr(from));
+  return out;
 }
 
 }  // namespace pixelmill

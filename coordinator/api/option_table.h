@@ -82,10 +82,18 @@ struct OptionSpec {
   // The value of a text flag given without one ("--allow-private-networks" alone: "all"); null:
   // the flag needs its value.
   const char* bare_value = nullptr;
+  // The field's name when it is not the flag's ("--output": "output_dir"); null: the flag's,
+  // dashes as underscores ("--max-bad-records": "max_bad_records").
+  const char* field_name = nullptr;
 };
 
 // Every RunOptions field that is a flag, in --help order.
 const std::vector<OptionSpec<RunOptions>>& RunOptionTable();
+
+// `message` (an error about options, a hint) for a caller of the C++ API: each flag of the
+// table it names becomes its RunOptions field, the flag beside it ("--burst needs --rate":
+// "burst (--burst) needs rate (--rate)").
+std::string InApiTerms(std::string_view message);
 
 // A whole number field (its text has no decimal point).
 template <class Struct>

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/api/api_parts.h"
+#include "coordinator/api/option_table.h"
 
 namespace pixelmill {
 namespace {
@@ -25,6 +26,21 @@ TEST(ToOptionsTest, TheHeartbeatRangeIsTheCommandLines) {
   EXPECT_FALSE(ToOptions(options).ok());
   options.heartbeat_ms = 60000;
   EXPECT_TRUE(ToOptions(options).ok()) << ToOptions(options).status().ToString();
+}
+
+// Every flag a message names gets its field beside it; text that only looks like a flag does
+// not.
+TEST(InApiTermsTest, FlagsBecomeFieldsWithTheFlagBeside) {
+  EXPECT_EQ(InApiTerms("--burst needs --rate"), "burst (--burst) needs rate (--rate)");
+  EXPECT_EQ(InApiTerms("--output is required"), "output_dir (--output) is required");
+  EXPECT_EQ(InApiTerms("pass --allow-private-networks to allow"),
+            "pass allowed_private_networks (--allow-private-networks) to allow");
+  EXPECT_EQ(InApiTerms("--max-bad-records: -1 is not >= 0"),
+            "max_bad_records (--max-bad-records): -1 is not >= 0");
+  EXPECT_EQ(InApiTerms("--no-such-flag and a--rate and --ratex stay"),
+            "--no-such-flag and a--rate and --ratex stay");
+  EXPECT_EQ(InApiTerms("ends with --resume"), "ends with resume (--resume)");
+  EXPECT_EQ(InApiTerms(""), "");
 }
 
 TEST(ToOptionsTest, ZeroWorkersMeansRemoteOnlyAndNeedsBind) {

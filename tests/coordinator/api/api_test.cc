@@ -245,7 +245,8 @@ class Recorder : public Observer {
   ProgressSample last_;
 };
 
-TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFlag) {
+// Every check of the command speaks in the API's terms here: the field, its flag beside it.
+TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFieldAndFlag) {
   TempDir dir;
   struct Case {
     const char* what;
@@ -254,31 +255,31 @@ TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFlag) {
     const char* says;
   };
   const Case cases[] = {
-      {"no output", [](RunOptions& o) { o.output_dir.clear(); }, 2, "--output is required"},
+      {"no output", [](RunOptions& o) { o.output_dir.clear(); }, 2, "output_dir (--output) is required (or use dry_run (--dry-run))"},
       {"resume and overwrite",
        [](RunOptions& o) {
          o.resume_anyway = true;  // implies resume
          o.overwrite = true;
        },
-       2, "--overwrite (delete it) cannot go together"},
+       2, "overwrite (--overwrite) (delete it) cannot go together"},
       {"retry without resume", [](RunOptions& o) { o.retry_failed = true; }, 2,
-       "--retry-failed needs --resume"},
+       "retry_failed (--retry-failed) needs resume (--resume)"},
       {"intensity out of range",
        [](RunOptions& o) {
          o.filter = "blur";
          o.intensity = 500;
        },
-       2, "--filter:"},
+       2, "filter (--filter):"},
       {"intensity not a number",
        [](RunOptions& o) {
          o.filter = "blur";
          o.intensity = std::nan("");
        },
-       2, "--intensity: nan is not a finite number"},
-      {"format", [](RunOptions& o) { o.format = "gif"; }, 2, "--format: 'gif'"},
-      {"quality", [](RunOptions& o) { o.quality = 0; }, 2, "--quality"},
+       2, "intensity (--intensity): nan is not a finite number"},
+      {"format", [](RunOptions& o) { o.format = "gif"; }, 2, "format (--format): 'gif'"},
+      {"quality", [](RunOptions& o) { o.quality = 0; }, 2, "quality (--quality)"},
       {"remote workers in the clear", [](RunOptions& o) { o.bind = "tcp://0.0.0.0:5555"; }, 2,
-       "pass --insecure"},
+       "pass insecure (--insecure)"},
       {"crash (a test-only build's filter)",
        [](RunOptions& o) {
          o.filter = "crash";
@@ -287,10 +288,10 @@ TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFlag) {
        2, "unknown filter 'crash'"},
       {"no worker", [](RunOptions& o) { o.worker_binary = "/nonexistent/worker"; }, 1,
        "/nonexistent/worker is not executable"},
-      {"zero concurrency", [](RunOptions& o) { o.concurrency = 0; }, 2, "--concurrency"},
-      {"zero attempts", [](RunOptions& o) { o.max_attempts = 0; }, 2, "--max-attempts"},
+      {"zero concurrency", [](RunOptions& o) { o.concurrency = 0; }, 2, "concurrency (--concurrency)"},
+      {"zero attempts", [](RunOptions& o) { o.max_attempts = 0; }, 2, "max_attempts (--max-attempts)"},
       {"worker memory too small to start", [](RunOptions& o) { o.worker_memory_mb = 128; }, 2,
-       "--worker-memory-mb: 128 is not 0 or >= 256"},
+       "worker_memory_mb (--worker-memory-mb): 128 is not 0 or >= 256"},
   };
   for (const Case& c : cases) {
     RunOptions options = TestOptions((dir / "out").string());
@@ -358,7 +359,7 @@ TEST(ApiOptionsTest, AShardOfAVectorAStreamOrAFileIsTheSameUsers) {
   bad.shard = "2/2";
   const RunSummary refused = Runner(bad).Run(users);
   EXPECT_EQ(refused.exit_code, kExitUsage);
-  EXPECT_NE(refused.error.find("--shard 2/2"), std::string::npos) << refused.error;
+  EXPECT_NE(refused.error.find("shard (--shard) 2/2"), std::string::npos) << refused.error;
 }
 
 TEST(ApiOptionsTest, BadRecordsOfAFileAreSkippedIntoRejectsAndCountedWithoutResults) {
