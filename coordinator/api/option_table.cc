@@ -1,11 +1,11 @@
 // RunOptionTable(): each RunOptions field that is a `coordinator` flag, once.
 #include "coordinator/api/option_table.h"
 
-#include <utility>
-#include <string_view>
 #include <algorithm>
 #include <cstdlib>
 #include <sstream>
+#include <string_view>
+#include <utility>
 
 #include "common/filters/filter.h"
 
@@ -198,7 +198,9 @@ std::vector<Spec> MakeTable() {
   add({"--ca-file", &R::ca_file, kDownloads,
        "trust the CA certificates in this PEM file instead of the system's (an API behind a "
        "private CA)"});
-  add({"--http-version", &R::http_version, kDownloads,
+  add({"--http-version",
+       &R::http_version,
+       kDownloads,
        "auto: HTTP/2 over TLS when the server offers it (one connection a host, requests "
        "multiplexed), else HTTP/1.1 keep-alive; 1.1: never HTTP/2; 2: HTTP/2 without asking, "
        "plain http:// too",

@@ -28,7 +28,8 @@ size_t CsvReader::Read(const char* data, size_t len, bool final, const RecordFn&
       line_ = line;
       return start;
     }
-    if (record_.problem.empty() && record_.raw.find_first_not_of(" \t\r") == std::string_view::npos) {
+    if (record_.problem.empty() &&
+        record_.raw.find_first_not_of(" \t\r") == std::string_view::npos) {
       continue;  // a blank line
     }
     on_record(record_);

@@ -1,8 +1,8 @@
 // CsvReader: RFC 4180 records from a byte stream handed over in spans: fields separated by
 // commas, records by LF or CRLF, a field in double quotes may hold commas, quotes (written "")
-// and line breaks. Blank lines (nothing but spaces and tabs) are skipped. A malformed record (a quote inside an unquoted field,
-// text after a closing quote, a quote left open at the end of the input) is reported with its
-// problem and skipped to the end of its line; reading goes on.
+// and line breaks. Blank lines (nothing but spaces and tabs) are skipped. A malformed record (a
+// quote inside an unquoted field, text after a closing quote, a quote left open at the end of the
+// input) is reported with its problem and skipped to the end of its line; reading goes on.
 //
 // Not thread-safe; one reader per input.
 #pragma once
@@ -17,9 +17,9 @@
 namespace pixelmill {
 
 struct CsvRecord {
-  uint64_t line = 0;      // the line it starts on, from 1
-  std::string_view raw;   // its bytes, line break excluded
-  std::string problem;    // empty unless malformed (then `fields` is empty)
+  uint64_t line = 0;     // the line it starts on, from 1
+  std::string_view raw;  // its bytes, line break excluded
+  std::string problem;   // empty unless malformed (then `fields` is empty)
   // Each field's value, quotes removed and "" unescaped; valid during the callback.
   std::vector<std::string_view> fields;
 };

@@ -25,9 +25,7 @@ void IdIndex::Reserve(size_t count) {
   if (count * 2 > slots_.size()) Rehash(std::bit_ceil(count * 2));
 }
 
-size_t IdIndex::Home(uint64_t key) const {
-  return Mix(key) & (slots_.size() - 1);
-}
+size_t IdIndex::Home(uint64_t key) const { return Mix(key) & (slots_.size() - 1); }
 
 void IdIndex::Rehash(size_t capacity) {
   std::vector<Slot> old(capacity, Slot{0, 0});

@@ -5,8 +5,9 @@
 namespace pixelmill {
 
 std::string RecordFieldsProblem(const RecordFields& fields) {
-  const std::pair<const char*, const std::string*> named[] = {
-      {"--id-field", &fields.id}, {"--name-field", &fields.name}, {"--url-field", &fields.image_url}};
+  const std::pair<const char*, const std::string*> named[] = {{"--id-field", &fields.id},
+                                                              {"--name-field", &fields.name},
+                                                              {"--url-field", &fields.image_url}};
   for (const auto& [flag, path] : named) {
     if (path->empty() && path != &fields.name) return std::string(flag) + ": empty path";
     if (path->empty()) continue;
@@ -14,7 +15,8 @@ std::string RecordFieldsProblem(const RecordFields& fields) {
       return std::string(flag) + ": \"" + *path + "\" holds a quote or a backslash";
     }
     if (path->front() == '.' || path->back() == '.' || path->find("..") != std::string::npos) {
-      return std::string(flag) + ": \"" + *path + "\" has an empty key (a dot at an end or two together)";
+      return std::string(flag) + ": \"" + *path +
+             "\" has an empty key (a dot at an end or two together)";
     }
   }
   for (const auto& [flag, path] : named) {

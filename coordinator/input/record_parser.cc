@@ -147,8 +147,8 @@ bool SkipValue(od::value& v, RecordProblem& p) {
 // The fields of `object` at `depth` of the paths of the `active` fields (a bit each): a leaf
 // is read, a key on the way to one is entered, anything else is checked and skipped. `seen`
 // gets a bit for each field read.
-bool Walk(od::object object, const FieldPaths& paths, size_t depth, unsigned active,
-          RawUser& user, unsigned& seen, RecordProblem& p) {
+bool Walk(od::object object, const FieldPaths& paths, size_t depth, unsigned active, RawUser& user,
+          unsigned& seen, RecordProblem& p) {
   for (auto field_result : object) {
     od::field field;
     if (auto e = std::move(field_result).get(field)) return Syntax(p, e);
@@ -209,8 +209,7 @@ FieldPaths::FieldPaths(const RecordFields& fields) {
   }
 }
 
-bool ParseUserObject(od::object object, const FieldPaths& paths, RawUser& user,
-                     RecordProblem& p) {
+bool ParseUserObject(od::object object, const FieldPaths& paths, RawUser& user, RecordProblem& p) {
   unsigned wanted = 0, seen = 0;
   for (int f = 0; f < FieldPaths::kFields; ++f) {
     if (!paths.keys(static_cast<FieldPaths::Field>(f)).empty()) wanted |= 1u << f;

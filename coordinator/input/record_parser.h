@@ -9,8 +9,8 @@
 #include <array>
 #include <cstdint>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
 

@@ -1,8 +1,9 @@
 // Where a user belongs, by its id alone, the same on every machine and build: the shard of an
 // input split over several coordinators (--shard K/N), and the subfolder of its image in a
 // fanned-out output folder (OutputLayout). Both come from IdHash, FNV-1a 64 of the id as the
-// input writes it (an integer's decimal digits, a string id's string: user_id.h), never std::hash, through MurmurHash3's 64-bit
-// finaliser (FNV-1a alone mixes short keys poorly: shards of sequential ids came out 4 % off).
+// input writes it (an integer's decimal digits, a string id's string: user_id.h), never std::hash,
+// through MurmurHash3's 64-bit finaliser (FNV-1a alone mixes short keys poorly: shards of
+// sequential ids came out 4 % off).
 //
 //   h                 = fmix64(IdHash(id))
 //   shard of id in N  = floor(h * N / 2^64)   (h's high bits: each shard its fair part, any N)

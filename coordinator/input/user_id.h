@@ -78,7 +78,9 @@ std::string IdFileStem(UserId id);
 
 // Writes IdText(id) (test output, messages).
 std::ostream& operator<<(std::ostream& out, UserId id);
-inline std::ostream& operator<<(std::ostream& out, const OwnedUserId& id) { return out << id.view(); }
+inline std::ostream& operator<<(std::ostream& out, const OwnedUserId& id) {
+  return out << id.view();
+}
 
 // Adds `key`: the id, a JSON number or string as the input wrote it.
 void AddId(JsonObject& object, std::string_view key, UserId id);

@@ -10,8 +10,8 @@
 
 #include "common/base/json_writer.h"
 #include "common/base/memory_limit.h"
-#include "coordinator/input/id_index.h"
 #include "coordinator/input/csv_reader.h"
+#include "coordinator/input/id_index.h"
 #include "coordinator/input/record_parser.h"
 
 namespace pixelmill {
@@ -538,8 +538,8 @@ Status Loader::LoadCsv(size_t start, size_t have, bool eof) {
 // The header: which column holds each field.
 Status Loader::CsvHeader(const CsvRecord& header) {
   const auto fail = [&](const std::string& why) {
-    return Status::Error(Code::kBadInput, input_.name() + ":" + std::to_string(header.line) +
-                                              ": CSV header " + why);
+    return Status::Error(Code::kBadInput,
+                         input_.name() + ":" + std::to_string(header.line) + ": CSV header " + why);
   };
   if (!header.problem.empty()) return fail(header.problem);
   constexpr size_t kNamesShown = 8, kNameShown = 40;
@@ -625,10 +625,9 @@ Status Loader::RemoveDuplicates() {
     if (k % kStopCheckRecords == 0 && StopRequested()) return Interrupted();
     if (k + kAhead < n) index.Prefetch(store_.key(first_index_ + k + kAhead));
     const UserView user = store_.Get(first_index_ + k);
-    const std::optional<uint64_t> first =
-        index.InsertOrFind(store_.key(first_index_ + k), k, [&](uint64_t earlier) {
-          return store_.id(first_index_ + earlier) == user.id;
-        });
+    const std::optional<uint64_t> first = index.InsertOrFind(
+        store_.key(first_index_ + k), k,
+        [&](uint64_t earlier) { return store_.id(first_index_ + earlier) == user.id; });
     if (!first) continue;
     drop.push_back(first_index_ + k);
     JsonObject record;

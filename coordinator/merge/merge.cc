@@ -337,7 +337,7 @@ class Merger {
   uint64_t total_users_ = 0;
   bool fan_out_ = false;
   MergeFigures figures_;
-  std::unordered_set<std::string> ids_;  // IdText of each id seen
+  std::unordered_set<std::string> ids_;   // IdText of each id seen
   std::unordered_set<std::string> made_;  // folders made in ALL/images
   Folder all_images_;                     // ALL/images, with --link or --move
 };

@@ -103,10 +103,9 @@ std::string ToLine(const ManifestRecord& record) {
     std::string error =
         JsonObject().Add("code", record.error_code).Add("message", record.error_message).Done();
     AddId(line, "id", record.id.view());
-    line.Add("status", "failed")
-        .AddRaw("error", error)
-        .Add("attempts", uint64_t{record.attempts});
-    if (record.deduplicated_from) AddId(line, "deduplicated_from", record.deduplicated_from->view());
+    line.Add("status", "failed").AddRaw("error", error).Add("attempts", uint64_t{record.attempts});
+    if (record.deduplicated_from)
+      AddId(line, "deduplicated_from", record.deduplicated_from->view());
     return line.Done();
   }
   AddId(line, "id", record.id.view());

@@ -59,7 +59,8 @@ struct ManifestRecord {
 std::string ToLine(const ManifestRecord& record);
 
 // Reads `line` (one JSON object, nothing after it) into `record`; false unless it has an
-// "id", an integer or a string. `line` must be followed by simdjson::SIMDJSON_PADDING readable bytes
+// "id", an integer or a string. `line` must be followed by simdjson::SIMDJSON_PADDING readable
+// bytes
 // (`capacity` counts them).
 bool ReadRecord(std::string_view line, size_t capacity, ManifestRecord& record);
 // The same for any `line` (copied into `scratch`, padded).

@@ -111,10 +111,8 @@ std::string BuildReport(const LoadStats& load, const PipelineResult& run, const 
       .Add("failed", d.failed)
       .Add("bytes", d.bytes)
       .Add("connections", d.connections)
-      .AddRaw("http_versions", JsonObject()
-                                   .Add("1.1", d.http1_responses)
-                                   .Add("2", d.http2_responses)
-                                   .Done());
+      .AddRaw("http_versions",
+              JsonObject().Add("1.1", d.http1_responses).Add("2", d.http2_responses).Done());
   // Host-seconds waited for --rate's tokens and for servers' Retry-After.
   const std::string throttled_json = JsonObject()
                                          .Add("by_rate_s", d.throttle.by_rate_s)
@@ -229,8 +227,8 @@ std::string SummaryTable(const PipelineResult& run, const ReplayStats& replay) {
   row("download", PercentilesText(d.latency_us) + "; " + Bytes(d.bytes) + " in " +
                       std::to_string(d.requests) + " requests");
   row("  connections", std::to_string(d.connections) + " opened; responses " +
-                          std::to_string(d.http1_responses) + " over HTTP/1.x, " +
-                          std::to_string(d.http2_responses) + " over HTTP/2");
+                           std::to_string(d.http1_responses) + " over HTTP/1.x, " +
+                           std::to_string(d.http2_responses) + " over HTTP/2");
   row("  slot wait", PercentilesText(d.slot_wait_us) + " (admitted, waiting for a connection)");
   row("  transfer", PercentilesText(d.transfer_us) + " (on the wire, retries included)");
   if (d.throttle.by_rate_s > 0 || d.throttle.by_server_s > 0) {

@@ -132,7 +132,8 @@ class Dispatcher {
   // Queues the image of a user (`user`: its index in the store, which JobOutcome names;
   // `user_id` or `user_string_id`: its id, which the Job carries); it goes out as soon as a
   // worker has credit.
-  void Submit(size_t user, int64_t user_id, ImageBuffer image, std::string_view user_string_id = {});
+  void Submit(size_t user, int64_t user_id, ImageBuffer image,
+              std::string_view user_string_id = {});
   // The supervisor saw a local worker process end: the worker of that local_pid is dead at once.
   void WorkerExited(uint32_t pid, const std::string& how);
   // Fails every queued job with kNoWorkers and `message` (no worker can ever come).

@@ -46,7 +46,7 @@ struct WorkerInfo {
 };
 
 struct JobRecord {
-  size_t user = 0;      // the user's index in the run's store
+  size_t user = 0;             // the user's index in the run's store
   int64_t user_id = 0;         // the user's id, as the input gave it (sent with the job)
   std::string user_string_id;  // or its string id
   uint32_t attempt = 1;

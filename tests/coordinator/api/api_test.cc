@@ -255,7 +255,8 @@ TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFieldAndFlag) {
     const char* says;
   };
   const Case cases[] = {
-      {"no output", [](RunOptions& o) { o.output_dir.clear(); }, 2, "output_dir (--output) is required (or use dry_run (--dry-run))"},
+      {"no output", [](RunOptions& o) { o.output_dir.clear(); }, 2,
+       "output_dir (--output) is required (or use dry_run (--dry-run))"},
       {"resume and overwrite",
        [](RunOptions& o) {
          o.resume_anyway = true;  // implies resume
@@ -288,8 +289,10 @@ TEST(ApiOptionsTest, EveryCheckOfTheCommandNamesItsFieldAndFlag) {
        2, "unknown filter 'crash'"},
       {"no worker", [](RunOptions& o) { o.worker_binary = "/nonexistent/worker"; }, 1,
        "/nonexistent/worker is not executable"},
-      {"zero concurrency", [](RunOptions& o) { o.concurrency = 0; }, 2, "concurrency (--concurrency)"},
-      {"zero attempts", [](RunOptions& o) { o.max_attempts = 0; }, 2, "max_attempts (--max-attempts)"},
+      {"zero concurrency", [](RunOptions& o) { o.concurrency = 0; }, 2,
+       "concurrency (--concurrency)"},
+      {"zero attempts", [](RunOptions& o) { o.max_attempts = 0; }, 2,
+       "max_attempts (--max-attempts)"},
       {"worker memory too small to start", [](RunOptions& o) { o.worker_memory_mb = 128; }, 2,
        "worker_memory_mb (--worker-memory-mb): 128 is not 0 or >= 256"},
   };

@@ -106,8 +106,9 @@ TEST(ApiUserDoneTest, StringIdsComeBackAsGiven) {
                                  .Run(std::vector<User>{{"ok", "a", api.Url("/img/1.jpg")},
                                                         {"bad\nid", "b", api.Url("/img/2.jpg")}});
   EXPECT_EQ(refused.exit_code, 1);
-  EXPECT_NE(refused.error.find("users[1]: field \"string_id\": string id holds a control character"),
-            std::string::npos)
+  EXPECT_NE(
+      refused.error.find("users[1]: field \"string_id\": string id holds a control character"),
+      std::string::npos)
       << refused.error;
 }
 

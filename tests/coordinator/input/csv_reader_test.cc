@@ -49,9 +49,12 @@ TEST(CsvReaderTest, QuotesCommasLineBreaksAndBlankLinesInAnySpans) {
       "4,,\n"
       "5,last,u5";  // no line break at the end
   const std::vector<Seen> want = {
-      {1, {"id", "name", "url"}},          {2, {"1", "Ada", "http://a/1"}},
-      {4, {"2", "Chen, \"C\"", "http://a/2"}}, {5, {"3", "two\nlines", "u3"}},
-      {7, {"4", "", ""}},                  {8, {"5", "last", "u5"}},
+      {1, {"id", "name", "url"}},
+      {2, {"1", "Ada", "http://a/1"}},
+      {4, {"2", "Chen, \"C\"", "http://a/2"}},
+      {5, {"3", "two\nlines", "u3"}},
+      {7, {"4", "", ""}},
+      {8, {"5", "last", "u5"}},
   };
   for (size_t step : {1u, 2u, 3u, 7u, 64u, 4096u}) {
     EXPECT_EQ(ReadAll(text, step), want) << "spans of " << step;
@@ -74,8 +77,7 @@ TEST(CsvReaderTest, MalformedRecordsAreNamedAndSkippedToTheirLineEnd) {
     EXPECT_EQ(seen[2].fields[0].substr(0, 25), "!text after a closing quo");
     EXPECT_EQ(seen[3], (Seen{4, {"3", "ok"}}));
     EXPECT_EQ(seen[4].line, 5u);
-    EXPECT_EQ(seen[4].fields[0],
-              "!a quote opened here is never closed (the input ends inside it)");
+    EXPECT_EQ(seen[4].fields[0], "!a quote opened here is never closed (the input ends inside it)");
   }
 }
 

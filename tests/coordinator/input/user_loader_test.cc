@@ -284,8 +284,9 @@ TEST_F(UserLoaderTest, CsvWithAHeaderRow) {
 TEST_F(UserLoaderTest, ACsvHeaderWithoutTheFieldsIsRefusedNamingItsColumns) {
   Loaded l = Load("uid,url\n1,http://a/1\n");
   ASSERT_FALSE(l.stats.ok());
-  EXPECT_EQ(l.stats.status().message(),
-            dir_.path().string() + "/users.jsonl:1: CSV header has no column \"id\" (its columns: uid, url); name it with --id-field");
+  EXPECT_EQ(l.stats.status().message(), dir_.path().string() +
+                                            "/users.jsonl:1: CSV header has no column \"id\" (its "
+                                            "columns: uid, url); name it with --id-field");
   EXPECT_FALSE(Load("not json nor csv\n").stats.ok());
 }
 
@@ -309,7 +310,8 @@ TEST_F(UserLoaderTest, EachBadRecordNamesLineFieldAndReason) {
   EXPECT_EQ(OnlyError(R"({"id": "a\u0007b", "name": "a", "image_url": "u"})"
                       "\n"),
             "f:1: field \"id\": string id holds a control character (byte 7)");
-  EXPECT_EQ(OnlyError("{\"id\": \"" + std::string(81, 'x') + "\", \"name\": \"a\", \"image_url\": \"u\"}\n"),
+  EXPECT_EQ(OnlyError("{\"id\": \"" + std::string(81, 'x') +
+                      "\", \"name\": \"a\", \"image_url\": \"u\"}\n"),
             "f:1: field \"id\": string id of 81 bytes is over the limit of 80");
   EXPECT_EQ(OnlyError(R"({"id": 1, "name": null, "image_url": "u"})"
                       "\n"),

@@ -59,7 +59,8 @@ class Http2RunTest : public testing::CoordinatorRun {
     front_ = std::make_unique<TlsFront>(api_.port());
     ASSERT_TRUE(front_->ok()) << front_->Log();
     std::vector<std::string> urls;
-    for (int i = 0; i < kUsers; ++i) urls.push_back(front_->Url("/img/" + std::to_string(i) + ".jpg"));
+    for (int i = 0; i < kUsers; ++i)
+      urls.push_back(front_->Url("/img/" + std::to_string(i) + ".jpg"));
     UsersWithUrls(urls);
   }
   int Run(std::vector<std::string> flags) {
@@ -96,9 +97,9 @@ TEST_F(Http2RunTest, AnUntrustedCertificateFailsEachUserAsTls) {
   EXPECT_EQ(lines, static_cast<size_t>(kUsers));
   // A CA file that is not there stops the run before it starts, naming the flag.
   EXPECT_EQ(Run({"--ca-file", (dir_ / "missing.pem").string()}), 2);
-  EXPECT_NE(Stderr().find("--ca-file " + (dir_ / "missing.pem").string() +
-                          ": No such file or directory"),
-            std::string::npos)
+  EXPECT_NE(
+      Stderr().find("--ca-file " + (dir_ / "missing.pem").string() + ": No such file or directory"),
+      std::string::npos)
       << Stderr();
 }
 

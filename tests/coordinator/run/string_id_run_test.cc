@@ -65,8 +65,7 @@ class StringIdRunTest : public testing::CoordinatorRun {
 
 TEST_F(StringIdRunTest, EveryIdGetsItsLineAndASafelyNamedImage) {
   WriteUsers();
-  ASSERT_EQ(ExitCode(Start({"--filter", "grayscale", "--workers", "1"})->Wait(120)), 0)
-      << Stderr();
+  ASSERT_EQ(ExitCode(Start({"--filter", "grayscale", "--workers", "1"})->Wait(120)), 0) << Stderr();
   const std::map<std::string, std::string> lines = LinesById();
   ASSERT_EQ(lines.size(), kIds.size());
   for (const IdCase& id : kIds) {
@@ -74,7 +73,8 @@ TEST_F(StringIdRunTest, EveryIdGetsItsLineAndASafelyNamedImage) {
     const std::string& line = lines.at(id.text);
     EXPECT_EQ(JsonAt(line, "/status"), "ok") << line;
     // A string id stays a string, an integer an integer.
-    EXPECT_EQ(line.rfind(id.is_string() ? "{\"id\":\"" : "{\"id\":" + id.text + ",", 0), 0u) << line;
+    EXPECT_EQ(line.rfind(id.is_string() ? "{\"id\":\"" : "{\"id\":" + id.text + ",", 0), 0u)
+        << line;
     const std::string output = JsonAt(line, "/output");
     EXPECT_EQ(output.substr(0, output.rfind('.')), "images/" + id.stem) << line;
     EXPECT_TRUE(fs::is_regular_file(dir_ / "out" / output)) << output;
@@ -90,11 +90,9 @@ TEST_F(StringIdRunTest, EveryIdGetsItsLineAndASafelyNamedImage) {
   EXPECT_FALSE(fs::exists(dir_.path().parent_path() / "escaped"));
 
   // A resume finds each user done by its string id: nothing is redone.
-  EXPECT_EQ(ExitCode(Start({"--filter", "grayscale", "--workers", "1", "--resume"})->Wait(120)),
-            0)
+  EXPECT_EQ(ExitCode(Start({"--filter", "grayscale", "--workers", "1", "--resume"})->Wait(120)), 0)
       << Stderr();
-  EXPECT_NE(Stderr().find("nothing to resume: every user already has its line"),
-            std::string::npos)
+  EXPECT_NE(Stderr().find("nothing to resume: every user already has its line"), std::string::npos)
       << Stderr();
   EXPECT_EQ(LinesById().size(), kIds.size());
 }

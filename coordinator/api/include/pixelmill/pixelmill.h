@@ -27,8 +27,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #define PIXELMILL_API __attribute__((visibility("default")))
@@ -255,7 +255,7 @@ struct UserResult {
     kFailed,   // error_code and error_message say why (the manifest's "error")
     kNotDone,  // no manifest line: the run was cancelled or stopped before this user
   };
-  int64_t id = 0;          // the user's integer id (0 for a string id)
+  int64_t id = 0;         // the user's integer id (0 for a string id)
   std::string string_id;  // the user's string id ("" for an integer id)
   State state = State::kNotDone;
   bool ok = false;          // state == kOk
