@@ -56,6 +56,15 @@ class UserLoaderTest : public ::testing::Test {
     return out;
   }
 
+  // JSONL records with these ids (as JSON) and name "n", image_url "u".
+  static std::string WithIds(const std::vector<std::string>& ids) {
+    std::string text;
+    for (const std::string& id : ids) {
+      text += R"({"id": )" + id + R"(, "name": "n", "image_url": "u"})" + "\n";
+    }
+    return text;
+  }
+
   Loaded Load(const std::string& text, size_t max_bad = 0) {
     return LoadPath(Write(text), max_bad);
   }
@@ -154,13 +163,7 @@ TEST_F(UserLoaderTest, BlankLinesCountInLineNumbers) {
 
 // Increasing ids skip the hash index; the first id out of order builds it from all before.
 TEST_F(UserLoaderTest, DuplicatesFoundInAnyOrder) {
-  std::string text;
-  for (int id : {10, 20, 30, 5, 20, 40, 5, 41}) {
-    text += R"({"id": )" + std::to_string(id) +
-            R"(, "name": "n", "image_url": "u"})"
-            "\n";
-  }
-  Loaded l = Load(text, 5);
+  Loaded l = Load(WithIds({"10", "20", "30", "5", "20", "40", "5", "41"}), 5);
   ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
   ASSERT_EQ(l.bad.size(), 2u);
   EXPECT_EQ(l.bad[0], "f:5: field \"id\": duplicate id 20 (first seen at line 2)");
@@ -176,14 +179,9 @@ TEST_F(UserLoaderTest, DuplicatesFoundInAnyOrder) {
 
 // String ids load beside integers, keep their bytes, and repeat by text: "20" is 20, "020" not.
 TEST_F(UserLoaderTest, StringIdsLoadAndRepeatByText) {
-  std::string text;
-  for (const char* id : {R"("b7e4c2a0-1f3d-4c5e-9a8b-7c6d5e4f3a2b")", "20", R"("us\u00e9r")",
-                         R"("020")", R"("20")", R"("b7e4c2a0-1f3d-4c5e-9a8b-7c6d5e4f3a2b")"}) {
-    text += std::string(R"({"id": )") + id +
-            R"(, "name": "n", "image_url": "u"})"
-            "\n";
-  }
-  Loaded l = Load(text, 5);
+  Loaded l = Load(WithIds({R"("b7e4c2a0-1f3d-4c5e-9a8b-7c6d5e4f3a2b")", "20", R"("us\u00e9r")",
+                           R"("020")", R"("20")", R"("b7e4c2a0-1f3d-4c5e-9a8b-7c6d5e4f3a2b")"}),
+                  5);
   ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
   ASSERT_EQ(l.bad.size(), 2u);
   EXPECT_EQ(l.bad[0], "f:5: field \"id\": duplicate id 20 (first seen at line 2)");
