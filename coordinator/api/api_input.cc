@@ -34,9 +34,10 @@ Result<LoadedUsers> FromVector(const std::vector<User>& users, const Shard& shar
       }
     }
     if (auto [it, fresh] = seen.emplace(IdText(id), i); !fresh) {
-      return Status::Error(Code::kBadInput, where + "field \"id\": duplicate id " + IdText(id) +
-                                                " (first seen at index " +
-                                                std::to_string(it->second) + ")");
+      return Status::Error(Code::kBadInput,
+                           where + "field \"" + (id.is_string() ? "string_id" : "id") +
+                               "\": duplicate id " + IdText(id) + " (first seen at index " +
+                               std::to_string(it->second) + ")");
     }
     if (shard.Holds(id)) {
       loaded.store.Add(id, user.name, user.image_url);

@@ -1,5 +1,6 @@
 // RunOptions -> Options: the option table's checks (option_table.h), then the rules between
 // options, then the fields the engine reads derived from them.
+#include <curl/curl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -137,6 +138,10 @@ Status DeriveDownloads(Options& out) {
     return Usage("--ca-file " + dl.ca_file + ": " + std::strerror(errno));
   }
   dl.http_version = out.http_version;
+  const bool has_http2 = (curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2) != 0;
+  if (dl.http_version == "2" && !has_http2) {
+    return Usage("--http-version 2: this libcurl was built without HTTP/2");
+  }
   dl.health.rate = out.rate;
   dl.health.burst = out.burst;
   if (out.burst > 0 && out.rate == 0) return Usage("--burst needs --rate");

@@ -488,7 +488,7 @@ void Downloader::CountConnection(CURL* e) {
   if (status == 0) return;
   if (version == CURL_HTTP_VERSION_2_0) {
     ++stats_.http2_responses;
-  } else {
+  } else if (version == CURL_HTTP_VERSION_1_0 || version == CURL_HTTP_VERSION_1_1) {
     ++stats_.http1_responses;
   }
 }

@@ -6,17 +6,16 @@
 namespace pixelmill {
 namespace {
 
-// The end of the line at or after `pos` (its '\n', or len).
-size_t LineEnd(const char* data, size_t len, size_t pos) {
-  const void* nl = std::memchr(data + pos, '\n', len - pos);
-  return nl == nullptr ? len : static_cast<size_t>(static_cast<const char*>(nl) - data);
-}
-
 size_t WithoutCr(const char* data, size_t begin, size_t end) {
   return end > begin && data[end - 1] == '\r' ? end - 1 : end;
 }
 
 }  // namespace
+
+size_t LineEnd(const char* data, size_t len, size_t pos) {
+  const void* nl = std::memchr(data + pos, '\n', len - pos);
+  return nl == nullptr ? len : static_cast<size_t>(static_cast<const char*>(nl) - data);
+}
 
 size_t CsvReader::Read(const char* data, size_t len, bool final, const RecordFn& on_record,
                        const std::function<bool()>& stop) {
@@ -38,24 +37,29 @@ size_t CsvReader::Read(const char* data, size_t len, bool final, const RecordFn&
   return pos;
 }
 
+bool CsvReader::Malformed(const char* data, size_t len, size_t start, size_t at, bool final,
+                          size_t& pos, std::string problem) {
+  const size_t end = LineEnd(data, len, at);
+  if (end == len && !final) return false;
+  record_.problem = std::move(problem);
+  record_.raw = std::string_view(data + start, WithoutCr(data, start, end) - start);
+  pos = end < len ? end + 1 : len;
+  if (end < len) ++line_;
+  return true;
+}
+
 bool CsvReader::ReadRecord(const char* data, size_t len, size_t& pos, bool final) {
   const size_t start = pos;
   record_.line = line_;
   record_.problem.clear();
   record_.fields.clear();
   spans_.clear();
-  // Skips the rest of a malformed record's line.
-  const auto malformed = [&](size_t at, std::string problem) {
-    const size_t end = LineEnd(data, len, at);
-    if (end == len && !final) return false;
-    record_.problem = std::move(problem);
-    record_.raw = std::string_view(data + start, WithoutCr(data, start, end) - start);
-    pos = end < len ? end + 1 : len;
-    if (end < len) ++line_;
-    return true;
-  };
   size_t p = start;
   for (;;) {
+    if (spans_.size() == max_fields_) {
+      return Malformed(data, len, start, p, final, pos,
+                       "more than " + std::to_string(max_fields_) + " fields");
+    }
     if (p < len && data[p] == '"') {
       // A quoted field: up to the quote not followed by another.
       size_t q = p + 1;
@@ -65,14 +69,14 @@ bool CsvReader::ReadRecord(const char* data, size_t len, size_t& pos, bool final
         const void* found = std::memchr(data + q, '"', len - q);
         if (found == nullptr) {
           if (!final) return false;
-          line_ += breaks + std::count(data + q, data + len, '\n');
+          line_ += breaks + static_cast<uint64_t>(std::count(data + q, data + len, '\n'));
           record_.problem = "a quote opened here is never closed (the input ends inside it)";
           record_.raw = std::string_view(data + start, len - start);
           pos = len;
           return true;
         }
         const size_t at = static_cast<size_t>(static_cast<const char*>(found) - data);
-        breaks += std::count(data + q, data + at, '\n');
+        breaks += static_cast<uint64_t>(std::count(data + q, data + at, '\n'));
         if (at + 1 < len && data[at + 1] == '"') {
           escaped = true;
           q = at + 2;
@@ -84,53 +88,57 @@ bool CsvReader::ReadRecord(const char* data, size_t len, size_t& pos, bool final
         p = at + 1;
         break;
       }
-      if (p < len && data[p] != ',' && data[p] != '\n' && data[p] != '\r') {
-        return malformed(p, "text after a closing quote (a quote inside a field is written \"\")");
+      // After the closing quote: a comma, a line break (CRLF or LF) or the end.
+      if (p < len && data[p] == '\r' && (p + 1 == len || data[p + 1] == '\n')) ++p;
+      if (p < len && data[p] != ',' && data[p] != '\n') {
+        return Malformed(data, len, start, p, final, pos,
+                         "text after a closing quote (a quote inside a field is written \"\")");
       }
     } else {
       // An unquoted field: up to the next comma or line break.
       size_t q = p;
       while (q < len && data[q] != ',' && data[q] != '\n') {
         if (data[q] == '"') {
-          return malformed(q, "a quote inside an unquoted field (quote the whole field)");
+          return Malformed(data, len, start, q, final, pos,
+                           "a quote inside an unquoted field (quote the whole field)");
         }
         ++q;
       }
       if (q == len && !final) return false;
-      const size_t end = q < len && data[q] == '\n' ? WithoutCr(data, p, q) : q;
-      spans_.push_back(Span{p, q == len ? WithoutCr(data, p, q) : end, false});
+      spans_.push_back(Span{p, q == len || data[q] == '\n' ? WithoutCr(data, p, q) : q, false});
       p = q;
     }
-    if (p < len && data[p] == '\r') ++p;
     if (p == len && !final) return false;
     if (p < len && data[p] == ',') {
       ++p;
       continue;
     }
     // The end of the record: a line break, or the end of the input.
-    if (p < len && data[p] != '\n') return malformed(p, "a stray carriage return");
-    const size_t end = p;
-    record_.raw = std::string_view(data + start, WithoutCr(data, start, end) - start);
-    pos = end < len ? end + 1 : len;
-    if (end < len) ++line_;
-    break;
+    record_.raw = std::string_view(data + start, WithoutCr(data, start, p) - start);
+    pos = p < len ? p + 1 : len;
+    if (p < len) ++line_;
+    TakeFields(data);
+    return true;
   }
-  unescaped_.resize(std::max(unescaped_.size(), spans_.size()));
-  for (size_t i = 0; i < spans_.size(); ++i) {
-    const Span& s = spans_[i];
+}
+
+void CsvReader::TakeFields(const char* data) {
+  size_t escaped_bytes = 0;
+  for (const Span& s : spans_) escaped_bytes += s.escaped ? s.end - s.begin : 0;
+  unescaped_.clear();
+  unescaped_.reserve(escaped_bytes);  // no reallocation below: the views stay valid
+  for (const Span& s : spans_) {
     std::string_view value(data + s.begin, s.end - s.begin);
     if (s.escaped) {
-      std::string& out = unescaped_[i];
-      out.clear();
+      const size_t from = unescaped_.size();
       for (size_t k = 0; k < value.size(); ++k) {
-        out += value[k];
+        unescaped_ += value[k];
         if (value[k] == '"') ++k;  // "" is one quote
       }
-      value = out;
+      value = std::string_view(unescaped_).substr(from);
     }
     record_.fields.push_back(value);
   }
-  return true;
 }
 
 }  // namespace pixelmill

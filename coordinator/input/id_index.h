@@ -3,8 +3,9 @@
 //
 // It holds each id's 64-bit key (IdKey) and its value, not the id: the caller's `same(value)`
 // says whether the id behind a value with an equal key is the one sought (an integer id's key is
-// the id, so it only ever tells string ids apart). One flat array of 16-byte slots at load
-// factor <= 1/2 (linear probing): no node per entry. Values must be < 2^64 - 1. Not thread-safe.
+// the id; it tells apart string ids, and a string id from an integer, whose keys collide). One flat
+// array of 16-byte slots at load factor <= 1/2 (linear probing): no node per entry. Values must be
+// < 2^64 - 1. Not thread-safe.
 #pragma once
 
 #include <cstddef>

@@ -32,7 +32,7 @@ bool ReadString(od::value& v, const char* field, std::string_view& out, RecordPr
 
 // An id: an integer, or a string (StringIdProblem says which strings). Fast path first: the
 // getters fail cheaply on a wrong type, and only then is the reason worked out for the message.
-bool ReadId(od::value& v, UserId& out, RecordProblem& p) {
+bool ReadId(od::value& v, const std::string& field, UserId& out, RecordProblem& p) {
   int64_t number = 0;
   const simdjson::error_code e = v.get_int64().get(number);
   if (e == simdjson::SUCCESS) {
@@ -40,18 +40,18 @@ bool ReadId(od::value& v, UserId& out, RecordProblem& p) {
     return true;
   }
   od::json_type type;
-  if (auto te = v.type().get(type)) return Syntax(p, te, "id");
+  if (auto te = v.type().get(type)) return Syntax(p, te, field);
   if (type == od::json_type::string) {
     std::string_view text;
-    if (!ReadString(v, "id", text, p)) return false;
+    if (!ReadString(v, field.c_str(), text, p)) return false;
     if (std::string problem = StringIdProblem(text); !problem.empty()) {
-      return Bad(p, "id", std::move(problem));
+      return Bad(p, field, std::move(problem));
     }
     out = UserId::String(text);
     return true;
   }
   if (type != od::json_type::number) {
-    return Bad(p, "id", "expected an integer or a string, got " + std::string(JsonTypeName(type)));
+    return Bad(p, field, "expected an integer or a string, got " + std::string(JsonTypeName(type)));
   }
   std::string_view token = v.raw_json_token();
   while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\r' ||
@@ -59,15 +59,15 @@ bool ReadId(od::value& v, UserId& out, RecordProblem& p) {
     token.remove_suffix(1);
   }
   if (token.find_first_of(".eE") != std::string_view::npos) {
-    return Bad(p, "id", "expected an integer or a string, got " + std::string(token));
+    return Bad(p, field, "expected an integer or a string, got " + std::string(token));
   }
   if (IsTypeError(e)) {
-    return Bad(p, "id",
+    return Bad(p, field,
                "integer " + std::string(token) +
                    " out of range (must fit in a signed 64-bit integer; write a longer one as a "
                    "string)");
   }
-  return Syntax(p, e, "id");
+  return Syntax(p, e, field);
 }
 
 bool ReadString(od::value& v, const char* field, std::string_view& out, RecordProblem& p) {
@@ -170,7 +170,7 @@ bool Walk(od::object object, const FieldPaths& paths, size_t depth, unsigned act
       const std::string& name = paths.shown(f);
       if (seen & (1u << f)) return Bad(p, name, "field appears twice in the record");
       seen |= 1u << f;
-      const bool ok = f == FieldPaths::kId     ? ReadId(value, user.id, p)
+      const bool ok = f == FieldPaths::kId     ? ReadId(value, name, user.id, p)
                       : f == FieldPaths::kName ? ReadString(value, name.c_str(), user.name, p)
                                                : ReadString(value, name.c_str(), user.image_url, p);
       if (!ok) return false;

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <ostream>
 
+#include <simdjson.h>
+
 #include "common/base/fnv1a.h"
 #include "common/base/json_writer.h"
 
@@ -45,6 +47,7 @@ std::string StringIdProblem(std::string_view text) {
       return "string id holds a control character (byte " + std::to_string(byte) + ")";
     }
   }
+  if (!simdjson::validate_utf8(text.data(), text.size())) return "string id is not valid UTF-8";
   return {};
 }
 

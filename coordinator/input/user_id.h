@@ -1,7 +1,7 @@
 // UserId: a user's id as the input gives it, an integer or a string, and everything pixelmill
 // derives from it: its text, its hash key, its shard and the stem of its image's file name.
 //
-// A string id is 1 to kMaxStringIdBytes bytes of UTF-8 with no control bytes (U+0000..U+001F,
+// A string id is 1 to kMaxStringIdBytes bytes of valid UTF-8 with no control bytes (U+0000..U+001F,
 // U+007F). An id is its text: the string "42" and the integer 42 name the same user (one of them
 // is a duplicate), and the manifest writes each id back as the input wrote it.
 //
@@ -18,7 +18,9 @@ namespace pixelmill {
 
 class JsonObject;
 
-inline constexpr size_t kMaxStringIdBytes = 80;
+// 64: escaped (3 bytes a byte at worst), with an extension and a temporary file's prefix and
+// suffix, a name stays within the 255 bytes file systems allow.
+inline constexpr size_t kMaxStringIdBytes = 64;
 
 // A view: a string id's bytes belong to whoever gave them (the store, a parser, a record).
 struct UserId {
@@ -52,8 +54,8 @@ struct OwnedUserId {
   bool operator==(const OwnedUserId& other) const { return SameId(view(), other.view()); }
 };
 
-// Why `text` cannot be a string id, for a message; empty when it can (any UTF-8 the parser has
-// already checked, 1 to kMaxStringIdBytes bytes, no control bytes).
+// Why `text` cannot be a string id, for a message; empty when it can (valid UTF-8, 1 to
+// kMaxStringIdBytes bytes, no control bytes).
 std::string StringIdProblem(std::string_view text);
 
 // The id `text` spells as a CSV cell: the integer when it spells one exactly ("42", not "042"),
@@ -70,7 +72,8 @@ uint64_t IdKey(UserId id);
 // FNV-1a of the id's text: the stable hash behind shards and fan-out folders.
 uint64_t IdHash(UserId id);
 
-// The file name of the id's image without its extension, safe on any POSIX file system: the
+// The file name of the id's image without its extension, safe on any POSIX file system (ids
+// that differ only in case need a case-sensitive one): the
 // text with every byte but A-Z a-z 0-9 - _ and a '.' that does not start it written %XX (upper
 // case hex), so "a/b" is "a%2Fb", ".." is "%2E." and distinct ids never share a name. At most
 // 3 * kMaxStringIdBytes bytes.

@@ -39,12 +39,6 @@ bool AllBlank(const char* p, size_t n) {
 // After the root value is consumed: is there nothing but whitespace left?
 bool AtEnd(od::document& doc) { return doc.current_location().error() == simdjson::OUT_OF_BOUNDS; }
 
-// The end of the line at or after `pos` (its '\n', or len).
-size_t LineEnd(const char* data, size_t len, size_t pos) {
-  const void* nl = std::memchr(data + pos, '\n', len - pos);
-  return nl == nullptr ? len : static_cast<size_t>(static_cast<const char*>(nl) - data);
-}
-
 size_t CountNewlines(const char* p, size_t n) {
   size_t count = 0;
   for (const char* end = p + n; (p = static_cast<const char*>(std::memchr(p, '\n', end - p)));) {
@@ -512,6 +506,7 @@ Status Loader::LoadCsv(size_t start, size_t have, bool eof) {
     if (have_header) return AcceptCsv(record);
     header = CsvHeader(record);
     have_header = true;
+    reader.set_max_fields(csv_width_);
   };
   const auto stop = [&] { return stop_ || !header.ok(); };
   while (!stop()) {
@@ -645,7 +640,7 @@ Status Loader::RemoveDuplicates() {
 
 bool Loader::Accept(const RawUser& user, uint64_t position, std::string_view raw) {
   if (user.image_url.empty()) {
-    Reject(position, "image_url", "empty string: every user needs an image URL", raw);
+    Reject(position, options_.fields.image_url, "empty string: every user needs an image URL", raw);
     return false;
   }
   if (user.name.size() > options_.max_record_bytes ||

@@ -43,7 +43,10 @@ void ReadError(od::value value, ManifestRecord& record) {
 
 // An id, an integer or a string, into `id`; true if it was one.
 bool ReadId(od::value value, OwnedUserId& id) {
-  if (!value.get_int64().get(id.number)) return true;
+  if (!value.get_int64().get(id.number)) {
+    id.text.clear();
+    return true;
+  }
   std::string_view text;
   if (value.get_string().get(text) || text.empty()) return false;
   id.number = 0;

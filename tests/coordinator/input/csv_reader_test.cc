@@ -21,15 +21,17 @@ void PrintTo(const Seen& s, std::ostream* os) {
 
 // Every record of `text`, handed over in spans of `step` bytes as a loader's chunks would be
 // (a span ends where the last one stopped; the rest comes back with more bytes after it).
+Seen SeenOf(const CsvRecord& r) {
+  Seen s{r.line, {}};
+  if (!r.problem.empty()) s.fields.push_back("!" + r.problem);
+  for (std::string_view f : r.fields) s.fields.emplace_back(f);
+  return s;
+}
+
 std::vector<Seen> ReadAll(const std::string& text, size_t step) {
   std::vector<Seen> seen;
   CsvReader reader;
-  const auto on_record = [&](const CsvRecord& r) {
-    Seen s{r.line, {}};
-    if (!r.problem.empty()) s.fields.push_back("!" + r.problem);
-    for (std::string_view f : r.fields) s.fields.emplace_back(f);
-    seen.push_back(s);
-  };
+  const auto on_record = [&](const CsvRecord& r) { seen.push_back(SeenOf(r)); };
   size_t start = 0;
   for (size_t have = std::min(step, text.size());; have = std::min(have + step, text.size())) {
     const bool final = have == text.size();
@@ -79,6 +81,23 @@ TEST(CsvReaderTest, MalformedRecordsAreNamedAndSkippedToTheirLineEnd) {
     EXPECT_EQ(seen[4].line, 5u);
     EXPECT_EQ(seen[4].fields[0], "!a quote opened here is never closed (the input ends inside it)");
   }
+}
+
+// A record past the field limit is malformed, and reading it takes no more than the limit's
+// worth of fields (a line of commas cannot grow the reader).
+TEST(CsvReaderTest, MoreFieldsThanAllowedIsMalformed) {
+  const std::string text = "a,b\n" + std::string(100000, ',') + "\n1,2\n1,2,3\n\"x\"\r,y\n";
+  std::vector<Seen> seen;
+  CsvReader reader;
+  reader.set_max_fields(2);
+  reader.Read(text.data(), text.size(), true,
+              [&](const CsvRecord& r) { seen.push_back(SeenOf(r)); });
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen[0], (Seen{1, {"a", "b"}}));
+  EXPECT_EQ(seen[1], (Seen{2, {"!more than 2 fields"}}));
+  EXPECT_EQ(seen[2], (Seen{3, {"1", "2"}}));
+  EXPECT_EQ(seen[3], (Seen{4, {"!more than 2 fields"}}));
+  EXPECT_EQ(seen[4].fields[0].substr(0, 11), "!text after");  // a lone CR after a quote
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 namespace pixelmill {
 namespace {
 
-TEST(UserIdTest, AStringIdIsOneToEightyBytesWithoutControlBytes) {
+TEST(UserIdTest, AStringIdIsValidUtf8UpToTheLimitWithoutControlBytes) {
   EXPECT_EQ(StringIdProblem("3f2b8c1e-9d4a-4e7b-8a21-5c6d7e8f9a0b"), "");
   EXPECT_EQ(StringIdProblem("us\xc3\xa9r"), "");
   EXPECT_EQ(StringIdProblem(std::string(kMaxStringIdBytes, 'x')), "");
@@ -20,6 +20,9 @@ TEST(UserIdTest, AStringIdIsOneToEightyBytesWithoutControlBytes) {
   EXPECT_NE(StringIdProblem(std::string("a\0b", 3)), "");
   EXPECT_NE(StringIdProblem("a\nb"), "");
   EXPECT_NE(StringIdProblem("a\x7f"), "");
+  EXPECT_EQ(StringIdProblem("a\xff"),
+            "string id is not valid UTF-8");  // the C++ API's are unchecked
+  EXPECT_EQ(StringIdProblem("\xe2\x82"), "string id is not valid UTF-8");
 }
 
 TEST(UserIdTest, AnIdIsItsText) {

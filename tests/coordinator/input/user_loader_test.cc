@@ -217,6 +217,10 @@ TEST_F(UserLoaderTest, MappedFieldsAreFoundAtTheirPaths) {
       R"({"account": {"uuid": "u-5", "uuid": "u-6", "profile": {"avatar": {"url": "h5"}}}})"
       "\n"
       R"({"id": 6, "name": "n", "image_url": "h6"})"
+      "\n"
+      R"({"account": {"uuid": true, "profile": {"avatar": {"url": "h7"}}}})"
+      "\n"
+      R"({"account": {"uuid": "u-8", "profile": {"avatar": {"url": ""}}}})"
       "\n",
       9);
   ASSERT_TRUE(l.stats.ok()) << l.stats.status().ToString();
@@ -226,7 +230,12 @@ TEST_F(UserLoaderTest, MappedFieldsAreFoundAtTheirPaths) {
   EXPECT_EQ(l.store.Get(0).name, "");
   EXPECT_EQ(l.store.id(1), UserId(2));
   EXPECT_EQ(l.store.Get(1).image_url, "h2");
-  ASSERT_EQ(l.bad.size(), 4u);
+  ASSERT_EQ(l.bad.size(), 6u);
+  EXPECT_EQ(l.bad[4],
+            "f:7: field \"account.uuid\": expected an integer or a string, got a boolean");
+  EXPECT_EQ(l.bad[5],
+            "f:8: field \"account.profile.avatar.url\": empty string: every user needs an image "
+            "URL");
   EXPECT_EQ(l.bad[0], "f:3: field \"account.profile.avatar\": expected an object, got a string");
   EXPECT_EQ(l.bad[1], "f:4: field \"account.profile.avatar.url\": missing field");
   EXPECT_EQ(l.bad[2], "f:5: field \"account.uuid\": field appears twice in the record");
@@ -308,9 +317,9 @@ TEST_F(UserLoaderTest, EachBadRecordNamesLineFieldAndReason) {
   EXPECT_EQ(OnlyError(R"({"id": "a\u0007b", "name": "a", "image_url": "u"})"
                       "\n"),
             "f:1: field \"id\": string id holds a control character (byte 7)");
-  EXPECT_EQ(OnlyError("{\"id\": \"" + std::string(81, 'x') +
+  EXPECT_EQ(OnlyError("{\"id\": \"" + std::string(65, 'x') +
                       "\", \"name\": \"a\", \"image_url\": \"u\"}\n"),
-            "f:1: field \"id\": string id of 81 bytes is over the limit of 80");
+            "f:1: field \"id\": string id of 65 bytes is over the limit of 64");
   EXPECT_EQ(OnlyError(R"({"id": 1, "name": null, "image_url": "u"})"
                       "\n"),
             "f:1: field \"name\": expected a string, got null");

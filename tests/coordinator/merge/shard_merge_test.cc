@@ -42,7 +42,7 @@ class ShardMergeTest : public testing::CoordinatorRun {
       text += R"({"id": )" + std::to_string(i) + R"(, "name": "u", "image_url": ")" +
               api_.Url(path) + "\"}\n";
     }
-    text += "{\"id\": \"seven\", \"name\": \"u\", \"image_url\": \"http://x/\"}\n";
+    text += "{\"id\": [\"seven\"], \"name\": \"u\", \"image_url\": \"http://x/\"}\n";
     text += R"({"id": 7, "name": "again", "image_url": "http://x/7.jpg"})"
             "\n";
     dir_.Write("users.jsonl", text);

@@ -192,7 +192,7 @@ struct RunOptions {
   uint64_t max_memory = 512ull << 20;
 };
 
-// A user: an integer id, or a string id (UUIDs and the like: 1 to 80 bytes of UTF-8 without
+// A user: an integer id, or a string id (UUIDs and the like: 1 to 64 bytes of UTF-8 without
 // control characters) in `string_id`, which then stands for the id. The string "42" and the
 // integer 42 are the same id.
 struct User {
