@@ -478,12 +478,12 @@ void Downloader::DrainFinished() {
   }
 }
 
-// The connection a finished request opened, if any, and the HTTP version its answer came in.
-void Downloader::CountConnection(CURL* e) {
-  long connects = 0, version = 0, status = 0;
+// The connection a finished request opened, if any, and the HTTP version its answer (HTTP status
+// `status`, 0 for none) came in.
+void Downloader::CountConnection(CURL* e, long status) {
+  long connects = 0, version = 0;
   curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
   curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   stats_.connections += static_cast<uint64_t>(connects);
   if (status == 0) return;
   if (version == CURL_HTTP_VERSION_2_0) {
@@ -502,7 +502,7 @@ void Downloader::Finished(Fetch& f, CURLcode result) {
   AttemptEnd end =
       ReadAttempt(e, result, options_, f.easy->error, f.blocked, f.too_large, f.body.size());
   f.content_type = std::move(end.content_type);
-  CountConnection(e);
+  CountConnection(e, end.facts.http_status);
   idle_easies_.push_back(f.easy);
   f.easy = nullptr;
   stats_.bytes += f.body.size();

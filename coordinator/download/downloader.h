@@ -172,7 +172,7 @@ class Downloader {
   void Action(curl_socket_t fd, int events);
   void DrainFinished();
   void Finished(Fetch& f, CURLcode result);
-  void CountConnection(CURL* e);
+  void CountConnection(CURL* e, long status);
   void EndAttempt(Fetch& f, Status failure, HostGate::Outcome outcome,
                   std::optional<uint64_t> retry_after_ms, bool throttled = false);
   void Deliver(Fetch& f, Status failure);

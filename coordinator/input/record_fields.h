@@ -5,6 +5,7 @@
 // A value; any thread.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace pixelmill {
@@ -15,6 +16,10 @@ struct RecordFields {
   std::string id = "id";
   std::string name = "name";  // "": records have no name (each user's is empty)
   std::string image_url = "image_url";
+
+  // Field `f` in the order id, name, URL (FieldPaths::Field's), and the flag that names it.
+  static constexpr const char* kFlags[] = {"--id-field", "--name-field", "--url-field"};
+  const std::string& operator[](size_t f) const { return f == 0 ? id : f == 1 ? name : image_url; }
 
   bool operator==(const RecordFields&) const = default;
 };

@@ -198,12 +198,12 @@ bool Walk(od::object object, const FieldPaths& paths, size_t depth, unsigned act
 }  // namespace
 
 FieldPaths::FieldPaths(const RecordFields& fields) {
-  const std::string* given[kFields] = {&fields.id, &fields.name, &fields.image_url};
   for (int f = 0; f < kFields; ++f) {
-    shown_[f] = *given[f];
-    for (size_t from = 0; from < given[f]->size();) {
-      const size_t dot = std::min(given[f]->find('.', from), given[f]->size());
-      keys_[f].push_back(given[f]->substr(from, dot - from));
+    const std::string& path = fields[static_cast<size_t>(f)];
+    shown_[f] = path;
+    for (size_t from = 0; from < path.size();) {
+      const size_t dot = std::min(path.find('.', from), path.size());
+      keys_[f].push_back(path.substr(from, dot - from));
       from = dot + 1;
     }
   }

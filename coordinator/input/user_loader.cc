@@ -545,14 +545,10 @@ Status Loader::CsvHeader(const CsvRecord& header) {
              (name.size() > kNameShown ? "..." : "");
   }
   if (header.fields.size() > kNamesShown) names += ", ...";
-  const std::pair<const std::string*, const char*> wanted[] = {
-      {&options_.fields.id, "--id-field"},
-      {&options_.fields.name, "--name-field"},
-      {&options_.fields.image_url, "--url-field"}};
   csv_columns_ = {kNoColumn, kNoColumn, kNoColumn};
   csv_width_ = header.fields.size();
   for (size_t f = 0; f < 3; ++f) {
-    const std::string& name = *wanted[f].first;
+    const std::string& name = options_.fields[f];
     if (name.empty()) continue;
     for (size_t c = 0; c < header.fields.size(); ++c) {
       if (header.fields[c] != name) continue;
@@ -561,7 +557,7 @@ Status Loader::CsvHeader(const CsvRecord& header) {
     }
     if (csv_columns_[f] == kNoColumn) {
       return fail("has no column \"" + name + "\" (its columns: " + names + "); name it with " +
-                  wanted[f].second);
+                  RecordFields::kFlags[f]);
     }
   }
   return Status::Ok();
@@ -578,21 +574,19 @@ void Loader::AcceptCsv(const CsvRecord& record) {
                       std::to_string(record.fields.size()),
                   record.raw);
   }
-  const std::string* names[] = {&options_.fields.id, &options_.fields.name,
-                                &options_.fields.image_url};
   std::string_view values[3];
   for (size_t f = 0; f < 3; ++f) {
     if (csv_columns_[f] == kNoColumn) continue;
     values[f] = record.fields[csv_columns_[f]];
     if (!simdjson::validate_utf8(values[f].data(), values[f].size())) {
-      return Reject(record.line, *names[f], "invalid UTF-8", record.raw);
+      return Reject(record.line, options_.fields[f], "invalid UTF-8", record.raw);
     }
   }
   RawUser user;
   user.id = IdFromText(values[0]);
   if (values[0].empty() || user.id.is_string()) {
     if (std::string problem = StringIdProblem(values[0]); !problem.empty()) {
-      return Reject(record.line, *names[0], std::move(problem), record.raw);
+      return Reject(record.line, options_.fields.id, std::move(problem), record.raw);
     }
   }
   user.name = values[1];
